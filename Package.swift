@@ -1,0 +1,76 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point down the list (see DESIGN.md): C shims and libsystemd at the bottom,
+// then Systemd and ProcessRunner (no gateway knowledge), then GatewayCore, then the executables.
+let package = Package(
+    name: "gatewayd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gatewayd", targets: ["gatewayd"]),
+        .executable(name: "gatewayctl", targets: ["gatewayctl"]),
+        .executable(name: "gatewayd-runner-bench", targets: ["ProcessRunnerBench"]),
+        .executable(name: "gatewayd-test-helper", targets: ["GatewayTestHelper"]),
+        .library(name: "Systemd", targets: ["Systemd"]),
+        .library(name: "ProcessRunner", targets: ["ProcessRunner"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev", "pkg-config"])]
+        ),
+        .target(name: "CGatewayShims"),
+        .target(name: "CSpawnBaseline", dependencies: ["CGatewayShims"]),
+        .target(
+            name: "Systemd",
+            dependencies: [
+                "CSystemd", "CGatewayShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "ProcessRunner", dependencies: ["CGatewayShims"]),
+        .target(name: "GatewayCore"),
+        .executableTarget(
+            name: "gatewayd",
+            dependencies: [
+                "Systemd", "GatewayCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "gatewayctl",
+            dependencies: [
+                "GatewayCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Driven by the tests inside a real systemd manager / journald; not installed.
+        .executableTarget(
+            name: "GatewayTestHelper",
+            dependencies: [
+                "Systemd", "CGatewayShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `swift run -c release gatewayd-runner-bench`: the runner against a C posix_spawn baseline.
+        .executableTarget(
+            name: "ProcessRunnerBench",
+            dependencies: ["ProcessRunner", "CSpawnBaseline"]
+        ),
+        .testTarget(
+            name: "SystemdTests",
+            dependencies: [
+                "Systemd", "CGatewayShims", "GatewayTestHelper",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ProcessRunnerTests", dependencies: ["ProcessRunner", "CGatewayShims"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

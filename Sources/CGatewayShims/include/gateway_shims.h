@@ -1,0 +1,58 @@
+// Small C entry points for what Swift cannot reach directly: names that glibc only declares under
+// _GNU_SOURCE (which must be defined before the first system header, so it cannot live in a header
+// that Swift's module importer shares), raw Linux syscalls, and control-message parsing macros.
+#ifndef GATEWAY_SHIMS_H
+#define GATEWAY_SHIMS_H
+
+#include <spawn.h>
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34): close every fd >= from in the child.
+int gw_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from);
+/// posix_spawn_file_actions_addchdir_np (glibc 2.29): chdir in the child before exec.
+int gw_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+/// The POSIX_SPAWN_* flag bits, as one value each (macros Swift may not import).
+short gw_spawn_flag_setpgroup(void);
+short gw_spawn_flag_setsigmask(void);
+short gw_spawn_flag_setsigdef(void);
+
+/// pipe2(fds, O_CLOEXEC).
+int gw_pipe_cloexec(int fds[2]);
+
+/// pidfd_open(2); -1 with errno on failure.
+int gw_pidfd_open(pid_t pid, unsigned int flags);
+
+/// Decoded wait(2) status: 1 if exited (code set), 2 if killed by a signal (signal set), 0 otherwise.
+int gw_decode_wait_status(int status, int *code, int *signal);
+
+/// SO_PEERCRED of a connected Unix socket. 0 on success, -1 with errno.
+int gw_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+/// Turn on SO_PASSCRED so that recvmsg carries the sender's credentials.
+int gw_enable_passcred(int fd);
+/// recvmsg with SCM_CREDENTIALS; *pid/*uid/*gid are -1 when none came. Returns bytes or -1.
+ssize_t gw_recv_with_credentials(int fd, void *buffer, size_t length,
+                                 pid_t *pid, uid_t *uid, gid_t *gid);
+
+/// Bind a SOCK_DGRAM (or SOCK_STREAM when stream != 0) Unix socket at path; a leading '@' means the
+/// abstract namespace. Returns the fd or -1 with errno.
+int gw_unix_bind(const char *path, int stream);
+/// Connect a SOCK_STREAM Unix socket to path ('@' = abstract). Returns the fd or -1 with errno.
+int gw_unix_connect(const char *path);
+
+/// CLOCK_MONOTONIC in microseconds, the clock sd_notify's MONOTONIC_USEC speaks.
+uint64_t gw_monotonic_usec(void);
+/// CLOCK_MONOTONIC in nanoseconds.
+uint64_t gw_monotonic_nsec(void);
+
+/// An eventfd (close-on-exec, non-blocking), for waking an epoll loop from another thread.
+int gw_eventfd(void);
+/// epoll_create1(EPOLL_CLOEXEC).
+int gw_epoll_create(void);
+/// Adds fd for input readiness (EPOLLIN; hang-up and errors are always reported) with a token.
+int gw_epoll_add(int epfd, int fd, uint64_t token);
+/// epoll_wait, unpacking the (packed on x86_64) epoll_event array into tokens.
+int gw_epoll_wait(int epfd, uint64_t *tokens, int max, int timeout_ms);
+
+#endif

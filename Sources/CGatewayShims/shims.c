@@ -1,0 +1,130 @@
+#define _GNU_SOURCE
+#include "gateway_shims.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int gw_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
+int gw_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+short gw_spawn_flag_setpgroup(void) { return POSIX_SPAWN_SETPGROUP; }
+short gw_spawn_flag_setsigmask(void) { return POSIX_SPAWN_SETSIGMASK; }
+short gw_spawn_flag_setsigdef(void) { return POSIX_SPAWN_SETSIGDEF; }
+
+int gw_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int gw_pidfd_open(pid_t pid, unsigned int flags) {
+    return (int)syscall(SYS_pidfd_open, pid, flags);
+}
+
+int gw_decode_wait_status(int status, int *code, int *signal) {
+    if (WIFEXITED(status)) { *code = WEXITSTATUS(status); return 1; }
+    if (WIFSIGNALED(status)) { *signal = WTERMSIG(status); return 2; }
+    return 0;
+}
+
+int gw_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    *pid = cred.pid; *uid = cred.uid; *gid = cred.gid;
+    return 0;
+}
+
+int gw_enable_passcred(int fd) {
+    int one = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+}
+
+ssize_t gw_recv_with_credentials(int fd, void *buffer, size_t length,
+                                 pid_t *pid, uid_t *uid, gid_t *gid) {
+    struct iovec iov = { .iov_base = buffer, .iov_len = length };
+    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(struct ucred))]; } control;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                          .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+    *pid = -1; *uid = (uid_t)-1; *gid = (gid_t)-1;
+    ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0) return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+            struct ucred cred;
+            memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+            *pid = cred.pid; *uid = cred.uid; *gid = cred.gid;
+        }
+    }
+    return n;
+}
+
+static socklen_t fill_address(struct sockaddr_un *addr, const char *path) {
+    size_t len = strlen(path);
+    memset(addr, 0, sizeof(*addr));
+    addr->sun_family = AF_UNIX;
+    if (len >= sizeof(addr->sun_path)) { errno = ENAMETOOLONG; return 0; }
+    memcpy(addr->sun_path, path, len);
+    if (path[0] == '@') {
+        addr->sun_path[0] = '\0';
+        return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+    }
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+}
+
+int gw_unix_bind(const char *path, int stream) {
+    struct sockaddr_un addr;
+    socklen_t alen = fill_address(&addr, path);
+    if (alen == 0) return -1;
+    int fd = socket(AF_UNIX, (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&addr, alen) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    if (stream && listen(fd, SOMAXCONN) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+int gw_unix_connect(const char *path) {
+    struct sockaddr_un addr;
+    socklen_t alen = fill_address(&addr, path);
+    if (alen == 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&addr, alen) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+uint64_t gw_monotonic_usec(void) { return gw_monotonic_nsec() / 1000; }
+
+uint64_t gw_monotonic_nsec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+int gw_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+
+int gw_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int gw_epoll_add(int epfd, int fd, uint64_t token) {
+    struct epoll_event ev = { .events = EPOLLIN, .data = { .u64 = token } };
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int gw_epoll_wait(int epfd, uint64_t *tokens, int max, int timeout_ms) {
+    struct epoll_event events[64];
+    if (max > 64) max = 64;
+    int n = epoll_wait(epfd, events, max, timeout_ms);
+    for (int i = 0; i < n; i++) tokens[i] = events[i].data.u64;
+    return n;
+}

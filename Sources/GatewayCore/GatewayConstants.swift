@@ -1,0 +1,26 @@
+/// Names and defaults that tools, tests and operators rely on, kept in one place (see DESIGN.md).
+public enum GatewayConstants {
+    public static let version = "0.1.0"
+    /// `SYSLOG_IDENTIFIER` of every journal record.
+    public static let syslogIdentifier = "gatewayd"
+    /// Prefix of the journal fields made from log metadata (`session` -> `GATEWAY_SESSION`).
+    public static let journalFieldPrefix = "GATEWAY_"
+    public static let defaultConfigPath = "/etc/gatewayd/gatewayd.yaml"
+    public static let defaultControlSocket = "/run/gatewayd/control"
+
+    /// Environment variables read by gatewayd and gatewayctl.
+    public enum Environment {
+        /// `auto` (default), `journal` or `console`: where gatewayd's logs go.
+        public static let logTarget = "GATEWAYD_LOG_TARGET"
+        /// The control socket gatewayctl talks to when `--socket` is not given.
+        public static let socket = "GATEWAYD_SOCKET"
+    }
+
+    /// Process exit statuses with a meaning for systemd (`RestartForceExitStatus=`,
+    /// `RestartPreventExitStatus=`).
+    public enum ExitStatus {
+        public static let success: Int32 = 0
+        public static let restartRequested: Int32 = 75
+        public static let configInvalid: Int32 = 78
+    }
+}

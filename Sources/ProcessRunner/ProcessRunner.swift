@@ -1,0 +1,97 @@
+import CGatewayShims
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs short commands (quick commands, agent helpers) so that they cannot hang or swamp the
+/// daemon: each in its own process group, under a timeout that ends the whole group, with its
+/// output capped, at most `maxConcurrent` at a time.
+///
+/// Safe to call from many tasks at once. Past the limit, `run` throws `.busy` at once rather than
+/// queueing: a chat user gets "busy, try again" instead of a reply minutes later.
+public final class ProcessRunner: Sendable {
+    public let maxConcurrent: Int
+    private let running = Atomic<Int>(0)
+    private let nextID = Atomic<UInt64>(1)
+    private let reactor = Reactor.shared
+
+    public init(maxConcurrent: Int = ProcessRunnerDefaults.maxConcurrent) {
+        precondition(maxConcurrent > 0, "maxConcurrent must be positive")
+        self.maxConcurrent = maxConcurrent
+    }
+
+    /// How many processes of this runner are running now.
+    public var runningCount: Int { running.load(ordering: .relaxed) }
+
+    /// Spawns `spec` and returns once its main process has ended: on its own, by the timeout
+    /// (`timedOut` set; the result arrives by timeout + grace even if a grandchild holds the
+    /// pipes), or by task cancellation (the group is killed and `CancellationError` thrown).
+    /// Anything left of the group afterwards gets SIGTERM, then SIGKILL after the grace period.
+    public func run(_ spec: ProcessSpec) async throws -> ProcessResult {
+        try Task.checkCancellation()
+        try acquireSlot()
+        let start = gw_monotonic_nsec()
+        let process: SpawnedProcess
+        do {
+            process = try Spawner.spawn(spec)
+        } catch {
+            releaseSlot()
+            throw error
+        }
+        let job = Job(
+            id: nextID.wrappingAdd(1, ordering: .relaxed).oldValue, process: process, spec: spec,
+            startNanos: start, onReaped: { [self] in releaseSlot() })
+        let reactor = self.reactor
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                job.continuation = continuation
+                reactor.submit(.add(job))
+            }
+        } onCancel: {
+            job.cancelRequested.store(true, ordering: .releasing)
+            reactor.submit(.cancel(job))
+        }
+    }
+
+    private func acquireSlot() throws {
+        var current = running.load(ordering: .relaxed)
+        while true {
+            guard current < maxConcurrent else {
+                throw ProcessRunnerError(
+                    .busy, "\(current) commands are already running (limit \(maxConcurrent)); try again when one finishes")
+            }
+            let (exchanged, original) = running.compareExchange(
+                expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
+            if exchanged { return }
+            current = original
+        }
+    }
+
+    private func releaseSlot() {
+        running.subtract(1, ordering: .releasing)
+    }
+}
+
+extension ProcessRunner {
+    /// The environment a command gets when the caller names none of its own: a PATH, and
+    /// nothing of the daemon's (no tokens, no `NOTIFY_SOCKET`, no `LISTEN_FDS`).
+    public static let minimalEnvironment: [String: String] = ["PATH": ProcessRunnerDefaults.path]
+
+    /// Raises the soft `RLIMIT_NOFILE` to the hard limit: each running command holds three
+    /// descriptors (two pipes and a pidfd). Children never inherit them (every fd past 2 is
+    /// closed at spawn), so the higher limit does not leak into them. Returns the new soft limit.
+    @discardableResult
+    public static func raiseFileDescriptorLimit() -> UInt64 {
+        var limit = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return 0 }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(RLIMIT_NOFILE_VALUE, &limit)
+            _ = getrlimit(RLIMIT_NOFILE_VALUE, &limit)
+        }
+        return UInt64(limit.rlim_cur)
+    }
+}
+
+private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
