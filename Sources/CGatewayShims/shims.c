@@ -110,15 +110,26 @@ uint64_t gw_monotonic_nsec(void) {
 }
 
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
+#include <sys/timerfd.h>
 
-int gw_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+int gw_timerfd(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK); }
+
+int gw_timerfd_arm(int fd, uint64_t deadline_nsec) {
+    if (deadline_nsec == 0) deadline_nsec = 1;  /* zero would disarm */
+    struct itimerspec spec = { .it_value = { .tv_sec = (time_t)(deadline_nsec / 1000000000ull),
+                                             .tv_nsec = (long)(deadline_nsec % 1000000000ull) } };
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, NULL);
+}
 
 int gw_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
 int gw_epoll_add(int epfd, int fd, uint64_t token) {
     struct epoll_event ev = { .events = EPOLLIN, .data = { .u64 = token } };
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int gw_epoll_del(int epfd, int fd) {
+    return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
 int gw_epoll_wait(int epfd, uint64_t *tokens, int max, int timeout_ms) {

@@ -46,11 +46,11 @@ public final class ProcessRunner: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 job.continuation = continuation
-                reactor.submit(.add(job))
+                reactor.add(job)
             }
         } onCancel: {
             job.cancelRequested.store(true, ordering: .releasing)
-            reactor.submit(.cancel(job))
+            reactor.cancel(job)
         }
     }
 

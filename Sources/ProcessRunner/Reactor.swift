@@ -5,32 +5,36 @@ import Glibc
 #endif
 
 /// One thread, one epoll set, for every running child: pidfds say when a child exits, pipe ends
-/// say when output arrives, and epoll's timeout is the nearest deadline. No thread is blocked per
-/// child, no SIGCHLD handler is installed, nothing polls with sleeps.
+/// say when output arrives, and one timerfd, armed at the nearest deadline, says when a timeout
+/// or kill grace runs out. No thread is blocked per child, no SIGCHLD handler is installed,
+/// nothing polls with sleeps.
+///
+/// Callers register a job themselves (under the lock, then `epoll_ctl`), so a spawn costs the
+/// reactor no wake-up of its own; the lock also guards every job's mutable state.
 final class Reactor: @unchecked Sendable {
-    enum Command {
-        case add(Job)
-        case cancel(Job)
-    }
-
     static let shared = Reactor()
 
-    private let epollFD: Int32
-    private let wakeFD: Int32
-    private let inbox = Mutex<[Command]>([])
-    // Everything below is touched by the reactor thread only.
-    private var jobs: [UInt64: Job] = [:]
-    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    private struct State {
+        var jobs: [UInt64: Job] = [:]
+        /// When the timerfd fires next (`.max` when it is not armed for anything we know of).
+        var armedDeadline: UInt64 = .max
+    }
 
     private enum Kind: UInt64 {
-        case wake = 0, exit = 1, standardOutput = 2, standardError = 3
+        case timer = 0, exit = 1, standardOutput = 2, standardError = 3
     }
+
+    private let epollFD: Int32
+    private let timerFD: Int32
+    private let state = Mutex(State())
+    /// Read buffer, used only on the reactor thread.
+    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
     private init() {
         epollFD = gw_epoll_create()
-        wakeFD = gw_eventfd()
-        precondition(epollFD >= 0 && wakeFD >= 0, "ProcessRunner: cannot create epoll/eventfd: errno \(errno)")
-        gw_epoll_add(epollFD, wakeFD, Kind.wake.rawValue)
+        timerFD = gw_timerfd()
+        precondition(epollFD >= 0 && timerFD >= 0, "ProcessRunner: cannot create epoll/timerfd: errno \(errno)")
+        gw_epoll_add(epollFD, timerFD, Kind.timer.rawValue)
         let unmanaged = Unmanaged.passRetained(self)
         var thread = pthread_t()
         let created = pthread_create(&thread, nil, { argument in
@@ -42,60 +46,69 @@ final class Reactor: @unchecked Sendable {
         pthread_detach(thread)
     }
 
-    func submit(_ command: Command) {
-        inbox.withLock { $0.append(command) }
-        var one: UInt64 = 1
-        _ = write(wakeFD, &one, 8)
+    /// Starts watching a freshly spawned job. Its continuation must be set.
+    func add(_ job: Job) {
+        state.withLock { state in
+            state.jobs[job.id] = job
+            armTimer(&state, for: job.timeoutDeadline)
+            if job.cancelRequested.load(ordering: .acquiring) { job.signalGroup(SIGKILL) }
+        }
+        gw_epoll_add(epollFD, job.pidfd, job.id << 2 | Kind.exit.rawValue)
+        gw_epoll_add(epollFD, job.standardOutput.fd, job.id << 2 | Kind.standardOutput.rawValue)
+        gw_epoll_add(epollFD, job.standardError.fd, job.id << 2 | Kind.standardError.rawValue)
+    }
+
+    /// Cancellation does not negotiate: SIGKILL to the group, then the usual reaping. A job not
+    /// added yet sees its flag in `add`.
+    func cancel(_ job: Job) {
+        state.withLock { state in
+            if state.jobs[job.id] != nil && !job.reaped { job.signalGroup(SIGKILL) }
+        }
     }
 
     private func loop() {
         var tokens = [UInt64](repeating: 0, count: 64)
         while true {
             let count = tokens.withUnsafeMutableBufferPointer {
-                gw_epoll_wait(epollFD, $0.baseAddress, Int32($0.count), waitTimeoutMilliseconds())
+                gw_epoll_wait(epollFD, $0.baseAddress, Int32($0.count), -1)
             }
-            if count < 0 && errno != EINTR { fatalError("ProcessRunner: epoll_wait failed: errno \(errno)") }
-            for index in 0..<max(0, Int(count)) {
-                handle(token: tokens[index])
+            if count < 0 {
+                if errno == EINTR { continue }
+                fatalError("ProcessRunner: epoll_wait failed: errno \(errno)")
             }
-            fireDeadlines(now: gw_monotonic_nsec())
+            var finished: [(Job, Result<ProcessResult, any Error>)] = []
+            state.withLock { state in
+                for index in 0..<Int(count) {
+                    handle(token: tokens[index], state: &state, finished: &finished)
+                }
+            }
+            // Resume outside the lock: the resumed task may call `run` again at once.
+            for (job, outcome) in finished {
+                job.onReaped()
+                job.continuation?.resume(with: outcome)
+                job.continuation = nil
+            }
         }
     }
 
-    private func handle(token: UInt64) {
+    private func handle(token: UInt64, state: inout State,
+                        finished: inout [(Job, Result<ProcessResult, any Error>)]) {
         guard let kind = Kind(rawValue: token & 3) else { return }
-        if kind == .wake {
-            var value: UInt64 = 0
-            _ = read(wakeFD, &value, 8)
-            for command in inbox.withLock({ commands in defer { commands = [] }; return commands }) {
-                switch command {
-                case .add(let job): register(job)
-                case .cancel(let job): cancel(job)
-                }
-            }
+        if kind == .timer {
+            var expirations: UInt64 = 0
+            _ = read(timerFD, &expirations, 8)
+            state.armedDeadline = .max
+            fireDeadlines(&state, now: gw_monotonic_nsec())
             return
         }
-        guard let job = jobs[token >> 2] else { return }
+        guard let job = state.jobs[token >> 2] else { return }
         switch kind {
         case .standardOutput: drain(&job.standardOutput, budget: 16)
         case .standardError: drain(&job.standardError, budget: 16)
-        case .exit: reap(job)
-        case .wake: break
+        case .exit:
+            if let outcome = reap(job, &state) { finished.append((job, outcome)) }
+        case .timer: break
         }
-    }
-
-    private func register(_ job: Job) {
-        jobs[job.id] = job
-        gw_epoll_add(epollFD, job.pidfd, job.id << 2 | Kind.exit.rawValue)
-        gw_epoll_add(epollFD, job.standardOutput.fd, job.id << 2 | Kind.standardOutput.rawValue)
-        gw_epoll_add(epollFD, job.standardError.fd, job.id << 2 | Kind.standardError.rawValue)
-        if job.cancelRequested.load(ordering: .acquiring) { cancel(job) }
-    }
-
-    /// Cancellation does not negotiate: SIGKILL to the group, then the usual reaping.
-    private func cancel(_ job: Job) {
-        guard jobs[job.id] != nil, !job.reaped else { return }
-        job.signalGroup(SIGKILL)
     }
 
     /// Reads what is there, at most `budget` chunks (level-triggered epoll calls again), and
@@ -109,64 +122,69 @@ final class Reactor: @unchecked Sendable {
                 continue
             }
             if n < 0 && errno == EINTR { continue }
-            if n == 0 || errno != EAGAIN {
-                close(capture.fd)  // also leaves the epoll set
-                capture.fd = -1
-            }
+            if n == 0 || errno != EAGAIN { closeWatched(&capture.fd) }
             return
         }
     }
 
-    private func reap(_ job: Job) {
-        guard !job.reaped else { return }
+    /// Leaves the epoll set explicitly, then closes. (close() alone does not leave it while a
+    /// concurrently spawning child still holds a copy of the fd: epoll would report it forever.)
+    private func closeWatched(_ fd: inout Int32) {
+        guard fd >= 0 else { return }
+        gw_epoll_del(epollFD, fd)
+        close(fd)
+        fd = -1
+    }
+
+    private func reap(_ job: Job, _ state: inout State) -> Result<ProcessResult, any Error>? {
+        guard !job.reaped else { return nil }
         var status: Int32 = 0
         let result = waitpid(job.pid, &status, WNOHANG)
-        if result == 0 { return }
+        if result == 0 { return nil }
         let waitError = result < 0 ? errno : 0
         let end = gw_monotonic_nsec()
         job.reaped = true
-        close(job.pidfd)
+        var pidfd = job.pidfd
+        closeWatched(&pidfd)
         // What the shell wrote before it exited is in the pipes now. A background grandchild
         // may hold them open forever: take what is there and do not wait for end of file.
         drain(&job.standardOutput, budget: 256)
         drain(&job.standardError, budget: 256)
-        for fd in [job.standardOutput.fd, job.standardError.fd] where fd >= 0 { close(fd) }
-        job.standardOutput.fd = -1
-        job.standardError.fd = -1
+        closeWatched(&job.standardOutput.fd)
+        closeWatched(&job.standardError.fd)
 
-        let outcome: Result<ProcessResult, any Error>
-        var code: Int32 = 0
-        var signal: Int32 = 0
-        if waitError != 0 {
-            outcome = .failure(ProcessRunnerError.system(.waitFailed, waitError, "waitpid(\(job.pid))"))
-        } else if job.cancelRequested.load(ordering: .acquiring) {
-            outcome = .failure(CancellationError())
-        } else {
-            let kind = gw_decode_wait_status(status, &code, &signal)
-            outcome = .success(ProcessResult(
-                pid: job.pid,
-                termination: kind == 1 ? .exited(code) : .signaled(signal),
-                timedOut: job.timedOut,
-                standardOutput: job.standardOutput.captured,
-                standardError: job.standardError.captured,
-                duration: .nanoseconds(Int64(end &- job.startNanos))))
-        }
-        // End the rest of the group: SIGTERM now, SIGKILL after the grace period if anything
-        // is left. The result does not wait for this.
+        // End the rest of the group: SIGTERM now, SIGKILL after the grace period if anything is
+        // left. The result does not wait for this.
         if job.groupExists {
             job.signalGroup(SIGTERM)
             if job.killDeadline == nil { job.killDeadline = end &+ job.graceNanos }
+            armTimer(&state, for: job.killDeadline!)
         } else {
             job.killDeadline = nil
+            state.jobs[job.id] = nil
         }
-        if job.killDeadline == nil { jobs[job.id] = nil }
-        job.onReaped()
-        job.continuation?.resume(with: outcome)
-        job.continuation = nil
+
+        if waitError != 0 {
+            return .failure(ProcessRunnerError.system(.waitFailed, waitError, "waitpid(\(job.pid))"))
+        }
+        if job.cancelRequested.load(ordering: .acquiring) {
+            return .failure(CancellationError())
+        }
+        var code: Int32 = 0
+        var signal: Int32 = 0
+        let kind = gw_decode_wait_status(status, &code, &signal)
+        return .success(ProcessResult(
+            pid: job.pid,
+            termination: kind == 1 ? .exited(code) : .signaled(signal),
+            timedOut: job.timedOut,
+            standardOutput: job.standardOutput.captured,
+            standardError: job.standardError.captured,
+            duration: .nanoseconds(Int64(end &- job.startNanos))))
     }
 
-    private func fireDeadlines(now: UInt64) {
-        for job in jobs.values {
+    private func fireDeadlines(_ state: inout State, now: UInt64) {
+        var nearest = UInt64.max
+        for job in state.jobs.values {
             if !job.reaped && !job.timedOut && now >= job.timeoutDeadline {
                 job.timedOut = true
                 job.signalGroup(SIGTERM)
@@ -175,20 +193,18 @@ final class Reactor: @unchecked Sendable {
             if let killDeadline = job.killDeadline, now >= killDeadline {
                 job.signalGroup(SIGKILL)
                 job.killDeadline = nil
-                if job.reaped { jobs[job.id] = nil }
+                if job.reaped { state.jobs[job.id] = nil }
             }
+            if let deadline = job.nextDeadline { nearest = min(nearest, deadline) }
         }
+        if nearest != .max { armTimer(&state, for: nearest) }
     }
 
-    /// Milliseconds until the nearest deadline, rounded up so the loop never spins; -1 for none.
-    private func waitTimeoutMilliseconds() -> Int32 {
-        var nearest: UInt64?
-        for job in jobs.values {
-            if let deadline = job.nextDeadline, deadline < nearest ?? .max { nearest = deadline }
-        }
-        guard let nearest else { return -1 }
-        let now = gw_monotonic_nsec()
-        guard nearest > now else { return 0 }
-        return Int32(min((nearest - now + 999_999) / 1_000_000, UInt64(Int32.max)))
+    /// Moves the timer earlier when `deadline` comes before what it is armed for. (A timer armed
+    /// for a job that ended early just fires once for nothing.)
+    private func armTimer(_ state: inout State, for deadline: UInt64) {
+        guard deadline < state.armedDeadline else { return }
+        state.armedDeadline = deadline
+        gw_timerfd_arm(timerFD, deadline)
     }
 }

@@ -75,11 +75,21 @@ for _ in 0..<10 {
 }
 let cSeq = Stats(cSequential), swiftSeq = Stats(swiftSequential)
 
+/// CPU seconds this process (all threads) has used: the parent's cost of each spawn.
+func selfCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+var cpuMark = selfCPUSeconds()
 // 2. 32 in flight: C with 32 threads, Swift with 32 tasks on the runner.
 var cLatencies = [UInt64](repeating: 0, count: concurrentTotal)
 var start = gw_monotonic_nsec()
 precondition(gwb_run_concurrent(command, Int32(concurrency), Int32(concurrentTotal), &cLatencies) == 0)
 let cElapsed = Double(gw_monotonic_nsec() - start) / 1e9
+let cCPUPerSpawn = (selfCPUSeconds() - cpuMark) / Double(concurrentTotal) * 1e6
+cpuMark = selfCPUSeconds()
 
 start = gw_monotonic_nsec()
 let swiftLatencies = try await withThrowingTaskGroup(of: [UInt64].self) { group in
@@ -99,6 +109,7 @@ let swiftLatencies = try await withThrowingTaskGroup(of: [UInt64].self) { group 
     return all
 }
 let swiftElapsed = Double(gw_monotonic_nsec() - start) / 1e9
+let swiftCPUPerSpawn = (selfCPUSeconds() - cpuMark) / Double(concurrentTotal) * 1e6
 let cThroughput = Double(concurrentTotal) / cElapsed
 let swiftThroughput = Double(concurrentTotal) / swiftElapsed
 
@@ -127,6 +138,7 @@ print("ProcessRunner benchmark (release), sh -c '\(command)'")
 print("sequential  median ms: C \(format(cSeq.median))  runner \(format(swiftSeq.median))  ratio \(format(swiftSeq.median / cSeq.median)) (target <= 1.2)")
 print("sequential  p99 ms:    C \(format(cSeq.p99))  runner \(format(swiftSeq.p99))")
 print("32 in flight spawns/s: C \(Int(cThroughput))  runner \(Int(swiftThroughput))  ratio \(format(swiftThroughput / cThroughput)) (target >= 0.8)")
+print("parent CPU us/spawn:   C \(Int(cCPUPerSpawn))  runner \(Int(swiftCPUPerSpawn))")
 print("timeout overshoot ms:  median \(format(overshoot.median))  p99 \(format(overshoot.p99)) (target p99 < 20)")
 print("1 GiB output:          \(format(gibSeconds)) s, peak RSS growth \(rssGrowth) KiB")
 print("""
@@ -135,6 +147,7 @@ print("""
 "sequential_ratio":\(format(swiftSeq.median / cSeq.median)),\
 "concurrent32_per_s":{"c":\(Int(cThroughput)),"runner":\(Int(swiftThroughput))},\
 "concurrent32_ratio":\(format(swiftThroughput / cThroughput)),\
+"parent_cpu_us_per_spawn":{"c":\(Int(cCPUPerSpawn)),"runner":\(Int(swiftCPUPerSpawn))},\
 "timeout_overshoot_ms":{"median":\(format(overshoot.median)),"p99":\(format(overshoot.p99))},\
 "gib_output":{"seconds":\(format(gibSeconds)),"peak_rss_growth_kib":\(rssGrowth)}}
 """)

@@ -46,12 +46,17 @@ uint64_t gw_monotonic_usec(void);
 /// CLOCK_MONOTONIC in nanoseconds.
 uint64_t gw_monotonic_nsec(void);
 
-/// An eventfd (close-on-exec, non-blocking), for waking an epoll loop from another thread.
-int gw_eventfd(void);
+/// A CLOCK_MONOTONIC timerfd (close-on-exec, non-blocking).
+int gw_timerfd(void);
+/// Arms the timerfd to fire once at the absolute CLOCK_MONOTONIC time (nanoseconds).
+int gw_timerfd_arm(int fd, uint64_t deadline_nsec);
 /// epoll_create1(EPOLL_CLOEXEC).
 int gw_epoll_create(void);
 /// Adds fd for input readiness (EPOLLIN; hang-up and errors are always reported) with a token.
 int gw_epoll_add(int epfd, int fd, uint64_t token);
+/// Removes fd from the set. Call before close(): a copy of the fd held by a child that is between
+/// posix_spawn's clone and exec keeps the registration alive after close() otherwise.
+int gw_epoll_del(int epfd, int fd);
 /// epoll_wait, unpacking the (packed on x86_64) epoll_event array into tokens.
 int gw_epoll_wait(int epfd, uint64_t *tokens, int max, int timeout_ms);
 
