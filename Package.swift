@@ -54,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "GatewayTestHelper",
             dependencies: [
-                "Systemd", "CGatewayShims",
+                "Systemd", "ProcessRunner", "CGatewayShims",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -63,14 +63,18 @@ let package = Package(
             name: "ProcessRunnerBench",
             dependencies: ["ProcessRunner", "CSpawnBaseline"]
         ),
+        .target(name: "GatewayTestSupport", dependencies: ["CGatewayShims"], path: "Tests/GatewayTestSupport"),
         .testTarget(
             name: "SystemdTests",
             dependencies: [
-                "Systemd", "CGatewayShims", "GatewayTestHelper",
+                "Systemd", "CGatewayShims", "GatewayTestSupport", "GatewayTestHelper",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ProcessRunnerTests", dependencies: ["ProcessRunner", "CGatewayShims"]),
+        .testTarget(
+            name: "ProcessRunnerTests",
+            dependencies: ["ProcessRunner", "CGatewayShims", "GatewayTestSupport", "GatewayTestHelper"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,7 +30,8 @@ int gwb_spawn_collect(const char *command, char *out, size_t cap, size_t *out_le
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     posix_spawnattr_setpgroup(&at, 0);
     sigset_t none, all;
-    sigemptyset(&none); sigfillset(&all);
+    sigemptyset(&none);
+    memset(&all, 0xff, sizeof(all));  /* as the runner: glibc's internal signals included */
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &all);
     char *argv[] = { "sh", "-c", (char *)command, NULL };

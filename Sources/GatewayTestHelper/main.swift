@@ -4,8 +4,14 @@
 //   GatewayTestHelper journal TAG           log records through JournalLogHandler
 //   GatewayTestHelper auto TAG              log one record through the auto-detected target
 //   GatewayTestHelper socket-echo           answer each connection on the passed socket(s)
+//   GatewayTestHelper connect PATH          print the line a Unix stream server at PATH sends
+//   GatewayTestHelper notify ACTION...      ready[:STATUS] status:TEXT reloading stopping watchdog extend:SECONDS
+//   GatewayTestHelper watchdog              print the watchdog ping interval in microseconds, or "off"
+//   GatewayTestHelper runner-stress N       hold N commands in flight on a runner limited to N
+//   GatewayTestHelper runner-emfile         run a command with no descriptors left
 import CGatewayShims
 import Logging
+import ProcessRunner
 import Systemd
 #if canImport(Glibc)
 import Glibc
@@ -61,7 +67,143 @@ case "socket-echo":
         writeLine(client, "name=\(socket.name) fd=\(socket.fileDescriptor) count=\(sockets.count) server_pid=\(getpid()) peer_pid=\(pid)")
         close(client)
     }
+case "connect":
+    let fd = gw_unix_connect(arguments[2])
+    guard fd >= 0 else { writeLine(2, "connect: errno \(errno)"); exit(1) }
+    var buffer = [UInt8](repeating: 0, count: 512)
+    let n = read(fd, &buffer, buffer.count)
+    print(String(decoding: buffer[0..<max(0, n)], as: UTF8.self), terminator: "")
+case "notify":
+    let notifier = Notifier()
+    print("enabled=\(notifier.isEnabled)")
+    do {
+        for action in arguments.dropFirst(2) {
+            let parts = action.split(separator: ":", maxSplits: 1).map(String.init)
+            let value = parts.count > 1 ? parts[1] : nil
+            switch parts[0] {
+            case "ready": try notifier.ready(status: value)
+            case "status": try notifier.status(value ?? "")
+            case "reloading": try notifier.reloading(status: value)
+            case "stopping": try notifier.stopping(status: value)
+            case "watchdog": try notifier.watchdogPing()
+            case "extend": try notifier.extendTimeout(by: .seconds(Int(value ?? "0") ?? 0))
+            default: writeLine(2, "notify: unknown action \(action)"); exit(64)
+            }
+        }
+    } catch let error as SystemdError {
+        writeLine(2, "code=\(error.code.rawValue) errno=\(error.errno) \(error.message)")
+        exit(3)
+    }
+case "watchdog":
+    do {
+        if let interval = try Watchdog.pingInterval() {
+            let (seconds, attoseconds) = interval.components
+            print(seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
+        } else {
+            print("off")
+        }
+    } catch let error as SystemdError {
+        writeLine(2, "code=\(error.code.rawValue) errno=\(error.errno)")
+        exit(3)
+    }
+case "runner-stress":
+    // N commands held in flight together (each reports on STARTED, then waits on GATE), then
+    // one more must be refused as busy; then all are released and the descriptors counted.
+    let total = Int(arguments[2])!
+    ProcessRunner.raiseFileDescriptorLimit()
+    let runner = ProcessRunner(maxConcurrent: total)
+    _ = try await runner.run(.shell("true", environment: ProcessRunner.minimalEnvironment))
+    let directory = String(cString: mkdtemp(strdup("/tmp/gatewayd-stress.XXXXXX"))!)
+    let started = directory + "/started", gate = directory + "/gate"
+    mkfifo(started, 0o600)
+    mkfifo(gate, 0o600)
+    // Opened read-write: never blocks, and a writer always exists, so no reader sees EOF early.
+    let startedFD = open(started, O_RDWR | O_CLOEXEC)
+    let gateFD = open(gate, O_RDWR | O_CLOEXEC)
+    let before = try FileDescriptors.count()
+    let environment = ProcessRunner.minimalEnvironment.merging(["STARTED": started, "GATE": gate]) { $1 }
+    let outcomes = Task.detached {
+        await withTaskGroup(of: String.self) { group in
+            for index in 0..<total {
+                group.addTask {
+                    do {
+                        let result = try await runner.run(.shell(
+                            "echo >> \"$STARTED\"; read line < \"$GATE\"; printf '%s' \"$1\"", arguments: ["\(index)"],
+                            environment: environment))
+                        return result.standardOutput.text == "\(index)" && result.exitStatus == 0 ? "ok" : "wrong"
+                    } catch {
+                        return "error \(error)"
+                    }
+                }
+            }
+            var counts: [String: Int] = [:]
+            for await outcome in group { counts[outcome, default: 0] += 1 }
+            return counts
+        }
+    }
+    var seen = 0
+    var byte: UInt8 = 0
+    while seen < total, read(startedFD, &byte, 1) == 1 { if byte == 10 { seen += 1 } }
+    let inFlight = runner.runningCount
+    var busy = "none"
+    do {
+        _ = try await runner.run(.shell("true", environment: ProcessRunner.minimalEnvironment))
+    } catch let error as ProcessRunnerError {
+        busy = error.code.rawValue
+    }
+    let lines = [UInt8](repeating: 10, count: total)
+    _ = lines.withUnsafeBytes { write(gateFD, $0.baseAddress, $0.count) }
+    let counts = await outcomes.value
+    let after = try FileDescriptors.count()
+    close(startedFD); close(gateFD)
+    unlink(started); unlink(gate); rmdir(directory)
+    print("in_flight=\(inFlight) extra=\(busy) ok=\(counts["ok", default: 0]) failed=\(total - counts["ok", default: 0]) before=\(before) after=\(after) running=\(runner.runningCount)")
+case "runner-emfile":
+    let runner = ProcessRunner(maxConcurrent: 4)
+    _ = try await runner.run(.shell("true", environment: ProcessRunner.minimalEnvironment))
+    var saved = rlimit()
+    getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &saved)
+    var tight = saved
+    tight.rlim_cur = rlim_t(try FileDescriptors.highest() + 1)
+    guard setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &tight) == 0 else {
+        writeLine(2, "setrlimit: errno \(errno)"); exit(1)
+    }
+    // Fill the holes below the limit too, so the next descriptor anyone asks for fails.
+    var fillers: [Int32] = []
+    while true {
+        let fd = dup(0)
+        if fd < 0 { break }
+        fillers.append(fd)
+    }
+    do {
+        _ = try await runner.run(.shell("echo unreachable", environment: ProcessRunner.minimalEnvironment))
+        print("unexpected success")
+    } catch let error as ProcessRunnerError {
+        print("code=\(error.code.rawValue) errno=\(error.errno) running=\(runner.runningCount)")
+    }
+    for fd in fillers { close(fd) }
+    setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &saved)
+    let again = try await runner.run(.shell("echo recovered", environment: ProcessRunner.minimalEnvironment))
+    print(again.standardOutput.text, terminator: "")
 default:
     writeLine(2, "GatewayTestHelper: unknown mode \(arguments[1])")
     exit(64)
+}
+
+/// This process's open descriptors, from /proc/self/fd.
+enum FileDescriptors {
+    static func list() throws -> [Int32] {
+        guard let directory = opendir("/proc/self/fd") else { throw SystemdError(.listenFdsFailed, errno: errno, "opendir") }
+        defer { closedir(directory) }
+        var result: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let fd = Int32(name) { result.append(fd) }
+        }
+        return result
+    }
+
+    /// Minus one: the directory stream's own descriptor.
+    static func count() throws -> Int { try list().count - 1 }
+    static func highest() throws -> Int32 { try list().max() ?? 2 }
 }

@@ -13,7 +13,6 @@ import Glibc
 public final class ProcessRunner: Sendable {
     public let maxConcurrent: Int
     private let running = Atomic<Int>(0)
-    private let nextID = Atomic<UInt64>(1)
     private let reactor = Reactor.shared
 
     public init(maxConcurrent: Int = ProcessRunnerDefaults.maxConcurrent) {
@@ -40,7 +39,7 @@ public final class ProcessRunner: Sendable {
             throw error
         }
         let job = Job(
-            id: nextID.wrappingAdd(1, ordering: .relaxed).oldValue, process: process, spec: spec,
+            id: reactor.makeJobID(), process: process, spec: spec,
             startNanos: start, onReaped: { [self] in releaseSlot() })
         let reactor = self.reactor
         return try await withTaskCancellationHandler {

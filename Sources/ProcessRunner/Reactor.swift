@@ -27,6 +27,8 @@ final class Reactor: @unchecked Sendable {
     private let epollFD: Int32
     private let timerFD: Int32
     private let state = Mutex(State())
+    /// Job ids are tokens in the one epoll set, so they are unique per reactor, not per runner.
+    private let nextJobID = Atomic<UInt64>(1)
     /// Read buffer, used only on the reactor thread.
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
@@ -44,6 +46,10 @@ final class Reactor: @unchecked Sendable {
         }, unmanaged.toOpaque())
         precondition(created == 0, "ProcessRunner: cannot start the reactor thread: \(created)")
         pthread_detach(thread)
+    }
+
+    func makeJobID() -> UInt64 {
+        nextJobID.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 
     /// Starts watching a freshly spawned job. Its continuation must be set.

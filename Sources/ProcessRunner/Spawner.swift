@@ -57,8 +57,10 @@ enum Spawner {
         var emptyMask = sigset_t()
         sigemptyset(&emptyMask)
         posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        // Every bit set by hand: sigfillset leaves out glibc's internal signals (32 and 33), and
+        // posix_spawn would then leave them ignored in the child, across exec.
         var allSignals = sigset_t()
-        sigfillset(&allSignals)
+        withUnsafeMutableBytes(of: &allSignals) { $0.initializeMemory(as: UInt8.self, repeating: 0xFF) }
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
 
         let argv = CStringArray(spec.argv)

@@ -1,0 +1,167 @@
+import CGatewayShims
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Paths the tests need: the package checkout, the built helper executables, the sandbox script.
+public enum TestPaths {
+    /// The package root, found from this file's path (Tests/GatewayTestSupport/TestSupport.swift).
+    public static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// The build products folder: the test bundle lives beside the executables it depends on.
+    public static let buildProducts = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        .deletingLastPathComponent().path
+
+    public static func product(_ name: String) -> String { buildProducts + "/" + name }
+
+    public static let testHelper = product("gatewayd-test-helper")
+    public static let sandboxScript = packageRoot + "/Tests/Support/systemd-sandbox"
+}
+
+/// Whether a real journald / systemd manager can be started here (root, unshare, systemd
+/// installed), and if not, why: tests that need it skip with that reason.
+public enum Sandbox {
+    public static let unavailableReason: String? = {
+        if geteuid() != 0 { return "needs root to start journald/systemd in private namespaces" }
+        for tool in ["/usr/bin/unshare", "/lib/systemd/systemd-journald", "/lib/systemd/systemd", "/usr/bin/journalctl"]
+        where access(tool, X_OK) != 0 {
+            return "\(tool) is missing (install util-linux and systemd)"
+        }
+        let probe = try? run(["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/true"])
+        if probe?.status != 0 { return "unshare --mount is not permitted here: \(probe?.standardError ?? "")" }
+        return nil
+    }()
+
+    public static var isAvailable: Bool { unavailableReason == nil }
+}
+
+/// The outcome of a finished test subprocess.
+public struct ProcessOutput: Sendable {
+    public let status: Int32
+    public let standardOutput: String
+    public let standardError: String
+}
+
+/// Runs argv to completion (Foundation's Process: test harness only; the product uses
+/// ProcessRunner). `environment` nil inherits this process's.
+public func run(_ argv: [String], environment: [String: String]? = nil,
+                standardErrorTo errorFile: FileHandle? = nil) throws -> ProcessOutput {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: argv[0])
+    process.arguments = Array(argv.dropFirst())
+    if let environment { process.environment = environment }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = errorFile ?? err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    // Read both pipes to end of file before waiting, so a chatty child cannot block on a full pipe.
+    let group = DispatchGroup()
+    nonisolated(unsafe) var errData = Data()
+    if errorFile == nil {
+        group.enter()
+        DispatchQueue.global().async {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return ProcessOutput(
+        status: process.terminationStatus,
+        standardOutput: String(decoding: outData, as: UTF8.self),
+        standardError: String(decoding: errData, as: UTF8.self))
+}
+
+/// Waits (poll(2) on a pidfd, no sleeping) until `pid` has exited, up to `timeout`. True when it
+/// has exited (or no longer exists).
+public func waitForExit(of pid: pid_t, timeout: Duration) -> Bool {
+    let fd = gw_pidfd_open(pid, 0)
+    if fd < 0 { return errno == ESRCH }
+    defer { close(fd) }
+    var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+    let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+    return poll(&entry, 1, milliseconds) == 1
+}
+
+/// Processes of process group `pgid` that are still running (zombies waiting for their reaper
+/// do not count: they have ended).
+public func livingMembers(ofProcessGroup pgid: pid_t) -> [pid_t] {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    return entries.compactMap { entry -> pid_t? in
+        guard let pid = pid_t(entry),
+              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // After "(comm)": state, ppid, pgrp, ...
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 2, fields[0] != "Z", pid_t(fields[2]) == pgid else { return nil }
+        return pid
+    }
+}
+
+/// Open descriptors of this process, by number.
+public func openFileDescriptors() -> Set<Int32> {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return Set(entries.compactMap { Int32($0) })
+}
+
+/// A named pipe between a test and a child: the child writes a line ("I am running now") or
+/// reads one ("go on"), and nobody sleeps. The test holds the FIFO open read-write, so a child's
+/// open never blocks and no reader sees end of file early; waiting happens on a thread of its
+/// own, never on one of the few cooperative threads that run the tests.
+public final class FIFOSignal: @unchecked Sendable {
+    public let path: String
+    private let directory: String
+    private let fd: Int32
+
+    public init() {
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("gatewayd-fifo-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        path = directory + "/signal"
+        mkfifo(path, 0o600)
+        fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+    }
+
+    deinit {
+        close(fd)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Hands a line to a child blocked in `read line < FIFO`.
+    public func send(_ line: String) {
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+
+    /// The first line a child writes, or nil if none came within `timeout`.
+    public func waitForLine(timeout: Duration) async -> String? {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { [self] in
+                continuation.resume(returning: blockingReadLine(timeout: timeout))
+            }
+        }
+    }
+
+    private func blockingReadLine(timeout: Duration) -> String? {
+        let deadline = ContinuousClock.now + timeout
+        var collected: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while !collected.contains(UInt8(ascii: "\n")) {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return nil }
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let milliseconds = Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+            guard poll(&entry, 1, milliseconds) == 1 else { continue }
+            let n = read(fd, &buffer, buffer.count)
+            if n > 0 { collected += buffer[0..<n] }
+        }
+        let newline = collected.firstIndex(of: UInt8(ascii: "\n"))!
+        return String(decoding: collected[..<newline], as: UTF8.self)
+    }
+}

@@ -1,0 +1,272 @@
+import CGatewayShims
+import Foundation
+import GatewayTestSupport
+import ProcessRunner
+import Testing
+
+/// Real `posix_spawn`ed shells, real pipes, real process groups: nothing here is simulated.
+@Suite("ProcessRunner", .timeLimit(.minutes(1)))
+struct ProcessRunnerTests {
+    let runner = ProcessRunner(maxConcurrent: 64)
+    let environment = ProcessRunner.minimalEnvironment
+
+    func sh(_ command: String, _ arguments: [String] = [], timeout: Duration = .seconds(30),
+            grace: Duration = .seconds(1), outputLimit: Int = 64 * 1024) async throws -> ProcessResult {
+        try await runner.run(.shell(
+            command, arguments: arguments, environment: environment, timeout: timeout,
+            killGrace: grace, outputLimit: outputLimit))
+    }
+
+    @Test("exit statuses come back as they were")
+    func exitStatuses() async throws {
+        #expect(try await sh("true").termination == .exited(0))
+        #expect(try await sh("exit 3").termination == .exited(3))
+        #expect(try await sh("exit 255").exitStatus == 255)
+    }
+
+    @Test("a process killed by a signal reports the signal, not an exit status")
+    func signals() async throws {
+        let terminated = try await sh("kill -TERM $$")
+        #expect(terminated.termination == .signaled(SIGTERM))
+        #expect(terminated.exitStatus == nil)
+        #expect(try await sh("kill -KILL $$").signal == SIGKILL)
+        #expect(try await sh("kill -SEGV $$").signal == SIGSEGV)
+    }
+
+    @Test("stdout and stderr are captured separately")
+    func bothStreams() async throws {
+        let result = try await sh("echo out; echo err >&2; echo more")
+        #expect(result.standardOutput.text == "out\nmore\n")
+        #expect(result.standardError.text == "err\n")
+        #expect(!result.truncated)
+        #expect(!result.timedOut)
+    }
+
+    @Test("no output is empty, not an error")
+    func emptyOutput() async throws {
+        let result = try await sh(":")
+        #expect(result.standardOutput == CapturedOutput())
+        #expect(result.standardError == CapturedOutput())
+    }
+
+    @Test("invalid UTF-8 passes through as bytes; text decoding replaces it with U+FFFD")
+    func invalidUTF8() async throws {
+        let result = try await sh(#"printf '\377\376ok\300'"#)
+        #expect(result.standardOutput.bytes == [0xFF, 0xFE, 0x6F, 0x6B, 0xC0])
+        #expect(result.standardOutput.text == "\u{FFFD}\u{FFFD}ok\u{FFFD}")
+    }
+
+    @Test("10 MB of output is capped at the limit, the rest counted and dropped")
+    func outputCap() async throws {
+        let result = try await sh("head -c 10000000 /dev/zero; echo tail >&2")
+        #expect(result.exitStatus == 0)
+        #expect(result.standardOutput.bytes.count == 64 * 1024)
+        #expect(result.standardOutput.totalBytes == 10_000_000)
+        #expect(result.standardOutput.truncated)
+        #expect(result.truncated)
+        #expect(result.standardError.text == "tail\n")
+        let small = try await sh("printf 0123456789", outputLimit: 4)
+        #expect(small.standardOutput.text == "0123")
+        #expect(small.standardOutput.totalBytes == 10)
+    }
+
+    @Test("arguments arrive verbatim as $1..$N, never as shell text")
+    func argumentsVerbatim() async throws {
+        let arguments = ["two words", #"it's "quoted""#, "$(id -u)", "; echo injected", "`uname`", "", "*", "line\nbreak"]
+        let result = try await sh(#"for a in "$@"; do printf '[%s]\n' "$a"; done; echo "count=$#""#, arguments)
+        let expected = arguments.map { "[\($0)]\n" }.joined() + "count=\(arguments.count)\n"
+        #expect(result.standardOutput.text == expected)
+    }
+
+    @Test("the child gets only the environment it was given")
+    func explicitEnvironment() async throws {
+        setenv("GATEWAYD_TEST_SECRET", "hunter2", 1)
+        let result = try await runner.run(.shell(
+            "env | sort", environment: ["PATH": "/usr/bin:/bin", "GATEWAY_USER": "irc:alice"]))
+        let lines = Set(result.standardOutput.text.split(separator: "\n").map(String.init))
+        #expect(lines.contains("GATEWAY_USER=irc:alice"))
+        #expect(lines.contains("PATH=/usr/bin:/bin"))
+        #expect(!result.standardOutput.text.contains("hunter2"))
+        // dash adds PWD itself; nothing else may appear.
+        #expect(lines.subtracting(["GATEWAY_USER=irc:alice", "PATH=/usr/bin:/bin"]).allSatisfy { $0.hasPrefix("PWD=") })
+    }
+
+    @Test("own process group, stdin /dev/null, no inherited descriptors, clean signal state")
+    func spawnAttributes() async throws {
+        // An fd the child must not see, without close-on-exec.
+        let leaked = open("/dev/null", O_RDONLY)
+        defer { close(leaked) }
+        let result = try await sh("""
+            echo "pid=$$"
+            echo "pgid=$(cut -d' ' -f5 /proc/$$/stat)"
+            echo "stdin=$(readlink /proc/$$/fd/0)"
+            echo "fds=$(ls /proc/$$/fd | sort -n | tr '\\n' ' ')"
+            grep -E '^(SigBlk|SigIgn):' /proc/$$/status
+            """)
+        let text = result.standardOutput.text
+        let pid = result.pid
+        #expect(text.contains("pid=\(pid)\n"))
+        #expect(text.contains("pgid=\(pid)\n"))
+        #expect(text.contains("stdin=/dev/null\n"))
+        // 0-2, plus the descriptor `ls` opens for the directory and the pipe of $(...).
+        let fds = text.split(separator: "\n").first { $0.hasPrefix("fds=") }?
+            .dropFirst(4).split(separator: " ").compactMap { Int32($0) } ?? []
+        #expect(Array(fds.prefix(3)) == [0, 1, 2])
+        #expect(!fds.contains(leaked))
+        #expect(text.contains("SigBlk:\t0000000000000000"))
+        #expect(text.contains("SigIgn:\t0000000000000000"))
+    }
+
+    @Test("working directory is set when asked")
+    func workingDirectory() async throws {
+        let result = try await runner.run(.shell("pwd", environment: environment, workingDirectory: "/tmp"))
+        #expect(result.standardOutput.text == "/tmp\n")
+    }
+
+    @Test("a background grandchild holding stdout does not delay the result; the group is ended")
+    func grandchildHoldingPipe() async throws {
+        let result = try await sh("sleep 60 & echo $!", timeout: .seconds(30), grace: .milliseconds(200))
+        #expect(result.exitStatus == 0)
+        #expect(!result.timedOut)
+        #expect(result.duration < .seconds(5), "waited for the grandchild: \(result.duration)")
+        let grandchild = try #require(pid_t(result.standardOutput.text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(waitForExit(of: grandchild, timeout: .seconds(5)), "grandchild \(grandchild) survived")
+        #expect(livingMembers(ofProcessGroup: result.pid).isEmpty)
+    }
+
+    @Test("timeout with a grandchild holding the pipe: back by timeout + grace, nothing survives")
+    func timeoutWithGrandchild() async throws {
+        let timeout = Duration.milliseconds(300), grace = Duration.milliseconds(300)
+        let result = try await sh("sleep 60 & echo $!; sleep 60", timeout: timeout, grace: grace)
+        #expect(result.timedOut)
+        #expect(result.termination == .signaled(SIGTERM))
+        #expect(result.duration >= timeout)
+        // Generous bound for a loaded CI machine; the benchmark measures the real overshoot.
+        #expect(result.duration < timeout + grace + .milliseconds(500), "took \(result.duration)")
+        #expect(result.standardOutput.text.hasSuffix("\n"))
+        let grandchild = try #require(pid_t(result.standardOutput.text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(waitForExit(of: grandchild, timeout: .seconds(5)))
+        #expect(livingMembers(ofProcessGroup: result.pid).isEmpty)
+    }
+
+    @Test("a command that ignores SIGTERM gets SIGKILL after the grace period")
+    func ignoresTerm() async throws {
+        let timeout = Duration.milliseconds(200), grace = Duration.milliseconds(400)
+        let result = try await sh("trap '' TERM; echo $$; sleep 60 & wait", timeout: timeout, grace: grace)
+        #expect(result.timedOut)
+        #expect(result.termination == .signaled(SIGKILL))
+        #expect(result.duration >= timeout + grace)
+        #expect(result.duration < timeout + grace + .milliseconds(500), "took \(result.duration)")
+        #expect(livingMembers(ofProcessGroup: result.pid).isEmpty)
+    }
+
+    @Test("spawn failures are typed errors with errno, and free their slot")
+    func spawnFailures() async throws {
+        let missing = await #expect(throws: ProcessRunnerError.self) {
+            try await runner.run(.shell("true", shell: "/nonexistent/sh"))
+        }
+        #expect(missing?.code == .spawnFailed)
+        #expect(missing?.errno == ENOENT)
+        #expect(missing?.message.contains("/nonexistent/sh") == true)
+
+        let plainFile = FileManager.default.temporaryDirectory.appendingPathComponent("gatewayd-\(UUID()).txt").path
+        FileManager.default.createFile(atPath: plainFile, contents: Data("#!/bin/sh\n".utf8),
+                                       attributes: [.posixPermissions: 0o644])
+        defer { unlink(plainFile) }
+        let notExecutable = await #expect(throws: ProcessRunnerError.self) {
+            try await runner.run(ProcessSpec(executable: plainFile, argv: ["plain"]))
+        }
+        #expect(notExecutable?.code == .spawnFailed)
+        #expect(notExecutable?.errno == EACCES)
+
+        let nul = await #expect(throws: ProcessRunnerError.self) {
+            try await runner.run(.shell("echo", arguments: ["a\0b"]))
+        }
+        #expect(nul?.code == .invalidSpec)
+        #expect(runner.runningCount == 0)
+    }
+
+    @Test("out of descriptors (EMFILE) is a typed error, and the runner recovers")
+    func descriptorExhaustion() throws {
+        // In a separate process: lowering RLIMIT_NOFILE here would break the tests running beside it.
+        let output = try run([TestPaths.testHelper, "runner-emfile"])
+        #expect(output.status == 0, "\(output.standardError)")
+        #expect(output.standardOutput == "code=resource_exhausted errno=\(EMFILE) running=0\nrecovered\n")
+    }
+
+    @Test("cancelling the task kills the group and throws CancellationError")
+    func cancellation() async throws {
+        let signal = FIFOSignal()
+        let task = Task {
+            try await runner.run(.shell(
+                #"echo $$ > "$1"; sleep 60"#, arguments: [signal.path], environment: environment))
+        }
+        let pid = try #require(await signal.waitForLine(timeout: .seconds(10)).flatMap { pid_t($0) })
+        task.cancel()
+        let outcome = await task.result
+        #expect(throws: CancellationError.self) { try outcome.get() }
+        #expect(kill(pid, 0) == -1 && errno == ESRCH, "shell \(pid) still exists")
+        #expect(livingMembers(ofProcessGroup: pid).isEmpty)
+        #expect(runner.runningCount == 0)
+    }
+
+    @Test("a task cancelled before it starts spawns nothing")
+    func cancelledBeforeStart() async throws {
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await runner.run(.shell("echo never", environment: environment))
+        }
+        await #expect(throws: CancellationError.self) { try await task.value }
+    }
+
+    @Test("past the limit, run fails at once with busy; nothing queues")
+    func busyPastLimit() async throws {
+        let limited = ProcessRunner(maxConcurrent: 1)
+        let started = FIFOSignal(), gate = FIFOSignal()
+        let first = Task {
+            try await limited.run(.shell(
+                #"echo go > "$1"; read line < "$2"; echo done"#, arguments: [started.path, gate.path],
+                environment: environment))
+        }
+        #expect(await started.waitForLine(timeout: .seconds(10)) == "go")
+        let error = await #expect(throws: ProcessRunnerError.self) {
+            try await limited.run(.shell("true", environment: environment))
+        }
+        #expect(error?.code == .busy)
+        #expect(error?.message.contains("limit 1") == true)
+        gate.send("release")
+        #expect(try await first.value.standardOutput.text == "done\n")
+        #expect(try await limited.run(.shell("echo again", environment: environment)).standardOutput.text == "again\n")
+    }
+
+    @Test("500 commands in flight at once under the limit: all answered, no descriptor leaked")
+    func fiveHundredInFlight() throws {
+        // A process of its own, so that other tests' descriptors cannot blur the count.
+        let output = try run([TestPaths.testHelper, "runner-stress", "500"])
+        #expect(output.status == 0, "\(output.standardError)")
+        let fields = Dictionary(uniqueKeysWithValues: output.standardOutput
+            .trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+            .map { $0.split(separator: "=", maxSplits: 1).map(String.init) }
+            .map { ($0[0], $0.count > 1 ? $0[1] : "") })
+        #expect(fields["in_flight"] == "500")
+        #expect(fields["extra"] == "busy")
+        #expect(fields["ok"] == "500")
+        #expect(fields["failed"] == "0")
+        #expect(fields["before"] != nil && fields["before"] == fields["after"], "\(output.standardOutput)")
+        #expect(fields["running"] == "0")
+    }
+
+    @Test("many tasks at once from one runner")
+    func concurrentCallers() async throws {
+        let results = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    (index, try await sh(#"printf '%s' "$1""#, ["\(index)"]).standardOutput.text)
+                }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        #expect(results.count == 40)
+        #expect(results.allSatisfy { "\($0.key)" == $0.value })
+    }
+}
