@@ -39,6 +39,7 @@ public enum Sandbox {
 
 /// The outcome of a finished test subprocess.
 public struct ProcessOutput: Sendable {
+    public let pid: Int32
     public let status: Int32
     public let standardOutput: String
     public let standardError: String
@@ -72,6 +73,7 @@ public func run(_ argv: [String], environment: [String: String]? = nil,
     group.wait()
     process.waitUntilExit()
     return ProcessOutput(
+        pid: process.processIdentifier,
         status: process.terminationStatus,
         standardOutput: String(decoding: outData, as: UTF8.self),
         standardError: String(decoding: errData, as: UTF8.self))
@@ -164,4 +166,20 @@ public final class FIFOSignal: @unchecked Sendable {
         let newline = collected.firstIndex(of: UInt8(ascii: "\n"))!
         return String(decoding: collected[..<newline], as: UTF8.self)
     }
+}
+
+/// This process's environment with some variables replaced or removed (nil removes).
+public func environment(with changes: [String: String?]) -> [String: String] {
+    var result = ProcessInfo.processInfo.environment
+    for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID",
+                 "LISTEN_FDNAMES", "JOURNAL_STREAM"] {
+        result[name] = nil
+    }
+    for (name, value) in changes { result[name] = value }
+    return result
+}
+
+/// A fresh temporary directory, removed by the caller.
+public func makeTemporaryDirectory(_ prefix: String = "gatewayd-test") -> String {
+    String(cString: mkdtemp(strdup(NSTemporaryDirectory() + "/\(prefix).XXXXXX"))!)
 }
