@@ -75,6 +75,8 @@ let package = Package(
             name: "ProcessRunnerTests",
             dependencies: ["ProcessRunner", "CGatewayShims", "GatewayTestSupport", "GatewayTestHelper"]
         ),
+        // Spawns the built gatewayd; depends on it so that `swift test` builds it first.
+        .testTarget(name: "DaemonTests", dependencies: ["GatewayTestSupport", "gatewayd"]),
     ],
     swiftLanguageModes: [.v6]
 )

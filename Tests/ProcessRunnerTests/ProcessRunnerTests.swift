@@ -96,12 +96,16 @@ struct ProcessRunnerTests {
         // An fd the child must not see, without close-on-exec.
         let leaked = open("/dev/null", O_RDONLY)
         defer { close(leaked) }
+        // The masks are read by the shell itself (builtins only, no fork): a forked reader would
+        // see the shell's mask while it waits for children, which dash blocks on purpose.
         let result = try await sh("""
+            while read -r key value; do
+              case $key in SigBlk:|SigIgn:) printf '%s\t%s\n' "$key" "$value";; esac
+            done < /proc/$$/status
             echo "pid=$$"
             echo "pgid=$(cut -d' ' -f5 /proc/$$/stat)"
             echo "stdin=$(readlink /proc/$$/fd/0)"
             echo "fds=$(ls /proc/$$/fd | sort -n | tr '\\n' ' ')"
-            grep -E '^(SigBlk|SigIgn):' /proc/$$/status
             """)
         let text = result.standardOutput.text
         let pid = result.pid

@@ -1,0 +1,53 @@
+import Foundation
+import GatewayTestSupport
+import Testing
+
+/// The built gatewayd as systemd runs it: a Type=notify user unit under a real manager, observed
+/// from systemd's side.
+@Suite("gatewayd under systemd", .timeLimit(.minutes(1)),
+       .enabled(if: Sandbox.isAvailable, "\(Sandbox.unavailableReason ?? "")"))
+struct DaemonLifecycleTests {
+    @Test("ready, reload and stop as systemd sees them, with journal records")
+    func lifecycle() throws {
+        let directory = makeTemporaryDirectory("gatewayd-units")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try """
+            [Service]
+            Type=notify
+            ExecStart=\(TestPaths.product("gatewayd"))
+            ExecReload=/bin/kill -HUP $MAINPID
+            TimeoutStartSec=10
+            """.write(toFile: directory + "/gatewayd-test.service", atomically: true, encoding: .utf8)
+        let output = try run([TestPaths.sandboxScript, "user-manager", directory, "/bin/sh", "-c", """
+            show() { systemctl --user show -p ActiveState,SubState,StatusText,Result,ExecMainStatus gatewayd-test.service | sort | tr '\\n' ' '; echo; }
+            systemctl --user start gatewayd-test.service || exit 1
+            show
+            systemctl --user reload gatewayd-test.service || exit 1
+            # systemd 252's reload returns when ExecReload exits, before READY=1: no event to
+            # await from here, so a bounded wait for the state.
+            for _ in $(seq 100); do
+              [ "$(systemctl --user show -p ActiveState --value gatewayd-test.service)" = active ] && break
+              sleep 0.02
+            done
+            show
+            systemctl --user stop gatewayd-test.service
+            show
+            journalctl --sync
+            journalctl -o json --no-pager _SYSTEMD_UNIT=gatewayd-test.service SYSLOG_IDENTIFIER=gatewayd
+            """], environment: environment(with: [:]))
+        #expect(output.status == 0, "\(output.standardError)")
+        let lines = output.standardOutput.split(separator: "\n").map(String.init)
+        try #require(lines.count >= 3, "\(output.standardOutput)")
+        #expect(lines[0].contains("ActiveState=active"))
+        #expect(lines[0].contains("StatusText=Running"))
+        #expect(lines[1].contains("ActiveState=active"), "after reload: \(lines[1])")
+        #expect(lines[2].contains("ActiveState=inactive"))
+        #expect(lines[2].contains("Result=success"))
+        #expect(lines[2].contains("ExecMainStatus=0"))
+        // Native journal records, not text on stderr: their metadata became fields.
+        let events = try lines.dropFirst(3).compactMap { line in
+            try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        }.compactMap { $0["GATEWAY_EVENT"] as? String }
+        #expect(events == ["started", "reload", "stopping"])
+    }
+}
