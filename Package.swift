@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -34,7 +35,10 @@ let package = Package(
             ]
         ),
         .target(name: "ProcessRunner", dependencies: ["CGatewayShims"]),
-        .target(name: "GatewayCore"),
+        .target(
+            name: "GatewayCore",
+            dependencies: ["ProcessRunner", .product(name: "Yams", package: "Yams")]
+        ),
         .executableTarget(
             name: "gatewayd",
             dependencies: [
@@ -74,6 +78,10 @@ let package = Package(
         .testTarget(
             name: "ProcessRunnerTests",
             dependencies: ["ProcessRunner", "CGatewayShims", "GatewayTestSupport", "GatewayTestHelper"]
+        ),
+        .testTarget(
+            name: "GatewayCoreTests",
+            dependencies: ["GatewayCore", "ProcessRunner", "GatewayTestSupport"]
         ),
         // Spawns the built gatewayd; depends on it so that `swift test` builds it first.
         .testTarget(name: "DaemonTests", dependencies: ["GatewayTestSupport", "gatewayd"]),

@@ -24,3 +24,15 @@ public enum GatewayConstants {
         public static let configInvalid: Int32 = 78
     }
 }
+
+extension GatewayConstants {
+    /// An alias may rewrite a message at most this many times (a loop is an error reply).
+    public static let maxAliasRewrites = 8
+    /// Busy acknowledgements are sent at most once per this long per session.
+    public static let busyAckInterval: Duration = .seconds(30)
+}
+
+extension GatewayConstants {
+    /// The platform name of messages sent over the control socket.
+    public static let localPlatform = "local"
+}

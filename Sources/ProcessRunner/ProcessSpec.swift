@@ -14,13 +14,18 @@ public struct ProcessSpec: Sendable {
     public var killGrace: Duration
     /// Bytes kept per stream (stdout and stderr each); the rest is read and dropped.
     public var outputLimit: Int
+    /// Bytes the child reads on stdin, then end of file; nil gives it `/dev/null`. Written into
+    /// the pipe before the spawn, so at most `ProcessRunnerDefaults.maxInput` bytes.
+    public var standardInput: [UInt8]?
 
     public init(
         executable: String, argv: [String], environment: [String: String] = [:],
         workingDirectory: String? = nil, timeout: Duration = ProcessRunnerDefaults.timeout,
         killGrace: Duration = ProcessRunnerDefaults.killGrace,
-        outputLimit: Int = ProcessRunnerDefaults.outputLimit
+        outputLimit: Int = ProcessRunnerDefaults.outputLimit,
+        standardInput: [UInt8]? = nil
     ) {
+        self.standardInput = standardInput
         self.executable = executable
         self.argv = argv
         self.environment = environment
@@ -53,6 +58,9 @@ public enum ProcessRunnerDefaults {
     public static let killGrace: Duration = .seconds(1)
     public static let outputLimit = 64 * 1024
     public static let maxConcurrent = 8
+    /// The most stdin a spec may carry (a pipe buffer, enlarged up to Linux's default
+    /// `pipe-max-size`).
+    public static let maxInput = 1 << 20
     /// PATH for commands when the caller names none.
     public static let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 }

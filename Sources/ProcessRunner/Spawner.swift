@@ -37,10 +37,17 @@ enum Spawner {
         _ = fcntl(err[0], F_SETFL, O_NONBLOCK)
         defer { close(out[1]); close(err[1]) }
 
+        let input = try makeInputPipe(spec.standardInput)
+        defer { if input >= 0 { close(input) } }
+
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if input >= 0 {
+            posix_spawn_file_actions_adddup2(&actions, input, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, out[1], 1)
         posix_spawn_file_actions_adddup2(&actions, err[1], 2)
         gw_spawn_file_actions_addclosefrom(&actions, 3)
@@ -83,6 +90,29 @@ enum Spawner {
             throw .system(.resourceExhausted, saved, "pidfd_open")
         }
         return SpawnedProcess(pid: pid, pidfd: pidfd, standardOutput: out[0], standardError: err[0])
+    }
+}
+
+extension Spawner {
+    /// The read end of a pipe already holding all of `bytes` (the write end closed, so the child
+    /// sees end of file after them), or -1 for none.
+    static func makeInputPipe(_ bytes: [UInt8]?) throws(ProcessRunnerError) -> Int32 {
+        guard let bytes else { return -1 }
+        guard bytes.count <= ProcessRunnerDefaults.maxInput else {
+            throw ProcessRunnerError(.invalidSpec, "stdin of \(bytes.count) bytes is over the \(ProcessRunnerDefaults.maxInput)-byte limit")
+        }
+        var fds: [Int32] = [-1, -1]
+        guard gw_pipe_cloexec(&fds) == 0 else { throw .system(.resourceExhausted, errno, "pipe") }
+        defer { close(fds[1]) }
+        if bytes.count > 65536 { _ = fcntl(fds[1], 1031 /* F_SETPIPE_SZ */, Int32(bytes.count)) }
+        _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)
+        let written = bytes.withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }
+        guard written == bytes.count else {
+            let saved = errno
+            close(fds[0])
+            throw .system(.resourceExhausted, saved, "writing \(bytes.count) bytes of stdin")
+        }
+        return fds[0]
     }
 }
 

@@ -1,0 +1,293 @@
+import Foundation
+import Yams
+
+/// Reads `gatewayd.yaml` into a `GatewayConfig`, collecting every problem with its key path and
+/// line instead of stopping at the first, so `gatewayd --check-config` can list them all.
+public enum ConfigLoader {
+    public struct Outcome: Sendable {
+        public let config: GatewayConfig
+        /// Errors and warnings, in file order.
+        public let problems: [ConfigProblem]
+
+        public var errors: [ConfigProblem] { problems.filter { $0.severity == .error } }
+        public var warnings: [ConfigProblem] { problems.filter { $0.severity == .warning } }
+    }
+
+    /// Loads `path`. A missing file gives the built-in defaults (a first run needs nothing);
+    /// an unreadable or invalid one throws `ConfigError` with every error found.
+    public static func load(path: String, requireFile: Bool = false) throws -> Outcome {
+        guard FileManager.default.fileExists(atPath: path) else {
+            if requireFile {
+                throw ConfigError(file: path, problems: [ConfigProblem(
+                    severity: .error, path: "", line: nil, message: "no such file")])
+            }
+            return Outcome(config: GatewayConfig(), problems: [])
+        }
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, problems: [ConfigProblem(
+                severity: .error, path: "", line: nil, message: "cannot read: \(error.localizedDescription)")])
+        }
+        let outcome = parse(text)
+        if !outcome.errors.isEmpty { throw ConfigError(file: path, problems: outcome.problems) }
+        return outcome
+    }
+
+    /// Parses YAML text. Never throws: problems are in the outcome (with the defaults in place of
+    /// anything invalid).
+    public static func parse(_ text: String) -> Outcome {
+        var reader = Reader()
+        var config = GatewayConfig()
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            reader.error("", nil, "not valid YAML: \(error)")
+            return Outcome(config: config, problems: reader.problems)
+        } catch {
+            reader.error("", nil, "not valid YAML: \(error)")
+            return Outcome(config: config, problems: reader.problems)
+        }
+        guard let root else { return Outcome(config: config, problems: []) }
+        guard let top = reader.mapping(root, "") else { return Outcome(config: config, problems: reader.problems) }
+        for (key, value) in top {
+            switch key {
+            case "control": readControl(value, into: &config.control, &reader)
+            case "drain":
+                for (k, v) in reader.entries(value, "drain", allowed: ["timeout"]) where k == "timeout" {
+                    if let duration = reader.duration(v, "drain.timeout") { config.drain.timeout = duration }
+                }
+            case "busy_input_mode":
+                if let mode = reader.choice(value, "busy_input_mode", BusyInputMode.self) { config.busyInputMode = mode }
+            case "agent": readAgent(value, into: &config.agent, &reader)
+            case "exec": readExec(value, into: &config.exec, &reader)
+            case "quick_commands": config.quickCommands = readQuickCommands(value, &reader)
+            case "access":
+                for (k, v) in reader.entries(value, "access", allowed: ["allowed_users", "admins"]) {
+                    let list = reader.strings(v, "access.\(k)") ?? []
+                    if k == "allowed_users" { config.access.allowedUsers = list } else { config.access.admins = list }
+                }
+            case "platforms": readPlatforms(value, into: &config.platforms, &reader)
+            case "state_dir":
+                if let directory = reader.string(value, "state_dir") { config.stateDirectory = directory }
+            default:
+                reader.unknownKey(key, path: "", value)
+            }
+        }
+        return Outcome(config: config, problems: reader.problems)
+    }
+
+    private static func readControl(_ node: Node, into control: inout ControlConfig, _ reader: inout Reader) {
+        for (key, value) in reader.entries(node, "control", allowed: ["socket", "socket_mode", "admin_group"]) {
+            let path = "control.\(key)"
+            switch key {
+            case "socket": if let socket = reader.string(value, path) { control.socket = socket }
+            case "socket_mode":
+                guard let text = reader.string(value, path) else { continue }
+                if let mode = UInt32(text, radix: 8), mode <= 0o777 {
+                    control.socketMode = mode
+                } else {
+                    reader.error(path, value.mark?.line, "expected an octal mode such as \"0660\", got \(text.debugDescription)")
+                }
+            default: control.adminGroup = reader.string(value, path)
+            }
+        }
+    }
+
+    private static func readAgent(_ node: Node, into agent: inout AgentConfig, _ reader: inout Reader) {
+        for (key, value) in reader.entries(node, "agent", allowed: ["backend", "command", "turn_timeout"]) {
+            let path = "agent.\(key)"
+            switch key {
+            case "backend": if let backend = reader.choice(value, path, AgentConfig.Backend.self) { agent.backend = backend }
+            case "command": agent.command = reader.strings(value, path) ?? []
+            default: if let duration = reader.duration(value, path) { agent.turnTimeout = duration }
+            }
+        }
+        if agent.backend == .command && agent.command.isEmpty {
+            reader.error("agent.command", node.mark?.line, "backend 'command' needs a command (an argv list)")
+        }
+    }
+
+    private static func readExec(_ node: Node, into exec: inout ExecConfig, _ reader: inout Reader) {
+        for (key, value) in reader.entries(node, "exec", allowed: ["max_concurrent", "default_timeout", "max_output"]) {
+            let path = "exec.\(key)"
+            switch key {
+            case "max_concurrent": if let count = reader.positiveInt(value, path) { exec.maxConcurrent = count }
+            case "max_output": if let bytes = reader.positiveInt(value, path) { exec.maxOutput = bytes }
+            default: if let duration = reader.duration(value, path) { exec.defaultTimeout = duration }
+            }
+        }
+    }
+
+    private static func readQuickCommands(_ node: Node, _ reader: inout Reader) -> [String: QuickCommand] {
+        guard let entries = reader.mapping(node, "quick_commands") else { return [:] }
+        var commands: [String: QuickCommand] = [:]
+        for (name, value) in entries {
+            let path = "quick_commands.\(name)"
+            let key = name.lowercased()
+            if key != name || name.contains("/") || name.contains(" ") || name.isEmpty {
+                reader.error(path, value.mark?.line, "a command name is matched lowercased and without '/' or spaces; use \(key.debugDescription)")
+                continue
+            }
+            var type: String?
+            var command: String?
+            var target: String?
+            var entry = QuickCommand(name: name, kind: .invalid(reply: GatewayText.unsupportedType(name)))
+            for (field, fieldValue) in reader.entries(value, path, allowed: ["type", "command", "target", "args", "timeout", "description"]) {
+                let fieldPath = "\(path).\(field)"
+                switch field {
+                case "type": type = reader.string(fieldValue, fieldPath)
+                case "command": command = reader.string(fieldValue, fieldPath)
+                case "target": target = reader.string(fieldValue, fieldPath)
+                case "args":
+                    guard let mode = reader.string(fieldValue, fieldPath) else { continue }
+                    if mode == "pass" { entry.passArguments = true } else if mode != "ignore" {
+                        reader.error(fieldPath, fieldValue.mark?.line, "expected pass or ignore, got \(mode.debugDescription)")
+                    }
+                case "timeout": entry.timeout = reader.duration(fieldValue, fieldPath)
+                default: entry.description = reader.string(fieldValue, fieldPath)
+                }
+            }
+            let line = value.mark?.line
+            switch type {
+            case "exec":
+                if let command, !command.trimmingCharacters(in: .whitespaces).isEmpty {
+                    entry.kind = .exec(command: command)
+                } else {
+                    entry.kind = .invalid(reply: GatewayText.noCommandDefined(name))
+                    reader.warning(path, line, "type exec needs a command; /\(name) will answer that it has none")
+                }
+            case "alias":
+                if let target, !target.trimmingCharacters(in: .whitespaces).isEmpty {
+                    entry.kind = .alias(target: target)
+                } else {
+                    entry.kind = .invalid(reply: GatewayText.noTargetDefined(name))
+                    reader.warning(path, line, "type alias needs a target; /\(name) will answer that it has none")
+                }
+            default:
+                reader.warning(path, line, "type must be exec or alias, got \((type ?? "nothing").debugDescription); /\(name) will say so when used")
+            }
+            commands[key] = entry
+        }
+        return commands
+    }
+
+    private static func readPlatforms(_ node: Node, into platforms: inout PlatformsConfig, _ reader: inout Reader) {
+        for (key, value) in reader.entries(node, "platforms", allowed: ["local", "irc", "webhook"]) {
+            let path = "platforms.\(key)"
+            switch key {
+            case "local":
+                for (k, v) in reader.entries(value, path, allowed: ["enabled"]) where k == "enabled" {
+                    if let enabled = reader.bool(v, "\(path).enabled") { platforms.localEnabled = enabled }
+                }
+            default:
+                // Kept as text until the adapters (IRC, webhook) read them.
+                var settings: [String: String] = [:]
+                for (k, v) in reader.mapping(value, path) ?? [] {
+                    settings[k] = v.string ?? (try? Yams.serialize(node: v)) ?? ""
+                }
+                if key == "irc" { platforms.irc = settings } else { platforms.webhook = settings }
+            }
+        }
+    }
+}
+
+/// Typed reads of YAML nodes that record what is wrong instead of throwing.
+struct Reader {
+    var problems: [ConfigProblem] = []
+
+    mutating func error(_ path: String, _ line: Int?, _ message: String) {
+        problems.append(ConfigProblem(severity: .error, path: path, line: line, message: message))
+    }
+
+    mutating func warning(_ path: String, _ line: Int?, _ message: String) {
+        problems.append(ConfigProblem(severity: .warning, path: path, line: line, message: message))
+    }
+
+    mutating func unknownKey(_ key: String, path: String, _ node: Node) {
+        let full = path.isEmpty ? key : "\(path).\(key)"
+        error(full, node.mark?.line, "unknown key")
+    }
+
+    /// A mapping's (key, value) pairs in file order; nil (with a problem) when it is not a mapping.
+    mutating func mapping(_ node: Node, _ path: String) -> [(String, Node)]? {
+        if case .scalar(let scalar) = node, scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" {
+            return []
+        }
+        guard let mapping = node.mapping else {
+            error(path, node.mark?.line, "expected a mapping (key: value lines)")
+            return nil
+        }
+        var pairs: [(String, Node)] = []
+        for (key, value) in mapping {
+            guard let name = key.string else {
+                error(path, key.mark?.line, "keys must be plain text")
+                continue
+            }
+            pairs.append((name, value))
+        }
+        return pairs
+    }
+
+    /// A mapping's entries, unknown keys reported.
+    mutating func entries(_ node: Node, _ path: String, allowed: Set<String>) -> [(String, Node)] {
+        (mapping(node, path) ?? []).filter { key, value in
+            if allowed.contains(key) { return true }
+            unknownKey(key, path: path, value)
+            return false
+        }
+    }
+
+    mutating func string(_ node: Node, _ path: String) -> String? {
+        guard case .scalar(let scalar) = node else {
+            error(path, node.mark?.line, "expected text")
+            return nil
+        }
+        return scalar.string
+    }
+
+    mutating func strings(_ node: Node, _ path: String) -> [String]? {
+        guard let sequence = node.sequence else {
+            error(path, node.mark?.line, "expected a list, such as [\"a\", \"b\"]")
+            return nil
+        }
+        return sequence.compactMap { string($0, path) }
+    }
+
+    mutating func bool(_ node: Node, _ path: String) -> Bool? {
+        guard let value = node.bool else {
+            error(path, node.mark?.line, "expected true or false, got \((node.string ?? "").debugDescription)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func positiveInt(_ node: Node, _ path: String) -> Int? {
+        guard let value = node.int, value > 0 else {
+            error(path, node.mark?.line, "expected a positive whole number, got \((node.string ?? "").debugDescription)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func duration(_ node: Node, _ path: String) -> Duration? {
+        guard case .scalar(let scalar) = node, let duration = DurationValue.parse(scalar.string) else {
+            error(path, node.mark?.line, "expected a duration (seconds, or \"30s\", \"10m\", \"1h\"), got \((node.string ?? "a list or mapping").debugDescription)")
+            return nil
+        }
+        return duration
+    }
+
+    mutating func choice<T: RawRepresentable & CaseIterable>(_ node: Node, _ path: String, _ type: T.Type) -> T?
+    where T.RawValue == String {
+        guard let text = string(node, path) else { return nil }
+        guard let value = T(rawValue: text) else {
+            let options = T.allCases.map(\.rawValue).joined(separator: ", ")
+            error(path, node.mark?.line, "expected one of \(options), got \(text.debugDescription)")
+            return nil
+        }
+        return value
+    }
+}

@@ -1,0 +1,64 @@
+/// Where a message came from: a direct chat with one person, or a group/channel.
+public enum ChatType: String, Sendable, Equatable {
+    case dm
+    case group
+}
+
+/// One chat message as a platform adapter hands it to the dispatcher.
+public struct InboundMessage: Sendable, Equatable {
+    public var platform: String
+    public var chat: String
+    public var chatType: ChatType
+    public var user: String
+    public var text: String
+
+    public init(platform: String, chat: String, chatType: ChatType = .dm, user: String, text: String) {
+        self.platform = platform
+        self.chat = chat
+        self.chatType = chatType
+        self.user = user
+        self.text = text
+    }
+
+    /// `platform:user`, as `access.allowed_users` and `admins` name senders.
+    public var senderID: String { "\(platform):\(user)" }
+
+    /// Local senders are the control socket's peers (`SendMessage`), already vetted by uid.
+    public var isLocal: Bool { platform == GatewayConstants.localPlatform }
+
+    /// `platform:chat_type:chat[:user]`: one session per direct chat, one per person in a group.
+    public var sessionKey: String {
+        switch chatType {
+        case .dm: "\(platform):dm:\(chat)"
+        case .group: "\(platform):group:\(chat):\(user)"
+        }
+    }
+}
+
+/// Where the dispatcher's replies to one message go. The platform adapter splits long replies at
+/// its own limit.
+public protocol ReplySink: Sendable {
+    func send(_ text: String) async
+}
+
+/// A leading `/name` (lowercased, `@botname` stripped) and the words after it.
+public struct ParsedCommand: Sendable, Equatable {
+    public var name: String
+    public var arguments: [String]
+    /// The text after the name, as typed.
+    public var argumentText: String
+
+    /// nil when the text is not a command (no leading slash, or a path such as `/usr/bin`).
+    public init?(_ text: String) {
+        guard text.hasPrefix("/") else { return nil }
+        let body = text.dropFirst()
+        let word = body.prefix { !$0.isWhitespace }
+        var name = String(word).lowercased()
+        if let at = name.firstIndex(of: "@") { name = String(name[..<at]) }
+        guard !name.isEmpty, !name.contains("/") else { return nil }
+        self.name = name
+        let rest = body.dropFirst(word.count).drop { $0.isWhitespace }
+        argumentText = String(rest)
+        arguments = rest.split(whereSeparator: \.isWhitespace).map(String.init)
+    }
+}

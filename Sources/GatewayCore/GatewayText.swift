@@ -1,0 +1,59 @@
+/// Every user-facing reply, in one place. Wording marked *(fixed)* is what users of the reference
+/// gateway already know (DESIGN.md); change it only together with its tests.
+public enum GatewayText {
+    // Quick commands (fixed).
+    public static let noOutput = "Command returned no output."
+    public static func timedOut(seconds: Int) -> String { "Quick command timed out (\(seconds)s)." }
+    public static func quickCommandError(_ reason: String) -> String { "Quick command error: \(reason)" }
+    public static func noCommandDefined(_ name: String) -> String { "Quick command '/\(name)' has no command defined." }
+    public static func noTargetDefined(_ name: String) -> String { "Quick command '/\(name)' has no target defined." }
+    public static func unsupportedType(_ name: String) -> String {
+        "Quick command '/\(name)' has unsupported type (supported: 'exec', 'alias')."
+    }
+    public static func unknownCommand(_ name: String) -> String {
+        "Unknown command `/\(name)`. Type /commands to see what's available, or resend without the leading slash to send as a regular message."
+    }
+    public static func outputTruncated(limit: Int) -> String { "… (output truncated at \(limit) bytes)" }
+    public static func execBusy(limit: Int) -> String {
+        "⏳ \(limit) quick commands are already running; try again in a moment."
+    }
+    public static func aliasLoop(_ chain: [String]) -> String {
+        "Quick command alias loop: " + chain.map { "/\($0)" }.joined(separator: " → ")
+            + " (more than \(GatewayConstants.maxAliasRewrites) rewrites)."
+    }
+
+    // Draining (fixed).
+    public static func draining(_ gerund: String) -> String {
+        "⏳ Gateway is \(gerund) and is not accepting new work right now."
+    }
+    public static func interruptedByDrain(restart: Bool) -> String {
+        restart
+            ? "⚠️ Gateway restarting — Your current task will be interrupted. Send any message after restart and I'll try to resume where you left off."
+            : "⚠️ Gateway shutting down — Your current task will be interrupted."
+    }
+
+    // Busy guard (reference wording).
+    public static let interruptingAck = "⚡ Interrupting current task. I'll respond to your message shortly."
+    public static let queuedAck = "⏳ Queued for the next turn. I'll respond once the current task finishes."
+    public static func agentRunning(_ name: String) -> String {
+        "⏳ Agent is running — `/\(name)` can't run mid-turn. Wait for the current response or `/stop` first."
+    }
+
+    // Built-ins.
+    public static let stopped = "⚡ Stopped. You can continue this session."
+    public static let nothingToStop = "No active task to stop."
+    public static let sessionReset = "✨ Session reset. Starting fresh."
+    public static let queueUsage = "Usage: /queue <prompt>"
+    public static func queued(count: Int) -> String {
+        count <= 1 ? "Queued for the next turn." : "Queued for the next turn. (\(count) queued)"
+    }
+    public static let restartInProgress = "⏳ Gateway restart already in progress..."
+    public static func drainingBeforeRestart(_ turns: Int) -> String { "⏳ Draining \(turns) active agent(s) before restart..." }
+    public static let restarting = "♻ Restarting gateway."
+    public static func adminOnly(_ name: String) -> String { "⛔ /\(name) is admin-only here. Use /whoami to see what you may run." }
+    public static let notAllowed = "⛔ You are not allowed to use this gateway. Ask its operator to add you to access.allowed_users."
+
+    // Agent turns.
+    public static func agentTimedOut(seconds: Int) -> String { "⏱ The agent did not answer within \(seconds)s; the turn was stopped." }
+    public static func agentFailed(_ reason: String) -> String { "⚠️ The agent failed: \(reason)" }
+}
