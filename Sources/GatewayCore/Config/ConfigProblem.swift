@@ -24,6 +24,11 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public let file: String
     public let problems: [ConfigProblem]
 
+    public init(file: String, problems: [ConfigProblem]) {
+        self.file = file
+        self.problems = problems
+    }
+
     public var description: String {
         "\(file): " + problems.filter { $0.severity == .error }.map(\.description).joined(separator: "; ")
     }

@@ -67,6 +67,15 @@ public struct QuickCommand: Sendable, Equatable {
     public var passArguments = false
     public var timeout: Duration?
     public var description: String?
+
+    public init(name: String, kind: Kind, passArguments: Bool = false, timeout: Duration? = nil,
+                description: String? = nil) {
+        self.name = name
+        self.kind = kind
+        self.passArguments = passArguments
+        self.timeout = timeout
+        self.description = description
+    }
 }
 
 public struct AccessConfig: Sendable, Equatable {

@@ -1,0 +1,128 @@
+/// The built-in commands. A built-in always wins over a quick command of the same name.
+enum BuiltinCommand: String, CaseIterable {
+    case help, commands, status, whoami, stop, new, reset, queue, restart
+
+    /// Answers in every state, draining and mid-turn included (it needs no agent).
+    var needsNoAgent: Bool {
+        switch self {
+        case .help, .commands, .status, .whoami, .stop: true
+        case .new, .reset, .queue, .restart: false
+        }
+    }
+
+    var summary: String {
+        switch self {
+        case .help: "this help"
+        case .commands: "built-in and quick commands"
+        case .status: "the gateway and this session"
+        case .whoami: "who you are here and what you may run"
+        case .stop: "stop the running turn"
+        case .new: "start a fresh session"
+        case .reset: "same as /new"
+        case .queue: "queue a prompt as its own turn"
+        case .restart: "drain, then restart the gateway (admins)"
+        }
+    }
+}
+
+extension Dispatcher {
+    func runBuiltin(_ builtin: BuiltinCommand, _ command: ParsedCommand, _ message: InboundMessage,
+                    _ replies: any ReplySink) async {
+        let key = message.sessionKey
+        if !builtin.needsNoAgent && lifecycle.state.refusesNewWork {
+            await replies.send(builtin == .restart && lifecycle.state.reason == .restart
+                ? GatewayText.restartInProgress
+                : GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining"))
+            return
+        }
+        switch builtin {
+        case .help:
+            await replies.send(helpText())
+        case .commands:
+            await replies.send(commandsText())
+        case .status:
+            await replies.send(statusText(for: key))
+        case .whoami:
+            let admin = access.isAdmin(message)
+            await replies.send("You are \(message.senderID)"
+                + (admin ? " (admin: exec quick commands and /restart)." : "."))
+        case .stop:
+            if let turn = sessions[key]?.turn {
+                turn.task.cancel()
+                sessions[key]?.pending.removeAll()
+                updateQueuedCounter()
+                await replies.send(GatewayText.stopped)
+            } else {
+                await replies.send(GatewayText.nothingToStop)
+            }
+        case .new, .reset:
+            if sessions[key]?.turn != nil {
+                await replies.send(GatewayText.agentRunning(builtin.rawValue))
+                return
+            }
+            let now = clock.now()
+            sessions[key] = Session(key: key, createdAt: now, lastActive: now)
+            updateQueuedCounter()
+            await replies.send(GatewayText.sessionReset)
+        case .queue:
+            guard !command.argumentText.isEmpty else {
+                await replies.send(GatewayText.queueUsage)
+                return
+            }
+            var queuedMessage = message
+            queuedMessage.text = command.argumentText
+            if sessions[key]?.turn != nil {
+                sessions[key]?.pending.append(PendingMessage(message: queuedMessage, replies: replies))
+                updateQueuedCounter()
+                await replies.send(GatewayText.queued(count: sessions[key]?.pending.count ?? 1))
+            } else {
+                await submitTurn(queuedMessage, replies)
+            }
+        case .restart:
+            guard access.isAdmin(message) else {
+                await replies.send(GatewayText.adminOnly(builtin.rawValue))
+                return
+            }
+            let turns = counters.turnsInFlight
+            await replies.send(turns > 0 ? GatewayText.drainingBeforeRestart(turns) : GatewayText.restarting)
+            beginDrain(.restart)
+        }
+    }
+
+    func helpText() -> String {
+        var lines = ["gatewayd \(GatewayConstants.version). Commands:"]
+        for builtin in BuiltinCommand.allCases { lines.append("/\(builtin.rawValue) — \(builtin.summary)") }
+        lines.append("Anything else goes to the agent. /commands also lists this gateway's quick commands.")
+        return lines.joined(separator: "\n")
+    }
+
+    func commandsText() -> String {
+        var lines = ["Built-in: " + BuiltinCommand.allCases.map { "/\($0.rawValue)" }.joined(separator: " ")]
+        let quick = quickCommands()
+        if quick.isEmpty {
+            lines.append("Quick commands: none configured.")
+        } else {
+            lines.append("Quick commands:")
+            for command in quick {
+                let kind: String
+                switch command.kind {
+                case .exec: kind = "runs on the host"
+                case .alias(let target): kind = "→ \(target)"
+                case .invalid: kind = "misconfigured"
+                }
+                lines.append("/\(command.name) — \(command.description ?? kind)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    func statusText(for key: String) -> String {
+        let session = sessions[key]
+        let turn = session?.turn != nil ? "turn running" : "idle"
+        return """
+            gatewayd \(GatewayConstants.version): \(lifecycle.state)
+            This session (\(key)): \(turn), \(session?.pending.count ?? 0) queued, \(session?.turnCount ?? 0) turns
+            Gateway: \(counters.turnsInFlight) turns, \(counters.execRunning) exec, \(counters.sessions) sessions
+            """
+    }
+}

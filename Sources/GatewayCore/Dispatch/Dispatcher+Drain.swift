@@ -1,0 +1,71 @@
+extension Dispatcher {
+    /// Starts a drain: new agent work is refused (exec quick commands still run), in-flight turns
+    /// may finish until `drain.timeout`, then they are interrupted and their chats told. Returns
+    /// false when the current state does not allow it (a stop is already under way, say).
+    @discardableResult
+    public func beginDrain(_ reason: DrainReason) -> Bool {
+        guard lifecycle.moveIfLegal(to: .draining(reason)) else { return false }
+        publish(.stateChanged(lifecycle.state))
+        drainTimer?.cancel()
+        let timeout = config.drain.timeout, clock = self.clock
+        drainTimer = Task { [weak self] in
+            do { try await clock.sleep(for: timeout) } catch { return }
+            await self?.interruptTurnsNow()
+        }
+        checkDrained()
+        return true
+    }
+
+    /// Leaves an admin drain: back to `running`, and queued messages start.
+    @discardableResult
+    public func resume() -> Bool {
+        guard lifecycle.state == .draining(.admin), lifecycle.moveIfLegal(to: .running) else { return false }
+        drainTimer?.cancel()
+        drainTimer = nil
+        publish(.stateChanged(lifecycle.state))
+        startIdleQueues()
+        return true
+    }
+
+    /// Interrupts every running turn now and tells each chat once (the drain timeout, or a
+    /// second SIGTERM). A turn that already finished is not touched.
+    public func interruptTurnsNow() async {
+        guard let reason = lifecycle.state.reason else { return }
+        var notices: [(String, any ReplySink)] = []
+        for (key, session) in sessions {
+            guard let turn = session.turn, !turn.interruptedByDrain else { continue }
+            sessions[key]?.turn?.interruptedByDrain = true
+            turn.task.cancel()
+            let chat = "\(turn.message.platform):\(turn.message.chat)"
+            if !notices.contains(where: { $0.0 == chat }) { notices.append((chat, turn.replies)) }
+        }
+        for (_, replies) in notices {
+            await replies.send(GatewayText.interruptedByDrain(restart: reason == .restart))
+        }
+    }
+
+    /// `draining` -> `stopping`, once drained (the daemon then exits).
+    public func markStopping() {
+        guard case .draining(let reason) = lifecycle.state else { return }
+        lifecycle.move(to: .stopping(reason))
+        publish(.stateChanged(lifecycle.state))
+    }
+
+    /// Returns once draining and nothing is in flight (no turn, no exec quick command).
+    public func waitUntilDrained() async {
+        if isDrained { return }
+        await withCheckedContinuation { drainWaiters.append($0) }
+    }
+
+    var isDrained: Bool {
+        lifecycle.state.refusesNewWork && counters.turnsInFlight == 0 && counters.execRunning == 0
+    }
+
+    func checkDrained() {
+        guard isDrained, let reason = lifecycle.state.reason else { return }
+        let waiters = drainWaiters
+        drainWaiters = []
+        for waiter in waiters { waiter.resume() }
+        publish(.drained(reason))
+    }
+}

@@ -1,0 +1,204 @@
+import ProcessRunner
+
+/// Routes each inbound message, in the fixed order of DESIGN.md: access, parse, built-in
+/// command, exec quick command, alias, draining guard, busy guard, agent turn.
+///
+/// An actor with reentrancy on purpose: while a turn or an exec quick command is awaited, the
+/// dispatcher keeps serving other messages, which is how exec quick commands run while the
+/// session is busy and while the gateway drains. It knows nothing of sockets or systemd;
+/// observers learn of changes through `subscribe()`.
+public actor Dispatcher {
+    public private(set) var config: GatewayConfig
+    var access: AccessPolicy
+    var lifecycle = LifecycleMachine()
+    var sessions: [String: Session] = [:]
+    var counters = GatewayCounters()
+    var execRunner: ProcessRunner
+    let agent: any AgentBackend
+    let clock: any GatewayClock
+    var nextTurnID: UInt64 = 1
+    var observers: [UInt64: AsyncStream<GatewayEvent>.Continuation] = [:]
+    var nextObserverID: UInt64 = 1
+    var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    var drainTimer: Task<Void, Never>?
+
+    public init(config: GatewayConfig, agent: any AgentBackend, clock: any GatewayClock = SystemClock()) {
+        self.config = config
+        access = AccessPolicy(config.access)
+        execRunner = ProcessRunner(maxConcurrent: config.exec.maxConcurrent)
+        self.agent = agent
+        self.clock = clock
+    }
+
+    public var state: GatewayState { lifecycle.state }
+
+    public var snapshot: GatewaySnapshot { GatewaySnapshot(state: lifecycle.state, counters: counters) }
+
+    public func sessionSnapshots() -> [SessionSnapshot] {
+        sessions.values.sorted { $0.key < $1.key }.map {
+            SessionSnapshot(key: $0.key, turnRunning: $0.turn != nil, queued: $0.pending.count, turnCount: $0.turnCount)
+        }
+    }
+
+    /// `starting` -> `running`, once the daemon serves.
+    public func markRunning() {
+        lifecycle.move(to: .running)
+        publish(.stateChanged(lifecycle.state))
+    }
+
+    /// Answers the dispatcher's liveness probe (the watchdog pings only when this returns).
+    public func ping() -> Bool { true }
+
+    /// Swaps in a new configuration. Sessions, queues and running commands carry on; removed
+    /// quick commands stop being offered at once.
+    public func reload(_ newConfig: GatewayConfig) {
+        let wasRunning = lifecycle.state == .running
+        if wasRunning { lifecycle.move(to: .reloading); publish(.stateChanged(lifecycle.state)) }
+        if newConfig.exec.maxConcurrent != config.exec.maxConcurrent {
+            execRunner = ProcessRunner(maxConcurrent: newConfig.exec.maxConcurrent)
+        }
+        config = newConfig
+        access = AccessPolicy(newConfig.access)
+        if wasRunning { lifecycle.move(to: .running); publish(.stateChanged(lifecycle.state)) }
+        publish(.configReloaded)
+    }
+
+    // MARK: Dispatch
+
+    /// Handles one message; returns once its direct handling is done. A message queued behind a
+    /// running turn gets its replies later, on the same sink.
+    public func handle(_ message: InboundMessage, replies: any ReplySink) async {
+        guard access.isAllowed(message) else {
+            publish(.messageDispatched(session: message.sessionKey, route: .refused))
+            // Silently in groups: a stranger in a channel gets nothing to probe with.
+            if message.chatType == .dm { await replies.send(GatewayText.notAllowed) }
+            return
+        }
+        touchSession(message.sessionKey)
+        var current = message
+        var chain: [String] = []
+        while let command = ParsedCommand(current.text) {
+            if let builtin = BuiltinCommand(rawValue: command.name) {
+                publish(.messageDispatched(session: message.sessionKey, route: .builtin))
+                await runBuiltin(builtin, command, current, replies)
+                return
+            }
+            guard let quick = config.quickCommands[command.name] else {
+                if lifecycle.state.refusesNewWork {
+                    publish(.messageDispatched(session: message.sessionKey, route: .drainRefused))
+                    await replies.send(GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining"))
+                } else {
+                    publish(.messageDispatched(session: message.sessionKey, route: .unknownCommand))
+                    await replies.send(GatewayText.unknownCommand(command.name))
+                }
+                return
+            }
+            switch quick.kind {
+            case .exec(let text):
+                publish(.messageDispatched(session: message.sessionKey, route: .execQuickCommand))
+                await runExecQuickCommand(quick, text, command.arguments, current, replies)
+                return
+            case .invalid(let reply):
+                await replies.send(reply)
+                return
+            case .alias(let target):
+                chain.append(command.name)
+                guard chain.count <= GatewayConstants.maxAliasRewrites else {
+                    await replies.send(GatewayText.aliasLoop(chain))
+                    return
+                }
+                let slashed = target.hasPrefix("/") ? target : "/" + target
+                current.text = command.argumentText.isEmpty ? slashed : "\(slashed) \(command.argumentText)"
+                publish(.messageDispatched(session: message.sessionKey, route: .alias))
+            }
+        }
+        await submitTurn(current, replies)
+    }
+
+    /// Draining guard, busy guard, agent turn: the path of plain text and agent-bound commands.
+    func submitTurn(_ message: InboundMessage, _ replies: any ReplySink) async {
+        let key = message.sessionKey
+        if lifecycle.state.refusesNewWork {
+            publish(.messageDispatched(session: key, route: .drainRefused))
+            await replies.send(GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining"))
+            return
+        }
+        if let running = sessions[key]?.turn {
+            switch config.busyInputMode {
+            case .interrupt:
+                publish(.messageDispatched(session: key, route: .busyInterrupt))
+                mergeIntoPending(key, PendingMessage(message: message, replies: replies))
+                running.task.cancel()
+                await acknowledgeBusy(key, GatewayText.interruptingAck, replies)
+            case .queue:
+                publish(.messageDispatched(session: key, route: .busyQueued))
+                sessions[key]?.pending.append(PendingMessage(message: message, replies: replies))
+                updateQueuedCounter()
+                await acknowledgeBusy(key, GatewayText.queuedAck, replies)
+            }
+            return
+        }
+        publish(.messageDispatched(session: key, route: .agentTurn))
+        await runTurns(key, first: PendingMessage(message: message, replies: replies))
+    }
+
+    /// An interrupting message replaces what waits (their texts merged), so the next turn sees
+    /// everything the user said since the interrupted one.
+    private func mergeIntoPending(_ key: String, _ incoming: PendingMessage) {
+        guard var session = sessions[key] else { return }
+        if var waiting = session.pending.last {
+            waiting.message.text += "\n" + incoming.message.text
+            waiting = PendingMessage(message: waiting.message, replies: incoming.replies)
+            session.pending[session.pending.count - 1] = waiting
+        } else {
+            session.pending.append(incoming)
+        }
+        sessions[key] = session
+        updateQueuedCounter()
+    }
+
+    private func acknowledgeBusy(_ key: String, _ text: String, _ replies: any ReplySink) async {
+        let now = clock.now()
+        if let last = sessions[key]?.lastAcknowledgement, now - last < GatewayConstants.busyAckInterval { return }
+        sessions[key]?.lastAcknowledgement = now
+        await replies.send(text)
+    }
+
+    func touchSession(_ key: String) {
+        let now = clock.now()
+        if sessions[key] == nil {
+            sessions[key] = Session(key: key, createdAt: now, lastActive: now)
+            counters.sessions = sessions.count
+            publish(.countersChanged(counters))
+        } else {
+            sessions[key]?.lastActive = now
+        }
+    }
+
+    func updateQueuedCounter() {
+        let queued = sessions.values.reduce(0) { $0 + $1.pending.count }
+        guard queued != counters.queued else { return }
+        counters.queued = queued
+        publish(.countersChanged(counters))
+    }
+
+    // MARK: Observers
+
+    /// Every event from now on. The stream keeps the newest 1,024 if its reader falls behind.
+    public func subscribe() -> AsyncStream<GatewayEvent> {
+        let (stream, continuation) = AsyncStream<GatewayEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        let id = nextObserverID
+        nextObserverID += 1
+        observers[id] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.removeObserver(id) }
+        }
+        return stream
+    }
+
+    private func removeObserver(_ id: UInt64) { observers[id] = nil }
+
+    func publish(_ event: GatewayEvent) {
+        for observer in observers.values { observer.yield(event) }
+    }
+}

@@ -1,0 +1,41 @@
+/// A message waiting for its session's turn to end.
+struct PendingMessage: Sendable {
+    var message: InboundMessage
+    var replies: any ReplySink
+}
+
+/// The turn a session is running now.
+struct RunningTurn {
+    let id: UInt64
+    let task: Task<Void, Never>
+    let message: InboundMessage
+    let replies: any ReplySink
+    /// Set when the drain timeout interrupted it (its chat was told why).
+    var interruptedByDrain = false
+}
+
+/// One conversation: at most one turn at a time, and what waits behind it.
+struct Session {
+    let key: String
+    var turn: RunningTurn?
+    var pending: [PendingMessage] = []
+    /// When the last busy acknowledgement went out (at most one per 30 s).
+    var lastAcknowledgement: Duration?
+    var turnCount = 0
+    let createdAt: Duration
+    var lastActive: Duration
+}
+
+/// A session as `ListSessions` and `/status` show it.
+public struct SessionSnapshot: Sendable, Equatable {
+    public var key: String
+    public var turnRunning: Bool
+    public var queued: Int
+    public var turnCount: Int
+}
+
+/// The gateway as `GetStatus` and `/status` show it.
+public struct GatewaySnapshot: Sendable, Equatable {
+    public var state: GatewayState
+    public var counters: GatewayCounters
+}
