@@ -7,6 +7,7 @@ import Synchronization
 final class ManualClock: GatewayClock, @unchecked Sendable {
     private struct Sleeper {
         let id: Int
+        let requested: Duration
         let deadline: Duration
         let continuation: CheckedContinuation<Void, any Error>
     }
@@ -16,7 +17,7 @@ final class ManualClock: GatewayClock, @unchecked Sendable {
         var sleepers: [Sleeper] = []
         var nextID = 0
         var cancelled: Set<Int> = []
-        var sleeperWaiters: [(Int, CheckedContinuation<Void, Never>)] = []
+        var sleepWaiters: [(Duration, CheckedContinuation<Void, Never>)] = []
     }
 
     private let state = Mutex(State())
@@ -35,10 +36,10 @@ final class ManualClock: GatewayClock, @unchecked Sendable {
                         continuation.resume(throwing: CancellationError())
                         return []
                     }
-                    state.sleepers.append(Sleeper(id: id, deadline: state.now + duration, continuation: continuation))
-                    let count = state.sleepers.count
-                    let ready = state.sleeperWaiters.filter { $0.0 <= count }.map(\.1)
-                    state.sleeperWaiters.removeAll { $0.0 <= count }
+                    state.sleepers.append(Sleeper(
+                        id: id, requested: duration, deadline: state.now + duration, continuation: continuation))
+                    let ready = state.sleepWaiters.filter { $0.0 == duration }.map(\.1)
+                    state.sleepWaiters.removeAll { $0.0 == duration }
                     return ready
                 }
                 for waiter in ready { waiter.resume() }
@@ -64,12 +65,12 @@ final class ManualClock: GatewayClock, @unchecked Sendable {
         for sleeper in due { sleeper.continuation.resume() }
     }
 
-    /// Returns once at least `count` sleepers are waiting (timers registered, not polled for).
-    func waitForSleepers(_ count: Int) async {
+    /// Returns once someone sleeps for exactly `duration` (a timer registered, not polled for).
+    func waitForSleep(of duration: Duration) async {
         await withCheckedContinuation { continuation in
             let ready = state.withLock { state in
-                if state.sleepers.count >= count { return true }
-                state.sleeperWaiters.append((count, continuation))
+                if state.sleepers.contains(where: { $0.requested == duration }) { return true }
+                state.sleepWaiters.append((duration, continuation))
                 return false
             }
             if ready { continuation.resume() }

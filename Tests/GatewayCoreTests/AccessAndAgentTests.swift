@@ -1,0 +1,95 @@
+import Foundation
+import GatewayCore
+import ProcessRunner
+import Testing
+
+@Suite("Access", .timeLimit(.minutes(1)))
+struct AccessTests {
+    let yaml = """
+        quick_commands: {up: {type: exec, command: "echo up"}}
+        access:
+          allowed_users: ["irc:alice", "webhook:*"]
+          admins: ["irc:alice"]
+        """
+
+    @Test("strangers: one refusal in a direct chat, silence in a group")
+    func strangers() async throws {
+        let d = Dispatcher(config: try config(yaml), agent: EchoAgent())
+        await d.markRunning()
+        #expect(await send(d, "hi", user: "mallory", platform: "irc") == [
+            "⛔ You are not allowed to use this gateway. Ask its operator to add you to access.allowed_users.",
+        ])
+        #expect(await send(d, "/up", user: "mallory", chat: "#ops", platform: "irc", chatType: .group) == [])
+    }
+
+    @Test("exec quick commands and /restart need an admin; local senders are admins")
+    func admins() async throws {
+        let d = Dispatcher(config: try config(yaml), agent: EchoAgent())
+        await d.markRunning()
+        #expect(await send(d, "/up", user: "alice", platform: "irc") == ["up"])
+        #expect(await send(d, "/up", user: "bob", platform: "webhook") == ["⛔ /up is admin-only here. Use /whoami to see what you may run."])
+        #expect(await send(d, "hello", user: "bob", platform: "webhook") == ["echo: hello"])
+        #expect(await send(d, "/whoami", user: "bob", platform: "webhook") == ["You are webhook:bob."])
+        #expect(await send(d, "/up", user: "root") == ["up"])
+        #expect(await send(d, "/restart", user: "bob", platform: "webhook") == ["⛔ /restart is admin-only here. Use /whoami to see what you may run."])
+        #expect(await d.state == .running)
+        #expect(await send(d, "/restart", user: "alice", platform: "irc") == ["♻ Restarting gateway."])
+        #expect(await d.state == .draining(.restart))
+    }
+}
+
+@Suite("Agent backends", .timeLimit(.minutes(1)))
+struct AgentTests {
+    @Test("command backend: the turn as JSON on stdin, each stdout line a reply")
+    func commandBackend() async throws {
+        let agent = CommandAgent(
+            argv: ["/bin/sh", "-c", #"read -r line; printf 'got %s\nsecond\n' "$line""#],
+            runner: ProcessRunner(maxConcurrent: 4), environment: ProcessRunner.minimalEnvironment,
+            timeout: .seconds(10))
+        let d = Dispatcher(config: GatewayConfig(), agent: agent)
+        await d.markRunning()
+        let replies = await send(d, "hello there", user: "alice", chat: "c9")
+        #expect(replies == [
+            #"got {"chat":"c9","platform":"local","session":"local:dm:c9","text":"hello there","user":"alice"}"#,
+            "second",
+        ])
+    }
+
+    @Test("a crashing agent command becomes a clear reply, not silence")
+    func crashingBackend() async throws {
+        let agent = CommandAgent(
+            argv: ["/bin/sh", "-c", "echo partial; echo 'model not loaded' >&2; exit 2"],
+            runner: ProcessRunner(maxConcurrent: 4), environment: ProcessRunner.minimalEnvironment,
+            timeout: .seconds(10))
+        let d = Dispatcher(config: GatewayConfig(), agent: agent)
+        await d.markRunning()
+        #expect(await send(d, "hi") == ["partial", "⚠️ The agent failed: /bin/sh exited with status 2: model not loaded"])
+        let missing = Dispatcher(config: GatewayConfig(), agent: CommandAgent(
+            argv: ["/nonexistent/agent"], runner: ProcessRunner(), environment: [:], timeout: .seconds(5)))
+        await missing.markRunning()
+        #expect(await send(missing, "hi").first?.hasPrefix("⚠️ The agent failed: cannot run /nonexistent/agent") == true)
+    }
+
+    @Test("agent.turn_timeout stops a turn that never answers, and says so")
+    func turnTimeout() async throws {
+        let agent = GateAgent()
+        let clock = ManualClock()
+        let d = Dispatcher(config: try config("agent: {turn_timeout: 2m}"), agent: agent, clock: clock)
+        await d.markRunning()
+        let replies = Replies()
+        let turn = Task { await d.handle(message("stuck"), replies: replies) }
+        await clock.waitForSleep(of: .seconds(120))
+        clock.advance(by: .seconds(120))
+        await turn.value
+        #expect(replies.texts == ["⏱ The agent did not answer within 120s; the turn was stopped."])
+        #expect(agent.cancelledTexts == ["stuck"])
+    }
+
+    @Test("the echo agent is the zero-config default")
+    func echoDefault() async throws {
+        let d = Dispatcher(config: GatewayConfig(), agent: EchoAgent())
+        await d.markRunning()
+        #expect(await send(d, "ping") == ["echo: ping"])
+        #expect(await send(d, "/help").first?.contains("/commands") == true)
+    }
+}
