@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "gatewayd", targets: ["gatewayd"]),
         .executable(name: "gatewayctl", targets: ["gatewayctl"]),
         .executable(name: "gatewayd-runner-bench", targets: ["ProcessRunnerBench"]),
+        .executable(name: "gatewayd-dispatch-bench", targets: ["DispatchBench"]),
         .executable(name: "gatewayd-test-helper", targets: ["GatewayTestHelper"]),
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "ProcessRunner", targets: ["ProcessRunner"]),
@@ -68,6 +69,12 @@ let package = Package(
             dependencies: ["ProcessRunner", "CSpawnBaseline"]
         ),
         .target(name: "GatewayTestSupport", dependencies: ["CGatewayShims"], path: "Tests/GatewayTestSupport"),
+        // `swift run -c release gatewayd-dispatch-bench`: messages/s and allocations per message.
+        .target(name: "CAllocCounter"),
+        .executableTarget(
+            name: "DispatchBench",
+            dependencies: ["GatewayCore", "CAllocCounter", "CGatewayShims"]
+        ),
         .testTarget(
             name: "SystemdTests",
             dependencies: [

@@ -31,12 +31,14 @@ extension Dispatcher {
         nextTurnID += 1
         let message = item.message
         let turn = AgentTurn(session: key, platform: message.platform, chat: message.chat, user: message.user, text: message.text)
-        let agent = self.agent, clock = self.clock, timeout = config.agent.turnTimeout, replies = item.replies
-        let task = Task { await Self.performTurn(agent, turn, replies, clock, timeout) }
-        sessions[key]?.turn = RunningTurn(id: id, task: task, message: message, replies: replies)
+        let agent = self.agent, replies = item.replies
+        let task = Task { await Self.performTurn(agent, turn, replies) }
+        let deadline = clock.now() + config.agent.turnTimeout
+        sessions[key]?.turn = RunningTurn(id: id, task: task, message: message, replies: replies, deadline: deadline)
         sessions[key]?.turnCount += 1
         counters.turnsInFlight += 1
         publish(.countersChanged(counters))
+        scheduleTurnMonitor(for: deadline)
         await task.value
         if sessions[key]?.turn?.id == id { sessions[key]?.turn = nil }
         counters.turnsInFlight -= 1
@@ -44,34 +46,52 @@ extension Dispatcher {
         checkDrained()
     }
 
-    /// One agent turn under `agent.turn_timeout`. Cancellation (an interrupt, `/stop`, the drain
-    /// timeout) ends it quietly: whoever cancelled says why.
-    private static func performTurn(
-        _ agent: any AgentBackend, _ turn: AgentTurn, _ replies: any ReplySink,
-        _ clock: any GatewayClock, _ timeout: Duration
-    ) async {
-        let finishedInTime = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                do {
-                    try await agent.run(turn) { await replies.send($0) }
-                } catch is CancellationError {
-                } catch {
-                    if !Task.isCancelled {
-                        let reason = (error as? AgentError)?.message ?? "\(error)"
-                        await replies.send(GatewayText.agentFailed(reason))
-                    }
-                }
-                return true
+    /// One agent turn. Cancellation (an interrupt, `/stop`, the drain or turn timeout) ends it
+    /// quietly: whoever cancelled says why.
+    private static func performTurn(_ agent: any AgentBackend, _ turn: AgentTurn, _ replies: any ReplySink) async {
+        do {
+            try await agent.run(turn) { await replies.send($0) }
+        } catch is CancellationError {
+        } catch {
+            if !Task.isCancelled {
+                let reason = (error as? AgentError)?.message ?? "\(error)"
+                await replies.send(GatewayText.agentFailed(reason))
             }
-            group.addTask {
-                do { try await clock.sleep(for: timeout) } catch { return true }
-                return false
-            }
-            let first = await group.next() ?? true
-            group.cancelAll()
-            return first
         }
-        if !finishedInTime && !Task.isCancelled {
+    }
+
+    /// Makes sure the monitor wakes by `deadline`.
+    private func scheduleTurnMonitor(for deadline: Duration) {
+        if let wake = turnMonitorWake, wake <= deadline { return }
+        turnMonitor?.cancel()
+        turnMonitorWake = deadline
+        let clock = self.clock
+        let delay = max(.zero, deadline - clock.now())
+        turnMonitor = Task { [weak self] in
+            do { try await clock.sleep(for: delay) } catch { return }
+            await self?.expireTurns()
+        }
+    }
+
+    /// Stops every turn past its deadline, tells its chat, and sleeps until the next deadline.
+    private func expireTurns() async {
+        turnMonitor = nil
+        turnMonitorWake = nil
+        let now = clock.now()
+        var expired: [(any ReplySink, Duration)] = []
+        var next: Duration?
+        for (key, session) in sessions {
+            guard let turn = session.turn, !turn.timedOut, !turn.interruptedByDrain else { continue }
+            if turn.deadline <= now {
+                sessions[key]?.turn?.timedOut = true
+                turn.task.cancel()
+                expired.append((turn.replies, config.agent.turnTimeout))
+            } else {
+                next = min(next ?? turn.deadline, turn.deadline)
+            }
+        }
+        if let next { scheduleTurnMonitor(for: next) }
+        for (replies, timeout) in expired {
             await replies.send(GatewayText.agentTimedOut(seconds: DurationValue.wholeSeconds(timeout)))
         }
     }

@@ -21,6 +21,10 @@ public actor Dispatcher {
     var nextObserverID: UInt64 = 1
     var drainWaiters: [CheckedContinuation<Void, Never>] = []
     var drainTimer: Task<Void, Never>?
+    /// One task enforces `agent.turn_timeout` for every turn: it sleeps until the earliest
+    /// deadline, so a turn costs no timer of its own.
+    var turnMonitor: Task<Void, Never>?
+    var turnMonitorWake: Duration?
 
     public init(config: GatewayConfig, agent: any AgentBackend, clock: any GatewayClock = SystemClock()) {
         self.config = config
@@ -68,34 +72,35 @@ public actor Dispatcher {
     /// Handles one message; returns once its direct handling is done. A message queued behind a
     /// running turn gets its replies later, on the same sink.
     public func handle(_ message: InboundMessage, replies: any ReplySink) async {
+        let key = message.sessionKey
         guard access.isAllowed(message) else {
-            publish(.messageDispatched(session: message.sessionKey, route: .refused))
+            publish(.messageDispatched(session: key, route: .refused))
             // Silently in groups: a stranger in a channel gets nothing to probe with.
             if message.chatType == .dm { await replies.send(GatewayText.notAllowed) }
             return
         }
-        touchSession(message.sessionKey)
+        touchSession(key)
         var current = message
         var chain: [String] = []
         while let command = ParsedCommand(current.text) {
             if let builtin = BuiltinCommand(rawValue: command.name) {
-                publish(.messageDispatched(session: message.sessionKey, route: .builtin))
+                publish(.messageDispatched(session: key, route: .builtin))
                 await runBuiltin(builtin, command, current, replies)
                 return
             }
             guard let quick = config.quickCommands[command.name] else {
                 if lifecycle.state.refusesNewWork {
-                    publish(.messageDispatched(session: message.sessionKey, route: .drainRefused))
+                    publish(.messageDispatched(session: key, route: .drainRefused))
                     await replies.send(GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining"))
                 } else {
-                    publish(.messageDispatched(session: message.sessionKey, route: .unknownCommand))
+                    publish(.messageDispatched(session: key, route: .unknownCommand))
                     await replies.send(GatewayText.unknownCommand(command.name))
                 }
                 return
             }
             switch quick.kind {
             case .exec(let text):
-                publish(.messageDispatched(session: message.sessionKey, route: .execQuickCommand))
+                publish(.messageDispatched(session: key, route: .execQuickCommand))
                 await runExecQuickCommand(quick, text, command.arguments, current, replies)
                 return
             case .invalid(let reply):
@@ -109,7 +114,7 @@ public actor Dispatcher {
                 }
                 let slashed = target.hasPrefix("/") ? target : "/" + target
                 current.text = command.argumentText.isEmpty ? slashed : "\(slashed) \(command.argumentText)"
-                publish(.messageDispatched(session: message.sessionKey, route: .alias))
+                publish(.messageDispatched(session: key, route: .alias))
             }
         }
         await submitTurn(current, replies)
@@ -198,7 +203,11 @@ public actor Dispatcher {
 
     private func removeObserver(_ id: UInt64) { observers[id] = nil }
 
-    func publish(_ event: GatewayEvent) {
-        for observer in observers.values { observer.yield(event) }
+    /// Builds the event only when someone listens (the hot path has no observers in the
+    /// benchmark, and building the event costs allocations).
+    func publish(_ event: @autoclosure () -> GatewayEvent) {
+        guard !observers.isEmpty else { return }
+        let value = event()
+        for observer in observers.values { observer.yield(value) }
     }
 }

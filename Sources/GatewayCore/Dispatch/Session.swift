@@ -10,8 +10,12 @@ struct RunningTurn {
     let task: Task<Void, Never>
     let message: InboundMessage
     let replies: any ReplySink
+    /// When `agent.turn_timeout` runs out for it.
+    let deadline: Duration
     /// Set when the drain timeout interrupted it (its chat was told why).
     var interruptedByDrain = false
+    /// Set when the turn timeout stopped it (its chat was told why).
+    var timedOut = false
 }
 
 /// One conversation: at most one turn at a time, and what waits behind it.
