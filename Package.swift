@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -85,6 +86,19 @@ let package = Package(
         .testTarget(
             name: "ProcessRunnerTests",
             dependencies: ["ProcessRunner", "CGatewayShims", "GatewayTestSupport", "GatewayTestHelper"]
+        ),
+        // Varlink on SwiftNIO: framing, calls, replies, errors, the org.varlink.service interface.
+        .target(
+            name: "Varlink",
+            dependencies: [
+                "CGatewayShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "VarlinkTests",
+            dependencies: ["Varlink", "CGatewayShims", "GatewayTestSupport"]
         ),
         .testTarget(
             name: "GatewayCoreTests",

@@ -35,6 +35,9 @@ int gw_decode_wait_status(int status, int *code, int *signal) {
     return 0;
 }
 
+int gw_sol_socket(void) { return SOL_SOCKET; }
+int gw_so_peercred(void) { return SO_PEERCRED; }
+
 int gw_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
     struct ucred cred;
     socklen_t len = sizeof(cred);

@@ -27,6 +27,12 @@ int gw_pidfd_open(pid_t pid, unsigned int flags);
 /// Decoded wait(2) status: 1 if exited (code set), 2 if killed by a signal (signal set), 0 otherwise.
 int gw_decode_wait_status(int status, int *code, int *signal);
 
+/// struct ucred's layout, visible without _GNU_SOURCE (for getsockopt(SO_PEERCRED) callers).
+typedef struct { pid_t pid; uid_t uid; gid_t gid; } gw_ucred;
+/// SOL_SOCKET and SO_PEERCRED as values.
+int gw_sol_socket(void);
+int gw_so_peercred(void);
+
 /// SO_PEERCRED of a connected Unix socket. 0 on success, -1 with errno.
 int gw_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 /// Turn on SO_PASSCRED so that recvmsg carries the sender's credentials.
