@@ -183,3 +183,13 @@ public func environment(with changes: [String: String?]) -> [String: String] {
 public func makeTemporaryDirectory(_ prefix: String = "gatewayd-test") -> String {
     String(cString: mkdtemp(strdup(NSTemporaryDirectory() + "/\(prefix).XXXXXX"))!)
 }
+
+/// Runs blocking code (a blocking socket client, poll(2)) on a thread of its own, so it never
+/// occupies one of the few cooperative threads that the server under test needs.
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try body() })
+        }
+    }
+}

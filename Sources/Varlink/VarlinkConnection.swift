@@ -1,0 +1,127 @@
+import CGatewayShims
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a client call failed, sorted the way a command-line tool reports it.
+public struct VarlinkClientError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// No socket at the path, or nobody listening on it.
+        case notRunning = "not_running"
+        /// The socket exists but this user may not open it.
+        case permissionDenied = "permission_denied"
+        case timedOut = "timed_out"
+        /// The server closed the connection or sent something that is not varlink.
+        case protocolError = "protocol_error"
+        case io
+    }
+
+    public let code: Code
+    public let errno: Int32
+    public let message: String
+
+    public init(_ code: Code, errno: Int32 = 0, _ message: String) {
+        self.code = code
+        self.errno = errno
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// A blocking varlink client connection (for command-line tools and tests; no event loop, so a
+/// short-lived tool starts fast).
+public final class VarlinkConnection {
+    public let path: String
+    private let fd: Int32
+    private let timeoutMilliseconds: Int32
+    private var buffer: [UInt8] = []
+
+    /// Connects to `path`; `timeout` bounds each wait for a reply (nil: wait for ever).
+    public init(path: String, timeout: Duration? = .seconds(30)) throws(VarlinkClientError) {
+        self.path = path
+        timeoutMilliseconds = timeout.map { Int32(clamping: $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) } ?? -1
+        let fd = gw_unix_connect(path)
+        guard fd >= 0 else {
+            let error = errno
+            switch error {
+            case ENOENT, ECONNREFUSED, ENOTDIR:
+                throw VarlinkClientError(.notRunning, errno: error, "no server at \(path) (\(String(cString: strerror(error))))")
+            case EACCES, EPERM:
+                throw VarlinkClientError(.permissionDenied, errno: error, "permission denied opening \(path)")
+            default:
+                throw VarlinkClientError(.io, errno: error, "cannot connect to \(path): \(String(cString: strerror(error)))")
+            }
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// One call, one reply (an error reply is returned, not thrown: its name is the answer).
+    public func call(_ call: VarlinkCall) throws(VarlinkClientError) -> VarlinkReply {
+        try send(call)
+        return try receive()
+    }
+
+    /// A `more` call: `each` sees every reply until one without `continues`, or until it
+    /// returns false.
+    public func stream(_ call: VarlinkCall, each: (VarlinkReply) throws(VarlinkClientError) -> Bool) throws(VarlinkClientError) {
+        var call = call
+        call.more = true
+        try send(call)
+        while true {
+            let reply = try receive()
+            guard try each(reply), reply.continues else { return }
+        }
+    }
+
+    public func send(_ call: VarlinkCall) throws(VarlinkClientError) {
+        try sendRaw(VarlinkCoding.encodeCall(call) + [0])
+    }
+
+    /// Writes bytes as they are (tests use it for malformed input).
+    public func sendRaw(_ bytes: [UInt8]) throws(VarlinkClientError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw VarlinkClientError(.protocolError, errno: errno, "the server closed the connection: \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+    }
+
+    /// The next reply.
+    public func receive() throws(VarlinkClientError) -> VarlinkReply {
+        let frame = try receiveFrame()
+        do {
+            return try VarlinkCoding.decodeReply(frame)
+        } catch {
+            throw VarlinkClientError(.protocolError, "\(path): \(error)")
+        }
+    }
+
+    /// The next NUL-terminated message, or an error when the server closed the connection.
+    public func receiveFrame() throws(VarlinkClientError) -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if let end = buffer.firstIndex(of: 0) {
+                let frame = Array(buffer[..<end])
+                buffer.removeSubrange(...end)
+                return frame
+            }
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&entry, 1, timeoutMilliseconds)
+            if ready == 0 { throw VarlinkClientError(.timedOut, "no reply from \(path) in time") }
+            if ready < 0 && errno == EINTR { continue }
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                throw VarlinkClientError(.protocolError, errno: n < 0 ? errno : 0, "\(path) closed the connection")
+            }
+            buffer += chunk[0..<n]
+        }
+    }
+}
