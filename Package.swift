@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "gatewayctl",
             dependencies: [
-                "GatewayCore",
+                "GatewayCore", "GatewayControl", "Varlink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -95,6 +95,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
+        ),
+        // io.gatewayd.Gateway: the interface file and its handlers over the Dispatcher.
+        .target(
+            name: "GatewayControl",
+            dependencies: ["Varlink", "GatewayCore"],
+            resources: [.embedInCode("io.gatewayd.Gateway.varlink")]
+        ),
+        .testTarget(
+            name: "GatewayControlTests",
+            dependencies: ["GatewayControl", "Varlink", "GatewayCore", "GatewayTestSupport"]
         ),
         .testTarget(
             name: "VarlinkTests",

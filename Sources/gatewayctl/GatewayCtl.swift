@@ -1,7 +1,7 @@
 import ArgumentParser
+import GatewayControl
 import GatewayCore
 
-@main
 struct GatewayCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gatewayctl",
@@ -11,8 +11,150 @@ struct GatewayCtl: ParsableCommand {
             or $\(GatewayConstants.Environment.socket)). Reading commands need access to the \
             socket; changing ones need root, the daemon's user or its admin group.
 
-            Exit codes: 0 done, 1 failed, 3 daemon not running, 4 permission denied, 64 usage.
+            Exit codes: 0 done, 1 failed, 3 daemon not running, 4 permission denied, 64 usage. \
+            `quick run` exits as timeout(1) does: the command's status, 124 timed out, 125 not run.
             """,
-        version: GatewayConstants.version
+        version: GatewayConstants.version,
+        subcommands: [
+            Status.self, Drain.self, Resume.self, Reload.self, Restart.self, Sessions.self, Quick.self,
+            Send.self, Events.self, Logs.self,
+        ]
     )
+}
+
+/// Options every command takes.
+struct ClientOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "The control socket (default: $\(GatewayConstants.Environment.socket) or \(GatewayConstants.defaultControlSocket)).",
+        valueName: "path"))
+    var socket: String?
+
+    @Flag(name: .long, help: "Print JSON (stable field names) instead of text.")
+    var json = false
+
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait for an answer.", valueName: "seconds"))
+    var timeout: Double = 30
+
+    var socketPath: String {
+        socket ?? ProcessEnvironment.value(GatewayConstants.Environment.socket) ?? GatewayConstants.defaultControlSocket
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the gateway's state, turns, quick commands and sessions.")
+    @OptionGroup var options: ClientOptions
+
+    func run() throws {
+        let status = try Client(options).call(.getStatus)["status"] ?? .null
+        if options.json { return Output.json(status) }
+        print(Output.statusText(status))
+    }
+}
+
+struct Drain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop taking new agent work (exec quick commands still run) and wait until nothing is in flight.")
+    @OptionGroup var options: ClientOptions
+    @Option(name: .customLong("drain-timeout"), help: ArgumentHelp(
+        "Interrupt turns still running after this many seconds (default: drain.timeout).", valueName: "seconds"))
+    var drainTimeout: Double?
+    @Flag(name: .long, help: "Return once the drain has started.")
+    var noWait = false
+
+    func run() throws {
+        var parameters: [String: Varlink.JSONValue] = [:]
+        if let drainTimeout { parameters["timeout_usec"] = .int(Int64(drainTimeout * 1_000_000)) }
+        let client = try Client(options, waitForever: !noWait)
+        if noWait {
+            let status = try client.call(.drain, parameters)["status"] ?? .null
+            return options.json ? Output.json(status) : print(Output.progress(status))
+        }
+        try client.stream(.drain, parameters) { reply in
+            let status = reply["status"] ?? .null
+            options.json ? Output.json(status) : print(Output.progress(status))
+        }
+    }
+}
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Leave a drain started with `gatewayctl drain`.")
+    @OptionGroup var options: ClientOptions
+    func run() throws { try Output.stateReply(Client(options).call(.resume), options) }
+}
+
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-read the configuration; an invalid file is refused and the old one stays.")
+    @OptionGroup var options: ClientOptions
+    func run() throws { try Output.stateReply(Client(options).call(.reload), options) }
+}
+
+struct Restart: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Drain, then exit so that systemd starts gatewayd again (exit status 75).")
+    @OptionGroup var options: ClientOptions
+    func run() throws { try Output.stateReply(Client(options).call(.restart), options) }
+}
+
+struct Sessions: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List sessions, or stop or reset one: sessions [stop|reset KEY].")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "stop or reset, then the session key.") var action: [String] = []
+
+    func run() throws {
+        let client = try Client(options)
+        switch action.first {
+        case nil:
+            let sessions = try client.call(.listSessions)["sessions"] ?? .array([])
+            if options.json { return Output.json(sessions) }
+            print(Output.sessionsTable(sessions))
+        case "stop", "reset":
+            guard action.count == 2 else { throw ValidationError("usage: gatewayctl sessions \(action[0]) KEY") }
+            let method: GatewayWire.Method = action[0] == "stop" ? .stopTurn : .resetSession
+            let reply = try client.call(method, ["session": .string(action[1])])
+            if options.json { return Output.json(.object(reply)) }
+            let done = reply["stopped"]?.bool ?? reply["reset"]?.bool ?? false
+            print(action[0] == "stop" ? (done ? "Stopped the turn of \(action[1])." : "No turn running in \(action[1]).")
+                                      : "Reset \(action[1]).")
+        default:
+            throw ValidationError("unknown action '\(action[0])': use stop KEY or reset KEY")
+        }
+    }
+}
+
+struct Send: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send TEXT as a message from the local platform and print the replies.")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "The chat to send in (default: your user name).") var chat: String?
+    @Argument(help: "The message; quote it, or give several words.") var text: [String]
+
+    func run() throws {
+        var parameters: [String: Varlink.JSONValue] = ["text": .string(text.joined(separator: " "))]
+        if let chat { parameters["chat"] = .string(chat) }
+        let replies = try Client(options, waitForever: true).call(.sendMessage, parameters)["replies"] ?? .array([])
+        if options.json { return Output.json(replies) }
+        for reply in replies.array ?? [] { print(reply.string ?? "") }
+    }
+}
+
+struct Events: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Follow state changes, messages and quick commands until interrupted.")
+    @OptionGroup var options: ClientOptions
+
+    func run() throws {
+        try Client(options, waitForever: true).stream(.subscribe, [:]) { reply in
+            if options.json { return Output.json(.object(reply)) }
+            if let status = reply["status"] { print(Output.progress(status)) }
+            if let event = reply["event"] { print(Output.eventLine(event)) }
+        }
+    }
+}
+
+import Varlink
+
+@main
+enum Main {
+    static func main() { GatewayCtl.mainReportingFailures() }
 }

@@ -2,12 +2,13 @@ extension Dispatcher {
     /// Starts a drain: new agent work is refused (exec quick commands still run), in-flight turns
     /// may finish until `drain.timeout`, then they are interrupted and their chats told. Returns
     /// false when the current state does not allow it (a stop is already under way, say).
+    /// `timeout` overrides `drain.timeout` for this drain (`gatewayctl drain --timeout`).
     @discardableResult
-    public func beginDrain(_ reason: DrainReason) -> Bool {
+    public func beginDrain(_ reason: DrainReason, timeout: Duration? = nil) -> Bool {
         guard lifecycle.moveIfLegal(to: .draining(reason)) else { return false }
         publish(.stateChanged(lifecycle.state))
         drainTimer?.cancel()
-        let timeout = config.drain.timeout, clock = self.clock
+        let timeout = timeout ?? config.drain.timeout, clock = self.clock
         drainTimer = Task { [weak self] in
             do { try await clock.sleep(for: timeout) } catch { return }
             await self?.interruptTurnsNow()

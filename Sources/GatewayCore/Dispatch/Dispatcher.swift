@@ -44,6 +44,23 @@ public actor Dispatcher {
         }
     }
 
+    /// Stops the session's running turn (`gatewayctl sessions stop`); false when none runs.
+    public func stopTurn(session key: String) -> Bool {
+        guard let turn = sessions[key]?.turn else { return false }
+        turn.task.cancel()
+        return true
+    }
+
+    /// Forgets a session (`gatewayctl sessions reset`); its running turn, if any, is stopped.
+    public func resetSession(_ key: String) -> Bool {
+        guard let session = sessions.removeValue(forKey: key) else { return false }
+        session.turn?.task.cancel()
+        counters.sessions = sessions.count
+        updateQueuedCounter()
+        publish(.countersChanged(counters))
+        return true
+    }
+
     /// `starting` -> `running`, once the daemon serves.
     public func markRunning() {
         lifecycle.move(to: .running)

@@ -1,0 +1,219 @@
+import GatewayCore
+import Varlink
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon-level actions the interface cannot do through the dispatcher alone.
+public protocol GatewayControlHost: Sendable {
+    /// Re-reads the configuration file and applies it; throws with the reason when it is invalid
+    /// (the old configuration then stays).
+    func reloadConfiguration() async throws(ConfigError)
+    /// The platform adapters running now, for `Status.platforms`.
+    var platformNames: [String] { get async }
+}
+
+/// `io.gatewayd.Gateway` over a `Dispatcher`. Reading methods are open to any peer that can
+/// open the socket; changing ones need root, the daemon's uid or the admin group.
+public struct GatewayInterface: VarlinkInterface {
+    public let name = GatewayWire.interface
+    public let definition = String(decoding: PackageResources.io_gatewayd_Gateway_varlink, as: UTF8.self)
+    public let dispatcher: Dispatcher
+    public let host: any GatewayControlHost
+    public let permissions: ControlPermissions
+    let startedAt = ContinuousClock.now
+
+    public init(dispatcher: Dispatcher, host: any GatewayControlHost, permissions: ControlPermissions) {
+        self.dispatcher = dispatcher
+        self.host = host
+        self.permissions = permissions
+    }
+
+    public func handle(_ call: VarlinkCall, peer: PeerCredentials, replies: VarlinkReplies) async {
+        guard let method = GatewayWire.Method(rawValue: call.memberName) else {
+            await replies.send(.error(VarlinkError.methodNotFound, ["method": .string(call.method)]))
+            return
+        }
+        if method.changesState && !permissions.allows(peer) {
+            await replies.send(.error(VarlinkError.permissionDenied))
+            return
+        }
+        do {
+            try await run(method, call, peer, replies)
+        } catch let error as InvalidParameter {
+            await replies.send(.error(VarlinkError.invalidParameter, ["parameter": .string(error.name)]))
+        } catch {
+            await replies.send(.error(VarlinkError.invalidParameter, ["parameter": .string("\(error)")]))
+        }
+    }
+
+    private func run(_ method: GatewayWire.Method, _ call: VarlinkCall, _ peer: PeerCredentials,
+                     _ replies: VarlinkReplies) async throws {
+        let parameters = Parameters(call.parameters)
+        switch method {
+        case .getStatus:
+            await replies.send(VarlinkReply(parameters: ["status": await status()]))
+        case .drain:
+            let timeout = try parameters.optionalInt("timeout_usec").map { Duration.microseconds($0) }
+            let events = call.more ? await dispatcher.subscribe() : nil
+            await dispatcher.beginDrain(.admin, timeout: timeout)
+            guard let events else {
+                await replies.send(VarlinkReply(parameters: ["status": await status()]))
+                return
+            }
+            // A reply per change until nothing is in flight (or the drain is left).
+            while true {
+                let snapshot = await dispatcher.snapshot
+                let done = !snapshot.state.refusesNewWork
+                    || (snapshot.counters.turnsInFlight == 0 && snapshot.counters.execRunning == 0)
+                guard await replies.send(VarlinkReply(parameters: ["status": await status()], continues: !done)), !done else { return }
+                for await event in events {
+                    if case .countersChanged = event { break }
+                    if case .stateChanged = event { break }
+                }
+            }
+        case .resume:
+            await dispatcher.resume()
+            await replies.send(VarlinkReply(parameters: ["status": await status()]))
+        case .reload:
+            do {
+                try await host.reloadConfiguration()
+                await replies.send(VarlinkReply(parameters: ["status": await status()]))
+            } catch {
+                await replies.send(.error(GatewayWire.Error.configInvalid, ["message": .string(error.description)]))
+            }
+        case .restart:
+            await dispatcher.beginDrain(.restart)
+            await replies.send(VarlinkReply(parameters: ["status": await status()]))
+        case .listSessions:
+            let sessions = await dispatcher.sessionSnapshots().map { session -> JSONValue in
+                ["key": .string(session.key), "turn_running": .bool(session.turnRunning),
+                 "queued": .int(Int64(session.queued)), "turns": .int(Int64(session.turnCount))]
+            }
+            await replies.send(VarlinkReply(parameters: ["sessions": .array(sessions)]))
+        case .stopTurn, .resetSession:
+            let key = try parameters.string("session")
+            let done = method == .stopTurn ? await dispatcher.stopTurn(session: key) : await dispatcher.resetSession(key)
+            if !done && method == .resetSession {
+                await replies.send(.error(GatewayWire.Error.noSuchSession, ["key": .string(key)]))
+                return
+            }
+            await replies.send(VarlinkReply(parameters: [method == .stopTurn ? "stopped" : "reset": .bool(done)]))
+        case .listQuickCommands:
+            let commands = await dispatcher.quickCommands().map(Self.encode)
+            await replies.send(VarlinkReply(parameters: ["commands": .array(commands)]))
+        case .runQuickCommand:
+            let name = try parameters.string("name")
+            let arguments = try parameters.optionalStrings("args") ?? []
+            let context = InboundMessage(platform: GatewayConstants.localPlatform, chat: "control",
+                                         user: Self.userName(peer.uid), text: "/\(name)")
+            switch await dispatcher.runQuickCommand(named: name, arguments: arguments, context: context) {
+            case nil:
+                await replies.send(.error(GatewayWire.Error.noSuchQuickCommand, ["name": .string(name)]))
+            case .failed(let error)?:
+                await replies.send(.error(GatewayWire.Error.quickCommandFailed,
+                                          ["name": .string(name), "message": .string(error.message)]))
+            case .finished(let report)?:
+                var result: [String: JSONValue] = [
+                    "output": .string(report.output), "timed_out": .bool(report.timedOut),
+                    "truncated": .bool(report.truncated), "duration_usec": .int(Self.microseconds(report.duration)),
+                ]
+                if let status = report.exitStatus { result["exit_status"] = .int(Int64(status)) }
+                if let signal = report.signal { result["signal"] = .int(Int64(signal)) }
+                await replies.send(VarlinkReply(parameters: result))
+            }
+        case .sendMessage:
+            let text = try parameters.string("text")
+            let requested = try parameters.optionalString("user")
+            let user = (peer.uid == 0 ? requested : nil) ?? Self.userName(peer.uid)
+            let chat = try parameters.optionalString("chat") ?? user
+            let collector = ReplyCollector()
+            await dispatcher.handle(InboundMessage(platform: GatewayConstants.localPlatform, chat: chat, user: user, text: text),
+                                    replies: collector)
+            await replies.send(VarlinkReply(parameters: ["replies": .array(await collector.texts.map { .string($0) })]))
+        case .subscribe:
+            guard call.more else {
+                await replies.send(.error(VarlinkError.expectedMore))
+                return
+            }
+            let events = await dispatcher.subscribe()
+            guard await replies.send(VarlinkReply(parameters: ["status": await status()], continues: true)) else { return }
+            for await event in events {
+                guard await replies.send(VarlinkReply(parameters: ["event": Self.encode(event)], continues: true)) else { return }
+            }
+        }
+    }
+
+    /// The `Status` type of the interface.
+    func status() async -> JSONValue {
+        let snapshot = await dispatcher.snapshot
+        var status: [String: JSONValue] = [
+            "state": .string(snapshot.state.name),
+            "pid": .int(Int64(getpid())),
+            "version": .string(GatewayConstants.version),
+            "uptime_usec": .int(Self.microseconds(ContinuousClock.now - startedAt)),
+            "turns_in_flight": .int(Int64(snapshot.counters.turnsInFlight)),
+            "exec_running": .int(Int64(snapshot.counters.execRunning)),
+            "sessions": .int(Int64(snapshot.counters.sessions)),
+            "platforms": .array(await host.platformNames.map { .string($0) }),
+        ]
+        if let reason = snapshot.state.reason { status["reason"] = .string(reason.rawValue) }
+        return .object(status)
+    }
+
+    static func microseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+    }
+
+    static func userName(_ uid: UInt32) -> String {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        if getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, let result, let name = result.pointee.pw_name {
+            return String(cString: name)
+        }
+        return "uid\(uid)"
+    }
+}
+
+/// Collects the dispatcher's replies to one `SendMessage`.
+actor ReplyCollector: ReplySink {
+    private(set) var texts: [String] = []
+    func send(_ text: String) async { texts.append(text) }
+}
+
+struct InvalidParameter: Error {
+    let name: String
+}
+
+/// Typed reads of call parameters; a wrong type names the parameter (`InvalidParameter`).
+struct Parameters {
+    let values: [String: JSONValue]
+    init(_ values: [String: JSONValue]) { self.values = values }
+
+    func string(_ name: String) throws -> String {
+        guard let value = values[name]?.string else { throw InvalidParameter(name: name) }
+        return value
+    }
+
+    func optionalString(_ name: String) throws -> String? {
+        guard let value = values[name], !value.isNull else { return nil }
+        guard let text = value.string else { throw InvalidParameter(name: name) }
+        return text
+    }
+
+    func optionalInt(_ name: String) throws -> Int64? {
+        guard let value = values[name], !value.isNull else { return nil }
+        guard let number = value.int, number >= 0 else { throw InvalidParameter(name: name) }
+        return number
+    }
+
+    func optionalStrings(_ name: String) throws -> [String]? {
+        guard let value = values[name], !value.isNull else { return nil }
+        guard let array = value.array else { throw InvalidParameter(name: name) }
+        return try array.map { item in
+            guard let text = item.string else { throw InvalidParameter(name: name) }
+            return text
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import GatewayCore
+
+/// journalctl with the unit and the gateway's fields filled in.
+struct Logs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show gatewayd's journal (runs journalctl with the unit and field matches filled in).")
+    @Flag(name: .shortAndLong, help: "Follow new records.") var follow = false
+    @Option(name: .short, help: "Show the last N records.") var lines: Int?
+    @Option(help: "Only records of this session (GATEWAY_SESSION).") var session: String?
+    @Option(help: "Only records of this quick command (GATEWAY_QUICK_COMMAND).") var quick: String?
+    @Option(help: "The systemd unit.") var unit = "gatewayd.service"
+    @Flag(name: .long, help: "journalctl's JSON output.") var json = false
+
+    func run() throws {
+        var arguments = ["journalctl", "--no-pager", "-u", unit]
+        if follow { arguments.append("-f") }
+        if let lines { arguments += ["-n", String(lines)] }
+        if json { arguments += ["-o", "json"] }
+        if let session { arguments.append("\(GatewayConstants.journalFieldPrefix)SESSION=\(session)") }
+        if let quick { arguments.append("\(GatewayConstants.journalFieldPrefix)QUICK_COMMAND=\(quick)") }
+        let argv = arguments.map { strdup($0) } + [nil]
+        execvp("journalctl", argv)
+        throw CtlFailure(status: ExitStatus.failed, message: "cannot run journalctl: \(String(cString: strerror(errno))); is systemd installed?")
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Varlink
+
+/// Text and JSON output in one place.
+enum Output {
+    static func json(_ value: JSONValue) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self))
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    static func stateReply(_ reply: [String: JSONValue], _ options: ClientOptions) {
+        let status = reply["status"] ?? .null
+        options.json ? json(status) : print(progress(status))
+    }
+
+    /// `draining (admin): 2 turns, 1 exec`.
+    static func progress(_ status: JSONValue) -> String {
+        let object = status.object ?? [:]
+        let state = object["state"]?.string ?? "?"
+        let reason = object["reason"]?.string.map { " (\($0))" } ?? ""
+        let turns = object["turns_in_flight"]?.int ?? 0
+        let exec = object["exec_running"]?.int ?? 0
+        return "\(state)\(reason): \(turns) turn\(turns == 1 ? "" : "s"), \(exec) exec"
+    }
+
+    /// A short systemctl-like summary.
+    static func statusText(_ status: JSONValue) -> String {
+        let object = status.object ?? [:]
+        let state = object["state"]?.string ?? "?"
+        let reason = object["reason"]?.string.map { " (\($0))" } ?? ""
+        let bullet = state == "running" ? "●" : "○"
+        let platforms = (object["platforms"]?.array ?? []).compactMap(\.string).joined(separator: ", ")
+        return """
+            \(bullet) gatewayd — \(state)\(reason)
+                  PID: \(object["pid"]?.int ?? 0)   version \(object["version"]?.string ?? "?")   up \(uptime(object["uptime_usec"]?.int ?? 0))
+                Turns: \(object["turns_in_flight"]?.int ?? 0) in flight   Exec: \(object["exec_running"]?.int ?? 0) running   Sessions: \(object["sessions"]?.int ?? 0)
+            Platforms: \(platforms.isEmpty ? "none" : platforms)
+            """
+    }
+
+    static func uptime(_ usec: Int64) -> String {
+        let seconds = usec / 1_000_000
+        if seconds < 60 { return "\(seconds)s" }
+        if seconds < 3600 { return "\(seconds / 60)m \(seconds % 60)s" }
+        return "\(seconds / 3600)h \(seconds % 3600 / 60)m"
+    }
+
+    static func sessionsTable(_ sessions: JSONValue) -> String {
+        let rows = sessions.array ?? []
+        if rows.isEmpty { return "No sessions." }
+        var lines = ["SESSION\tTURN\tQUEUED\tTURNS"]
+        for row in rows {
+            let object = row.object ?? [:]
+            lines.append("\(object["key"]?.string ?? "?")\t\(object["turn_running"]?.bool == true ? "running" : "idle")\t\(object["queued"]?.int ?? 0)\t\(object["turns"]?.int ?? 0)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func eventLine(_ event: JSONValue) -> String {
+        let object = event.object ?? [:]
+        let kind = object["kind"]?.string ?? "?"
+        let details = object.filter { $0.key != "kind" }.sorted { $0.key < $1.key }.map { key, value -> String in
+            switch value {
+            case .string(let text): "\(key)=\(text)"
+            case .int(let number): "\(key)=\(number)"
+            case .bool(let flag): "\(key)=\(flag)"
+            default: "\(key)=\(value)"
+            }
+        }
+        return ([kind] + details).joined(separator: " ")
+    }
+}

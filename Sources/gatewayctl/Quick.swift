@@ -1,0 +1,57 @@
+import ArgumentParser
+import GatewayControl
+import Varlink
+
+struct Quick: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List or run quick commands.", subcommands: [List.self, Run.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the configured quick commands.")
+        @OptionGroup var options: ClientOptions
+
+        func run() throws {
+            let commands = try Client(options).call(.listQuickCommands)["commands"] ?? .array([])
+            if options.json { return Output.json(commands) }
+            for command in commands.array ?? [] {
+                let object = command.object ?? [:]
+                let name = object["name"]?.string ?? "?"
+                let detail = object["command"]?.string ?? object["target"].flatMap { $0.string.map { "→ \($0)" } } ?? "(misconfigured)"
+                print("/\(name)\t\(object["type"]?.string ?? "")\t\(detail)")
+            }
+        }
+    }
+
+    /// Exits as timeout(1) does: the command's own status, 124 timed out, 125 not run at all.
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run an exec quick command now (works while the gateway drains) and exit with its status.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The quick command's name, without the slash.") var name: String
+        @Argument(parsing: .captureForPassthrough, help: "Arguments (used by commands with args: pass).")
+        var arguments: [String] = []
+
+        func run() throws {
+            let reply: [String: JSONValue]
+            do {
+                var parameters: [String: JSONValue] = ["name": .string(name)]
+                if !arguments.isEmpty { parameters["args"] = .array(arguments.map { .string($0) }) }
+                reply = try Client(options, waitForever: true).call(.runQuickCommand, parameters)
+            } catch let failure as CtlFailure {
+                failure.report()
+                throw ExitCode(ExitStatus.notRun)
+            }
+            if options.json {
+                Output.json(.object(reply))
+            } else if let output = reply["output"]?.string, !output.isEmpty {
+                print(output)
+            }
+            if reply["timed_out"]?.bool == true {
+                if !options.json { Output.error("gatewayctl: /\(name) timed out") }
+                throw ExitCode(ExitStatus.timedOut)
+            }
+            if let signal = reply["signal"]?.int { throw ExitCode(Int32(128 + signal)) }
+            throw ExitCode(Int32(reply["exit_status"]?.int ?? 0))
+        }
+    }
+}
