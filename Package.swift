@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "gatewayd",
             dependencies: [
-                "Systemd", "GatewayCore",
+                "Systemd", "GatewayCore", "GatewayControl", "Varlink", "ProcessRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

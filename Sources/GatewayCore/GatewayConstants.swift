@@ -20,6 +20,8 @@ public enum GatewayConstants {
     /// `RestartPreventExitStatus=`).
     public enum ExitStatus {
         public static let success: Int32 = 0
+        /// The daemon could not start (the control socket could not be served, ...).
+        public static let failure: Int32 = 1
         public static let restartRequested: Int32 = 75
         public static let configInvalid: Int32 = 78
     }
@@ -35,4 +37,11 @@ extension GatewayConstants {
 extension GatewayConstants {
     /// The platform name of messages sent over the control socket.
     public static let localPlatform = "local"
+}
+
+extension GatewayConstants {
+    /// `FileDescriptorName=` of the control socket in gatewayd.socket.
+    public static let controlSocketName = "control"
+    /// Stop-timeout extensions reach this far past the drain's own deadline.
+    public static let stopTimeoutMargin: Duration = .seconds(15)
 }

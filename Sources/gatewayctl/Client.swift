@@ -115,9 +115,9 @@ struct Client {
 
 extension ParsableCommand {
     /// Reports `CtlFailure`s with their own exit status.
-    static func mainReportingFailures() {
+    static func mainReportingFailures(_ arguments: [String]) {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
             try command.run()
         } catch let failure as CtlFailure {
             failure.report()

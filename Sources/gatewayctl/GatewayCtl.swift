@@ -156,5 +156,37 @@ import Varlink
 
 @main
 enum Main {
-    static func main() { GatewayCtl.mainReportingFailures() }
+    static func main() { GatewayCtl.mainReportingFailures(GlobalOptions.reorder(Array(CommandLine.arguments.dropFirst()))) }
+}
+
+/// `--socket`, `--json` and `--timeout` may come before the command (`gatewayctl --json status`)
+/// as well as after it: leading ones are moved behind the command's name.
+enum GlobalOptions {
+    static let withValue: Set<String> = ["--socket", "--timeout"]
+    static let flags: Set<String> = ["--json"]
+
+    static func reorder(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            let name = String(argument.prefix { $0 != "=" })
+            if flags.contains(argument) || (withValue.contains(name) && argument.contains("=")) {
+                leading.append(argument)
+                index += 1
+            } else if withValue.contains(argument), index + 1 < arguments.count {
+                leading += [argument, arguments[index + 1]]
+                index += 2
+            } else {
+                break
+            }
+        }
+        var rest = Array(arguments[index...])
+        guard !leading.isEmpty, !rest.isEmpty else { return leading + rest }
+        // The command's name, and the nested one of `quick list|run`.
+        var path = 1
+        if rest[0] == "quick", rest.count > 1, ["list", "run"].contains(rest[1]) { path = 2 }
+        rest.insert(contentsOf: leading, at: path)
+        return rest
+    }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import GatewayCore
 import Logging
 import Systemd
@@ -13,21 +12,34 @@ struct GatewayDaemon: AsyncParsableCommand {
         commandName: "gatewayd",
         abstract: "Chat gateway daemon: routes chat messages to commands, quick commands and an AI agent.",
         discussion: """
-            Runs in the foreground as a systemd Type=notify service: READY=1 once it serves, \
-            STOPPING=1 on SIGTERM or SIGINT, RELOADING=1 then READY=1 on SIGHUP. Logs go to the \
-            journal with GATEWAY_* fields when systemd connected stderr to journald, and to stderr \
-            as text otherwise.
+            Runs in the foreground as a systemd Type=notify service: READY=1 once the control socket \
+            listens, STOPPING=1 and a drain on SIGTERM or SIGINT (exit 0), the same drain on SIGUSR1 \
+            but exit 75 (restart), RELOADING=1 then READY=1 on SIGHUP. A second SIGTERM during a \
+            drain interrupts the remaining turns at once. Logs go to the journal with GATEWAY_* \
+            fields when systemd connected stderr to journald, and to stderr as text otherwise.
 
             Steer a running daemon with gatewayctl; read its logs with journalctl -u gatewayd.
+            Exit status 78: the configuration is invalid.
             """,
         version: GatewayConstants.version
     )
+
+    @Option(name: .long, help: ArgumentHelp("The configuration file; with none there, built-in defaults.", valueName: "path"))
+    var config = GatewayConstants.defaultConfigPath
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The control socket to bind (default: control.socket; a socket passed by systemd wins).", valueName: "path"))
+    var socket: String?
+
+    @Flag(name: .customLong("check-config"), help: "Validate the configuration, print every problem, and exit (0 valid, 78 invalid).")
+    var checkConfig = false
 
     @Option(name: .customLong("log-target"),
             help: "Where logs go: auto, journal or console (default: $\(GatewayConstants.Environment.logTarget) or auto).")
     var logTarget: LogTargetChoice?
 
     func run() async throws {
+        if checkConfig { return try Self.check(path: config) }
         let environment = ProcessEnvironment.current
         let choice = logTarget
             ?? environment[GatewayConstants.Environment.logTarget].flatMap(LogTargetChoice.init(rawValue:))
@@ -38,25 +50,37 @@ struct GatewayDaemon: AsyncParsableCommand {
             fieldPrefix: GatewayConstants.journalFieldPrefix
         ).bootstrap()
         let logger = Logger(label: "gatewayd")
-        let notifier = Notifier()
-
-        let signals = SignalStream([SIGTERM, SIGINT, SIGHUP])
-        try notifier.ready(status: "Running")
-        logger.info("gatewayd started", metadata: ["event": "started", "version": "\(GatewayConstants.version)"])
-
-        for await signal in signals.stream {
-            if signal == SIGHUP {
-                try notifier.reloading(status: "Reloading")
-                logger.info("reload requested", metadata: ["event": "reload"])
-                try notifier.ready(status: "Running")
-                continue
+        let loaded: ConfigLoader.Outcome
+        do {
+            loaded = try ConfigLoader.load(path: config)
+        } catch let error as ConfigError {
+            for problem in error.problems {
+                logger.critical("\(config): \(problem)", metadata: ["event": "config_invalid"])
             }
-            try notifier.stopping(status: "Stopping")
-            logger.info("stopping", metadata: ["event": "stopping", "signal": "\(signal)"])
-            return
+            throw ExitCode(GatewayConstants.ExitStatus.configInvalid)
+        }
+        for warning in loaded.warnings {
+            logger.warning("\(config): \(warning)", metadata: ["event": "config_warning"])
+        }
+        let daemon = Daemon(configPath: config, config: loaded.config, socketOverride: socket, logger: logger)
+        let status = await daemon.run()
+        throw ExitCode(status)
+    }
+
+    /// `--check-config`: every problem on stdout, exit 0 or 78.
+    static func check(path: String) throws {
+        do {
+            let outcome = try ConfigLoader.load(path: path)
+            for problem in outcome.problems { print("\(path): warning: \(problem)") }
+            print("\(path): OK" + (fileExists(path) ? "" : " (no file: built-in defaults)"))
+        } catch let error as ConfigError {
+            for problem in error.problems { print("\(path): \(problem.severity.rawValue): \(problem)") }
+            throw ExitCode(GatewayConstants.ExitStatus.configInvalid)
         }
     }
 }
+
+func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
 extension LogTargetChoice: ExpressibleByArgument {}
 
@@ -73,25 +97,5 @@ enum ProcessEnvironment {
             pointer += 1
         }
         return result
-    }
-}
-
-/// Delivers signals as an async sequence: the signals are ignored at the C level, so no handler
-/// runs in signal context, and Dispatch reports them on a queue.
-final class SignalStream {
-    let stream: AsyncStream<Int32>
-    private let sources: [any DispatchSourceSignal]
-
-    init(_ signals: [Int32]) {
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        self.stream = stream
-        let queue = DispatchQueue(label: "gatewayd.signals")
-        sources = signals.map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            return source
-        }
     }
 }

@@ -1,0 +1,248 @@
+import GatewayControl
+import GatewayCore
+import Logging
+import ProcessRunner
+import Systemd
+import Varlink
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The running daemon: the dispatcher, the control socket, signals, and what systemd is told.
+/// Everything it learns about the gateway comes from the dispatcher's event stream.
+actor Daemon: GatewayControlHost {
+    let configPath: String
+    let socketOverride: String?
+    let logger: Logger
+    let notifier = Notifier()
+    private(set) var config: GatewayConfig
+    let dispatcher: Dispatcher
+    private var server: VarlinkServer?
+    private var lastStatus = ""
+    private var drainDeadline: ContinuousClock.Instant?
+
+    init(configPath: String, config: GatewayConfig, socketOverride: String?, logger: Logger) {
+        self.configPath = configPath
+        self.config = config
+        self.socketOverride = socketOverride
+        self.logger = logger
+        ProcessRunner.raiseFileDescriptorLimit()
+        dispatcher = Dispatcher(config: config, agent: Self.makeAgent(config))
+    }
+
+    static func makeAgent(_ config: GatewayConfig) -> any AgentBackend {
+        switch config.agent.backend {
+        case .echo, .openai:
+            return EchoAgent()
+        case .command:
+            return CommandAgent(
+                argv: config.agent.command, runner: ProcessRunner(maxConcurrent: 64),
+                environment: ProcessRunner.minimalEnvironment.merging(["HOME": config.stateDirectory, "LANG": "C.UTF-8"]) { $1 },
+                timeout: config.agent.turnTimeout)
+        }
+    }
+
+    var platformNames: [String] { config.platforms.localEnabled ? [GatewayConstants.localPlatform] : [] }
+
+    /// Runs until a stop or restart drain completes; returns the exit status.
+    func run() async -> Int32 {
+        if config.agent.backend == .openai {
+            logger.critical("agent.backend openai is not available in this build; use echo or command",
+                            metadata: ["event": "config_invalid"])
+            return GatewayConstants.ExitStatus.configInvalid
+        }
+        do {
+            try await startControlSocket()
+        } catch {
+            logger.critical("cannot serve the control socket: \(error)", metadata: ["event": "socket_failed"])
+            return GatewayConstants.ExitStatus.failure
+        }
+        let events = await dispatcher.subscribe()
+        await dispatcher.markRunning()
+        let snapshot = await dispatcher.snapshot
+        lastStatus = statusLine(snapshot)
+        notify { try $0.ready(status: self.lastStatus) }
+        logger.info("gatewayd \(GatewayConstants.version) ready", metadata: ["event": "started"])
+        startSignalHandling()
+        startWatchdog()
+
+        var exitReason = DrainReason.stop
+        for await event in events {
+            log(event)
+            if case .drained(let reason) = event, reason != .admin {
+                exitReason = reason
+                break
+            }
+            await updateStatus(after: event)
+        }
+        await dispatcher.markStopping()
+        logger.info("drained; exiting", metadata: ["event": "stopped", "reason": "\(exitReason.rawValue)"])
+        await server?.shutdown()
+        return exitReason == .restart ? GatewayConstants.ExitStatus.restartRequested : GatewayConstants.ExitStatus.success
+    }
+
+    // MARK: Control socket
+
+    private func startControlSocket() async throws {
+        let interface = GatewayInterface(
+            dispatcher: dispatcher, host: self, permissions: ControlPermissions(adminGroup: config.control.adminGroup))
+        let server = VarlinkServer(
+            info: VarlinkServiceInfo(vendor: "gatewayd", product: "gatewayd", version: GatewayConstants.version,
+                                     url: "https://varlink.org"),
+            interfaces: [interface])
+        if let activated = try SocketActivation.listener(named: GatewayConstants.controlSocketName) {
+            try await server.adopt(listeningDescriptor: activated.fileDescriptor)
+            logger.info("control socket passed by systemd", metadata: ["event": "socket", "fd": "\(activated.fileDescriptor)"])
+        } else {
+            let path = socketOverride ?? config.control.socket
+            let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+            if !directory.isEmpty { mkdir(directory, 0o755) }
+            let group = config.control.adminGroup.flatMap { getgrnam($0)?.pointee.gr_gid }
+            try await server.bind(path: path, mode: config.control.socketMode, groupID: group)
+            logger.info("control socket at \(path)", metadata: ["event": "socket", "path": "\(path)"])
+        }
+        self.server = server
+    }
+
+    // MARK: Signals, reload, watchdog
+
+    private func startSignalHandling() {
+        let signals = SignalStream([SIGTERM, SIGINT, SIGUSR1, SIGHUP])
+        Task {
+            for await number in signals.stream { await self.handle(signal: number) }
+        }
+    }
+
+    private func handle(signal number: Int32) async {
+        switch number {
+        case SIGHUP:
+            try? await reloadConfiguration()
+        case SIGUSR1:
+            await beginDrain(.restart)
+        default:
+            let state = await dispatcher.state
+            if state.refusesNewWork && state.reason != .admin {
+                logger.notice("second stop signal: interrupting the remaining turns now", metadata: ["event": "stop_now"])
+                await dispatcher.interruptTurnsNow()
+            } else {
+                await beginDrain(.stop)
+            }
+        }
+    }
+
+    private func beginDrain(_ reason: DrainReason) async {
+        guard await dispatcher.beginDrain(reason) else { return }
+        drainDeadline = .now + config.drain.timeout
+        let line = statusLine(await dispatcher.snapshot)
+        lastStatus = line
+        notify { try $0.stopping(status: line) }
+        extendStopTimeout()
+    }
+
+    /// While a stop or restart drain makes progress, systemd's stop timeout is pushed past the
+    /// drain's own deadline, so a short TimeoutStopSec never kills a drain that is moving.
+    private func extendStopTimeout() {
+        guard let drainDeadline else { return }
+        let remaining = max(.zero, drainDeadline - .now)
+        notify { try $0.extendTimeout(by: remaining + GatewayConstants.stopTimeoutMargin) }
+    }
+
+    func reloadConfiguration() async throws(ConfigError) {
+        notify { try $0.reloading(status: "Reloading") }
+        do {
+            let outcome = try ConfigLoader.load(path: configPath)
+            for warning in outcome.warnings {
+                logger.warning("\(configPath): \(warning)", metadata: ["event": "config_warning"])
+            }
+            config = outcome.config
+            await dispatcher.reload(outcome.config)
+            logger.info("configuration reloaded from \(configPath)", metadata: ["event": "reload"])
+        } catch let error as ConfigError {
+            logger.error("reload refused, the old configuration stays: \(error)", metadata: ["event": "reload_failed"])
+            notify { try $0.ready(status: self.lastStatus) }
+            throw error
+        } catch {
+            notify { try $0.ready(status: self.lastStatus) }
+            throw ConfigError(file: configPath, problems: [])
+        }
+        lastStatus = statusLine(await dispatcher.snapshot)
+        notify { try $0.ready(status: self.lastStatus) }
+    }
+
+    private func startWatchdog() {
+        let interval: Duration?
+        do {
+            interval = try Watchdog.pingInterval()
+        } catch {
+            logger.error("watchdog: \(error)", metadata: ["event": "watchdog"])
+            return
+        }
+        guard let interval else { return }
+        let dispatcher = self.dispatcher, notifier = self.notifier
+        Task.detached {
+            while true {
+                try? await Task.sleep(for: interval)
+                // Only a dispatcher that answers is alive: a wedged one gets no ping, and systemd
+                // restarts the service.
+                guard await dispatcher.ping() else { continue }
+                try? notifier.watchdogPing()
+            }
+        }
+    }
+
+    // MARK: Status and logs
+
+    private func updateStatus(after event: GatewayEvent) async {
+        switch event {
+        case .stateChanged, .countersChanged, .configReloaded: break
+        default: return
+        }
+        let snapshot = await dispatcher.snapshot
+        if case .countersChanged = event, snapshot.state.refusesNewWork { extendStopTimeout() }
+        let line = statusLine(snapshot)
+        guard line != lastStatus else { return }
+        lastStatus = line
+        notify { try $0.status(line) }
+    }
+
+    /// `Running: 1 platform, 0 turns, 0 exec`; `Draining (restart): 2 turns, 1 exec`.
+    func statusLine(_ snapshot: GatewaySnapshot) -> String {
+        let turns = "\(snapshot.counters.turnsInFlight) turn\(snapshot.counters.turnsInFlight == 1 ? "" : "s"), \(snapshot.counters.execRunning) exec"
+        switch snapshot.state {
+        case .running, .starting, .reloading:
+            let platforms = platformNames.count
+            return "Running: \(platforms) platform\(platforms == 1 ? "" : "s"), \(turns)"
+        case .draining(let reason): return "Draining (\(reason.rawValue)): \(turns)"
+        case .stopping(let reason): return "Stopping (\(reason.rawValue)): \(turns)"
+        }
+    }
+
+    private func log(_ event: GatewayEvent) {
+        switch event {
+        case .stateChanged(let state):
+            logger.notice("state \(state)", metadata: ["event": "state", "state": "\(state.name)",
+                                                     "reason": "\(state.reason?.rawValue ?? "")"])
+        case .drained(let reason):
+            logger.info("drained (\(reason.rawValue))", metadata: ["event": "drained", "reason": "\(reason.rawValue)"])
+        case .messageDispatched(let session, let route):
+            logger.info("message \(route.rawValue)", metadata: ["event": "message", "session": "\(session)", "route": "\(route.rawValue)"])
+        case .quickCommandStarted(let name, let session):
+            logger.info("quick command /\(name) started", metadata: ["event": "quick_command_started", "quick_command": "\(name)", "session": "\(session)"])
+        case .quickCommandFinished(let report):
+            let usec = report.duration.components.seconds * 1_000_000 + report.duration.components.attoseconds / 1_000_000_000_000
+            let outcome = report.timedOut ? "timed out" : report.signal.map { "killed by signal \($0)" } ?? "exited with status \(report.exitStatus ?? -1)"
+            logger.info("quick command /\(report.name) \(outcome)", metadata: [
+                "event": "quick_command", "quick_command": "\(report.name)", "session": "\(report.session)",
+                "exit_status": "\(report.exitStatus.map(String.init) ?? "")", "timed_out": "\(report.timedOut)",
+                "duration_usec": "\(usec)",
+            ])
+        case .configReloaded, .countersChanged:
+            break
+        }
+    }
+
+    /// sd_notify failures are logged, never fatal.
+    private func notify(_ body: (Notifier) throws -> Void) {
+        do { try body(notifier) } catch { logger.error("sd_notify: \(error)", metadata: ["event": "notify_failed"]) }
+    }
+}
