@@ -104,7 +104,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayControlTests",
-            dependencies: ["GatewayControl", "Varlink", "GatewayCore", "GatewayTestSupport"]
+            dependencies: ["GatewayControl", "Varlink", "GatewayCore", "GatewayTestSupport", "gatewayctl"]
         ),
         .testTarget(
             name: "VarlinkTests",

@@ -34,13 +34,13 @@ public struct VarlinkClientError: Error, Sendable, Equatable, CustomStringConver
 public final class VarlinkConnection {
     public let path: String
     private let fd: Int32
-    private let timeoutMilliseconds: Int32
+    private var timeoutMilliseconds: Int32
     private var buffer: [UInt8] = []
 
     /// Connects to `path`; `timeout` bounds each wait for a reply (nil: wait for ever).
     public init(path: String, timeout: Duration? = .seconds(30)) throws(VarlinkClientError) {
         self.path = path
-        timeoutMilliseconds = timeout.map { Int32(clamping: $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) } ?? -1
+        timeoutMilliseconds = Self.milliseconds(timeout)
         let fd = gw_unix_connect(path)
         guard fd >= 0 else {
             let error = errno
@@ -57,6 +57,15 @@ public final class VarlinkConnection {
     }
 
     deinit { close(fd) }
+
+    /// How long each wait for a reply may take from now on (nil: for ever).
+    public func setTimeout(_ timeout: Duration?) {
+        timeoutMilliseconds = Self.milliseconds(timeout)
+    }
+
+    private static func milliseconds(_ timeout: Duration?) -> Int32 {
+        timeout.map { Int32(clamping: $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) } ?? -1
+    }
 
     /// One call, one reply (an error reply is returned, not thrown: its name is the answer).
     public func call(_ call: VarlinkCall) throws(VarlinkClientError) -> VarlinkReply {

@@ -35,7 +35,9 @@ struct Quick: ParsableCommand {
             let reply: [String: JSONValue]
             do {
                 var parameters: [String: JSONValue] = ["name": .string(name)]
-                if !arguments.isEmpty { parameters["args"] = .array(arguments.map { .string($0) }) }
+                // `quick run NAME -- --flag`: the separator is not an argument.
+                let passed = arguments.first == "--" ? Array(arguments.dropFirst()) : arguments
+                if !passed.isEmpty { parameters["args"] = .array(passed.map { .string($0) }) }
                 reply = try Client(options, waitForever: true).call(.runQuickCommand, parameters)
             } catch let failure as CtlFailure {
                 failure.report()

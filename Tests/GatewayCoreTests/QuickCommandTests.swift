@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import GatewayTestSupport
 import Testing
 
 /// The reference gateway's quick-command behaviour, as exact strings, through the dispatcher and
@@ -131,8 +132,9 @@ struct QuickCommandTests {
 
     @Test("past exec.max_concurrent the reply says busy")
     func busyLimit() async throws {
+        let gate = FIFOSignal()
         let d = Dispatcher(config: try config("""
-            quick_commands: {hold: {type: exec, command: 'sleep 30', timeout: 1}}
+            quick_commands: {hold: {type: exec, command: 'read line < \(gate.path); echo released'}}
             exec: {max_concurrent: 1}
             """), agent: EchoAgent())
         await d.markRunning()
@@ -142,6 +144,7 @@ struct QuickCommandTests {
             if case .quickCommandStarted = event { break }
         }
         #expect(await send(d, "/hold") == ["⏳ 1 quick commands are already running; try again in a moment."])
-        #expect(await first == ["Quick command timed out (1s)."])
+        gate.send("go")
+        #expect(await first == ["released"])
     }
 }

@@ -1,0 +1,290 @@
+import Foundation
+import GatewayControl
+import GatewayCore
+import GatewayTestSupport
+import Testing
+import Varlink
+
+/// Reloads from a file the test writes.
+actor FileHost: GatewayControlHost {
+    let path: String
+    let dispatcher: Dispatcher
+    init(path: String, dispatcher: Dispatcher) {
+        self.path = path
+        self.dispatcher = dispatcher
+    }
+
+    func reloadConfiguration() async throws(ConfigError) {
+        let outcome: ConfigLoader.Outcome
+        do { outcome = try ConfigLoader.load(path: path) } catch let error as ConfigError { throw error } catch {
+            throw ConfigError(file: path, problems: [])
+        }
+        await dispatcher.reload(outcome.config)
+    }
+
+    var platformNames: [String] { ["local"] }
+}
+
+/// A real gateway control server on a temporary socket: the dispatcher, the interface, varlink.
+struct Gateway {
+    let directory: String
+    let socket: String
+    let configPath: String
+    let dispatcher: Dispatcher
+    let server: VarlinkServer
+
+    static let yaml = """
+        quick_commands:
+          hello: {type: exec, command: "echo hello"}
+          fail: {type: exec, command: "echo nope >&2; exit 7"}
+          slow: {type: exec, command: "sleep 30", timeout: 300ms}
+          words: {type: exec, command: 'printf "<%s>" "$@"', args: pass}
+          st: {type: alias, target: /status}
+        """
+
+    static func start(mode: UInt32 = 0o600) async throws -> Gateway {
+        let directory = makeTemporaryDirectory("gatewayd-control")
+        chmod(directory, 0o755)
+        let configPath = directory + "/gatewayd.yaml"
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let dispatcher = Dispatcher(config: try ConfigLoader.load(path: configPath).config, agent: EchoAgent())
+        await dispatcher.markRunning()
+        let interface = GatewayInterface(
+            dispatcher: dispatcher, host: FileHost(path: configPath, dispatcher: dispatcher),
+            permissions: ControlPermissions(daemonUID: getuid(), adminGroupID: nil))
+        let server = VarlinkServer(
+            info: VarlinkServiceInfo(vendor: "gatewayd", product: "gatewayd", version: GatewayConstants.version, url: "https://varlink.org"),
+            interfaces: [interface])
+        let socket = directory + "/control"
+        try await server.bind(path: socket, mode: mode)
+        return Gateway(directory: directory, socket: socket, configPath: configPath, dispatcher: dispatcher, server: server)
+    }
+
+    func stop() async {
+        await server.shutdown()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// One call on a fresh connection, on a thread of its own.
+    func call(_ method: GatewayWire.Method, _ parameters: [String: JSONValue] = [:]) async throws -> VarlinkReply {
+        let socket = self.socket
+        return try await onThread {
+            try VarlinkConnection(path: socket, timeout: .seconds(10)).call(VarlinkCall(method: method.qualified, parameters: parameters))
+        }
+    }
+
+    /// gatewayctl against this gateway.
+    func ctl(_ arguments: [String], asNobody: Bool = false) async throws -> ProcessOutput {
+        let argv = (asNobody ? ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] : [])
+            + [TestPaths.product("gatewayctl"), "--socket", socket] + arguments
+        return try await onThread { try run(argv) }
+    }
+}
+
+@Suite("io.gatewayd.Gateway", .timeLimit(.minutes(1)))
+struct GatewayControlTests {
+    @Test("GetStatus carries the fixed fields; the interface file is served verbatim")
+    func status() async throws {
+        let gateway = try await Gateway.start()
+        defer { Task { await gateway.stop() } }
+        let status = try await gateway.call(.getStatus).parameters["status"]?.object ?? [:]
+        #expect(status["state"] == "running")
+        #expect(status["pid"]?.int == Int64(getpid()))
+        #expect(status["version"]?.string == GatewayConstants.version)
+        #expect(status["platforms"] == ["local"])
+        for field in ["uptime_usec", "turns_in_flight", "exec_running", "sessions"] { #expect(status[field]?.int != nil, "\(field)") }
+        let socket = gateway.socket
+        let description = try await onThread {
+            try VarlinkConnection(path: socket).call(VarlinkCall(
+                method: "org.varlink.service.GetInterfaceDescription", parameters: ["interface": "io.gatewayd.Gateway"]))
+        }
+        let file = try String(contentsOfFile: TestPaths.packageRoot + "/Sources/GatewayControl/io.gatewayd.Gateway.varlink", encoding: .utf8)
+        #expect(description.parameters["description"]?.string == file)
+    }
+
+    @Test("RunQuickCommand: output, status, arguments, errors; and it works while draining")
+    func runQuickCommand() async throws {
+        let gateway = try await Gateway.start()
+        defer { Task { await gateway.stop() } }
+        let hello = try await gateway.call(.runQuickCommand, ["name": "hello"])
+        #expect(hello.parameters["output"] == "hello")
+        #expect(hello.parameters["exit_status"] == 0)
+        #expect(hello.parameters["timed_out"] == false)
+        let fail = try await gateway.call(.runQuickCommand, ["name": "fail"])
+        #expect(fail.parameters["output"] == "nope")
+        #expect(fail.parameters["exit_status"] == 7)
+        #expect(try await gateway.call(.runQuickCommand, ["name": "words", "args": ["a b", "$c"]]).parameters["output"] == "<a b><$c>")
+        #expect(try await gateway.call(.runQuickCommand, ["name": "slow"]).parameters["timed_out"] == true)
+        #expect(try await gateway.call(.runQuickCommand, ["name": "nope"]) == .error(GatewayWire.Error.noSuchQuickCommand, ["name": "nope"]))
+        #expect(try await gateway.call(.runQuickCommand, ["name": 5]) == .error(VarlinkError.invalidParameter, ["parameter": "name"]))
+        #expect(try await gateway.call(.runQuickCommand, ["name": "hello", "args": "x"]) == .error(VarlinkError.invalidParameter, ["parameter": "args"]))
+
+        let drained = try await gateway.call(.drain)
+        #expect(drained.parameters["status"]?.object?["state"] == "draining")
+        #expect(drained.parameters["status"]?.object?["reason"] == "admin")
+        #expect(try await gateway.call(.runQuickCommand, ["name": "hello"]).parameters["output"] == "hello")
+        #expect(try await gateway.call(.sendMessage, ["text": "hi"]).parameters["replies"]
+            == ["⏳ Gateway is draining and is not accepting new work right now."])
+        #expect(try await gateway.call(.sendMessage, ["text": "/hello"]).parameters["replies"] == ["hello"])
+        #expect(try await gateway.call(.resume).parameters["status"]?.object?["state"] == "running")
+    }
+
+    @Test("SendMessage, sessions, quick command list")
+    func sessionsAndMessages() async throws {
+        let gateway = try await Gateway.start()
+        defer { Task { await gateway.stop() } }
+        #expect(try await gateway.call(.sendMessage, ["text": "hi", "chat": "ops"]).parameters["replies"] == ["echo: hi"])
+        let sessions = try await gateway.call(.listSessions).parameters["sessions"]?.array ?? []
+        #expect(sessions.count == 1)
+        #expect(sessions.first?.object?["key"] == "local:dm:ops")
+        #expect(try await gateway.call(.stopTurn, ["session": "local:dm:ops"]).parameters["stopped"] == false)
+        #expect(try await gateway.call(.resetSession, ["session": "local:dm:ops"]).parameters["reset"] == true)
+        #expect(try await gateway.call(.resetSession, ["session": "local:dm:ops"]).error == GatewayWire.Error.noSuchSession)
+        let commands = try await gateway.call(.listQuickCommands).parameters["commands"]?.array ?? []
+        #expect(commands.compactMap { $0.object?["name"]?.string } == ["fail", "hello", "slow", "st", "words"])
+        #expect(commands.first { $0.object?["name"] == "words" }?.object?["args"] == "pass")
+        #expect(commands.first { $0.object?["name"] == "st" }?.object?["target"] == "/status")
+    }
+
+    @Test("Reload applies a valid file and refuses an invalid one, keeping the old")
+    func reload() async throws {
+        let gateway = try await Gateway.start()
+        defer { Task { await gateway.stop() } }
+        try "quick_commands: {fresh: {type: exec, command: 'echo fresh'}}".write(toFile: gateway.configPath, atomically: true, encoding: .utf8)
+        #expect(try await gateway.call(.reload).error == nil)
+        #expect(try await gateway.call(.runQuickCommand, ["name": "fresh"]).parameters["output"] == "fresh")
+        try "quick_commands: {fresh: {type: exec, command: 'echo x', timeout: soon}}".write(toFile: gateway.configPath, atomically: true, encoding: .utf8)
+        let refused = try await gateway.call(.reload)
+        #expect(refused.error == GatewayWire.Error.configInvalid)
+        #expect(refused.parameters["message"]?.string?.contains("quick_commands.fresh.timeout") == true)
+        #expect(try await gateway.call(.runQuickCommand, ["name": "fresh"]).parameters["output"] == "fresh")
+    }
+
+    @Test("Subscribe needs more; then the status, then one reply per event")
+    func subscribe() async throws {
+        let gateway = try await Gateway.start()
+        defer { Task { await gateway.stop() } }
+        #expect(try await gateway.call(.subscribe).error == VarlinkError.expectedMore)
+        let socket = gateway.socket
+        let started = FIFOSignal()
+        let collected = Task {
+            try await onThread { () throws -> [VarlinkReply] in
+                var replies: [VarlinkReply] = []
+                try VarlinkConnection(path: socket, timeout: .seconds(10)).stream(VarlinkCall(method: GatewayWire.Method.subscribe.qualified)) { reply in
+                    replies.append(reply)
+                    if replies.count == 1 { started.send("subscribed") }
+                    return reply.parameters["event"]?.object?["kind"] != "quick_command_finished"
+                }
+                return replies
+            }
+        }
+        #expect(await started.waitForLine(timeout: .seconds(10)) == "subscribed")
+        _ = try await gateway.call(.runQuickCommand, ["name": "hello"])
+        let replies = try await collected.value
+        #expect(replies.first?.parameters["status"]?.object?["state"] == "running")
+        #expect(replies.allSatisfy { $0.continues })
+        let kinds = replies.dropFirst().compactMap { $0.parameters["event"]?.object?["kind"]?.string }
+        #expect(kinds.contains("quick_command_started"))
+        #expect(kinds.last == "quick_command_finished")
+        #expect(replies.last?.parameters["event"]?.object?["exit_status"] == 0)
+    }
+
+    @Test("Drain with more reports each change until nothing is in flight")
+    func drainStream() async throws {
+        let gateway = try await Gateway.start()
+        defer { Task { await gateway.stop() } }
+        let socket = gateway.socket
+        // A slow quick command in flight, so the drain has something to wait for.
+        async let slow = gateway.call(.runQuickCommand, ["name": "slow"])
+        let events = await gateway.dispatcher.subscribe()
+        for await event in events { if case .quickCommandStarted = event { break } }
+        let replies = try await onThread { () throws -> [VarlinkReply] in
+            var replies: [VarlinkReply] = []
+            try VarlinkConnection(path: socket, timeout: .seconds(10)).stream(VarlinkCall(method: GatewayWire.Method.drain.qualified)) {
+                replies.append($0)
+                return true
+            }
+            return replies
+        }
+        #expect(replies.count >= 2)
+        #expect(replies.first?.parameters["status"]?.object?["exec_running"] == 1)
+        #expect(replies.last?.parameters["status"]?.object?["exec_running"] == 0)
+        #expect(replies.last?.continues == false)
+        #expect(try await slow.parameters["timed_out"] == true)
+    }
+
+    @Test("another uid may read but not change: PermissionDenied, and gatewayctl exits 4 or 125",
+          .enabled(if: geteuid() == 0, "needs root to run a client as nobody"))
+    func permissions() async throws {
+        let gateway = try await Gateway.start(mode: 0o666)
+        defer { Task { await gateway.stop() } }
+        let status = try await gateway.ctl(["--json", "status"], asNobody: true)
+        #expect(status.status == 0, "\(status.standardError)")
+        #expect(status.standardOutput.contains(#""state":"running""#))
+        let drain = try await gateway.ctl(["drain", "--no-wait"], asNobody: true)
+        #expect(drain.status == 4)
+        #expect(drain.standardError.contains("permission denied"))
+        let run = try await gateway.ctl(["quick", "run", "hello"], asNobody: true)
+        #expect(run.status == 125)
+        #expect(run.standardError.contains("permission denied"))
+        #expect(await gateway.dispatcher.state == .running)
+    }
+}
+
+@Suite("gatewayctl", .timeLimit(.minutes(1)))
+struct GatewayCtlTests {
+    @Test("no daemon: exit 3 and what to do")
+    func notRunning() async throws {
+        let output = try await onThread { try run([TestPaths.product("gatewayctl"), "--socket", "/nonexistent/control", "status"]) }
+        #expect(output.status == 3)
+        #expect(output.standardError == "gatewayctl: gatewayd is not running (no socket at /nonexistent/control); start it with: systemctl start gatewayd\n")
+        let quick = try await onThread { try run([TestPaths.product("gatewayctl"), "quick", "run", "x", "--socket", "/nonexistent/control"]) }
+        #expect(quick.status == 125)
+    }
+
+    @Test("quick run exits as timeout(1) does; --json parses")
+    func quickRun() async throws {
+        let gateway = try await Gateway.start()
+        defer { Task { await gateway.stop() } }
+        let hello = try await gateway.ctl(["quick", "run", "hello"])
+        #expect(hello.status == 0)
+        #expect(hello.standardOutput == "hello\n")
+        #expect(try await gateway.ctl(["quick", "run", "fail"]).status == 7)
+        #expect(try await gateway.ctl(["quick", "run", "slow"]).status == 124)
+        let missing = try await gateway.ctl(["quick", "run", "nope"])
+        #expect(missing.status == 125)
+        #expect(missing.standardError.contains("no exec quick command named 'nope'"))
+        let words = try await gateway.ctl(["quick", "run", "words", "--", "--flag", "two words"])
+        #expect(words.standardOutput == "<--flag><two words>\n")
+        let json = try await gateway.ctl(["--json", "quick", "run", "hello"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
+        #expect(object?["output"] as? String == "hello")
+        let status = try await gateway.ctl(["status", "--json"])
+        #expect((try JSONSerialization.jsonObject(with: Data(status.standardOutput.utf8)) as? [String: Any])?["state"] as? String == "running")
+        #expect(try await gateway.ctl(["bogus"]).status == 64)
+    }
+
+    @Test("the Python varlink package speaks to the server: GetInfo, GetStatus, RunQuickCommand",
+          .enabled(if: pythonVarlinkAvailable, "python3 with the varlink package (pip install varlink) is needed"))
+    func pythonClient() async throws {
+        let gateway = try await Gateway.start()
+        defer { Task { await gateway.stop() } }
+        let script = """
+            import sys, varlink
+            with varlink.Client(address="unix:" + sys.argv[1]) as client:
+                info = client.get_interfaces()
+                print("interfaces", " ".join(sorted(info)))
+                with client.open("io.gatewayd.Gateway") as gateway:
+                    print("state", gateway.GetStatus()["status"]["state"])
+                    result = gateway.RunQuickCommand("hello", None)
+                    print("output", result["output"], result["exit_status"])
+            """
+        let output = try await onThread { try run(["/usr/bin/env", "python3", "-c", script, gateway.socket]) }
+        #expect(output.status == 0, "\(output.standardError)")
+        #expect(output.standardOutput == "interfaces io.gatewayd.Gateway org.varlink.service\nstate running\noutput hello 0\n")
+    }
+}
+
+let pythonVarlinkAvailable: Bool = {
+    (try? run(["/usr/bin/env", "python3", "-c", "import varlink"]))?.status == 0
+}()
