@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "gatewayctl", targets: ["gatewayctl"]),
         .executable(name: "gatewayd-runner-bench", targets: ["ProcessRunnerBench"]),
         .executable(name: "gatewayd-dispatch-bench", targets: ["DispatchBench"]),
+        .executable(name: "gatewayd-control-bench", targets: ["ControlBench"]),
         .executable(name: "gatewayd-test-helper", targets: ["GatewayTestHelper"]),
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "ProcessRunner", targets: ["ProcessRunner"]),
@@ -75,6 +76,12 @@ let package = Package(
         .executableTarget(
             name: "DispatchBench",
             dependencies: ["GatewayCore", "CAllocCounter", "CGatewayShims"]
+        ),
+        // `swift run -c release gatewayd-control-bench`: GetStatus against a C socket floor.
+        .target(name: "CControlBaseline", dependencies: ["CGatewayShims"]),
+        .executableTarget(
+            name: "ControlBench",
+            dependencies: ["GatewayControl", "GatewayCore", "Varlink", "ProcessRunner", "CControlBaseline", "CGatewayShims"]
         ),
         .testTarget(
             name: "SystemdTests",

@@ -1,5 +1,3 @@
-import Foundation
-
 /// One method call as a client sends it.
 public struct VarlinkCall: Sendable, Equatable {
     /// Fully qualified: `io.gatewayd.Gateway.GetStatus`.
@@ -58,79 +56,51 @@ public struct VarlinkProtocolError: Error, Sendable, Equatable, CustomStringConv
 /// The JSON of calls and replies (each message is one JSON object followed by a NUL byte on the
 /// wire; the NUL is the framer's business).
 public enum VarlinkCoding {
-    private struct CallBody: Decodable {
-        var method: String?
-        var parameters: JSONValue?
-        var oneway: Bool?
-        var more: Bool?
-        var upgrade: Bool?
-    }
-
-    private struct ReplyBody: Codable {
-        var parameters: [String: JSONValue]?
-        var error: String?
-        var continues: Bool?
-    }
-
-    private struct CallOut: Encodable {
-        var method: String
-        var parameters: [String: JSONValue]?
-        var oneway: Bool?
-        var more: Bool?
-    }
-
     public static func decodeCall(_ bytes: some Collection<UInt8>) throws -> VarlinkCall {
-        let body: CallBody
+        let document: JSONValue
         do {
-            body = try JSONDecoder().decode(CallBody.self, from: Data(bytes))
+            document = try JSONValue.parse(bytes)
         } catch {
-            throw VarlinkProtocolError("not a JSON object with a \"method\": \(Self.describe(error))")
+            throw VarlinkProtocolError("not JSON: \(error)")
         }
-        guard let method = body.method, !method.isEmpty else {
-            throw VarlinkProtocolError("missing \"method\"")
-        }
+        guard let object = document.object else { throw VarlinkProtocolError("a call must be a JSON object") }
+        guard let method = object["method"]?.string, !method.isEmpty else { throw VarlinkProtocolError("missing \"method\"") }
         let parameters: [String: JSONValue]
-        switch body.parameters {
+        switch object["parameters"] {
         case nil, .null?: parameters = [:]
-        case .object(let object)?: parameters = object
+        case .object(let members)?: parameters = members
         default: throw VarlinkProtocolError("\"parameters\" must be an object")
         }
-        return VarlinkCall(method: method, parameters: parameters, oneway: body.oneway ?? false, more: body.more ?? false)
+        for flag in ["oneway", "more", "upgrade"] {
+            if let value = object[flag], value.bool == nil, !value.isNull {
+                throw VarlinkProtocolError("\"\(flag)\" must be true or false")
+            }
+        }
+        return VarlinkCall(method: method, parameters: parameters,
+                           oneway: object["oneway"]?.bool ?? false, more: object["more"]?.bool ?? false)
     }
 
     public static func encodeReply(_ reply: VarlinkReply) -> [UInt8] {
-        let body = ReplyBody(parameters: reply.parameters, error: reply.error, continues: reply.continues ? true : nil)
-        return encode(body)
+        var object: [String: JSONValue] = ["parameters": .object(reply.parameters)]
+        if let error = reply.error { object["error"] = .string(error) }
+        if reply.continues { object["continues"] = .bool(true) }
+        return JSONValue.object(object).serialized()
     }
 
     public static func decodeReply(_ bytes: some Collection<UInt8>) throws -> VarlinkReply {
-        do {
-            let body = try JSONDecoder().decode(ReplyBody.self, from: Data(bytes))
-            return VarlinkReply(parameters: body.parameters ?? [:], error: body.error, continues: body.continues ?? false)
-        } catch {
-            throw VarlinkProtocolError("malformed reply: \(Self.describe(error))")
+        guard let object = (try? JSONValue.parse(bytes))?.object else {
+            throw VarlinkProtocolError("malformed reply: not a JSON object")
         }
+        return VarlinkReply(parameters: object["parameters"]?.object ?? [:], error: object["error"]?.string,
+                            continues: object["continues"]?.bool ?? false)
     }
 
     public static func encodeCall(_ call: VarlinkCall) -> [UInt8] {
-        encode(CallOut(
-            method: call.method, parameters: call.parameters.isEmpty ? nil : call.parameters,
-            oneway: call.oneway ? true : nil, more: call.more ? true : nil))
-    }
-
-    private static func encode(_ value: some Encodable) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding these plain value types cannot fail.
-        return Array((try? encoder.encode(value)) ?? Data("{}".utf8))
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.dataCorrupted(let context): context.debugDescription
-        case DecodingError.typeMismatch(_, let context): "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
-        default: "\(error)"
-        }
+        var object: [String: JSONValue] = ["method": .string(call.method)]
+        if !call.parameters.isEmpty { object["parameters"] = .object(call.parameters) }
+        if call.oneway { object["oneway"] = .bool(true) }
+        if call.more { object["more"] = .bool(true) }
+        return JSONValue.object(object).serialized()
     }
 }
 

@@ -27,12 +27,15 @@ public final class VarlinkServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channel = Mutex<(any Channel)?>(nil)
     private let connections = Atomic<Int>(0)
+    /// Connection tasks run on the (single) event loop's thread.
+    private let executor: EventLoopTaskExecutor
 
     public init(info: VarlinkServiceInfo, interfaces: [any VarlinkInterface], configuration: Configuration = Configuration()) {
         self.info = info
         self.configuration = configuration
         self.interfaces = Dictionary(interfaces.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        executor = EventLoopTaskExecutor(group.next())
     }
 
     /// Binds `path` (a stale socket file there is replaced), then sets its mode and group.
@@ -82,7 +85,7 @@ public final class VarlinkServer: Sendable {
                     } catch {
                         return channel.eventLoop.makeFailedFuture(error)
                     }
-                    Task { await self.serve(channel: channel, peer: peer, calls: calls) }
+                    Task(executorPreference: self.executor) { await self.serve(channel: channel, peer: peer, calls: calls) }
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
             }
@@ -125,9 +128,15 @@ public final class VarlinkServer: Sendable {
             if call.oneway { return true }
             var reply = reply
             if !call.more { reply.continues = false }
-            var buffer = channel.allocator.buffer(capacity: 256)
-            buffer.writeBytes(VarlinkCoding.encodeReply(reply))
-            buffer.writeInteger(UInt8(0))
+            var bytes = VarlinkCoding.encodeReply(reply)
+            bytes.append(0)
+            let buffer = channel.allocator.buffer(bytes: bytes)
+            // Replies of a stream are awaited (back-pressure, and a gone client ends it); a
+            // single reply is not: the next call's reply queues behind it in order anyway.
+            guard reply.continues else {
+                channel.writeAndFlush(buffer, promise: nil)
+                return channel.isActive
+            }
             do {
                 try await channel.writeAndFlush(buffer)
                 return true

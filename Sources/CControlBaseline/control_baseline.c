@@ -1,0 +1,110 @@
+#define _GNU_SOURCE
+#include "control_baseline.h"
+#include "gateway_shims.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct server { int fd; char *reply; size_t reply_len; };
+struct connection { int fd; struct server *server; };
+
+static void *serve_connection(void *arg) {
+    struct connection *c = arg;
+    char buffer[65536];
+    for (;;) {
+        ssize_t n = read(c->fd, buffer, sizeof(buffer));
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buffer[i] == 0 && write(c->fd, c->server->reply, c->server->reply_len) < 0) goto done;
+        }
+    }
+done:
+    close(c->fd);
+    free(c);
+    return NULL;
+}
+
+static void *accept_loop(void *arg) {
+    struct server *s = arg;
+    for (;;) {
+        int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) { if (errno == EINTR) continue; break; }
+        struct connection *c = malloc(sizeof(*c));
+        c->fd = fd; c->server = s;
+        pthread_t t;
+        if (pthread_create(&t, NULL, serve_connection, c) == 0) pthread_detach(t); else { close(fd); free(c); }
+    }
+    return NULL;
+}
+
+int gwc_server_start(const char *path, const char *reply) {
+    unlink(path);
+    int fd = gw_unix_bind(path, 1);
+    if (fd < 0) return errno;
+    struct server *s = malloc(sizeof(*s));
+    s->fd = fd;
+    s->reply_len = strlen(reply) + 1;  /* with its NUL */
+    s->reply = strdup(reply);
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, accept_loop, s);
+    if (rc == 0) pthread_detach(t);
+    return rc;
+}
+
+static int round_trip(int fd, const char *request, size_t length, char *buffer, size_t size) {
+    if (write(fd, request, length) != (ssize_t)length) return errno ? errno : EIO;
+    for (;;) {
+        ssize_t n = read(fd, buffer, size);
+        if (n <= 0) return n == 0 ? EPIPE : errno;
+        if (buffer[n - 1] == 0) return 0;  /* one reply per request: its NUL ends the read */
+    }
+}
+
+int gwc_round_trips(const char *path, const char *request, int count, uint64_t *latencies_ns) {
+    int fd = gw_unix_connect(path);
+    if (fd < 0) return errno;
+    size_t length = strlen(request) + 1;
+    char buffer[65536];
+    for (int i = 0; i < count; i++) {
+        uint64_t start = gw_monotonic_nsec();
+        int rc = round_trip(fd, request, length, buffer, sizeof(buffer));
+        if (rc != 0) { close(fd); return rc; }
+        latencies_ns[i] = gw_monotonic_nsec() - start;
+    }
+    close(fd);
+    return 0;
+}
+
+struct load { const char *path; const char *request; uint64_t deadline; atomic_uint_fast64_t done; atomic_int error; };
+
+static void *load_client(void *arg) {
+    struct load *l = arg;
+    int fd = gw_unix_connect(l->path);
+    if (fd < 0) { atomic_store(&l->error, errno); return NULL; }
+    size_t length = strlen(l->request) + 1;
+    char buffer[65536];
+    while (gw_monotonic_nsec() < l->deadline) {
+        int rc = round_trip(fd, l->request, length, buffer, sizeof(buffer));
+        if (rc != 0) { atomic_store(&l->error, rc); break; }
+        atomic_fetch_add(&l->done, 1);
+    }
+    close(fd);
+    return NULL;
+}
+
+int gwc_throughput(const char *path, const char *request, int clients, double seconds, uint64_t *completed) {
+    struct load l = { .path = path, .request = request,
+                      .deadline = gw_monotonic_nsec() + (uint64_t)(seconds * 1e9) };
+    atomic_init(&l.done, 0);
+    atomic_init(&l.error, 0);
+    pthread_t threads[clients];
+    for (int i = 0; i < clients; i++) pthread_create(&threads[i], NULL, load_client, &l);
+    for (int i = 0; i < clients; i++) pthread_join(threads[i], NULL);
+    *completed = atomic_load(&l.done);
+    return atomic_load(&l.error);
+}

@@ -1,0 +1,17 @@
+// The C floor for the control socket benchmark: a Unix stream server that answers each
+// NUL-terminated request with a fixed reply (a thread per connection), and clients that time
+// request/response round trips against any server speaking NUL-framed messages.
+#ifndef CONTROL_BASELINE_H
+#define CONTROL_BASELINE_H
+#include <stdint.h>
+
+/// Starts the fixed-reply server on `path` in background threads. 0 or an errno value.
+int gwc_server_start(const char *path, const char *reply);
+
+/// `count` sequential round trips of `request` (NUL added) on one connection; latencies_ns[i].
+int gwc_round_trips(const char *path, const char *request, int count, uint64_t *latencies_ns);
+
+/// `clients` connections, each doing round trips for `seconds`; *completed gets the total.
+int gwc_throughput(const char *path, const char *request, int clients, double seconds, uint64_t *completed);
+
+#endif
