@@ -14,6 +14,8 @@ public enum GatewayConstants {
         public static let logTarget = "GATEWAYD_LOG_TARGET"
         /// The control socket gatewayctl talks to when `--socket` is not given.
         public static let socket = "GATEWAYD_SOCKET"
+        /// `1` enables test-only hooks (SIGUSR2 wedges the dispatcher, for watchdog tests).
+        public static let testHooks = "GATEWAYD_TEST_HOOKS"
     }
 
     /// Process exit statuses with a meaning for systemd (`RestartForceExitStatus=`,

@@ -51,14 +51,16 @@ actor Daemon: GatewayControlHost {
                             metadata: ["event": "config_invalid"])
             return GatewayConstants.ExitStatus.configInvalid
         }
+        // The dispatcher runs before the socket serves, so the first call (the one that may have
+        // socket-activated us) already sees `running`; READY=1 follows the socket.
+        let events = await dispatcher.subscribe()
+        await dispatcher.markRunning()
         do {
             try await startControlSocket()
         } catch {
             logger.critical("cannot serve the control socket: \(error)", metadata: ["event": "socket_failed"])
             return GatewayConstants.ExitStatus.failure
         }
-        let events = await dispatcher.subscribe()
-        await dispatcher.markRunning()
         let snapshot = await dispatcher.snapshot
         lastStatus = statusLine(snapshot)
         notify { try $0.ready(status: self.lastStatus) }
@@ -107,7 +109,8 @@ actor Daemon: GatewayControlHost {
     // MARK: Signals, reload, watchdog
 
     private func startSignalHandling() {
-        let signals = SignalStream([SIGTERM, SIGINT, SIGUSR1, SIGHUP])
+        let testHooks = getenv(GatewayConstants.Environment.testHooks).map { String(cString: $0) == "1" } ?? false
+        let signals = SignalStream([SIGTERM, SIGINT, SIGUSR1, SIGHUP] + (testHooks ? [SIGUSR2] : []))
         Task {
             for await number in signals.stream { await self.handle(signal: number) }
         }
@@ -115,6 +118,10 @@ actor Daemon: GatewayControlHost {
 
     private func handle(signal number: Int32) async {
         switch number {
+        case SIGUSR2:
+            logger.warning("test hook: wedging the dispatcher", metadata: ["event": "test_wedge"])
+            let dispatcher = self.dispatcher
+            Task.detached { await dispatcher.wedgeForTesting() }
         case SIGHUP:
             try? await reloadConfiguration()
         case SIGUSR1:

@@ -58,7 +58,15 @@ public func run(_ argv: [String], environment: [String: String]? = nil,
     process.standardOutput = out
     process.standardError = errorFile ?? err
     process.standardInput = FileHandle.nullDevice
-    try process.run()
+    // The child inherits the calling thread's signal mask, and Dispatch's worker threads block
+    // most signals: a `kill` in a test script would then do nothing. Spawn with none blocked.
+    var empty = sigset_t(), saved = sigset_t()
+    sigemptyset(&empty)
+    pthread_sigmask(SIG_SETMASK, &empty, &saved)
+    do {
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+        try process.run()
+    }
     // Read both pipes to end of file before waiting, so a chatty child cannot block on a full pipe.
     let group = DispatchGroup()
     nonisolated(unsafe) var errData = Data()

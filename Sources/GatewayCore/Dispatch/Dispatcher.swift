@@ -1,3 +1,4 @@
+import Foundation
 import ProcessRunner
 
 /// Routes each inbound message, in the fixed order of DESIGN.md: access, parse, built-in
@@ -69,6 +70,13 @@ public actor Dispatcher {
 
     /// Answers the dispatcher's liveness probe (the watchdog pings only when this returns).
     public func ping() -> Bool { true }
+
+    /// Test hook: blocks the dispatcher for good, as a deadlock would, so tests can watch systemd's
+    /// watchdog restart the service. Reachable only when the daemon runs with
+    /// `GATEWAYD_TEST_HOOKS=1`.
+    public func wedgeForTesting() {
+        while true { sleep(3600) }
+    }
 
     /// Swaps in a new configuration. Sessions, queues and running commands carry on; removed
     /// quick commands stop being offered at once.

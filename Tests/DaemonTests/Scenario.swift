@@ -1,0 +1,88 @@
+import Foundation
+import GatewayTestSupport
+
+/// gatewayd installed as a user unit under a real systemd manager and journald (in private
+/// namespaces), driven by a shell script: `$CTL` is gatewayctl on the unit's socket, `$UNIT`
+/// the unit's name, `$CONFIG` its configuration file.
+struct Scenario {
+    let directory: String
+    var unit = "gatewayd-test.service"
+    var config: String
+    var serviceExtra = ""
+    var socketActivated = false
+
+    init(config: String) {
+        directory = makeTemporaryDirectory("gatewayd-scenario")
+        self.config = config
+    }
+
+    var configPath: String { directory + "/gatewayd.yaml" }
+
+    func run(_ script: String) throws -> ProcessOutput {
+        let units = directory + "/units"
+        try FileManager.default.createDirectory(atPath: units, withIntermediateDirectories: true)
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let socketOption = socketActivated ? "" : " --socket %t/gatewayd-test.sock"
+        try """
+            [Service]
+            Type=notify
+            ExecStart=\(TestPaths.product("gatewayd")) --config \(configPath)\(socketOption)
+            ExecReload=/bin/kill -HUP $MAINPID
+            Restart=on-failure
+            RestartSec=100ms
+            SuccessExitStatus=75
+            RestartForceExitStatus=75
+            RestartPreventExitStatus=78
+            TimeoutStartSec=10
+            TimeoutStopSec=30
+            KillMode=mixed
+            Environment=GATEWAYD_TEST_HOOKS=1
+            # A watchdog abort should restart at once, not first symbolicate a debug build.
+            Environment=SWIFT_BACKTRACE=enable=no
+            LimitCORE=0
+            \(serviceExtra)
+            """.write(toFile: "\(units)/\(unit)", atomically: true, encoding: .utf8)
+        if socketActivated {
+            try """
+                [Socket]
+                ListenStream=%t/gatewayd-test.sock
+                FileDescriptorName=control
+                """.write(toFile: "\(units)/gatewayd-test.socket", atomically: true, encoding: .utf8)
+        }
+        let prelude = """
+            set -u
+            UNIT=\(unit)
+            CONFIG=\(configPath)
+            CTL="\(TestPaths.product("gatewayctl")) --socket $XDG_RUNTIME_DIR/gatewayd-test.sock"
+            show() { systemctl --user show -p "$1" --value "$UNIT"; }
+            # Waits (bounded) until the unit's property has the value: systemd offers no event to
+            # await from a shell here.
+            wait_for() { for _ in $(seq 500); do [ "$(show "$1")" = "$2" ] && return 0; sleep 0.02; done; echo "timeout waiting for $1=$2 (now $(show "$1"))" >&2; return 1; }
+            # Waits for a line of `gatewayctl events` containing $1 (the first line is the status),
+            # then ends the follower at once.
+            wait_event() {
+              coproc EVENTS { exec $CTL --json events; }
+              local follower=$EVENTS_PID line
+              while IFS= read -r -t 20 line <&"${EVENTS[0]}"; do
+                case $line in *"$1"*) kill "$follower"; wait "$follower" 2>/dev/null; return 0;; esac
+              done
+              kill "$follower" 2>/dev/null; echo "no event matching $1" >&2; return 1
+            }
+
+            """
+        return try GatewayTestSupport.run([TestPaths.sandboxScript, "user-manager", units, "/bin/bash", "-c", prelude + script],
+                       environment: environment(with: [:]))
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// `KEY=value` lines of a script's output.
+func fields(_ output: String) -> [String: String] {
+    var result: [String: String] = [:]
+    for line in output.split(separator: "\n") {
+        guard let equals = line.firstIndex(of: "=") else { continue }
+        result[String(line[..<equals])] = String(line[line.index(after: equals)...])
+    }
+    return result
+}
