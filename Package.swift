@@ -122,7 +122,7 @@ let package = Package(
             dependencies: ["GatewayCore", "ProcessRunner", "GatewayTestSupport"]
         ),
         // Spawns the built gatewayd; depends on it so that `swift test` builds it first.
-        .testTarget(name: "DaemonTests", dependencies: ["GatewayTestSupport", "gatewayd"]),
+        .testTarget(name: "DaemonTests", dependencies: ["GatewayTestSupport", "GatewayCore", "gatewayd", "gatewayctl"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -47,3 +47,15 @@ extension GatewayConstants {
     /// Stop-timeout extensions reach this far past the drain's own deadline.
     public static let stopTimeoutMargin: Duration = .seconds(15)
 }
+
+/// Stable `MESSAGE_ID`s of the key journal records, with entries in contrib/gatewayd.catalog
+/// (`journalctl -x` shows them; `journalctl MESSAGE_ID=...` finds every occurrence).
+public enum GatewayMessageID {
+    public static let started = "29c800f8beb445b9b2a34d6d42a4730b"
+    public static let draining = "291ccce99a0546b8b4213bcf24cb1ec7"
+    public static let stopped = "7ff161393d8a4aa3ae66ab028f5a3125"
+    public static let reloaded = "a072a5f351ab48b18ba1175bf5512b02"
+    public static let reloadRefused = "57438b8e4c1a47e39a34333fe6bbbe8d"
+    public static let quickCommand = "ca6705d160e849389c72632fd57afbdc"
+    public static let configInvalid = "2ef2ce96e70d49159ed5dd9cd1ed7a3e"
+}

@@ -45,7 +45,8 @@ public struct JournalLogHandler: LogHandler {
         }
         let merged = event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            fields.append((Self.fieldName(for: key, prefix: fieldPrefix), Self.render(value)))
+            let name = Self.journalFields.contains(key) ? key : Self.fieldName(for: key, prefix: fieldPrefix)
+            fields.append((name, Self.render(value)))
         }
         let result = Self.send(fields)
         if result < 0 {
@@ -53,6 +54,9 @@ public struct JournalLogHandler: LogHandler {
             _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
         }
     }
+
+    /// Metadata keys that are journal fields of their own, passed through without the prefix.
+    public static let journalFields: Set<String> = ["MESSAGE_ID"]
 
     /// swift-log levels onto syslog priorities (trace and debug are both `debug`, 7).
     public static func priority(_ level: Logger.Level) -> Int {

@@ -55,11 +55,54 @@ public final class VarlinkServer: Sendable {
         channel.withLock { $0 = bound }
     }
 
-    /// Stops accepting and closes the listener; open connections end with the event loop.
-    public func shutdown() async {
+    /// Stops accepting, lets calls being answered finish (up to `grace`: a `Restart` caller gets
+    /// its reply before the daemon exits), then closes every connection. Streams (`more` calls)
+    /// are not waited for; they end with their connection.
+    public func shutdown(grace: Duration = .seconds(2)) async {
         let bound = channel.withLock { $0 }
         try? await bound?.close()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.callsFinished() }
+            group.addTask { try? await Task.sleep(for: grace) }
+            await group.next()
+            group.cancelAll()
+        }
+        let waiters = inFlight.withLock { state in
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
         try? await group.shutdownGracefully()
+    }
+
+    private struct InFlight {
+        var calls = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let inFlight = Mutex(InFlight())
+
+    private func callsFinished() async {
+        await withCheckedContinuation { continuation in
+            let done = inFlight.withLock { state in
+                if state.calls == 0 { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    private func callStarted() { inFlight.withLock { $0.calls += 1 } }
+
+    private func callEnded() {
+        let waiters = inFlight.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.calls -= 1
+            guard state.calls == 0 else { return [] }
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     public var connectionCount: Int { connections.load(ordering: .relaxed) }
@@ -115,7 +158,9 @@ public final class VarlinkServer: Sendable {
                     channel.close(promise: nil)
                     return
                 }
+                if !call.more { callStarted() }
                 let open = await dispatch(call, peer: peer, channel: channel)
+                if !call.more { callEnded() }
                 if !open { return }
             }
         }

@@ -64,7 +64,7 @@ actor Daemon: GatewayControlHost {
         let snapshot = await dispatcher.snapshot
         lastStatus = statusLine(snapshot)
         notify { try $0.ready(status: self.lastStatus) }
-        logger.info("gatewayd \(GatewayConstants.version) ready", metadata: ["event": "started"])
+        logger.info("gatewayd \(GatewayConstants.version) ready", metadata: ["event": "started", "MESSAGE_ID": "\(GatewayMessageID.started)"])
         startSignalHandling()
         startWatchdog()
 
@@ -78,7 +78,9 @@ actor Daemon: GatewayControlHost {
             await updateStatus(after: event)
         }
         await dispatcher.markStopping()
-        logger.info("drained; exiting", metadata: ["event": "stopped", "reason": "\(exitReason.rawValue)"])
+        logger.info("drained; exiting", metadata: [
+            "event": "stopped", "reason": "\(exitReason.rawValue)", "MESSAGE_ID": "\(GatewayMessageID.stopped)",
+        ])
         await server?.shutdown()
         return exitReason == .restart ? GatewayConstants.ExitStatus.restartRequested : GatewayConstants.ExitStatus.success
     }
@@ -163,9 +165,11 @@ actor Daemon: GatewayControlHost {
             }
             config = outcome.config
             await dispatcher.reload(outcome.config)
-            logger.info("configuration reloaded from \(configPath)", metadata: ["event": "reload"])
+            logger.info("configuration reloaded from \(configPath)", metadata: ["event": "reload", "MESSAGE_ID": "\(GatewayMessageID.reloaded)"])
         } catch let error as ConfigError {
-            logger.error("reload refused, the old configuration stays: \(error)", metadata: ["event": "reload_failed"])
+            logger.error("reload refused, the old configuration stays: \(error)", metadata: [
+                "event": "reload_failed", "MESSAGE_ID": "\(GatewayMessageID.reloadRefused)",
+            ])
             notify { try $0.ready(status: self.lastStatus) }
             throw error
         } catch {
@@ -227,8 +231,9 @@ actor Daemon: GatewayControlHost {
     private func log(_ event: GatewayEvent) {
         switch event {
         case .stateChanged(let state):
-            logger.notice("state \(state)", metadata: ["event": "state", "state": "\(state.name)",
-                                                     "reason": "\(state.reason?.rawValue ?? "")"])
+            var metadata: Logger.Metadata = ["event": "state", "state": "\(state.name)", "reason": "\(state.reason?.rawValue ?? "")"]
+            if case .draining = state { metadata["MESSAGE_ID"] = "\(GatewayMessageID.draining)" }
+            logger.notice("state \(state)", metadata: metadata)
         case .drained(let reason):
             logger.info("drained (\(reason.rawValue))", metadata: ["event": "drained", "reason": "\(reason.rawValue)"])
         case .messageDispatched(let session, let route):
@@ -240,6 +245,7 @@ actor Daemon: GatewayControlHost {
             let outcome = report.timedOut ? "timed out" : report.signal.map { "killed by signal \($0)" } ?? "exited with status \(report.exitStatus ?? -1)"
             logger.info("quick command /\(report.name) \(outcome)", metadata: [
                 "event": "quick_command", "quick_command": "\(report.name)", "session": "\(report.session)",
+                "MESSAGE_ID": "\(GatewayMessageID.quickCommand)",
                 "exit_status": "\(report.exitStatus.map(String.init) ?? "")", "timed_out": "\(report.timedOut)",
                 "duration_usec": "\(usec)",
             ])

@@ -55,7 +55,9 @@ struct GatewayDaemon: AsyncParsableCommand {
             loaded = try ConfigLoader.load(path: config)
         } catch let error as ConfigError {
             for problem in error.problems {
-                logger.critical("\(config): \(problem)", metadata: ["event": "config_invalid"])
+                logger.critical("\(config): \(problem)", metadata: [
+                    "event": "config_invalid", "MESSAGE_ID": "\(GatewayMessageID.configInvalid)",
+                ])
             }
             throw ExitCode(GatewayConstants.ExitStatus.configInvalid)
         }

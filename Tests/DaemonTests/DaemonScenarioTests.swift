@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import GatewayTestSupport
 import Testing
 
@@ -36,6 +37,7 @@ struct DaemonScenarioTests {
             journalctl --sync
             echo "journal_quick=$(journalctl -o cat --no-pager GATEWAY_QUICK_COMMAND=up | wc -l)"
             echo "journal_exit=$(journalctl -o json --no-pager GATEWAY_QUICK_COMMAND=up GATEWAY_EVENT=quick_command | grep -c '"GATEWAY_EXIT_STATUS":"0"')"
+            echo "message_ids=$(journalctl -o cat --no-pager MESSAGE_ID=\(GatewayMessageID.quickCommand) | wc -l),$(journalctl -o cat --no-pager MESSAGE_ID=\(GatewayMessageID.draining) | wc -l),$(journalctl -o cat --no-pager MESSAGE_ID=\(GatewayMessageID.stopped) | wc -l)"
             """)
         #expect(output.status == 0, "\(output.standardError)")
         let result = fields(output.standardOutput)
@@ -48,6 +50,7 @@ struct DaemonScenarioTests {
         #expect(result["result"] == "success status=0")
         #expect(Int(result["journal_quick"] ?? "0") ?? 0 >= 4, "started and finished records for both runs")
         #expect(result["journal_exit"] == "2")
+        #expect(result["message_ids"] == "2,1,1", "stable MESSAGE_IDs on the key records")
     }
 
     @Test("a restart request drains, exits 75, and systemd starts gatewayd again")
