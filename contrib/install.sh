@@ -1,0 +1,43 @@
+#!/bin/sh
+# Installs gatewayd: binaries, systemd units, sysusers/tmpfiles entries, the journald catalog,
+# gatewayctl completions and the example configuration. Honours DESTDIR and PREFIX.
+#
+#   contrib/install.sh                       build (release) and install under /usr/local
+#   PREFIX=/usr DESTDIR=/tmp/pkg contrib/install.sh
+#   contrib/install.sh --from DIR            install binaries already built in DIR
+set -eu
+PREFIX=${PREFIX:-/usr/local}
+DESTDIR=${DESTDIR:-}
+cd "$(dirname "$0")/.."
+from=
+if [ "${1:-}" = "--from" ]; then from=$2; fi
+if [ -z "$from" ]; then
+  swift build -c release --product gatewayd
+  swift build -c release --product gatewayctl
+  from=$(swift build -c release --show-bin-path)
+fi
+root=$DESTDIR$PREFIX
+install -d "$root/bin" "$root/lib/systemd/system" "$root/lib/sysusers.d" "$root/lib/tmpfiles.d" \
+  "$root/lib/systemd/catalog" "$root/share/bash-completion/completions" "$root/share/zsh/site-functions" \
+  "$root/share/fish/vendor_completions.d" "$root/share/doc/gatewayd"
+install -m 0755 "$from/gatewayd" "$from/gatewayctl" "$root/bin/"
+for unit in gatewayd.service gatewayd@.service gatewayd.socket; do
+  sed "s|/usr/local/bin/|$PREFIX/bin/|g" "systemd/$unit" > "$root/lib/systemd/system/$unit"
+  chmod 0644 "$root/lib/systemd/system/$unit"
+done
+install -m 0644 systemd/gatewayd.sysusers "$root/lib/sysusers.d/gatewayd.conf"
+install -m 0644 systemd/gatewayd.tmpfiles "$root/lib/tmpfiles.d/gatewayd.conf"
+install -m 0644 contrib/gatewayd.catalog "$root/lib/systemd/catalog/gatewayd.catalog"
+install -m 0644 contrib/completions/gatewayctl.bash "$root/share/bash-completion/completions/gatewayctl"
+install -m 0644 contrib/completions/gatewayctl.zsh "$root/share/zsh/site-functions/_gatewayctl"
+install -m 0644 contrib/completions/gatewayctl.fish "$root/share/fish/vendor_completions.d/gatewayctl.fish"
+install -m 0644 contrib/gatewayd.yaml "$root/share/doc/gatewayd/gatewayd.yaml.example"
+if [ -z "$DESTDIR" ]; then
+  cat <<EOT
+Installed under $PREFIX. To enable:
+  systemd-sysusers && systemd-tmpfiles --create
+  install -m 0640 -g gatewayd $PREFIX/share/doc/gatewayd/gatewayd.yaml.example /etc/gatewayd/gatewayd.yaml
+  journalctl --update-catalog && systemctl daemon-reload
+  systemctl enable --now gatewayd.socket gatewayd.service
+EOT
+fi
