@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "gatewayd-runner-bench", targets: ["ProcessRunnerBench"]),
         .executable(name: "gatewayd-dispatch-bench", targets: ["DispatchBench"]),
         .executable(name: "gatewayd-control-bench", targets: ["ControlBench"]),
+        .executable(name: "gatewayd-bench", targets: ["GatewaydBench"]),
         .executable(name: "gatewayd-test-helper", targets: ["GatewayTestHelper"]),
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "ProcessRunner", targets: ["ProcessRunner"]),
@@ -82,6 +83,11 @@ let package = Package(
         .executableTarget(
             name: "ControlBench",
             dependencies: ["GatewayControl", "GatewayCore", "Varlink", "ProcessRunner", "CControlBaseline", "CGatewayShims"]
+        ),
+        // `swift build -c release && .build/release/gatewayd-bench`: the whole daemon.
+        .executableTarget(
+            name: "GatewaydBench",
+            dependencies: ["CControlBaseline", "CSpawnBaseline", "CGatewayShims"]
         ),
         .testTarget(
             name: "SystemdTests",

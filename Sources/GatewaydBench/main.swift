@@ -1,0 +1,104 @@
+// The built gatewayd as a whole, over its control socket, in one run. Release build:
+//   swift build -c release && .build/release/gatewayd-bench [--quick]
+// Starts .build/release/gatewayd (beside this binary) with a notify socket, then measures: time
+// from exec to READY=1, idle RSS, an exec quick command's round trip (RunQuickCommand and
+// SendMessage "/hi") against a C posix_spawn baseline run here, GetStatus, and echo-agent
+// messages/s with 16 clients. Prints one JSON document last.
+import CControlBaseline
+import CGatewayShims
+import CSpawnBaseline
+import Foundation
+
+let quick = CommandLine.arguments.contains("--quick")
+let rounds = quick ? 200 : 2000
+let loadSeconds = quick ? 0.5 : 2.0
+
+let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
+let directory = String(cString: mkdtemp(strdup("/tmp/gatewayd-bench.XXXXXX"))!)
+let socket = directory + "/control", notify = directory + "/notify", config = directory + "/gatewayd.yaml"
+try """
+    quick_commands:
+      hi: {type: exec, command: "echo hi"}
+    exec: {max_concurrent: 64}
+    """.write(toFile: config, atomically: true, encoding: .utf8)
+
+let notifyFD = gw_unix_bind(notify, 0)
+precondition(notifyFD >= 0)
+let daemon = Process()
+daemon.executableURL = URL(fileURLWithPath: me + "/gatewayd")
+daemon.arguments = ["--config", config, "--socket", socket, "--log-target", "console"]
+daemon.environment = ["PATH": "/usr/bin:/bin", "NOTIFY_SOCKET": notify]
+daemon.standardError = FileHandle.nullDevice
+let start = gw_monotonic_nsec()
+try daemon.run()
+var buffer = [UInt8](repeating: 0, count: 4096)
+var ready: UInt64 = 0
+while ready == 0 {
+    var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
+    let n = gw_recv_with_credentials(notifyFD, &buffer, buffer.count, &pid, &uid, &gid)
+    precondition(n > 0)
+    if String(decoding: buffer[0..<n], as: UTF8.self).contains("READY=1") { ready = gw_monotonic_nsec() }
+}
+let readyMs = Double(ready - start) / 1e6
+
+// Idle RSS once it settled.
+usleep(300_000)
+let status = (try? String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8)) ?? ""
+let rssKiB = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+    .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0) } ?? -1
+
+func median(_ values: [UInt64]) -> Double { Double(values.sorted()[values.count / 2]) / 1000 }
+
+func trips(_ request: String) -> [UInt64] {
+    var latencies = [UInt64](repeating: 0, count: rounds)
+    let rc = gwc_round_trips(socket, request, Int32(rounds), &latencies)
+    precondition(rc == 0, "round trips failed: \(rc)")
+    return latencies
+}
+
+func spawnBaseline() -> [UInt64] {
+    var out = [CChar](repeating: 0, count: 256)
+    var length = 0, status: Int32 = 0
+    return (0..<rounds).map { _ in
+        let t = gw_monotonic_nsec()
+        precondition(gwb_spawn_collect("echo hi", &out, out.count, &length, &status) == 0)
+        return gw_monotonic_nsec() - t
+    }
+}
+
+let run = #"{"method":"io.gatewayd.Gateway.RunQuickCommand","parameters":{"name":"hi"}}"#
+let send = #"{"method":"io.gatewayd.Gateway.SendMessage","parameters":{"text":"/hi"}}"#
+let getStatus = #"{"method":"io.gatewayd.Gateway.GetStatus"}"#
+let echo = #"{"method":"io.gatewayd.Gateway.SendMessage","parameters":{"text":"hello"}}"#
+_ = trips(run)
+_ = spawnBaseline()
+var cSpawn: [UInt64] = [], runQuick: [UInt64] = [], sendQuick: [UInt64] = []
+for _ in 0..<2 {
+    cSpawn += spawnBaseline()
+    runQuick += trips(run)
+    sendQuick += trips(send)
+}
+let statusTrips = trips(getStatus)
+var completed: UInt64 = 0
+precondition(gwc_throughput(socket, echo, 16, loadSeconds, &completed) == 0)
+let echoRate = Double(completed) / loadSeconds
+
+daemon.terminate()
+daemon.waitUntilExit()
+close(notifyFD)
+try? FileManager.default.removeItem(atPath: directory)
+
+func format(_ value: Double) -> String { "\((value * 100).rounded() / 100)" }
+let cMedian = median(cSpawn) / 1000, runMedian = median(runQuick) / 1000, sendMedian = median(sendQuick) / 1000
+print("gatewayd benchmark (release)")
+print("exec to READY=1:            \(format(readyMs)) ms (target < 50)")
+print("idle RSS:                   \(rssKiB / 1024) MiB (\(rssKiB) KiB; target < 20 MiB)")
+print("exec quick command, median: C posix_spawn \(format(cMedian)) ms, RunQuickCommand \(format(runMedian)) ms (x\(format(runMedian / cMedian))), SendMessage /hi \(format(sendMedian)) ms (x\(format(sendMedian / cMedian))) (target x1.3)")
+print("GetStatus round trip:       \(format(median(statusTrips))) us median")
+print("echo agent, 16 clients:     \(Int(echoRate)) messages/s")
+print("""
+{"ready_ms":\(format(readyMs)),"idle_rss_kib":\(rssKiB),\
+"exec_median_ms":{"c_posix_spawn":\(format(cMedian)),"run_quick_command":\(format(runMedian)),"send_message":\(format(sendMedian))},\
+"exec_ratio":{"run_quick_command":\(format(runMedian / cMedian)),"send_message":\(format(sendMedian / cMedian))},\
+"get_status_median_us":\(format(median(statusTrips))),"echo_messages_per_s_16_clients":\(Int(echoRate))}
+""")
