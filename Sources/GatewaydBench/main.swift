@@ -40,6 +40,12 @@ while ready == 0 {
     if String(decoding: buffer[0..<n], as: UTF8.self).contains("READY=1") { ready = gw_monotonic_nsec() }
 }
 let readyMs = Double(ready - start) / 1e6
+// Keep reading notifications, as systemd does: a manager that stops reading would make
+// sd_notify block in the daemon.
+Thread.detachNewThread {
+    var sink = [UInt8](repeating: 0, count: 4096)
+    while recv(notifyFD, &sink, sink.count, 0) > 0 {}
+}
 
 // Idle RSS once it settled.
 usleep(300_000)
@@ -85,7 +91,6 @@ let echoRate = Double(completed) / loadSeconds
 
 daemon.terminate()
 daemon.waitUntilExit()
-close(notifyFD)
 try? FileManager.default.removeItem(atPath: directory)
 
 func format(_ value: Double) -> String { "\((value * 100).rounded() / 100)" }

@@ -1,7 +1,9 @@
 import GatewayControl
 import GatewayCore
 import Logging
+import Dispatch
 import ProcessRunner
+import Synchronization
 import Systemd
 import Varlink
 #if canImport(Glibc)
@@ -15,7 +17,14 @@ actor Daemon: GatewayControlHost {
     let socketOverride: String?
     let logger: Logger
     let notifier = Notifier()
+    /// sd_notify blocks while the manager's queue is full: notifications go out from a serial
+    /// queue of their own, in order, and never stall the daemon or the control socket.
+    private let notifyQueue = DispatchQueue(label: "gatewayd.notify")
     private(set) var config: GatewayConfig
+    private let platforms: Mutex<[String]>
+    /// A STATUS= line waits this long, so a burst of messages costs one datagram, not two each.
+    private static let statusCoalescing: Duration = .milliseconds(250)
+    private var statusFlushPending = false
     let dispatcher: Dispatcher
     private var server: VarlinkServer?
     private var lastStatus = ""
@@ -28,6 +37,7 @@ actor Daemon: GatewayControlHost {
         self.logger = logger
         ProcessRunner.raiseFileDescriptorLimit()
         dispatcher = Dispatcher(config: config, agent: Self.makeAgent(config))
+        platforms = Mutex(Self.platformNames(config))
     }
 
     static func makeAgent(_ config: GatewayConfig) -> any AgentBackend {
@@ -42,7 +52,11 @@ actor Daemon: GatewayControlHost {
         }
     }
 
-    var platformNames: [String] { config.platforms.localEnabled ? [GatewayConstants.localPlatform] : [] }
+    nonisolated var platformNames: [String] { platforms.withLock { $0 } }
+
+    static func platformNames(_ config: GatewayConfig) -> [String] {
+        config.platforms.localEnabled ? [GatewayConstants.localPlatform] : []
+    }
 
     /// Runs until a stop or restart drain completes; returns the exit status.
     func run() async -> Int32 {
@@ -63,7 +77,8 @@ actor Daemon: GatewayControlHost {
         }
         let snapshot = await dispatcher.snapshot
         lastStatus = statusLine(snapshot)
-        notify { try $0.ready(status: self.lastStatus) }
+        let readyLine = lastStatus
+        notify { try $0.ready(status: readyLine) }
         logger.info("gatewayd \(GatewayConstants.version) ready", metadata: ["event": "started", "MESSAGE_ID": "\(GatewayMessageID.started)"])
         startSignalHandling()
         startWatchdog()
@@ -78,6 +93,7 @@ actor Daemon: GatewayControlHost {
             await updateStatus(after: event)
         }
         await dispatcher.markStopping()
+        await flushNotifications()
         logger.info("drained; exiting", metadata: [
             "event": "stopped", "reason": "\(exitReason.rawValue)", "MESSAGE_ID": "\(GatewayMessageID.stopped)",
         ])
@@ -164,20 +180,24 @@ actor Daemon: GatewayControlHost {
                 logger.warning("\(configPath): \(warning)", metadata: ["event": "config_warning"])
             }
             config = outcome.config
+            platforms.withLock { $0 = Self.platformNames(outcome.config) }
             await dispatcher.reload(outcome.config)
             logger.info("configuration reloaded from \(configPath)", metadata: ["event": "reload", "MESSAGE_ID": "\(GatewayMessageID.reloaded)"])
         } catch let error as ConfigError {
             logger.error("reload refused, the old configuration stays: \(error)", metadata: [
                 "event": "reload_failed", "MESSAGE_ID": "\(GatewayMessageID.reloadRefused)",
             ])
-            notify { try $0.ready(status: self.lastStatus) }
+            let line = lastStatus
+            notify { try $0.ready(status: line) }
             throw error
         } catch {
-            notify { try $0.ready(status: self.lastStatus) }
+            let line = lastStatus
+            notify { try $0.ready(status: line) }
             throw ConfigError(file: configPath, problems: [])
         }
         lastStatus = statusLine(await dispatcher.snapshot)
-        notify { try $0.ready(status: self.lastStatus) }
+        let line = lastStatus
+        notify { try $0.ready(status: line) }
     }
 
     private func startWatchdog() {
@@ -210,7 +230,17 @@ actor Daemon: GatewayControlHost {
         }
         let snapshot = await dispatcher.snapshot
         if case .countersChanged = event, snapshot.state.refusesNewWork { extendStopTimeout() }
-        let line = statusLine(snapshot)
+        guard !statusFlushPending else { return }
+        statusFlushPending = true
+        Task {
+            try? await Task.sleep(for: Self.statusCoalescing)
+            await self.flushStatus()
+        }
+    }
+
+    private func flushStatus() async {
+        statusFlushPending = false
+        let line = statusLine(await dispatcher.snapshot)
         guard line != lastStatus else { return }
         lastStatus = line
         notify { try $0.status(line) }
@@ -254,8 +284,16 @@ actor Daemon: GatewayControlHost {
         }
     }
 
-    /// sd_notify failures are logged, never fatal.
-    private func notify(_ body: (Notifier) throws -> Void) {
-        do { try body(notifier) } catch { logger.error("sd_notify: \(error)", metadata: ["event": "notify_failed"]) }
+    /// Queues a notification; a failure is logged, never fatal.
+    private func notify(_ body: @escaping @Sendable (Notifier) throws -> Void) {
+        let notifier = self.notifier, logger = self.logger
+        notifyQueue.async {
+            do { try body(notifier) } catch { logger.error("sd_notify: \(error)", metadata: ["event": "notify_failed"]) }
+        }
+    }
+
+    /// Waits until every queued notification went out (STOPPING=1 before the process exits).
+    private func flushNotifications() async {
+        await withCheckedContinuation { continuation in notifyQueue.async { continuation.resume() } }
     }
 }
