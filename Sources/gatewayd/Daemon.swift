@@ -25,6 +25,8 @@ actor Daemon: GatewayControlHost {
     /// A STATUS= line waits this long, so a burst of messages costs one datagram, not two each.
     private static let statusCoalescing: Duration = .milliseconds(250)
     private var statusFlushPending = false
+    /// The gateway as the event stream last described it.
+    private var current = GatewaySnapshot(state: .starting, counters: GatewayCounters())
     let dispatcher: Dispatcher
     private var server: VarlinkServer?
     private var lastStatus = ""
@@ -75,8 +77,8 @@ actor Daemon: GatewayControlHost {
             logger.critical("cannot serve the control socket: \(error)", metadata: ["event": "socket_failed"])
             return GatewayConstants.ExitStatus.failure
         }
-        let snapshot = await dispatcher.snapshot
-        lastStatus = statusLine(snapshot)
+        current = await dispatcher.snapshot
+        lastStatus = statusLine(current)
         let readyLine = lastStatus
         notify { try $0.ready(status: readyLine) }
         logger.info("gatewayd \(GatewayConstants.version) ready", metadata: ["event": "started", "MESSAGE_ID": "\(GatewayMessageID.started)"])
@@ -223,13 +225,17 @@ actor Daemon: GatewayControlHost {
 
     // MARK: Status and logs
 
+    /// Follows the state and counters from the events themselves: no call back into the
+    /// dispatcher per event.
     private func updateStatus(after event: GatewayEvent) async {
         switch event {
-        case .stateChanged, .countersChanged, .configReloaded: break
+        case .stateChanged(let state): current.state = state
+        case .countersChanged(let counters):
+            current.counters = counters
+            if current.state.refusesNewWork { extendStopTimeout() }
+        case .configReloaded: break
         default: return
         }
-        let snapshot = await dispatcher.snapshot
-        if case .countersChanged = event, snapshot.state.refusesNewWork { extendStopTimeout() }
         guard !statusFlushPending else { return }
         statusFlushPending = true
         Task {
@@ -238,9 +244,9 @@ actor Daemon: GatewayControlHost {
         }
     }
 
-    private func flushStatus() async {
+    private func flushStatus() {
         statusFlushPending = false
-        let line = statusLine(await dispatcher.snapshot)
+        let line = statusLine(current)
         guard line != lastStatus else { return }
         lastStatus = line
         notify { try $0.status(line) }

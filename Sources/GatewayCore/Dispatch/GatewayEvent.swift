@@ -22,6 +22,8 @@ public struct GatewayCounters: Sendable, Equatable {
     public var execRunning = 0
     public var sessions = 0
     public var queued = 0
+
+    public init() {}
 }
 
 /// One finished exec quick command, for the journal and `Subscribe`.

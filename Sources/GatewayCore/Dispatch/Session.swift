@@ -42,4 +42,9 @@ public struct SessionSnapshot: Sendable, Equatable {
 public struct GatewaySnapshot: Sendable, Equatable {
     public var state: GatewayState
     public var counters: GatewayCounters
+
+    public init(state: GatewayState, counters: GatewayCounters) {
+        self.state = state
+        self.counters = counters
+    }
 }
