@@ -168,4 +168,51 @@ struct DaemonScenarioTests {
         #expect(result["status"] == "78 restarts=0 state=failed")
         #expect(result["logged"] == "1")
     }
+
+    @Test("a TimeoutStopSec shorter than the drain does not kill a drain that is moving")
+    func extendTimeout() throws {
+        var scenario = Scenario(config: Self.config)
+        scenario.serviceExtra = "TimeoutStopSec=1"
+        defer { scenario.remove() }
+        let output = try scenario.run("""
+            systemctl --user start "$UNIT" || exit 1
+            $CTL send "long task" > turn.out &
+            wait_event '"turns_in_flight":1' || exit 2
+            systemctl --user stop "$UNIT"
+            wait
+            echo "turn=$(cat turn.out)"
+            echo "result=$(show Result) status=$(show ExecMainStatus)"
+            """)
+        #expect(output.status == 0, "\(output.standardError)")
+        let result = fields(output.standardOutput)
+        #expect(result["turn"] == "turn done", "the 2 s turn outlived the 1 s stop timeout")
+        #expect(result["result"] == "success status=0")
+    }
+
+    @Test("a second SIGTERM during a drain interrupts the turns at once and tells their chats")
+    func secondTerm() throws {
+        let scenario = Scenario(config: """
+            agent:
+              backend: command
+              command: ["/bin/sh", "-c", "read -r line; sleep 60; echo too late"]
+            drain: {timeout: 60}
+            """)
+        defer { scenario.remove() }
+        let output = try scenario.run("""
+            systemctl --user start "$UNIT" || exit 1
+            $CTL send "long task" > turn.out &
+            wait_event '"turns_in_flight":1' || exit 2
+            systemctl --user stop --no-block "$UNIT"
+            wait_event '"state":"draining"' || exit 3
+            systemctl --user kill --signal=SIGTERM "$UNIT"
+            wait_for ActiveState inactive || exit 4
+            wait
+            echo "turn=$(cat turn.out)"
+            echo "result=$(show Result) status=$(show ExecMainStatus)"
+            """)
+        #expect(output.status == 0, "\(output.standardError)")
+        let result = fields(output.standardOutput)
+        #expect(result["turn"] == "⚠️ Gateway shutting down — Your current task will be interrupted.")
+        #expect(result["result"] == "success status=0")
+    }
 }

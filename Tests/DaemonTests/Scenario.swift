@@ -51,6 +51,7 @@ struct Scenario {
         }
         let prelude = """
             set -u
+            cd \(directory)
             UNIT=\(unit)
             CONFIG=\(configPath)
             CTL="\(TestPaths.product("gatewayctl")) --socket $XDG_RUNTIME_DIR/gatewayd-test.sock"
