@@ -1,4 +1,5 @@
 import GatewayCore
+import Synchronization
 import Varlink
 #if canImport(Glibc)
 import Glibc
@@ -165,7 +166,18 @@ public struct GatewayInterface: VarlinkInterface {
         duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
     }
 
+    /// Peer names by uid: a passwd lookup reads /etc/passwd (or asks NSS) every time, which
+    /// would cost more than the rest of a `RunQuickCommand` call.
+    private static let userNames = Mutex<[UInt32: String]>([:])
+
     static func userName(_ uid: UInt32) -> String {
+        if let cached = userNames.withLock({ $0[uid] }) { return cached }
+        let name = lookUpUserName(uid)
+        userNames.withLock { $0[uid] = name }
+        return name
+    }
+
+    private static func lookUpUserName(_ uid: UInt32) -> String {
         var entry = passwd()
         var result: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 4096)

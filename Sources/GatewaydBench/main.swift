@@ -1,6 +1,8 @@
-// The built gatewayd as a whole, over its control socket, in one run. Release build:
-//   swift build -c release && .build/release/gatewayd-bench [--quick]
-// Starts .build/release/gatewayd (beside this binary) with a notify socket, then measures: time
+// The built gatewayd as a whole, over its control socket, in one run. Release build, with the
+// Swift runtime linked statically as contrib/install.sh installs it:
+//   swift build -c release --static-swift-stdlib --scratch-path .build-static
+//   .build-static/release/gatewayd-bench [--quick]
+// Starts the gatewayd beside this binary with a notify socket, then measures: time
 // from exec to READY=1, idle RSS, an exec quick command's round trip (RunQuickCommand and
 // SendMessage "/hi") against a C posix_spawn baseline run here, GetStatus, and echo-agent
 // messages/s with 16 clients. Prints one JSON document last.

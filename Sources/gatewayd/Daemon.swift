@@ -275,7 +275,7 @@ actor Daemon: GatewayControlHost {
         case .messageDispatched(let session, let route):
             logger.info("message \(route.rawValue)", metadata: ["event": "message", "session": "\(session)", "route": "\(route.rawValue)"])
         case .quickCommandStarted(let name, let session):
-            logger.info("quick command /\(name) started", metadata: ["event": "quick_command_started", "quick_command": "\(name)", "session": "\(session)"])
+            logger.debug("quick command /\(name) started", metadata: ["event": "quick_command_started", "quick_command": "\(name)", "session": "\(session)"])
         case .quickCommandFinished(let report):
             let usec = report.duration.components.seconds * 1_000_000 + report.duration.components.attoseconds / 1_000_000_000_000
             let outcome = report.timedOut ? "timed out" : report.signal.map { "killed by signal \($0)" } ?? "exited with status \(report.exitStatus ?? -1)"
