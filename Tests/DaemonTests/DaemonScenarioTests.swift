@@ -61,10 +61,7 @@ struct DaemonScenarioTests {
             systemctl --user start "$UNIT" || exit 1
             first=$(show MainPID)
             $CTL restart > /dev/null || exit 2
-            for _ in $(seq 500); do
-              pid=$(show MainPID); [ "$pid" != "$first" ] && [ "$pid" != 0 ] && [ "$(show ActiveState)" = active ] && break
-              sleep 0.02
-            done
+            wait_restarted "$first"
             echo "restarts=$(show NRestarts)"
             echo "changed=$([ "$(show MainPID)" != "$first" ] && echo yes)"
             echo "state=$($CTL --json status | grep -o '"state":"[a-z]*"')"
@@ -139,10 +136,7 @@ struct DaemonScenarioTests {
             first=$(show MainPID)
             echo "alive=$($CTL quick run up)"
             kill -USR2 "$first"
-            for _ in $(seq 500); do
-              pid=$(show MainPID); [ "$pid" != "$first" ] && [ "$pid" != 0 ] && [ "$(show ActiveState)" = active ] && break
-              sleep 0.02
-            done
+            wait_restarted "$first"
             echo "restarts=$(show NRestarts)"
             journalctl --sync
             echo "watchdog=$(journalctl -o cat --no-pager | grep -c 'Watchdog timeout')"

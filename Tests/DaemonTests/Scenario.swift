@@ -59,6 +59,15 @@ struct Scenario {
             # Waits (bounded) until the unit's property has the value: systemd offers no event to
             # await from a shell here.
             wait_for() { for _ in $(seq 500); do [ "$(show "$1")" = "$2" ] && return 0; sleep 0.02; done; echo "timeout waiting for $1=$2 (now $(show "$1"))" >&2; return 1; }
+            # Waits (bounded) until the unit runs again under a main pid other than $1.
+            wait_restarted() {
+              for _ in $(seq 500); do
+                pid=$(show MainPID)
+                [ "$pid" != "$1" ] && [ "$pid" != 0 ] && [ "$(show ActiveState)" = active ] && return 0
+                sleep 0.02
+              done
+              echo "not restarted (MainPID $(show MainPID))" >&2; return 1
+            }
             # Waits for a line of `gatewayctl events` containing $1 (the first line is the status),
             # then ends the follower at once.
             wait_event() {
