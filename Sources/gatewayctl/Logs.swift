@@ -11,13 +11,14 @@ struct Logs: ParsableCommand {
     @Option(help: "Only records of this session (GATEWAY_SESSION).") var session: String?
     @Option(help: "Only records of this quick command (GATEWAY_QUICK_COMMAND).") var quick: String?
     @Option(help: "The systemd unit.") var unit = "gatewayd.service"
-    @Flag(name: .long, help: "journalctl's JSON output.") var json = false
+    /// Accepted like every command's (`--json` gives journalctl's JSON output; the socket is unused).
+    @OptionGroup var options: ClientOptions
 
     func run() throws {
         var arguments = ["journalctl", "--no-pager", "-u", unit]
         if follow { arguments.append("-f") }
         if let lines { arguments += ["-n", String(lines)] }
-        if json { arguments += ["-o", "json"] }
+        if options.json { arguments += ["-o", "json"] }
         if let session { arguments.append("\(GatewayConstants.journalFieldPrefix)SESSION=\(session)") }
         if let quick { arguments.append("\(GatewayConstants.journalFieldPrefix)QUICK_COMMAND=\(quick)") }
         let argv = arguments.map { strdup($0) } + [nil]

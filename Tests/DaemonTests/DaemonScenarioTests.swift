@@ -36,6 +36,7 @@ struct DaemonScenarioTests {
             echo "result=$(show Result) status=$(show ExecMainStatus)"
             journalctl --sync
             echo "journal_quick=$(journalctl -o cat --no-pager GATEWAY_QUICK_COMMAND=up | wc -l)"
+            echo "ctl_logs=$($CTL logs --unit "$UNIT" --quick up --json | grep -c '"GATEWAY_QUICK_COMMAND":"up"')"
             echo "journal_exit=$(journalctl -o json --no-pager GATEWAY_QUICK_COMMAND=up GATEWAY_EVENT=quick_command | grep -c '"GATEWAY_EXIT_STATUS":"0"')"
             echo "message_ids=$(journalctl -o cat --no-pager MESSAGE_ID=\(GatewayMessageID.quickCommand) | wc -l),$(journalctl -o cat --no-pager MESSAGE_ID=\(GatewayMessageID.draining) | wc -l),$(journalctl -o cat --no-pager MESSAGE_ID=\(GatewayMessageID.stopped) | wc -l)"
             """)
@@ -50,6 +51,7 @@ struct DaemonScenarioTests {
         #expect(result["result"] == "success status=0")
         #expect(result["journal_quick"] == "2", "one record per quick command run (the start is logged at debug)")
         #expect(result["journal_exit"] == "2")
+        #expect(result["ctl_logs"] == "2", "gatewayctl logs --quick filters on GATEWAY_QUICK_COMMAND")
         #expect(result["message_ids"] == "2,1,1", "stable MESSAGE_IDs on the key records")
     }
 

@@ -397,7 +397,7 @@ _gatewayctl_logs() {
     repeating_flags=()
     non_repeating_flags=(--follow -f --json --version -h --help)
     repeating_options=()
-    non_repeating_options=(-l --session --quick --unit)
+    non_repeating_options=(-l --session --quick --unit --socket --timeout)
     __gatewayctl_offer_flags_options 0
 
     # Offer option value completions
@@ -412,6 +412,12 @@ _gatewayctl_logs() {
         return
         ;;
     '--unit')
+        return
+        ;;
+    '--socket')
+        return
+        ;;
+    '--timeout')
         return
         ;;
     esac

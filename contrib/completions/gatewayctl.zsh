@@ -260,7 +260,9 @@ _gatewayctl_logs() {
         '--session[Only records of this session (GATEWAY_SESSION).]:session:'
         '--quick[Only records of this quick command (GATEWAY_QUICK_COMMAND).]:quick:'
         '--unit[The systemd unit.]:unit:'
-        '--json[journalctl'\''s JSON output.]'
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET or /run/gatewayd/control).]:path:'
+        '--json[Print JSON (stable field names) instead of text.]'
+        '--timeout[Seconds to wait for an answer.]:seconds:'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
