@@ -7,7 +7,7 @@ struct Logs: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show gatewayd's journal (runs journalctl with the unit and field matches filled in).")
     @Flag(name: .shortAndLong, help: "Follow new records.") var follow = false
-    @Option(name: .short, help: "Show the last N records.") var lines: Int?
+    @Option(name: .customShort("n"), help: ArgumentHelp("Show the last N records.", valueName: "N")) var lines: Int?
     @Option(help: "Only records of this session (GATEWAY_SESSION).") var session: String?
     @Option(help: "Only records of this quick command (GATEWAY_QUICK_COMMAND).") var quick: String?
     @Option(help: "The systemd unit.") var unit = "gatewayd.service"

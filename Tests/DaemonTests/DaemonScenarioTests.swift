@@ -36,7 +36,7 @@ struct DaemonScenarioTests {
             echo "result=$(show Result) status=$(show ExecMainStatus)"
             journalctl --sync
             echo "journal_quick=$(journalctl -o cat --no-pager GATEWAY_QUICK_COMMAND=up | wc -l)"
-            echo "ctl_logs=$($CTL logs --unit "$UNIT" --quick up --json | grep -c '"GATEWAY_QUICK_COMMAND":"up"')"
+            echo "ctl_logs=$($CTL logs --unit "$UNIT" -n 50 --quick up --json | grep -c '"GATEWAY_QUICK_COMMAND":"up"')"
             echo "journal_exit=$(journalctl -o json --no-pager GATEWAY_QUICK_COMMAND=up GATEWAY_EVENT=quick_command | grep -c '"GATEWAY_EXIT_STATUS":"0"')"
             echo "message_ids=$(journalctl -o cat --no-pager MESSAGE_ID=\(GatewayMessageID.quickCommand) | wc -l),$(journalctl -o cat --no-pager MESSAGE_ID=\(GatewayMessageID.draining) | wc -l),$(journalctl -o cat --no-pager MESSAGE_ID=\(GatewayMessageID.stopped) | wc -l)"
             """)

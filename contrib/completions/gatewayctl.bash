@@ -397,12 +397,12 @@ _gatewayctl_logs() {
     repeating_flags=()
     non_repeating_flags=(--follow -f --json --version -h --help)
     repeating_options=()
-    non_repeating_options=(-l --session --quick --unit --socket --timeout)
+    non_repeating_options=(-n --session --quick --unit --socket --timeout)
     __gatewayctl_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
-    '-l')
+    '-n')
         return
         ;;
     '--session')

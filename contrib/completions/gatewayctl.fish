@@ -47,7 +47,7 @@ function __gatewayctl_parse_tokens -S
         case 'events'
             __gatewayctl_parse_subcommand 0 'socket=' 'json' 'timeout=' 'version' 'h/help'
         case 'logs'
-            __gatewayctl_parse_subcommand 0 'f/follow' 'l=' 'session=' 'quick=' 'unit=' 'socket=' 'json' 'timeout=' 'version' 'h/help'
+            __gatewayctl_parse_subcommand 0 'f/follow' 'n=' 'session=' 'quick=' 'unit=' 'socket=' 'json' 'timeout=' 'version' 'h/help'
         case 'help'
             __gatewayctl_parse_subcommand -r 1 'version'
         end
@@ -174,7 +174,7 @@ complete -c 'gatewayctl' -n '__gatewayctl_should_offer_completions_for_flags_or_
 complete -c 'gatewayctl' -n '__gatewayctl_should_offer_completions_for_flags_or_options "gatewayctl events" version' -l 'version' -d 'Show the version.'
 complete -c 'gatewayctl' -n '__gatewayctl_should_offer_completions_for_flags_or_options "gatewayctl events" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'gatewayctl' -n '__gatewayctl_should_offer_completions_for_flags_or_options "gatewayctl logs" f follow' -l 'follow' -s 'f' -d 'Follow new records.'
-complete -c 'gatewayctl' -n '__gatewayctl_should_offer_completions_for_flags_or_options "gatewayctl logs" l' -s 'l' -d 'Show the last N records.' -rfka ''
+complete -c 'gatewayctl' -n '__gatewayctl_should_offer_completions_for_flags_or_options "gatewayctl logs" n' -s 'n' -d 'Show the last N records.' -rfka ''
 complete -c 'gatewayctl' -n '__gatewayctl_should_offer_completions_for_flags_or_options "gatewayctl logs" session' -l 'session' -d 'Only records of this session (GATEWAY_SESSION).' -rfka ''
 complete -c 'gatewayctl' -n '__gatewayctl_should_offer_completions_for_flags_or_options "gatewayctl logs" quick' -l 'quick' -d 'Only records of this quick command (GATEWAY_QUICK_COMMAND).' -rfka ''
 complete -c 'gatewayctl' -n '__gatewayctl_should_offer_completions_for_flags_or_options "gatewayctl logs" unit' -l 'unit' -d 'The systemd unit.' -rfka ''

@@ -256,7 +256,7 @@ _gatewayctl_logs() {
     local -i ret=1
     local -ar arg_specs=(
         '(--follow -f)'{--follow,-f}'[Follow new records.]'
-        '-l[Show the last N records.]:l:'
+        '-n[Show the last N records.]:N:'
         '--session[Only records of this session (GATEWAY_SESSION).]:session:'
         '--quick[Only records of this quick command (GATEWAY_QUICK_COMMAND).]:quick:'
         '--unit[The systemd unit.]:unit:'
