@@ -65,8 +65,7 @@ public struct GatewayInterface: VarlinkInterface {
             // A reply per change until nothing is in flight (or the drain is left).
             while true {
                 let snapshot = await dispatcher.snapshot
-                let done = !snapshot.state.refusesNewWork
-                    || (snapshot.counters.turnsInFlight == 0 && snapshot.counters.execRunning == 0)
+                let done = !snapshot.state.refusesNewWork || snapshot.isDrained
                 guard await replies.send(VarlinkReply(parameters: ["status": await status()], continues: !done)), !done else { return }
                 for await event in events {
                     if case .countersChanged = event { break }
@@ -162,9 +161,7 @@ public struct GatewayInterface: VarlinkInterface {
         return .object(status)
     }
 
-    static func microseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
-    }
+    static func microseconds(_ duration: Duration) -> Int64 { DurationValue.microseconds(duration) }
 
     /// Peer names by uid: a passwd lookup reads /etc/passwd (or asks NSS) every time, which
     /// would cost more than the rest of a `RunQuickCommand` call.

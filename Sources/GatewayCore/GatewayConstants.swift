@@ -1,3 +1,5 @@
+import Foundation
+
 /// Names and defaults that tools, tests and operators rely on, kept in one place (see DESIGN.md).
 public enum GatewayConstants {
     public static let version = "0.1.0"
@@ -58,4 +60,12 @@ public enum GatewayMessageID {
     public static let reloadRefused = "57438b8e4c1a47e39a34333fe6bbbe8d"
     public static let quickCommand = "ca6705d160e849389c72632fd57afbdc"
     public static let configInvalid = "2ef2ce96e70d49159ed5dd9cd1ed7a3e"
+}
+
+/// Reads the process environment (for gatewayd's and gatewayctl's variables).
+public enum ProcessEnvironment {
+    /// The variable's value; nil when unset or empty.
+    public static func value(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
 }

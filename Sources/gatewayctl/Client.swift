@@ -129,10 +129,3 @@ extension ParsableCommand {
 }
 
 
-
-/// Environment lookups.
-enum ProcessEnvironment {
-    static func value(_ name: String) -> String? {
-        getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
-    }
-}

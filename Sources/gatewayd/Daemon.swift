@@ -92,7 +92,7 @@ actor Daemon: GatewayControlHost {
                 exitReason = reason
                 break
             }
-            await updateStatus(after: event)
+            updateStatus(after: event)
         }
         await dispatcher.markStopping()
         await flushNotifications()
@@ -227,7 +227,7 @@ actor Daemon: GatewayControlHost {
 
     /// Follows the state and counters from the events themselves: no call back into the
     /// dispatcher per event.
-    private func updateStatus(after event: GatewayEvent) async {
+    private func updateStatus(after event: GatewayEvent) {
         switch event {
         case .stateChanged(let state): current.state = state
         case .countersChanged(let counters):
@@ -277,7 +277,7 @@ actor Daemon: GatewayControlHost {
         case .quickCommandStarted(let name, let session):
             logger.debug("quick command /\(name) started", metadata: ["event": "quick_command_started", "quick_command": "\(name)", "session": "\(session)"])
         case .quickCommandFinished(let report):
-            let usec = report.duration.components.seconds * 1_000_000 + report.duration.components.attoseconds / 1_000_000_000_000
+            let usec = DurationValue.microseconds(report.duration)
             let outcome = report.timedOut ? "timed out" : report.signal.map { "killed by signal \($0)" } ?? "exited with status \(report.exitStatus ?? -1)"
             logger.info("quick command /\(report.name) \(outcome)", metadata: [
                 "event": "quick_command", "quick_command": "\(report.name)", "session": "\(report.session)",

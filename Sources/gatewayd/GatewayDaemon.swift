@@ -40,12 +40,11 @@ struct GatewayDaemon: AsyncParsableCommand {
 
     func run() async throws {
         if checkConfig { return try Self.check(path: config) }
-        let environment = ProcessEnvironment.current
         let choice = logTarget
-            ?? environment[GatewayConstants.Environment.logTarget].flatMap(LogTargetChoice.init(rawValue:))
+            ?? ProcessEnvironment.value(GatewayConstants.Environment.logTarget).flatMap(LogTargetChoice.init(rawValue:))
             ?? .auto
         LogHandlerFactory(
-            target: choice.resolve(journalStream: environment["JOURNAL_STREAM"]),
+            target: choice.resolve(journalStream: ProcessEnvironment.value("JOURNAL_STREAM")),
             identifier: GatewayConstants.syslogIdentifier,
             fieldPrefix: GatewayConstants.journalFieldPrefix
         ).bootstrap()
@@ -85,19 +84,3 @@ struct GatewayDaemon: AsyncParsableCommand {
 func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
 extension LogTargetChoice: ExpressibleByArgument {}
-
-/// The process environment as a dictionary, read once.
-enum ProcessEnvironment {
-    static var current: [String: String] {
-        var result: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            pointer += 1
-        }
-        return result
-    }
-}

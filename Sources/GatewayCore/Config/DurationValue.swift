@@ -42,6 +42,12 @@ public enum DurationValue {
         return total
     }
 
+    /// Whole microseconds, as the wire and the journal count durations (`duration_usec`).
+    public static func microseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+
     /// Whole seconds, rounded up, for messages such as "timed out (30s)".
     public static func wholeSeconds(_ duration: Duration) -> Int {
         let (seconds, attoseconds) = duration.components

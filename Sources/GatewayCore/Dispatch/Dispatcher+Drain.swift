@@ -58,9 +58,7 @@ extension Dispatcher {
         await withCheckedContinuation { drainWaiters.append($0) }
     }
 
-    var isDrained: Bool {
-        lifecycle.state.refusesNewWork && counters.turnsInFlight == 0 && counters.execRunning == 0
-    }
+    var isDrained: Bool { snapshot.isDrained }
 
     func checkDrained() {
         guard isDrained, let reason = lifecycle.state.reason else { return }

@@ -47,4 +47,9 @@ public struct GatewaySnapshot: Sendable, Equatable {
         self.state = state
         self.counters = counters
     }
+
+    /// Draining (or stopping) and nothing in flight: no turn, no exec quick command.
+    public var isDrained: Bool {
+        state.refusesNewWork && counters.turnsInFlight == 0 && counters.execRunning == 0
+    }
 }
