@@ -190,10 +190,14 @@ default:
     exit(64)
 }
 
+struct ListingFailed: Error {
+    let errno: Int32
+}
+
 /// This process's open descriptors, from /proc/self/fd.
 enum FileDescriptors {
     static func list() throws -> [Int32] {
-        guard let directory = opendir("/proc/self/fd") else { throw SystemdError(.listenFdsFailed, errno: errno, "opendir") }
+        guard let directory = opendir("/proc/self/fd") else { throw ListingFailed(errno: errno) }
         defer { closedir(directory) }
         var result: [Int32] = []
         while let entry = readdir(directory) {
