@@ -20,7 +20,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
@@ -28,6 +27,12 @@ let package = Package(
             name: "CSystemd",
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev", "pkg-config"])]
+        ),
+        // libyaml (Debian's libyaml-dev) parses the config; see YAMLNode for why not Yams.
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
         ),
         .target(name: "CGatewayShims"),
         .target(name: "CSpawnBaseline", dependencies: ["CGatewayShims"]),
@@ -41,7 +46,7 @@ let package = Package(
         .target(name: "ProcessRunner", dependencies: ["CGatewayShims"]),
         .target(
             name: "GatewayCore",
-            dependencies: ["ProcessRunner", .product(name: "Yams", package: "Yams")]
+            dependencies: ["ProcessRunner", "CYAML"]
         ),
         .executableTarget(
             name: "gatewayd",

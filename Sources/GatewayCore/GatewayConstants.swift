@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// Names and defaults that tools, tests and operators rely on, kept in one place (see DESIGN.md).
 public enum GatewayConstants {

@@ -1,4 +1,3 @@
-import Foundation
 
 /// A JSON value as varlink carries it: parameters are objects of these. Booleans stay booleans
 /// and whole numbers stay integers (JSONDecoder keeps them apart, unlike JSONSerialization).

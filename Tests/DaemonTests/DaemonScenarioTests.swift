@@ -200,7 +200,9 @@ struct DaemonScenarioTests {
             wait_event '"turns_in_flight":1' || exit 2
             systemctl --user stop --no-block "$UNIT"
             wait_event '"state":"draining"' || exit 3
-            systemctl --user kill --signal=SIGTERM "$UNIT"
+            # The second TERM goes to gatewayd only (as a second `systemctl stop` would): sent to
+            # the whole unit it would also kill the agent, racing the daemon's own interrupt.
+            systemctl --user kill --kill-whom=main --signal=SIGTERM "$UNIT"
             wait_for ActiveState inactive || exit 4
             wait
             echo "turn=$(cat turn.out)"

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials  // JSONEncoder without Foundation's ICU (idle RSS)
+#else
 import Foundation
+#endif
 import ProcessRunner
 
 /// One turn of the agent: the session's text in, zero or more replies out.

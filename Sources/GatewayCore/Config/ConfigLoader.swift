@@ -1,5 +1,4 @@
-import Foundation
-import Yams
+import Glibc
 
 /// Reads `gatewayd.yaml` into a `GatewayConfig`, collecting every problem with its key path and
 /// line instead of stopping at the first, so `gatewayd --check-config` can list them all.
@@ -16,23 +15,47 @@ public enum ConfigLoader {
     /// Loads `path`. A missing file gives the built-in defaults (a first run needs nothing);
     /// an unreadable or invalid one throws `ConfigError` with every error found.
     public static func load(path: String, requireFile: Bool = false) throws -> Outcome {
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard let text = try readText(path) else {
             if requireFile {
                 throw ConfigError(file: path, problems: [ConfigProblem(
                     severity: .error, path: "", line: nil, message: "no such file")])
             }
             return Outcome(config: GatewayConfig(), problems: [])
         }
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(file: path, problems: [ConfigProblem(
-                severity: .error, path: "", line: nil, message: "cannot read: \(error.localizedDescription)")])
-        }
         let outcome = parse(text)
         if !outcome.errors.isEmpty { throw ConfigError(file: path, problems: outcome.problems) }
         return outcome
+    }
+
+    /// A config file larger than this is refused rather than read (it is surely not one).
+    static let maxFileSize = 4 << 20
+
+    /// The file as UTF-8 text; nil when there is no such file.
+    private static func readText(_ path: String) throws(ConfigError) -> String? {
+        func problem(_ message: String) -> ConfigError {
+            ConfigError(file: path, problems: [ConfigProblem(severity: .error, path: "", line: nil, message: message)])
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            let code = errno
+            if code == ENOENT { return nil }
+            throw problem("cannot read: \(String(cString: strerror(code)))")
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw problem("cannot read: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+            if bytes.count > maxFileSize { throw problem("larger than \(maxFileSize >> 20) MiB; not a config file") }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw problem("not UTF-8 text") }
+        return text
     }
 
     /// Parses YAML text. Never throws: problems are in the outcome (with the defaults in place of
@@ -40,14 +63,11 @@ public enum ConfigLoader {
     public static func parse(_ text: String) -> Outcome {
         var reader = Reader()
         var config = GatewayConfig()
-        let root: Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            reader.error("", nil, "not valid YAML: \(error)")
-            return Outcome(config: config, problems: reader.problems)
+            root = try YAMLNode.parse(text)
         } catch {
-            reader.error("", nil, "not valid YAML: \(error)")
+            reader.error("", error.line, "not valid YAML: \(error.message)")
             return Outcome(config: config, problems: reader.problems)
         }
         guard let root else { return Outcome(config: config, problems: []) }
@@ -79,7 +99,7 @@ public enum ConfigLoader {
         return Outcome(config: config, problems: reader.problems)
     }
 
-    private static func readControl(_ node: Node, into control: inout ControlConfig, _ reader: inout Reader) {
+    private static func readControl(_ node: YAMLNode, into control: inout ControlConfig, _ reader: inout Reader) {
         for (key, value) in reader.entries(node, "control", allowed: ["socket", "socket_mode", "admin_group"]) {
             let path = "control.\(key)"
             switch key {
@@ -89,14 +109,14 @@ public enum ConfigLoader {
                 if let mode = UInt32(text, radix: 8), mode <= 0o777 {
                     control.socketMode = mode
                 } else {
-                    reader.error(path, value.mark?.line, "expected an octal mode such as \"0660\", got \(text.debugDescription)")
+                    reader.error(path, value.line, "expected an octal mode such as \"0660\", got \(text.debugDescription)")
                 }
             default: control.adminGroup = reader.string(value, path)
             }
         }
     }
 
-    private static func readAgent(_ node: Node, into agent: inout AgentConfig, _ reader: inout Reader) {
+    private static func readAgent(_ node: YAMLNode, into agent: inout AgentConfig, _ reader: inout Reader) {
         for (key, value) in reader.entries(node, "agent", allowed: ["backend", "command", "turn_timeout"]) {
             let path = "agent.\(key)"
             switch key {
@@ -106,11 +126,11 @@ public enum ConfigLoader {
             }
         }
         if agent.backend == .command && agent.command.isEmpty {
-            reader.error("agent.command", node.mark?.line, "backend 'command' needs a command (an argv list)")
+            reader.error("agent.command", node.line, "backend 'command' needs a command (an argv list)")
         }
     }
 
-    private static func readExec(_ node: Node, into exec: inout ExecConfig, _ reader: inout Reader) {
+    private static func readExec(_ node: YAMLNode, into exec: inout ExecConfig, _ reader: inout Reader) {
         for (key, value) in reader.entries(node, "exec", allowed: ["max_concurrent", "default_timeout", "max_output"]) {
             let path = "exec.\(key)"
             switch key {
@@ -121,14 +141,14 @@ public enum ConfigLoader {
         }
     }
 
-    private static func readQuickCommands(_ node: Node, _ reader: inout Reader) -> [String: QuickCommand] {
+    private static func readQuickCommands(_ node: YAMLNode, _ reader: inout Reader) -> [String: QuickCommand] {
         guard let entries = reader.mapping(node, "quick_commands") else { return [:] }
         var commands: [String: QuickCommand] = [:]
         for (name, value) in entries {
             let path = "quick_commands.\(name)"
             let key = name.lowercased()
             if key != name || name.contains("/") || name.contains(" ") || name.isEmpty {
-                reader.error(path, value.mark?.line, "a command name is matched lowercased and without '/' or spaces; use \(key.debugDescription)")
+                reader.error(path, value.line, "a command name is matched lowercased and without '/' or spaces; use \(key.debugDescription)")
                 continue
             }
             var type: String?
@@ -144,23 +164,23 @@ public enum ConfigLoader {
                 case "args":
                     guard let mode = reader.string(fieldValue, fieldPath) else { continue }
                     if mode == "pass" { entry.passArguments = true } else if mode != "ignore" {
-                        reader.error(fieldPath, fieldValue.mark?.line, "expected pass or ignore, got \(mode.debugDescription)")
+                        reader.error(fieldPath, fieldValue.line, "expected pass or ignore, got \(mode.debugDescription)")
                     }
                 case "timeout": entry.timeout = reader.duration(fieldValue, fieldPath)
                 default: entry.description = reader.string(fieldValue, fieldPath)
                 }
             }
-            let line = value.mark?.line
+            let line = value.line
             switch type {
             case "exec":
-                if let command, !command.trimmingCharacters(in: .whitespaces).isEmpty {
+                if let command, !command.isBlank {
                     entry.kind = .exec(command: command)
                 } else {
                     entry.kind = .invalid(reply: GatewayText.noCommandDefined(name))
                     reader.warning(path, line, "type exec needs a command; /\(name) will answer that it has none")
                 }
             case "alias":
-                if let target, !target.trimmingCharacters(in: .whitespaces).isEmpty {
+                if let target, !target.isBlank {
                     entry.kind = .alias(target: target)
                 } else {
                     entry.kind = .invalid(reply: GatewayText.noTargetDefined(name))
@@ -174,7 +194,7 @@ public enum ConfigLoader {
         return commands
     }
 
-    private static func readPlatforms(_ node: Node, into platforms: inout PlatformsConfig, _ reader: inout Reader) {
+    private static func readPlatforms(_ node: YAMLNode, into platforms: inout PlatformsConfig, _ reader: inout Reader) {
         for (key, value) in reader.entries(node, "platforms", allowed: ["local", "irc", "webhook"]) {
             let path = "platforms.\(key)"
             switch key {
@@ -186,7 +206,7 @@ public enum ConfigLoader {
                 // Kept as text until the adapters (IRC, webhook) read them.
                 var settings: [String: String] = [:]
                 for (k, v) in reader.mapping(value, path) ?? [] {
-                    settings[k] = v.string ?? (try? Yams.serialize(node: v)) ?? ""
+                    settings[k] = v.flowText
                 }
                 if key == "irc" { platforms.irc = settings } else { platforms.webhook = settings }
             }
@@ -206,24 +226,28 @@ struct Reader {
         problems.append(ConfigProblem(severity: .warning, path: path, line: line, message: message))
     }
 
-    mutating func unknownKey(_ key: String, path: String, _ node: Node) {
+    mutating func unknownKey(_ key: String, path: String, _ node: YAMLNode) {
         let full = path.isEmpty ? key : "\(path).\(key)"
-        error(full, node.mark?.line, "unknown key")
+        error(full, node.line, "unknown key")
     }
 
     /// A mapping's (key, value) pairs in file order; nil (with a problem) when it is not a mapping.
-    mutating func mapping(_ node: Node, _ path: String) -> [(String, Node)]? {
-        if case .scalar(let scalar) = node, scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" {
-            return []
-        }
+    mutating func mapping(_ node: YAMLNode, _ path: String) -> [(String, YAMLNode)]? {
+        if node.isNull { return [] }
         guard let mapping = node.mapping else {
-            error(path, node.mark?.line, "expected a mapping (key: value lines)")
+            error(path, node.line, "expected a mapping (key: value lines)")
             return nil
         }
-        var pairs: [(String, Node)] = []
+        var pairs: [(String, YAMLNode)] = []
+        var seen: Set<String> = []
         for (key, value) in mapping {
             guard let name = key.string else {
-                error(path, key.mark?.line, "keys must be plain text")
+                error(path, key.line, "keys must be plain text")
+                continue
+            }
+            guard seen.insert(name).inserted else {
+                // YAML forbids it, and silently taking the first or the last hides a mistake.
+                error(path.isEmpty ? name : "\(path).\(name)", key.line, "duplicate key")
                 continue
             }
             pairs.append((name, value))
@@ -232,7 +256,7 @@ struct Reader {
     }
 
     /// A mapping's entries, unknown keys reported.
-    mutating func entries(_ node: Node, _ path: String, allowed: Set<String>) -> [(String, Node)] {
+    mutating func entries(_ node: YAMLNode, _ path: String, allowed: Set<String>) -> [(String, YAMLNode)] {
         (mapping(node, path) ?? []).filter { key, value in
             if allowed.contains(key) { return true }
             unknownKey(key, path: path, value)
@@ -240,52 +264,52 @@ struct Reader {
         }
     }
 
-    mutating func string(_ node: Node, _ path: String) -> String? {
-        guard case .scalar(let scalar) = node else {
-            error(path, node.mark?.line, "expected text")
+    mutating func string(_ node: YAMLNode, _ path: String) -> String? {
+        guard let text = node.string else {
+            error(path, node.line, "expected text")
             return nil
         }
-        return scalar.string
+        return text
     }
 
-    mutating func strings(_ node: Node, _ path: String) -> [String]? {
+    mutating func strings(_ node: YAMLNode, _ path: String) -> [String]? {
         guard let sequence = node.sequence else {
-            error(path, node.mark?.line, "expected a list, such as [\"a\", \"b\"]")
+            error(path, node.line, "expected a list, such as [\"a\", \"b\"]")
             return nil
         }
         return sequence.compactMap { string($0, path) }
     }
 
-    mutating func bool(_ node: Node, _ path: String) -> Bool? {
+    mutating func bool(_ node: YAMLNode, _ path: String) -> Bool? {
         guard let value = node.bool else {
-            error(path, node.mark?.line, "expected true or false, got \((node.string ?? "").debugDescription)")
+            error(path, node.line, "expected true or false, got \((node.string ?? "").debugDescription)")
             return nil
         }
         return value
     }
 
-    mutating func positiveInt(_ node: Node, _ path: String) -> Int? {
+    mutating func positiveInt(_ node: YAMLNode, _ path: String) -> Int? {
         guard let value = node.int, value > 0 else {
-            error(path, node.mark?.line, "expected a positive whole number, got \((node.string ?? "").debugDescription)")
+            error(path, node.line, "expected a positive whole number, got \((node.string ?? "").debugDescription)")
             return nil
         }
         return value
     }
 
-    mutating func duration(_ node: Node, _ path: String) -> Duration? {
-        guard case .scalar(let scalar) = node, let duration = DurationValue.parse(scalar.string) else {
-            error(path, node.mark?.line, "expected a duration (seconds, or \"30s\", \"10m\", \"1h\"), got \((node.string ?? "a list or mapping").debugDescription)")
+    mutating func duration(_ node: YAMLNode, _ path: String) -> Duration? {
+        guard let text = node.string, let duration = DurationValue.parse(text) else {
+            error(path, node.line, "expected a duration (seconds, or \"30s\", \"10m\", \"1h\"), got \((node.string ?? "a list or mapping").debugDescription)")
             return nil
         }
         return duration
     }
 
-    mutating func choice<T: RawRepresentable & CaseIterable>(_ node: Node, _ path: String, _ type: T.Type) -> T?
+    mutating func choice<T: RawRepresentable & CaseIterable>(_ node: YAMLNode, _ path: String, _ type: T.Type) -> T?
     where T.RawValue == String {
         guard let text = string(node, path) else { return nil }
         guard let value = T(rawValue: text) else {
             let options = T.allCases.map(\.rawValue).joined(separator: ", ")
-            error(path, node.mark?.line, "expected one of \(options), got \(text.debugDescription)")
+            error(path, node.line, "expected one of \(options), got \(text.debugDescription)")
             return nil
         }
         return value

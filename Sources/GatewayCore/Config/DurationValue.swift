@@ -1,10 +1,8 @@
-import Foundation
-
 /// Durations in the config: a number of seconds (`30`, as the reference gateway writes them) or a
 /// string with units (`"30s"`, `"10m"`, `"1h30m"`, `"500ms"`).
 public enum DurationValue {
     public static func parse(_ text: String) -> Duration? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingWhitespace
         if let seconds = Double(trimmed) { return seconds >= 0 ? .milliseconds(Int64(seconds * 1000)) : nil }
         var total: Duration = .zero
         var number = ""

@@ -1,4 +1,3 @@
-import Foundation
 import ProcessRunner
 
 /// What running an exec quick command came to.
@@ -54,7 +53,7 @@ extension Dispatcher {
             outcome = .finished(QuickCommandReport(
                 name: quick.name, session: session, exitStatus: result.exitStatus, signal: result.signal,
                 timedOut: result.timedOut, truncated: chosen.truncated, duration: result.duration,
-                output: chosen.text.trimmingCharacters(in: .whitespacesAndNewlines)))
+                output: chosen.text.trimmingWhitespace))
         } catch let error as ProcessRunnerError {
             outcome = .failed(error)
         } catch {

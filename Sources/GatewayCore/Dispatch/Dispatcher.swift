@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import ProcessRunner
 
 /// Routes each inbound message, in the fixed order of DESIGN.md: access, parse, built-in

@@ -1,0 +1,95 @@
+/// A composed YAML document, as much of YAML as a config file needs: scalars (with their style,
+/// so `"true"` stays text), sequences and mappings in file order, each with its 1-based line.
+///
+/// Why not Yams: it imports all of Foundation, which links ICU and Foundation's code into the
+/// daemon — several MiB of resident memory for a file read once at start and on reload.
+/// libyaml (Debian's `libyaml-dev`, the parser Yams wraps too) does the parsing here.
+public indirect enum YAMLNode: Sendable, Equatable {
+    case scalar(String, quoted: Bool, line: Int)
+    case sequence([YAMLNode], line: Int)
+    case mapping([(key: YAMLNode, value: YAMLNode)], line: Int)
+
+    public static func == (lhs: YAMLNode, rhs: YAMLNode) -> Bool {
+        switch (lhs, rhs) {
+        case let (.scalar(a, qa, la), .scalar(b, qb, lb)): return a == b && qa == qb && la == lb
+        case let (.sequence(a, la), .sequence(b, lb)): return a == b && la == lb
+        case let (.mapping(a, la), .mapping(b, lb)):
+            return la == lb && a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        default: return false
+        }
+    }
+
+    public var line: Int {
+        switch self {
+        case .scalar(_, _, let line), .sequence(_, let line), .mapping(_, let line): return line
+        }
+    }
+
+    /// The text of any scalar, quoted or not.
+    public var string: String? {
+        if case .scalar(let text, _, _) = self { return text }
+        return nil
+    }
+
+    /// YAML 1.1's null: an empty plain scalar, `~` or `null`.
+    public var isNull: Bool {
+        guard case .scalar(let text, false, _) = self else { return false }
+        return text.isEmpty || text == "~" || text == "null" || text == "Null" || text == "NULL"
+    }
+
+    /// YAML 1.1 booleans, plain scalars only (`"yes"` in quotes is text).
+    public var bool: Bool? {
+        guard case .scalar(let text, false, _) = self else { return nil }
+        switch text {
+        case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON": return true
+        case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF": return false
+        default: return nil
+        }
+    }
+
+    /// Whole numbers written plainly: decimal with an optional sign and `_` separators, or 0x/0o.
+    public var int: Int? {
+        guard case .scalar(var text, false, _) = self else { return nil }
+        text.removeAll { $0 == "_" }
+        var sign = 1
+        if text.hasPrefix("-") || text.hasPrefix("+") {
+            if text.hasPrefix("-") { sign = -1 }
+            text.removeFirst()
+        }
+        let value: Int?
+        if text.hasPrefix("0x") { value = Int(text.dropFirst(2), radix: 16) }
+        else if text.hasPrefix("0o") { value = Int(text.dropFirst(2), radix: 8) }
+        else { value = text.isEmpty || !text.allSatisfy(\.isASCII) ? nil : Int(text) }
+        return value.map { $0 * sign }
+    }
+
+    public var sequence: [YAMLNode]? {
+        if case .sequence(let items, _) = self { return items }
+        return nil
+    }
+
+    public var mapping: [(key: YAMLNode, value: YAMLNode)]? {
+        if case .mapping(let pairs, _) = self { return pairs }
+        return nil
+    }
+
+    /// One-line flow form (`[a, b]`, `{k: v}`), for settings kept as text.
+    public var flowText: String {
+        switch self {
+        case .scalar(let text, _, _): return text
+        case .sequence(let items, _): return "[" + items.map(\.flowText).joined(separator: ", ") + "]"
+        case .mapping(let pairs, _):
+            return "{" + pairs.map { "\($0.key.flowText): \($0.value.flowText)" }.joined(separator: ", ") + "}"
+        }
+    }
+}
+
+/// Why a text is not YAML, with libyaml's own words and the 1-based line.
+public struct YAMLError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let message: String
+    public let line: Int?
+
+    public var description: String {
+        line.map { "\(message) (line \($0))" } ?? message
+    }
+}
