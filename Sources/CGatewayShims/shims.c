@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -142,3 +143,5 @@ int gw_epoll_wait(int epfd, uint64_t *tokens, int max, int timeout_ms) {
     for (int i = 0; i < n; i++) tokens[i] = events[i].data.u64;
     return n;
 }
+
+void gw_set_thread_name(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }

@@ -107,20 +107,23 @@ public struct GatewayInterface: VarlinkInterface {
             let arguments = try parameters.optionalStrings("args") ?? []
             let context = InboundMessage(platform: GatewayConstants.localPlatform, chat: "control",
                                          user: Self.userName(peer.uid), text: "/\(name)")
-            switch await dispatcher.runQuickCommand(named: name, arguments: arguments, context: context) {
-            case nil:
+            let found = await dispatcher.runQuickCommand(named: name, arguments: arguments, context: context) { outcome in
+                switch outcome {
+                case .failed(let error):
+                    await replies.send(.error(GatewayWire.Error.quickCommandFailed,
+                                              ["name": .string(name), "message": .string(error.message)]))
+                case .finished(let report):
+                    var result: [String: JSONValue] = [
+                        "output": .string(report.output), "timed_out": .bool(report.timedOut),
+                        "truncated": .bool(report.truncated), "duration_usec": .int(Self.microseconds(report.duration)),
+                    ]
+                    if let status = report.exitStatus { result["exit_status"] = .int(Int64(status)) }
+                    if let signal = report.signal { result["signal"] = .int(Int64(signal)) }
+                    await replies.send(VarlinkReply(parameters: result))
+                }
+            }
+            if !found {
                 await replies.send(.error(GatewayWire.Error.noSuchQuickCommand, ["name": .string(name)]))
-            case .failed(let error)?:
-                await replies.send(.error(GatewayWire.Error.quickCommandFailed,
-                                          ["name": .string(name), "message": .string(error.message)]))
-            case .finished(let report)?:
-                var result: [String: JSONValue] = [
-                    "output": .string(report.output), "timed_out": .bool(report.timedOut),
-                    "truncated": .bool(report.truncated), "duration_usec": .int(Self.microseconds(report.duration)),
-                ]
-                if let status = report.exitStatus { result["exit_status"] = .int(Int64(status)) }
-                if let signal = report.signal { result["signal"] = .int(Int64(signal)) }
-                await replies.send(VarlinkReply(parameters: result))
             }
         case .sendMessage:
             let text = try parameters.string("text")

@@ -41,6 +41,8 @@ final class Reactor: @unchecked Sendable {
         var thread = pthread_t()
         let created = pthread_create(&thread, nil, { argument in
             let reactor = Unmanaged<Reactor>.fromOpaque(argument!).takeRetainedValue()
+            // Named, so `top -H`, perf and gdb tell it from the pool thread that started it.
+            gw_set_thread_name("gw-reactor")
             reactor.loop()
             return nil
         }, unmanaged.toOpaque())

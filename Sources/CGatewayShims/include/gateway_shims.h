@@ -51,6 +51,8 @@ int gw_unix_connect(const char *path);
 uint64_t gw_monotonic_usec(void);
 /// CLOCK_MONOTONIC in nanoseconds.
 uint64_t gw_monotonic_nsec(void);
+/// Names the calling thread (15 bytes at most) for top -H, perf and gdb.
+void gw_set_thread_name(const char *name);
 
 /// A CLOCK_MONOTONIC timerfd (close-on-exec, non-blocking).
 int gw_timerfd(void);
