@@ -34,6 +34,12 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        // SQLite (Debian's libsqlite3-dev) keeps the durable queue; see StateStore for why not GRDB.
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         .target(name: "CGatewayShims"),
         .target(name: "CSpawnBaseline", dependencies: ["CGatewayShims"]),
         .target(
@@ -48,10 +54,11 @@ let package = Package(
             name: "GatewayCore",
             dependencies: ["ProcessRunner", "CYAML"]
         ),
+        .target(name: "StateStore", dependencies: ["GatewayCore", "CSQLite"]),
         .executableTarget(
             name: "gatewayd",
             dependencies: [
-                "Systemd", "GatewayCore", "GatewayControl", "Varlink", "ProcessRunner",
+                "Systemd", "GatewayCore", "StateStore", "GatewayControl", "Varlink", "ProcessRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -132,6 +139,7 @@ let package = Package(
             name: "GatewayCoreTests",
             dependencies: ["GatewayCore", "ProcessRunner", "GatewayTestSupport"]
         ),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "GatewayCore", "GatewayTestSupport"]),
         // Spawns the built gatewayd; depends on it so that `swift test` builds it first.
         .testTarget(name: "DaemonTests", dependencies: ["GatewayTestSupport", "GatewayCore", "gatewayd", "gatewayctl"]),
     ],

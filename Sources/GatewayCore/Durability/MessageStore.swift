@@ -1,0 +1,122 @@
+/// Durable state for the dispatcher: what it acknowledged is kept until its turn finished and the
+/// reply was handed to the platform, so a restart or a crash loses nothing it promised.
+///
+/// Writes go to the store's own thread, never the dispatcher's: an exec quick command must
+/// answer while the disk is full or another process holds the database lock. Calls are applied
+/// in the order they were made (one writer), so a `markDone` never overtakes its `append`.
+public protocol MessageStore: AnyObject, Sendable {
+    /// Stores an agent-bound message; it is durable once this returns.
+    func append(_ message: InboundMessage, session: String) async throws(StoreError) -> Int64
+    /// A turn starts for these messages (their attempt count goes up, the session's turn count too).
+    func markActive(_ ids: [Int64], session: String)
+    /// Their turn finished and its replies were handed over (or the user stopped or reset it).
+    func markDone(_ ids: [Int64])
+    /// A drain interrupted their turn: retried once after the restart.
+    func markInterrupted(_ ids: [Int64])
+    /// `/reset`: the session and everything it still had waiting.
+    func forgetSession(_ key: String)
+    /// `/restart` from a chat: it is told when the gateway is back.
+    func addRestartNotice(_ chat: ChatAddress) async throws(StoreError)
+    /// What a new process picks up: the messages to replay, those given up on, restart notices
+    /// (removed as they are returned) and the sessions. Applies the retry policy in the same
+    /// transaction, so a crash during recovery cannot count an attempt twice.
+    func recover(policy: RecoveryPolicy) async throws(StoreError) -> StoreRecovery
+}
+
+/// Where a reply goes when the chat's original request is gone (after a restart).
+public struct ChatAddress: Sendable, Hashable {
+    public var platform: String
+    public var chat: String
+
+    public init(platform: String, chat: String) {
+        self.platform = platform
+        self.chat = chat
+    }
+}
+
+/// A message kept by the store.
+public struct StoredMessage: Sendable, Equatable {
+    public var id: Int64
+    public var session: String
+    public var message: InboundMessage
+    /// Turns started for it so far (a crash or a drain can end one before it finished).
+    public var attempts: Int
+
+    public init(id: Int64, session: String, message: InboundMessage, attempts: Int) {
+        self.id = id
+        self.session = session
+        self.message = message
+        self.attempts = attempts
+    }
+}
+
+/// How often a message whose turn never finished is tried again.
+public struct RecoveryPolicy: Sendable, Equatable {
+    /// A turn interrupted by a drain (the gateway knew) is retried this many times.
+    public var retriesAfterInterrupt = 1
+    /// A turn still active when the process died (a crash, a kill -9, the watchdog) is parked once
+    /// it was active across this many consecutive starts.
+    public var parkAfterAttempts = 3
+
+    public init() {}
+}
+
+/// Why recovery gave up on a message; its chat is told.
+public enum AbandonReason: Sendable, Equatable {
+    /// Interrupted by drains more often than `retriesAfterInterrupt` allows.
+    case interruptedAgain
+    /// Active across `parkAfterAttempts` starts: probably what brings the gateway down.
+    case parked
+}
+
+public struct SessionRecord: Sendable, Equatable {
+    public var key: String
+    public var turnCount: Int
+
+    public init(key: String, turnCount: Int) {
+        self.key = key
+        self.turnCount = turnCount
+    }
+}
+
+public struct StoreRecovery: Sendable, Equatable {
+    /// In the order they were received.
+    public var replay: [StoredMessage] = []
+    public var abandoned: [Abandoned] = []
+    public var restartNotices: [ChatAddress] = []
+    public var sessions: [SessionRecord] = []
+
+    public struct Abandoned: Sendable, Equatable {
+        public var message: StoredMessage
+        public var reason: AbandonReason
+
+        public init(message: StoredMessage, reason: AbandonReason) {
+            self.message = message
+            self.reason = reason
+        }
+    }
+
+    public init() {}
+}
+
+/// A store call that failed, with a code a caller can act on and a message for the chat and log.
+public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// The disk (or the file system holding `state_dir`) is full.
+        case full
+        /// Another process holds the database lock past the busy timeout.
+        case locked
+        /// Any other I/O or SQLite failure.
+        case failed
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,52 @@
+import GatewayCore
+
+extension StateStore {
+    /// Runs inside the writer's transaction: decides, for every message whose turn never
+    /// finished, whether it is replayed or given up on, and records the decision.
+    func recover(_ policy: RecoveryPolicy) throws(SQLiteError) -> StoreRecovery {
+        var recovery = StoreRecovery()
+        var rows: [(StoredMessage, state: String)] = []
+        try connection.run("""
+            SELECT id, session, platform, chat, chat_type, user, text, attempts, state
+            FROM messages WHERE state != 'parked' ORDER BY id
+            """) { row in
+            let message = InboundMessage(
+                platform: row.text(2), chat: row.text(3), chatType: ChatType(rawValue: row.text(4)) ?? .dm,
+                user: row.text(5), text: row.text(6))
+            rows.append((StoredMessage(id: row.int(0), session: row.text(1), message: message, attempts: Int(row.int(7))),
+                         row.text(8)))
+        }
+        for (stored, state) in rows {
+            let reason: AbandonReason?
+            switch state {
+            case "interrupted": reason = stored.attempts > policy.retriesAfterInterrupt ? .interruptedAgain : nil
+            case "active": reason = stored.attempts >= policy.parkAfterAttempts ? .parked : nil
+            default: reason = nil
+            }
+            if let reason {
+                recovery.abandoned.append(.init(message: stored, reason: reason))
+                if reason == .parked {
+                    // Kept for the operator to look at; never replayed again.
+                    try connection.run("UPDATE messages SET state = 'parked' WHERE id = ?", [.int(stored.id)])
+                } else {
+                    try connection.run("DELETE FROM messages WHERE id = ?", [.int(stored.id)])
+                }
+            } else {
+                // An interrupted turn counts as pending again; an `active` one keeps its state so
+                // a crash during the retry is counted on the next start.
+                if state == "interrupted" {
+                    try connection.run("UPDATE messages SET state = 'pending' WHERE id = ?", [.int(stored.id)])
+                }
+                recovery.replay.append(stored)
+            }
+        }
+        try connection.run("SELECT platform, chat FROM restart_notices ORDER BY requested_usec") { row in
+            recovery.restartNotices.append(ChatAddress(platform: row.text(0), chat: row.text(1)))
+        }
+        try connection.run("DELETE FROM restart_notices")
+        try connection.run("SELECT key, turn_count FROM sessions ORDER BY key") { row in
+            recovery.sessions.append(SessionRecord(key: row.text(0), turnCount: Int(row.int(1))))
+        }
+        return recovery
+    }
+}

@@ -1,0 +1,188 @@
+import CSQLite
+import Dispatch
+import GatewayCore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The dispatcher's durable state in one SQLite file (`state_dir/state.db`, WAL mode).
+///
+/// One connection, one writer: every call becomes an operation on a FIFO, and the store's own
+/// queue applies whatever has piled up in one transaction (group commit), so a burst of messages
+/// costs one WAL write, not one each. Nothing here runs on the dispatcher's executor.
+public final class StateStore: MessageStore, @unchecked Sendable {
+    public static let fileName = "state.db"
+    /// A write waits this long for another process's lock before the caller hears "locked".
+    public static let defaultBusyTimeoutMilliseconds: Int32 = 2_000
+
+    public let path: String
+    let connection: SQLiteConnection
+    private let queue = DispatchQueue(label: "gatewayd.state-store")
+    private let pending = Mutex<[Operation]>([])
+    /// Failures of calls nobody awaits (`markDone`, ...), for the log.
+    private let onProblem: @Sendable (StoreError) -> Void
+
+    enum Operation {
+        case append(InboundMessage, session: String, at: Int64, CheckedContinuation<Result<Int64, StoreError>, Never>)
+        case markActive([Int64], session: String, at: Int64)
+        case markDone([Int64])
+        case markInterrupted([Int64])
+        case forgetSession(String)
+        case addNotice(ChatAddress, at: Int64, CheckedContinuation<Result<Void, StoreError>, Never>)
+        case recover(RecoveryPolicy, CheckedContinuation<Result<StoreRecovery, StoreError>, Never>)
+    }
+
+    init(path: String, connection: SQLiteConnection, onProblem: @escaping @Sendable (StoreError) -> Void) {
+        self.path = path
+        self.connection = connection
+        self.onProblem = onProblem
+    }
+
+    // MARK: MessageStore
+
+    public func append(_ message: InboundMessage, session: String) async throws(StoreError) -> Int64 {
+        let now = Self.nowMicroseconds()
+        let result = await withCheckedContinuation { submit(.append(message, session: session, at: now, $0)) }
+        return try result.get()
+    }
+
+    public func markActive(_ ids: [Int64], session: String) {
+        submit(.markActive(ids, session: session, at: Self.nowMicroseconds()))
+    }
+
+    public func markDone(_ ids: [Int64]) { if !ids.isEmpty { submit(.markDone(ids)) } }
+
+    public func markInterrupted(_ ids: [Int64]) { if !ids.isEmpty { submit(.markInterrupted(ids)) } }
+
+    public func forgetSession(_ key: String) { submit(.forgetSession(key)) }
+
+    public func addRestartNotice(_ chat: ChatAddress) async throws(StoreError) {
+        let now = Self.nowMicroseconds()
+        let result = await withCheckedContinuation { submit(.addNotice(chat, at: now, $0)) }
+        try result.get()
+    }
+
+    public func recover(policy: RecoveryPolicy) async throws(StoreError) -> StoreRecovery {
+        let result = await withCheckedContinuation { submit(.recover(policy, $0)) }
+        return try result.get()
+    }
+
+    /// Returns once everything submitted so far is applied (tests, and the daemon before exit).
+    public func flush() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            queue.async { self.drain() ; done.resume() }
+        }
+    }
+
+    // MARK: The writer
+
+    private func submit(_ operation: Operation) {
+        let first = pending.withLock { operations in
+            operations.append(operation)
+            return operations.count == 1
+        }
+        // One drain per burst: whoever finds the list empty schedules it; later arrivals ride along.
+        if first { queue.async { self.drain() } }
+    }
+
+    private func drain() {
+        while true {
+            let batch = pending.withLock { operations in
+                defer { operations = [] }
+                return operations
+            }
+            if batch.isEmpty { return }
+            apply(batch)
+        }
+    }
+
+    /// Applies a batch in one transaction. If it fails as a whole, each operation is tried on its
+    /// own so one bad write does not fail the others, and each caller gets its own answer.
+    private func apply(_ batch: [Operation]) {
+        var results: [Any] = []
+        do throws(SQLiteError) {
+            try connection.execute("BEGIN IMMEDIATE")
+            do throws(SQLiteError) {
+                for operation in batch { results.append(try perform(operation)) }
+                try connection.execute("COMMIT")
+            } catch {
+                try? connection.execute("ROLLBACK")
+                throw error
+            }
+        } catch {
+            if batch.count > 1 {
+                for operation in batch { apply([operation]) }
+                return
+            }
+            fail(batch[0], Self.storeError(error))
+            return
+        }
+        for (operation, result) in zip(batch, results) { succeed(operation, result) }
+    }
+
+    private func succeed(_ operation: Operation, _ result: Any) {
+        switch operation {
+        case .append(_, _, _, let continuation): continuation.resume(returning: .success(result as! Int64))
+        case .addNotice(_, _, let continuation): continuation.resume(returning: .success(()))
+        case .recover(_, let continuation): continuation.resume(returning: .success(result as! StoreRecovery))
+        case .markActive, .markDone, .markInterrupted, .forgetSession: break
+        }
+    }
+
+    private func fail(_ operation: Operation, _ error: StoreError) {
+        switch operation {
+        case .append(_, _, _, let continuation): continuation.resume(returning: .failure(error))
+        case .addNotice(_, _, let continuation): continuation.resume(returning: .failure(error))
+        case .recover(_, let continuation): continuation.resume(returning: .failure(error))
+        case .markActive, .markDone, .markInterrupted, .forgetSession: onProblem(error)
+        }
+    }
+
+    private func perform(_ operation: Operation) throws(SQLiteError) -> Any {
+        switch operation {
+        case .append(let message, let session, let now, _):
+            try connection.run("""
+                INSERT INTO messages (session, platform, chat, chat_type, user, text, received_usec)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, [.text(session), .text(message.platform), .text(message.chat), .text(message.chatType.rawValue),
+                      .text(message.user), .text(message.text), .int(now)])
+            return connection.lastInsertedRowID
+        case .markActive(let ids, let session, let now):
+            for id in ids {
+                try connection.run("UPDATE messages SET state = 'active', attempts = attempts + 1 WHERE id = ?", [.int(id)])
+            }
+            try connection.run("""
+                INSERT INTO sessions (key, created_usec, last_active_usec, turn_count) VALUES (?, ?, ?, 1)
+                ON CONFLICT (key) DO UPDATE SET last_active_usec = excluded.last_active_usec, turn_count = turn_count + 1
+                """, [.text(session), .int(now), .int(now)])
+        case .markDone(let ids):
+            for id in ids { try connection.run("DELETE FROM messages WHERE id = ?", [.int(id)]) }
+        case .markInterrupted(let ids):
+            for id in ids { try connection.run("UPDATE messages SET state = 'interrupted' WHERE id = ?", [.int(id)]) }
+        case .forgetSession(let key):
+            try connection.run("DELETE FROM messages WHERE session = ? AND state != 'parked'", [.text(key)])
+            try connection.run("DELETE FROM sessions WHERE key = ?", [.text(key)])
+        case .addNotice(let chat, let now, _):
+            try connection.run("""
+                INSERT INTO restart_notices (platform, chat, requested_usec) VALUES (?, ?, ?)
+                ON CONFLICT (platform, chat) DO UPDATE SET requested_usec = excluded.requested_usec
+                """, [.text(chat.platform), .text(chat.chat), .int(now)])
+        case .recover(let policy, _):
+            return try recover(policy)
+        }
+        return ()
+    }
+
+    static func storeError(_ error: SQLiteError) -> StoreError {
+        if error.isFull { return StoreError(.full, "the disk holding the state store is full (\(error.message))") }
+        if error.isLocked { return StoreError(.locked, "the state store is locked by another process (\(error.message))") }
+        return StoreError(.failed, "the state store failed: \(error.message)")
+    }
+
+    static func nowMicroseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1_000
+    }
+}
