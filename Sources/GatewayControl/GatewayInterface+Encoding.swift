@@ -50,6 +50,11 @@ extension GatewayInterface {
             if let signal = report.signal { value["signal"] = .int(Int64(signal)) }
         case .configReloaded:
             value["kind"] = "reloaded"
+        case .delayedReply(let chat, let text):
+            value["kind"] = "reply"
+            value["platform"] = .string(chat.platform)
+            value["chat"] = .string(chat.chat)
+            value["text"] = .string(text)
         }
         return .object(value)
     }

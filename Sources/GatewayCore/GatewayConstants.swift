@@ -60,6 +60,7 @@ public enum GatewayMessageID {
     public static let reloadRefused = "57438b8e4c1a47e39a34333fe6bbbe8d"
     public static let quickCommand = "ca6705d160e849389c72632fd57afbdc"
     public static let configInvalid = "2ef2ce96e70d49159ed5dd9cd1ed7a3e"
+    public static let storeProblem = "e8ea41e422db4266b9e4caf090148db8"
 }
 
 /// Reads the process environment (for gatewayd's and gatewayctl's variables).

@@ -56,4 +56,21 @@ public enum GatewayText {
     // Agent turns.
     public static func agentTimedOut(seconds: Int) -> String { "⏱ The agent did not answer within \(seconds)s; the turn was stopped." }
     public static func agentFailed(_ reason: String) -> String { "⚠️ The agent failed: \(reason)" }
+
+    // Durable queue and restarts.
+    /// A busy session's message during a restart drain (reference wording; here it is true).
+    public static let queuedForRestart = "⏳ Gateway restarting — queued for the next turn after it comes back."
+    public static let restartedSuccessfully = "♻ Gateway restarted successfully. Your session continues."
+    public static func notStored(_ reason: String) -> String {
+        "⚠️ Your message was not taken: \(reason). Nothing was queued; send it again later. Quick commands still work."
+    }
+    public static func abandoned(_ reason: AbandonReason, text: String, attempts: Int) -> String {
+        let preview = text.count > 60 ? text.prefix(60) + "…" : text
+        switch reason {
+        case .interruptedAgain:
+            return "⚠️ Your message was interrupted by gateway restarts \(attempts) times and will not be retried: “\(preview)”. Send it again if you still need it."
+        case .parked:
+            return "⚠️ Your message was in progress across \(attempts) gateway restarts and was set aside (it may be what brings the gateway down): “\(preview)”. Send it again to retry."
+        }
+    }
 }

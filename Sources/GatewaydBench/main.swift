@@ -22,6 +22,7 @@ try """
     quick_commands:
       hi: {type: exec, command: "echo hi"}
     exec: {max_concurrent: 64}
+    state_dir: \(directory)/state
     """.write(toFile: config, atomically: true, encoding: .utf8)
 
 let notifyFD = gw_unix_bind(notify, 0)

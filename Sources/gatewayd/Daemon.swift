@@ -3,6 +3,7 @@ import GatewayCore
 import Logging
 import Dispatch
 import ProcessRunner
+import StateStore
 import Synchronization
 import Systemd
 import Varlink
@@ -31,6 +32,10 @@ actor Daemon: GatewayControlHost {
     private var server: VarlinkServer?
     private var lastStatus = ""
     private var drainDeadline: ContinuousClock.Instant?
+    /// The durable queue under `state_dir`; nil when it could not be opened (see `storeProblem`).
+    let store: StateStore?
+    /// Why the store is not what it should be (moved aside, unusable), kept in `STATUS=`.
+    private var storeProblem: String?
 
     init(configPath: String, config: GatewayConfig, socketOverride: String?, logger: Logger) {
         self.configPath = configPath
@@ -38,7 +43,12 @@ actor Daemon: GatewayControlHost {
         self.socketOverride = socketOverride
         self.logger = logger
         ProcessRunner.raiseFileDescriptorLimit()
-        dispatcher = Dispatcher(config: config, agent: Self.makeAgent(config))
+        let opening = StateStore.open(directory: config.stateDirectory) { problem in
+            logger.error("state store write failed: \(problem)", metadata: ["event": "store_failed", "code": "\(problem.code.rawValue)"])
+        }
+        store = opening.store
+        storeProblem = opening.problem
+        dispatcher = Dispatcher(config: config, agent: Self.makeAgent(config), store: opening.store)
         platforms = Mutex(Self.platformNames(config))
     }
 
@@ -70,6 +80,7 @@ actor Daemon: GatewayControlHost {
         // The dispatcher runs before the socket serves, so the first call (the one that may have
         // socket-activated us) already sees `running`; READY=1 follows the socket.
         let events = await dispatcher.subscribe()
+        await recoverState()
         await dispatcher.markRunning()
         do {
             try await startControlSocket()
@@ -95,6 +106,7 @@ actor Daemon: GatewayControlHost {
             updateStatus(after: event)
         }
         await dispatcher.markStopping()
+        await store?.flush()
         await flushNotifications()
         logger.info("drained; exiting", metadata: [
             "event": "stopped", "reason": "\(exitReason.rawValue)", "MESSAGE_ID": "\(GatewayMessageID.stopped)",
@@ -252,8 +264,19 @@ actor Daemon: GatewayControlHost {
         notify { try $0.status(line) }
     }
 
-    /// `Running: 1 platform, 0 turns, 0 exec`; `Draining (restart): 2 turns, 1 exec`.
+    /// `Running: 1 platform, 0 turns, 0 exec`; `Draining (restart): 2 turns, 1 exec`; with
+    /// `; state store: ...` after it while the store is not what it should be.
     func statusLine(_ snapshot: GatewaySnapshot) -> String {
+        let line = stateLine(snapshot)
+        return storeProblem.map { "\(line); state store: \(Self.shortProblem($0))" } ?? line
+    }
+
+    /// STATUS= is one short line: the problem's first clause (the log has all of it).
+    static func shortProblem(_ problem: String) -> String {
+        problem.split(separator: ";").first.map(String.init) ?? problem
+    }
+
+    private func stateLine(_ snapshot: GatewaySnapshot) -> String {
         let turns = "\(snapshot.counters.turnsInFlight) turn\(snapshot.counters.turnsInFlight == 1 ? "" : "s"), \(snapshot.counters.execRunning) exec"
         switch snapshot.state {
         case .running, .starting, .reloading:
@@ -285,8 +308,36 @@ actor Daemon: GatewayControlHost {
                 "exit_status": "\(report.exitStatus.map(String.init) ?? "")", "timed_out": "\(report.timedOut)",
                 "duration_usec": "\(usec)",
             ])
+        case .delayedReply(let chat, let text):
+            logger.info("reply to \(chat.platform):\(chat.chat): \(text)", metadata: [
+                "event": "reply", "platform": "\(chat.platform)", "chat": "\(chat.chat)",
+            ])
         case .configReloaded, .countersChanged:
             break
+        }
+    }
+
+    // MARK: State store
+
+    /// Takes up what the previous process left: replays, notices, sessions. A store that fails
+    /// here is dropped for this run (the gateway serves without durability, and says so).
+    private func recoverState() async {
+        if let storeProblem {
+            logger.error("\(storeProblem)", metadata: ["event": "store_problem", "MESSAGE_ID": "\(GatewayMessageID.storeProblem)"])
+        }
+        guard let store else { return }
+        do {
+            let recovery = try await store.recover(policy: RecoveryPolicy())
+            await dispatcher.restore(recovery, outbox: DaemonOutbox(logger: logger))
+            if !recovery.replay.isEmpty || !recovery.abandoned.isEmpty || !recovery.restartNotices.isEmpty {
+                logger.notice("state store: \(recovery.replay.count) message(s) to replay, \(recovery.abandoned.count) given up, \(recovery.restartNotices.count) restart notice(s)", metadata: [
+                    "event": "recovered", "replay": "\(recovery.replay.count)", "abandoned": "\(recovery.abandoned.count)",
+                    "path": "\(store.path)",
+                ])
+            }
+        } catch {
+            storeProblem = "cannot read \(store.path): \(error.message); queued messages from before are not replayed"
+            logger.error("\(storeProblem ?? "")", metadata: ["event": "store_problem", "MESSAGE_ID": "\(GatewayMessageID.storeProblem)"])
         }
     }
 

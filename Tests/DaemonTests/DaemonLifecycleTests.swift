@@ -17,6 +17,8 @@ struct DaemonLifecycleTests {
             ExecStart=\(TestPaths.product("gatewayd")) --config /nonexistent/gatewayd.yaml --socket %t/gatewayd-test.sock
             ExecReload=/bin/kill -HUP $MAINPID
             TimeoutStartSec=10
+            # As StateDirectory= sets it: with no config file, the durable queue goes there.
+            Environment=STATE_DIRECTORY=\(directory)/state
             """.write(toFile: directory + "/gatewayd-test.service", atomically: true, encoding: .utf8)
         let output = try run([TestPaths.sandboxScript, "user-manager", directory, "/bin/sh", "-c", """
             show() { systemctl --user show -p ActiveState,SubState,StatusText,Result,ExecMainStatus gatewayd-test.service | sort | tr '\\n' ' '; echo; }
@@ -37,6 +39,7 @@ struct DaemonLifecycleTests {
             """], environment: environment(with: [:]))
         #expect(output.status == 0, "\(output.standardError)")
         let lines = output.standardOutput.split(separator: "\n").map(String.init)
+        #expect(FileManager.default.fileExists(atPath: directory + "/state/state.db"), "STATE_DIRECTORY is where the store goes")
         try #require(lines.count >= 3, "\(output.standardOutput)")
         #expect(lines[0].contains("ActiveState=active"))
         #expect(lines[0].contains("StatusText=Running: 1 platform, 0 turns, 0 exec"))

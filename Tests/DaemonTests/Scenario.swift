@@ -21,7 +21,9 @@ struct Scenario {
     func run(_ script: String) throws -> ProcessOutput {
         let units = directory + "/units"
         try FileManager.default.createDirectory(atPath: units, withIntermediateDirectories: true)
-        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        // The durable queue stays in the scenario's directory, never the host's /var/lib.
+        let stateLine = config.contains("state_dir:") ? "" : "\nstate_dir: \(directory)/state\n"
+        try (config + stateLine).write(toFile: configPath, atomically: true, encoding: .utf8)
         let socketOption = socketActivated ? "" : " --socket %t/gatewayd-test.sock"
         try """
             [Service]

@@ -20,11 +20,19 @@ public enum ConfigLoader {
                 throw ConfigError(file: path, problems: [ConfigProblem(
                     severity: .error, path: "", line: nil, message: "no such file")])
             }
-            return Outcome(config: GatewayConfig(), problems: [])
+            var config = GatewayConfig()
+            if let unitState = unitStateDirectory() { config.stateDirectory = unitState }
+            return Outcome(config: config, problems: [])
         }
-        let outcome = parse(text)
+        let outcome = parse(text, stateDirectoryFallback: unitStateDirectory())
         if !outcome.errors.isEmpty { throw ConfigError(file: path, problems: outcome.problems) }
         return outcome
+    }
+
+    /// systemd's `StateDirectory=` (the unit's own, per instance for gatewayd@.service): used
+    /// unless the file names a `state_dir`.
+    static func unitStateDirectory() -> String? {
+        ProcessEnvironment.value("STATE_DIRECTORY")?.split(separator: ":").first.map(String.init)
     }
 
     /// A config file larger than this is refused rather than read (it is surely not one).
@@ -60,9 +68,10 @@ public enum ConfigLoader {
 
     /// Parses YAML text. Never throws: problems are in the outcome (with the defaults in place of
     /// anything invalid).
-    public static func parse(_ text: String) -> Outcome {
+    public static func parse(_ text: String, stateDirectoryFallback: String? = nil) -> Outcome {
         var reader = Reader()
         var config = GatewayConfig()
+        if let stateDirectoryFallback { config.stateDirectory = stateDirectoryFallback }
         let root: YAMLNode?
         do {
             root = try YAMLNode.parse(text)

@@ -49,6 +49,7 @@ extension Dispatcher {
         case .stop:
             if let turn = sessions[key]?.turn {
                 turn.task.cancel()
+                store?.markDone(sessions[key]?.pending.flatMap(\.storeIDs) ?? [])
                 sessions[key]?.pending.removeAll()
                 updateQueuedCounter()
                 await replies.send(GatewayText.stopped)
@@ -62,6 +63,7 @@ extension Dispatcher {
             }
             let now = clock.now()
             sessions[key] = Session(key: key, createdAt: now, lastActive: now)
+            store?.forgetSession(key)
             updateQueuedCounter()
             await replies.send(GatewayText.sessionReset)
         case .queue:
@@ -71,19 +73,19 @@ extension Dispatcher {
             }
             var queuedMessage = message
             queuedMessage.text = command.argumentText
-            if sessions[key]?.turn != nil {
-                sessions[key]?.pending.append(PendingMessage(message: queuedMessage, replies: replies))
-                updateQueuedCounter()
-                await replies.send(GatewayText.queued(count: sessions[key]?.pending.count ?? 1))
-            } else {
-                await submitTurn(queuedMessage, replies)
-            }
+            await submitTurn(queuedMessage, replies, explicitQueue: true)
         case .restart:
             guard access.isAdmin(message) else {
                 await replies.send(GatewayText.adminOnly(builtin.rawValue))
                 return
             }
             let turns = counters.turnsInFlight
+            // Remembered before the reply, so "restarted successfully" reaches this chat afterwards.
+            do {
+                try await store?.addRestartNotice(ChatAddress(platform: message.platform, chat: message.chat))
+            } catch {
+                publish(.messageDispatched(session: key, route: .storeFailed))
+            }
             await replies.send(turns > 0 ? GatewayText.drainingBeforeRestart(turns) : GatewayText.restarting)
             beginDrain(.restart)
         }

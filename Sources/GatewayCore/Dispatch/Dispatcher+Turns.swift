@@ -34,12 +34,21 @@ extension Dispatcher {
         let agent = self.agent, replies = item.replies
         let task = Task { await Self.performTurn(agent, turn, replies) }
         let deadline = clock.now() + config.agent.turnTimeout
-        sessions[key]?.turn = RunningTurn(id: id, task: task, message: message, replies: replies, deadline: deadline)
+        sessions[key]?.turn = RunningTurn(id: id, task: task, message: message, replies: replies,
+                                          storeIDs: item.storeIDs, deadline: deadline)
         sessions[key]?.turnCount += 1
+        store?.markActive(item.storeIDs, session: key)
         counters.turnsInFlight += 1
         publish(.countersChanged(counters))
         scheduleTurnMonitor(for: deadline)
         await task.value
+        // Its replies are handed over (the sink's sends were awaited): done, unless a drain cut it
+        // short, and then it is retried after the restart.
+        if sessions[key]?.turn?.interruptedByDrain == true {
+            store?.markInterrupted(item.storeIDs)
+        } else {
+            store?.markDone(item.storeIDs)
+        }
         if sessions[key]?.turn?.id == id { sessions[key]?.turn = nil }
         counters.turnsInFlight -= 1
         publish(.countersChanged(counters))

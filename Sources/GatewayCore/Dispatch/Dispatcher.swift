@@ -26,8 +26,15 @@ public actor Dispatcher {
     /// deadline, so a turn costs no timer of its own.
     var turnMonitor: Task<Void, Never>?
     var turnMonitorWake: Duration?
+    /// The durable queue; nil runs from memory only (what is queued dies with the process).
+    let store: (any MessageStore)?
+    /// Sessions whose next message waits for an earlier one's store write, so messages are
+    /// routed in the order they arrived even though the write suspends the dispatcher.
+    var routingWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
 
-    public init(config: GatewayConfig, agent: any AgentBackend, clock: any GatewayClock = SystemClock()) {
+    public init(config: GatewayConfig, agent: any AgentBackend, clock: any GatewayClock = SystemClock(),
+                store: (any MessageStore)? = nil) {
+        self.store = store
         self.config = config
         access = AccessPolicy(config.access)
         execRunner = ProcessRunner(maxConcurrent: config.exec.maxConcurrent)
@@ -56,6 +63,7 @@ public actor Dispatcher {
     public func resetSession(_ key: String) -> Bool {
         guard let session = sessions.removeValue(forKey: key) else { return false }
         session.turn?.task.cancel()
+        store?.forgetSession(key)
         counters.sessions = sessions.count
         updateQueuedCounter()
         publish(.countersChanged(counters))
@@ -66,6 +74,7 @@ public actor Dispatcher {
     public func markRunning() {
         lifecycle.move(to: .running)
         publish(.stateChanged(lifecycle.state))
+        startIdleQueues()
     }
 
     /// Answers the dispatcher's liveness probe (the watchdog pings only when this returns).
@@ -146,30 +155,101 @@ public actor Dispatcher {
     }
 
     /// Draining guard, busy guard, agent turn: the path of plain text and agent-bound commands.
-    func submitTurn(_ message: InboundMessage, _ replies: any ReplySink) async {
+    /// With a store, the message is written first: nobody is told "queued" (or gets a turn) for
+    /// a message that would not survive a restart. `explicitQueue` is `/queue`: it queues behind
+    /// a running turn whatever `busy_input_mode` says, and its acknowledgement is not rate-limited.
+    func submitTurn(_ message: InboundMessage, _ replies: any ReplySink, explicitQueue: Bool = false) async {
         let key = message.sessionKey
+        guard acceptsTurn(for: key) else {
+            await refuseWhileDraining(key, replies)
+            return
+        }
+        var storeIDs: [Int64] = []
+        if let store {
+            await enterRouting(key)
+            do {
+                storeIDs = [try await store.append(message, session: key)]
+            } catch {
+                leaveRouting(key)
+                publish(.messageDispatched(session: key, route: .storeFailed))
+                await replies.send(GatewayText.notStored(error.message))
+                return
+            }
+            // The state may have moved while the disk was written.
+            guard acceptsTurn(for: key) else {
+                store.markDone(storeIDs)
+                leaveRouting(key)
+                await refuseWhileDraining(key, replies)
+                return
+            }
+        }
+        let item = PendingMessage(message: message, replies: replies, storeIDs: storeIDs)
         if lifecycle.state.refusesNewWork {
-            publish(.messageDispatched(session: key, route: .drainRefused))
-            await replies.send(GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining"))
+            // A restart drain and the session busy: kept for after the restart, as the reply says.
+            publish(.messageDispatched(session: key, route: .restartQueued))
+            sessions[key]?.pending.append(item)
+            updateQueuedCounter()
+            leaveRouting(key)
+            await replies.send(GatewayText.queuedForRestart)
             return
         }
         if let running = sessions[key]?.turn {
-            switch config.busyInputMode {
-            case .interrupt:
+            if config.busyInputMode == .interrupt && !explicitQueue {
                 publish(.messageDispatched(session: key, route: .busyInterrupt))
-                mergeIntoPending(key, PendingMessage(message: message, replies: replies))
+                mergeIntoPending(key, item)
                 running.task.cancel()
+                leaveRouting(key)
                 await acknowledgeBusy(key, GatewayText.interruptingAck, replies)
-            case .queue:
+            } else {
                 publish(.messageDispatched(session: key, route: .busyQueued))
-                sessions[key]?.pending.append(PendingMessage(message: message, replies: replies))
+                sessions[key]?.pending.append(item)
                 updateQueuedCounter()
-                await acknowledgeBusy(key, GatewayText.queuedAck, replies)
+                leaveRouting(key)
+                if explicitQueue {
+                    await replies.send(GatewayText.queued(count: sessions[key]?.pending.count ?? 1))
+                } else {
+                    await acknowledgeBusy(key, GatewayText.queuedAck, replies)
+                }
             }
             return
         }
         publish(.messageDispatched(session: key, route: .agentTurn))
-        await runTurns(key, first: PendingMessage(message: message, replies: replies))
+        leaveRouting(key)
+        await runTurns(key, first: item)
+    }
+
+    /// Running: yes. Draining: only a busy session's message during a restart, and only when a
+    /// store keeps it (without one the promise would be false).
+    private func acceptsTurn(for key: String) -> Bool {
+        guard lifecycle.state.refusesNewWork else { return true }
+        return lifecycle.state == .draining(.restart) && store != nil && sessions[key]?.turn != nil
+    }
+
+    private func refuseWhileDraining(_ key: String, _ replies: any ReplySink) async {
+        publish(.messageDispatched(session: key, route: .drainRefused))
+        await replies.send(GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining"))
+    }
+
+    /// Waits until earlier messages of the session have been routed.
+    private func enterRouting(_ key: String) async {
+        if routingWaiters[key] == nil {
+            routingWaiters[key] = []
+            return
+        }
+        await withCheckedContinuation { routingWaiters[key]!.append($0) }
+    }
+
+    /// Hands routing to the next message of the session, if one waits. Safe to call when
+    /// `enterRouting` was not (no store).
+    private func leaveRouting(_ key: String) {
+        guard var waiters = routingWaiters[key] else { return }
+        if waiters.isEmpty {
+            routingWaiters[key] = nil
+        } else {
+            let next = waiters.removeFirst()
+            routingWaiters[key] = waiters
+            next.resume()
+        }
     }
 
     /// An interrupting message replaces what waits (their texts merged), so the next turn sees
@@ -178,7 +258,8 @@ public actor Dispatcher {
         guard var session = sessions[key] else { return }
         if var waiting = session.pending.last {
             waiting.message.text += "\n" + incoming.message.text
-            waiting = PendingMessage(message: waiting.message, replies: incoming.replies)
+            waiting = PendingMessage(message: waiting.message, replies: incoming.replies,
+                                     storeIDs: waiting.storeIDs + incoming.storeIDs)
             session.pending[session.pending.count - 1] = waiting
         } else {
             session.pending.append(incoming)

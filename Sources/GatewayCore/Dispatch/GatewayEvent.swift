@@ -9,11 +9,18 @@ public enum GatewayEvent: Sendable, Equatable {
     case quickCommandStarted(name: String, session: String)
     case quickCommandFinished(QuickCommandReport)
     case configReloaded
+    /// A reply with no request waiting for it (a replayed message's, a restart notice), handed to
+    /// the chat's platform through the outbox.
+    case delayedReply(ChatAddress, text: String)
 
     /// Where a message went.
     public enum Route: String, Sendable {
         case refused, builtin, execQuickCommand = "exec", alias, drainRefused = "drain_refused"
         case busyInterrupt = "busy_interrupt", busyQueued = "busy_queued", agentTurn = "agent_turn", unknownCommand = "unknown_command"
+        /// A busy session's message during a restart drain, stored for after the restart.
+        case restartQueued = "restart_queued"
+        /// The durable queue could not take it (disk full, database locked); the sender was told.
+        case storeFailed = "store_failed"
     }
 }
 

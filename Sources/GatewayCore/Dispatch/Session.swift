@@ -2,6 +2,8 @@
 struct PendingMessage: Sendable {
     var message: InboundMessage
     var replies: any ReplySink
+    /// Its rows in the durable queue (several once interrupting messages were merged).
+    var storeIDs: [Int64] = []
 }
 
 /// The turn a session is running now.
@@ -10,6 +12,7 @@ struct RunningTurn {
     let task: Task<Void, Never>
     let message: InboundMessage
     let replies: any ReplySink
+    let storeIDs: [Int64]
     /// When `agent.turn_timeout` runs out for it.
     let deadline: Duration
     /// Set when the drain timeout interrupted it (its chat was told why).

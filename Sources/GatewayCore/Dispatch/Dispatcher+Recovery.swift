@@ -1,0 +1,55 @@
+/// Where replies go that no request waits for: messages replayed after a restart, restart
+/// notices, chats told a message was given up on. The daemon hands them to the chat's platform.
+public protocol ChatOutbox: Sendable {
+    func send(_ text: String, to chat: ChatAddress) async
+}
+
+extension Dispatcher {
+    /// Takes up what the previous process left in the store: sessions with their turn counts,
+    /// messages to replay (queued behind nothing, in the order received, started by
+    /// `markRunning`), chats to tell that a message was given up on, and chats that asked for the
+    /// restart. Call before `markRunning`.
+    public func restore(_ recovery: StoreRecovery, outbox: any ChatOutbox) async {
+        let now = clock.now()
+        for record in recovery.sessions where sessions[record.key] == nil {
+            var session = Session(key: record.key, createdAt: now, lastActive: now)
+            session.turnCount = record.turnCount
+            sessions[record.key] = session
+        }
+        for stored in recovery.replay {
+            let key = stored.session
+            if sessions[key] == nil { sessions[key] = Session(key: key, createdAt: now, lastActive: now) }
+            let chat = ChatAddress(platform: stored.message.platform, chat: stored.message.chat)
+            sessions[key]?.pending.append(PendingMessage(
+                message: stored.message, replies: OutboxReplies(chat: chat, outbox: outbox, dispatcher: self),
+                storeIDs: [stored.id]))
+        }
+        counters.sessions = sessions.count
+        updateQueuedCounter()
+        publish(.countersChanged(counters))
+        for abandoned in recovery.abandoned {
+            let message = abandoned.message
+            await deliverLater(GatewayText.abandoned(abandoned.reason, text: message.message.text, attempts: message.attempts),
+                               to: ChatAddress(platform: message.message.platform, chat: message.message.chat), outbox)
+        }
+        for chat in recovery.restartNotices {
+            await deliverLater(GatewayText.restartedSuccessfully, to: chat, outbox)
+        }
+    }
+
+    func deliverLater(_ text: String, to chat: ChatAddress, _ outbox: any ChatOutbox) async {
+        publish(.delayedReply(chat, text: text))
+        await outbox.send(text, to: chat)
+    }
+}
+
+/// The reply sink of a replayed message: through the outbox, and announced to subscribers.
+struct OutboxReplies: ReplySink {
+    let chat: ChatAddress
+    let outbox: any ChatOutbox
+    let dispatcher: Dispatcher
+
+    func send(_ text: String) async {
+        await dispatcher.deliverLater(text, to: chat, outbox)
+    }
+}
