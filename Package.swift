@@ -137,7 +137,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayCoreTests",
-            dependencies: ["GatewayCore", "ProcessRunner", "GatewayTestSupport"]
+            dependencies: ["GatewayCore", "ProcessRunner", "StateStore", "GatewayTestSupport"]
         ),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "GatewayCore", "GatewayTestSupport"]),
         // Spawns the built gatewayd; depends on it so that `swift test` builds it first.

@@ -1,0 +1,167 @@
+import Foundation
+import GatewayCore
+import GatewayTestSupport
+import StateStore
+import Testing
+
+/// Replies that no request waits for, collected per chat.
+final class Outbox: ChatOutbox, @unchecked Sendable {
+    let replies = Replies()
+    func send(_ text: String, to chat: ChatAddress) async { await replies.send("\(chat.chat): \(text)") }
+}
+
+private func openStore(_ directory: String, busyTimeout: Int32 = 2_000) throws -> StateStore {
+    try #require(StateStore.open(directory: directory, busyTimeoutMilliseconds: busyTimeout).store)
+}
+
+/// A new process on the same state directory: a fresh dispatcher that restores what was stored.
+private func restart(_ directory: String, _ yaml: String, agent: any AgentBackend = EchoAgent()) async throws
+    -> (Dispatcher, Outbox, StoreRecovery, StateStore) {
+    let store = try openStore(directory)
+    let d = Dispatcher(config: try config(yaml), agent: agent, clock: ManualClock(), store: store)
+    let recovery = try await store.recover(policy: RecoveryPolicy())
+    let outbox = Outbox()
+    await d.restore(recovery, outbox: outbox)
+    await d.markRunning()
+    return (d, outbox, recovery, store)
+}
+
+/// Returns once no turn runs and nothing is queued (the replays are through, done marks sent).
+private func waitUntilIdle(_ d: Dispatcher) async {
+    let events = await d.subscribe()
+    func idle(_ counters: GatewayCounters) -> Bool { counters.turnsInFlight == 0 && counters.queued == 0 }
+    if idle(await d.snapshot.counters) { return }
+    for await event in events {
+        if case .countersChanged(let counters) = event, idle(counters) { return }
+    }
+}
+
+@Suite("Durable queue", .timeLimit(.minutes(1)))
+struct DurableQueueTests {
+    @Test("queued messages outlive the process: replayed once, in order, after the one in flight")
+    func replayAfterCrash() async throws {
+        let directory = makeTemporaryDirectory()
+        let agent = GateAgent()
+        let store = try openStore(directory)
+        let d = Dispatcher(config: try config("busy_input_mode: queue"), agent: agent, clock: ManualClock(), store: store)
+        await d.markRunning()
+        let first = Task { await send(d, "one") }
+        await agent.waitForStarts(1)
+        #expect(await send(d, "two") == [GatewayText.queuedAck])
+        #expect(await send(d, "three").isEmpty, "acknowledged once per 30 s")
+        #expect(await d.sessionSnapshots().first?.queued == 2)
+        await store.flush()
+        // The process dies here: "one" never finished, "two" and "three" wait.
+        let (again, outbox, recovery, store2) = try await restart(directory, "busy_input_mode: queue")
+        #expect(recovery.replay.map(\.message.text) == ["one", "two", "three"])
+        #expect(recovery.replay.first?.attempts == 1)
+        #expect(await outbox.replies.wait(for: 3) == ["c1: echo: one", "c1: echo: two", "c1: echo: three"])
+        #expect(await again.sessionSnapshots().first?.turnCount == 4, "the crashed turn, then three")
+        // Done ones are gone: a third start has nothing to replay.
+        await waitUntilIdle(again)
+        await store2.flush()
+        let (_, _, third, _) = try await restart(directory, "")
+        #expect(third.replay.isEmpty)
+        for text in ["one", "two", "three"] { agent.release(text) }
+        _ = await first.value
+    }
+
+    @Test("what finished is not replayed; a drain-interrupted turn is retried once after the restart")
+    func finishedAndInterrupted() async throws {
+        let directory = makeTemporaryDirectory()
+        let agent = GateAgent()
+        let store = try openStore(directory)
+        let d = Dispatcher(config: try config("drain: {timeout: 5}"), agent: agent, clock: ManualClock(), store: store)
+        await d.markRunning()
+        agent.release("done before")
+        #expect(await send(d, "done before") == ["answer: done before"])
+        let cut = Task { await send(d, "cut short", chat: "c2") }
+        await agent.waitForStarts(2)
+        await d.beginDrain(.restart)
+        await d.interruptTurnsNow()
+        #expect(await cut.value == [GatewayText.interruptedByDrain(restart: true)])
+        await d.waitUntilDrained()
+        await store.flush()
+        let (_, outbox, recovery, _) = try await restart(directory, "")
+        #expect(recovery.replay.map(\.message.text) == ["cut short"])
+        #expect(await outbox.replies.wait(for: 1) == ["c2: echo: cut short"])
+    }
+
+    @Test("a restart drain queues a busy session's message durably; it is answered after the restart")
+    func queuedDuringRestartDrain() async throws {
+        let directory = makeTemporaryDirectory()
+        let agent = GateAgent()
+        let store = try openStore(directory)
+        let d = Dispatcher(config: try config("drain: {timeout: 60}"), agent: agent, clock: ManualClock(), store: store)
+        await d.markRunning()
+        let turn = Task { await send(d, "long task") }
+        await agent.waitForStarts(1)
+        #expect(await send(d, "/restart") == [GatewayText.drainingBeforeRestart(1)])
+        #expect(await send(d, "follow up") == [GatewayText.queuedForRestart])
+        #expect(await send(d, "stranger's hello", chat: "idle").first == GatewayText.draining("restarting"),
+                "an idle session is still refused: nothing would run it before the restart")
+        agent.release("long task")
+        #expect(await turn.value == ["answer: long task"])
+        await d.waitUntilDrained()
+        #expect(agent.startedTurns.map(\.text) == ["long task"], "nothing new starts during the drain")
+        await store.flush()
+        let (_, outbox, recovery, _) = try await restart(directory, "")
+        #expect(recovery.restartNotices == [ChatAddress(platform: "local", chat: "c1")])
+        let delivered = await outbox.replies.wait(for: 2)
+        #expect(Set(delivered) == ["c1: \(GatewayText.restartedSuccessfully)", "c1: echo: follow up"])
+    }
+
+    @Test("database locked by another process: agent messages get a clear error, exec quick commands answer")
+    func lockedDatabase() async throws {
+        let directory = makeTemporaryDirectory()
+        let store = try openStore(directory, busyTimeout: 300)
+        let d = Dispatcher(config: try config("quick_commands: {up: {type: exec, command: 'echo up'}}"),
+                           agent: EchoAgent(), clock: ManualClock(), store: store)
+        await d.markRunning()
+        #expect(await send(d, "before") == ["echo: before"])
+        let gate = directory + "/gate"
+        mkfifo(gate, 0o600)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        holder.arguments = ["-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1], isolation_level=None)
+            db.execute("BEGIN EXCLUSIVE")
+            print("locked", flush=True)
+            open(sys.argv[2]).read()
+            """, directory + "/state.db", gate]
+        let out = Pipe()
+        holder.standardOutput = out
+        try holder.run()
+        #expect(try await onThread { String(decoding: out.fileHandleForReading.readData(ofLength: 7), as: UTF8.self) } == "locked\n")
+        // While the agent message waits for the lock, the exec quick command answers at once.
+        let blocked = Task { await send(d, "while locked") }
+        #expect(await send(d, "/up") == ["up"])
+        let refused = await blocked.value
+        #expect(refused.count == 1)
+        #expect(refused.first?.hasPrefix("⚠️ Your message was not taken: the state store is locked by another process") == true)
+        try await onThread {
+            let fd = open(gate, O_WRONLY)
+            _ = write(fd, "x", 1)
+            close(fd)
+        }
+        holder.waitUntilExit()
+        #expect(await send(d, "after") == ["echo: after"])
+    }
+
+    @Test("/reset and /stop drop what the session had waiting, in the store too")
+    func resetForgets() async throws {
+        let directory = makeTemporaryDirectory()
+        let agent = GateAgent()
+        let store = try openStore(directory)
+        let d = Dispatcher(config: try config("busy_input_mode: queue"), agent: agent, clock: ManualClock(), store: store)
+        await d.markRunning()
+        let turn = Task { await send(d, "one") }
+        await agent.waitForStarts(1)
+        _ = await send(d, "two")
+        #expect(await send(d, "/stop") == [GatewayText.stopped])
+        _ = await turn.value
+        await store.flush()
+        #expect(try await store.recover(policy: RecoveryPolicy()).replay.isEmpty)
+    }
+}
