@@ -265,10 +265,11 @@ actor Daemon: GatewayControlHost {
     }
 
     /// `Running: 1 platform, 0 turns, 0 exec`; `Draining (restart): 2 turns, 1 exec`; with
-    /// `; state store: ...` after it while the store is not what it should be.
+    /// `; state store /var/lib/gatewayd/state.db was corrupt (...)` after it while the store is
+    /// not what it should be.
     func statusLine(_ snapshot: GatewaySnapshot) -> String {
         let line = stateLine(snapshot)
-        return storeProblem.map { "\(line); state store: \(Self.shortProblem($0))" } ?? line
+        return storeProblem.map { "\(line); \(Self.shortProblem($0))" } ?? line
     }
 
     /// STATUS= is one short line: the problem's first clause (the log has all of it).
@@ -336,7 +337,7 @@ actor Daemon: GatewayControlHost {
                 ])
             }
         } catch {
-            storeProblem = "cannot read \(store.path): \(error.message); queued messages from before are not replayed"
+            storeProblem = "state store \(store.path) unreadable: \(error.message); queued messages from before are not replayed"
             logger.error("\(storeProblem ?? "")", metadata: ["event": "store_problem", "MESSAGE_ID": "\(GatewayMessageID.storeProblem)"])
         }
     }
