@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "gatewayd-dispatch-bench", targets: ["DispatchBench"]),
         .executable(name: "gatewayd-control-bench", targets: ["ControlBench"]),
         .executable(name: "gatewayd-bench", targets: ["GatewaydBench"]),
+        .executable(name: "gatewayd-store-bench", targets: ["StateStoreBench"]),
         .executable(name: "gatewayd-test-helper", targets: ["GatewayTestHelper"]),
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "ProcessRunner", targets: ["ProcessRunner"]),
@@ -55,6 +56,8 @@ let package = Package(
             dependencies: ["ProcessRunner", "CYAML"]
         ),
         .target(name: "StateStore", dependencies: ["GatewayCore", "CSQLite"]),
+        // `swift run -c release gatewayd-store-bench`: append latency and durable messages/s.
+        .executableTarget(name: "StateStoreBench", dependencies: ["StateStore", "GatewayCore", "CGatewayShims"]),
         .executableTarget(
             name: "gatewayd",
             dependencies: [

@@ -41,7 +41,7 @@ public final class StateStore: MessageStore, @unchecked Sendable {
 
     // MARK: MessageStore
 
-    public func append(_ message: InboundMessage, session: String) async throws(StoreError) -> Int64 {
+    public nonisolated(nonsending) func append(_ message: InboundMessage, session: String) async throws(StoreError) -> Int64 {
         let now = Self.nowMicroseconds()
         let result = await withCheckedContinuation { submit(.append(message, session: session, at: now, $0)) }
         return try result.get()

@@ -149,6 +149,29 @@ struct DurableQueueTests {
         #expect(await send(d, "after") == ["echo: after"])
     }
 
+    @Test("a burst of concurrent messages to one session: the durable order is the order they run in")
+    func burstOrder() async throws {
+        let directory = makeTemporaryDirectory()
+        let agent = GateAgent()
+        let store = try openStore(directory)
+        let d = Dispatcher(config: try config("busy_input_mode: queue"), agent: agent, clock: ManualClock(), store: store)
+        await d.markRunning()
+        let first = Task { await send(d, "first") }
+        await agent.waitForStarts(1)
+        await withTaskGroup(of: Void.self) { group in
+            for n in 0..<20 { group.addTask { _ = await send(d, "m\(n)") } }
+        }
+        await store.flush()
+        let (_, _, recovery, _) = try await restart(directory, "", agent: GateAgent())
+        let durableOrder = recovery.replay.map(\.message.text).filter { $0 != "first" }
+        #expect(durableOrder.count == 20)
+        // Now let the original process run its in-memory queue.
+        for text in ["first"] + durableOrder { agent.release(text) }
+        await agent.waitForStarts(21)
+        #expect(agent.startedTurns.map(\.text).dropFirst().elementsEqual(durableOrder))
+        _ = await first.value
+    }
+
     @Test("/reset and /stop drop what the session had waiting, in the store too")
     func resetForgets() async throws {
         let directory = makeTemporaryDirectory()

@@ -28,9 +28,9 @@ public actor Dispatcher {
     var turnMonitorWake: Duration?
     /// The durable queue; nil runs from memory only (what is queued dies with the process).
     let store: (any MessageStore)?
-    /// Sessions whose next message waits for an earlier one's store write, so messages are
-    /// routed in the order they arrived even though the write suspends the dispatcher.
-    var routingWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    /// Per session, the order in which messages waiting for their store write are routed: the
+    /// writes of a burst share one commit, and the messages are still routed as they arrived.
+    var routingOrder: [String: RoutingOrder] = [:]
 
     public init(config: GatewayConfig, agent: any AgentBackend, clock: any GatewayClock = SystemClock(),
                 store: (any MessageStore)? = nil) {
@@ -165,12 +165,18 @@ public actor Dispatcher {
             return
         }
         var storeIDs: [Int64] = []
+        var ticket: UInt64?
         if let store {
-            await enterRouting(key)
-            do {
-                storeIDs = [try await store.append(message, session: key)]
-            } catch {
-                leaveRouting(key)
+            ticket = takeRoutingTicket(key)
+            // The write is queued at once (in arrival order); only routing waits for its turn.
+            let stored: Result<Int64, StoreError>
+            do { stored = .success(try await store.append(message, session: key)) } catch { stored = .failure(error) }
+            await waitForRoutingTurn(key, ticket!)
+            switch stored {
+            case .success(let id):
+                storeIDs = [id]
+            case .failure(let error):
+                finishRouting(key, ticket)
                 publish(.messageDispatched(session: key, route: .storeFailed))
                 await replies.send(GatewayText.notStored(error.message))
                 return
@@ -178,7 +184,7 @@ public actor Dispatcher {
             // The state may have moved while the disk was written.
             guard acceptsTurn(for: key) else {
                 store.markDone(storeIDs)
-                leaveRouting(key)
+                finishRouting(key, ticket)
                 await refuseWhileDraining(key, replies)
                 return
             }
@@ -189,7 +195,7 @@ public actor Dispatcher {
             publish(.messageDispatched(session: key, route: .restartQueued))
             sessions[key]?.pending.append(item)
             updateQueuedCounter()
-            leaveRouting(key)
+            finishRouting(key, ticket)
             await replies.send(GatewayText.queuedForRestart)
             return
         }
@@ -198,13 +204,13 @@ public actor Dispatcher {
                 publish(.messageDispatched(session: key, route: .busyInterrupt))
                 mergeIntoPending(key, item)
                 running.task.cancel()
-                leaveRouting(key)
+                finishRouting(key, ticket)
                 await acknowledgeBusy(key, GatewayText.interruptingAck, replies)
             } else {
                 publish(.messageDispatched(session: key, route: .busyQueued))
                 sessions[key]?.pending.append(item)
                 updateQueuedCounter()
-                leaveRouting(key)
+                finishRouting(key, ticket)
                 if explicitQueue {
                     await replies.send(GatewayText.queued(count: sessions[key]?.pending.count ?? 1))
                 } else {
@@ -214,7 +220,7 @@ public actor Dispatcher {
             return
         }
         publish(.messageDispatched(session: key, route: .agentTurn))
-        leaveRouting(key)
+        finishRouting(key, ticket)
         await runTurns(key, first: item)
     }
 
@@ -230,25 +236,27 @@ public actor Dispatcher {
         await replies.send(GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining"))
     }
 
-    /// Waits until earlier messages of the session have been routed.
-    private func enterRouting(_ key: String) async {
-        if routingWaiters[key] == nil {
-            routingWaiters[key] = []
-            return
-        }
-        await withCheckedContinuation { routingWaiters[key]!.append($0) }
+    private func takeRoutingTicket(_ key: String) -> UInt64 {
+        routingOrder[key, default: RoutingOrder()].issued += 1
+        return routingOrder[key]!.issued - 1
     }
 
-    /// Hands routing to the next message of the session, if one waits. Safe to call when
-    /// `enterRouting` was not (no store).
-    private func leaveRouting(_ key: String) {
-        guard var waiters = routingWaiters[key] else { return }
-        if waiters.isEmpty {
-            routingWaiters[key] = nil
+    /// Returns once every earlier ticket of the session has been routed.
+    private func waitForRoutingTurn(_ key: String, _ ticket: UInt64) async {
+        guard routingOrder[key]?.next != ticket else { return }
+        await withCheckedContinuation { routingOrder[key]!.waiters[ticket] = $0 }
+    }
+
+    /// Lets the next ticket route. A nil ticket (no store) is a no-op.
+    private func finishRouting(_ key: String, _ ticket: UInt64?) {
+        guard let ticket, var order = routingOrder[key] else { return }
+        order.next = ticket + 1
+        if order.next == order.issued {
+            routingOrder[key] = nil
         } else {
-            let next = waiters.removeFirst()
-            routingWaiters[key] = waiters
-            next.resume()
+            let waiter = order.waiters.removeValue(forKey: order.next)
+            routingOrder[key] = order
+            waiter?.resume()
         }
     }
 

@@ -1,3 +1,11 @@
+/// Tickets of the messages of one session whose store writes are under way.
+struct RoutingOrder {
+    var issued: UInt64 = 0
+    /// The ticket allowed to route now.
+    var next: UInt64 = 0
+    var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+}
+
 /// A message waiting for its session's turn to end.
 struct PendingMessage: Sendable {
     var message: InboundMessage

@@ -5,8 +5,9 @@
 /// answer while the disk is full or another process holds the database lock. Calls are applied
 /// in the order they were made (one writer), so a `markDone` never overtakes its `append`.
 public protocol MessageStore: AnyObject, Sendable {
-    /// Stores an agent-bound message; it is durable once this returns.
-    func append(_ message: InboundMessage, session: String) async throws(StoreError) -> Int64
+    /// Stores an agent-bound message; it is durable once this returns. Runs on the caller's
+    /// executor up to the wait, so calls made in order on the dispatcher are written in order.
+    nonisolated(nonsending) func append(_ message: InboundMessage, session: String) async throws(StoreError) -> Int64
     /// A turn starts for these messages (their attempt count goes up, the session's turn count too).
     func markActive(_ ids: [Int64], session: String)
     /// Their turn finished and its replies were handed over (or the user stopped or reset it).
