@@ -66,6 +66,11 @@ static int round_trip(int fd, const char *request, size_t length, char *buffer, 
 }
 
 int gwc_round_trips(const char *path, const char *request, int count, uint64_t *latencies_ns) {
+    return gwc_round_trips_with_durations(path, request, count, latencies_ns, NULL);
+}
+
+int gwc_round_trips_with_durations(const char *path, const char *request, int count, uint64_t *latencies_ns,
+                                   uint64_t *durations_us) {
     int fd = gw_unix_connect(path);
     if (fd < 0) return errno;
     size_t length = strlen(request) + 1;
@@ -75,6 +80,10 @@ int gwc_round_trips(const char *path, const char *request, int count, uint64_t *
         int rc = round_trip(fd, request, length, buffer, sizeof(buffer));
         if (rc != 0) { close(fd); return rc; }
         latencies_ns[i] = gw_monotonic_nsec() - start;
+        if (durations_us) {
+            const char *field = strstr(buffer, "\"duration_usec\":");
+            durations_us[i] = field ? strtoull(field + 16, NULL, 10) : 0;
+        }
     }
     close(fd);
     return 0;

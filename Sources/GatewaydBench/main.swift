@@ -81,10 +81,15 @@ let getStatus = #"{"method":"io.gatewayd.Gateway.GetStatus"}"#
 let echo = #"{"method":"io.gatewayd.Gateway.SendMessage","parameters":{"text":"hello"}}"#
 _ = trips(run)
 _ = spawnBaseline()
-var cSpawn: [UInt64] = [], runQuick: [UInt64] = [], sendQuick: [UInt64] = []
+var cSpawn: [UInt64] = [], runQuick: [UInt64] = [], sendQuick: [UInt64] = [], inside: [UInt64] = []
 for _ in 0..<2 {
     cSpawn += spawnBaseline()
-    runQuick += trips(run)
+    var latencies = [UInt64](repeating: 0, count: rounds), durations = [UInt64](repeating: 0, count: rounds)
+    precondition(gwc_round_trips_with_durations(socket, run, Int32(rounds), &latencies, &durations) == 0)
+    runQuick += latencies
+    // The runner's own spawn-to-reap time inside gatewayd (the reply's duration_usec), to
+    // tell the daemon's path from the process's lifetime.
+    inside += durations.map { $0 * 1000 }
     sendQuick += trips(send)
 }
 let statusTrips = trips(getStatus)
@@ -102,11 +107,12 @@ print("gatewayd benchmark (release)")
 print("exec to READY=1:            \(format(readyMs)) ms (target < 50)")
 print("idle RSS:                   \(rssKiB / 1024) MiB (\(rssKiB) KiB; target < 20 MiB)")
 print("exec quick command, median: C posix_spawn \(format(cMedian)) ms, RunQuickCommand \(format(runMedian)) ms (x\(format(runMedian / cMedian))), SendMessage /hi \(format(sendMedian)) ms (x\(format(sendMedian / cMedian))) (target x1.3)")
+print("  of which spawn to reap inside gatewayd (duration_usec): \(format(median(inside) / 1000)) ms")
 print("GetStatus round trip:       \(format(median(statusTrips))) us median")
 print("echo agent, 16 clients:     \(Int(echoRate)) messages/s")
 print("""
 {"ready_ms":\(format(readyMs)),"idle_rss_kib":\(rssKiB),\
 "exec_median_ms":{"c_posix_spawn":\(format(cMedian)),"run_quick_command":\(format(runMedian)),"send_message":\(format(sendMedian))},\
-"exec_ratio":{"run_quick_command":\(format(runMedian / cMedian)),"send_message":\(format(sendMedian / cMedian))},\
+"exec_inside_gatewayd_median_ms":\(format(median(inside) / 1000)),"exec_ratio":{"run_quick_command":\(format(runMedian / cMedian)),"send_message":\(format(sendMedian / cMedian))},\
 "get_status_median_us":\(format(median(statusTrips))),"echo_messages_per_s_16_clients":\(Int(echoRate))}
 """)

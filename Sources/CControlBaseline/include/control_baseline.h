@@ -10,6 +10,9 @@ int gwc_server_start(const char *path, const char *reply);
 
 /// `count` sequential round trips of `request` (NUL added) on one connection; latencies_ns[i].
 int gwc_round_trips(const char *path, const char *request, int count, uint64_t *latencies_ns);
+/// As gwc_round_trips, and each reply's "duration_usec" (0 when absent) into durations_us.
+int gwc_round_trips_with_durations(const char *path, const char *request, int count, uint64_t *latencies_ns,
+                                   uint64_t *durations_us);
 
 /// `clients` connections, each doing round trips for `seconds`; *completed gets the total.
 int gwc_throughput(const char *path, const char *request, int clients, double seconds, uint64_t *completed);
