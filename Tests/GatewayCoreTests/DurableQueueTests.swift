@@ -172,6 +172,28 @@ struct DurableQueueTests {
         _ = await first.value
     }
 
+    @Test("a message given up on is not replayed, and its chat is told why")
+    func abandonedIsReported() async throws {
+        let directory = makeTemporaryDirectory()
+        let store = try openStore(directory)
+        let id = try await store.append(message("the risky one", chat: "c9"), session: "local:dm:c9")
+        // Two drains in a row cut its turn short.
+        for _ in 0..<2 {
+            _ = try await store.recover(policy: RecoveryPolicy())
+            store.markActive([id], session: "local:dm:c9")
+            store.markInterrupted([id])
+        }
+        await store.flush()
+        let agent = GateAgent()
+        let (d, outbox, recovery, _) = try await restart(directory, "", agent: agent)
+        #expect(recovery.replay.isEmpty)
+        #expect(await outbox.replies.wait(for: 1) == [
+            "c9: " + GatewayText.abandoned(.interruptedAgain, text: "the risky one", attempts: 2),
+        ])
+        #expect(await d.sessionSnapshots().first { $0.key == "local:dm:c9" }?.turnCount == 2)
+        #expect(agent.startedTurns.isEmpty)
+    }
+
     @Test("/reset and /stop drop what the session had waiting, in the store too")
     func resetForgets() async throws {
         let directory = makeTemporaryDirectory()
