@@ -56,12 +56,22 @@ let package = Package(
             dependencies: ["ProcessRunner", "CYAML"]
         ),
         .target(name: "StateStore", dependencies: ["GatewayCore", "CSQLite"]),
+        // Chat platform adapters (the webhook so far), on SwiftNIO.
+        .target(
+            name: "Platforms",
+            dependencies: [
+                "GatewayCore", "Varlink",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // `swift run -c release gatewayd-store-bench`: append latency and durable messages/s.
         .executableTarget(name: "StateStoreBench", dependencies: ["StateStore", "GatewayCore", "CGatewayShims"]),
         .executableTarget(
             name: "gatewayd",
             dependencies: [
-                "Systemd", "GatewayCore", "StateStore", "GatewayControl", "Varlink", "ProcessRunner",
+                "Systemd", "GatewayCore", "StateStore", "Platforms", "GatewayControl", "Varlink", "ProcessRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -142,6 +152,7 @@ let package = Package(
             name: "GatewayCoreTests",
             dependencies: ["GatewayCore", "ProcessRunner", "StateStore", "GatewayTestSupport"]
         ),
+        .testTarget(name: "PlatformsTests", dependencies: ["Platforms", "GatewayCore", "GatewayTestSupport"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "GatewayCore", "GatewayTestSupport"]),
         // Spawns the built gatewayd; depends on it so that `swift test` builds it first.
         .testTarget(name: "DaemonTests", dependencies: ["GatewayTestSupport", "GatewayCore", "gatewayd", "gatewayctl"]),

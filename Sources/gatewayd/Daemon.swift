@@ -2,6 +2,7 @@ import GatewayControl
 import GatewayCore
 import Logging
 import Dispatch
+import Platforms
 import ProcessRunner
 import StateStore
 import Synchronization
@@ -36,6 +37,8 @@ actor Daemon: GatewayControlHost {
     let store: StateStore?
     /// Why the store is not what it should be (moved aside, unusable), kept in `STATUS=`.
     private var storeProblem: String?
+    /// The network platforms, started after the control socket (READY=1 follows them).
+    private var adapters: [any PlatformAdapter] = []
 
     init(configPath: String, config: GatewayConfig, socketOverride: String?, logger: Logger) {
         self.configPath = configPath
@@ -50,6 +53,15 @@ actor Daemon: GatewayControlHost {
         storeProblem = opening.problem
         dispatcher = Dispatcher(config: config, agent: Self.makeAgent(config), store: opening.store)
         platforms = Mutex(Self.platformNames(config))
+    }
+
+    /// The adapters the config asks for; a bad setting is a config error (exit 78).
+    static func makeAdapters(_ config: GatewayConfig) throws -> [any PlatformAdapter] {
+        var adapters: [any PlatformAdapter] = []
+        if let settings = config.platforms.webhook {
+            adapters.append(WebhookAdapter(configuration: try WebhookConfiguration(settings: settings)))
+        }
+        return adapters
     }
 
     static func makeAgent(_ config: GatewayConfig) -> any AgentBackend {
@@ -67,7 +79,8 @@ actor Daemon: GatewayControlHost {
     nonisolated var platformNames: [String] { platforms.withLock { $0 } }
 
     static func platformNames(_ config: GatewayConfig) -> [String] {
-        config.platforms.localEnabled ? [GatewayConstants.localPlatform] : []
+        (config.platforms.localEnabled ? [GatewayConstants.localPlatform] : [])
+            + (config.platforms.webhook != nil ? ["webhook"] : [])
     }
 
     /// Runs until a stop or restart drain completes; returns the exit status.
@@ -79,6 +92,12 @@ actor Daemon: GatewayControlHost {
         }
         // The dispatcher runs before the socket serves, so the first call (the one that may have
         // socket-activated us) already sees `running`; READY=1 follows the socket.
+        do {
+            adapters = try Self.makeAdapters(config)
+        } catch {
+            logger.critical("\(error)", metadata: ["event": "config_invalid", "MESSAGE_ID": "\(GatewayMessageID.configInvalid)"])
+            return GatewayConstants.ExitStatus.configInvalid
+        }
         let events = await dispatcher.subscribe()
         await recoverState()
         await dispatcher.markRunning()
@@ -87,6 +106,16 @@ actor Daemon: GatewayControlHost {
         } catch {
             logger.critical("cannot serve the control socket: \(error)", metadata: ["event": "socket_failed"])
             return GatewayConstants.ExitStatus.failure
+        }
+        for adapter in adapters {
+            do {
+                try await adapter.start(inbound: dispatcher)
+                let health = await adapter.health()
+                logger.info("platform \(adapter.name): \(health.detail)", metadata: ["event": "platform", "platform": "\(adapter.name)"])
+            } catch {
+                logger.critical("platform \(adapter.name) cannot start: \(error)", metadata: ["event": "platform_failed", "platform": "\(adapter.name)"])
+                return GatewayConstants.ExitStatus.failure
+            }
         }
         current = await dispatcher.snapshot
         lastStatus = statusLine(current)
@@ -106,6 +135,7 @@ actor Daemon: GatewayControlHost {
             updateStatus(after: event)
         }
         await dispatcher.markStopping()
+        for adapter in adapters { await adapter.stop() }
         await store?.flush()
         await flushNotifications()
         logger.info("drained; exiting", metadata: [
@@ -329,7 +359,7 @@ actor Daemon: GatewayControlHost {
         guard let store else { return }
         do {
             let recovery = try await store.recover(policy: RecoveryPolicy())
-            await dispatcher.restore(recovery, outbox: DaemonOutbox(logger: logger))
+            await dispatcher.restore(recovery, outbox: DaemonOutbox(logger: logger, adapters: adapters))
             if !recovery.replay.isEmpty || !recovery.abandoned.isEmpty || !recovery.restartNotices.isEmpty {
                 logger.notice("state store: \(recovery.replay.count) message(s) to replay, \(recovery.abandoned.count) given up, \(recovery.restartNotices.count) restart notice(s)", metadata: [
                     "event": "recovered", "replay": "\(recovery.replay.count)", "abandoned": "\(recovery.abandoned.count)",

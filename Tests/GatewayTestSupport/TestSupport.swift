@@ -72,7 +72,9 @@ public func run(_ argv: [String], environment: [String: String]? = nil,
     nonisolated(unsafe) var errData = Data()
     if errorFile == nil {
         group.enter()
-        DispatchQueue.global().async {
+        // A thread of its own: a blocking read on Dispatch's global queue takes one of its few
+        // (ncpu) threads, and 16 concurrent runs starved every Swift task of the test process.
+        Thread.detachNewThread {
             errData = err.fileHandleForReading.readDataToEndOfFile()
             group.leave()
         }

@@ -1,0 +1,70 @@
+/// A chat platform as the gateway sees it: it turns the platform's traffic into
+/// `InboundMessage`s for the dispatcher and carries replies back, split at the platform's limit.
+/// Every adapter feeds the dispatcher the same way, so the dispatcher cannot tell them apart.
+public protocol PlatformAdapter: AnyObject, Sendable {
+    /// The `platform` of its messages (`irc`, `webhook`): the first part of session keys and of
+    /// `access` sender ids.
+    var name: String { get }
+    /// The longest reply the platform takes in one message, in UTF-8 bytes; longer ones are split.
+    var maxMessageBytes: Int { get }
+    /// Starts taking messages and handing them to `inbound`; returns once serving (or throws).
+    func start(inbound: any InboundHandler) async throws
+    /// Stops taking messages; replies already handed over are still delivered.
+    func stop() async
+    /// A reply with no request waiting for it (after a restart), to a chat by its id.
+    func send(_ text: String, to chat: String) async throws
+    /// For `GetStatus` and `STATUS=`.
+    func health() async -> PlatformHealth
+}
+
+/// Where messages go: the dispatcher, or a test's recorder.
+public protocol InboundHandler: Sendable {
+    func handle(_ message: InboundMessage, replies: any ReplySink) async
+}
+
+extension Dispatcher: InboundHandler {}
+
+public struct PlatformHealth: Sendable, Equatable {
+    public enum State: String, Sendable {
+        case up, connecting, down
+    }
+
+    public var state: State
+    /// What an operator should know (`listening on 127.0.0.1:8088`, `reconnecting in 8 s: ...`).
+    public var detail: String
+
+    public init(_ state: State, _ detail: String) {
+        self.state = state
+        self.detail = detail
+    }
+}
+
+/// Splits replies for platforms with a length limit, at line breaks, then spaces, never inside
+/// a character (so never inside a UTF-8 sequence).
+public enum ReplySplitter {
+    public static func split(_ text: String, maxBytes: Int) -> [String] {
+        precondition(maxBytes >= 4, "a limit below 4 bytes cannot hold every character")
+        var parts: [String] = []
+        var rest = Substring(text)
+        while rest.utf8.count > maxBytes {
+            // The longest prefix of whole characters that fits.
+            var end = rest.startIndex
+            var bytes = 0
+            for index in rest.indices {
+                let size = rest[index].utf8.count
+                if bytes + size > maxBytes { break }
+                bytes += size
+                end = rest.index(after: index)
+            }
+            if end == rest.startIndex { end = rest.index(after: rest.startIndex) }  // one huge grapheme
+            let head = rest[..<end]
+            let cut = head.lastIndex(of: "\n") ?? head.lastIndex(of: " ")
+            let splitAt = cut.flatMap { $0 > rest.startIndex ? $0 : nil } ?? end
+            parts.append(String(rest[..<splitAt]))
+            rest = rest[splitAt...]
+            if let first = rest.first, first == "\n" || first == " " { rest = rest.dropFirst() }
+        }
+        if !rest.isEmpty || parts.isEmpty { parts.append(String(rest)) }
+        return parts
+    }
+}

@@ -1,0 +1,158 @@
+import GatewayCore
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import Varlink
+
+/// One HTTP/1.1 connection of the webhook: collects a request (up to 1 MiB of body), checks it,
+/// dispatches it, and answers. NIO's pipelining handler hands it one request at a time.
+final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let configuration: WebhookConfiguration
+    private let inbound: any InboundHandler
+    private let deliveries: DeliveryLog
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    /// Set once the body passed the limit: the rest is ignored and 413 goes out at the end.
+    private var tooLarge = false
+
+    init(configuration: WebhookConfiguration, inbound: any InboundHandler, deliveries: DeliveryLog) {
+        self.configuration = configuration
+        self.inbound = inbound
+        self.deliveries = deliveries
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let request):
+            head = request
+            body = []
+            tooLarge = request.headers.first(name: "content-length").flatMap(Int.init).map { $0 > WebhookConfiguration.maxBody } ?? false
+        case .body(var buffer):
+            guard !tooLarge else { return }
+            if body.count + buffer.readableBytes > WebhookConfiguration.maxBody {
+                tooLarge = true
+                body = []
+                return
+            }
+            body += buffer.readBytes(length: buffer.readableBytes) ?? []
+        case .end:
+            guard let request = head else { return }
+            head = nil
+            handle(request, context: context)
+        }
+    }
+
+    private func handle(_ request: HTTPRequestHead, context: ChannelHandlerContext) {
+        let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
+        switch (request.method, path) {
+        case (.GET, "/health"):
+            respond(context, request, .ok, JSONValue.object(["status": .string("ok")]).serialized())
+        case (.POST, "/webhook"):
+            if tooLarge {
+                respond(context, request, .payloadTooLarge, Self.error("body larger than \(WebhookConfiguration.maxBody) bytes"), close: true)
+                return
+            }
+            guard verified(request) else {
+                // No detail: a prober learns nothing about what it got wrong.
+                respond(context, request, .unauthorized, [])
+                return
+            }
+            let delivery: Delivery
+            do {
+                delivery = try Delivery(body)
+            } catch {
+                respond(context, request, .badRequest, Self.error(error.message))
+                return
+            }
+            let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+            let boundHandler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let inbound = self.inbound, deliveries = self.deliveries
+            Task { @Sendable in
+                let answer = await Self.answer(delivery, inbound: inbound, deliveries: deliveries)
+                boundContext.eventLoop.execute {
+                    boundHandler.value.respond(boundContext.value, request, .ok, answer)
+                }
+            }
+        case (_, "/webhook"), (_, "/health"):
+            respond(context, request, .methodNotAllowed, Self.error("method \(request.method) not allowed here"))
+        default:
+            respond(context, request, .notFound, Self.error("no such path; POST /webhook or GET /health"))
+        }
+    }
+
+    private func verified(_ request: HTTPRequestHead) -> Bool {
+        guard let header = request.headers.first(name: "x-hub-signature-256"), header.hasPrefix("sha256=") else { return false }
+        let expected = Array(HMACSHA256.hex(HMACSHA256.authenticationCode(for: body, key: configuration.secret)).utf8)
+        return HMACSHA256.constantTimeEqual(Array(header.utf8.dropFirst(7)).map { $0 | 0x20 }, expected)
+    }
+
+    /// The dispatcher's replies as the response body; a repeated id gets the first body again.
+    private static func answer(_ delivery: Delivery, inbound: any InboundHandler, deliveries: DeliveryLog) async -> [UInt8] {
+        if let id = delivery.id, let earlier = await deliveries.claim(id) { return earlier }
+        let replies = CollectedReplies()
+        await inbound.handle(InboundMessage(platform: "webhook", chat: delivery.chat, chatType: .dm,
+                                            user: delivery.user, text: delivery.text), replies: replies)
+        let body = JSONValue.object(["replies": .array(replies.texts.map { .string($0) })]).serialized()
+        if let id = delivery.id { deliveries.answer(id, body) }
+        return body
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: HTTPResponseStatus,
+                         _ body: [UInt8], close: Bool = false) {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: "\(body.count)")
+        let keepAlive = request.isKeepAlive && !close
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        let head = HTTPResponseHead(version: request.version, status: status, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if !body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil) }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            done.whenComplete { _ in loopBound.value.close(promise: nil) }
+        }
+    }
+
+    static func error(_ message: String) -> [UInt8] {
+        JSONValue.object(["error": .string(message)]).serialized()
+    }
+}
+
+/// The JSON body of a delivery.
+struct Delivery: Sendable {
+    var chat: String
+    var user: String
+    var text: String
+    var id: String?
+
+    init(_ body: [UInt8]) throws(PlatformError) {
+        let value: JSONValue
+        do { value = try JSONValue.parse(body) } catch { throw PlatformError("malformed JSON: \(error)") }
+        guard case .object(let fields) = value else { throw PlatformError("expected a JSON object") }
+        func text(_ key: String, required: Bool) throws(PlatformError) -> String? {
+            switch fields[key] {
+            case .string(let value)?: return value
+            case nil where !required: return nil
+            case nil: throw PlatformError("missing \"\(key)\" (a string)")
+            case .int(let number)? where key == "id": return String(number)
+            default: throw PlatformError("\"\(key)\" must be a string")
+            }
+        }
+        chat = try text("chat", required: true)!
+        user = try text("user", required: true)!
+        self.text = try text("text", required: true)!
+        id = try text("id", required: false)
+        guard !chat.isEmpty, !user.isEmpty else { throw PlatformError("\"chat\" and \"user\" must not be empty") }
+    }
+}
+
+/// Collects a message's replies for one HTTP response.
+final class CollectedReplies: ReplySink, Sendable {
+    private let collected = Mutex<[String]>([])
+    var texts: [String] { collected.withLock { $0 } }
+    func send(_ text: String) async { collected.withLock { $0.append(text) } }
+}
