@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "gatewayd-control-bench", targets: ["ControlBench"]),
         .executable(name: "gatewayd-bench", targets: ["GatewaydBench"]),
         .executable(name: "gatewayd-store-bench", targets: ["StateStoreBench"]),
+        .executable(name: "gatewayd-webhook-bench", targets: ["WebhookBench"]),
         .executable(name: "gatewayd-test-helper", targets: ["GatewayTestHelper"]),
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "ProcessRunner", targets: ["ProcessRunner"]),
@@ -66,6 +67,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // `swift run -c release gatewayd-webhook-bench`: webhook requests/s with 16 clients.
+        .target(name: "CHTTPLoad"),
+        .executableTarget(name: "WebhookBench", dependencies: ["Platforms", "GatewayCore", "CHTTPLoad"]),
         // `swift run -c release gatewayd-store-bench`: append latency and durable messages/s.
         .executableTarget(name: "StateStoreBench", dependencies: ["StateStore", "GatewayCore", "CGatewayShims"]),
         .executableTarget(
