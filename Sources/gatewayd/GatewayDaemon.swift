@@ -73,6 +73,13 @@ struct GatewayDaemon: AsyncParsableCommand {
         do {
             let outcome = try ConfigLoader.load(path: path)
             for problem in outcome.problems { print("\(path): warning: \(problem)") }
+            // What the adapters read themselves (listen addresses, secret files).
+            do {
+                _ = try Daemon.makeAdapters(outcome.config)
+            } catch {
+                print("\(path): error: \(error)")
+                throw ExitCode(GatewayConstants.ExitStatus.configInvalid)
+            }
             print("\(path): OK" + (fileExists(path) ? "" : " (no file: built-in defaults)"))
         } catch let error as ConfigError {
             for problem in error.problems { print("\(path): \(problem.severity.rawValue): \(problem)") }

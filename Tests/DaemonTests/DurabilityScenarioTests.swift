@@ -163,3 +163,61 @@ struct DurabilityScenarioTests {
         #expect(result["journal"] == "1")
     }
 }
+
+/// A free loopback TCP port (bound, then released for the daemon to take).
+func freeLoopbackPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+@Suite("gatewayd webhook under systemd", .timeLimit(.minutes(1)),
+       .enabled(if: Sandbox.isAvailable, "\(Sandbox.unavailableReason ?? "")"))
+struct WebhookScenarioTests {
+    @Test("during a stop drain, a signed webhook /up is answered and plain text gets the drain reply")
+    func webhookDuringDrain() throws {
+        let port = freeLoopbackPort()
+        var scenario = Scenario(config: "")
+        scenario.config = """
+            agent:
+              backend: command
+              command: ["/bin/sh", "-c", "read -r line; sleep 2; echo turn done"]
+            drain: {timeout: 20}
+            quick_commands:
+              up: {type: exec, command: "echo up"}
+            access: {allowed_users: ["local:*", "webhook:*"], admins: ["local:*", "webhook:ops"]}
+            platforms:
+              webhook: {listen: "127.0.0.1:\(port)", secret_file: \(scenario.directory)/secret}
+            """
+        defer { scenario.remove() }
+        try "s3cret\n".write(toFile: scenario.directory + "/secret", atomically: true, encoding: .utf8)
+        let output = try scenario.run("""
+            sign() { python3 -c 'import hmac,hashlib,sys; print("sha256=" + hmac.new(b"s3cret", sys.argv[1].encode(), hashlib.sha256).hexdigest())' "$1"; }
+            post() { curl -sS --max-time 10 -w ' %{http_code}' -H "X-Hub-Signature-256: $(sign "$1")" --data-binary "$1" http://127.0.0.1:\(port)/webhook; }
+            systemctl --user start "$UNIT" || exit 1
+            echo "platforms=$($CTL --json status | grep -o '"platforms":\\[[^]]*\\]')"
+            $CTL send "long task" > turn.out &
+            wait_event '"turns_in_flight":1' || exit 2
+            systemctl --user stop --no-block "$UNIT"
+            wait_event '"state":"draining"' || exit 3
+            echo "exec=$(post '{"chat":"ops-room","user":"ops","text":"/up"}')"
+            echo "plain=$(post '{"chat":"ops-room","user":"dev","text":"hello"}')"
+            wait_for ActiveState inactive || exit 4
+            wait
+            echo "result=$(show Result)"
+            """)
+        #expect(output.status == 0, "\(output.standardError)")
+        let result = fields(output.standardOutput)
+        #expect(result["platforms"] == #""platforms":["local","webhook"]"#)
+        #expect(result["exec"] == #"{"replies":["up"]} 200"#)
+        #expect(result["plain"] == #"{"replies":["⏳ Gateway is shutting down and is not accepting new work right now."]} 200"#)
+        #expect(result["result"] == "success")
+    }
+}
