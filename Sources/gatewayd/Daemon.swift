@@ -58,6 +58,9 @@ actor Daemon: GatewayControlHost {
     /// The adapters the config asks for; a bad setting is a config error (exit 78).
     static func makeAdapters(_ config: GatewayConfig) throws -> [any PlatformAdapter] {
         var adapters: [any PlatformAdapter] = []
+        if let settings = config.platforms.irc {
+            adapters.append(IRCAdapter(configuration: try IRCConfiguration(settings: settings)))
+        }
         if let settings = config.platforms.webhook {
             adapters.append(WebhookAdapter(configuration: try WebhookConfiguration(settings: settings)))
         }
@@ -80,6 +83,7 @@ actor Daemon: GatewayControlHost {
 
     static func platformNames(_ config: GatewayConfig) -> [String] {
         (config.platforms.localEnabled ? [GatewayConstants.localPlatform] : [])
+            + (config.platforms.irc != nil ? ["irc"] : [])
             + (config.platforms.webhook != nil ? ["webhook"] : [])
     }
 

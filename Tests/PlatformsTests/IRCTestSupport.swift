@@ -1,0 +1,173 @@
+import Foundation
+import GatewayTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real IRC server for the tests: Debian's ngircd in the foreground on a loopback port, with
+/// a generated config, ended by its pid.
+final class IRCServer: @unchecked Sendable {
+    let port: Int
+    let directory: String
+    /// Unique per server: the readiness probe checks it is talking to this one, not to another
+    /// test's server that got the same port first.
+    let name = "irc\(UInt32.random(in: 0...UInt32.max)).gatewayd.test"
+    private var process: Process?
+
+    static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/ngircd") }
+
+    init(port: Int? = nil) throws {
+        self.port = port ?? freePort()
+        directory = makeTemporaryDirectory("gatewayd-ircd")
+        try """
+            [Global]
+            Name = \(name)
+            Info = gatewayd test server
+            Listen = 127.0.0.1
+            Ports = \(self.port)
+            MotdPhrase = "test"
+            AdminInfo1 = gatewayd tests
+            AdminInfo2 = here
+            AdminEMail = root@localhost
+            [Limits]
+            MaxConnectionsIP = 0
+            [Options]
+            PAM = no
+            Ident = no
+            DNS = no
+            """.write(toFile: directory + "/ngircd.conf", atomically: true, encoding: .utf8)
+        try start()
+    }
+
+    func start() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ngircd")
+        process.arguments = ["-n", "-f", directory + "/ngircd.conf"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        // The child inherits this thread's signal mask; a test thread blocks SIGTERM.
+        var empty = sigset_t(), saved = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+        try process.run()
+        self.process = process
+        // ngircd has no readiness notification: wait (bounded) until the port accepts, and
+        // check the server there is this one.
+        for _ in 0..<500 {
+            if let probe = try? LineClient(port: port) {
+                defer { probe.close() }
+                probe.send("NICK probe\(UInt16.random(in: 0...9999))")
+                probe.send("USER probe 0 * :probe")
+                if probe.waitFor(timeout: .seconds(5), { $0.contains(" 001 ") })?.hasPrefix(":\(name) ") == true { return }
+                throw IRCTestError("port \(port) is another server's")
+            }
+            guard process.isRunning else { throw IRCTestError("ngircd exited (port \(port) taken?)") }
+            usleep(10_000)
+        }
+        throw IRCTestError("ngircd did not listen on \(port)")
+    }
+
+    func stop() {
+        guard let process else { return }
+        // SIGKILL: a server that drops everyone at once is what the reconnect test wants anyway.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+struct IRCTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A blocking line-based TCP client: a person on IRC, typed by the test. Used from `onThread`.
+final class LineClient: @unchecked Sendable {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw IRCTestError("connect: \(String(cString: strerror(code)))")
+        }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    func send(_ line: String) {
+        let bytes = Array((line + "\r\n").utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+
+    /// The next line, nil on timeout or close (answers PING on the way).
+    func readLine(timeout: Duration) -> String? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                var line = Array(buffer[..<newline])
+                buffer.removeSubrange(...newline)
+                if line.last == UInt8(ascii: "\r") { line.removeLast() }
+                let text = String(decoding: line, as: UTF8.self)
+                if text.hasPrefix("PING ") { send("PONG " + text.dropFirst(5)); continue }
+                return text
+            }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n == 0 { return nil }
+            if n > 0 { buffer += chunk[0..<n] }
+        }
+        return nil
+    }
+
+    /// Lines until one matches; nil if none does within `timeout`.
+    func waitFor(timeout: Duration = .seconds(10), _ matches: (String) -> Bool) -> String? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard let line = readLine(timeout: deadline - ContinuousClock.now) else { continue }
+            if matches(line) { return line }
+        }
+        return nil
+    }
+
+    /// Registers as `nick` and joins `channel` (returns once the server says the join is done).
+    func register(_ nick: String, joining channel: String?) throws {
+        send("NICK \(nick)")
+        send("USER \(nick) 0 * :\(nick)")
+        guard waitFor({ $0.contains(" 001 ") }) != nil else { throw IRCTestError("\(nick) not registered") }
+        if let channel {
+            send("JOIN \(channel)")
+            guard waitFor({ $0.contains(" 366 ") }) != nil else { throw IRCTestError("\(nick) did not join \(channel)") }
+        }
+    }
+
+    func close() { Glibc.close(fd) }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import GatewayCore
+import GatewayTestSupport
+import Platforms
+import Synchronization
+import Testing
+
+/// A dispatcher with the echo agent, an exec quick command, and an IRC adapter on `server`.
+private func gateway(_ server: IRCServer, nick: String = "gatewayd", flood: Int = 10) async throws -> (IRCAdapter, Dispatcher) {
+    let outcome = ConfigLoader.parse("""
+        quick_commands: {up: {type: exec, command: "echo up"}}
+        access: {allowed_users: ["irc:*"], admins: ["irc:alice"]}
+        """)
+    let dispatcher = Dispatcher(config: outcome.config, agent: EchoAgent())
+    await dispatcher.markRunning()
+    let adapter = IRCAdapter(configuration: IRCConfiguration(
+        host: "127.0.0.1", port: server.port, nick: nick, channels: ["#ops"], floodBurst: flood, floodPerSecond: 50,
+        reconnectMin: .milliseconds(100), reconnectMax: .milliseconds(400)))
+    try await adapter.start(inbound: dispatcher)
+    return (adapter, dispatcher)
+}
+
+/// A person in #ops once the bot is there too.
+private func person(_ server: IRCServer, _ nick: String = "alice", botNick: String = "gatewayd") async throws -> LineClient {
+    try await onThread {
+        let client = try LineClient(port: server.port)
+        try client.register(nick, joining: "#ops")
+        // The bot's JOIN shows in NAMES or arrives as a JOIN line.
+        for _ in 0..<100 {
+            client.send("NAMES #ops")
+            if let names = client.waitFor(timeout: .seconds(1), { $0.contains(" 353 ") }), names.contains(botNick) { return client }
+        }
+        throw IRCTestError("\(botNick) never joined #ops")
+    }
+}
+
+private func privmsgs(_ client: LineClient, to target: String, count: Int) async throws -> [String] {
+    try await onThread {
+        var texts: [String] = []
+        while texts.count < count {
+            guard let line = client.waitFor({ $0.contains(" PRIVMSG \(target) :") }) else { break }
+            texts.append(String(line[line.range(of: " PRIVMSG \(target) :")!.upperBound...]))
+        }
+        return texts
+    }
+}
+
+@Suite("IRC against ngircd", .timeLimit(.minutes(1)), .serialized,
+       .enabled(if: IRCServer.isAvailable, "ngircd is not installed (.ci/install-deps installs it)"))
+struct IRCTests {
+    @Test("joins, answers what is addressed to it in the channel and in private, ignores the rest")
+    func answers() async throws {
+        let server = try IRCServer()
+        defer { server.stop() }
+        let (adapter, _) = try await gateway(server)
+        let alice = try await person(server)
+        alice.send("PRIVMSG #ops :just chatting")
+        alice.send("PRIVMSG #ops :gatewayd: hello there")
+        #expect(try await privmsgs(alice, to: "#ops", count: 1) == ["echo: hello there"])
+        alice.send("PRIVMSG #ops :!up")
+        #expect(try await privmsgs(alice, to: "#ops", count: 1) == ["up"])
+        alice.send("PRIVMSG gatewayd :a private word")
+        #expect(try await privmsgs(alice, to: "alice", count: 1) == ["echo: a private word"])
+        #expect(await adapter.health().state == .up)
+        alice.close()
+        await adapter.stop()
+    }
+
+    @Test("an exec quick command is answered while the gateway drains; plain text gets the drain reply")
+    func execWhileDraining() async throws {
+        let server = try IRCServer()
+        defer { server.stop() }
+        let (adapter, dispatcher) = try await gateway(server)
+        let alice = try await person(server)
+        await dispatcher.beginDrain(.stop)
+        alice.send("PRIVMSG #ops :!up")
+        #expect(try await privmsgs(alice, to: "#ops", count: 1) == ["up"])
+        alice.send("PRIVMSG #ops :gatewayd: anyone there?")
+        #expect(try await privmsgs(alice, to: "#ops", count: 1) == [GatewayText.draining("shutting down")])
+        alice.close()
+        await adapter.stop()
+    }
+
+    @Test("a long reply is split into lines of at most 400 bytes, no character cut")
+    func longReply() async throws {
+        let server = try IRCServer()
+        defer { server.stop() }
+        let (adapter, _) = try await gateway(server, flood: 3)
+        let alice = try await person(server)
+        // As long as one IRC line lets alice send (512 bytes once the server adds her prefix);
+        // the echo is longer.
+        let text = (0..<54).map { "wörd\($0)" }.joined(separator: " ")
+        #expect(text.utf8.count > 400 && text.utf8.count < 440)
+        alice.send("PRIVMSG gatewayd :\(text)")
+        let expected = ReplySplitter.split("echo: " + text, maxBytes: 400)
+        #expect(expected.count == 2)
+        let lines = try await privmsgs(alice, to: "alice", count: expected.count)
+        #expect(lines == expected)
+        #expect(lines.allSatisfy { $0.utf8.count <= 400 })
+        alice.close()
+        await adapter.stop()
+    }
+
+    @Test("the server restarts: the gateway reconnects, rejoins and answers again")
+    func reconnects() async throws {
+        let server = try IRCServer()
+        defer { server.stop() }
+        let (adapter, _) = try await gateway(server)
+        let first = try await person(server)
+        first.send("PRIVMSG #ops :gatewayd: before")
+        #expect(try await privmsgs(first, to: "#ops", count: 1) == ["echo: before"])
+        first.close()
+        server.stop()
+        try server.start()
+        let again = try await person(server)
+        #expect(adapter.registrations >= 2)
+        again.send("PRIVMSG #ops :gatewayd: after")
+        #expect(try await privmsgs(again, to: "#ops", count: 1) == ["echo: after"])
+        again.close()
+        await adapter.stop()
+    }
+
+    @Test("a taken nick: the gateway registers with a _ and answers to that")
+    func nickInUse() async throws {
+        let server = try IRCServer()
+        defer { server.stop() }
+        let squatter = try await onThread {
+            let client = try LineClient(port: server.port)
+            try client.register("gatewayd", joining: nil)
+            return client
+        }
+        let (adapter, _) = try await gateway(server)
+        let alice = try await person(server, botNick: "gatewayd_")
+        alice.send("PRIVMSG #ops :gatewayd_: hi")
+        #expect(try await privmsgs(alice, to: "#ops", count: 1) == ["echo: hi"])
+        #expect(await adapter.health().detail.contains("as gatewayd_"))
+        alice.close()
+        squatter.close()
+        await adapter.stop()
+    }
+}
+
+@Suite("IRC messages")
+struct IRCMessageTests {
+    @Test("what counts as addressed to the gateway, and how it reaches the dispatcher")
+    func addressing() throws {
+        func inbound(_ line: String) -> InboundMessage? {
+            IRCAdapter.inboundForTesting(line, nick: "gatewayd", prefix: "!")
+        }
+        #expect(inbound(":alice!a@h PRIVMSG #ops :gatewayd: status?")
+            == InboundMessage(platform: "irc", chat: "#ops", chatType: .group, user: "alice", text: "status?"))
+        #expect(inbound(":alice!a@h PRIVMSG #ops :GatewayD, hi")?.text == "hi")
+        #expect(inbound(":alice!a@h PRIVMSG #ops :!disk /var")?.text == "/disk /var")
+        #expect(inbound(":alice!a@h PRIVMSG #ops :/up")?.text == "/up")
+        #expect(inbound(":alice!a@h PRIVMSG #ops :hello all") == nil)
+        #expect(inbound(":alice!a@h PRIVMSG #ops :\u{1}ACTION waves\u{1}") == nil)
+        #expect(inbound(":alice!a@h PRIVMSG gatewayd :hello")
+            == InboundMessage(platform: "irc", chat: "alice", chatType: .dm, user: "alice", text: "hello"))
+        #expect(inbound(":gatewayd!g@h PRIVMSG #ops :gatewayd: echo") == nil, "its own lines")
+    }
+}
