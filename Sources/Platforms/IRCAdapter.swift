@@ -25,6 +25,20 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         var nick = ""
         var stopping = false
         var connections = 0
+        var registrationWaiters: [(Int, CheckedContinuation<Void, Never>)] = []
+    }
+
+    /// Returns once it has registered with a server `count` times in all (the first connection,
+    /// then each reconnect).
+    public func waitForRegistration(_ count: Int = 1) async {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state in
+                if state.connections >= count { return true }
+                state.registrationWaiters.append((count, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
     }
 
     public init(configuration: IRCConfiguration) {
@@ -118,12 +132,17 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
                     nick = message.parameters.first ?? nick
                     registered = true
                     let joined = configuration.channels.joined(separator: ",")
-                    state.withLock {
+                    if !joined.isEmpty { sender.send("JOIN \(joined)") }
+                    let ready: [CheckedContinuation<Void, Never>] = state.withLock {
                         $0.nick = nick
                         $0.connections += 1
                         $0.health = PlatformHealth(.up, "\(configuration.host):\(configuration.port) as \(nick)" + (joined.isEmpty ? "" : " in \(joined)"))
+                        let count = $0.connections
+                        let ready = $0.registrationWaiters.filter { $0.0 <= count }.map(\.1)
+                        $0.registrationWaiters.removeAll { $0.0 <= count }
+                        return ready
                     }
-                    if !joined.isEmpty { sender.send("JOIN \(joined)") }
+                    for waiter in ready { waiter.resume() }
                 case "433", "432":  // nick in use / erroneous: try another
                     guard !registered else { continue }
                     nick += "_"

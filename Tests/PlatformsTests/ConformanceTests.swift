@@ -1,0 +1,121 @@
+import Foundation
+import GatewayCore
+import GatewayTestSupport
+import Platforms
+import Synchronization
+import Testing
+
+/// Records what reaches the dispatcher, then passes it on.
+final class RecordingInbound: InboundHandler, Sendable {
+    let dispatcher: Dispatcher
+    private let recorded = Mutex<[InboundMessage]>([])
+    var messages: [InboundMessage] { recorded.withLock { $0 } }
+
+    init(_ dispatcher: Dispatcher) { self.dispatcher = dispatcher }
+
+    func handle(_ message: InboundMessage, replies: any ReplySink) async {
+        recorded.withLock { $0.append(message) }
+        await dispatcher.handle(message, replies: replies)
+    }
+}
+
+/// One adapter under test, driven the way its platform's users drive it.
+protocol AdapterHarness {
+    var platform: String { get }
+    /// `alice` sends `text` in a direct conversation with the gateway; her replies.
+    func deliver(_ text: String) async throws -> [String]
+    func stop() async
+}
+
+struct WebhookHarness: AdapterHarness {
+    let platform = "webhook"
+    let adapter: WebhookAdapter
+    let url: String
+    static let secret = Array("conformance".utf8)
+
+    static func start(_ inbound: any InboundHandler) async throws -> WebhookHarness {
+        let adapter = WebhookAdapter(configuration: WebhookConfiguration(host: "127.0.0.1", port: 0, secret: secret))
+        try await adapter.start(inbound: inbound)
+        return WebhookHarness(adapter: adapter, url: "http://127.0.0.1:\(adapter.boundPort!)/webhook")
+    }
+
+    func deliver(_ text: String) async throws -> [String] {
+        let body = String(decoding: JSONEncoder().encodeObject(["chat": "alice", "user": "alice", "text": text]), as: UTF8.self)
+        let signature = "sha256=" + HMACSHA256.hex(HMACSHA256.authenticationCode(for: Array(body.utf8), key: Self.secret))
+        let output = try await onThread {
+            try run(["/usr/bin/curl", "-sS", "--max-time", "10", "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", body, url])
+        }
+        let object = try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [String: Any]
+        return object?["replies"] as? [String] ?? []
+    }
+
+    func stop() async { await adapter.stop() }
+}
+
+struct IRCHarness: AdapterHarness {
+    let platform = "irc"
+    let server: IRCServer
+    let adapter: IRCAdapter
+    let alice: LineClient
+
+    static func start(_ inbound: any InboundHandler) async throws -> IRCHarness {
+        let server = try IRCServer()
+        let adapter = IRCAdapter(configuration: IRCConfiguration(host: "127.0.0.1", port: server.port, nick: "gatewayd", channels: []))
+        try await adapter.start(inbound: inbound)
+        let alice = try await onThread {
+            let client = try LineClient(port: server.port)
+            try client.register("alice", joining: nil)
+            return client
+        }
+        await adapter.waitForRegistration()
+        return IRCHarness(server: server, adapter: adapter, alice: alice)
+    }
+
+    func deliver(_ text: String) async throws -> [String] {
+        alice.send("PRIVMSG gatewayd :\(text)")
+        let alice = self.alice
+        return try await onThread {
+            guard let line = alice.waitFor({ $0.contains(" PRIVMSG alice :") }) else { return [] }
+            return [String(line[line.range(of: " PRIVMSG alice :")!.upperBound...])]
+        }
+    }
+
+    func stop() async {
+        alice.close()
+        await adapter.stop()
+        server.stop()
+    }
+}
+
+extension JSONEncoder {
+    fileprivate func encodeObject(_ object: [String: String]) -> Data { (try? encode(object)) ?? Data() }
+}
+
+@Suite("Adapter conformance: the dispatcher cannot tell platforms apart", .timeLimit(.minutes(1)), .serialized,
+       .enabled(if: IRCServer.isAvailable, "ngircd is not installed (.ci/install-deps installs it)"))
+struct ConformanceTests {
+    enum Kind: String, CaseIterable { case irc, webhook }
+
+    @Test("same message, same event, same replies", arguments: Kind.allCases)
+    func conformance(_ kind: Kind) async throws {
+        let outcome = ConfigLoader.parse("""
+            quick_commands: {up: {type: exec, command: "echo up"}}
+            access: {allowed_users: ["\(kind.rawValue):alice"], admins: ["\(kind.rawValue):alice"]}
+            """)
+        let dispatcher = Dispatcher(config: outcome.config, agent: EchoAgent())
+        await dispatcher.markRunning()
+        let inbound = RecordingInbound(dispatcher)
+        let harness: any AdapterHarness = kind == .irc ? try await IRCHarness.start(inbound) : try await WebhookHarness.start(inbound)
+        #expect(try await harness.deliver("hello") == ["echo: hello"])
+        #expect(try await harness.deliver("/up") == ["up"], "exec quick commands, admin by the platform's sender id")
+        #expect(try await harness.deliver("grüße 🙂") == ["echo: grüße 🙂"])
+        let messages = inbound.messages
+        #expect(messages.map(\.text) == ["hello", "/up", "grüße 🙂"])
+        #expect(messages.allSatisfy {
+            $0.platform == harness.platform && $0.user == "alice" && $0.chat == "alice" && $0.chatType == .dm
+                && $0.senderID == "\(harness.platform):alice"
+        })
+        #expect(Set(messages.map(\.sessionKey)) == ["\(harness.platform):dm:alice"], "one session per direct chat")
+        await harness.stop()
+    }
+}
