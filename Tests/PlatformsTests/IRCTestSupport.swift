@@ -104,6 +104,8 @@ func freePort() -> Int {
 final class LineClient: @unchecked Sendable {
     private let fd: Int32
     private var buffer: [UInt8] = []
+    /// Who was in the channel when this client joined (the NAMES reply).
+    private(set) var namesAtJoin: Set<String> = []
 
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -165,7 +167,12 @@ final class LineClient: @unchecked Sendable {
         guard waitFor({ $0.contains(" 001 ") }) != nil else { throw IRCTestError("\(nick) not registered") }
         if let channel {
             send("JOIN \(channel)")
-            guard waitFor({ $0.contains(" 366 ") }) != nil else { throw IRCTestError("\(nick) did not join \(channel)") }
+            guard waitFor({ line in
+                if line.contains(" 353 "), let names = line.split(separator: ":").last {
+                    namesAtJoin.formUnion(names.split(separator: " ").map { String($0.drop { "@+%&~".contains($0) }) })
+                }
+                return line.contains(" 366 ")
+            }) != nil else { throw IRCTestError("\(nick) did not join \(channel)") }
         }
     }
 

@@ -20,18 +20,21 @@ private func gateway(_ server: IRCServer, nick: String = "gatewayd", flood: Int 
     return (adapter, dispatcher)
 }
 
-/// A person in #ops once the bot is there too.
-private func person(_ server: IRCServer, _ nick: String = "alice", botNick: String = "gatewayd") async throws -> LineClient {
+/// A person in #ops (registered and joined before the gateway arrives).
+private func person(_ server: IRCServer, _ nick: String = "alice") async throws -> LineClient {
     try await onThread {
         let client = try LineClient(port: server.port)
         try client.register(nick, joining: "#ops")
-        // The bot's JOIN shows in NAMES or arrives as a JOIN line.
-        for _ in 0..<100 {
-            client.send("NAMES #ops")
-            if let names = client.waitFor(timeout: .seconds(1), { $0.contains(" 353 ") }), names.contains(botNick) { return client }
-        }
-        throw IRCTestError("\(botNick) never joined #ops")
+        return client
     }
+}
+
+/// Returns once `client` saw `botNick` join #ops: the event itself, no polling of NAMES (each
+/// poll would count against the person's flood allowance on the server).
+private func sawJoin(_ client: LineClient, _ botNick: String = "gatewayd") async throws {
+    if client.namesAtJoin.contains(botNick) { return }  // it was there first
+    let line = try await onThread { client.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":\(botNick)!") && $0.contains(" JOIN ") } }
+    if line == nil { throw IRCTestError("\(botNick) never joined #ops") }
 }
 
 private func privmsgs(_ client: LineClient, to target: String, count: Int) async throws -> [String] {
@@ -52,8 +55,9 @@ struct IRCTests {
     func answers() async throws {
         let server = try IRCServer()
         defer { server.stop() }
-        let (adapter, _) = try await gateway(server)
         let alice = try await person(server)
+        let (adapter, _) = try await gateway(server)
+        try await sawJoin(alice)
         alice.send("PRIVMSG #ops :just chatting")
         alice.send("PRIVMSG #ops :gatewayd: hello there")
         #expect(try await privmsgs(alice, to: "#ops", count: 1) == ["echo: hello there"])
@@ -70,8 +74,9 @@ struct IRCTests {
     func execWhileDraining() async throws {
         let server = try IRCServer()
         defer { server.stop() }
-        let (adapter, dispatcher) = try await gateway(server)
         let alice = try await person(server)
+        let (adapter, dispatcher) = try await gateway(server)
+        try await sawJoin(alice)
         await dispatcher.beginDrain(.stop)
         alice.send("PRIVMSG #ops :!up")
         #expect(try await privmsgs(alice, to: "#ops", count: 1) == ["up"])
@@ -85,8 +90,9 @@ struct IRCTests {
     func longReply() async throws {
         let server = try IRCServer()
         defer { server.stop() }
-        let (adapter, _) = try await gateway(server, flood: 3)
         let alice = try await person(server)
+        let (adapter, _) = try await gateway(server, flood: 3)
+        try await sawJoin(alice)
         // As long as one IRC line lets alice send (512 bytes once the server adds her prefix);
         // the echo is longer.
         let text = (0..<54).map { "wörd\($0)" }.joined(separator: " ")
@@ -105,14 +111,16 @@ struct IRCTests {
     func reconnects() async throws {
         let server = try IRCServer()
         defer { server.stop() }
-        let (adapter, _) = try await gateway(server)
         let first = try await person(server)
+        let (adapter, _) = try await gateway(server)
+        try await sawJoin(first)
         first.send("PRIVMSG #ops :gatewayd: before")
         #expect(try await privmsgs(first, to: "#ops", count: 1) == ["echo: before"])
         first.close()
         server.stop()
         try server.start()
         let again = try await person(server)
+        try await sawJoin(again)
         #expect(adapter.registrations >= 2)
         again.send("PRIVMSG #ops :gatewayd: after")
         #expect(try await privmsgs(again, to: "#ops", count: 1) == ["echo: after"])
@@ -129,8 +137,9 @@ struct IRCTests {
             try client.register("gatewayd", joining: nil)
             return client
         }
+        let alice = try await person(server)
         let (adapter, _) = try await gateway(server)
-        let alice = try await person(server, botNick: "gatewayd_")
+        try await sawJoin(alice, "gatewayd_")
         alice.send("PRIVMSG #ops :gatewayd_: hi")
         #expect(try await privmsgs(alice, to: "#ops", count: 1) == ["echo: hi"])
         #expect(await adapter.health().detail.contains("as gatewayd_"))
