@@ -12,6 +12,12 @@ public protocol GatewayControlHost: Sendable {
     func reloadConfiguration() async throws(ConfigError)
     /// The platform adapters running now, for `Status.platforms`.
     var platformNames: [String] { get async }
+    /// Each platform's health, for `Status.platform_health`.
+    func platformHealth() async -> [(name: String, health: PlatformHealth)]
+}
+
+extension GatewayControlHost {
+    public func platformHealth() async -> [(name: String, health: PlatformHealth)] { [] }
 }
 
 /// `io.gatewayd.Gateway` over a `Dispatcher`. Reading methods are open to any peer that can
@@ -161,6 +167,12 @@ public struct GatewayInterface: VarlinkInterface {
             "platforms": .array(await host.platformNames.map { .string($0) }),
         ]
         if let reason = snapshot.state.reason { status["reason"] = .string(reason.rawValue) }
+        let health = await host.platformHealth()
+        if !health.isEmpty {
+            status["platform_health"] = .array(health.map { entry -> JSONValue in
+                ["name": .string(entry.name), "health": .string(entry.health.state.rawValue), "detail": .string(entry.health.detail)]
+            })
+        }
         return .object(status)
     }
 

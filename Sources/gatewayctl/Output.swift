@@ -34,7 +34,12 @@ enum Output {
         let state = object["state"]?.string ?? "?"
         let reason = object["reason"]?.string.map { " (\($0))" } ?? ""
         let bullet = state == "running" ? "●" : "○"
-        let platforms = (object["platforms"]?.array ?? []).compactMap(\.string).joined(separator: ", ")
+        var platforms = (object["platforms"]?.array ?? []).compactMap(\.string).joined(separator: ", ")
+        if let health = object["platform_health"]?.array, !health.isEmpty {
+            platforms = health.compactMap(\.object).map { entry in
+                "\(entry["name"]?.string ?? "?") (\(entry["health"]?.string ?? "?"): \(entry["detail"]?.string ?? ""))"
+            }.joined(separator: "\n           ")
+        }
         return """
             \(bullet) gatewayd — \(state)\(reason)
                   PID: \(object["pid"]?.int ?? 0)   version \(object["version"]?.string ?? "?")   up \(uptime(object["uptime_usec"]?.int ?? 0))

@@ -81,6 +81,15 @@ actor Daemon: GatewayControlHost {
 
     nonisolated var platformNames: [String] { platforms.withLock { $0 } }
 
+    func platformHealth() async -> [(name: String, health: PlatformHealth)] {
+        var health: [(name: String, health: PlatformHealth)] = []
+        if config.platforms.localEnabled {
+            health.append((GatewayConstants.localPlatform, PlatformHealth(.up, "the control socket's SendMessage")))
+        }
+        for adapter in adapters { health.append((adapter.name, await adapter.health())) }
+        return health
+    }
+
     static func platformNames(_ config: GatewayConfig) -> [String] {
         (config.platforms.localEnabled ? [GatewayConstants.localPlatform] : [])
             + (config.platforms.irc != nil ? ["irc"] : [])

@@ -203,6 +203,8 @@ struct WebhookScenarioTests {
             post() { curl -sS --max-time 10 -w ' %{http_code}' -H "X-Hub-Signature-256: $(sign "$1")" --data-binary "$1" http://127.0.0.1:\(port)/webhook; }
             systemctl --user start "$UNIT" || exit 1
             echo "platforms=$($CTL --json status | grep -o '"platforms":\\[[^]]*\\]')"
+            echo "health=$($CTL --json status | grep -o '"platform_health":\\[[^]]*\\]')"
+            echo "status_text=$($CTL status | grep -A1 Platforms: | tr '\\n' '|')"
             $CTL send "long task" > turn.out &
             wait_event '"turns_in_flight":1' || exit 2
             systemctl --user stop --no-block "$UNIT"
@@ -216,6 +218,9 @@ struct WebhookScenarioTests {
         #expect(output.status == 0, "\(output.standardError)")
         let result = fields(output.standardOutput)
         #expect(result["platforms"] == #""platforms":["local","webhook"]"#)
+        #expect(result["health"]?.contains(#"{"detail":"listening on 127.0.0.1:\#(port)","health":"up","name":"webhook"}"#) == true,
+                "\(result["health"] ?? "nil")")
+        #expect(result["status_text"]?.contains("webhook (up: listening on 127.0.0.1:\(port))") == true, "\(result["status_text"] ?? "nil")")
         #expect(result["exec"] == #"{"replies":["up"]} 200"#)
         #expect(result["plain"] == #"{"replies":["⏳ Gateway is shutting down and is not accepting new work right now."]} 200"#)
         #expect(result["result"] == "success")
