@@ -149,7 +149,8 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
                     state.withLock { $0.nick = nick }
                     sender.send("NICK \(nick)")
                 case "PRIVMSG":
-                    guard let incoming = Self.inbound(message, nick: nick, prefix: configuration.commandPrefix) else { continue }
+                    guard var incoming = Self.inbound(message, nick: nick, prefix: configuration.commandPrefix) else { continue }
+                    incoming.sessionPerUser = configuration.sessionsPerUser
                     let replies = IRCReplies(adapter: self, target: incoming.chatType == .dm ? incoming.chat : incoming.chat, sender: sender)
                     Task { await inbound.handle(incoming, replies: replies) }
                 default:
@@ -254,19 +255,22 @@ public struct IRCConfiguration: Sendable {
     public var channels: [String]
     /// A channel line starting with this is a command (`!up` is `/up`); `nick: ...` and `/up` always are.
     public var commandPrefix: String
+    /// A channel is one shared session unless this is set (then one per person in it).
+    public var sessionsPerUser: Bool
     public var floodBurst: Int
     public var floodPerSecond: Double
     public var reconnectMin: Duration
     public var reconnectMax: Duration
 
     public init(host: String, port: Int, nick: String, channels: [String], commandPrefix: String = "!",
-                floodBurst: Int = 10, floodPerSecond: Double = 5, reconnectMin: Duration = .seconds(1),
+                sessionsPerUser: Bool = false, floodBurst: Int = 10, floodPerSecond: Double = 5, reconnectMin: Duration = .seconds(1),
                 reconnectMax: Duration = .seconds(60)) {
         self.host = host
         self.port = port
         self.nick = nick
         self.channels = channels
         self.commandPrefix = commandPrefix
+        self.sessionsPerUser = sessionsPerUser
         self.floodBurst = floodBurst
         self.floodPerSecond = floodPerSecond
         self.reconnectMin = reconnectMin
@@ -274,7 +278,7 @@ public struct IRCConfiguration: Sendable {
     }
 
     /// `server: "irc.example.net:6667"`, `nick`, `channels: ["#ops"]`, and optionally `prefix`,
-    /// `flood_burst`, `flood_per_second`, `reconnect_min`, `reconnect_max` (durations).
+    /// `sessions_per_user`, `flood_burst`, `flood_per_second`, `reconnect_min`, `reconnect_max` (durations).
     public init(settings: [String: String]) throws(PlatformError) {
         guard let server = settings["server"], let colon = server.lastIndex(of: ":"),
               let port = Int(server[server.index(after: colon)...]), (1...65535).contains(port) else {
@@ -296,10 +300,21 @@ public struct IRCConfiguration: Sendable {
         self.init(
             host: String(server[..<colon]), port: port, nick: nick, channels: channels,
             commandPrefix: settings["prefix"] ?? "!",
+            sessionsPerUser: try Self.flag(settings["sessions_per_user"], "sessions_per_user"),
             floodBurst: settings["flood_burst"].flatMap(Int.init) ?? 10,
             floodPerSecond: settings["flood_per_second"].flatMap(Double.init) ?? 5,
             reconnectMin: try duration("reconnect_min", .seconds(1)),
             reconnectMax: try duration("reconnect_max", .seconds(60)))
+    }
+}
+
+extension IRCConfiguration {
+    static func flag(_ text: String?, _ key: String) throws(PlatformError) -> Bool {
+        switch text {
+        case nil, "false", "no", "off": return false
+        case "true", "yes", "on": return true
+        default: throw PlatformError("platforms.irc.\(key): expected true or false, got \(text ?? "")")
+        }
     }
 }
 

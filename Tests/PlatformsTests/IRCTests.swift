@@ -56,7 +56,7 @@ struct IRCTests {
         let server = try IRCServer()
         defer { server.stop() }
         let alice = try await person(server)
-        let (adapter, _) = try await gateway(server)
+        let (adapter, dispatcher) = try await gateway(server)
         try await sawJoin(alice)
         alice.send("PRIVMSG #ops :just chatting")
         alice.send("PRIVMSG #ops :gatewayd: hello there")
@@ -66,6 +66,8 @@ struct IRCTests {
         alice.send("PRIVMSG gatewayd :a private word")
         #expect(try await privmsgs(alice, to: "alice", count: 1) == ["echo: a private word"])
         #expect(await adapter.health().state == .up)
+        #expect(await dispatcher.sessionSnapshots().map(\.key) == ["irc:dm:alice", "irc:group:#ops"],
+                "the channel shares one session (sessions_per_user is off); a DM is per nick")
         alice.close()
         await adapter.stop()
     }
@@ -166,5 +168,21 @@ struct IRCMessageTests {
         #expect(inbound(":alice!a@h PRIVMSG gatewayd :hello")
             == InboundMessage(platform: "irc", chat: "alice", chatType: .dm, user: "alice", text: "hello"))
         #expect(inbound(":gatewayd!g@h PRIVMSG #ops :gatewayd: echo") == nil, "its own lines")
+    }
+
+    @Test("settings: sessions per channel unless sessions_per_user; bad values are config errors")
+    func settings() throws {
+        let base = ["server": "irc.example.net:6667", "nick": "gw", "channels": "[#ops, \"#dev\"]"]
+        let plain = try IRCConfiguration(settings: base)
+        #expect(plain.channels == ["#ops", "#dev"])
+        #expect(!plain.sessionsPerUser)
+        #expect(try IRCConfiguration(settings: base.merging(["sessions_per_user": "true"]) { $1 }).sessionsPerUser)
+        #expect(throws: PlatformError.self) { try IRCConfiguration(settings: base.merging(["sessions_per_user": "maybe"]) { $1 }) }
+        #expect(throws: PlatformError.self) { try IRCConfiguration(settings: base.merging(["server": "nowhere"]) { $1 }) }
+        #expect(throws: PlatformError.self) { try IRCConfiguration(settings: base.merging(["reconnect_min": "soon"]) { $1 }) }
+        var shared = InboundMessage(platform: "irc", chat: "#ops", chatType: .group, user: "alice", text: "x", sessionPerUser: false)
+        #expect(shared.sessionKey == "irc:group:#ops")
+        shared.sessionPerUser = true
+        #expect(shared.sessionKey == "irc:group:#ops:alice")
     }
 }

@@ -11,13 +11,18 @@ public struct InboundMessage: Sendable, Equatable {
     public var chatType: ChatType
     public var user: String
     public var text: String
+    /// In a group: one session per person (the default) or one the whole group shares (an IRC
+    /// channel, unless `sessions_per_user` is set).
+    public var sessionPerUser: Bool
 
-    public init(platform: String, chat: String, chatType: ChatType = .dm, user: String, text: String) {
+    public init(platform: String, chat: String, chatType: ChatType = .dm, user: String, text: String,
+                sessionPerUser: Bool = true) {
         self.platform = platform
         self.chat = chat
         self.chatType = chatType
         self.user = user
         self.text = text
+        self.sessionPerUser = sessionPerUser
     }
 
     /// `platform:user`, as `access.allowed_users` and `admins` name senders.
@@ -26,11 +31,12 @@ public struct InboundMessage: Sendable, Equatable {
     /// Local senders are the control socket's peers (`SendMessage`), already vetted by uid.
     public var isLocal: Bool { platform == GatewayConstants.localPlatform }
 
-    /// `platform:chat_type:chat[:user]`: one session per direct chat, one per person in a group.
+    /// `platform:chat_type:chat[:user]`: one session per direct chat, one per person in a group
+    /// (or one for the group when it shares).
     public var sessionKey: String {
         switch chatType {
         case .dm: "\(platform):dm:\(chat)"
-        case .group: "\(platform):group:\(chat):\(user)"
+        case .group: sessionPerUser ? "\(platform):group:\(chat):\(user)" : "\(platform):group:\(chat)"
         }
     }
 }
