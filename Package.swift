@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "gatewayd-bench", targets: ["GatewaydBench"]),
         .executable(name: "gatewayd-store-bench", targets: ["StateStoreBench"]),
         .executable(name: "gatewayd-webhook-bench", targets: ["WebhookBench"]),
+        .executable(name: "gatewayd-irc-bench", targets: ["IRCBench"]),
         .executable(name: "gatewayd-test-helper", targets: ["GatewayTestHelper"]),
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "ProcessRunner", targets: ["ProcessRunner"]),
@@ -69,6 +70,9 @@ let package = Package(
         ),
         // `swift run -c release gatewayd-webhook-bench`: webhook requests/s with 16 clients.
         .target(name: "CHTTPLoad"),
+        // `swift run -c release gatewayd-irc-bench`: IRC adapter messages/s against ngircd.
+        .target(name: "CIRCLoad"),
+        .executableTarget(name: "IRCBench", dependencies: ["Platforms", "GatewayCore", "CIRCLoad"]),
         .executableTarget(name: "WebhookBench", dependencies: ["Platforms", "GatewayCore", "CHTTPLoad"]),
         // `swift run -c release gatewayd-store-bench`: append latency and durable messages/s.
         .executableTarget(name: "StateStoreBench", dependencies: ["StateStore", "GatewayCore", "CGatewayShims"]),

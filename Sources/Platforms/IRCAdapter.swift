@@ -100,6 +100,9 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     private func session(_ inbound: any InboundHandler) async throws -> Bool {
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(10))
+            // Replies are small writes: without this, Nagle and the server's delayed ACK hold
+            // each one ~40 ms (the benchmark found it: 2.9k msg/s, flat).
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connect(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(IRCLineDecoder()))

@@ -1,0 +1,90 @@
+// The IRC adapter under load, against a real ngircd (Debian's, started here on a loopback port
+// with penalties off so the server does not throttle the test users). Release build:
+//   swift run -c release gatewayd-irc-bench [--quick]
+// 16 users (C threads) each send their messages to the bot in private, one at a time (each waits
+// for its answer; `--window N` lets N go unanswered); the bot (echo agent, flood limit raised out
+// of the way) answers each. Messages/s = all replies over the time from the first message to the
+// last reply, median of 3 runs. A window of 8 measures ngircd instead: it writes without
+// TCP_NODELAY, and its small writes then wait ~40 ms on delayed ACKs (2.9k msg/s, flat).
+// Last line: one JSON document.
+import CIRCLoad
+import Foundation
+import GatewayCore
+import Platforms
+
+let quick = CommandLine.arguments.contains("--quick")
+let perUser = quick ? 100 : 500
+let users = 16
+let window = Int32(CommandLine.arguments.firstIndex(of: "--window").map { Int(CommandLine.arguments[$0 + 1]) ?? 1 } ?? 1)
+
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+let port = freePort()
+let directory = NSTemporaryDirectory() + "gatewayd-irc-bench-\(getpid())"
+try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+try """
+    [Global]
+    Name = irc.bench.test
+    Info = gatewayd benchmark
+    Listen = 127.0.0.1
+    Ports = \(port)
+    MotdPhrase = "bench"
+    AdminInfo1 = gatewayd
+    AdminInfo2 = bench
+    AdminEMail = root@localhost
+    [Limits]
+    MaxConnectionsIP = 0
+    MaxPenaltyTime = 0
+    [Options]
+    PAM = no
+    Ident = no
+    DNS = no
+    """.write(toFile: directory + "/ngircd.conf", atomically: true, encoding: .utf8)
+let server = Process()
+server.executableURL = URL(fileURLWithPath: "/usr/sbin/ngircd")
+server.arguments = ["-n", "-f", directory + "/ngircd.conf"]
+server.standardOutput = FileHandle.nullDevice
+server.standardError = FileHandle.nullDevice
+try server.run()
+defer {
+    kill(server.processIdentifier, SIGKILL)
+    server.waitUntilExit()
+    try? FileManager.default.removeItem(atPath: directory)
+}
+
+// Queue mode: a user's next message waits for the previous turn rather than interrupting it, so
+// every message gets its own answer.
+let dispatcher = Dispatcher(config: ConfigLoader.parse("""
+    access: {allowed_users: ["irc:*"]}
+    busy_input_mode: queue
+    """).config, agent: EchoAgent())
+await dispatcher.markRunning()
+let adapter = IRCAdapter(configuration: IRCConfiguration(
+    host: "127.0.0.1", port: port, nick: "gatewayd", channels: [], floodBurst: 1_000_000, floodPerSecond: 1_000_000,
+    reconnectMin: .milliseconds(50), reconnectMax: .milliseconds(200)))
+try await adapter.start(inbound: dispatcher)
+await adapter.waitForRegistration()
+
+var rates: [Double] = []
+for _ in 0..<3 {
+    var elapsed: UInt64 = 0
+    let rc = gwi_irc_load(Int32(port), "gatewayd", Int32(users), Int32(perUser), window, &elapsed)
+    precondition(rc == 0, "IRC load failed: errno \(rc)")
+    rates.append(Double(users * perUser) / (Double(elapsed) / 1e9))
+}
+await adapter.stop()
+let median = rates.sorted()[1]
+print("IRC adapter benchmark (release), ngircd, \(users) users x \(perUser) private messages (window \(window)), echo agent")
+print("messages/s (reply received): \(Int(median)) (runs: \(rates.map { Int($0) }))")
+print(#"{"irc_messages_per_s":\#(Int(median))}"#)
