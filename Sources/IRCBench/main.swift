@@ -70,7 +70,7 @@ let dispatcher = Dispatcher(config: ConfigLoader.parse("""
     busy_input_mode: queue
     """).config, agent: EchoAgent())
 await dispatcher.markRunning()
-let adapter = IRCAdapter(configuration: IRCConfiguration(
+let adapter = try IRCAdapter(configuration: IRCConfiguration(
     host: "127.0.0.1", port: port, nick: "gatewayd", channels: [], floodBurst: 1_000_000, floodPerSecond: 1_000_000,
     reconnectMin: .milliseconds(50), reconnectMax: .milliseconds(200)))
 try await adapter.start(inbound: dispatcher)

@@ -1,6 +1,7 @@
 import GatewayCore
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// Plain IRC (RFC 1459/2812) over TCP: registers (a taken nick gets a `_`), answers PING, joins
@@ -13,6 +14,8 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// Room for the server's `:nick!user@host PRIVMSG #channel :` prefix within 512 bytes.
     public let maxMessageBytes = 400
     public let configuration: IRCConfiguration
+    /// Built once at start (a bad CA file is a config error, not a reconnect loop).
+    private let tls: NIOSSLContext?
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let state = Mutex(State())
     private let loop = Mutex<Task<Void, Never>?>(nil)
@@ -26,6 +29,24 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         var stopping = false
         var connections = 0
         var registrationWaiters: [(Int, CheckedContinuation<Void, Never>)] = []
+        var failures = 0
+        var lastError: String?
+        var failureWaiters: [(Int, CheckedContinuation<Void, Never>)] = []
+    }
+
+    /// Why the last connection attempt failed (a refused connection, a TLS handshake), if one did.
+    public var lastConnectionError: String? { state.withLock { $0.lastError } }
+
+    /// Returns once `count` connection attempts in all have failed.
+    public func waitForFailedConnections(_ count: Int) async {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state in
+                if state.failures >= count { return true }
+                state.failureWaiters.append((count, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
     }
 
     /// Returns once it has registered with a server `count` times in all (the first connection,
@@ -41,8 +62,21 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         }
     }
 
-    public init(configuration: IRCConfiguration) {
+    public init(configuration: IRCConfiguration) throws(PlatformError) {
         self.configuration = configuration
+        guard configuration.tls else {
+            tls = nil
+            return
+        }
+        var settings = TLSConfiguration.makeClientConfiguration()
+        do {
+            if let file = configuration.tlsCAFile {
+                settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(file))
+            }
+            tls = try NIOSSLContext(configuration: settings)
+        } catch {
+            throw PlatformError("platforms.irc.tls_ca_file: \(configuration.tlsCAFile ?? "system roots"): \(error)")
+        }
     }
 
     /// How many times it has registered with a server (tests watch reconnects with it).
@@ -83,7 +117,16 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
                 registered = try await session(inbound)
             } catch {
                 registered = false
-                state.withLock { $0.health = PlatformHealth(.down, "\(configuration.host):\(configuration.port): \(error)") }
+                let ready: [CheckedContinuation<Void, Never>] = state.withLock { state in
+                    state.health = PlatformHealth(.down, "\(configuration.host):\(configuration.port): \(error)")
+                    state.lastError = "\(error)"
+                    state.failures += 1
+                    let count = state.failures
+                    let ready = state.failureWaiters.filter { $0.0 <= count }.map(\.1)
+                    state.failureWaiters.removeAll { $0.0 <= count }
+                    return ready
+                }
+                for waiter in ready { waiter.resume() }
             }
             state.withLock { $0.sender = nil }
             if state.withLock({ $0.stopping }) { break }
@@ -103,8 +146,14 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             // Replies are small writes: without this, Nagle and the server's delayed ACK hold
             // each one ~40 ms (the benchmark found it: 2.9k msg/s, flat).
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connect(host: configuration.host, port: configuration.port) { channel in
+            .connect(host: configuration.host, port: configuration.port) { [tls, configuration] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // The certificate must name the host (an IP literal cannot be sent as SNI).
+                        let isAddress = configuration.host.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" }
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : configuration.host))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(IRCLineDecoder()))
                     return try NIOAsyncChannel<String, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
@@ -260,6 +309,9 @@ public struct IRCConfiguration: Sendable {
     public var commandPrefix: String
     /// A channel is one shared session unless this is set (then one per person in it).
     public var sessionsPerUser: Bool
+    /// TLS to the server (certificate verified against the system roots, or `tlsCAFile`).
+    public var tls = false
+    public var tlsCAFile: String?
     public var floodBurst: Int
     public var floodPerSecond: Double
     public var reconnectMin: Duration
@@ -281,7 +333,7 @@ public struct IRCConfiguration: Sendable {
     }
 
     /// `server: "irc.example.net:6667"`, `nick`, `channels: ["#ops"]`, and optionally `prefix`,
-    /// `sessions_per_user`, `flood_burst`, `flood_per_second`, `reconnect_min`, `reconnect_max` (durations).
+    /// `sessions_per_user`, `tls`, `tls_ca_file`, `flood_burst`, `flood_per_second`, `reconnect_min`, `reconnect_max` (durations).
     public init(settings: [String: String]) throws(PlatformError) {
         guard let server = settings["server"], let colon = server.lastIndex(of: ":"),
               let port = Int(server[server.index(after: colon)...]), (1...65535).contains(port) else {
@@ -308,6 +360,9 @@ public struct IRCConfiguration: Sendable {
             floodPerSecond: settings["flood_per_second"].flatMap(Double.init) ?? 5,
             reconnectMin: try duration("reconnect_min", .seconds(1)),
             reconnectMax: try duration("reconnect_max", .seconds(60)))
+        tls = try Self.flag(settings["tls"], "tls")
+        tlsCAFile = settings["tls_ca_file"]
+        if tlsCAFile != nil && !tls { throw PlatformError("platforms.irc.tls_ca_file: set tls: true as well") }
     }
 }
 

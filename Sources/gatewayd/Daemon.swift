@@ -59,7 +59,7 @@ actor Daemon: GatewayControlHost {
     static func makeAdapters(_ config: GatewayConfig) throws -> [any PlatformAdapter] {
         var adapters: [any PlatformAdapter] = []
         if let settings = config.platforms.irc {
-            adapters.append(IRCAdapter(configuration: try IRCConfiguration(settings: settings)))
+            adapters.append(try IRCAdapter(configuration: try IRCConfiguration(settings: settings)))
         }
         if let settings = config.platforms.webhook {
             adapters.append(WebhookAdapter(configuration: try WebhookConfiguration(settings: settings)))

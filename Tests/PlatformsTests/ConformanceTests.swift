@@ -60,7 +60,7 @@ struct IRCHarness: AdapterHarness {
 
     static func start(_ inbound: any InboundHandler) async throws -> IRCHarness {
         let server = try IRCServer()
-        let adapter = IRCAdapter(configuration: IRCConfiguration(host: "127.0.0.1", port: server.port, nick: "gatewayd", channels: []))
+        let adapter = try IRCAdapter(configuration: IRCConfiguration(host: "127.0.0.1", port: server.port, nick: "gatewayd", channels: []))
         try await adapter.start(inbound: inbound)
         let alice = try await onThread {
             let client = try LineClient(port: server.port)

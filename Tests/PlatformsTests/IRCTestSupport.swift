@@ -16,9 +16,24 @@ final class IRCServer: @unchecked Sendable {
 
     static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/ngircd") }
 
-    init(port: Int? = nil) throws {
+    /// The TLS port, when made with `tls: true` (certificate for "localhost" in `certificate`).
+    let tlsPort: Int?
+    var certificate: String { directory + "/cert.pem" }
+
+    init(port: Int? = nil, tls: Bool = false) throws {
         self.port = port ?? freePort()
         directory = makeTemporaryDirectory("gatewayd-ircd")
+        tlsPort = tls ? freePort() : nil
+        var ssl = ""
+        if let tlsPort {
+            try Self.makeCertificate(in: directory, name: "cert")
+            ssl = """
+                [SSL]
+                CertFile = \(directory)/cert.pem
+                KeyFile = \(directory)/cert.key
+                Ports = \(tlsPort)
+                """
+        }
         try """
             [Global]
             Name = \(name)
@@ -35,8 +50,17 @@ final class IRCServer: @unchecked Sendable {
             PAM = no
             Ident = no
             DNS = no
+            \(ssl)
             """.write(toFile: directory + "/ngircd.conf", atomically: true, encoding: .utf8)
         try start()
+    }
+
+    /// A self-signed certificate for "localhost" (its own CA): `name`.pem and `name`.key.
+    static func makeCertificate(in directory: String, name: String) throws {
+        let output = try run(["/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                              "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                              "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).pem"])
+        guard output.status == 0 else { throw IRCTestError("openssl: \(output.standardError)") }
     }
 
     func start() throws {

@@ -13,7 +13,7 @@ private func gateway(_ server: IRCServer, nick: String = "gatewayd", flood: Int 
         """)
     let dispatcher = Dispatcher(config: outcome.config, agent: EchoAgent())
     await dispatcher.markRunning()
-    let adapter = IRCAdapter(configuration: IRCConfiguration(
+    let adapter = try IRCAdapter(configuration: IRCConfiguration(
         host: "127.0.0.1", port: server.port, nick: nick, channels: ["#ops"], floodBurst: flood, floodPerSecond: 50,
         reconnectMin: .milliseconds(100), reconnectMax: .milliseconds(400)))
     try await adapter.start(inbound: dispatcher)
@@ -148,6 +148,52 @@ struct IRCTests {
         alice.close()
         squatter.close()
         await adapter.stop()
+    }
+}
+
+@Suite("IRC over TLS against ngircd", .timeLimit(.minutes(1)), .serialized,
+       .enabled(if: IRCServer.isAvailable && FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"),
+                "ngircd or openssl is not installed (.ci/install-deps installs them)"))
+struct IRCTLSTests {
+    @Test("with tls: true and the server's CA, it connects over TLS and answers")
+    func tls() async throws {
+        let server = try IRCServer(tls: true)
+        defer { server.stop() }
+        let alice = try await person(server)
+        let dispatcher = Dispatcher(config: ConfigLoader.parse(#"access: {allowed_users: ["irc:*"]}"#).config, agent: EchoAgent())
+        await dispatcher.markRunning()
+        let adapter = try IRCAdapter(configuration: IRCConfiguration(settings: [
+            "server": "localhost:\(server.tlsPort!)", "nick": "gatewayd", "channels": "[#ops]",
+            "tls": "true", "tls_ca_file": server.certificate,
+        ]))
+        try await adapter.start(inbound: dispatcher)
+        try await sawJoin(alice)
+        alice.send("PRIVMSG #ops :gatewayd: over tls")
+        #expect(try await privmsgs(alice, to: "#ops", count: 1) == ["echo: over tls"])
+        alice.close()
+        await adapter.stop()
+    }
+
+    @Test("a certificate it does not trust: no connection, and health says why")
+    func untrusted() async throws {
+        let server = try IRCServer(tls: true)
+        defer { server.stop() }
+        try IRCServer.makeCertificate(in: server.directory, name: "other")
+        let dispatcher = Dispatcher(config: GatewayConfig(), agent: EchoAgent())
+        let adapter = try IRCAdapter(configuration: IRCConfiguration(settings: [
+            "server": "localhost:\(server.tlsPort!)", "nick": "gatewayd",
+            "tls": "true", "tls_ca_file": server.directory + "/other.pem", "reconnect_min": "5s",
+        ]))
+        try await adapter.start(inbound: dispatcher)
+        await adapter.waitForFailedConnections(1)
+        #expect(adapter.registrations == 0)
+        let health = await adapter.health()
+        #expect(health.state != .up)
+        #expect(adapter.lastConnectionError?.lowercased().contains("certificate_verify_failed") == true,
+                "\(adapter.lastConnectionError ?? "nil")")
+        await adapter.stop()
+        #expect(throws: PlatformError.self) { try IRCAdapter(configuration: IRCConfiguration(settings: [
+            "server": "localhost:1", "nick": "gw", "tls": "true", "tls_ca_file": "/nonexistent.pem"])) }
     }
 }
 
