@@ -6,15 +6,15 @@ import Synchronization
 import Testing
 
 /// A dispatcher with the echo agent, an exec quick command, and an IRC adapter on `server`.
-private func gateway(_ server: IRCServer, nick: String = "gatewayd", flood: Int = 10) async throws -> (IRCAdapter, Dispatcher) {
+private func gateway(_ server: IRCServer, nick: String = "gatewayd", flood: Int = 10, perSecond: Double = 50) async throws -> (IRCAdapter, Dispatcher) {
     let outcome = ConfigLoader.parse("""
-        quick_commands: {up: {type: exec, command: "echo up"}}
+        quick_commands: {up: {type: exec, command: "echo up"}, lines: {type: exec, command: "seq 1 8"}}
         access: {allowed_users: ["irc:*"], admins: ["irc:alice"]}
         """)
     let dispatcher = Dispatcher(config: outcome.config, agent: EchoAgent())
     await dispatcher.markRunning()
     let adapter = try IRCAdapter(configuration: IRCConfiguration(
-        host: "127.0.0.1", port: server.port, nick: nick, channels: ["#ops"], floodBurst: flood, floodPerSecond: 50,
+        host: "127.0.0.1", port: server.port, nick: nick, channels: ["#ops"], floodBurst: flood, floodPerSecond: perSecond,
         reconnectMin: .milliseconds(100), reconnectMax: .milliseconds(400)))
     try await adapter.start(inbound: dispatcher)
     return (adapter, dispatcher)
@@ -105,6 +105,25 @@ struct IRCTests {
         let lines = try await privmsgs(alice, to: "alice", count: expected.count)
         #expect(lines == expected)
         #expect(lines.allSatisfy { $0.utf8.count <= 400 })
+        alice.close()
+        await adapter.stop()
+    }
+
+    @Test("flood control: past the burst, lines go out no faster than the configured rate")
+    func floodControl() async throws {
+        let server = try IRCServer()
+        defer { server.stop() }
+        let alice = try await person(server)
+        let (adapter, _) = try await gateway(server, flood: 2, perSecond: 10)
+        try await sawJoin(alice)
+        // An eight-line reply: at most two lines (the burst) at once, then 10/s, so the last cannot
+        // leave sooner than 0.6 s after the first, whatever the bucket held.
+        let sent = ContinuousClock.now
+        alice.send("PRIVMSG gatewayd :/lines")
+        let lines = try await privmsgs(alice, to: "alice", count: 8)
+        let took = ContinuousClock.now - sent
+        #expect(lines == (1...8).map(String.init))
+        #expect(took >= .milliseconds(550), "paced by the bucket: \(took)")
         alice.close()
         await adapter.stop()
     }
