@@ -75,7 +75,7 @@ let package = Package(
         .target(name: "CHTTPLoad"),
         // `swift run -c release gatewayd-irc-bench`: IRC adapter messages/s against ngircd.
         .target(name: "CIRCLoad"),
-        .executableTarget(name: "IRCBench", dependencies: ["Platforms", "GatewayCore", "CIRCLoad"]),
+        .executableTarget(name: "IRCBench", dependencies: ["Platforms", "GatewayCore", "CIRCLoad", "CGatewayShims"]),
         .executableTarget(name: "WebhookBench", dependencies: ["Platforms", "GatewayCore", "CHTTPLoad"]),
         // `swift run -c release gatewayd-store-bench`: append latency and durable messages/s.
         .executableTarget(name: "StateStoreBench", dependencies: ["StateStore", "GatewayCore", "CGatewayShims"]),

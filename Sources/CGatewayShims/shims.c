@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -145,3 +147,16 @@ int gw_epoll_wait(int epfd, uint64_t *tokens, int max, int timeout_ms) {
 }
 
 void gw_set_thread_name(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
+
+int gw_free_loopback_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in address = { .sin_family = AF_INET };
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&address, sizeof(address)) == 0
+        && getsockname(fd, (struct sockaddr *)&address, &length) == 0) port = ntohs(address.sin_port);
+    close(fd);
+    return port;
+}

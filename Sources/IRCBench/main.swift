@@ -7,6 +7,7 @@
 // last reply, median of 3 runs. A window of 8 measures ngircd instead: it writes without
 // TCP_NODELAY, and its small writes then wait ~40 ms on delayed ACKs (2.9k msg/s, flat).
 // Last line: one JSON document.
+import CGatewayShims
 import CIRCLoad
 import Foundation
 import GatewayCore
@@ -17,20 +18,7 @@ let perUser = quick ? 100 : 500
 let users = 16
 let window = Int32(CommandLine.arguments.firstIndex(of: "--window").map { Int(CommandLine.arguments[$0 + 1]) ?? 1 } ?? 1)
 
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
-let port = freePort()
+let port = Int(gw_free_loopback_port())
 let directory = NSTemporaryDirectory() + "gatewayd-irc-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 try """

@@ -203,3 +203,6 @@ public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) as
         }
     }
 }
+
+/// A free TCP port on 127.0.0.1, for a server under test that cannot bind port 0 itself.
+public func freeLoopbackPort() -> Int { Int(gw_free_loopback_port()) }

@@ -21,9 +21,9 @@ final class IRCServer: @unchecked Sendable {
     var certificate: String { directory + "/cert.pem" }
 
     init(port: Int? = nil, tls: Bool = false) throws {
-        self.port = port ?? freePort()
+        self.port = port ?? freeLoopbackPort()
         directory = makeTemporaryDirectory("gatewayd-ircd")
-        tlsPort = tls ? freePort() : nil
+        tlsPort = tls ? freeLoopbackPort() : nil
         var ssl = ""
         if let tlsPort {
             try Self.makeCertificate(in: directory, name: "cert")
@@ -109,19 +109,6 @@ final class IRCServer: @unchecked Sendable {
 struct IRCTestError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// A blocking line-based TCP client: a person on IRC, typed by the test. Used from `onThread`.
