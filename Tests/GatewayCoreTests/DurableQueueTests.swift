@@ -119,33 +119,14 @@ struct DurableQueueTests {
                            agent: EchoAgent(), clock: ManualClock(), store: store)
         await d.markRunning()
         #expect(await send(d, "before") == ["echo: before"])
-        let gate = directory + "/gate"
-        mkfifo(gate, 0o600)
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        holder.arguments = ["-c", """
-            import sqlite3, sys
-            db = sqlite3.connect(sys.argv[1], isolation_level=None)
-            db.execute("BEGIN EXCLUSIVE")
-            print("locked", flush=True)
-            open(sys.argv[2]).read()
-            """, directory + "/state.db", gate]
-        let out = Pipe()
-        holder.standardOutput = out
-        try holder.run()
-        #expect(try await onThread { String(decoding: out.fileHandleForReading.readData(ofLength: 7), as: UTF8.self) } == "locked\n")
+        let holder = try await SQLiteLockHolder(database: directory + "/state.db")
         // While the agent message waits for the lock, the exec quick command answers at once.
         let blocked = Task { await send(d, "while locked") }
         #expect(await send(d, "/up") == ["up"])
         let refused = await blocked.value
         #expect(refused.count == 1)
         #expect(refused.first?.hasPrefix("⚠️ Your message was not taken: the state store is locked by another process") == true)
-        try await onThread {
-            let fd = open(gate, O_WRONLY)
-            _ = write(fd, "x", 1)
-            close(fd)
-        }
-        holder.waitUntilExit()
+        try await holder.release()
         #expect(await send(d, "after") == ["echo: after"])
     }
 

@@ -37,6 +37,17 @@ public enum Sandbox {
     public static var isAvailable: Bool { unavailableReason == nil }
 }
 
+/// Runs `body` (a spawn) with no signal blocked on this thread. A child inherits the calling
+/// thread's signal mask, and Dispatch's and Swift Testing's worker threads block most signals:
+/// a `kill` in a test script, or SIGTERM to a test server, would then do nothing.
+public func withSignalsUnblocked<T>(_ body: () throws -> T) rethrows -> T {
+    var empty = sigset_t(), saved = sigset_t()
+    sigemptyset(&empty)
+    pthread_sigmask(SIG_SETMASK, &empty, &saved)
+    defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+    return try body()
+}
+
 /// The outcome of a finished test subprocess.
 public struct ProcessOutput: Sendable {
     public let pid: Int32
@@ -58,15 +69,7 @@ public func run(_ argv: [String], environment: [String: String]? = nil,
     process.standardOutput = out
     process.standardError = errorFile ?? err
     process.standardInput = FileHandle.nullDevice
-    // The child inherits the calling thread's signal mask, and Dispatch's worker threads block
-    // most signals: a `kill` in a test script would then do nothing. Spawn with none blocked.
-    var empty = sigset_t(), saved = sigset_t()
-    sigemptyset(&empty)
-    pthread_sigmask(SIG_SETMASK, &empty, &saved)
-    do {
-        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-        try process.run()
-    }
+    try withSignalsUnblocked { try process.run() }
     // Read both pipes to end of file before waiting, so a chatty child cannot block on a full pipe.
     let group = DispatchGroup()
     nonisolated(unsafe) var errData = Data()
@@ -206,3 +209,47 @@ public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) as
 
 /// A free TCP port on 127.0.0.1, for a server under test that cannot bind port 0 itself.
 public func freeLoopbackPort() -> Int { Int(gw_free_loopback_port()) }
+
+/// Another process (Python's sqlite3) holding an exclusive lock on a SQLite file, as a backup tool
+/// or a stray `sqlite3` shell would, until `release()`.
+public final class SQLiteLockHolder: @unchecked Sendable {
+    private let process = Process()
+    private let gate: String
+
+    /// Returns once the other process holds the lock (it says so on stdout).
+    public init(database path: String) async throws {
+        gate = path + ".lock-gate"
+        mkfifo(gate, 0o600)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1], isolation_level=None)
+            db.execute("BEGIN EXCLUSIVE")
+            print("locked", flush=True)
+            open(sys.argv[2]).read()
+            db.execute("ROLLBACK")
+            """, path, gate]
+        let out = Pipe()
+        process.standardOutput = out
+        try withSignalsUnblocked { try process.run() }
+        let line = try await onThread { String(decoding: out.fileHandleForReading.readData(ofLength: 7), as: UTF8.self) }
+        guard line == "locked\n" else { throw SQLiteLockError("the lock holder said \(line.debugDescription), not \"locked\"") }
+    }
+
+    /// Lets go of the lock and waits for the process to end.
+    public func release() async throws {
+        let gate = self.gate, process = self.process
+        try await onThread {
+            let fd = open(gate, O_WRONLY)
+            _ = write(fd, "x", 1)
+            close(fd)
+            process.waitUntilExit()
+        }
+        unlink(gate)
+    }
+}
+
+public struct SQLiteLockError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

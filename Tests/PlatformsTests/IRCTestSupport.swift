@@ -69,12 +69,7 @@ final class IRCServer: @unchecked Sendable {
         process.arguments = ["-n", "-f", directory + "/ngircd.conf"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        // The child inherits this thread's signal mask; a test thread blocks SIGTERM.
-        var empty = sigset_t(), saved = sigset_t()
-        sigemptyset(&empty)
-        pthread_sigmask(SIG_SETMASK, &empty, &saved)
-        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-        try process.run()
+        try withSignalsUnblocked { try process.run() }
         self.process = process
         // ngircd has no readiness notification: wait (bounded) until the port accepts, and
         // check the server there is this one.

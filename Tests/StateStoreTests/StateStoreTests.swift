@@ -116,32 +116,10 @@ struct StateStoreTests {
         let directory = makeTemporaryDirectory()
         let store = try openStore(directory, busyTimeout: 200)
         _ = try await store.append(message("before"), session: "s")
-        let gate = directory + "/gate"
-        mkfifo(gate, 0o600)
-        // Python takes an exclusive lock and holds it until the test writes to the FIFO.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        holder.arguments = ["-c", """
-            import sqlite3, sys
-            db = sqlite3.connect(sys.argv[1], isolation_level=None)
-            db.execute("BEGIN EXCLUSIVE")
-            print("locked", flush=True)
-            open(sys.argv[2]).read()
-            db.execute("ROLLBACK")
-            """, directory + "/state.db", gate]
-        let out = Pipe()
-        holder.standardOutput = out
-        try holder.run()
-        let line = try await onThread { String(decoding: out.fileHandleForReading.readData(ofLength: 7), as: UTF8.self) }
-        #expect(line == "locked\n")
+        let holder = try await SQLiteLockHolder(database: directory + "/state.db")
         let error = await #expect(throws: StoreError.self) { try await store.append(message("while locked"), session: "s") }
         #expect(error?.code == .locked)
-        try await onThread {
-            let fd = open(gate, O_WRONLY)
-            _ = write(fd, "x", 1)
-            close(fd)
-        }
-        holder.waitUntilExit()
+        try await holder.release()
         _ = try await store.append(message("after"), session: "s")
         #expect(try await store.recover(policy: RecoveryPolicy()).replay.map(\.message.text) == ["before", "after"])
     }
