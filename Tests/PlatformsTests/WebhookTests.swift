@@ -2,7 +2,6 @@ import Foundation
 import GatewayCore
 import GatewayTestSupport
 import Platforms
-import Synchronization
 import Testing
 
 @Suite("HMAC-SHA256 and reply splitting")
@@ -41,27 +40,13 @@ struct DigestAndSplitTests {
     }
 }
 
-/// Counts what reaches the dispatcher, then passes it on.
-final class CountingInbound: InboundHandler, Sendable {
-    let dispatcher: Dispatcher
-    private let count = Atomic<Int>(0)
-    var handled: Int { count.load(ordering: .relaxed) }
-
-    init(_ dispatcher: Dispatcher) { self.dispatcher = dispatcher }
-
-    func handle(_ message: InboundMessage, replies: any ReplySink) async {
-        count.add(1, ordering: .relaxed)
-        await dispatcher.handle(message, replies: replies)
-    }
-}
-
 @Suite("Webhook over real HTTP", .timeLimit(.minutes(1)))
 struct WebhookTests {
     static let secret = "It's a Secret to Everybody"
 
     /// A webhook on a free loopback port in front of a real dispatcher (echo agent, one exec
     /// quick command); `body` runs curl against it.
-    static func withWebhook(_ body: (_ url: String, _ inbound: CountingInbound, _ dispatcher: Dispatcher) async throws -> Void) async throws {
+    static func withWebhook(_ body: (_ url: String, _ inbound: RecordingInbound, _ dispatcher: Dispatcher) async throws -> Void) async throws {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try (secret + "\n").write(toFile: directory + "/secret", atomically: true, encoding: .utf8)
@@ -71,7 +56,7 @@ struct WebhookTests {
             """)
         let dispatcher = Dispatcher(config: outcome.config, agent: EchoAgent())
         await dispatcher.markRunning()
-        let inbound = CountingInbound(dispatcher)
+        let inbound = RecordingInbound(dispatcher)
         let adapter = WebhookAdapter(configuration: try WebhookConfiguration(
             settings: ["listen": "127.0.0.1:0", "secret_file": directory + "/secret"]))
         try await adapter.start(inbound: inbound)
@@ -109,7 +94,7 @@ struct WebhookTests {
 
     @Test("a signed delivery is answered with the dispatcher's replies; health needs no signature")
     func signedDelivery() async throws {
-        try await Self.withWebhook { (url: String, inbound: CountingInbound, _: Dispatcher) async throws in
+        try await Self.withWebhook { (url: String, inbound: RecordingInbound, _: Dispatcher) async throws in
             let body = #"{"chat":"deploys","user":"ops","text":"/up","id":"d-1"}"#
             #expect(try await Self.post(url, body, signature: Self.signature(body)) == #"200 {"replies":["up"]}"#)
             let plain = #"{"chat":"deploys","user":"dev","text":"hello"}"#
@@ -117,24 +102,24 @@ struct WebhookTests {
             let upper = Self.signature(plain).uppercased().replacingOccurrences(of: "SHA256=", with: "sha256=")
             #expect(try await Self.post(url, plain, signature: upper).hasPrefix("200 "), "hex digits in either case")
             #expect(try await Self.curl([url + "/health"]) == #"200 {"status":"ok"}"#)
-            #expect(inbound.handled == 3)
+            #expect(inbound.messages.count == 3)
         }
     }
 
     @Test("bad or missing signature: 401 without detail, nothing dispatched")
     func badSignature() async throws {
-        try await Self.withWebhook { (url: String, inbound: CountingInbound, _: Dispatcher) async throws in
+        try await Self.withWebhook { (url: String, inbound: RecordingInbound, _: Dispatcher) async throws in
             let body = #"{"chat":"c","user":"u","text":"hi"}"#
             #expect(try await Self.post(url, body) == "401 ")
             #expect(try await Self.post(url, body, signature: Self.signature(body + " ")) == "401 ")
             #expect(try await Self.post(url, body, signature: "sha1=abc") == "401 ")
-            #expect(inbound.handled == 0)
+            #expect(inbound.messages.count == 0)
         }
     }
 
     @Test("limits and malformed input: 413 past 1 MiB, 400 naming the problem, 404/405")
     func limits() async throws {
-        try await Self.withWebhook { (url: String, inbound: CountingInbound, _: Dispatcher) async throws in
+        try await Self.withWebhook { (url: String, inbound: RecordingInbound, _: Dispatcher) async throws in
             let directory = makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let huge = String(repeating: "x", count: (1 << 20) + 1)
@@ -148,25 +133,25 @@ struct WebhookTests {
             #expect(try await Self.post(url, missing, signature: Self.signature(missing)) == #"400 {"error":"missing \"user\" (a string)"}"#)
             #expect(try await Self.curl([url + "/elsewhere"]).hasPrefix("404 "))
             #expect(try await Self.curl([url + "/webhook"]).hasPrefix("405 "), "GET /webhook")
-            #expect(inbound.handled == 0)
+            #expect(inbound.messages.count == 0)
         }
     }
 
     @Test("a repeated id within 10 minutes gets the first answer, not a second dispatch")
     func duplicates() async throws {
-        try await Self.withWebhook { (url: String, inbound: CountingInbound, _: Dispatcher) async throws in
+        try await Self.withWebhook { (url: String, inbound: RecordingInbound, _: Dispatcher) async throws in
             let body = #"{"chat":"c","user":"ops","text":"/up","id":"same"}"#
             let first = try await Self.post(url, body, signature: Self.signature(body))
             let again = try await Self.post(url, body, signature: Self.signature(body))
             #expect(first == #"200 {"replies":["up"]}"#)
             #expect(again == first)
-            #expect(inbound.handled == 1)
+            #expect(inbound.messages.count == 1)
         }
     }
 
     @Test("16 concurrent posts, each answered with its own reply")
     func concurrent() async throws {
-        try await Self.withWebhook { (url: String, inbound: CountingInbound, _: Dispatcher) async throws in
+        try await Self.withWebhook { (url: String, inbound: RecordingInbound, _: Dispatcher) async throws in
             let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
                 for n in 0..<16 {
                     group.addTask {
@@ -179,7 +164,7 @@ struct WebhookTests {
                 return answers
             }
             for n in 0..<16 { #expect(answers[n] == #"200 {"replies":["echo: n\#(n)"]}"#) }
-            #expect(inbound.handled == 16)
+            #expect(inbound.messages.count == 16)
         }
     }
 
