@@ -27,35 +27,40 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         var connection: (any Channel)?
         var nick = ""
         var stopping = false
-        var connections = 0
-        var registrationWaiters: [(Int, CheckedContinuation<Void, Never>)] = []
-        var failures = 0
+        var registrations = Tally()
+        var failures = Tally()
         var lastError: String?
-        var failureWaiters: [(Int, CheckedContinuation<Void, Never>)] = []
+    }
+
+    /// A count that tests (and anyone else) can wait on reaching a value.
+    private struct Tally {
+        var count = 0
+        var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
+
+        /// Counts one; returns the waiters now satisfied, to resume outside the lock.
+        mutating func add() -> [CheckedContinuation<Void, Never>] {
+            count += 1
+            let ready = waiters.filter { $0.0 <= count }.map(\.1)
+            waiters.removeAll { $0.0 <= count }
+            return ready
+        }
     }
 
     /// Why the last connection attempt failed (a refused connection, a TLS handshake), if one did.
     public var lastConnectionError: String? { state.withLock { $0.lastError } }
 
     /// Returns once `count` connection attempts in all have failed.
-    public func waitForFailedConnections(_ count: Int) async {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state in
-                if state.failures >= count { return true }
-                state.failureWaiters.append((count, continuation))
-                return false
-            }
-            if ready { continuation.resume() }
-        }
-    }
+    public func waitForFailedConnections(_ count: Int) async { await wait(for: \.failures, count) }
 
     /// Returns once it has registered with a server `count` times in all (the first connection,
     /// then each reconnect).
-    public func waitForRegistration(_ count: Int = 1) async {
+    public func waitForRegistration(_ count: Int = 1) async { await wait(for: \.registrations, count) }
+
+    private func wait(for tally: WritableKeyPath<State, Tally>, _ count: Int) async {
         await withCheckedContinuation { continuation in
             let ready = state.withLock { state in
-                if state.connections >= count { return true }
-                state.registrationWaiters.append((count, continuation))
+                if state[keyPath: tally].count >= count { return true }
+                state[keyPath: tally].waiters.append((count, continuation))
                 return false
             }
             if ready { continuation.resume() }
@@ -80,7 +85,7 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     }
 
     /// How many times it has registered with a server (tests watch reconnects with it).
-    public var registrations: Int { state.withLock { $0.connections } }
+    public var registrations: Int { state.withLock { $0.registrations.count } }
 
     public func start(inbound: any InboundHandler) async throws {
         let task = Task { await self.run(inbound) }
@@ -117,14 +122,10 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
                 registered = try await session(inbound)
             } catch {
                 registered = false
-                let ready: [CheckedContinuation<Void, Never>] = state.withLock { state in
+                let ready = state.withLock { state in
                     state.health = PlatformHealth(.down, "\(configuration.host):\(configuration.port): \(error)")
                     state.lastError = "\(error)"
-                    state.failures += 1
-                    let count = state.failures
-                    let ready = state.failureWaiters.filter { $0.0 <= count }.map(\.1)
-                    state.failureWaiters.removeAll { $0.0 <= count }
-                    return ready
+                    return state.failures.add()
                 }
                 for waiter in ready { waiter.resume() }
             }
@@ -185,14 +186,10 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
                     registered = true
                     let joined = configuration.channels.joined(separator: ",")
                     if !joined.isEmpty { sender.send("JOIN \(joined)") }
-                    let ready: [CheckedContinuation<Void, Never>] = state.withLock {
+                    let ready = state.withLock {
                         $0.nick = nick
-                        $0.connections += 1
                         $0.health = PlatformHealth(.up, "\(configuration.host):\(configuration.port) as \(nick)" + (joined.isEmpty ? "" : " in \(joined)"))
-                        let count = $0.connections
-                        let ready = $0.registrationWaiters.filter { $0.0 <= count }.map(\.1)
-                        $0.registrationWaiters.removeAll { $0.0 <= count }
-                        return ready
+                        return $0.registrations.add()
                     }
                     for waiter in ready { waiter.resume() }
                 case "433", "432":  // nick in use / erroneous: try another
@@ -203,7 +200,7 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
                 case "PRIVMSG":
                     guard var incoming = Self.inbound(message, nick: nick, prefix: configuration.commandPrefix) else { continue }
                     incoming.sessionPerUser = configuration.sessionsPerUser
-                    let replies = IRCReplies(adapter: self, target: incoming.chatType == .dm ? incoming.chat : incoming.chat, sender: sender)
+                    let replies = IRCReplies(adapter: self, target: incoming.chat, sender: sender)
                     Task { await inbound.handle(incoming, replies: replies) }
                 default:
                     continue
@@ -253,7 +250,8 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     }
 }
 
-/// Replies to one message: to the channel it came from, or to the person for a DM.
+/// Replies to one message: to the channel it came from, or to the person for a DM (whose nick
+/// is the message's chat).
 struct IRCReplies: ReplySink {
     let adapter: IRCAdapter
     let target: String
