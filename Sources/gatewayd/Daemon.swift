@@ -5,7 +5,6 @@ import Dispatch
 import Platforms
 import ProcessRunner
 import StateStore
-import Synchronization
 import Systemd
 import Varlink
 #if canImport(Glibc)
@@ -23,7 +22,6 @@ actor Daemon: GatewayControlHost {
     /// queue of their own, in order, and never stall the daemon or the control socket.
     private let notifyQueue = DispatchQueue(label: "gatewayd.notify")
     private(set) var config: GatewayConfig
-    private let platforms: Mutex<[String]>
     /// A STATUS= line waits this long, so a burst of messages costs one datagram, not two each.
     private static let statusCoalescing: Duration = .milliseconds(250)
     private var statusFlushPending = false
@@ -52,7 +50,6 @@ actor Daemon: GatewayControlHost {
         store = opening.store
         storeProblem = opening.problem
         dispatcher = Dispatcher(config: config, agent: Self.makeAgent(config), store: opening.store)
-        platforms = Mutex(Self.platformNames(config))
     }
 
     /// The adapters the config asks for; a bad setting is a config error (exit 78).
@@ -79,7 +76,11 @@ actor Daemon: GatewayControlHost {
         }
     }
 
-    nonisolated var platformNames: [String] { platforms.withLock { $0 } }
+    /// What serves now: `local` as the config says, and the adapters started (a reload does not
+    /// start or stop adapters, so they are the truth, not the new file).
+    var platformNames: [String] {
+        (config.platforms.localEnabled ? [GatewayConstants.localPlatform] : []) + adapters.map(\.name)
+    }
 
     func platformHealth() async -> [(name: String, health: PlatformHealth)] {
         var health: [(name: String, health: PlatformHealth)] = []
@@ -88,12 +89,6 @@ actor Daemon: GatewayControlHost {
         }
         for adapter in adapters { health.append((adapter.name, await adapter.health())) }
         return health
-    }
-
-    static func platformNames(_ config: GatewayConfig) -> [String] {
-        (config.platforms.localEnabled ? [GatewayConstants.localPlatform] : [])
-            + (config.platforms.irc != nil ? ["irc"] : [])
-            + (config.platforms.webhook != nil ? ["webhook"] : [])
     }
 
     /// Runs until a stop or restart drain completes; returns the exit status.
@@ -237,7 +232,6 @@ actor Daemon: GatewayControlHost {
                 logger.warning("\(configPath): \(warning)", metadata: ["event": "config_warning"])
             }
             config = outcome.config
-            platforms.withLock { $0 = Self.platformNames(outcome.config) }
             await dispatcher.reload(outcome.config)
             logger.info("configuration reloaded from \(configPath)", metadata: ["event": "reload", "MESSAGE_ID": "\(GatewayMessageID.reloaded)"])
         } catch let error as ConfigError {
@@ -295,7 +289,7 @@ actor Daemon: GatewayControlHost {
         statusFlushPending = true
         Task {
             try? await Task.sleep(for: Self.statusCoalescing)
-            await self.flushStatus()
+            self.flushStatus()
         }
     }
 
