@@ -4,9 +4,6 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 import Varlink
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `POST /webhook` with `{"chat", "user", "text", "id"}`, signed as GitHub signs deliveries
 /// (`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`), answered with
@@ -96,13 +93,12 @@ public struct WebhookConfiguration: Sendable {
         guard let file = settings["secret_file"] else {
             throw PlatformError("platforms.webhook.secret_file: required (a file holding the shared secret)")
         }
-        let fd = open(file, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PlatformError("platforms.webhook.secret_file: cannot read \(file): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: 4096)
-        let count = read(fd, &bytes, bytes.count)
-        guard count > 0 else { throw PlatformError("platforms.webhook.secret_file: \(file) is empty") }
-        var secret = Array(bytes[0..<count])
+        var secret: [UInt8]
+        do {
+            secret = try FileBytes.read(file, limit: 4096)
+        } catch {
+            throw PlatformError("platforms.webhook.secret_file: cannot read \(file): \(error)")
+        }
         while let last = secret.last, last == 0x0a || last == 0x0d { secret.removeLast() }
         guard !secret.isEmpty else { throw PlatformError("platforms.webhook.secret_file: \(file) is empty") }
         self.init(host: String(listen[..<colon]), port: port, secret: secret)

@@ -43,24 +43,15 @@ public enum ConfigLoader {
         func problem(_ message: String) -> ConfigError {
             ConfigError(file: path, problems: [ConfigProblem(severity: .error, path: "", line: nil, message: message)])
         }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            let code = errno
-            if code == ENOENT { return nil }
-            throw problem("cannot read: \(String(cString: strerror(code)))")
-        }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw problem("cannot read: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            bytes += chunk[0..<n]
-            if bytes.count > maxFileSize { throw problem("larger than \(maxFileSize >> 20) MiB; not a config file") }
+        let bytes: [UInt8]
+        do {
+            bytes = try FileBytes.read(path, limit: maxFileSize)
+        } catch .system(ENOENT) {
+            return nil
+        } catch .tooLarge {
+            throw problem("larger than \(maxFileSize >> 20) MiB; not a config file")
+        } catch {
+            throw problem("cannot read: \(error)")
         }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw problem("not UTF-8 text") }
         return text
