@@ -20,6 +20,8 @@ final class Job: @unchecked Sendable {
     var killDeadline: UInt64?
     var timedOut = false
     var reaped = false
+    /// Its descriptors are in the reactor's epoll set (not so when it was reaped at once).
+    var watched = false
     var continuation: CheckedContinuation<ProcessResult, any Error>?
     /// Runs once the main process is reaped (frees the concurrency slot).
     let onReaped: @Sendable () -> Void

@@ -27,7 +27,13 @@ public final class ProcessRunner: Sendable {
     /// (`timedOut` set; the result arrives by timeout + grace even if a grandchild holds the
     /// pipes), or by task cancellation (the group is killed and `CancellationError` thrown).
     /// Anything left of the group afterwards gets SIGTERM, then SIGKILL after the grace period.
-    public func run(_ spec: ProcessSpec) async throws -> ProcessResult {
+    ///
+    /// `running` is called, in the caller's isolation, only when the process outlives its spawn,
+    /// before waiting for it: a caller can announce a command that takes a while without paying
+    /// for the announcement on a short one. (On a busy machine the spawning thread often runs
+    /// again only after a short command has ended; then the result is read right here, with no
+    /// wake-up of the reactor thread and no hop back.)
+    public nonisolated(nonsending) func run(_ spec: ProcessSpec, running: () -> Void = {}) async throws -> ProcessResult {
         try Task.checkCancellation()
         try acquireSlot()
         let start = gw_monotonic_nsec()
@@ -42,6 +48,11 @@ public final class ProcessRunner: Sendable {
             id: reactor.makeJobID(), process: process, spec: spec,
             startNanos: start, onReaped: { [self] in releaseSlot() })
         let reactor = self.reactor
+        if let outcome = reactor.finishIfExited(job) {
+            job.onReaped()
+            return try outcome.get()
+        }
+        running()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 job.continuation = continuation

@@ -29,7 +29,7 @@ final class Reactor: @unchecked Sendable {
     private let state = Mutex(State())
     /// Job ids are tokens in the one epoll set, so they are unique per reactor, not per runner.
     private let nextJobID = Atomic<UInt64>(1)
-    /// Read buffer, used only on the reactor thread.
+    /// Read buffer, used only under the `state` lock.
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
     private init() {
@@ -58,12 +58,20 @@ final class Reactor: @unchecked Sendable {
     func add(_ job: Job) {
         state.withLock { state in
             state.jobs[job.id] = job
+            job.watched = true
             armTimer(&state, for: job.timeoutDeadline)
             if job.cancelRequested.load(ordering: .acquiring) { job.signalGroup(SIGKILL) }
         }
         gw_epoll_add(epollFD, job.pidfd, job.id << 2 | Kind.exit.rawValue)
         gw_epoll_add(epollFD, job.standardOutput.fd, job.id << 2 | Kind.standardOutput.rawValue)
         gw_epoll_add(epollFD, job.standardError.fd, job.id << 2 | Kind.standardError.rawValue)
+    }
+
+    /// Reaps `job` on the caller's thread if its main process has already ended, and returns
+    /// its outcome; nil when it still runs (then `add` it). What is left of its group stays
+    /// with the reactor for the kill grace, as after any reap.
+    func finishIfExited(_ job: Job) -> Result<ProcessResult, any Error>? {
+        state.withLock { state in reap(job, &state) }
     }
 
     /// Cancellation does not negotiate: SIGKILL to the group, then the usual reaping. A job not
@@ -111,8 +119,8 @@ final class Reactor: @unchecked Sendable {
         }
         guard let job = state.jobs[token >> 2] else { return }
         switch kind {
-        case .standardOutput: drain(&job.standardOutput, budget: 16)
-        case .standardError: drain(&job.standardError, budget: 16)
+        case .standardOutput: drain(&job.standardOutput, budget: 16, watched: true)
+        case .standardError: drain(&job.standardError, budget: 16, watched: true)
         case .exit:
             if let outcome = reap(job, &state) { finished.append((job, outcome)) }
         case .timer: break
@@ -121,7 +129,7 @@ final class Reactor: @unchecked Sendable {
 
     /// Reads what is there, at most `budget` chunks (level-triggered epoll calls again), and
     /// closes the pipe at end of file.
-    private func drain(_ capture: inout OutputCapture, budget: Int) {
+    private func drain(_ capture: inout OutputCapture, budget: Int, watched: Bool) {
         guard capture.isOpen else { return }
         for _ in 0..<budget {
             let n = read(capture.fd, scratch.baseAddress, scratch.count)
@@ -130,17 +138,18 @@ final class Reactor: @unchecked Sendable {
                 continue
             }
             if n < 0 && errno == EINTR { continue }
-            if n == 0 || errno != EAGAIN { closeWatched(&capture.fd) }
+            if n == 0 || errno != EAGAIN { close(&capture.fd, watched: watched) }
             return
         }
     }
 
-    /// Leaves the epoll set explicitly, then closes. (close() alone does not leave it while a
-    /// concurrently spawning child still holds a copy of the fd: epoll would report it forever.)
-    private func closeWatched(_ fd: inout Int32) {
+    /// Leaves the epoll set explicitly (when `watched`), then closes. (close() alone does not
+    /// leave it while a concurrently spawning child still holds a copy of the fd: epoll would
+    /// report it forever.)
+    private func close(_ fd: inout Int32, watched: Bool) {
         guard fd >= 0 else { return }
-        gw_epoll_del(epollFD, fd)
-        close(fd)
+        if watched { gw_epoll_del(epollFD, fd) }
+        Glibc.close(fd)
         fd = -1
     }
 
@@ -153,17 +162,18 @@ final class Reactor: @unchecked Sendable {
         let end = gw_monotonic_nsec()
         job.reaped = true
         var pidfd = job.pidfd
-        closeWatched(&pidfd)
+        close(&pidfd, watched: job.watched)
         // What the shell wrote before it exited is in the pipes now. A background grandchild
         // may hold them open forever: take what is there and do not wait for end of file.
-        drain(&job.standardOutput, budget: 256)
-        drain(&job.standardError, budget: 256)
-        closeWatched(&job.standardOutput.fd)
-        closeWatched(&job.standardError.fd)
+        drain(&job.standardOutput, budget: 256, watched: job.watched)
+        drain(&job.standardError, budget: 256, watched: job.watched)
+        close(&job.standardOutput.fd, watched: job.watched)
+        close(&job.standardError.fd, watched: job.watched)
 
         // End the rest of the group: SIGTERM now, SIGKILL after the grace period if anything is
         // left. The result does not wait for this.
         if job.groupExists {
+            state.jobs[job.id] = job
             job.signalGroup(SIGTERM)
             if job.killDeadline == nil { job.killDeadline = end &+ job.graceNanos }
             armTimer(&state, for: job.killDeadline!)

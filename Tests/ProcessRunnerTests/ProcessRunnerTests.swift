@@ -1,7 +1,8 @@
 import CGatewayShims
 import Foundation
 import GatewayTestSupport
-import ProcessRunner
+@testable import ProcessRunner
+import Synchronization
 import Testing
 
 /// Real `posix_spawn`ed shells, real pipes, real process groups: nothing here is simulated.
@@ -136,6 +137,32 @@ struct ProcessRunnerTests {
         let grandchild = try #require(pid_t(result.standardOutput.text.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(waitForExit(of: grandchild, timeout: .seconds(5)), "grandchild \(grandchild) survived")
         #expect(livingMembers(ofProcessGroup: result.pid).isEmpty)
+    }
+
+    @Test("a command already over when its spawn returns is read on the caller's thread; its group is still ended")
+    func reapedWhereSpawned() throws {
+        let spec = ProcessSpec.shell("sleep 60 & echo $!", environment: environment, killGrace: .milliseconds(200))
+        let process = try Spawner.spawn(spec)
+        // As on a busy machine, where the spawning thread runs again only after a short command
+        // ended: wait for the shell's pidfd to turn readable.
+        var descriptor = pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&descriptor, 1, 5000) == 1)
+        let job = Job(id: Reactor.shared.makeJobID(), process: process, spec: spec, startNanos: gw_monotonic_nsec(), onReaped: {})
+        let result = try #require(Reactor.shared.finishIfExited(job)).get()
+        #expect(result.exitStatus == 0)
+        let grandchild = try #require(pid_t(result.standardOutput.text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(waitForExit(of: grandchild, timeout: .seconds(5)), "grandchild \(grandchild) survived")
+        #expect(livingMembers(ofProcessGroup: result.pid).isEmpty)
+    }
+
+    @Test("a command still running after its spawn is announced through `running` before the result")
+    func runningAnnounced() async throws {
+        let announced = Mutex(false)
+        let result = try await runner.run(.shell("sleep 0.3; echo done", environment: environment)) {
+            announced.withLock { $0 = true }
+        }
+        #expect(announced.withLock { $0 })
+        #expect(result.standardOutput.text == "done\n")
     }
 
     @Test("timeout with a grandchild holding the pipe: back by timeout + grace, nothing survives")
