@@ -106,7 +106,11 @@ actor Daemon: GatewayControlHost {
             logger.critical("\(error)", metadata: ["event": "config_invalid", "MESSAGE_ID": "\(GatewayMessageID.configInvalid)"])
             return GatewayConstants.ExitStatus.configInvalid
         }
-        let events = await dispatcher.subscribe()
+        // Records (one per message and quick command) go to the journal from the dispatcher
+        // itself; this task wakes only for what changes the status line.
+        let journal = EventJournal(logger: logger)
+        await dispatcher.observe { journal.record($0) }
+        let events = await dispatcher.subscribe { !$0.isRecord }
         await recoverState()
         await dispatcher.markRunning()
         do {
@@ -135,7 +139,6 @@ actor Daemon: GatewayControlHost {
 
         var exitReason = DrainReason.stop
         for await event in events {
-            log(event)
             if case .drained(let reason) = event, reason != .admin {
                 exitReason = reason
                 break
@@ -322,36 +325,6 @@ actor Daemon: GatewayControlHost {
             return "Running: \(platforms) platform\(platforms == 1 ? "" : "s"), \(turns)"
         case .draining(let reason): return "Draining (\(reason.rawValue)): \(turns)"
         case .stopping(let reason): return "Stopping (\(reason.rawValue)): \(turns)"
-        }
-    }
-
-    private func log(_ event: GatewayEvent) {
-        switch event {
-        case .stateChanged(let state):
-            var metadata: Logger.Metadata = ["event": "state", "state": "\(state.name)", "reason": "\(state.reason?.rawValue ?? "")"]
-            if case .draining = state { metadata["MESSAGE_ID"] = "\(GatewayMessageID.draining)" }
-            logger.notice("state \(state)", metadata: metadata)
-        case .drained(let reason):
-            logger.info("drained (\(reason.rawValue))", metadata: ["event": "drained", "reason": "\(reason.rawValue)"])
-        case .messageDispatched(let session, let route):
-            logger.info("message \(route.rawValue)", metadata: ["event": "message", "session": "\(session)", "route": "\(route.rawValue)"])
-        case .quickCommandStarted(let name, let session):
-            logger.debug("quick command /\(name) started", metadata: ["event": "quick_command_started", "quick_command": "\(name)", "session": "\(session)"])
-        case .quickCommandFinished(let report):
-            let usec = DurationValue.microseconds(report.duration)
-            let outcome = report.timedOut ? "timed out" : report.signal.map { "killed by signal \($0)" } ?? "exited with status \(report.exitStatus ?? -1)"
-            logger.info("quick command /\(report.name) \(outcome)", metadata: [
-                "event": "quick_command", "quick_command": "\(report.name)", "session": "\(report.session)",
-                "MESSAGE_ID": "\(GatewayMessageID.quickCommand)",
-                "exit_status": "\(report.exitStatus.map(String.init) ?? "")", "timed_out": "\(report.timedOut)",
-                "duration_usec": "\(usec)",
-            ])
-        case .delayedReply(let chat, let text):
-            logger.info("reply to \(chat.platform):\(chat.chat): \(text)", metadata: [
-                "event": "reply", "platform": "\(chat.platform)", "chat": "\(chat.chat)",
-            ])
-        case .configReloaded, .countersChanged:
-            break
         }
     }
 

@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import GatewayCore
 import GatewayTestSupport
@@ -146,5 +147,48 @@ struct QuickCommandTests {
         #expect(await send(d, "/hold") == ["⏳ 1 quick commands are already running; try again in a moment."])
         gate.send("go")
         #expect(await first == ["released"])
+    }
+
+    @Test("a running exec quick command is announced while it runs; every one is started before finished; a status reader sees no records")
+    func announcements() async throws {
+        let gate = FIFOSignal()
+        let d = Dispatcher(config: try config("""
+            quick_commands:
+              hold: {type: exec, command: 'read line < \(gate.path); echo released'}
+              hi: {type: exec, command: 'echo hi'}
+            """), agent: EchoAgent())
+        await d.markRunning()
+        let records = Mutex<[GatewayEvent]>([])
+        await d.observe { event in records.withLock { $0.append(event) } }
+        let status = await d.subscribe { !$0.isRecord }
+        async let held = send(d, "/hold")
+        var seen: [GatewayEvent] = []
+        for await event in status {
+            seen.append(event)
+            if case .countersChanged(let counters) = event, counters.execRunning == 1 { break }
+        }
+        // Announced while it still runs: it is waiting for the gate.
+        #expect(records.withLock { $0 }.contains { if case .quickCommandStarted(name: "hold", _) = $0 { true } else { false } })
+        #expect(await send(d, "/hi") == ["hi"])
+        gate.send("go")
+        #expect(await held == ["released"])
+        for await event in status {
+            seen.append(event)
+            if case .countersChanged(let counters) = event, counters.execRunning == 0 { break }
+        }
+        #expect(!seen.contains { $0.isRecord })
+        let names = records.withLock { $0 }.compactMap { event -> String? in
+            switch event {
+            case .quickCommandStarted(let name, _): "started \(name)"
+            case .quickCommandFinished(let report): "finished \(report.name)"
+            default: nil
+            }
+        }
+        #expect(names.count == 4)
+        for name in ["hold", "hi"] {
+            let started = try #require(names.firstIndex(of: "started \(name)"))
+            let finished = try #require(names.firstIndex(of: "finished \(name)"))
+            #expect(started < finished, "\(names)")
+        }
     }
 }

@@ -45,9 +45,11 @@ extension Dispatcher {
         config.quickCommands.values.sorted { $0.name < $1.name }
     }
 
-    /// Runs it and hands the outcome to `deliver` *before* telling subscribers it finished: the
-    /// reply is on the critical path of an operator's `/restart-backend`, the journal record and
-    /// the STATUS= update are not (waking their consumer first cost the reply ≈40 µs).
+    /// Runs it and hands the outcome to `deliver` *before* telling subscribers: the reply is on
+    /// the critical path of an operator's `/restart-backend`, the journal record and the STATUS=
+    /// update are not. A command still running after its spawn is announced at once (so
+    /// `STATUS=` and a drain see it); one already over by then is announced, started and
+    /// finished, after its reply (waking the events' consumer before it cost the reply ≈40 µs).
     func executeQuickCommand(
         _ quick: QuickCommand, _ command: String, _ arguments: [String], _ message: InboundMessage,
         deliver: (QuickCommandOutcome) async -> Void
@@ -59,11 +61,15 @@ extension Dispatcher {
             outputLimit: config.exec.maxOutput)
         let session = message.sessionKey
         counters.execRunning += 1
-        publish(.countersChanged(counters))
-        publish(.quickCommandStarted(name: quick.name, session: session))
+        var announced = false
+        func announce() {
+            announced = true
+            publish(.countersChanged(counters))
+            publish(.quickCommandStarted(name: quick.name, session: session))
+        }
         let outcome: QuickCommandOutcome
         do {
-            let result = try await execRunner.run(spec)
+            let result = try await execRunner.run(spec, running: announce)
             // stdout if it has anything, else stderr; trimmed; invalid UTF-8 as U+FFFD.
             let chosen = result.standardOutput.bytes.isEmpty ? result.standardError : result.standardOutput
             outcome = .finished(QuickCommandReport(
@@ -77,8 +83,11 @@ extension Dispatcher {
         }
         await deliver(outcome)
         counters.execRunning -= 1
-        publish(.countersChanged(counters))
-        if case .finished(let report) = outcome { publish(.quickCommandFinished(report)) }
+        if case .finished(let report) = outcome {
+            if !announced { publish(.quickCommandStarted(name: quick.name, session: session)) }
+            publish(.quickCommandFinished(report))
+        }
+        if announced { publish(.countersChanged(counters)) }
         checkDrained()
     }
 

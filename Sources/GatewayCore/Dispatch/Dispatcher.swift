@@ -18,8 +18,10 @@ public actor Dispatcher {
     let agent: any AgentBackend
     let clock: any GatewayClock
     var nextTurnID: UInt64 = 1
-    var observers: [UInt64: AsyncStream<GatewayEvent>.Continuation] = [:]
+    var observers: [UInt64: EventObserver] = [:]
     var nextObserverID: UInt64 = 1
+    /// Called synchronously with every event (see `observe(_:)`).
+    var sinks: [@Sendable (GatewayEvent) -> Void] = []
     var drainWaiters: [CheckedContinuation<Void, Never>] = []
     var drainTimer: Task<Void, Never>?
     /// One task enforces `agent.turn_timeout` for every turn: it sleeps until the earliest
@@ -299,29 +301,5 @@ public actor Dispatcher {
         guard queued != counters.queued else { return }
         counters.queued = queued
         publish(.countersChanged(counters))
-    }
-
-    // MARK: Observers
-
-    /// Every event from now on. The stream keeps the newest 1,024 if its reader falls behind.
-    public func subscribe() -> AsyncStream<GatewayEvent> {
-        let (stream, continuation) = AsyncStream<GatewayEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
-        let id = nextObserverID
-        nextObserverID += 1
-        observers[id] = continuation
-        continuation.onTermination = { [weak self] _ in
-            Task { await self?.removeObserver(id) }
-        }
-        return stream
-    }
-
-    private func removeObserver(_ id: UInt64) { observers[id] = nil }
-
-    /// Builds the event only when someone listens (the hot path has no observers in the
-    /// benchmark, and building the event costs allocations).
-    func publish(_ event: @autoclosure () -> GatewayEvent) {
-        guard !observers.isEmpty else { return }
-        let value = event()
-        for observer in observers.values { observer.yield(value) }
     }
 }

@@ -13,6 +13,15 @@ public enum GatewayEvent: Sendable, Equatable {
     /// the chat's platform through the outbox.
     case delayedReply(ChatAddress, text: String)
 
+    /// Whether it only records what happened (for the journal and `Subscribe`), with no change
+    /// of state or counters that a status line follows.
+    public var isRecord: Bool {
+        switch self {
+        case .messageDispatched, .quickCommandStarted, .quickCommandFinished, .delayedReply: true
+        case .stateChanged, .countersChanged, .drained, .configReloaded: false
+        }
+    }
+
     /// Where a message went.
     public enum Route: String, Sendable {
         case refused, builtin, execQuickCommand = "exec", alias, drainRefused = "drain_refused"
