@@ -50,25 +50,27 @@ public struct LogHandlerFactory: Sendable {
     public let identifier: String
     public let fieldPrefix: String
     public let level: Logger.Level
+    public let deferred: Bool
 
-    public init(target: LogTarget, identifier: String, fieldPrefix: String, level: Logger.Level = .info) {
+    public init(target: LogTarget, identifier: String, fieldPrefix: String, level: Logger.Level = .info,
+                deferred: Bool = false) {
         self.target = target
         self.identifier = identifier
         self.fieldPrefix = fieldPrefix
         self.level = level
+        self.deferred = deferred
     }
 
+    /// The handler for `target`; with `deferred`, records below `error` are written by the
+    /// `LogWriter`'s thread (see `DeferredLogHandler`).
     public func makeHandler(label: String) -> any LogHandler {
+        var handler: any LogHandler
         switch target {
-        case .journal:
-            var handler = JournalLogHandler(label: label, identifier: identifier, fieldPrefix: fieldPrefix)
-            handler.logLevel = level
-            return handler
-        case .console:
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        case .journal: handler = JournalLogHandler(label: label, identifier: identifier, fieldPrefix: fieldPrefix)
+        case .console: handler = StreamLogHandler.standardError(label: label)
         }
+        handler.logLevel = level
+        return deferred ? DeferredLogHandler(handler) : handler
     }
 
     /// `LoggingSystem.bootstrap` with this factory; call once, early in `main`.

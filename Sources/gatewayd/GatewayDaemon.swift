@@ -46,8 +46,11 @@ struct GatewayDaemon: AsyncParsableCommand {
         LogHandlerFactory(
             target: choice.resolve(journalStream: ProcessEnvironment.value("JOURNAL_STREAM")),
             identifier: GatewayConstants.syslogIdentifier,
-            fieldPrefix: GatewayConstants.journalFieldPrefix
+            fieldPrefix: GatewayConstants.journalFieldPrefix,
+            deferred: true
         ).bootstrap()
+        // Whatever way this ends, the queued records go out before the process does.
+        defer { LogWriter.shared.flush() }
         let logger = Logger(label: "gatewayd")
         let loaded: ConfigLoader.Outcome
         do {
