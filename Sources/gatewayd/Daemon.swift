@@ -1,7 +1,6 @@
 import GatewayControl
 import GatewayCore
 import Logging
-import Dispatch
 import Platforms
 import ProcessRunner
 import StateStore
@@ -18,23 +17,18 @@ actor Daemon: GatewayControlHost {
     let socketOverride: String?
     let logger: Logger
     let notifier = Notifier()
-    /// sd_notify blocks while the manager's queue is full: notifications go out from a serial
-    /// queue of their own, in order, and never stall the daemon or the control socket.
-    private let notifyQueue = DispatchQueue(label: "gatewayd.notify")
+    private let notifications: NotifyQueue
+    /// STATUS=, kept from the dispatcher's events as they are published.
+    private let status: StatusTracker
     private(set) var config: GatewayConfig
-    /// A STATUS= line waits this long, so a burst of messages costs one datagram, not two each.
-    private static let statusCoalescing: Duration = .milliseconds(250)
-    private var statusFlushPending = false
-    /// The gateway as the event stream last described it.
-    private var current = GatewaySnapshot(state: .starting, counters: GatewayCounters())
     let dispatcher: Dispatcher
     private var server: VarlinkServer?
-    private var lastStatus = ""
-    private var drainDeadline: ContinuousClock.Instant?
     /// The durable queue under `state_dir`; nil when it could not be opened (see `storeProblem`).
     let store: StateStore?
     /// Why the store is not what it should be (moved aside, unusable), kept in `STATUS=`.
-    private var storeProblem: String?
+    private var storeProblem: String? {
+        didSet { status.set(storeProblem: storeProblem) }
+    }
     /// The network platforms, started after the control socket (READY=1 follows them).
     private var adapters: [any PlatformAdapter] = []
 
@@ -43,12 +37,15 @@ actor Daemon: GatewayControlHost {
         self.config = config
         self.socketOverride = socketOverride
         self.logger = logger
+        notifications = NotifyQueue(notifier: notifier, logger: logger)
+        status = StatusTracker(notify: notifications)
         ProcessRunner.raiseFileDescriptorLimit()
         let opening = StateStore.open(directory: config.stateDirectory) { problem in
             logger.error("state store write failed: \(problem)", metadata: ["event": "store_failed", "code": "\(problem.code.rawValue)"])
         }
         store = opening.store
         storeProblem = opening.problem
+        status.set(storeProblem: opening.problem)
         dispatcher = Dispatcher(config: config, agent: Self.makeAgent(config), store: opening.store)
     }
 
@@ -106,11 +103,14 @@ actor Daemon: GatewayControlHost {
             logger.critical("\(error)", metadata: ["event": "config_invalid", "MESSAGE_ID": "\(GatewayMessageID.configInvalid)"])
             return GatewayConstants.ExitStatus.configInvalid
         }
-        // Records (one per message and quick command) go to the journal from the dispatcher
-        // itself; this task wakes only for what changes the status line.
-        let journal = EventJournal(logger: logger)
-        await dispatcher.observe { journal.record($0) }
-        let events = await dispatcher.subscribe { !$0.isRecord }
+        // The journal records and STATUS= follow the events from the dispatcher itself (no
+        // task woken per message or quick command); this one wakes for the end of a drain.
+        let journal = EventJournal(logger: logger), status = self.status
+        await dispatcher.observe { event in
+            journal.record(event)
+            status.follow(event)
+        }
+        let events = await dispatcher.subscribe { if case .drained = $0 { true } else { false } }
         await recoverState()
         await dispatcher.markRunning()
         do {
@@ -129,9 +129,8 @@ actor Daemon: GatewayControlHost {
                 return GatewayConstants.ExitStatus.failure
             }
         }
-        current = await dispatcher.snapshot
-        lastStatus = statusLine(current)
-        let readyLine = lastStatus
+        status.set(platformCount: platformNames.count)
+        let readyLine = status.reset(to: await dispatcher.snapshot)
         notify { try $0.ready(status: readyLine) }
         logger.info("gatewayd \(GatewayConstants.version) ready", metadata: ["event": "started", "MESSAGE_ID": "\(GatewayMessageID.started)"])
         startSignalHandling()
@@ -143,12 +142,11 @@ actor Daemon: GatewayControlHost {
                 exitReason = reason
                 break
             }
-            updateStatus(after: event)
         }
         await dispatcher.markStopping()
         for adapter in adapters { await adapter.stop() }
         await store?.flush()
-        await flushNotifications()
+        await notifications.flush()
         logger.info("drained; exiting", metadata: [
             "event": "stopped", "reason": "\(exitReason.rawValue)", "MESSAGE_ID": "\(GatewayMessageID.stopped)",
         ])
@@ -212,19 +210,8 @@ actor Daemon: GatewayControlHost {
 
     private func beginDrain(_ reason: DrainReason) async {
         guard await dispatcher.beginDrain(reason) else { return }
-        drainDeadline = .now + config.drain.timeout
-        let line = statusLine(await dispatcher.snapshot)
-        lastStatus = line
+        let line = status.beginDrain(until: .now + config.drain.timeout, snapshot: await dispatcher.snapshot)
         notify { try $0.stopping(status: line) }
-        extendStopTimeout()
-    }
-
-    /// While a stop or restart drain makes progress, systemd's stop timeout is pushed past the
-    /// drain's own deadline, so a short TimeoutStopSec never kills a drain that is moving.
-    private func extendStopTimeout() {
-        guard let drainDeadline else { return }
-        let remaining = max(.zero, drainDeadline - .now)
-        notify { try $0.extendTimeout(by: remaining + GatewayConstants.stopTimeoutMargin) }
     }
 
     func reloadConfiguration() async throws(ConfigError) {
@@ -241,16 +228,16 @@ actor Daemon: GatewayControlHost {
             logger.error("reload refused, the old configuration stays: \(error)", metadata: [
                 "event": "reload_failed", "MESSAGE_ID": "\(GatewayMessageID.reloadRefused)",
             ])
-            let line = lastStatus
+            let line = status.lastLine
             notify { try $0.ready(status: line) }
             throw error
         } catch {
-            let line = lastStatus
+            let line = status.lastLine
             notify { try $0.ready(status: line) }
             throw ConfigError(file: configPath, problems: [])
         }
-        lastStatus = statusLine(await dispatcher.snapshot)
-        let line = lastStatus
+        status.set(platformCount: platformNames.count)
+        let line = status.reset(to: await dispatcher.snapshot)
         notify { try $0.ready(status: line) }
     }
 
@@ -272,59 +259,6 @@ actor Daemon: GatewayControlHost {
                 guard await dispatcher.ping() else { continue }
                 try? notifier.watchdogPing()
             }
-        }
-    }
-
-    // MARK: Status and logs
-
-    /// Follows the state and counters from the events themselves: no call back into the
-    /// dispatcher per event.
-    private func updateStatus(after event: GatewayEvent) {
-        switch event {
-        case .stateChanged(let state): current.state = state
-        case .countersChanged(let counters):
-            current.counters = counters
-            if current.state.refusesNewWork { extendStopTimeout() }
-        case .configReloaded: break
-        default: return
-        }
-        guard !statusFlushPending else { return }
-        statusFlushPending = true
-        Task {
-            try? await Task.sleep(for: Self.statusCoalescing)
-            self.flushStatus()
-        }
-    }
-
-    private func flushStatus() {
-        statusFlushPending = false
-        let line = statusLine(current)
-        guard line != lastStatus else { return }
-        lastStatus = line
-        notify { try $0.status(line) }
-    }
-
-    /// `Running: 1 platform, 0 turns, 0 exec`; `Draining (restart): 2 turns, 1 exec`; with
-    /// `; state store /var/lib/gatewayd/state.db was corrupt (...)` after it while the store is
-    /// not what it should be.
-    func statusLine(_ snapshot: GatewaySnapshot) -> String {
-        let line = stateLine(snapshot)
-        return storeProblem.map { "\(line); \(Self.shortProblem($0))" } ?? line
-    }
-
-    /// STATUS= is one short line: the problem's first clause (the log has all of it).
-    static func shortProblem(_ problem: String) -> String {
-        problem.split(separator: ";").first.map(String.init) ?? problem
-    }
-
-    private func stateLine(_ snapshot: GatewaySnapshot) -> String {
-        let turns = "\(snapshot.counters.turnsInFlight) turn\(snapshot.counters.turnsInFlight == 1 ? "" : "s"), \(snapshot.counters.execRunning) exec"
-        switch snapshot.state {
-        case .running, .starting, .reloading:
-            let platforms = platformNames.count
-            return "Running: \(platforms) platform\(platforms == 1 ? "" : "s"), \(turns)"
-        case .draining(let reason): return "Draining (\(reason.rawValue)): \(turns)"
-        case .stopping(let reason): return "Stopping (\(reason.rawValue)): \(turns)"
         }
     }
 
@@ -352,16 +286,7 @@ actor Daemon: GatewayControlHost {
         }
     }
 
-    /// Queues a notification; a failure is logged, never fatal.
     private func notify(_ body: @escaping @Sendable (Notifier) throws -> Void) {
-        let notifier = self.notifier, logger = self.logger
-        notifyQueue.async {
-            do { try body(notifier) } catch { logger.error("sd_notify: \(error)", metadata: ["event": "notify_failed"]) }
-        }
-    }
-
-    /// Waits until every queued notification went out (STOPPING=1 before the process exits).
-    private func flushNotifications() async {
-        await withCheckedContinuation { continuation in notifyQueue.async { continuation.resume() } }
+        notifications.send(body)
     }
 }

@@ -38,6 +38,7 @@ struct Gateway {
           hello: {type: exec, command: "echo hello"}
           fail: {type: exec, command: "echo nope >&2; exit 7"}
           slow: {type: exec, command: "sleep 30", timeout: 300ms}
+          held: {type: exec, command: "sleep 30", timeout: 2s}
           words: {type: exec, command: 'printf "<%s>" "$@"', args: pass}
           st: {type: alias, target: /status}
         """
@@ -141,7 +142,7 @@ struct GatewayControlTests {
         #expect(try await gateway.call(.resetSession, ["session": "local:dm:ops"]).parameters["reset"] == true)
         #expect(try await gateway.call(.resetSession, ["session": "local:dm:ops"]).error == GatewayWire.Error.noSuchSession)
         let commands = try await gateway.call(.listQuickCommands).parameters["commands"]?.array ?? []
-        #expect(commands.compactMap { $0.object?["name"]?.string } == ["fail", "hello", "slow", "st", "words"])
+        #expect(commands.compactMap { $0.object?["name"]?.string } == ["fail", "held", "hello", "slow", "st", "words"])
         #expect(commands.first { $0.object?["name"] == "words" }?.object?["args"] == "pass")
         #expect(commands.first { $0.object?["name"] == "st" }?.object?["target"] == "/status")
     }
@@ -194,9 +195,10 @@ struct GatewayControlTests {
         let gateway = try await Gateway.start()
         defer { Task { await gateway.stop() } }
         let socket = gateway.socket
-        // A slow quick command in flight, so the drain has something to wait for.
-        async let slow = gateway.call(.runQuickCommand, ["name": "slow"])
+        // A quick command in flight, so the drain has something to wait for; it must still run
+        // when the Drain call arrives, even on a loaded machine (2 s, not `slow`'s 300 ms).
         let events = await gateway.dispatcher.subscribe()
+        async let slow = gateway.call(.runQuickCommand, ["name": "held"])
         for await event in events { if case .quickCommandStarted = event { break } }
         let replies = try await onThread { () throws -> [VarlinkReply] in
             var replies: [VarlinkReply] = []

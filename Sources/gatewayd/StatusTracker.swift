@@ -1,0 +1,150 @@
+import Dispatch
+import GatewayCore
+import Logging
+import Synchronization
+import Systemd
+
+/// sd_notify from a serial queue of its own: sd_notify blocks while the manager's queue is full,
+/// so notifications go out in order and never stall the daemon or the control socket.
+struct NotifyQueue: Sendable {
+    let notifier: Notifier
+    let logger: Logger
+    private let queue = DispatchQueue(label: "gatewayd.notify")
+
+    init(notifier: Notifier, logger: Logger) {
+        self.notifier = notifier
+        self.logger = logger
+    }
+
+    /// Queues a notification; a failure is logged, never fatal.
+    func send(_ body: @escaping @Sendable (Notifier) throws -> Void) {
+        let notifier = self.notifier, logger = self.logger
+        queue.async {
+            do { try body(notifier) } catch { logger.error("sd_notify: \(error)", metadata: ["event": "notify_failed"]) }
+        }
+    }
+
+    /// Waits until every queued notification went out (STOPPING=1 before the process exits).
+    func flush() async {
+        await withCheckedContinuation { continuation in queue.async { continuation.resume() } }
+    }
+}
+
+/// What `STATUS=` says, kept from the dispatcher's events as they are published (`observe`):
+/// counters change twice per exec quick command, and waking a task for each cost the reply of a
+/// `SendMessage "/name"` ≈11 µs. A burst of changes costs one line, `coalescing` later.
+final class StatusTracker: Sendable {
+    static let coalescing: Duration = .milliseconds(250)
+
+    private struct State {
+        var current = GatewaySnapshot(state: .starting, counters: GatewayCounters())
+        var lastLine = ""
+        var flushPending = false
+        var drainDeadline: ContinuousClock.Instant?
+        var platformCount = 0
+        /// Why the state store is not what it should be; kept in the line while it lasts.
+        var storeProblem: String?
+    }
+
+    private let state = Mutex(State())
+    private let notify: NotifyQueue
+
+    init(notify: NotifyQueue) {
+        self.notify = notify
+    }
+
+    var lastLine: String { state.withLock { $0.lastLine } }
+
+    func set(platformCount: Int) { state.withLock { $0.platformCount = platformCount } }
+    func set(storeProblem: String?) { state.withLock { $0.storeProblem = storeProblem } }
+
+    /// Takes `snapshot` as the truth (at READY=1, after a reload) and returns its line.
+    func reset(to snapshot: GatewaySnapshot) -> String {
+        state.withLock { state in
+            state.current = snapshot
+            state.lastLine = Self.line(state)
+            return state.lastLine
+        }
+    }
+
+    /// A stop or restart drain began: returns the line for STOPPING=1, and from now on every
+    /// change of the counters pushes systemd's stop timeout past `deadline`.
+    func beginDrain(until deadline: ContinuousClock.Instant, snapshot: GatewaySnapshot) -> String {
+        let line = state.withLock { state in
+            state.drainDeadline = deadline
+            state.current = snapshot
+            state.lastLine = Self.line(state)
+            return state.lastLine
+        }
+        extendStopTimeout()
+        return line
+    }
+
+    /// Called by the dispatcher with each event, on its executor: must stay cheap.
+    func follow(_ event: GatewayEvent) {
+        var extend = false
+        let schedule = state.withLock { state -> Bool in
+            switch event {
+            case .stateChanged(let new): state.current.state = new
+            case .countersChanged(let counters):
+                state.current.counters = counters
+                extend = state.current.state.refusesNewWork
+            case .configReloaded: break
+            default: return false
+            }
+            guard !state.flushPending else { return false }
+            state.flushPending = true
+            return true
+        }
+        if extend { extendStopTimeout() }
+        if schedule {
+            Task {
+                try? await Task.sleep(for: Self.coalescing)
+                self.flush()
+            }
+        }
+    }
+
+    private func flush() {
+        let line = state.withLock { state -> String? in
+            state.flushPending = false
+            let line = Self.line(state)
+            guard line != state.lastLine else { return nil }
+            state.lastLine = line
+            return line
+        }
+        if let line { notify.send { try $0.status(line) } }
+    }
+
+    /// While a stop or restart drain makes progress, systemd's stop timeout is pushed past the
+    /// drain's own deadline, so a short TimeoutStopSec never kills a drain that is moving.
+    private func extendStopTimeout() {
+        guard let deadline = state.withLock({ $0.drainDeadline }) else { return }
+        let remaining = max(.zero, deadline - .now)
+        notify.send { try $0.extendTimeout(by: remaining + GatewayConstants.stopTimeoutMargin) }
+    }
+
+    /// `Running: 1 platform, 0 turns, 0 exec`; `Draining (restart): 2 turns, 1 exec`; with
+    /// `; state store /var/lib/gatewayd/state.db was corrupt (...)` after it while the store is
+    /// not what it should be.
+    private static func line(_ state: State) -> String {
+        let line = stateLine(state.current, platforms: state.platformCount)
+        return state.storeProblem.map { "\(line); \(shortProblem($0))" } ?? line
+    }
+
+    /// STATUS= is one short line: the problem's first clause (the log has all of it).
+    static func shortProblem(_ problem: String) -> String {
+        problem.split(separator: ";").first.map(String.init) ?? problem
+    }
+
+    private static func stateLine(_ snapshot: GatewaySnapshot, platforms: Int) -> String {
+        let counters = snapshot.counters
+        let turns = "\(counters.turnsInFlight) turn\(counters.turnsInFlight == 1 ? "" : "s"), \(counters.execRunning) exec"
+        switch snapshot.state {
+        case .running, .starting, .reloading:
+            return "Running: \(platforms) platform\(platforms == 1 ? "" : "s"), \(turns)"
+        case .draining(let reason): return "Draining (\(reason.rawValue)): \(turns)"
+        case .stopping(let reason): return "Stopping (\(reason.rawValue)): \(turns)"
+        }
+    }
+}
