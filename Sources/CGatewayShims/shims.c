@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -146,7 +148,35 @@ int gw_epoll_wait(int epfd, uint64_t *tokens, int max, int timeout_ms) {
     return n;
 }
 
-void gw_set_thread_name(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
+struct gw_thread_start {
+    char name[16];
+    void (*body)(void *);
+    void *context;
+};
+
+static void *gw_thread_main(void *argument) {
+    struct gw_thread_start start = *(struct gw_thread_start *)argument;
+    free(argument);
+    prctl(PR_SET_NAME, (unsigned long)start.name, 0, 0, 0);
+    start.body(start.context);
+    return NULL;
+}
+
+int gw_start_thread(const char *name, void (*body)(void *context), void *context) {
+    struct gw_thread_start *start = calloc(1, sizeof *start);
+    if (!start) return ENOMEM;
+    strncpy(start->name, name, sizeof start->name - 1);
+    start->body = body;
+    start->context = context;
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    int result = pthread_create(&thread, &attributes, gw_thread_main, start);
+    pthread_attr_destroy(&attributes);
+    if (result != 0) free(start);
+    return result;
+}
 
 int gw_free_loopback_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

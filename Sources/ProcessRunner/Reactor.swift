@@ -37,17 +37,11 @@ final class Reactor: @unchecked Sendable {
         timerFD = gw_timerfd()
         precondition(epollFD >= 0 && timerFD >= 0, "ProcessRunner: cannot create epoll/timerfd: errno \(errno)")
         gw_epoll_add(epollFD, timerFD, Kind.timer.rawValue)
-        let unmanaged = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        let created = pthread_create(&thread, nil, { argument in
-            let reactor = Unmanaged<Reactor>.fromOpaque(argument!).takeRetainedValue()
-            // Named, so `top -H`, perf and gdb tell it from the pool thread that started it.
-            gw_set_thread_name("gw-reactor")
-            reactor.loop()
-            return nil
-        }, unmanaged.toOpaque())
+        // Named, so `top -H`, perf and gdb tell it from the pool thread that started it.
+        let created = gw_start_thread("gw-reactor", { context in
+            Unmanaged<Reactor>.fromOpaque(context!).takeRetainedValue().loop()
+        }, Unmanaged.passRetained(self).toOpaque())
         precondition(created == 0, "ProcessRunner: cannot start the reactor thread: \(created)")
-        pthread_detach(thread)
     }
 
     func makeJobID() -> UInt64 {

@@ -73,16 +73,10 @@ public final class LogWriter: Sendable {
         self.capacity = capacity
         timerFD = gw_timerfd()
         precondition(timerFD >= 0, "LogWriter: cannot create a timerfd: errno \(errno)")
-        let unmanaged = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        let created = pthread_create(&thread, nil, { argument in
-            let writer = Unmanaged<LogWriter>.fromOpaque(argument!).takeRetainedValue()
-            gw_set_thread_name("gw-log")
-            writer.loop()
-            return nil
-        }, unmanaged.toOpaque())
+        let created = gw_start_thread("gw-log", { context in
+            Unmanaged<LogWriter>.fromOpaque(context!).takeRetainedValue().loop()
+        }, Unmanaged.passRetained(self).toOpaque())
         precondition(created == 0, "LogWriter: cannot start its thread: \(created)")
-        pthread_detach(thread)
     }
 
     func enqueue(_ handler: any LogHandler, _ event: LogEvent) {

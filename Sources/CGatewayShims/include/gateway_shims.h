@@ -54,8 +54,9 @@ int gw_free_loopback_port(void);
 uint64_t gw_monotonic_usec(void);
 /// CLOCK_MONOTONIC in nanoseconds.
 uint64_t gw_monotonic_nsec(void);
-/// Names the calling thread (15 bytes at most) for top -H, perf and gdb.
-void gw_set_thread_name(const char *name);
+/// Starts a detached thread that names itself `name` (15 bytes at most, for top -H, perf and
+/// gdb) and runs `body(context)`. Returns 0 or pthread_create's error.
+int gw_start_thread(const char *name, void (*body)(void *context), void *context);
 
 /// A CLOCK_MONOTONIC timerfd (close-on-exec, non-blocking).
 int gw_timerfd(void);
