@@ -55,6 +55,7 @@ public final class LogWriter: Sendable {
     /// How long a record may wait: journald stamps it on arrival, so up to this much late.
     public let interval: Duration
     public let capacity: Int
+    private let intervalNanoseconds: UInt64
 
     private struct Queue {
         var records: [(handler: any LogHandler, event: LogEvent)] = []
@@ -71,6 +72,7 @@ public final class LogWriter: Sendable {
     init(interval: Duration = .milliseconds(10), capacity: Int = 4096) {
         self.interval = interval
         self.capacity = capacity
+        intervalNanoseconds = UInt64(max(0, interval / .nanoseconds(1)))
         timerFD = gw_timerfd()
         precondition(timerFD >= 0, "LogWriter: cannot create a timerfd: errno \(errno)")
         let created = gw_start_thread("gw-log", { context in
@@ -90,7 +92,7 @@ public final class LogWriter: Sendable {
             queue.armed = true
             return true
         }
-        if arm { gw_timerfd_arm(timerFD, gw_monotonic_nsec() &+ interval.wholeNanoseconds) }
+        if arm { gw_timerfd_arm(timerFD, gw_monotonic_nsec() &+ intervalNanoseconds) }
     }
 
     func writeNow(_ handler: any LogHandler, _ event: LogEvent) {
@@ -128,12 +130,5 @@ public final class LogWriter: Sendable {
                 metadata: ["event": "log_dropped", "dropped": "\(dropped)"],
                 source: "Systemd", file: #fileID, function: #function, line: #line))
         }
-    }
-}
-
-extension Duration {
-    var wholeNanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        return UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds / 1_000_000_000))
     }
 }
