@@ -23,12 +23,9 @@ actor Daemon: GatewayControlHost {
     private(set) var config: GatewayConfig
     let dispatcher: Dispatcher
     private var server: VarlinkServer?
-    /// The durable queue under `state_dir`; nil when it could not be opened (see `storeProblem`).
+    /// The durable queue under `state_dir`; nil when it could not be opened (then
+    /// `status.storeProblem` says why).
     let store: StateStore?
-    /// Why the store is not what it should be (moved aside, unusable), kept in `STATUS=`.
-    private var storeProblem: String? {
-        didSet { status.set(storeProblem: storeProblem) }
-    }
     /// The network platforms, started after the control socket (READY=1 follows them).
     private var adapters: [any PlatformAdapter] = []
 
@@ -44,8 +41,7 @@ actor Daemon: GatewayControlHost {
             logger.error("state store write failed: \(problem)", metadata: ["event": "store_failed", "code": "\(problem.code.rawValue)"])
         }
         store = opening.store
-        storeProblem = opening.problem
-        status.set(storeProblem: opening.problem)
+        status.storeProblem = opening.problem
         dispatcher = Dispatcher(config: config, agent: Self.makeAgent(config), store: opening.store)
     }
 
@@ -129,8 +125,7 @@ actor Daemon: GatewayControlHost {
                 return GatewayConstants.ExitStatus.failure
             }
         }
-        status.set(platformCount: platformNames.count)
-        let readyLine = status.reset(to: await dispatcher.snapshot)
+        let readyLine = status.reset(to: await dispatcher.snapshot, platformCount: platformNames.count)
         notify { try $0.ready(status: readyLine) }
         logger.info("gatewayd \(GatewayConstants.version) ready", metadata: ["event": "started", "MESSAGE_ID": "\(GatewayMessageID.started)"])
         startSignalHandling()
@@ -236,8 +231,7 @@ actor Daemon: GatewayControlHost {
             notify { try $0.ready(status: line) }
             throw ConfigError(file: configPath, problems: [])
         }
-        status.set(platformCount: platformNames.count)
-        let line = status.reset(to: await dispatcher.snapshot)
+        let line = status.reset(to: await dispatcher.snapshot, platformCount: platformNames.count)
         notify { try $0.ready(status: line) }
     }
 
@@ -267,8 +261,8 @@ actor Daemon: GatewayControlHost {
     /// Takes up what the previous process left: replays, notices, sessions. A store that fails
     /// here is dropped for this run (the gateway serves without durability, and says so).
     private func recoverState() async {
-        if let storeProblem {
-            logger.error("\(storeProblem)", metadata: ["event": "store_problem", "MESSAGE_ID": "\(GatewayMessageID.storeProblem)"])
+        if let problem = status.storeProblem {
+            logger.error("\(problem)", metadata: ["event": "store_problem", "MESSAGE_ID": "\(GatewayMessageID.storeProblem)"])
         }
         guard let store else { return }
         do {
@@ -281,8 +275,9 @@ actor Daemon: GatewayControlHost {
                 ])
             }
         } catch {
-            storeProblem = "state store \(store.path) unreadable: \(error.message); queued messages from before are not replayed"
-            logger.error("\(storeProblem ?? "")", metadata: ["event": "store_problem", "MESSAGE_ID": "\(GatewayMessageID.storeProblem)"])
+            let problem = "state store \(store.path) unreadable: \(error.message); queued messages from before are not replayed"
+            status.storeProblem = problem
+            logger.error("\(problem)", metadata: ["event": "store_problem", "MESSAGE_ID": "\(GatewayMessageID.storeProblem)"])
         }
     }
 

@@ -42,7 +42,6 @@ final class StatusTracker: Sendable {
         var flushPending = false
         var drainDeadline: ContinuousClock.Instant?
         var platformCount = 0
-        /// Why the state store is not what it should be; kept in the line while it lasts.
         var storeProblem: String?
     }
 
@@ -55,13 +54,19 @@ final class StatusTracker: Sendable {
 
     var lastLine: String { state.withLock { $0.lastLine } }
 
-    func set(platformCount: Int) { state.withLock { $0.platformCount = platformCount } }
-    func set(storeProblem: String?) { state.withLock { $0.storeProblem = storeProblem } }
+    /// Why the state store is not what it should be (moved aside, unusable); the line says so
+    /// while it lasts.
+    var storeProblem: String? {
+        get { state.withLock { $0.storeProblem } }
+        set { state.withLock { $0.storeProblem = newValue } }
+    }
 
-    /// Takes `snapshot` as the truth (at READY=1, after a reload) and returns its line.
-    func reset(to snapshot: GatewaySnapshot) -> String {
+    /// Takes `snapshot` and the platforms serving (at READY=1, after a reload) as the truth and
+    /// returns their line.
+    func reset(to snapshot: GatewaySnapshot, platformCount: Int) -> String {
         state.withLock { state in
             state.current = snapshot
+            state.platformCount = platformCount
             state.lastLine = Self.line(state)
             return state.lastLine
         }
