@@ -19,6 +19,13 @@ final class RecordingInbound: InboundHandler, Sendable {
     }
 }
 
+/// A running dispatcher with the echo agent and the settings of `yaml`.
+func runningDispatcher(_ yaml: String) async -> Dispatcher {
+    let dispatcher = Dispatcher(config: ConfigLoader.parse(yaml).config, agent: EchoAgent())
+    await dispatcher.markRunning()
+    return dispatcher
+}
+
 /// One adapter under test, driven the way its platform's users drive it.
 protocol AdapterHarness {
     var platform: String { get }
@@ -98,12 +105,10 @@ struct ConformanceTests {
 
     @Test("same message, same event, same replies", arguments: Kind.allCases)
     func conformance(_ kind: Kind) async throws {
-        let outcome = ConfigLoader.parse("""
+        let dispatcher = await runningDispatcher("""
             quick_commands: {up: {type: exec, command: "echo up"}}
             access: {allowed_users: ["\(kind.rawValue):alice"], admins: ["\(kind.rawValue):alice"]}
             """)
-        let dispatcher = Dispatcher(config: outcome.config, agent: EchoAgent())
-        await dispatcher.markRunning()
         let inbound = RecordingInbound(dispatcher)
         let harness: any AdapterHarness = kind == .irc ? try await IRCHarness.start(inbound) : try await WebhookHarness.start(inbound)
         #expect(try await harness.deliver("hello") == ["echo: hello"])

@@ -7,12 +7,10 @@ import Testing
 
 /// A dispatcher with the echo agent, an exec quick command, and an IRC adapter on `server`.
 private func gateway(_ server: IRCServer, nick: String = "gatewayd", flood: Int = 10, perSecond: Double = 50) async throws -> (IRCAdapter, Dispatcher) {
-    let outcome = ConfigLoader.parse("""
+    let dispatcher = await runningDispatcher("""
         quick_commands: {up: {type: exec, command: "echo up"}, lines: {type: exec, command: "seq 1 8"}}
         access: {allowed_users: ["irc:*"], admins: ["irc:alice"]}
         """)
-    let dispatcher = Dispatcher(config: outcome.config, agent: EchoAgent())
-    await dispatcher.markRunning()
     let adapter = try IRCAdapter(configuration: IRCConfiguration(
         host: "127.0.0.1", port: server.port, nick: nick, channels: ["#ops"], floodBurst: flood, floodPerSecond: perSecond,
         reconnectMin: .milliseconds(100), reconnectMax: .milliseconds(400)))
@@ -179,8 +177,7 @@ struct IRCTLSTests {
         let server = try IRCServer(tls: true)
         defer { server.stop() }
         let alice = try await person(server)
-        let dispatcher = Dispatcher(config: ConfigLoader.parse(#"access: {allowed_users: ["irc:*"]}"#).config, agent: EchoAgent())
-        await dispatcher.markRunning()
+        let dispatcher = await runningDispatcher(#"access: {allowed_users: ["irc:*"]}"#)
         let adapter = try IRCAdapter(configuration: IRCConfiguration(settings: [
             "server": "localhost:\(server.tlsPort!)", "nick": "gatewayd", "channels": "[#ops]",
             "tls": "true", "tls_ca_file": server.certificate,

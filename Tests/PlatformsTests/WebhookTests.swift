@@ -50,12 +50,10 @@ struct WebhookTests {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try (secret + "\n").write(toFile: directory + "/secret", atomically: true, encoding: .utf8)
-        let outcome = ConfigLoader.parse("""
+        let dispatcher = await runningDispatcher("""
             quick_commands: {up: {type: exec, command: "echo up"}}
             access: {allowed_users: ["webhook:*"], admins: ["webhook:ops"]}
             """)
-        let dispatcher = Dispatcher(config: outcome.config, agent: EchoAgent())
-        await dispatcher.markRunning()
         let inbound = RecordingInbound(dispatcher)
         let adapter = WebhookAdapter(configuration: try WebhookConfiguration(
             settings: ["listen": "127.0.0.1:0", "secret_file": directory + "/secret"]))
