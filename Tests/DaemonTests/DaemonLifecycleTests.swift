@@ -4,7 +4,7 @@ import Testing
 
 /// The built gatewayd as systemd runs it: a Type=notify user unit under a real manager, observed
 /// from systemd's side.
-@Suite("gatewayd under systemd", .timeLimit(.minutes(1)),
+@Suite("gatewayd under systemd", .timeLimit(.minutes(1)), .ownThread,
        .enabled(if: Sandbox.isAvailable, "\(Sandbox.unavailableReason ?? "")"))
 struct DaemonLifecycleTests {
     @Test("ready, reload and stop as systemd sees them, with journal records")

@@ -2,7 +2,7 @@ import Foundation
 import GatewayTestSupport
 import Testing
 
-@Suite("Install and unit files", .timeLimit(.minutes(1)))
+@Suite("Install and unit files", .timeLimit(.minutes(1)), .ownThread)
 struct UnitFileTests {
     /// Installs into a temporary PREFIX (binaries from this build), as a packager would.
     func install() throws -> String {

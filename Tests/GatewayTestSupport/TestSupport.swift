@@ -37,17 +37,6 @@ public enum Sandbox {
     public static var isAvailable: Bool { unavailableReason == nil }
 }
 
-/// Runs `body` (a spawn) with no signal blocked on this thread. A child inherits the calling
-/// thread's signal mask, and Dispatch's and Swift Testing's worker threads block most signals:
-/// a `kill` in a test script, or SIGTERM to a test server, would then do nothing.
-public func withSignalsUnblocked<T>(_ body: () throws -> T) rethrows -> T {
-    var empty = sigset_t(), saved = sigset_t()
-    sigemptyset(&empty)
-    pthread_sigmask(SIG_SETMASK, &empty, &saved)
-    defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-    return try body()
-}
-
 /// The outcome of a finished test subprocess.
 public struct ProcessOutput: Sendable {
     public let pid: Int32
@@ -56,40 +45,18 @@ public struct ProcessOutput: Sendable {
     public let standardError: String
 }
 
-/// Runs argv to completion (Foundation's Process: test harness only; the product uses
-/// ProcessRunner). `environment` nil inherits this process's.
+/// Runs argv to completion (a `TestChild`: test harness only; the product uses ProcessRunner).
+/// `environment` nil inherits this process's. `status` is the exit status, or 128 + the signal.
 public func run(_ argv: [String], environment: [String: String]? = nil,
                 standardErrorTo errorFile: FileHandle? = nil) throws -> ProcessOutput {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: argv[0])
-    process.arguments = Array(argv.dropFirst())
-    if let environment { process.environment = environment }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = errorFile ?? err
-    process.standardInput = FileHandle.nullDevice
-    try withSignalsUnblocked { try process.run() }
-    // Read both pipes to end of file before waiting, so a chatty child cannot block on a full pipe.
-    let group = DispatchGroup()
-    nonisolated(unsafe) var errData = Data()
-    if errorFile == nil {
-        group.enter()
-        // A thread of its own: a blocking read on Dispatch's global queue takes one of its few
-        // (ncpu) threads, and 16 concurrent runs starved every Swift task of the test process.
-        Thread.detachNewThread {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-    }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    process.waitUntilExit()
+    let child = try TestChild(argv, environment: environment,
+                              standardError: errorFile.map { .descriptor($0.fileDescriptor) } ?? .pipe)
+    let output = child.readToEnd()
     return ProcessOutput(
-        pid: process.processIdentifier,
-        status: process.terminationStatus,
-        standardOutput: String(decoding: outData, as: UTF8.self),
-        standardError: String(decoding: errData, as: UTF8.self))
+        pid: child.pid,
+        status: child.wait(),
+        standardOutput: String(decoding: output.standardOutput, as: UTF8.self),
+        standardError: String(decoding: output.standardError, as: UTF8.self))
 }
 
 /// Waits (poll(2) on a pidfd, no sleeping) until `pid` has exited, up to `timeout`. True when it
@@ -213,26 +180,31 @@ public func freeLoopbackPort() -> Int { Int(gw_free_loopback_port()) }
 /// Another process (Python's sqlite3) holding an exclusive lock on a SQLite file, as a backup tool
 /// or a stray `sqlite3` shell would, until `release()`.
 public final class SQLiteLockHolder: @unchecked Sendable {
-    private let process = Process()
+    private let process: TestChild
     private let gate: String
 
     /// Returns once the other process holds the lock (it says so on stdout).
     public init(database path: String) async throws {
         gate = path + ".lock-gate"
         mkfifo(gate, 0o600)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", """
+        process = try TestChild(["/usr/bin/python3", "-c", """
             import sqlite3, sys
             db = sqlite3.connect(sys.argv[1], isolation_level=None)
             db.execute("BEGIN EXCLUSIVE")
             print("locked", flush=True)
             open(sys.argv[2]).read()
             db.execute("ROLLBACK")
-            """, path, gate]
-        let out = Pipe()
-        process.standardOutput = out
-        try withSignalsUnblocked { try process.run() }
-        let line = try await onThread { String(decoding: out.fileHandleForReading.readData(ofLength: 7), as: UTF8.self) }
+            """, path, gate], standardError: .null)
+        let process = self.process
+        let line = try await onThread {
+            var buffer = [UInt8](repeating: 0, count: 7)
+            var count = 0
+            while count < buffer.count {
+                let n = buffer.withUnsafeMutableBytes { read(process.standardOutput, $0.baseAddress! + count, $0.count - count) }
+                if n > 0 { count += n } else if n == 0 || errno != EINTR { break }
+            }
+            return String(decoding: buffer[0..<count], as: UTF8.self)
+        }
         guard line == "locked\n" else { throw SQLiteLockError("the lock holder said \(line.debugDescription), not \"locked\"") }
     }
 
@@ -243,7 +215,7 @@ public final class SQLiteLockHolder: @unchecked Sendable {
             let fd = open(gate, O_WRONLY)
             _ = write(fd, "x", 1)
             close(fd)
-            process.waitUntilExit()
+            process.wait()
         }
         unlink(gate)
     }

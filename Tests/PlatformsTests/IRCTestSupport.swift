@@ -12,7 +12,7 @@ final class IRCServer: @unchecked Sendable {
     /// Unique per server: the readiness probe checks it is talking to this one, not to another
     /// test's server that got the same port first.
     let name = "irc\(UInt32.random(in: 0...UInt32.max)).gatewayd.test"
-    private var process: Process?
+    private var process: TestChild?
 
     static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/ngircd") }
 
@@ -64,12 +64,8 @@ final class IRCServer: @unchecked Sendable {
     }
 
     func start() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ngircd")
-        process.arguments = ["-n", "-f", directory + "/ngircd.conf"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try withSignalsUnblocked { try process.run() }
+        let process = try TestChild(["/usr/sbin/ngircd", "-n", "-f", directory + "/ngircd.conf"],
+                                    standardOutput: .null, standardError: .null)
         self.process = process
         // ngircd has no readiness notification: wait (bounded) until the port accepts, and
         // check the server there is this one.
@@ -90,8 +86,8 @@ final class IRCServer: @unchecked Sendable {
     func stop() {
         guard let process else { return }
         // SIGKILL: a server that drops everyone at once is what the reconnect test wants anyway.
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        kill(process.pid, SIGKILL)
+        process.wait()
         self.process = nil
     }
 

@@ -5,7 +5,7 @@ import Testing
 
 /// Records written by a real process through JournalLogHandler, read back from a real journald
 /// (started by the test in private namespaces) with `journalctl -o json`.
-@Suite("Journal", .timeLimit(.minutes(1)), .enabled(if: Sandbox.isAvailable, "\(Sandbox.unavailableReason ?? "")"))
+@Suite("Journal", .timeLimit(.minutes(1)), .ownThread, .enabled(if: Sandbox.isAvailable, "\(Sandbox.unavailableReason ?? "")"))
 struct JournalTests {
     /// Decodes one `journalctl -o json` line. Fields journalctl could not print as text come as
     /// arrays of bytes.

@@ -4,7 +4,7 @@ import Logging
 import Systemd
 import Testing
 
-@Suite("Log target and journal field names")
+@Suite("Log target and journal field names", .ownThread)
 struct LogTargetTests {
     /// `DEV:INO` of an open descriptor, as systemd writes `JOURNAL_STREAM`.
     func identity(of fd: Int32) -> String {

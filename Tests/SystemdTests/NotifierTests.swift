@@ -6,7 +6,7 @@ import Testing
 
 /// sd_notify as a manager sees it: a real SOCK_DGRAM socket, datagrams sent by a real child
 /// process (the test helper), credentials from SO_PASSCRED.
-@Suite("Notifier", .timeLimit(.minutes(1)))
+@Suite("Notifier", .timeLimit(.minutes(1)), .ownThread)
 struct NotifierTests {
     struct Datagram {
         let payload: String
