@@ -3,21 +3,25 @@ import GatewayCore
 import GatewayTestSupport
 import Testing
 
-@Suite("gatewayd scenarios under systemd", .timeLimit(.minutes(2)),
+@Suite("gatewayd scenarios under systemd", .timeLimit(.minutes(2)), .ownThread,
        .enabled(if: Sandbox.isAvailable, "\(Sandbox.unavailableReason ?? "")"))
 struct DaemonScenarioTests {
-    static let config = """
+    /// `agent` is the agent command's shell script (it reads the turn's one JSON line first).
+    static func config(agent: String = "read -r line; sleep 2; echo turn done") -> String {
+        """
         agent:
           backend: command
-          command: ["/bin/sh", "-c", "read -r line; sleep 2; echo turn done"]
+          command: ["/bin/sh", "-c", "\(agent)"]
         drain: {timeout: 20}
         quick_commands:
           up: {type: exec, command: "echo up and running"}
         """
+    }
 
     @Test("the headline: during a stop drain, quick run and /up in chat work, plain text is refused; exit 0")
     func execDuringStopDrain() throws {
-        let scenario = Scenario(config: Self.config)
+        var scenario = Scenario(config: "")
+        scenario.config = Self.config(agent: "read -r line; \(scenario.waitAtGate); echo turn done")
         defer { scenario.remove() }
         let output = try scenario.run("""
             systemctl --user start "$UNIT" || exit 1
@@ -30,6 +34,7 @@ struct DaemonScenarioTests {
             echo "quick_run=$($CTL quick run up) rc=$?"
             echo "chat_exec=$($CTL send /up)"
             echo "chat_plain=$($CTL send hello)"
+            release_turn || exit 5
             wait_for ActiveState inactive || exit 4
             wait
             echo "turn=$(cat turn.out)"
@@ -57,7 +62,7 @@ struct DaemonScenarioTests {
 
     @Test("a restart request drains, exits 75, and systemd starts gatewayd again")
     func restart() throws {
-        let scenario = Scenario(config: Self.config)
+        let scenario = Scenario(config: Self.config())
         defer { scenario.remove() }
         let output = try scenario.run("""
             systemctl --user start "$UNIT" || exit 1
@@ -80,7 +85,7 @@ struct DaemonScenarioTests {
 
     @Test("reload round trip; a bad file is refused and the old configuration stays")
     func reload() throws {
-        let scenario = Scenario(config: Self.config)
+        let scenario = Scenario(config: Self.config())
         defer { scenario.remove() }
         let output = try scenario.run("""
             systemctl --user start "$UNIT" || exit 1
@@ -110,7 +115,7 @@ struct DaemonScenarioTests {
 
     @Test("socket activation: the first gatewayctl call starts gatewayd, which serves on the passed socket")
     func socketActivation() throws {
-        var scenario = Scenario(config: Self.config)
+        var scenario = Scenario(config: Self.config())
         scenario.socketActivated = true
         defer { scenario.remove() }
         let output = try scenario.run("""
@@ -130,7 +135,7 @@ struct DaemonScenarioTests {
 
     @Test("a wedged dispatcher stops the watchdog pings and systemd restarts gatewayd")
     func watchdog() throws {
-        var scenario = Scenario(config: Self.config)
+        var scenario = Scenario(config: Self.config())
         scenario.serviceExtra = "WatchdogSec=1"
         defer { scenario.remove() }
         let output = try scenario.run("""
@@ -167,7 +172,7 @@ struct DaemonScenarioTests {
 
     @Test("a TimeoutStopSec shorter than the drain does not kill a drain that is moving")
     func extendTimeout() throws {
-        var scenario = Scenario(config: Self.config)
+        var scenario = Scenario(config: Self.config())
         scenario.serviceExtra = "TimeoutStopSec=1"
         defer { scenario.remove() }
         let output = try scenario.run("""

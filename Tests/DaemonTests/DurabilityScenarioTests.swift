@@ -5,21 +5,20 @@ import Testing
 
 /// What gatewayd acknowledged survives kill -9, restarts, a full disk: tested on the built
 /// daemon under a real systemd user manager and journald.
-@Suite("gatewayd durable queue under systemd", .timeLimit(.minutes(2)),
+@Suite("gatewayd durable queue under systemd", .timeLimit(.minutes(2)), .ownThread,
        .enabled(if: Sandbox.isAvailable, "\(Sandbox.unavailableReason ?? "")"))
 struct DurabilityScenarioTests {
     /// An agent that appends each turn's input (one JSON line) to processed.log once it is done;
-    /// a text containing "slow" takes 2 s first.
-    static func config(_ directory: String, extra: String = "") -> String {
+    /// a text containing "slow" first waits at the scenario's gate (`release_turn`).
+    static func config(_ scenario: Scenario) -> String {
         """
         busy_input_mode: queue
         agent:
           backend: command
-          command: ["/bin/sh", "-c", "read -r line; case $line in *slow*) sleep 2;; esac; printf '%s\\\\n' \\"$line\\" >> \(directory)/processed.log; echo ok"]
+          command: ["/bin/sh", "-c", "read -r line; case $line in *slow*) \(scenario.waitAtGate);; esac; printf '%s\\\\n' \\"$line\\" >> \(scenario.directory)/processed.log; echo ok"]
         drain: {timeout: 30}
         quick_commands:
           up: {type: exec, command: "echo up"}
-        \(extra)
         """
     }
 
@@ -41,7 +40,7 @@ struct DurabilityScenarioTests {
     @Test("kill -9 with messages queued: after systemd restarts it, each is processed exactly once, in order")
     func killNine() throws {
         var scenario = Scenario(config: "")
-        scenario.config = Self.config(scenario.directory)
+        scenario.config = Self.config(scenario)
         defer { scenario.remove() }
         let output = try scenario.run(Self.waitForProcessed + """
             systemctl --user start "$UNIT" || exit 1
@@ -53,6 +52,7 @@ struct DurabilityScenarioTests {
             # The whole unit, agent included, as a crash or the OOM killer would.
             systemctl --user kill --signal=SIGKILL "$UNIT"
             wait_restarted "$first" || exit 4
+            release_turn || exit 6
             wait_processed 5 || exit 5
             echo "ack2=$(cat m2.out)"
             echo "ack3=$(cat m3.out)"
@@ -76,7 +76,7 @@ struct DurabilityScenarioTests {
     @Test("restart drain with a busy session: the queued message is answered after the restart, and /restart's chat is told")
     func queuedAcrossRestart() throws {
         var scenario = Scenario(config: "")
-        scenario.config = Self.config(scenario.directory)
+        scenario.config = Self.config(scenario)
         defer { scenario.remove() }
         let output = try scenario.run(Self.waitForProcessed + """
             systemctl --user start "$UNIT" || exit 1
@@ -85,6 +85,7 @@ struct DurabilityScenarioTests {
             wait_event '"turns_in_flight":1' || exit 2
             echo "restart=$($CTL send /restart)"
             echo "follow=$($CTL send "follow up")"
+            release_turn || exit 5
             wait
             echo "turn=$(cat turn.out)"
             wait_restarted "$first" || exit 3
@@ -105,7 +106,7 @@ struct DurabilityScenarioTests {
     func diskFull() throws {
         var scenario = Scenario(config: "")
         let state = scenario.directory + "/state"
-        scenario.config = Self.config(scenario.directory)
+        scenario.config = Self.config(scenario)
         defer { scenario.remove() }
         let output = try scenario.run(Self.waitForProcessed + """
             # A small file system of its own for state_dir (the sandbox has a private mount namespace).
@@ -122,6 +123,7 @@ struct DurabilityScenarioTests {
             echo "chat_exec=$($CTL send /up)"
             rm \(state)/filler
             echo "after=$($CTL send "after")"
+            release_turn || exit 5
             wait_processed 3 || exit 4
             echo "active=$(show ActiveState)"
             """)
@@ -141,7 +143,7 @@ struct DurabilityScenarioTests {
     @Test("a corrupt state.db: gatewayd starts, moves it aside, and says so in STATUS= and the journal")
     func corruptStore() throws {
         var scenario = Scenario(config: "")
-        scenario.config = Self.config(scenario.directory)
+        scenario.config = Self.config(scenario)
         defer { scenario.remove() }
         let output = try scenario.run("""
             mkdir -p state && head -c 16384 /dev/urandom > state/state.db
@@ -164,7 +166,7 @@ struct DurabilityScenarioTests {
     }
 }
 
-@Suite("gatewayd webhook under systemd", .timeLimit(.minutes(1)),
+@Suite("gatewayd webhook under systemd", .timeLimit(.minutes(1)), .ownThread,
        .enabled(if: Sandbox.isAvailable, "\(Sandbox.unavailableReason ?? "")"))
 struct WebhookScenarioTests {
     @Test("during a stop drain, a signed webhook /up is answered and plain text gets the drain reply")
@@ -174,7 +176,7 @@ struct WebhookScenarioTests {
         scenario.config = """
             agent:
               backend: command
-              command: ["/bin/sh", "-c", "read -r line; sleep 2; echo turn done"]
+              command: ["/bin/sh", "-c", "read -r line; \(scenario.waitAtGate); echo turn done"]
             drain: {timeout: 20}
             quick_commands:
               up: {type: exec, command: "echo up"}
@@ -197,6 +199,7 @@ struct WebhookScenarioTests {
             wait_event '"state":"draining"' || exit 3
             echo "exec=$(post '{"chat":"ops-room","user":"ops","text":"/up"}')"
             echo "plain=$(post '{"chat":"ops-room","user":"dev","text":"hello"}')"
+            release_turn || exit 5
             wait_for ActiveState inactive || exit 4
             wait
             echo "result=$(show Result)"

@@ -18,6 +18,14 @@ struct Scenario {
 
     var configPath: String { directory + "/gatewayd.yaml" }
 
+    /// A FIFO the script opens with `release_turn`. An agent command that runs `waitAtGate` keeps
+    /// its turn in flight until then: exactly as long as the script needs (a drain to look at,
+    /// messages to queue behind it), where a fixed `sleep` is a guess that a loaded machine beats.
+    var gate: String { directory + "/gate" }
+
+    /// The shell step for an agent command: wait until the script calls `release_turn`.
+    var waitAtGate: String { "read -r _ < \(gate)" }
+
     func run(_ script: String) throws -> ProcessOutput {
         let units = directory + "/units"
         try FileManager.default.createDirectory(atPath: units, withIntermediateDirectories: true)
@@ -56,6 +64,10 @@ struct Scenario {
             cd \(directory)
             UNIT=\(unit)
             CONFIG=\(configPath)
+            GATE=\(gate)
+            mkfifo "$GATE" || exit 90
+            # Lets one turn waiting at the gate go on (bounded: a turn that never came is an error).
+            release_turn() { timeout 20 sh -c 'echo go > "$1"' sh "$GATE" || { echo "no turn waited at the gate" >&2; return 1; }; }
             CTL="\(TestPaths.product("gatewayctl")) --socket $XDG_RUNTIME_DIR/gatewayd-test.sock"
             show() { systemctl --user show -p "$1" --value "$UNIT"; }
             # Waits (bounded) until the unit's property has the value: systemd offers no event to
