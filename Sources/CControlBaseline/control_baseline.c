@@ -3,6 +3,7 @@
 #include "gateway_shims.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -56,9 +57,15 @@ int gwc_server_start(const char *path, const char *reply) {
     return rc;
 }
 
+/* Waits with poll(2) before each read, as gatewayctl does (VarlinkConnection.receiveFrame). A read
+ * that blocks sleeps on the socket's one wait queue, where the server's read of the request (which
+ * frees write space) wakes it for nothing: a cross-CPU wake-up per request that no real client of
+ * ours pays; poll's wait filters on POLLIN. */
 static int round_trip(int fd, const char *request, size_t length, char *buffer, size_t size) {
     if (write(fd, request, length) != (ssize_t)length) return errno ? errno : EIO;
     for (;;) {
+        struct pollfd entry = { .fd = fd, .events = POLLIN };
+        if (poll(&entry, 1, -1) < 0) { if (errno == EINTR) continue; return errno; }
         ssize_t n = read(fd, buffer, size);
         if (n <= 0) return n == 0 ? EPIPE : errno;
         if (buffer[n - 1] == 0) return 0;  /* one reply per request: its NUL ends the read */
