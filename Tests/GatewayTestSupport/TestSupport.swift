@@ -59,6 +59,14 @@ public func run(_ argv: [String], environment: [String: String]? = nil,
         standardError: String(decoding: output.standardError, as: UTF8.self))
 }
 
+/// `key=value` words of a helper's output (`in_flight=500 extra=busy`); a word without `=` maps to "".
+public func keyValues(_ output: String) -> [String: String] {
+    Dictionary(output.split(whereSeparator: { $0 == " " || $0 == "\n" }).map { word in
+        let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
+        return (parts[0], parts.count > 1 ? parts[1] : "")
+    }, uniquingKeysWith: { _, last in last })
+}
+
 /// Waits (poll(2) on a pidfd, no sleeping) until `pid` has exited, up to `timeout`. True when it
 /// has exited (or no longer exists).
 public func waitForExit(of pid: pid_t, timeout: Duration) -> Bool {
