@@ -20,8 +20,7 @@ struct DaemonScenarioTests {
 
     @Test("the headline: during a stop drain, quick run and /up in chat work, plain text is refused; exit 0")
     func execDuringStopDrain() throws {
-        var scenario = Scenario(config: "")
-        scenario.config = Self.config(agent: "read -r line; \(scenario.waitAtGate); echo turn done")
+        let scenario = Scenario { Self.config(agent: "read -r line; \($0.waitAtGate); echo turn done") }
         defer { scenario.remove() }
         let output = try scenario.run("""
             systemctl --user start "$UNIT" || exit 1

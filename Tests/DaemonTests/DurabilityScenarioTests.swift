@@ -39,8 +39,7 @@ struct DurabilityScenarioTests {
 
     @Test("kill -9 with messages queued: after systemd restarts it, each is processed exactly once, in order")
     func killNine() throws {
-        var scenario = Scenario(config: "")
-        scenario.config = Self.config(scenario)
+        let scenario = Scenario { Self.config($0) }
         defer { scenario.remove() }
         let output = try scenario.run(Self.waitForProcessed + """
             systemctl --user start "$UNIT" || exit 1
@@ -75,8 +74,7 @@ struct DurabilityScenarioTests {
 
     @Test("restart drain with a busy session: the queued message is answered after the restart, and /restart's chat is told")
     func queuedAcrossRestart() throws {
-        var scenario = Scenario(config: "")
-        scenario.config = Self.config(scenario)
+        let scenario = Scenario { Self.config($0) }
         defer { scenario.remove() }
         let output = try scenario.run(Self.waitForProcessed + """
             systemctl --user start "$UNIT" || exit 1
@@ -104,9 +102,8 @@ struct DurabilityScenarioTests {
 
     @Test("disk full: exec quick commands answer, agent messages get a clear error, what was stored is kept")
     func diskFull() throws {
-        var scenario = Scenario(config: "")
+        let scenario = Scenario { Self.config($0) }
         let state = scenario.directory + "/state"
-        scenario.config = Self.config(scenario)
         defer { scenario.remove() }
         let output = try scenario.run(Self.waitForProcessed + """
             # A small file system of its own for state_dir (the sandbox has a private mount namespace).
@@ -142,8 +139,7 @@ struct DurabilityScenarioTests {
 
     @Test("a corrupt state.db: gatewayd starts, moves it aside, and says so in STATUS= and the journal")
     func corruptStore() throws {
-        var scenario = Scenario(config: "")
-        scenario.config = Self.config(scenario)
+        let scenario = Scenario { Self.config($0) }
         defer { scenario.remove() }
         let output = try scenario.run("""
             mkdir -p state && head -c 16384 /dev/urandom > state/state.db
@@ -172,8 +168,7 @@ struct WebhookScenarioTests {
     @Test("during a stop drain, a signed webhook /up is answered and plain text gets the drain reply")
     func webhookDuringDrain() throws {
         let port = freeLoopbackPort()
-        var scenario = Scenario(config: "")
-        scenario.config = """
+        let scenario = Scenario { scenario in """
             agent:
               backend: command
               command: ["/bin/sh", "-c", "read -r line; \(scenario.waitAtGate); echo turn done"]
@@ -184,6 +179,7 @@ struct WebhookScenarioTests {
             platforms:
               webhook: {listen: "127.0.0.1:\(port)", secret_file: \(scenario.directory)/secret}
             """
+        }
         defer { scenario.remove() }
         try "s3cret\n".write(toFile: scenario.directory + "/secret", atomically: true, encoding: .utf8)
         let output = try scenario.run("""

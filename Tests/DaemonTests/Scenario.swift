@@ -16,6 +16,12 @@ struct Scenario {
         self.config = config
     }
 
+    /// For a configuration that names the scenario's own paths (its directory, its `gate`).
+    init(config make: (Scenario) -> String) {
+        self.init(config: "")
+        config = make(self)
+    }
+
     var configPath: String { directory + "/gatewayd.yaml" }
 
     /// A FIFO the script opens with `release_turn`. An agent command that runs `waitAtGate` keeps
