@@ -23,6 +23,8 @@ actor Daemon: GatewayControlHost {
     private(set) var config: GatewayConfig
     let dispatcher: Dispatcher
     private var server: VarlinkServer?
+    /// The control interface, kept to put reloaded permissions in force.
+    private var controlInterface: GatewayInterface?
     /// The durable queue under `state_dir`; nil when it could not be opened (then
     /// `status.storeProblem` says why).
     let store: StateStore?
@@ -153,11 +155,11 @@ actor Daemon: GatewayControlHost {
 
     private func startControlSocket() async throws {
         let interface = GatewayInterface(
-            dispatcher: dispatcher, host: self, permissions: ControlPermissions(adminGroup: config.control.adminGroup))
+            dispatcher: dispatcher, host: self, permissions: controlPermissions(config), logger: logger)
         let server = VarlinkServer(
             info: VarlinkServiceInfo(vendor: "gatewayd", product: "gatewayd", version: GatewayConstants.version,
                                      url: "https://varlink.org"),
-            interfaces: [interface])
+            interfaces: [interface], logger: logger)
         if let activated = try SocketActivation.listener(named: GatewayConstants.controlSocketName) {
             try await server.adopt(listeningDescriptor: activated.fileDescriptor)
             logger.info("control socket passed by systemd", metadata: ["event": "socket", "fd": "\(activated.fileDescriptor)"])
@@ -165,11 +167,29 @@ actor Daemon: GatewayControlHost {
             let path = socketOverride ?? config.control.socket
             let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
             if !directory.isEmpty { mkdir(directory, 0o755) }
-            let group = config.control.adminGroup.flatMap { getgrnam($0)?.pointee.gr_gid }
-            try await server.bind(path: path, mode: config.control.socketMode, groupID: group)
+            let permissions = interface.permissions
+            let mode = config.control.socketMode
+            // A group that cannot be applied leaves the socket with the daemon's own group: the
+            // operator is told why, and root and the daemon's user can still steer it.
+            if let problem = try await server.bind(path: path, mode: mode, groupID: permissions.adminGroupID),
+               let group = permissions.adminGroup {
+                logger.warning("\(GatewayText.socketGroupNotApplied(path: path, group: group, mode: mode, reason: String(cString: strerror(problem.code))))",
+                               metadata: ["event": "socket_group", "path": "\(path)"])
+            }
             logger.info("control socket at \(path)", metadata: ["event": "socket", "path": "\(path)"])
         }
         self.server = server
+        controlInterface = interface
+    }
+
+    /// Who may steer the daemon under `config`, resolved now (the admin group by name); a group
+    /// that does not exist is logged.
+    private func controlPermissions(_ config: GatewayConfig) -> ControlPermissions {
+        let permissions = ControlPermissions(adminGroup: config.control.adminGroup)
+        if let problem = permissions.adminGroupProblem {
+            logger.warning("\(problem)", metadata: ["event": "config_warning"])
+        }
+        return permissions
     }
 
     // MARK: Signals, reload, watchdog
@@ -218,6 +238,8 @@ actor Daemon: GatewayControlHost {
             }
             config = outcome.config
             await dispatcher.reload(outcome.config)
+            // control.admin_group as the new file says, and the group database says now.
+            controlInterface?.replacePermissions(controlPermissions(outcome.config))
             logger.info("configuration reloaded from \(configPath)", metadata: ["event": "reload", "MESSAGE_ID": "\(GatewayMessageID.reloaded)"])
         } catch let error as ConfigError {
             logger.error("reload refused, the old configuration stays: \(error)", metadata: [

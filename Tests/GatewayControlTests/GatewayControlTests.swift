@@ -2,17 +2,25 @@ import Foundation
 import GatewayControl
 import GatewayCore
 import GatewayTestSupport
+import Logging
 import Testing
 import Varlink
 
-/// Reloads from a file the test writes.
+/// Reloads from a file the test writes, and puts the new file's permissions in force, as the
+/// daemon does.
 actor FileHost: GatewayControlHost {
     let path: String
     let dispatcher: Dispatcher
-    init(path: String, dispatcher: Dispatcher) {
+    let makePermissions: @Sendable (GatewayConfig) -> ControlPermissions
+    var interface: GatewayInterface?
+
+    init(path: String, dispatcher: Dispatcher, makePermissions: @escaping @Sendable (GatewayConfig) -> ControlPermissions) {
         self.path = path
         self.dispatcher = dispatcher
+        self.makePermissions = makePermissions
     }
+
+    func attach(_ interface: GatewayInterface) { self.interface = interface }
 
     func reloadConfiguration() async throws(ConfigError) {
         let outcome: ConfigLoader.Outcome
@@ -20,6 +28,7 @@ actor FileHost: GatewayControlHost {
             throw ConfigError(file: path, problems: [])
         }
         await dispatcher.reload(outcome.config)
+        interface?.replacePermissions(makePermissions(outcome.config))
     }
 
     var platformNames: [String] { ["local"] }
@@ -32,6 +41,7 @@ struct Gateway {
     let configPath: String
     let dispatcher: Dispatcher
     let server: VarlinkServer
+    let interface: GatewayInterface
 
     static let yaml = """
         quick_commands:
@@ -43,22 +53,37 @@ struct Gateway {
           st: {type: alias, target: /status}
         """
 
-    static func start(mode: UInt32 = 0o600) async throws -> Gateway {
+    /// A lineage in which this test process is not the daemon: gatewayctl and other children
+    /// the tests start are unrelated peers (the tests of `ProcessLineage` itself use the real one).
+    static let unrelatedLineage = ProcessLineage(daemonPID: .max, serviceCgroup: nil)
+
+    /// Permissions as the daemon builds them from a configuration, with `lineage`.
+    static func permissions(lineage: ProcessLineage = unrelatedLineage) -> @Sendable (GatewayConfig) -> ControlPermissions {
+        { config in ControlPermissions(daemonUID: getuid(), adminGroup: config.control.adminGroup, lineage: lineage) }
+    }
+
+    /// `yaml` may name the gateway's directory as `$DIR` and its socket as `$SOCKET`.
+    static func start(mode: UInt32 = 0o600, yaml: String = yaml, configuration: VarlinkServer.Configuration = .init(),
+                      permissions: @escaping @Sendable (GatewayConfig) -> ControlPermissions = Gateway.permissions(),
+                      logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) async throws -> Gateway {
         let directory = makeTemporaryDirectory("gatewayd-control")
         chmod(directory, 0o755)
         let configPath = directory + "/gatewayd.yaml"
-        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let dispatcher = Dispatcher(config: try ConfigLoader.load(path: configPath).config, agent: EchoAgent())
+        let socket = directory + "/control"
+        try yaml.replacingOccurrences(of: "$DIR", with: directory).replacingOccurrences(of: "$SOCKET", with: socket)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        let config = try ConfigLoader.load(path: configPath).config
+        let dispatcher = Dispatcher(config: config, agent: EchoAgent())
         await dispatcher.markRunning()
-        let interface = GatewayInterface(
-            dispatcher: dispatcher, host: FileHost(path: configPath, dispatcher: dispatcher),
-            permissions: ControlPermissions(daemonUID: getuid(), adminGroupID: nil))
+        let host = FileHost(path: configPath, dispatcher: dispatcher, makePermissions: permissions)
+        let interface = GatewayInterface(dispatcher: dispatcher, host: host, permissions: permissions(config), logger: logger)
+        await host.attach(interface)
         let server = VarlinkServer(
             info: VarlinkServiceInfo(vendor: "gatewayd", product: "gatewayd", version: GatewayConstants.version, url: "https://varlink.org"),
-            interfaces: [interface])
-        let socket = directory + "/control"
+            interfaces: [interface], configuration: configuration, logger: logger)
         try await server.bind(path: socket, mode: mode)
-        return Gateway(directory: directory, socket: socket, configPath: configPath, dispatcher: dispatcher, server: server)
+        return Gateway(directory: directory, socket: socket, configPath: configPath, dispatcher: dispatcher, server: server,
+                       interface: interface)
     }
 
     func stop() async {
@@ -74,9 +99,10 @@ struct Gateway {
         }
     }
 
-    /// gatewayctl against this gateway.
-    func ctl(_ arguments: [String], asNobody: Bool = false) async throws -> ProcessOutput {
-        let argv = (asNobody ? ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] : [])
+    /// gatewayctl against this gateway; as nobody, with `groups` as its supplementary groups.
+    func ctl(_ arguments: [String], asNobody: Bool = false, groups: [String] = []) async throws -> ProcessOutput {
+        let groupOption = groups.isEmpty ? "--clear-groups" : "--groups=" + groups.joined(separator: ",")
+        let argv = (asNobody ? ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", groupOption] : [])
             + [TestPaths.product("gatewayctl"), "--socket", socket] + arguments
         return try await onThread { try run(argv) }
     }
