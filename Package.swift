@@ -119,7 +119,8 @@ let package = Package(
         .target(name: "CControlBaseline", dependencies: ["CGatewayShims"]),
         .executableTarget(
             name: "ControlBench",
-            dependencies: ["GatewayControl", "GatewayCore", "Varlink", "ProcessRunner", "CControlBaseline", "CGatewayShims"]
+            dependencies: ["GatewayControl", "GatewayCore", "Varlink", "ProcessRunner", "CControlBaseline", "CGatewayShims",
+                           .product(name: "NIOCore", package: "swift-nio")]
         ),
         // `swift build -c release && .build/release/gatewayd-bench`: the whole daemon.
         .executableTarget(
