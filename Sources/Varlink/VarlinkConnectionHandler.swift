@@ -26,7 +26,12 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
     private var waiter: CheckedContinuation<ByteBuffer?, Never>?
     private var readWithheld = false
     private var closed = false
-    private var timer: (kind: Timer, task: Scheduled<Void>)?
+    /// The timer in force: which, and when it expires (nil while a call runs).
+    private var deadline: (kind: Timer, at: NIODeadline)?
+    /// The one scheduled check, and when it runs. It is not cancelled and re-armed on every
+    /// call (that cost a heap insertion and removal per round trip): when it runs, it closes the
+    /// connection if the deadline in force has passed, or schedules itself for that deadline.
+    private var check: (task: Scheduled<Void>, at: NIODeadline)?
     /// The `more` call in progress, cancelled when the connection closes.
     private var stream: Task<Void, Never>?
     /// Why the connection was closed by this side, for the log.
@@ -73,8 +78,9 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
-        timer?.task.cancel()
-        timer = nil
+        deadline = nil
+        check?.task.cancel()
+        check = nil
         stream?.cancel()
         stream = nil
         waiter?.resume(returning: nil)
@@ -103,8 +109,7 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
         resumeReadingIfAllowed()
         updateTimer(waiting: true)
         let message = await withCheckedContinuation { waiter = $0 }
-        timer?.task.cancel()
-        timer = nil
+        deadline = nil
         return message
     }
 
@@ -132,23 +137,36 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
         context.read()
     }
 
-    /// Arms the idle or stall timer while the task waits for a call; none while a call runs.
+    /// Sets the idle or stall deadline while the task waits for a call; none while a call runs.
     private func updateTimer(waiting: Bool? = nil) {
         let waiting = waiting ?? (self.waiter != nil)
         let wanted: Timer? = closed || !waiting ? nil : (framer.bufferedBytes == 0 ? .idle : .stall)
-        guard wanted != timer?.kind else { return }
-        timer?.task.cancel()
-        timer = nil
-        guard let wanted, let context else { return }
-        let channel = context.channel
-        let delay = wanted == .idle ? idleTimeout : stallTimeout
-        let reason = wanted == .idle ? "idle for \(delay.nanoseconds / 1_000_000) ms with no call"
-                                     : "stalled mid-message for \(delay.nanoseconds / 1_000_000) ms"
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let task = context.eventLoop.scheduleTask(in: delay) {
-            if handler.value.closeReason == nil { handler.value.closeReason = reason }
-            channel.close(promise: nil)
+        guard let wanted else {
+            deadline = nil
+            return
         }
-        timer = (wanted, task)
+        guard wanted != deadline?.kind else { return }
+        let at = NIODeadline.now() + (wanted == .idle ? idleTimeout : stallTimeout)
+        deadline = (wanted, at)
+        if let check, check.at <= at { return }
+        schedule(at: at)
+    }
+
+    private func schedule(at: NIODeadline) {
+        guard let context else { return }
+        check?.task.cancel()
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        check = (context.eventLoop.scheduleTask(deadline: at) { handler.value.deadlineCheck() }, at)
+    }
+
+    private func deadlineCheck() {
+        check = nil
+        guard let deadline, !closed else { return }
+        guard deadline.at <= .now() else {
+            schedule(at: deadline.at)
+            return
+        }
+        let milliseconds = (deadline.kind == .idle ? idleTimeout : stallTimeout).nanoseconds / 1_000_000
+        fail(deadline.kind == .idle ? "idle for \(milliseconds) ms with no call" : "stalled mid-message for \(milliseconds) ms")
     }
 }
