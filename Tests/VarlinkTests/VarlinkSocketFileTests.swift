@@ -18,6 +18,19 @@ struct VarlinkSocketFileTests {
         return info
     }
 
+    /// A file the test owns (mode 0600), which a followed symlink would expose; its status now.
+    static func precious(in directory: String) throws -> (path: String, status: stat) {
+        let target = directory + "/precious"
+        try "keep".write(toFile: target, atomically: true, encoding: .utf8)
+        chmod(target, 0o600)
+        return (target, fileStatus(target))
+    }
+
+    static func unchanged(_ path: String, since before: stat) -> Bool {
+        let after = fileStatus(path)
+        return after.st_mode == before.st_mode && after.st_gid == before.st_gid && after.st_uid == before.st_uid
+    }
+
     /// The process umask, read without changing it (umask(2) would change it for every thread of
     /// the test process, and tests run side by side).
     static var processUmask: mode_t? {
@@ -55,11 +68,8 @@ struct VarlinkSocketFileTests {
         #expect(Self.fileStatus(stalePath).st_mode & 0o777 == 0o640)
         await stale.shutdown()
 
-        // A file the test owns, and a symlink to it where the socket should go.
-        let target = directory + "/precious"
-        try "keep".write(toFile: target, atomically: true, encoding: .utf8)
-        chmod(target, 0o600)
-        let before = Self.fileStatus(target)
+        // A symlink to a file the test owns where the socket should go.
+        let (target, before) = try Self.precious(in: directory)
         let path = directory + "/control"
         symlink(target, path)
         let server = Self.server()
@@ -68,8 +78,7 @@ struct VarlinkSocketFileTests {
         }
         #expect(refused?.code == EEXIST)
         #expect(refused?.message.contains("not a socket") == true)
-        let after = Self.fileStatus(target)
-        #expect(after.st_mode == before.st_mode && after.st_gid == before.st_gid && after.st_uid == before.st_uid)
+        #expect(Self.unchanged(target, since: before))
         #expect(Self.fileStatus(path).st_mode & S_IFMT == S_IFLNK, "the symlink is still there")
         await server.shutdown()
     }
@@ -78,10 +87,7 @@ struct VarlinkSocketFileTests {
     func swappedAfterBind() async throws {
         let directory = makeTemporaryDirectory("gatewayd-varlink")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let target = directory + "/precious"
-        try "keep".write(toFile: target, atomically: true, encoding: .utf8)
-        chmod(target, 0o600)
-        let before = Self.fileStatus(target)
+        let (target, before) = try Self.precious(in: directory)
         let path = directory + "/control"
         let server = Self.server()
         // Someone who can write the directory replaces the fresh socket with a symlink.
@@ -92,8 +98,7 @@ struct VarlinkSocketFileTests {
             }
         }
         #expect(swapped?.code == ENOTSOCK)
-        let after = Self.fileStatus(target)
-        #expect(after.st_mode == before.st_mode && after.st_gid == before.st_gid, "the target was changed")
+        #expect(Self.unchanged(target, since: before), "the target was changed")
         await server.shutdown()
     }
 
