@@ -14,10 +14,14 @@ public protocol GatewayControlHost: Sendable {
     var platformNames: [String] { get async }
     /// Each platform's health, for `Status.platform_health`.
     func platformHealth() async -> [(name: String, health: PlatformHealth)]
+    /// Why the durable queue is not in use (it could not be opened, or failed since), for
+    /// `Status.store_problem`: an operator must learn that acknowledged messages are not safe.
+    var storeProblem: String? { get async }
 }
 
 extension GatewayControlHost {
     public func platformHealth() async -> [(name: String, health: PlatformHealth)] { [] }
+    public var storeProblem: String? { get async { nil } }
 }
 
 /// `io.gatewayd.Gateway` over a `Dispatcher`. Reading methods are open to any peer that can
@@ -167,6 +171,7 @@ public struct GatewayInterface: VarlinkInterface {
             "platforms": .array(await host.platformNames.map { .string($0) }),
         ]
         if let reason = snapshot.state.reason { status["reason"] = .string(reason.rawValue) }
+        if let problem = await host.storeProblem { status["store_problem"] = .string(problem) }
         let health = await host.platformHealth()
         if !health.isEmpty {
             status["platform_health"] = .array(health.map { entry -> JSONValue in
