@@ -143,7 +143,7 @@ struct GatewayControlTests {
         #expect(try await gateway.call(.resetSession, ["session": "local:dm:ops"]).parameters["reset"] == true)
         #expect(try await gateway.call(.resetSession, ["session": "local:dm:ops"]).error == GatewayWire.Error.noSuchSession)
         let commands = try await gateway.call(.listQuickCommands).parameters["commands"]?.array ?? []
-        #expect(commands.compactMap { $0.object?["name"]?.string } == ["fail", "held", "hello", "slow", "st", "words"])
+        #expect(commands.compactMap { $0.object?["name"]?.string } == ["big", "fail", "held", "hello", "slow", "st", "words"])
         #expect(commands.first { $0.object?["name"] == "words" }?.object?["args"] == "pass")
         #expect(commands.first { $0.object?["name"] == "st" }?.object?["target"] == "/status")
     }
