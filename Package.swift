@@ -157,7 +157,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VarlinkTests",
-            dependencies: ["Varlink", "CGatewayShims", "GatewayTestSupport"]
+            dependencies: ["Varlink", "CGatewayShims", "GatewayTestSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "GatewayCoreTests",

@@ -121,7 +121,7 @@ actor Daemon: GatewayControlHost {
         do {
             try await startControlSocket()
         } catch {
-            logger.critical("cannot serve the control socket: \(error)", metadata: ["event": "socket_failed"])
+            logger.critical("cannot serve the control socket: \(describeSystemError(error))", metadata: ["event": "socket_failed"])
             return GatewayConstants.ExitStatus.failure
         }
         for adapter in adapters {
@@ -130,7 +130,7 @@ actor Daemon: GatewayControlHost {
                 let health = await adapter.health()
                 logger.info("platform \(adapter.name): \(health.detail)", metadata: ["event": "platform", "platform": "\(adapter.name)"])
             } catch {
-                logger.critical("platform \(adapter.name) cannot start: \(error)", metadata: ["event": "platform_failed", "platform": "\(adapter.name)"])
+                logger.critical("platform \(adapter.name) cannot start: \(describeSystemError(error))", metadata: ["event": "platform_failed", "platform": "\(adapter.name)"])
                 return GatewayConstants.ExitStatus.failure
             }
         }
