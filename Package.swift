@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependencies point down the list (see DESIGN.md): C shims and libsystemd at the bottom,
+// Dependencies point down the list (see docs/DESIGN.md): C shims and libsystemd at the bottom,
 // then Systemd and ProcessRunner (no gateway knowledge), then GatewayCore, then the executables.
 let package = Package(
     name: "gatewayd",

@@ -23,8 +23,9 @@ root=$DESTDIR$PREFIX
 install -d "$root/bin" "$root/lib/systemd/system" "$root/lib/sysusers.d" "$root/lib/tmpfiles.d" \
   "$root/lib/systemd/catalog" "$root/share/bash-completion/completions" "$root/share/zsh/site-functions" \
   "$root/share/fish/vendor_completions.d" "$root/share/doc/gatewayd"
-install -m 0755 "$from/gatewayd" "$from/gatewayctl" "$root/bin/"
-for unit in gatewayd.service gatewayd@.service gatewayd.socket; do
+# Stripped: the symbols are most of a static Swift binary (gatewayctl 90 MB before, a few after).
+install -m 0755 -s "$from/gatewayd" "$from/gatewayctl" "$root/bin/"
+for unit in gatewayd.service gatewayd@.service gatewayd.socket gatewayd@.socket; do
   sed "s|/usr/local/bin/|$PREFIX/bin/|g" "systemd/$unit" > "$root/lib/systemd/system/$unit"
   chmod 0644 "$root/lib/systemd/system/$unit"
 done

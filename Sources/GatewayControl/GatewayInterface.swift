@@ -15,10 +15,14 @@ public protocol GatewayControlHost: Sendable {
     var platformNames: [String] { get async }
     /// Each platform's health, for `Status.platform_health`.
     func platformHealth() async -> [(name: String, health: PlatformHealth)]
+    /// Why the durable queue is not in use (it could not be opened, or failed since), for
+    /// `Status.store_problem`: an operator must learn that acknowledged messages are not safe.
+    var storeProblem: String? { get async }
 }
 
 extension GatewayControlHost {
     public func platformHealth() async -> [(name: String, health: PlatformHealth)] { [] }
+    public var storeProblem: String? { get async { nil } }
 }
 
 /// `io.gatewayd.Gateway` over a `Dispatcher`. Reading methods are open to any peer that can
@@ -158,10 +162,10 @@ public struct GatewayInterface: VarlinkInterface {
             let requested = try parameters.optionalString("user")
             let user = (peer.uid == 0 ? requested : nil) ?? Self.userName(peer.uid)
             let chat = try parameters.optionalString("chat") ?? user
-            let collector = ReplyCollector()
+            let collector = ReplyCollector(chat: ChatAddress(platform: GatewayConstants.localPlatform, chat: chat), dispatcher: dispatcher)
             await dispatcher.handle(InboundMessage(platform: GatewayConstants.localPlatform, chat: chat, user: user, text: text),
                                     replies: collector)
-            await replies.send(VarlinkReply(parameters: ["replies": .array(await collector.texts.map { .string($0) })]))
+            await replies.send(VarlinkReply(parameters: ["replies": .array(await collector.finish().map { .string($0) })]))
         case .subscribe:
             guard call.more else {
                 await replies.send(.error(VarlinkError.expectedMore))
@@ -189,6 +193,7 @@ public struct GatewayInterface: VarlinkInterface {
             "platforms": .array(await host.platformNames.map { .string($0) }),
         ]
         if let reason = snapshot.state.reason { status["reason"] = .string(reason.rawValue) }
+        if let problem = await host.storeProblem { status["store_problem"] = .string(problem) }
         let health = await host.platformHealth()
         if !health.isEmpty {
             status["platform_health"] = .array(health.map { entry -> JSONValue in
@@ -228,10 +233,30 @@ final class PermissionsHolder: Sendable {
     init(_ permissions: ControlPermissions) { value = Mutex(permissions) }
 }
 
-/// Collects the dispatcher's replies to one `SendMessage`.
+/// Collects the dispatcher's replies to one `SendMessage` until the call is answered; a reply
+/// after that (the turn of a message that was queued behind a busy one) is announced to the
+/// event stream and the journal instead of vanishing with the finished call.
 actor ReplyCollector: ReplySink {
-    private(set) var texts: [String] = []
-    func send(_ text: String) async { texts.append(text) }
+    let chat: ChatAddress
+    let dispatcher: Dispatcher
+    private var texts: [String] = []
+    private var answered = false
+
+    init(chat: ChatAddress, dispatcher: Dispatcher) {
+        self.chat = chat
+        self.dispatcher = dispatcher
+    }
+
+    func send(_ text: String) async {
+        guard answered else { return texts.append(text) }
+        await dispatcher.announceLateReply(text, to: chat)
+    }
+
+    /// The replies so far, for the call's answer; later ones are announced.
+    func finish() -> [String] {
+        answered = true
+        return texts
+    }
 }
 
 struct InvalidParameter: Error {

@@ -1,6 +1,6 @@
 import Glibc
 
-/// Names and defaults that tools, tests and operators rely on, kept in one place (see DESIGN.md).
+/// Names and defaults that tools, tests and operators rely on, kept in one place (see docs/DESIGN.md).
 public enum GatewayConstants {
     public static let version = "0.1.0"
     /// `SYSLOG_IDENTIFIER` of every journal record.

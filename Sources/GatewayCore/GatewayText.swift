@@ -1,5 +1,5 @@
 /// Every user-facing reply, in one place. Wording marked *(fixed)* is what users of the reference
-/// gateway already know (DESIGN.md); change it only together with its tests.
+/// gateway already know (docs/DESIGN.md); change it only together with its tests.
 public enum GatewayText {
     // Quick commands (fixed).
     public static let noOutput = "Command returned no output."

@@ -6,32 +6,44 @@ import Varlink
 import Glibc
 #endif
 
-/// gatewayctl's exit statuses (DESIGN.md).
+/// gatewayctl's exit statuses (docs/DESIGN.md).
 enum ExitStatus {
     static let failed: Int32 = 1
     static let notRunning: Int32 = 3
     static let permissionDenied: Int32 = 4
     static let timedOut: Int32 = 124
     static let notRun: Int32 = 125
+    static let usage: Int32 = 64
 }
 
 /// A failure worth its own exit status, with a message that says what to do.
 struct CtlFailure: Error {
     let status: Int32
     let message: String
+    /// The varlink error behind it, when the daemon answered with one.
+    var error: String?
 
     func report() { Output.error("gatewayctl: \(message)") }
+
+    var isNoSuchQuickCommand: Bool { error == GatewayWire.Error.noSuchQuickCommand }
 }
 
 /// A connection to the daemon that turns every failure into a `CtlFailure`.
 struct Client {
     let path: String
     let connection: VarlinkConnection
+    /// How long a reply may take; nil: for ever (a turn, a quick command, a stream).
+    let timeout: Duration?
+
+    /// A first reply still missing after this long makes gatewayctl ask systemd about the unit:
+    /// a crash-looping gatewayd leaves calls in the socket's backlog that nobody will answer.
+    static let unitCheckDelay: Duration = .seconds(2)
 
     init(_ options: ClientOptions, waitForever: Bool = false) throws {
         path = options.socketPath
+        timeout = waitForever ? nil : .milliseconds(Int64(options.timeout * 1000))
         do {
-            connection = try VarlinkConnection(path: path, timeout: waitForever ? nil : .milliseconds(Int64(options.timeout * 1000)))
+            connection = try VarlinkConnection(path: path, timeout: timeout)
         } catch {
             throw Self.failure(error, path: path)
         }
@@ -41,7 +53,10 @@ struct Client {
     func call(_ method: GatewayWire.Method, _ parameters: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
         let reply: VarlinkReply
         do {
-            reply = try connection.call(VarlinkCall(method: method.qualified, parameters: parameters))
+            try connection.send(VarlinkCall(method: method.qualified, parameters: parameters))
+            reply = try firstReply()
+        } catch let error as CtlFailure {
+            throw error
         } catch {
             throw Self.failure(error, path: path)
         }
@@ -52,25 +67,57 @@ struct Client {
     /// A `more` call: `each` sees every reply's parameters.
     func stream(_ method: GatewayWire.Method, _ parameters: [String: JSONValue],
                 each: ([String: JSONValue]) -> Void) throws {
-        var failure: CtlFailure?
         do {
-            try connection.stream(VarlinkCall(method: method.qualified, parameters: parameters)) { reply in
-                do {
-                    try Self.check(reply, method: method)
-                } catch let error as CtlFailure {
-                    failure = error
-                    return false
-                } catch {
-                    return false
-                }
+            var call = VarlinkCall(method: method.qualified, parameters: parameters)
+            call.more = true
+            try connection.send(call)
+            var reply = try firstReply()
+            while true {
+                try Self.check(reply, method: method)
                 each(reply.parameters)
                 fflush(nil)  // every stream: a follower sees each reply at once
-                return true
+                guard reply.continues else { return }
+                reply = try connection.receive()
             }
+        } catch let error as CtlFailure {
+            throw error
         } catch {
             throw Self.failure(error, path: path)
         }
-        if let failure { throw failure }
+    }
+
+    /// The first reply to a call just sent. While it is late, every `unitCheckDelay` systemd is
+    /// asked about the socket's unit: once that says the unit is failing, gives up at once with
+    /// what to look at.
+    private func firstReply() throws -> VarlinkReply {
+        guard let unit = UnitState.unit(forSocket: path), timeout.map({ $0 > Self.unitCheckDelay }) ?? true else {
+            return try connection.receive()
+        }
+        var left = timeout
+        while true {
+            let wait = left.map { min($0, Self.unitCheckDelay) } ?? Self.unitCheckDelay
+            let outcome = receive(within: wait)
+            switch outcome {
+            case .success(let reply): return reply
+            case .failure(let error) where error.code == .timedOut: break
+            case .failure(let error):
+                // Closed before answering: a gatewayd that died while starting does that.
+                guard error.code == .protocolError, let state = UnitState.query(unit), state.isFailing else { throw error }
+                throw CtlFailure(status: ExitStatus.notRunning, message:
+                    "gatewayd closed the connection on \(path): \(state.summary); \(state.hint)")
+            }
+            if let state = UnitState.query(unit), state.isFailing {
+                throw CtlFailure(status: ExitStatus.notRunning, message:
+                    "gatewayd does not answer on \(path): \(state.summary); \(state.hint)")
+            }
+            left = left.map { $0 - wait }
+            if let left, left <= .zero { throw VarlinkClientError(.timedOut, "no reply from \(path) in time") }
+        }
+    }
+
+    private func receive(within timeout: Duration?) -> Result<VarlinkReply, VarlinkClientError> {
+        connection.setTimeout(timeout)
+        return Result { () throws(VarlinkClientError) in try connection.receive() }
     }
 
     static func check(_ reply: VarlinkReply, method: GatewayWire.Method) throws {
@@ -83,7 +130,7 @@ struct Client {
                 "permission denied: \(method.rawValue) changes the gateway; run it as root, as the daemon's user, or as a member of the admin group (control.admin_group)")
         case GatewayWire.Error.noSuchQuickCommand:
             throw CtlFailure(status: ExitStatus.failed, message:
-                "no exec quick command named '\(detail ?? "")'; see `gatewayctl quick list`")
+                "no exec quick command named '\(detail ?? "")'; see `gatewayctl quick list`", error: error)
         case GatewayWire.Error.configInvalid:
             throw CtlFailure(status: ExitStatus.failed, message: "the configuration was refused, the old one stays: \(detail ?? "")")
         case GatewayWire.Error.noSuchSession:
@@ -97,19 +144,32 @@ struct Client {
         guard let error = error as? VarlinkClientError else {
             return CtlFailure(status: ExitStatus.failed, message: "\(error)")
         }
+        let unit = UnitState.unit(forSocket: path)
         switch error.code {
         case .notRunning:
+            // An instance's socket is its own socket unit's: starting that starts the service.
+            let start = unit.map { "systemctl start \($0.replacingSuffix(".service", with: ".socket"))" } ?? "gatewayd --socket \(path)"
             return CtlFailure(status: ExitStatus.notRunning, message:
-                "gatewayd is not running (no socket at \(path)); start it with: systemctl start gatewayd")
+                "gatewayd is not running (no socket at \(path)); start it with: \(start)")
         case .permissionDenied:
             return CtlFailure(status: ExitStatus.permissionDenied, message:
                 "permission denied opening \(path); join the gateway's admin group (control.admin_group) or use sudo")
         case .timedOut:
+            if let unit, let state = UnitState.query(unit) {
+                return CtlFailure(status: state.isFailing ? ExitStatus.notRunning : ExitStatus.failed, message:
+                    "gatewayd did not answer in time on \(path): \(state.summary); try --timeout, or \(state.hint)")
+            }
             return CtlFailure(status: ExitStatus.failed, message:
                 "gatewayd did not answer in time on \(path); try --timeout, or see `gatewayctl logs`")
         case .protocolError, .io:
             return CtlFailure(status: ExitStatus.failed, message: "\(error.message)")
         }
+    }
+}
+
+extension String {
+    func replacingSuffix(_ suffix: String, with replacement: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) + replacement : self
     }
 }
 

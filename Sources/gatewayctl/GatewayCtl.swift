@@ -11,6 +11,12 @@ struct GatewayCtl: ParsableCommand {
             or $\(GatewayConstants.Environment.socket)). Reading commands need access to the \
             socket; changing ones need root, the daemon's user or its admin group.
 
+            Every command takes these options, before or after its name:
+              --socket PATH    the control socket (default: $\(GatewayConstants.Environment.socket), else \(GatewayConstants.defaultControlSocket),
+                               else $XDG_RUNTIME_DIR/gatewayd/control: a gatewayd you started by hand)
+              --json           JSON output with stable field names, for scripts
+              --timeout S      seconds to wait for an answer (default 30)
+
             Exit codes: 0 done, 1 failed, 3 daemon not running, 4 permission denied, 64 usage. \
             `quick run` exits as timeout(1) does: the command's status, 124 timed out, 125 not run.
             """,
@@ -20,12 +26,24 @@ struct GatewayCtl: ParsableCommand {
             Send.self, Events.self, Logs.self,
         ]
     )
+
+    /// Bare `gatewayctl`: a usage error (64), not success, with the help that says what to type.
+    func run() throws {
+        print(Self.helpMessage(), to: &StandardError.stream)
+        throw ExitCode(ExitStatus.usage)
+    }
+}
+
+/// `print(..., to: &StandardError.stream)`.
+struct StandardError: TextOutputStream {
+    nonisolated(unsafe) static var stream = StandardError()
+    func write(_ string: String) { Output.error(string, newline: false) }
 }
 
 /// Options every command takes.
 struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "The control socket (default: $\(GatewayConstants.Environment.socket) or \(GatewayConstants.defaultControlSocket)).",
+        "The control socket (default: $\(GatewayConstants.Environment.socket), else \(GatewayConstants.defaultControlSocket), else your own $XDG_RUNTIME_DIR/gatewayd/control).",
         valueName: "path"))
     var socket: String?
 
@@ -35,9 +53,7 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for an answer.", valueName: "seconds"))
     var timeout: Double = 30
 
-    var socketPath: String {
-        socket ?? ProcessEnvironment.value(GatewayConstants.Environment.socket) ?? GatewayConstants.defaultControlSocket
-    }
+    var socketPath: String { socket ?? DefaultPaths.clientSocket() }
 }
 
 struct Status: ParsableCommand {

@@ -21,6 +21,10 @@ struct Logs: ParsableCommand {
         if options.json { arguments += ["-o", "json"] }
         if let session { arguments.append("\(GatewayConstants.journalFieldPrefix)SESSION=\(session)") }
         if let quick { arguments.append("\(GatewayConstants.journalFieldPrefix)QUICK_COMMAND=\(quick)") }
+        // A gatewayd started by hand writes to its own stderr: the journal has nothing for it.
+        if let state = UnitState.query(unit), state.activeState == "inactive" {
+            Output.error("gatewayctl: \(unit) is not running; a gatewayd started by hand (not by systemd) logs to its own stderr, not to the journal")
+        }
         let argv = arguments.map { strdup($0) } + [nil]
         execvp("journalctl", argv)
         throw CtlFailure(status: ExitStatus.failed, message: "cannot run journalctl: \(String(cString: strerror(errno))); is systemd installed?")

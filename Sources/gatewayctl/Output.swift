@@ -9,8 +9,8 @@ enum Output {
         print(String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self))
     }
 
-    static func error(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+    static func error(_ text: String, newline: Bool = true) {
+        FileHandle.standardError.write(Data((newline ? text + "\n" : text).utf8))
     }
 
     static func stateReply(_ reply: [String: JSONValue], _ options: ClientOptions) {
@@ -40,11 +40,12 @@ enum Output {
                 "\(entry["name"]?.string ?? "?") (\(entry["health"]?.string ?? "?"): \(entry["detail"]?.string ?? ""))"
             }.joined(separator: "\n           ")
         }
+        let durability = object["store_problem"]?.string.map { "\n  Durable: NO, queued messages are lost on a restart: \($0)" } ?? ""
         return """
             \(bullet) gatewayd — \(state)\(reason)
                   PID: \(object["pid"]?.int ?? 0)   version \(object["version"]?.string ?? "?")   up \(uptime(object["uptime_usec"]?.int ?? 0))
                 Turns: \(object["turns_in_flight"]?.int ?? 0) in flight   Exec: \(object["exec_running"]?.int ?? 0) running   Sessions: \(object["sessions"]?.int ?? 0)
-            Platforms: \(platforms.isEmpty ? "none" : platforms)
+            Platforms: \(platforms.isEmpty ? "none" : platforms)\(durability)
             """
     }
 

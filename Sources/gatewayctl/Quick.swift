@@ -40,13 +40,16 @@ struct Quick: ParsableCommand {
                 if !passed.isEmpty { parameters["args"] = .array(passed.map { .string($0) }) }
                 reply = try Client(options, waitForever: true).call(.runQuickCommand, parameters)
             } catch let failure as CtlFailure {
-                failure.report()
+                aliasHint(failure)?.report() ?? failure.report()
                 throw ExitCode(ExitStatus.notRun)
             }
             if options.json {
                 Output.json(.object(reply))
-            } else if let output = reply["output"]?.string, !output.isEmpty {
-                print(output)
+            } else {
+                if let output = reply["output"]?.string, !output.isEmpty { print(output) }
+                if reply["truncated"]?.bool == true {
+                    Output.error("gatewayctl: /\(name)'s output was cut at exec.max_output; the rest was dropped")
+                }
             }
             if reply["timed_out"]?.bool == true {
                 if !options.json { Output.error("gatewayctl: /\(name) timed out") }
@@ -54,6 +57,18 @@ struct Quick: ParsableCommand {
             }
             if let signal = reply["signal"]?.int { throw ExitCode(Int32(128 + signal)) }
             throw ExitCode(Int32(reply["exit_status"]?.int ?? 0))
+        }
+
+        /// An alias (or a built-in) is not an exec quick command: it runs as a chat message does,
+        /// which `gatewayctl send /NAME` does. Nil when the failure is something else.
+        private func aliasHint(_ failure: CtlFailure) -> CtlFailure? {
+            guard failure.isNoSuchQuickCommand,
+                  let commands = try? Client(options).call(.listQuickCommands)["commands"]?.array,
+                  let entry = commands.compactMap(\.object).first(where: { $0["name"]?.string == name }),
+                  entry["type"]?.string == "alias"
+            else { return nil }
+            return CtlFailure(status: failure.status, message:
+                "/\(name) is an alias of \(entry["target"]?.string ?? "another command"), not an exec quick command; run it as a chat message: gatewayctl send /\(name)")
         }
     }
 }

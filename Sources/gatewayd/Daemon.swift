@@ -31,10 +31,14 @@ actor Daemon: GatewayControlHost {
     /// The network platforms, started after the control socket (READY=1 follows them).
     private var adapters: [any PlatformAdapter] = []
 
-    init(configPath: String, config: GatewayConfig, socketOverride: String?, logger: Logger) {
+    /// `--state-dir`: wins over the file's state_dir, at start and after every reload.
+    let stateDirectoryOverride: String?
+
+    init(configPath: String, config: GatewayConfig, socketOverride: String?, stateDirectoryOverride: String?, logger: Logger) {
         self.configPath = configPath
         self.config = config
         self.socketOverride = socketOverride
+        self.stateDirectoryOverride = stateDirectoryOverride
         self.logger = logger
         notifications = NotifyQueue(notifier: notifier, logger: logger)
         status = StatusTracker(notify: notifications)
@@ -77,6 +81,8 @@ actor Daemon: GatewayControlHost {
         (config.platforms.localEnabled ? [GatewayConstants.localPlatform] : []) + adapters.map(\.name)
     }
 
+    var storeProblem: String? { status.storeProblem }
+
     func platformHealth() async -> [(name: String, health: PlatformHealth)] {
         var health: [(name: String, health: PlatformHealth)] = []
         if config.platforms.localEnabled {
@@ -88,6 +94,9 @@ actor Daemon: GatewayControlHost {
 
     /// Runs until a stop or restart drain completes; returns the exit status.
     func run() async -> Int32 {
+        // Caught from the first moment, handled once READY=1 is out: a `systemctl stop` while
+        // gatewayd is still starting gets a drain and exit 0, not the default action's death.
+        let signals = Self.catchSignals()
         if config.agent.backend == .openai {
             logger.critical("agent.backend openai is not available in this build; use echo or command",
                             metadata: ["event": "config_invalid"])
@@ -114,7 +123,7 @@ actor Daemon: GatewayControlHost {
         do {
             try await startControlSocket()
         } catch {
-            logger.critical("cannot serve the control socket: \(error)", metadata: ["event": "socket_failed"])
+            logger.critical("cannot serve the control socket: \(describeSystemError(error))", metadata: ["event": "socket_failed"])
             return GatewayConstants.ExitStatus.failure
         }
         for adapter in adapters {
@@ -123,14 +132,14 @@ actor Daemon: GatewayControlHost {
                 let health = await adapter.health()
                 logger.info("platform \(adapter.name): \(health.detail)", metadata: ["event": "platform", "platform": "\(adapter.name)"])
             } catch {
-                logger.critical("platform \(adapter.name) cannot start: \(error)", metadata: ["event": "platform_failed", "platform": "\(adapter.name)"])
+                logger.critical("platform \(adapter.name) cannot start: \(describeSystemError(error))", metadata: ["event": "platform_failed", "platform": "\(adapter.name)"])
                 return GatewayConstants.ExitStatus.failure
             }
         }
         let readyLine = status.reset(to: await dispatcher.snapshot, platformCount: platformNames.count)
         notify { try $0.ready(status: readyLine) }
         logger.info("gatewayd \(GatewayConstants.version) ready", metadata: ["event": "started", "MESSAGE_ID": "\(GatewayMessageID.started)"])
-        startSignalHandling()
+        handleSignals(signals)
         startWatchdog()
 
         var exitReason = DrainReason.stop
@@ -164,7 +173,12 @@ actor Daemon: GatewayControlHost {
             try await server.adopt(listeningDescriptor: activated.fileDescriptor)
             logger.info("control socket passed by systemd", metadata: ["event": "socket", "fd": "\(activated.fileDescriptor)"])
         } else {
-            let path = socketOverride ?? config.control.socket
+            // The file's control.socket, unless it is the default: then a per-user one for a
+            // gatewayd started by hand as a normal user (DefaultPaths).
+            let configured = config.control.socket == GatewayConstants.defaultControlSocket ? DefaultPaths.daemonSocket() : config.control.socket
+            guard let path = socketOverride ?? configured else {
+                throw ControlSocketError("no control socket: XDG_RUNTIME_DIR is not set; give one with --socket PATH or control.socket")
+            }
             let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
             if !directory.isEmpty { mkdir(directory, 0o755) }
             let permissions = interface.permissions
@@ -194,9 +208,12 @@ actor Daemon: GatewayControlHost {
 
     // MARK: Signals, reload, watchdog
 
-    private func startSignalHandling() {
+    private static func catchSignals() -> SignalStream {
         let testHooks = getenv(GatewayConstants.Environment.testHooks).map { String(cString: $0) == "1" } ?? false
-        let signals = SignalStream([SIGTERM, SIGINT, SIGUSR1, SIGHUP] + (testHooks ? [SIGUSR2] : []))
+        return SignalStream([SIGTERM, SIGINT, SIGUSR1, SIGHUP] + (testHooks ? [SIGUSR2] : []))
+    }
+
+    private func handleSignals(_ signals: SignalStream) {
         Task {
             for await number in signals.stream { await self.handle(signal: number) }
         }
@@ -236,11 +253,14 @@ actor Daemon: GatewayControlHost {
             for warning in outcome.warnings {
                 logger.warning("\(configPath): \(warning)", metadata: ["event": "config_warning"])
             }
-            config = outcome.config
-            await dispatcher.reload(outcome.config)
+            var reloaded = outcome.config
+            if let stateDirectoryOverride { reloaded.stateDirectory = stateDirectoryOverride }
+            config = reloaded
+            await dispatcher.reload(reloaded)
             // control.admin_group as the new file says, and the group database says now.
-            controlInterface?.replacePermissions(controlPermissions(outcome.config))
-            logger.info("configuration reloaded from \(configPath)", metadata: ["event": "reload", "MESSAGE_ID": "\(GatewayMessageID.reloaded)"])
+            controlInterface?.replacePermissions(controlPermissions(reloaded))
+            let source = fileExists(configPath) ? "from \(configPath)" : "(no file at \(configPath): built-in defaults)"
+            logger.info("configuration reloaded \(source)", metadata: ["event": "reload", "MESSAGE_ID": "\(GatewayMessageID.reloaded)"])
         } catch let error as ConfigError {
             logger.error("reload refused, the old configuration stays: \(error)", metadata: [
                 "event": "reload_failed", "MESSAGE_ID": "\(GatewayMessageID.reloadRefused)",
@@ -306,4 +326,10 @@ actor Daemon: GatewayControlHost {
     private func notify(_ body: @escaping @Sendable (Notifier) throws -> Void) {
         notifications.send(body)
     }
+}
+
+/// Why the control socket cannot be served.
+struct ControlSocketError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

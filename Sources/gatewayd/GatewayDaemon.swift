@@ -28,8 +28,14 @@ struct GatewayDaemon: AsyncParsableCommand {
     var config = GatewayConstants.defaultConfigPath
 
     @Option(name: .long, help: ArgumentHelp(
-        "The control socket to bind (default: control.socket; a socket passed by systemd wins).", valueName: "path"))
+        "The control socket to bind (default: control.socket, which is /run/gatewayd/control for root and $XDG_RUNTIME_DIR/gatewayd/control for anyone else; a socket passed by systemd wins).",
+        valueName: "path"))
     var socket: String?
+
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp(
+        "Where the durable queue (state.db) lives (default: state_dir, else systemd's StateDirectory=, else $XDG_STATE_HOME/gatewayd or ~/.local/state/gatewayd).",
+        valueName: "path"))
+    var stateDirectory: String?
 
     @Flag(name: .customLong("check-config"), help: "Validate the configuration, print every problem, and exit (0 valid, 78 invalid).")
     var checkConfig = false
@@ -66,7 +72,9 @@ struct GatewayDaemon: AsyncParsableCommand {
         for warning in loaded.warnings {
             logger.warning("\(config): \(warning)", metadata: ["event": "config_warning"])
         }
-        let daemon = Daemon(configPath: config, config: loaded.config, socketOverride: socket, logger: logger)
+        var settings = loaded.config
+        if let stateDirectory { settings.stateDirectory = stateDirectory }
+        let daemon = Daemon(configPath: config, config: settings, socketOverride: socket, stateDirectoryOverride: stateDirectory, logger: logger)
         let status = await daemon.run()
         throw ExitCode(status)
     }

@@ -72,6 +72,37 @@ struct DurabilityScenarioTests {
         #expect(result["recovered"]?.hasPrefix("state store: 5 message(s) to replay") == true)
     }
 
+    @Test("queue mode over the control socket: the reply to a message told \"Queued\" reaches gatewayctl events and the journal")
+    func queuedReplyIsAnnounced() throws {
+        let scenario = Scenario { Self.config($0) }
+        defer { scenario.remove() }
+        let output = try scenario.run(Self.waitForProcessed + """
+            systemctl --user start "$UNIT" || exit 1
+            $CTL send "slow m1" > m1.out 2>&1 &
+            wait_event '"turns_in_flight":1' || exit 2
+            echo "ack=$($CTL send "queued m2")"
+            coproc EVENTS { exec $CTL --json events; }
+            # The first line (the status) says the subscription is in place.
+            IFS= read -r -t 20 line <&"${EVENTS[0]}" || exit 5
+            release_turn || exit 3
+            wait_processed 2 || exit 4
+            reply=
+            while IFS= read -r -t 20 line <&"${EVENTS[0]}"; do
+              case $line in *'"kind":"reply"'*) reply=$line; break;; esac
+            done
+            kill $EVENTS_PID
+            echo "event=$reply"
+            journalctl --sync
+            echo "journal=$(journalctl -o cat --no-pager GATEWAY_EVENT=reply GATEWAY_PLATFORM=local | grep -c 'ok')"
+            """)
+        #expect(output.status == 0, "\(output.standardError)")
+        let result = fields(output.standardOutput)
+        #expect(result["ack"] == GatewayText.queuedAck)
+        #expect(result["event"]?.contains(#""text":"ok""#) == true, "\(result["event"] ?? "")")
+        #expect(result["event"]?.contains(#""platform":"local""#) == true)
+        #expect(result["journal"] == "1", "the queued message's reply, and only it, had no request waiting")
+    }
+
     @Test("restart drain with a busy session: the queued message is answered after the restart, and /restart's chat is told")
     func queuedAcrossRestart() throws {
         let scenario = Scenario { Self.config($0) }

@@ -51,6 +51,7 @@ struct Gateway {
           held: {type: exec, command: "sleep 30", timeout: 2s}
           words: {type: exec, command: 'printf "<%s>" "$@"', args: pass}
           st: {type: alias, target: /status}
+          big: {type: exec, command: "head -c 70000 /dev/zero | tr '\\\\0' x"}
         """
 
     /// A lineage in which this test process is not the daemon: gatewayctl and other children
@@ -168,7 +169,7 @@ struct GatewayControlTests {
         #expect(try await gateway.call(.resetSession, ["session": "local:dm:ops"]).parameters["reset"] == true)
         #expect(try await gateway.call(.resetSession, ["session": "local:dm:ops"]).error == GatewayWire.Error.noSuchSession)
         let commands = try await gateway.call(.listQuickCommands).parameters["commands"]?.array ?? []
-        #expect(commands.compactMap { $0.object?["name"]?.string } == ["fail", "held", "hello", "slow", "st", "words"])
+        #expect(commands.compactMap { $0.object?["name"]?.string } == ["big", "fail", "held", "hello", "slow", "st", "words"])
         #expect(commands.first { $0.object?["name"] == "words" }?.object?["args"] == "pass")
         #expect(commands.first { $0.object?["name"] == "st" }?.object?["target"] == "/status")
     }
@@ -265,9 +266,28 @@ struct GatewayCtlTests {
     func notRunning() async throws {
         let output = try await onThread { try run([TestPaths.product("gatewayctl"), "--socket", "/nonexistent/control", "status"]) }
         #expect(output.status == 3)
-        #expect(output.standardError == "gatewayctl: gatewayd is not running (no socket at /nonexistent/control); start it with: systemctl start gatewayd\n")
+        #expect(output.standardError == "gatewayctl: gatewayd is not running (no socket at /nonexistent/control); start it with: gatewayd --socket /nonexistent/control\n")
         let quick = try await onThread { try run([TestPaths.product("gatewayctl"), "quick", "run", "x", "--socket", "/nonexistent/control"]) }
         #expect(quick.status == 125)
+        // The shipped layout's sockets belong to units: the hint starts the right socket unit.
+        for (socket, unit) in [("/run/gatewayd/control", "gatewayd.socket"), ("/run/gatewayd-ops/control", "gatewayd@ops.socket")]
+        where access(socket, F_OK) != 0 {
+            let instance = try await onThread { try run([TestPaths.product("gatewayctl"), "--socket", socket, "status"]) }
+            #expect(instance.status == 3)
+            #expect(instance.standardError.hasSuffix("start it with: systemctl start \(unit)\n"), "\(instance.standardError)")
+        }
+    }
+
+    @Test("bare gatewayctl is a usage error (64) whose help names the global options")
+    func bare() async throws {
+        let output = try await onThread { try run([TestPaths.product("gatewayctl")]) }
+        #expect(output.status == 64)
+        for option in ["--socket PATH", "--json", "--timeout S"] {
+            #expect(output.standardError.contains(option), "\(option) in \(output.standardError)")
+        }
+        let help = try await onThread { try run([TestPaths.product("gatewayctl"), "--help"]) }
+        #expect(help.status == 0)
+        #expect(help.standardOutput.contains("--socket PATH"))
     }
 
     @Test("quick run exits as timeout(1) does; --json parses")
@@ -290,6 +310,13 @@ struct GatewayCtlTests {
         let status = try await gateway.ctl(["status", "--json"])
         #expect((try JSONSerialization.jsonObject(with: Data(status.standardOutput.utf8)) as? [String: Any])?["state"] as? String == "running")
         #expect(try await gateway.ctl(["bogus"]).status == 64)
+        let alias = try await gateway.ctl(["quick", "run", "st"])
+        #expect(alias.status == 125)
+        #expect(alias.standardError == "gatewayctl: /st is an alias of /status, not an exec quick command; run it as a chat message: gatewayctl send /st\n")
+        let big = try await gateway.ctl(["quick", "run", "big"])
+        #expect(big.status == 0)
+        #expect(big.standardOutput.utf8.count == 65536 + 1, "the cap, and print's newline")
+        #expect(big.standardError == "gatewayctl: /big's output was cut at exec.max_output; the rest was dropped\n")
     }
 
     @Test("the Python varlink package speaks to the server: GetInfo, GetStatus, RunQuickCommand",

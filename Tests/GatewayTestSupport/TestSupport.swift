@@ -110,9 +110,7 @@ public final class FIFOSignal: @unchecked Sendable {
     private let fd: Int32
 
     public init() {
-        directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("gatewayd-fifo-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        directory = makeTemporaryDirectory("gatewayd-fifo")
         path = directory + "/signal"
         mkfifo(path, 0o600)
         fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
@@ -167,20 +165,40 @@ public func environment(with changes: [String: String?]) -> [String: String] {
     return result
 }
 
-/// A fresh temporary directory, removed by the caller.
+/// A fresh temporary directory. The caller may remove it; whatever is left is removed with the
+/// rest of this process's (one `gatewayd-test.*` directory per test process) when it exits, so
+/// `swift test` leaves nothing in /tmp.
 public func makeTemporaryDirectory(_ prefix: String = "gatewayd-test") -> String {
-    String(cString: mkdtemp(strdup(NSTemporaryDirectory() + "/\(prefix).XXXXXX"))!)
+    String(cString: mkdtemp(strdup(temporaryRoot + "/\(prefix).XXXXXX"))!)
 }
+
+/// This process's directory under /tmp, made on first use and removed at exit. Traversable by
+/// all: some tests run a child as another user in a directory below it.
+private let temporaryRoot: String = {
+    let root = String(cString: mkdtemp(strdup(NSTemporaryDirectory() + "/gatewayd-test.XXXXXX"))!)
+    chmod(root, 0o755)
+    temporaryRootForExit = root
+    atexit { temporaryRootForExit.map { try? FileManager.default.removeItem(atPath: $0) } }
+    return root
+}()
+
+/// For the `atexit` handler, which cannot capture.
+nonisolated(unsafe) private var temporaryRootForExit: String?
 
 /// Runs blocking code (a blocking socket client, poll(2)) on a thread of its own, so it never
 /// occupies one of the few cooperative threads that the server under test needs.
+///
+/// The body runs in the calling task (on a `DedicatedThreadExecutor`), not on a bare thread: an
+/// `#expect` in it then knows its test. On a detached thread it did not, and a failure was
+/// reported against «unknown» while the test itself was listed as passed.
 public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try body() })
-        }
-    }
+    let executor = DedicatedThreadExecutor(name: onThreadName)
+    defer { executor.finish() }
+    return try await withTaskExecutorPreference(executor) { try body() }
 }
+
+/// The name of `onThread`'s threads (as `/proc/thread-self/comm` shows it).
+public let onThreadName = "gw-test-block"
 
 /// A free TCP port on 127.0.0.1, for a server under test that cannot bind port 0 itself.
 public func freeLoopbackPort() -> Int { Int(gw_free_loopback_port()) }

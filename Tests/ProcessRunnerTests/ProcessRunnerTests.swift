@@ -225,6 +225,16 @@ struct ProcessRunnerTests {
         #expect(currentThreadName() == OwnThreadTrait.threadName)
     }
 
+    @Test("onThread runs blocking code off the pool, and a failure in it belongs to its test (not «unknown»)")
+    func onThreadAttribution() async throws {
+        #expect(try await onThread { currentThreadName() } == onThreadName)
+        // Known only if it is recorded against this test: one recorded against «unknown» (a bare
+        // thread has no test) fails the run and leaves this test with no known issue.
+        await withKnownIssue("recorded on onThread's thread") {
+            try await onThread { #expect(Bool(false), "deliberate") }
+        }
+    }
+
     @Test("out of descriptors (EMFILE) is a typed error, and the runner recovers", .ownThread)
     func descriptorExhaustion() throws {
         // In a separate process: lowering RLIMIT_NOFILE here would break the tests running beside it.

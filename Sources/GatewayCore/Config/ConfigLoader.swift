@@ -21,18 +21,12 @@ public enum ConfigLoader {
                     severity: .error, path: "", line: nil, message: "no such file")])
             }
             var config = GatewayConfig()
-            if let unitState = unitStateDirectory() { config.stateDirectory = unitState }
+            config.stateDirectory = DefaultPaths.stateDirectory()
             return Outcome(config: config, problems: [])
         }
-        let outcome = parse(text, stateDirectoryFallback: unitStateDirectory())
+        let outcome = parse(text, stateDirectoryFallback: DefaultPaths.stateDirectory())
         if !outcome.errors.isEmpty { throw ConfigError(file: path, problems: outcome.problems) }
         return outcome
-    }
-
-    /// systemd's `StateDirectory=` (the unit's own, per instance for gatewayd@.service): used
-    /// unless the file names a `state_dir`.
-    static func unitStateDirectory() -> String? {
-        ProcessEnvironment.value("STATE_DIRECTORY")?.split(separator: ":").first.map(String.init)
     }
 
     /// A config file larger than this is refused rather than read (it is surely not one).

@@ -37,6 +37,13 @@ extension Dispatcher {
         }
     }
 
+    /// A reply that came after its request was answered (a message queued behind a busy turn,
+    /// sent over the control socket): nobody waits for it, so it goes where every such reply
+    /// goes, the event stream and the journal.
+    public func announceLateReply(_ text: String, to chat: ChatAddress) {
+        publish(.delayedReply(chat, text: text))
+    }
+
     func deliverLater(_ text: String, to chat: ChatAddress, _ outbox: any ChatOutbox) async {
         publish(.delayedReply(chat, text: text))
         await outbox.send(text, to: chat)

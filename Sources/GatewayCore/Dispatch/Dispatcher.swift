@@ -1,7 +1,7 @@
 import Glibc
 import ProcessRunner
 
-/// Routes each inbound message, in the fixed order of DESIGN.md: access, parse, built-in
+/// Routes each inbound message, in the fixed order of docs/DESIGN.md: access, parse, built-in
 /// command, exec quick command, alias, draining guard, busy guard, agent turn.
 ///
 /// An actor with reentrancy on purpose: while a turn or an exec quick command is awaited, the
