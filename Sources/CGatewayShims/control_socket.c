@@ -36,7 +36,9 @@ int gw_peer_pidfd(int fd) {
 }
 
 int gw_pidfd_alive(int pidfd) {
-    return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+    // Signal 0 checks permission as kill() does: EPERM (a root peer of an unprivileged daemon)
+    // still means the process exists; only ESRCH says it is gone.
+    return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 || errno == EPERM;
 }
 
 /// The work of gw_unix_listen, on a thread of its own (see there).

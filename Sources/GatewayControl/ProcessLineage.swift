@@ -42,13 +42,17 @@ public struct ProcessLineage: Sendable {
     public static func current() -> ProcessLineage {
         ProcessLineage(daemonPID: getpid(), serviceCgroup: serviceCgroup(
             procSelfCgroup: ProcFS.read("/proc/self/cgroup") ?? "",
-            invocationID: getenv("INVOCATION_ID").map { String(cString: $0) }))
+            invocationID: getenv("INVOCATION_ID").map { String(cString: $0) },
+            parentCgroup: ProcFS.cgroup(of: getppid())))
     }
 
     /// The cgroup v2 path of `/proc/self/cgroup` (its `0::` line) when it names a systemd
     /// service: the path ends in `.service`, or systemd set `INVOCATION_ID` for this process.
-    public static func serviceCgroup(procSelfCgroup text: String, invocationID: String?) -> String? {
-        guard let path = unifiedCgroup(text) else { return nil }
+    /// Not when the process that started the daemon (the service manager) shares it: then the
+    /// cgroup is not the service's own (a manager that could not create cgroups, a container
+    /// without delegation), and everything in it would look like the daemon's children.
+    public static func serviceCgroup(procSelfCgroup text: String, invocationID: String?, parentCgroup: String?) -> String? {
+        guard let path = unifiedCgroup(text), path != parentCgroup else { return nil }
         let isService = path.hasSuffix(".service") || !(invocationID ?? "").isEmpty
         return isService ? path : nil
     }
@@ -73,7 +77,13 @@ public struct ProcessLineage: Sendable {
         }
         let exited = "process \(pid) has exited, so its lineage cannot be checked"
         var parent = parentOf(pid)
-        if parent == nil { return exited }
+        if parent == nil {
+            // Alive but unreadable: /proc hides other users' processes (hidepid=, ProtectProc=).
+            if let process = peer.process, process.isAlive {
+                return "/proc/\(pid) cannot be read (hidepid= or ProtectProc= hides it), so its lineage cannot be checked"
+            }
+            return exited
+        }
         var steps = 0
         while let ancestor = parent, ancestor > 0, steps < Self.maxAncestors {
             if ancestor == daemonPID { return "process \(pid) descends from gatewayd (pid \(daemonPID))" }

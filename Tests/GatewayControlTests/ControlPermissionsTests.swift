@@ -13,18 +13,24 @@ struct ControlPermissionsTests {
 
     // MARK: (b) the service's cgroup, with cgroup files as the kernel writes them
 
-    @Test("the daemon's service cgroup: a .service path, or INVOCATION_ID set; cgroup v1 lines ignored")
+    @Test("the daemon's service cgroup: a .service path, or INVOCATION_ID set; cgroup v1 lines ignored; not one its manager shares")
     func serviceCgroup() {
+        func service(_ text: String, _ invocationID: String? = nil, parent: String? = "/init.scope") -> String? {
+            ProcessLineage.serviceCgroup(procSelfCgroup: text, invocationID: invocationID, parentCgroup: parent)
+        }
         let hybrid = "12:pids:/system.slice/gatewayd.service\n1:name=systemd:/system.slice/gatewayd.service\n0::/system.slice/gatewayd.service\n"
-        #expect(ProcessLineage.serviceCgroup(procSelfCgroup: hybrid, invocationID: nil) == "/system.slice/gatewayd.service")
-        #expect(ProcessLineage.serviceCgroup(procSelfCgroup: "0::/system.slice/system-gatewayd.slice/gatewayd@ops.service\n",
-                                             invocationID: nil) == "/system.slice/system-gatewayd.slice/gatewayd@ops.service")
+        #expect(service(hybrid) == "/system.slice/gatewayd.service")
+        #expect(service("0::/system.slice/system-gatewayd.slice/gatewayd@ops.service\n") == "/system.slice/system-gatewayd.slice/gatewayd@ops.service")
         // A terminal: a session scope, no INVOCATION_ID: not a service, no cgroup check.
-        #expect(ProcessLineage.serviceCgroup(procSelfCgroup: "0::/user.slice/user-1000.slice/session-4.scope\n", invocationID: nil) == nil)
+        #expect(service("0::/user.slice/user-1000.slice/session-4.scope\n") == nil)
         // Inside a cgroup namespace the service sees itself at "/": INVOCATION_ID says it is one.
-        #expect(ProcessLineage.serviceCgroup(procSelfCgroup: "0::/\n", invocationID: "6c3f1b0e2b8c4d0f9a1e") == "/")
-        #expect(ProcessLineage.serviceCgroup(procSelfCgroup: "0::/\n", invocationID: "") == nil)
-        #expect(ProcessLineage.serviceCgroup(procSelfCgroup: "4:memory:/x.service\n", invocationID: nil) == nil, "no v2 line")
+        #expect(service("0::/\n", "6c3f1b0e2b8c4d0f9a1e", parent: "/..") == "/")
+        #expect(service("0::/\n", "") == nil)
+        #expect(service("4:memory:/x.service\n") == nil, "no v2 line")
+        // The manager in the same cgroup (it could not make one per service): no check, or every
+        // process there would be refused.
+        #expect(service("0::/\n", "6c3f1b0e2b8c4d0f9a1e", parent: "/") == nil)
+        #expect(service("0::/gatewayd.service\n", nil, parent: "/gatewayd.service") == nil)
     }
 
     @Test("a peer in the service's cgroup, or below it, is refused: an orphan cannot leave it; others are not")

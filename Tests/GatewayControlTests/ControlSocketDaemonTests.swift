@@ -50,6 +50,12 @@ struct ControlSocketDaemonTests {
             try VarlinkConnection(path: socket, timeout: .seconds(10)).call(VarlinkCall(method: "io.gatewayd.Gateway.GetStatus"))
         }
         #expect(reply.parameters["status"]?.object?["state"] == "running")
+        // Root (this process: the daemon's parent, not one of its children) may steer an
+        // unprivileged daemon, which cannot signal root's processes (its pidfd check says EPERM).
+        let resumed = try await onThread {
+            try VarlinkConnection(path: socket, timeout: .seconds(10)).call(VarlinkCall(method: "io.gatewayd.Gateway.Resume"))
+        }
+        #expect(resumed.error == nil, "\(resumed)")
         kill(daemon.pid, SIGTERM)
         #expect(try await onThread { daemon.wait() } == 0)
     }
