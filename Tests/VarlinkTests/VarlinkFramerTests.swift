@@ -1,8 +1,10 @@
+import GatewayTestSupport
 import NIOCore
 import Testing
 @testable import Varlink
 
-@Suite("Varlink framing")
+/// Synchronous and CPU-bound: on a thread of its own, not one of the cooperative pool's two.
+@Suite("Varlink framing", .ownThread)
 struct VarlinkFramerTests {
     static func feed(_ framer: inout VarlinkFramer, _ bytes: [UInt8], chunk: Int) throws -> [[UInt8]] {
         var messages: [[UInt8]] = []
@@ -37,9 +39,9 @@ struct VarlinkFramerTests {
         #expect(throws: VarlinkProtocolError.self) { try Self.feed(&overWithEnd, Array(repeating: 0x61, count: 11) + [0], chunk: 64) }
     }
 
-    @Test("a 1 MiB message in 1-byte and 64-byte reads: every byte is looked at once", arguments: [1, 64])
-    func linear(chunk: Int) throws {
-        let size = 1 << 20
+    @Test("a 256 KiB message in 1-byte reads, a 1 MiB one in 64-byte reads: every byte is looked at once",
+          arguments: [(1, 256 << 10), (64, 1 << 20)])
+    func linear(chunk: Int, size: Int) throws {
         var framer = VarlinkFramer(maxMessageSize: size)
         let messages = try Self.feed(&framer, Array(repeating: 0x20, count: size) + [0], chunk: chunk)
         #expect(messages.count == 1 && messages.first?.count == size)
