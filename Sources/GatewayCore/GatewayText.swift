@@ -88,10 +88,12 @@ extension GatewayText {
     public static func adminGroupUnknown(_ name: String) -> String {
         "control.admin_group: there is no group named '\(name)'; only root and gatewayd's own user may use the changing control methods"
     }
-    public static func socketGroupNotApplied(path: String, group: String, mode: UInt32, reason: String) -> String {
+    /// The socket's group could not be set (at start, or to a reloaded admin_group).
+    public static func socketGroupNotApplied(path: String, group: String, mode: UInt32, reason: String, onReload: Bool) -> String {
         "control socket \(path): cannot give it group \(group) (\(reason)): gatewayd's user must be a member of \(group), "
-            + "or let gatewayd.socket create the socket (SocketGroup=\(group)); serving with mode "
-            + String(mode, radix: 8) + " and gatewayd's own group, so members of \(group) cannot connect"
+            + "or let gatewayd.socket create the socket (SocketGroup=\(group)); "
+            + (onReload ? "it keeps its previous group" : "serving with mode " + String(mode, radix: 8) + " and gatewayd's own group")
+            + ", so members of \(group) cannot connect"
     }
     public static let localPlatformDisabled = "the local platform is disabled (platforms.local.enabled: false)"
 }

@@ -56,8 +56,19 @@ extension VarlinkServer {
             throw error
         }
         // From here NIO owns the descriptor (and closes it if it fails).
-        adopt(bound: try await bootstrap().withBoundSocket(fd).get())
+        adopt(bound: try await bootstrap().withBoundSocket(fd).get(), path: path)
         return groupProblem
+    }
+
+    /// Gives the socket file this server bound a new group (the admin group of a reloaded
+    /// configuration), without following a symlink. nil when done; the error otherwise (EPERM:
+    /// the daemon's user is not a member). Does nothing for a socket passed by systemd, whose
+    /// group is the socket unit's.
+    public func changeSocketGroup(to groupID: UInt32) -> VarlinkSocketError? {
+        guard let path = boundPath else { return nil }
+        guard gw_socket_file_chown_group(path, groupID) != 0 else { return nil }
+        let code = errno
+        return VarlinkSocketError(code: code, "cannot give \(path) group \(groupID): \(String(cString: strerror(code)))")
     }
 
     private func applyModeAndGroup(path: String, mode: UInt32, groupID: UInt32?, privateUmask: Bool) throws -> VarlinkSocketError? {

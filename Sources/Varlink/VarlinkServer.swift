@@ -19,6 +19,8 @@ public final class VarlinkServer: Sendable {
     private let interfaces: [String: any VarlinkInterface]
     private let group: MultiThreadedEventLoopGroup
     private let channel = Mutex<(any Channel)?>(nil)
+    /// The socket file this server bound itself (nil for an adopted one).
+    private let socketPath = Mutex<String?>(nil)
     private let admission: Mutex<ConnectionAdmission>
     private let connectionLog = RateLimitedLog()
     /// Connection tasks run on the (single) event loop's thread.
@@ -84,9 +86,13 @@ public final class VarlinkServer: Sendable {
         }
     }
 
-    func adopt(bound: any Channel) {
+    func adopt(bound: any Channel, path: String) {
         channel.withLock { $0 = bound }
+        socketPath.withLock { $0 = path }
     }
+
+    /// The socket file this server bound itself; nil for a socket passed by systemd.
+    public var boundPath: String? { socketPath.withLock { $0 } }
 
     func bootstrap() -> ServerBootstrap {
         ServerBootstrap(group: group)

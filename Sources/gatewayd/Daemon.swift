@@ -187,13 +187,26 @@ actor Daemon: GatewayControlHost {
             // operator is told why, and root and the daemon's user can still steer it.
             if let problem = try await server.bind(path: path, mode: mode, groupID: permissions.adminGroupID),
                let group = permissions.adminGroup {
-                logger.warning("\(GatewayText.socketGroupNotApplied(path: path, group: group, mode: mode, reason: String(cString: strerror(problem.code))))",
+                logger.warning("\(GatewayText.socketGroupNotApplied(path: path, group: group, mode: mode, reason: String(cString: strerror(problem.code)), onReload: false))",
                                metadata: ["event": "socket_group", "path": "\(path)"])
             }
             logger.info("control socket at \(path)", metadata: ["event": "socket", "path": "\(path)"])
         }
         self.server = server
         controlInterface = interface
+    }
+
+    /// Puts reloaded permissions in force, and gives a socket the daemon bound itself the new
+    /// admin group (members of the new group could not open it otherwise).
+    private func applyControlPermissions(_ permissions: ControlPermissions) {
+        guard let interface = controlInterface else { return }
+        let previous = interface.permissions.adminGroupID
+        interface.replacePermissions(permissions)
+        guard let groupID = permissions.adminGroupID, groupID != previous, let group = permissions.adminGroup,
+              let problem = server?.changeSocketGroup(to: groupID) else { return }
+        let path = server?.boundPath ?? ""
+        logger.warning("\(GatewayText.socketGroupNotApplied(path: path, group: group, mode: config.control.socketMode, reason: String(cString: strerror(problem.code)), onReload: true))",
+                       metadata: ["event": "socket_group", "path": "\(path)"])
     }
 
     /// Who may steer the daemon under `config`, resolved now (the admin group by name); a group
@@ -258,7 +271,7 @@ actor Daemon: GatewayControlHost {
             config = reloaded
             await dispatcher.reload(reloaded)
             // control.admin_group as the new file says, and the group database says now.
-            controlInterface?.replacePermissions(controlPermissions(reloaded))
+            applyControlPermissions(controlPermissions(reloaded))
             let source = fileExists(configPath) ? "from \(configPath)" : "(no file at \(configPath): built-in defaults)"
             logger.info("configuration reloaded \(source)", metadata: ["event": "reload", "MESSAGE_ID": "\(GatewayMessageID.reloaded)"])
         } catch let error as ConfigError {

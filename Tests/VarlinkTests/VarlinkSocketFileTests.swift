@@ -102,7 +102,7 @@ struct VarlinkSocketFileTests {
         await server.shutdown()
     }
 
-    @Test("the group is applied to the socket file itself", .enabled(if: geteuid() == 0, "needs root to give any group"))
+    @Test("the group is applied to the socket file itself, and changed there on request", .enabled(if: geteuid() == 0, "needs root to give any group"))
     func groupApplied() async throws {
         let directory = makeTemporaryDirectory("gatewayd-varlink")
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -112,6 +112,15 @@ struct VarlinkSocketFileTests {
         #expect(problem == nil)
         #expect(Self.fileStatus(path).st_gid == 100)
         #expect(Self.fileStatus(path).st_mode & 0o777 == 0o660)
+        // A reload's new admin group.
+        #expect(server.changeSocketGroup(to: 4) == nil)
+        #expect(Self.fileStatus(path).st_gid == 4)
+        // Not through a symlink put in the socket's place.
+        let (target, before) = try Self.precious(in: directory)
+        unlink(path)
+        symlink(target, path)
+        #expect(server.changeSocketGroup(to: 50)?.code == ENOTSOCK)
+        #expect(Self.unchanged(target, since: before))
         await server.shutdown()
     }
 }
