@@ -165,7 +165,7 @@ struct ControlPermissionsTests {
         #expect(try await gateway.ctl(["resume"], asNobody: true, groups: ["adm"]).status == 0)
         #expect(try await gateway.ctl(["resume"], asNobody: true).status == 4)
         #expect(try await gateway.ctl(["resume"], asNobody: true, groups: ["staff"]).status == 4)
-        try ("control: {admin_group: staff}\n" + Gateway.yaml).write(toFile: gateway.configPath, atomically: true, encoding: .utf8)
+        try gateway.writeConfig("control: {admin_group: staff}\n" + Gateway.yaml)
         #expect(try await gateway.call(.reload).error == nil)
         #expect(try await gateway.ctl(["resume"], asNobody: true, groups: ["adm"]).status == 4, "the old group still passes")
         #expect(try await gateway.ctl(["resume"], asNobody: true, groups: ["staff"]).status == 0)

@@ -84,7 +84,7 @@ struct ControlStreamTests {
         #expect(await gateway.dispatcher.sessionSnapshots().isEmpty, "nothing reached the dispatcher")
         // Quick commands (the operator's tools) still run; a reload that enables it again lets messages in.
         #expect(try await gateway.call(.runQuickCommand, ["name": "hello"]).parameters["output"] == "hello")
-        try Gateway.yaml.write(toFile: gateway.configPath, atomically: true, encoding: .utf8)
+        try gateway.writeConfig(Gateway.yaml)
         #expect(try await gateway.call(.reload).error == nil)
         #expect(try await gateway.call(.sendMessage, ["text": "hi"]).parameters["replies"] == ["echo: hi"])
         // The interface file documents the error.
