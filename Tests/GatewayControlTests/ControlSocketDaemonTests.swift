@@ -58,13 +58,13 @@ struct ControlSocketDaemonTests {
         #expect(Self.fileStatus(socket).st_mode & 0o7777 == 0o660)
         #expect(Self.fileStatus(socket).st_gid == 65534, "the daemon's own group")
         let reply = try await onThread {
-            try VarlinkConnection(path: socket, timeout: .seconds(10)).call(VarlinkCall(method: "io.gatewayd.Gateway.GetStatus"))
+            try VarlinkConnection(path: socket, timeout: .seconds(30)).call(VarlinkCall(method: "io.gatewayd.Gateway.GetStatus"))
         }
         #expect(reply.parameters["status"]?.object?["state"] == "running")
         // Root (this process: the daemon's parent, not one of its children) may steer an
         // unprivileged daemon, which cannot signal root's processes (its pidfd check says EPERM).
         let resumed = try await onThread {
-            try VarlinkConnection(path: socket, timeout: .seconds(10)).call(VarlinkCall(method: "io.gatewayd.Gateway.Resume"))
+            try VarlinkConnection(path: socket, timeout: .seconds(30)).call(VarlinkCall(method: "io.gatewayd.Gateway.Resume"))
         }
         #expect(resumed.error == nil, "\(resumed)")
         kill(daemon.pid, SIGTERM)

@@ -12,7 +12,7 @@ struct ControlStreamTests {
     /// Waits (bounded) until the dispatcher has no observer left: it drops one in a task of its
     /// own after the stream ends, and nothing announces that.
     static func observersGone(_ dispatcher: Dispatcher) async -> Int {
-        for _ in 0..<500 {
+        for _ in 0..<3000 {
             let count = await dispatcher.observerCount
             if count == 0 { return 0 }
             try? await Task.sleep(for: .milliseconds(10))
@@ -28,7 +28,7 @@ struct ControlStreamTests {
         try await onThread {
             let subscribe = GatewayWire.Method.subscribe.qualified
             for index in 0..<1000 {
-                let connection = try VarlinkConnection(path: socket, timeout: .seconds(10))
+                let connection = try VarlinkConnection(path: socket, timeout: .seconds(30))
                 if index % 10 == 9 {
                     // oneway with more: refused, the connection is closed.
                     try connection.send(VarlinkCall(method: subscribe, oneway: true, more: true))
@@ -56,12 +56,12 @@ struct ControlStreamTests {
         defer { Task { await gateway.stop() } }
         let socket = gateway.socket, server = gateway.server
         let sent = try await onThread { () throws -> Int in
-            let subscriber = try VarlinkConnection(path: socket, timeout: .seconds(10))
+            let subscriber = try VarlinkConnection(path: socket, timeout: .seconds(30))
             try subscriber.send(VarlinkCall(method: GatewayWire.Method.subscribe.qualified, more: true))
             _ = try subscriber.receive()
             #expect(server.streamCount == 1)
             // Events flow (a message and its counters per call); the subscriber reads none of them.
-            let sender = try VarlinkConnection(path: socket, timeout: .seconds(10))
+            let sender = try VarlinkConnection(path: socket, timeout: .seconds(30))
             let message = VarlinkCall(method: GatewayWire.Method.sendMessage.qualified, parameters: ["text": "hi"])
             var sent = 0
             while server.streamCount > 0 && sent < 20_000 {

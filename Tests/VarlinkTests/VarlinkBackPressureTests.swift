@@ -59,10 +59,10 @@ struct VarlinkBackPressureTests {
                 let call = RawPeer.call("org.example.Test.Echo", ["text": .string(String(repeating: "y", count: 1000))])
                 // 20,000 calls, about 20 MiB of replies that are never read.
                 for _ in 0..<20_000 where !peer.write(call) { return true }
-                return peer.waitForEndOfFile(timeout: .seconds(20))
+                return peer.waitForEndOfFile(timeout: .seconds(30))
             }
             #expect(closed, "the server kept the connection and buffered its replies")
-            #expect(await finishes(within: .seconds(20)) { await server.quiesced() })
+            #expect(await finishes(within: .seconds(30)) { await server.quiesced() })
             #expect(server.connectionCount == 0)
         }
         #expect(log.messages(event: "connection_closed").contains { $0.contains("bytes of replies unread") })
@@ -76,9 +76,9 @@ struct VarlinkBackPressureTests {
                 guard peer.write(RawPeer.call("org.example.Test.Flood", more: true)) else { throw TestFailure("closed") }
             }
             // The stream produces for as long as it is allowed to; the peer reads nothing.
-            #expect(await finishes(within: .seconds(20)) { await server.quiesced() }, "the Flood stream still runs")
+            #expect(await finishes(within: .seconds(30)) { await server.quiesced() }, "the Flood stream still runs")
             #expect(server.streamCount == 0)
-            #expect(try await onThread { peer.waitForEndOfFile(timeout: .seconds(10)) })
+            #expect(try await onThread { peer.waitForEndOfFile(timeout: .seconds(30)) })
         }
     }
 
@@ -88,10 +88,10 @@ struct VarlinkBackPressureTests {
             let peer = try RawPeer(path: path)
             let closed = try await onThread { () throws -> Bool in
                 guard peer.write(RawPeer.call("org.example.Test.Hold", more: true, oneway: true)) else { return true }
-                return peer.waitForEndOfFile(timeout: .seconds(10))
+                return peer.waitForEndOfFile(timeout: .seconds(30))
             }
             #expect(closed)
-            #expect(await finishes(within: .seconds(10)) { await server.quiesced() })
+            #expect(await finishes(within: .seconds(30)) { await server.quiesced() })
             #expect(server.streamCount == 0)
             #expect(try await onThread { try VarlinkServerTests.echo(path).parameters["text"] } == "ping")
         }
@@ -105,13 +105,13 @@ struct VarlinkBackPressureTests {
         try await withServer { path, server in
             try await onThread {
                 for _ in 0..<200 {
-                    let connection = try VarlinkConnection(path: path, timeout: .seconds(10))
+                    let connection = try VarlinkConnection(path: path, timeout: .seconds(30))
                     try connection.send(VarlinkCall(method: "org.example.Test.Hold", more: true))
                     // The stream runs (its first reply came), then the peer goes.
                     guard try connection.receive().parameters["held"] == true else { throw TestFailure("no first reply") }
                 }
             }
-            #expect(await finishes(within: .seconds(20)) { await server.quiesced() }, "\(server.streamCount) streams left")
+            #expect(await finishes(within: .seconds(30)) { await server.quiesced() }, "\(server.streamCount) streams left")
             #expect(server.streamCount == 0)
             #expect(server.connectionTaskCount == 0)
         }

@@ -97,12 +97,12 @@ struct VarlinkConnectionLimitTests {
         let log = LogRecorder()
         try await withServer({ $0.idleTimeout = .milliseconds(300) }, logger: log.logger()) { path, _ in
             try await onThread {
-                let streaming = try VarlinkConnection(path: path, timeout: .seconds(10))
+                let streaming = try VarlinkConnection(path: path, timeout: .seconds(30))
                 try streaming.send(VarlinkCall(method: "org.example.Test.Hold", more: true))
                 #expect(try streaming.receive().parameters["held"] == true)
                 let idle = try RawPeer(path: path)
                 let started = ContinuousClock.now
-                #expect(idle.waitForEndOfFile(timeout: .seconds(20)), "the idle peer was not closed")
+                #expect(idle.waitForEndOfFile(timeout: .seconds(30)), "the idle peer was not closed")
                 #expect(ContinuousClock.now - started >= .milliseconds(300))
                 // The stream, idle as long and longer, is still open: nothing to read, no end of file.
                 streaming.setTimeout(.zero)
@@ -117,7 +117,7 @@ struct VarlinkConnectionLimitTests {
     func idleAfterCalls() async throws {
         try await withServer({ $0.idleTimeout = .milliseconds(500) }) { path, _ in
             try await onThread {
-                let connection = try VarlinkConnection(path: path, timeout: .seconds(10))
+                let connection = try VarlinkConnection(path: path, timeout: .seconds(30))
                 let call = VarlinkCall(method: "org.example.Test.Echo", parameters: ["text": "x"])
                 let started = ContinuousClock.now
                 // A client that calls every 100 ms, for three idle timeouts: every call succeeds.
