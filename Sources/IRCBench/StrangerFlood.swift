@@ -62,7 +62,12 @@ func strangerFlood(port: Int, strangers: Int, messages: Int, admin: String) asyn
     await adapter.stop()
     let stopTook = ContinuousClock.now - stopStarted
     func ms(_ value: Double?) -> String { value.map { String(format: "%.1f", $0) } ?? "null" }
-    print("IRC stranger flood (release), ngircd, \(strangers) strangers x \(messages) private messages, flood 10 then 5/s")
+    #if DEBUG
+    let build = "debug"
+    #else
+    let build = "release"
+    #endif
+    print("IRC stranger flood (\(build)), ngircd, \(strangers) strangers x \(messages) private messages, flood 10 then 5/s")
     print("strangers registered \(registered), failed \(failed), messages sent \(sent), replies they received \(replies)")
     print("RSS KiB: before \(before.rss), peak during \(peakDuring), after \(during.rss) (process peak \(during.peak))")
     print("admin /up latency ms: idle \(ms(idleLatency)), behind the flood \(ms(floodLatency)) (null: none within 60 s)")

@@ -9,7 +9,7 @@ import Testing
 private func gateway(_ server: IRCServer, nick: String = "gatewayd", flood: Int = 10, perSecond: Double = 50) async throws -> (IRCAdapter, Dispatcher) {
     let dispatcher = await runningDispatcher("""
         quick_commands: {up: {type: exec, command: "echo up"}, lines: {type: exec, command: "seq 1 8"}}
-        access: {allowed_users: ["irc:*"], admins: ["irc:alice"]}
+        access: {allowed_users: ["irc:*"], admins: ["irc:alice!~alice@127.0.0.1"]}
         """)
     let adapter = try IRCAdapter(configuration: IRCConfiguration(
         host: "127.0.0.1", port: server.port, nick: nick, channels: ["#ops"], floodBurst: flood, floodPerSecond: perSecond,
@@ -221,15 +221,23 @@ struct IRCMessageTests {
             IRCAdapter.inboundForTesting(line, nick: "gatewayd", prefix: "!")
         }
         #expect(inbound(":alice!a@h PRIVMSG #ops :gatewayd: status?")
-            == InboundMessage(platform: "irc", chat: "#ops", chatType: .group, user: "alice", text: "status?"))
+            == InboundMessage(platform: "irc", chat: "#ops", chatType: .group, user: "alice", text: "status?", hostmask: "alice!a@h"))
         #expect(inbound(":alice!a@h PRIVMSG #ops :GatewayD, hi")?.text == "hi")
         #expect(inbound(":alice!a@h PRIVMSG #ops :!disk /var")?.text == "/disk /var")
         #expect(inbound(":alice!a@h PRIVMSG #ops :/up")?.text == "/up")
         #expect(inbound(":alice!a@h PRIVMSG #ops :hello all") == nil)
         #expect(inbound(":alice!a@h PRIVMSG #ops :\u{1}ACTION waves\u{1}") == nil)
         #expect(inbound(":alice!a@h PRIVMSG gatewayd :hello")
-            == InboundMessage(platform: "irc", chat: "alice", chatType: .dm, user: "alice", text: "hello"))
+            == InboundMessage(platform: "irc", chat: "alice", chatType: .dm, user: "alice", text: "hello", hostmask: "alice!a@h"))
         #expect(inbound(":gatewayd!g@h PRIVMSG #ops :gatewayd: echo") == nil, "its own lines")
+        #expect(inbound(":GatewayD!g@h PRIVMSG #ops :gatewayd: echo") == nil, "its own lines, whatever the case")
+        #expect(inbound("@account=alice :alice!a@h PRIVMSG gatewayd :hi")?.account == "alice")
+        #expect(inbound("@account=al\\sice :alice!a@h PRIVMSG gatewayd :hi")?.account == "al ice", "tag escapes: \\s is a space")
+        #expect(inbound("@+account=alice :alice!a@h PRIVMSG gatewayd :hi")?.account == nil, "a client's own tag is not the server's word")
+        #expect(IRCAdapter.inboundForTesting("@account=alice :alice!a@h PRIVMSG gatewayd :hi", nick: "gatewayd", prefix: "!",
+                                             accountTags: false)?.account == nil, "without the capability the tag is not trusted")
+        #expect(inbound(":alice PRIVMSG gatewayd :hi")?.hostmask == nil, "no full prefix, no mask to match")
+        #expect(inbound(":alice!a@h PRIVMSG #bad\rchan :gatewayd: hi") == nil, "a channel that could not be answered safely")
     }
 
     @Test("settings: sessions per channel unless sessions_per_user; bad values are config errors")

@@ -1,0 +1,67 @@
+import Foundation
+import GatewayCore
+import GatewayTestSupport
+import Platforms
+import Testing
+
+/// Admin is `boss` (by nick, for this test only); bob's replies are 20 lines, boss's one.
+private struct TwoKindsOfReply: InboundHandler {
+    func isAdmin(_ message: InboundMessage) async -> Bool { message.user == "boss" }
+
+    func handle(_ message: InboundMessage, replies: any ReplySink) async {
+        if message.user == "boss" {
+            await replies.send("for boss")
+        } else {
+            await replies.send((1...20).map { "bob line \($0)" }.joined(separator: "\n"))
+        }
+    }
+}
+
+@Suite("IRC outgoing queue: bounded, admins first", .timeLimit(.minutes(1)), .serialized)
+struct IRCQueueTests {
+    @Test("per-target and total caps: lines past them are dropped and counted, the reply says so, sends fail when full")
+    func caps() async throws {
+        let peer = try ScriptedIRCPeer()
+        let adapter = try IRCAdapter(configuration: IRCConfiguration(
+            host: "127.0.0.1", port: peer.port, nick: "gatewayd", channels: [], floodBurst: 1000, floodPerSecond: 1000))
+        // Not started yet: the lines wait for a connection (bounded).
+        let perTarget = GatewayConstants.IRC.queuedLinesPerTarget, total = GatewayConstants.IRC.queuedLinesTotal
+        try await adapter.send((1...300).map { "l\($0)" }.joined(separator: "\n"), to: "bob")
+        #expect(adapter.queuedLines == perTarget)
+        #expect(adapter.droppedLines == 300 - (perTarget - 1))
+        for index in 1..<(total / perTarget) {
+            try await adapter.send((1...perTarget).map { "l\($0)" }.joined(separator: "\n"), to: "user\(index)")
+        }
+        #expect(adapter.queuedLines == total)
+        await #expect(throws: PlatformError.self) { try await adapter.send("one more", to: "carol") }
+        #expect(adapter.queuedLines == total)
+        // Connected: bob's 200 lines go out, the last one saying what was dropped.
+        try await adapter.start(inbound: CannedReplies(replies: []))
+        try await onThread {
+            try peer.accept()
+            try peer.welcome()
+            let bob = try peer.expect(timeout: .seconds(30), "bob's last line") { $0.hasPrefix("PRIVMSG bob :…") }
+                .filter { $0.hasPrefix("PRIVMSG bob :") }
+            #expect(bob.count == perTarget)
+            #expect(bob.last == "PRIVMSG bob :\(GatewayText.ircLinesDropped(300 - (perTarget - 1)))")
+        }
+        await adapter.stop(flushingWithin: .zero)
+    }
+
+    @Test("an admin's reply overtakes a long reply to someone else")
+    func adminsFirst() async throws {
+        let peer = try ScriptedIRCPeer()
+        let adapter = try await scriptedGateway(peer, TwoKindsOfReply(), burst: 1, perSecond: 5)
+        peer.send(":bob!b@host PRIVMSG gatewayd :tell me a lot")
+        try await onThread {
+            try peer.expect("bob's first line") { $0 == "PRIVMSG bob :bob line 1" }
+            peer.send(":boss!b@host PRIVMSG gatewayd :status?")
+            var seen = try peer.expect("the WHOIS for boss") { $0 == "WHOIS :boss" }
+            peer.send(":irc.test 311 gatewayd boss b host * :boss", ":irc.test 318 gatewayd boss :End of WHOIS list")
+            seen += try peer.expect("boss's reply") { $0 == "PRIVMSG boss :for boss" }
+            let bobBefore = seen.filter { $0.hasPrefix("PRIVMSG bob :") }.count
+            #expect(bobBefore <= 3, "boss waited behind \(bobBefore) of bob's lines: \(seen)")
+        }
+        await adapter.stop(flushingWithin: .zero)
+    }
+}
