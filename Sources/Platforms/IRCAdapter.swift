@@ -87,7 +87,10 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     public var droppedLines: Int { outbox.dropped.value }
     /// Private-reply lines not delivered because the nick was no longer the asker's, in all.
     public var withheldLines: Int { outbox.withheld.value }
-    public func waitForWithheldLines(_ count: Int) async { await outbox.withheld.wait(for: count) }
+    /// Returns once `count` lines in all were withheld (true), or after `limit` (false).
+    public func waitForWithheldLines(_ count: Int, within limit: Duration) async -> Bool {
+        await outbox.withheld.wait(for: count, within: limit)
+    }
 
     // MARK: PlatformAdapter
 

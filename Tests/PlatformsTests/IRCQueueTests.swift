@@ -4,16 +4,12 @@ import GatewayTestSupport
 import Platforms
 import Testing
 
-/// Admin is `boss` (by nick, for this test only); bob's replies are 20 lines, boss's one.
-private struct TwoKindsOfReply: InboundHandler {
+/// Admin is `boss` (by nick, for this test only): everyone gets a one-line reply.
+private struct AdminByNick: InboundHandler {
     func isAdmin(_ message: InboundMessage) async -> Bool { message.user == "boss" }
 
     func handle(_ message: InboundMessage, replies: any ReplySink) async {
-        if message.user == "boss" {
-            await replies.send("for boss")
-        } else {
-            await replies.send((1...20).map { "bob line \($0)" }.joined(separator: "\n"))
-        }
+        await replies.send("for \(message.user)")
     }
 }
 
@@ -37,31 +33,32 @@ struct IRCQueueTests {
         #expect(adapter.queuedLines == total)
         // Connected: bob's 200 lines go out, the last one saying what was dropped.
         try await adapter.start(inbound: CannedReplies(replies: []))
-        try await onThread {
+        let bob = try await onThread {
             try peer.accept()
             try peer.welcome()
-            let bob = try peer.expect(timeout: .seconds(30), "bob's last line") { $0.hasPrefix("PRIVMSG bob :…") }
+            return try peer.expect(timeout: .seconds(30), "bob's last line") { $0.hasPrefix("PRIVMSG bob :…") }
                 .filter { $0.hasPrefix("PRIVMSG bob :") }
-            #expect(bob.count == perTarget)
-            #expect(bob.last == "PRIVMSG bob :\(GatewayText.ircLinesDropped(300 - (perTarget - 1)))")
         }
+        #expect(bob.count == perTarget)
+        #expect(bob.last == "PRIVMSG bob :\(GatewayText.ircLinesDropped(300 - (perTarget - 1)))")
         await adapter.stop(flushingWithin: .zero)
     }
 
-    @Test("an admin's reply overtakes a long reply to someone else")
+    @Test("an admin's reply overtakes the replies waiting for 20 others")
     func adminsFirst() async throws {
         let peer = try ScriptedIRCPeer()
-        let adapter = try await scriptedGateway(peer, TwoKindsOfReply(), burst: 1, perSecond: 5)
-        peer.send(":bob!b@host PRIVMSG gatewayd :tell me a lot")
-        try await onThread {
-            try peer.expect("bob's first line") { $0 == "PRIVMSG bob :bob line 1" }
+        let adapter = try await scriptedGateway(peer, AdminByNick(), burst: 1, perSecond: 5)
+        for index in 1...20 { peer.send(":s\(index)!s@host PRIVMSG gatewayd :let me in") }
+        let seen = try await onThread {
+            try peer.expect("a stranger's reply") { $0.hasPrefix("PRIVMSG s") }
             peer.send(":boss!b@host PRIVMSG gatewayd :status?")
             var seen = try peer.expect("the WHOIS for boss") { $0 == "WHOIS :boss" }
             peer.send(":irc.test 311 gatewayd boss b host * :boss", ":irc.test 318 gatewayd boss :End of WHOIS list")
             seen += try peer.expect("boss's reply") { $0 == "PRIVMSG boss :for boss" }
-            let bobBefore = seen.filter { $0.hasPrefix("PRIVMSG bob :") }.count
-            #expect(bobBefore <= 3, "boss waited behind \(bobBefore) of bob's lines: \(seen)")
+            return seen
         }
+        let before = seen.filter { $0.hasPrefix("PRIVMSG s") }.count
+        #expect(before <= 3, "boss waited behind \(before) other replies: \(seen)")
         await adapter.stop(flushingWithin: .zero)
     }
 }

@@ -60,7 +60,7 @@ struct IRCWireTests {
             "PRIVMSG alice :one", "PRIVMSG alice :two", "PRIVMSG alice :three", "PRIVMSG alice :four", "PRIVMSG alice :five",
         ])
         #expect(lines.allSatisfy { !$0.contains(13) && !$0.contains(0) })
-        await adapter.stop()
+        await adapter.stop(flushingWithin: .seconds(1))
     }
 
     @Test("a 10,001-byte grapheme is cut at scalar boundaries: every line fits in 512 bytes with CRLF")
@@ -77,7 +77,7 @@ struct IRCWireTests {
         let parts = lines.map { Array($0.dropFirst(prefix.count)) }
         #expect(parts.allSatisfy { String(validating: $0, as: UTF8.self) != nil }, "each part is whole scalars")
         #expect(parts.joined().elementsEqual(grapheme.utf8), "nothing lost, nothing added")
-        await adapter.stop()
+        await adapter.stop(flushingWithin: .seconds(1))
     }
 
     @Test("a sender nick holding a CR from the network is not answered (it would end the line early)")
@@ -87,7 +87,7 @@ struct IRCWireTests {
         peer.send(":x\rQUIT!a@h PRIVMSG gatewayd :hi", ":alice!a@h PRIVMSG gatewayd :hi")
         let lines = try await linesUntilEnd(peer)
         #expect(lines.map { String(decoding: $0, as: UTF8.self) } == ["PRIVMSG alice :r"])
-        await adapter.stop()
+        await adapter.stop(flushingWithin: .seconds(1))
     }
 
     @Test("channel names and nicks from the config: CR, LF, NUL, spaces and commas are config errors")

@@ -107,6 +107,12 @@ final class ScriptedIRCPeer: @unchecked Sendable {
         throw IRCTestError("scripted peer: never saw \(what); saw \(seen)")
     }
 
+    /// The next line must be `expected` (throws with what came instead).
+    func expectNext(_ expected: String, timeout: Duration = .seconds(10)) throws {
+        let line = readLine(timeout: timeout)
+        guard line == expected else { throw IRCTestError("scripted peer: expected \(expected.debugDescription), got \(line.debugDescription)") }
+    }
+
     /// Plays a plain RFC 1459 server up to the welcome: reads the gateway's registration
     /// (answering a `CAP LS` with no capabilities) and sends 001 for `nick`.
     func welcome(_ nick: String = "gatewayd") throws {
