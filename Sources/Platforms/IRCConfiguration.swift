@@ -136,14 +136,7 @@ extension IRCConfiguration {
             guard !user.isEmpty, !user.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
                 throw PlatformError("platforms.irc.sasl_user: expected an account name without control characters")
             }
-            var password: [UInt8]
-            do {
-                password = try FileBytes.read(file, limit: 4096)
-            } catch {
-                throw PlatformError("platforms.irc.sasl_password_file: cannot read \(file): \(error)")
-            }
-            while let last = password.last, last == 0x0a || last == 0x0d { password.removeLast() }
-            guard !password.isEmpty else { throw PlatformError("platforms.irc.sasl_password_file: \(file) is empty") }
+            let password = try SecretFile.read(file, key: "platforms.irc.sasl_password_file")
             guard !password.contains(0) else { throw PlatformError("platforms.irc.sasl_password_file: \(file) holds a NUL byte") }
             return SASLCredentials(user: user, password: password)
         }

@@ -21,22 +21,17 @@ struct IRCLineQueue {
 
     func count(for key: String) -> Int { byTarget[key]?.count ?? 0 }
 
-    mutating func append(_ line: IRCQueuedLine, key: String) {
-        if byTarget[key] == nil {
-            byTarget[key] = CircularBuffer(initialCapacity: 4)
-            turns.append(key)
-        }
-        byTarget[key]!.append(line)
-        count += 1
-    }
+    mutating func append(_ line: IRCQueuedLine, key: String) { insert(line, key: key, atFront: false) }
 
     /// Puts a line back at the front of its target (its write failed with the connection).
-    mutating func putBack(_ line: IRCQueuedLine, key: String) {
+    mutating func putBack(_ line: IRCQueuedLine, key: String) { insert(line, key: key, atFront: true) }
+
+    private mutating func insert(_ line: IRCQueuedLine, key: String, atFront: Bool) {
         if byTarget[key] == nil {
             byTarget[key] = CircularBuffer(initialCapacity: 4)
-            turns.prepend(key)
+            if atFront { turns.prepend(key) } else { turns.append(key) }
         }
-        byTarget[key]!.prepend(line)
+        if atFront { byTarget[key]!.prepend(line) } else { byTarget[key]!.append(line) }
         count += 1
     }
 

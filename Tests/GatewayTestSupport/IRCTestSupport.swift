@@ -178,4 +178,14 @@ public final class LineClient: @unchecked Sendable {
     }
 
     public func close() { Glibc.close(fd) }
+
+    /// A client registered as `nick` (USER `user`, default the nick), in `channel` if given; the
+    /// blocking part on a thread of its own.
+    public static func registered(port: Int, _ nick: String, user: String? = nil, joining channel: String? = nil) async throws -> LineClient {
+        try await onThread {
+            let client = try LineClient(port: port)
+            try client.register(nick, user: user, joining: channel)
+            return client
+        }
+    }
 }

@@ -71,11 +71,7 @@ struct IRCHarness: AdapterHarness {
         let server = try IRCServer()
         let adapter = try IRCAdapter(configuration: IRCConfiguration(host: "127.0.0.1", port: server.port, nick: "gatewayd", channels: []))
         try await adapter.start(inbound: inbound)
-        let alice = try await onThread {
-            let client = try LineClient(port: server.port)
-            try client.register("alice", joining: nil)
-            return client
-        }
+        let alice = try await LineClient.registered(port: server.port, "alice")
         await adapter.waitForRegistration()
         return IRCHarness(server: server, adapter: adapter, alice: alice)
     }

@@ -43,11 +43,7 @@ struct IRCDeliveryTests {
     func stopFlushes() async throws {
         let server = try IRCServer()
         defer { server.stop() }
-        let alice = try await onThread {
-            let client = try LineClient(port: server.port)
-            try client.register("alice", joining: nil)
-            return client
-        }
+        let alice = try await LineClient.registered(port: server.port, "alice")
         let handler = LongReply(lines: 30)
         let adapter = try IRCAdapter(configuration: IRCConfiguration(
             host: "127.0.0.1", port: server.port, nick: "gatewayd", channels: [], floodBurst: 2, floodPerSecond: 2))

@@ -141,15 +141,6 @@ struct IRCMaskTests {
         return adapter
     }
 
-    /// `nick` (with USER `user`) on the server; the previous holder of the nick has quit.
-    private func connect(_ server: IRCServer, _ nick: String, user: String) async throws -> LineClient {
-        try await onThread {
-            let client = try LineClient(port: server.port)
-            try client.register(nick, user: user, joining: nil)
-            return client
-        }
-    }
-
     private func ask(_ client: LineClient, _ text: String, as nick: String) async throws -> String? {
         client.send("PRIVMSG gatewayd :\(text)")
         return try await onThread {
@@ -168,11 +159,11 @@ struct IRCMaskTests {
         let server = try IRCServer()
         defer { server.stop() }
         let adapter = try await gateway(server)
-        let alice = try await connect(server, "alice", user: "alice")
+        let alice = try await LineClient.registered(port: server.port, "alice", user: "alice")
         #expect(try await ask(alice, "/up", as: "alice") == "up")
         #expect(try await ask(alice, "/whoami", as: "alice")?.hasSuffix("(admin: exec quick commands and /restart).") == true)
         try await quit(alice)
-        let mallory = try await connect(server, "alice", user: "mallory")
+        let mallory = try await LineClient.registered(port: server.port, "alice", user: "mallory")
         #expect(try await ask(mallory, "/up", as: "alice") == GatewayText.adminOnly("up"))
         #expect(try await ask(mallory, "/whoami", as: "alice") == "You are irc:alice.")
         mallory.close()
@@ -185,11 +176,11 @@ struct IRCMaskTests {
         defer { server.stop() }
         let slow = SlowCommand()
         let adapter = try await gateway(server, commands: slow.yaml)
-        let alice = try await connect(server, "alice", user: "alice")
+        let alice = try await LineClient.registered(port: server.port, "alice", user: "alice")
         alice.send("PRIVMSG gatewayd :/slow")
         #expect(await slow.started.waitForLine(timeout: .seconds(10)) == "started")
         try await quit(alice)
-        let mallory = try await connect(server, "alice", user: "mallory")
+        let mallory = try await LineClient.registered(port: server.port, "alice", user: "mallory")
         slow.gate.send("go")
         #expect(await adapter.waitForWithheldLines(1, within: .seconds(15)), "the reply was withheld")
         #expect(try await ask(mallory, "hi", as: "alice") == "echo: hi", "the first line mallory gets is her own reply")

@@ -20,11 +20,7 @@ private func gateway(_ server: IRCServer, nick: String = "gatewayd", flood: Int 
 
 /// A person in #ops (registered and joined before the gateway arrives).
 private func person(_ server: IRCServer, _ nick: String = "alice") async throws -> LineClient {
-    try await onThread {
-        let client = try LineClient(port: server.port)
-        try client.register(nick, joining: "#ops")
-        return client
-    }
+    try await LineClient.registered(port: server.port, nick, joining: "#ops")
 }
 
 /// Returns once `client` saw `botNick` join #ops: the event itself, no polling of NAMES (each
@@ -151,11 +147,7 @@ struct IRCTests {
     func nickInUse() async throws {
         let server = try IRCServer()
         defer { server.stop() }
-        let squatter = try await onThread {
-            let client = try LineClient(port: server.port)
-            try client.register("gatewayd", joining: nil)
-            return client
-        }
+        let squatter = try await LineClient.registered(port: server.port, "gatewayd")
         let alice = try await person(server)
         let (adapter, _) = try await gateway(server)
         try await sawJoin(alice, "gatewayd_")
