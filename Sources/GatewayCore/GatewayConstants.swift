@@ -60,6 +60,8 @@ extension GatewayConstants {
     public enum IRC {
         public static let queuedLinesPerTarget = 200
         public static let queuedLinesTotal = 2000
+        /// Incoming messages being handled at once; past it new ones are dropped (and counted).
+        public static let maxInboundInFlight = 4096
         /// How long `stop()` waits for queued lines when the caller gives no bound.
         public static let stopFlushDefault: Duration = .seconds(5)
         /// Registration (CAP, SASL, NICK/USER up to the welcome) must finish within this.

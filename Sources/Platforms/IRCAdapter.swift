@@ -29,6 +29,7 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     private let registrationCount = WaitableCount()
     private let failureCount = WaitableCount()
     private let disconnectionCount = WaitableCount()
+    private let droppedMessageCount = WaitableCount()
 
     private struct State {
         var health = PlatformHealth(.connecting, "not connected yet")
@@ -42,6 +43,10 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         var lastError: String?
         var loop: Task<Void, Never>?
         var writer: Task<Void, Never>?
+        /// Messages handed to the dispatcher and not yet done with, and those dropped since the
+        /// last one taken (see `admitInbound`).
+        var inFlight = 0
+        var droppedSince = 0
     }
 
     public init(configuration: IRCConfiguration, logger: Logger = Logger(label: "gatewayd.irc")) throws(PlatformError) {
@@ -83,6 +88,11 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
 
     /// Reply lines waiting to be sent.
     public var queuedLines: Int { outbox.queued }
+    /// Returns once `count` incoming messages in all were dropped because too many were being
+    /// handled already (true), or after `limit` (false).
+    public func waitForDroppedMessages(_ count: Int, within limit: Duration) async -> Bool {
+        await droppedMessageCount.wait(for: count, within: limit)
+    }
     /// Reply lines dropped at the queue's caps, in all.
     public var droppedLines: Int { outbox.dropped.value }
     /// Private-reply lines not delivered because the nick was no longer the asker's, in all.
@@ -279,15 +289,12 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
                   var incoming = Self.inbound(message, nick: nick, prefix: configuration.commandPrefix, accountTags: registration.accountTags)
             else { return }
             incoming.sessionPerUser = configuration.sessionsPerUser
-            let seenAt = outbox.departureSequence
+            guard admitInbound() else { return }
+            let replies = IRCReplies(adapter: self, message: incoming, inbound: inbound,
+                                     seenAt: outbox.departureSequence, generation: generation)
             Task {
-                let admin = await inbound.isAdmin(incoming)
-                let recipient = incoming.chatType == .dm
-                    ? IRCRecipient(nick: incoming.chat, hostmask: incoming.hostmask, account: incoming.account,
-                                   privileged: admin, seenAt: seenAt, generation: generation)
-                    : nil
-                let replies = IRCReplies(adapter: self, target: incoming.chat, lane: admin ? .priority : .normal, recipient: recipient)
                 await inbound.handle(incoming, replies: replies)
+                state.withLock { $0.inFlight -= 1 }
             }
         case "NICK":
             guard let old = message.senderNick, let new = message.parameters.first else { return }
@@ -304,6 +311,35 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         default:
             break
         }
+    }
+
+    /// Whether one more message may be handed to the dispatcher: at most
+    /// `GatewayConstants.IRC.maxInboundInFlight` at once. Past that (a flood faster than the
+    /// dispatcher answers) messages are dropped, counted and logged, so that memory stays bounded
+    /// rather than growing with a task per waiting message.
+    private func admitInbound() -> Bool {
+        let (admitted, dropped) = state.withLock { state -> (Bool, Int) in
+            guard state.inFlight < GatewayConstants.IRC.maxInboundInFlight else {
+                state.droppedSince += 1
+                return (false, state.droppedSince)
+            }
+            state.inFlight += 1
+            defer { state.droppedSince = 0 }
+            return (true, state.droppedSince)
+        }
+        if !admitted {
+            droppedMessageCount.add()
+            if dropped == 1 {
+                logger.warning("IRC: dropping messages: \(GatewayConstants.IRC.maxInboundInFlight) are being handled already", metadata: [
+                    "event": "irc_inbound_dropped", "platform": "irc",
+                ])
+            }
+        } else if dropped > 0 {
+            logger.warning("IRC: \(dropped) message(s) were dropped while \(GatewayConstants.IRC.maxInboundInFlight) were being handled; \(droppedMessageCount.value) in all", metadata: [
+                "event": "irc_inbound_dropped", "platform": "irc", "dropped": "\(dropped)", "dropped_total": "\(droppedMessageCount.value)",
+            ])
+        }
+        return admitted
     }
 
     /// What a PRIVMSG means for the gateway; nil when it is not for us (a channel line not
@@ -344,15 +380,4 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     public static func inboundForTesting(_ line: String, nick: String, prefix: String, accountTags: Bool = true) -> InboundMessage? {
         IRCMessage(line: line).flatMap { inbound($0, nick: nick, prefix: prefix, accountTags: accountTags) }
     }
-}
-
-/// Replies to one message: to the channel it came from, or to the person for a DM (whose nick
-/// is the message's chat, checked to still be theirs before each line goes).
-struct IRCReplies: ReplySink {
-    let adapter: IRCAdapter
-    let target: String
-    let lane: IRCLane
-    let recipient: IRCRecipient?
-
-    func send(_ text: String) async { adapter.reply(text, to: target, lane: lane, recipient: recipient) }
 }

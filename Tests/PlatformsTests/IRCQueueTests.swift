@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayTestSupport
 import Platforms
+import Synchronization
 import Testing
 
 /// Admin is `boss` (by nick, for this test only): everyone gets a one-line reply.
@@ -59,6 +60,45 @@ struct IRCQueueTests {
         }
         let before = seen.filter { $0.hasPrefix("PRIVMSG s") }.count
         #expect(before <= 3, "boss waited behind \(before) other replies: \(seen)")
+        await adapter.stop(flushingWithin: .zero)
+    }
+}
+
+/// Holds every message until `release()`: a dispatcher that cannot keep up.
+private final class HeldInbound: InboundHandler, Sendable {
+    private let held = Mutex<(released: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func handle(_ message: InboundMessage, replies: any ReplySink) async {
+        await withCheckedContinuation { continuation in
+            let go = held.withLock { state in
+                if !state.released { state.waiters.append(continuation) }
+                return state.released
+            }
+            if go { continuation.resume() }
+        }
+    }
+
+    func release() {
+        let waiters = held.withLock { state in
+            state.released = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+@Suite("IRC incoming messages: bounded while the dispatcher lags", .timeLimit(.minutes(1)))
+struct IRCInboundTests {
+    @Test("past 4,096 messages in hand, new ones are dropped and counted instead of piling up tasks")
+    func inboundBounded() async throws {
+        let peer = try ScriptedIRCPeer()
+        let held = HeldInbound()
+        let adapter = try await scriptedGateway(peer, held)
+        let cap = GatewayConstants.IRC.maxInboundInFlight
+        peer.send(contentsOf: (0..<(cap + 5)).map { ":s\($0)!s@host PRIVMSG gatewayd :let me in" })
+        #expect(await adapter.waitForDroppedMessages(5, within: .seconds(20)))
+        held.release()
         await adapter.stop(flushingWithin: .zero)
     }
 }

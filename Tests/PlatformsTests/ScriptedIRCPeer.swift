@@ -63,6 +63,17 @@ final class ScriptedIRCPeer: @unchecked Sendable {
         }
     }
 
+    /// Writes many raw server lines in one go.
+    func send(contentsOf lines: [String]) {
+        let bytes = Array(lines.map { $0 + "\r\n" }.joined().utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(connection, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+
     /// Closes the current connection (the server went away).
     func disconnect() {
         if connection >= 0 { Glibc.close(connection) }
