@@ -2,6 +2,7 @@
 // with penalties off so the server does not throttle the test users). Release build:
 //   swift run -c release gatewayd-irc-bench [--quick]
 //   swift run -c release gatewayd-irc-bench --strangers 1000 [--messages 20]   (see StrangerFlood.swift)
+//   swift run -c release gatewayd-irc-bench --refusal-memory                    (see RefusalMemory.swift)
 // 16 users (C threads) each send their messages to the bot in private, one at a time (each waits
 // for its answer; `--window N` lets N go unanswered); the bot (echo agent, flood limit raised out
 // of the way) answers each. Messages/s = all replies over the time from the first message to the
@@ -16,6 +17,10 @@ import Platforms
 
 func argument(_ name: String) -> String? {
     CommandLine.arguments.firstIndex(of: name).flatMap { $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil }
+}
+if CommandLine.arguments.contains("--refusal-memory") {
+    refusalMemory()
+    exit(0)
 }
 let quick = CommandLine.arguments.contains("--quick")
 let strangers = argument("--strangers").flatMap { Int($0) }
