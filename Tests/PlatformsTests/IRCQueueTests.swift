@@ -2,7 +2,6 @@ import Foundation
 import GatewayCore
 import GatewayTestSupport
 import Platforms
-import Synchronization
 import Testing
 
 /// Admin is `boss` (by nick, for this test only): everyone gets a one-line reply.
@@ -64,41 +63,18 @@ struct IRCQueueTests {
     }
 }
 
-/// Holds every message until `release()`: a dispatcher that cannot keep up.
-private final class HeldInbound: InboundHandler, Sendable {
-    private let held = Mutex<(released: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func handle(_ message: InboundMessage, replies: any ReplySink) async {
-        await withCheckedContinuation { continuation in
-            let go = held.withLock { state in
-                if !state.released { state.waiters.append(continuation) }
-                return state.released
-            }
-            if go { continuation.resume() }
-        }
-    }
-
-    func release() {
-        let waiters = held.withLock { state in
-            state.released = true
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-}
-
 @Suite("IRC incoming messages: bounded while the dispatcher lags", .timeLimit(.minutes(1)))
 struct IRCInboundTests {
     @Test("past 4,096 messages in hand, new ones are dropped and counted instead of piling up tasks")
     func inboundBounded() async throws {
         let peer = try ScriptedIRCPeer()
-        let held = HeldInbound()
+        // A dispatcher that cannot keep up: every message waits at a closed gate.
+        let held = InboundGate(await runningDispatcher(#"access: {allowed_users: ["irc:*"]}"#))
         let adapter = try await scriptedGateway(peer, held)
         let cap = GatewayConstants.IRC.maxInboundInFlight
         peer.send(contentsOf: (0..<(cap + 5)).map { ":s\($0)!s@host PRIVMSG gatewayd :let me in" })
         #expect(await adapter.waitForDroppedMessages(5, within: .seconds(20)))
-        held.release()
+        held.open()
         await adapter.stop(flushingWithin: .zero)
     }
 }
