@@ -121,8 +121,10 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
 
     /// Takes no new messages, lets the queued replies go out until `limit` has passed, then
     /// says QUIT and waits (briefly, within the limit) for the server to close the connection.
+    /// With no connection at the time, the wait for one is at most `stopFlushDefault`: a stop
+    /// with the server down should not take the whole drain time for nothing.
     public func stop(flushingWithin limit: Duration) async {
-        let deadline = ContinuousClock.now + limit
+        let deadline = ContinuousClock.now + (outbox.isConnected ? limit : min(limit, GatewayConstants.IRC.stopFlushDefault))
         state.withLock { $0.closing = true }
         _ = await outbox.flush(until: deadline)
         let (connection, loop, writer) = state.withLock { state in
