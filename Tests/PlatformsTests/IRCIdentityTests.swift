@@ -115,7 +115,9 @@ struct IRCIdentityTests {
         await adapter.waitForRegistration()
         peer.send("@account=alice :alice!a@host PRIVMSG gatewayd :/slow")
         #expect(await slow.started.waitForLine(timeout: .seconds(10)) == "started")
-        peer.send(":alice!a@host NICK :alice_away", ":mallory!m@evil NICK :alice")
+        peer.send(":alice!a@host NICK :alice_away", ":mallory!m@evil NICK :alice", "PING :sync")
+        // The PONG says the gateway has read the NICK lines (it reads in order).
+        try await onThread { try peer.expect("PONG") { $0 == "PONG :sync" } }
         slow.gate.send("go")
         #expect(await adapter.waitForWithheldLines(1, within: .seconds(15)), "the reply was withheld")
         peer.send(":alice!m@evil PRIVMSG gatewayd :hi")

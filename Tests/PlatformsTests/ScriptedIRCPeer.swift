@@ -43,8 +43,9 @@ final class ScriptedIRCPeer: @unchecked Sendable {
         Glibc.close(listener)
     }
 
-    /// Waits (bounded) for the gateway to connect; the previous connection, if any, is closed.
-    func accept(timeout: Duration = .seconds(10)) throws {
+    /// Waits (bounded, generously: a loaded machine runs the whole suite beside it) for the
+    /// gateway to connect; the previous connection, if any, is closed.
+    func accept(timeout: Duration = .seconds(30)) throws {
         if connection >= 0 { Glibc.close(connection) }
         connection = -1
         buffer = []
