@@ -39,6 +39,48 @@ extension GatewayConstants {
 }
 
 extension GatewayConstants {
+    /// At start, how long the daemon waits for the adapters to connect (IRC registration) before
+    /// it replays what the state store kept, so the first replies have somewhere to go.
+    public static let platformReadyWait: Duration = .seconds(5)
+    /// At exit, queued replies may go out for the drain's remaining time plus this (less than
+    /// `stopTimeoutMargin`, which systemd's stop timeout is extended by).
+    public static let replyFlushMargin: Duration = .seconds(5)
+}
+
+extension GatewayConstants {
+    /// A stranger (not in `access`) is told "not allowed" at most once per this long...
+    public static let refusalNoticeInterval: Duration = .seconds(600)
+    /// ...and at most this many strangers are remembered for it (the oldest are forgotten).
+    public static let refusalNoticeMemory = 4096
+}
+
+extension GatewayConstants {
+    /// IRC adapter limits. Lines waiting to be sent (replies split into PRIVMSGs): per target
+    /// (a nick or a channel) and in all; past them lines are dropped and counted in the log.
+    public enum IRC {
+        public static let queuedLinesPerTarget = 200
+        public static let queuedLinesTotal = 2000
+        /// Incoming messages being handled at once; past it new ones are dropped (and counted).
+        public static let maxInboundInFlight = 4096
+        /// How long `stop()` waits for queued lines when the caller gives no bound.
+        public static let stopFlushDefault: Duration = .seconds(5)
+        /// Registration (CAP, SASL, NICK/USER up to the welcome) must finish within this.
+        public static let registrationTimeout: Duration = .seconds(30)
+        /// A WHOIS that confirms who holds a nick before a private reply goes to it: answer
+        /// within this, and trusted for this long after.
+        public static let whoisTimeout: Duration = .seconds(10)
+        public static let whoisValidity: Duration = .seconds(30)
+        /// Nicks remembered as having changed hands (NICK, QUIT) on the current connection.
+        public static let departuresRemembered = 4096
+        /// `flood_per_second` and `flood_burst` above these are surely typos.
+        public static let maxFloodPerSecond = 1000.0
+        public static let maxFloodBurst = 1000
+        /// The IRCv3 capabilities asked for (`sasl` too when `sasl_user` is set).
+        public static let capabilities = ["account-tag", "extended-join", "account-notify"]
+    }
+}
+
+extension GatewayConstants {
     /// The platform name of messages sent over the control socket.
     public static let localPlatform = "local"
 }

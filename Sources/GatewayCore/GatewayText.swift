@@ -51,6 +51,10 @@ public enum GatewayText {
     public static func drainingBeforeRestart(_ turns: Int) -> String { "⏳ Draining \(turns) active agent(s) before restart..." }
     public static let restarting = "♻ Restarting gateway."
     public static func adminOnly(_ name: String) -> String { "⛔ /\(name) is admin-only here. Use /whoami to see what you may run." }
+    /// The last line of an IRC reply cut short by the outgoing queue's caps.
+    public static func ircLinesDropped(_ count: Int) -> String {
+        "… \(count) more line(s) not sent: too much is waiting to go out on IRC."
+    }
     public static let notAllowed = "⛔ You are not allowed to use this gateway. Ask its operator to add you to access.allowed_users."
 
     // Agent turns.

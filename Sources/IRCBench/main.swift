@@ -1,6 +1,8 @@
 // The IRC adapter under load, against a real ngircd (Debian's, started here on a loopback port
 // with penalties off so the server does not throttle the test users). Release build:
 //   swift run -c release gatewayd-irc-bench [--quick]
+//   swift run -c release gatewayd-irc-bench --strangers 1000 [--messages 20]   (see StrangerFlood.swift)
+//   swift run -c release gatewayd-irc-bench --refusal-memory                    (see RefusalMemory.swift)
 // 16 users (C threads) each send their messages to the bot in private, one at a time (each waits
 // for its answer; `--window N` lets N go unanswered); the bot (echo agent, flood limit raised out
 // of the way) answers each. Messages/s = all replies over the time from the first message to the
@@ -13,10 +15,23 @@ import Foundation
 import GatewayCore
 import Platforms
 
+func argument(_ name: String) -> String? {
+    CommandLine.arguments.firstIndex(of: name).flatMap { $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil }
+}
+if CommandLine.arguments.contains("--refusal-memory") {
+    refusalMemory()
+    exit(0)
+}
 let quick = CommandLine.arguments.contains("--quick")
+let strangers = argument("--strangers").flatMap { Int($0) }
 let perUser = quick ? 100 : 500
 let users = 16
-let window = Int32(CommandLine.arguments.firstIndex(of: "--window").map { Int(CommandLine.arguments[$0 + 1]) ?? 1 } ?? 1)
+let window = Int32(argument("--window").flatMap { Int($0) } ?? 1)
+// A thousand strangers need more descriptors than the usual soft limit of 1024 (ngircd inherits it).
+var limit = rlimit()
+getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+limit.rlim_cur = limit.rlim_max
+setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 
 let port = Int(gw_free_loopback_port())
 let directory = NSTemporaryDirectory() + "gatewayd-irc-bench-\(getpid())"
@@ -45,10 +60,18 @@ server.arguments = ["-n", "-f", directory + "/ngircd.conf"]
 server.standardOutput = FileHandle.nullDevice
 server.standardError = FileHandle.nullDevice
 try server.run()
-defer {
+func stopServer() {
     kill(server.processIdentifier, SIGKILL)
     server.waitUntilExit()
     try? FileManager.default.removeItem(atPath: directory)
+}
+defer { stopServer() }
+
+if let strangers {
+    try await strangerFlood(port: port, strangers: strangers, messages: argument("--messages").flatMap { Int($0) } ?? 20,
+                            admin: argument("--admin") ?? "irc:boss!~boss@127.0.0.1")
+    stopServer()
+    exit(0)
 }
 
 // Queue mode: a user's next message waits for the previous turn rather than interrupting it, so

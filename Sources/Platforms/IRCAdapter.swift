@@ -1,14 +1,20 @@
 import GatewayCore
+import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// Plain IRC (RFC 1459/2812) over TCP: registers (a taken nick gets a `_`), answers PING, joins
-/// the configured channels, takes PRIVMSGs addressed to it (`nick: ...`, a leading `/`, or the
+/// Plain IRC (RFC 1459/2812, IRCv3 capabilities where the server has them) over TCP or TLS:
+/// registers (SASL PLAIN when configured; a taken nick gets a `_`), answers PING, joins the
+/// configured channels, takes PRIVMSGs addressed to it (`nick: ...`, a leading `/`, or the
 /// configured prefix such as `!`) in channels and every direct message, answers in the same
-/// place, one line per PRIVMSG, under a token-bucket flood limit, and reconnects with
-/// exponential backoff when the server goes away.
+/// place through `IRCOutbox` (flood limit, admins first, bounded, kept across reconnects), and
+/// reconnects with exponential backoff when the server goes away.
+///
+/// Who sent a message is what the server vouches for: the `account` tag (IRCv3 `account-tag`)
+/// and the `nick!user@host` prefix go into the `InboundMessage` for `access` to match; the nick
+/// alone is only the name shown and the address replies go to.
 public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     public let name = "irc"
     /// Room for the server's `:nick!user@host PRIVMSG #channel :` prefix within 512 bytes.
@@ -18,57 +24,35 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     private let tls: NIOSSLContext?
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let state = Mutex(State())
-    private let loop = Mutex<Task<Void, Never>?>(nil)
+    private let outbox: IRCOutbox
+    private let logger: Logger
+    private let registrationCount = WaitableCount()
+    private let failureCount = WaitableCount()
+    private let disconnectionCount = WaitableCount()
+    private let droppedMessageCount = WaitableCount()
 
     private struct State {
         var health = PlatformHealth(.connecting, "not connected yet")
-        var sender: IRCSender?
         /// Closed by `stop()`: ending the connection is what ends the read loop.
         var connection: (any Channel)?
         var nick = ""
+        /// `stop()` began: new messages are not taken; replies still go out.
+        var closing = false
+        /// No more reconnects.
         var stopping = false
-        var registrations = Tally()
-        var failures = Tally()
         var lastError: String?
+        var loop: Task<Void, Never>?
+        var writer: Task<Void, Never>?
+        /// Messages handed to the dispatcher and not yet done with, and those dropped since the
+        /// last one taken (see `admitInbound`).
+        var inFlight = 0
+        var droppedSince = 0
     }
 
-    /// A count that tests (and anyone else) can wait on reaching a value.
-    private struct Tally {
-        var count = 0
-        var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
-
-        /// Counts one; returns the waiters now satisfied, to resume outside the lock.
-        mutating func add() -> [CheckedContinuation<Void, Never>] {
-            count += 1
-            let ready = waiters.filter { $0.0 <= count }.map(\.1)
-            waiters.removeAll { $0.0 <= count }
-            return ready
-        }
-    }
-
-    /// Why the last connection attempt failed (a refused connection, a TLS handshake), if one did.
-    public var lastConnectionError: String? { state.withLock { $0.lastError } }
-
-    /// Returns once `count` connection attempts in all have failed.
-    public func waitForFailedConnections(_ count: Int) async { await wait(for: \.failures, count) }
-
-    /// Returns once it has registered with a server `count` times in all (the first connection,
-    /// then each reconnect).
-    public func waitForRegistration(_ count: Int = 1) async { await wait(for: \.registrations, count) }
-
-    private func wait(for tally: WritableKeyPath<State, Tally>, _ count: Int) async {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state in
-                if state[keyPath: tally].count >= count { return true }
-                state[keyPath: tally].waiters.append((count, continuation))
-                return false
-            }
-            if ready { continuation.resume() }
-        }
-    }
-
-    public init(configuration: IRCConfiguration) throws(PlatformError) {
+    public init(configuration: IRCConfiguration, logger: Logger = Logger(label: "gatewayd.irc")) throws(PlatformError) {
         self.configuration = configuration
+        self.logger = logger
+        outbox = IRCOutbox(burst: configuration.floodBurst, perSecond: configuration.floodPerSecond, logger: logger)
         guard configuration.tls else {
             tls = nil
             return
@@ -84,33 +68,115 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         }
     }
 
-    /// How many times it has registered with a server (tests watch reconnects with it).
-    public var registrations: Int { state.withLock { $0.registrations.count } }
+    // MARK: What tests and the daemon watch
 
-    public func start(inbound: any InboundHandler) async throws {
-        let task = Task { await self.run(inbound) }
-        loop.withLock { $0 = task }
+    /// Why the last connection attempt failed (a refused connection, a TLS handshake, SASL), if one did.
+    public var lastConnectionError: String? { state.withLock { $0.lastError } }
+
+    /// Returns once `count` connection attempts in all have failed.
+    public func waitForFailedConnections(_ count: Int) async { await failureCount.wait(for: count) }
+
+    /// Returns once it has registered with a server `count` times in all (the first connection,
+    /// then each reconnect).
+    public func waitForRegistration(_ count: Int = 1) async { await registrationCount.wait(for: count) }
+
+    /// Returns once `count` registered connections in all have ended.
+    public func waitForDisconnection(_ count: Int) async { await disconnectionCount.wait(for: count) }
+
+    /// How many times it has registered with a server (tests watch reconnects with it).
+    public var registrations: Int { registrationCount.value }
+
+    /// Reply lines waiting to be sent.
+    public var queuedLines: Int { outbox.queued }
+    /// Returns once `count` incoming messages in all were dropped because too many were being
+    /// handled already (true), or after `limit` (false).
+    public func waitForDroppedMessages(_ count: Int, within limit: Duration) async -> Bool {
+        await droppedMessageCount.wait(for: count, within: limit)
+    }
+    /// Reply lines dropped at the queue's caps, in all.
+    public var droppedLines: Int { outbox.dropped.value }
+    /// Private-reply lines not delivered because the nick was no longer the asker's, in all.
+    public var withheldLines: Int { outbox.withheld.value }
+    /// Returns once `count` lines in all were withheld (true), or after `limit` (false).
+    public func waitForWithheldLines(_ count: Int, within limit: Duration) async -> Bool {
+        await outbox.withheld.wait(for: count, within: limit)
     }
 
-    public func stop() async {
-        let connection = state.withLock { state in
-            state.stopping = true
-            return state.connection
+    // MARK: PlatformAdapter
+
+    public func start(inbound: any InboundHandler) async throws {
+        let outbox = self.outbox
+        state.withLock { state in
+            guard state.loop == nil else { return }
+            state.writer = Task { await outbox.run() }
+            state.loop = Task { await self.run(inbound) }
         }
-        if let sender = state.withLock({ $0.sender }) { sender.send("QUIT :gatewayd stopping") }
-        try? await connection?.close()
-        let task = loop.withLock { $0 }
-        task?.cancel()
-        await task?.value
+    }
+
+    public func waitUntilReady(within limit: Duration) async {
+        _ = await registrationCount.wait(for: 1, within: limit)
+    }
+
+    public func stop() async { await stop(flushingWithin: GatewayConstants.IRC.stopFlushDefault) }
+
+    /// Takes no new messages, lets the queued replies go out until `limit` has passed, then
+    /// says QUIT and waits (briefly, within the limit) for the server to close the connection.
+    /// With no connection at the time, the wait for one is at most `stopFlushDefault`: a stop
+    /// with the server down should not take the whole drain time for nothing.
+    public func stop(flushingWithin limit: Duration) async {
+        let deadline = ContinuousClock.now + (outbox.isConnected ? limit : min(limit, GatewayConstants.IRC.stopFlushDefault))
+        state.withLock { $0.closing = true }
+        _ = await outbox.flush(until: deadline)
+        let (connection, loop, writer) = state.withLock { state in
+            state.stopping = true
+            return (state.connection, state.loop, state.writer)
+        }
+        if let connection, outbox.isConnected {
+            outbox.sendControl(IRCMessage(command: "QUIT", parameters: ["gatewayd stopping"]))
+            // The server answers QUIT by closing; if it does not, close it ourselves.
+            let grace = max(.milliseconds(100), min(.seconds(2), deadline - .now))
+            let closer = Task {
+                guard (try? await Task.sleep(for: grace)) != nil else { return }
+                try? await connection.close()
+            }
+            await loop?.value
+            closer.cancel()
+        } else {
+            loop?.cancel()
+            try? await state.withLock({ $0.connection })?.close()
+            await loop?.value
+        }
+        outbox.finish()
+        await writer?.value
         try? await group.shutdownGracefully()
     }
 
+    /// A reply with no request waiting for it (after a restart): queued (bounded) even while the
+    /// server is away; it goes out once connected.
     public func send(_ text: String, to chat: String) async throws {
-        guard let sender = state.withLock({ $0.sender }) else { throw PlatformError("not connected to \(configuration.host)") }
-        privmsg(text, to: chat, sender)
+        guard !state.withLock({ $0.stopping }) else { throw PlatformError("the IRC adapter is stopped") }
+        guard IRCText.isChannel(chat) || IRCText.isNick(chat) else { throw PlatformError("\(chat.debugDescription) is not a nick or channel") }
+        let parts = IRCText.privmsgParts(text, maxBytes: textBudget(for: chat))
+        let lost = outbox.enqueue(parts, to: chat, lane: .normal, recipient: nil)
+        if lost > 0 && lost == parts.count { throw PlatformError("the IRC outgoing queue is full") }
     }
 
     public func health() async -> PlatformHealth { state.withLock { $0.health } }
+
+    /// A reply to a message: split into PRIVMSGs and queued in its lane.
+    func reply(_ text: String, to target: String, lane: IRCLane, recipient: IRCRecipient?) {
+        outbox.enqueue(IRCText.privmsgParts(text, maxBytes: textBudget(for: target)), to: target, lane: lane, recipient: recipient)
+    }
+
+    /// The most text one PRIVMSG to `target` may carry so that the line the server relays
+    /// (`:nick!user@host PRIVMSG target :text` and CRLF, user and host at their usual maximum
+    /// lengths) fits in 512 bytes; never more than `maxMessageBytes`.
+    func textBudget(for target: String) -> Int {
+        let nick = state.withLock { $0.nick.isEmpty ? configuration.nick : $0.nick }
+        let relayedPrefix = 1 + nick.utf8.count + 1 + 10 + 1 + 63 + 1
+        let fixed = IRCMessage.maxLineBytes - 2 - "PRIVMSG ".utf8.count - target.utf8.count - " :".utf8.count
+        return max(64, min(maxMessageBytes, fixed - relayedPrefix))
+    }
 
     // MARK: Connection
 
@@ -122,14 +188,15 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
                 registered = try await session(inbound)
             } catch {
                 registered = false
-                let ready = state.withLock { state in
+                state.withLock { state in
                     state.health = PlatformHealth(.down, "\(configuration.host):\(configuration.port): \(error)")
                     state.lastError = "\(error)"
-                    return state.failures.add()
                 }
-                for waiter in ready { waiter.resume() }
+                if !state.withLock({ $0.stopping }) {
+                    logger.warning("IRC: \(configuration.host):\(configuration.port): \(error)", metadata: ["event": "platform_failed", "platform": "irc"])
+                }
+                failureCount.add()
             }
-            state.withLock { $0.sender = nil }
             if state.withLock({ $0.stopping }) { break }
             if registered { backoff = configuration.reconnectMin }
             let wait = backoff
@@ -140,7 +207,8 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         state.withLock { $0.health = PlatformHealth(.down, "stopped") }
     }
 
-    /// One connection, until the server closes it. True when it got as far as registering.
+    /// One connection, until the server closes it. True when it got as far as registering; a
+    /// connection that ends before the welcome is a failure (thrown), with the reason.
     private func session(_ inbound: any InboundHandler) async throws -> Bool {
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(10))
@@ -159,68 +227,142 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
                     return try NIOAsyncChannel<String, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        var registered = false
         let stopping = state.withLock { state in
             state.connection = channel.channel
             return state.stopping
         }
         if stopping { try? await channel.channel.close() }
         defer { state.withLock { $0.connection = nil } }
+        var registration = IRCRegistration(nick: configuration.nick, sasl: configuration.sasl)
+        defer { if registration.welcomed { disconnectionCount.add() } }
         try await channel.executeThenClose { lines, outbound in
-            let sender = IRCSender(outbound, burst: configuration.floodBurst, perSecond: configuration.floodPerSecond)
-            defer { sender.finish() }
-            var nick = configuration.nick
-            state.withLock {
-                $0.sender = sender
-                $0.nick = nick
+            let generation = outbox.attach(outbound)
+            defer { outbox.detach(generation) }
+            state.withLock { $0.nick = registration.nick }
+            for message in registration.opening { outbox.sendControl(message) }
+            // A server that never finishes registering us does not hold the connection forever.
+            let timeout = Task { [channel = channel.channel] in
+                guard (try? await Task.sleep(for: GatewayConstants.IRC.registrationTimeout)) != nil else { return }
+                try? await channel.close()
             }
-            sender.send("NICK \(nick)")
-            sender.send("USER \(configuration.nick) 0 * :gatewayd")
+            defer { timeout.cancel() }
             for try await line in lines {
                 guard let message = IRCMessage(line: line) else { continue }
-                switch message.command {
-                case "PING":
-                    sender.send(IRCMessage(command: "PONG", parameters: message.parameters.isEmpty ? [""] : message.parameters).line)
-                case "001":
-                    nick = message.parameters.first ?? nick
-                    registered = true
-                    let joined = configuration.channels.joined(separator: ",")
-                    if !joined.isEmpty { sender.send("JOIN \(joined)") }
-                    let ready = state.withLock {
-                        $0.nick = nick
-                        $0.health = PlatformHealth(.up, "\(configuration.host):\(configuration.port) as \(nick)" + (joined.isEmpty ? "" : " in \(joined)"))
-                        return $0.registrations.add()
+                if message.command == "PING" {
+                    outbox.sendControl(IRCMessage(command: "PONG", parameters: message.parameters.isEmpty ? [""] : message.parameters))
+                } else if !registration.welcomed {
+                    let step = registration.handle(message)
+                    for reply in step.send { outbox.sendControl(reply) }
+                    if let failure = step.failure { throw PlatformError(failure) }
+                    if step.welcomed {
+                        timeout.cancel()
+                        welcomed(registration, generation)
                     }
-                    for waiter in ready { waiter.resume() }
-                case "433", "432":  // nick in use / erroneous: try another
-                    guard !registered else { continue }
-                    nick += "_"
-                    state.withLock { $0.nick = nick }
-                    sender.send("NICK \(nick)")
-                case "PRIVMSG":
-                    guard var incoming = Self.inbound(message, nick: nick, prefix: configuration.commandPrefix) else { continue }
-                    incoming.sessionPerUser = configuration.sessionsPerUser
-                    let replies = IRCReplies(adapter: self, target: incoming.chat, sender: sender)
-                    Task { await inbound.handle(incoming, replies: replies) }
-                default:
-                    continue
+                } else {
+                    handleRegistered(message, registration, generation, inbound)
                 }
             }
         }
-        return registered
+        guard registration.welcomed else { throw PlatformError("the server closed the connection before welcoming the gateway") }
+        return true
+    }
+
+    private func welcomed(_ registration: IRCRegistration, _ generation: UInt64) {
+        let nick = registration.nick
+        let joined = configuration.channels.joined(separator: ",")
+        if !joined.isEmpty { outbox.sendControl(IRCMessage(command: "JOIN", parameters: [joined])) }
+        outbox.markRegistered(generation)
+        let login = registration.account.map { ", logged in as \($0)" } ?? ""
+        state.withLock {
+            $0.nick = nick
+            $0.health = PlatformHealth(.up, "\(configuration.host):\(configuration.port) as \(nick)" + (joined.isEmpty ? "" : " in \(joined)") + login)
+        }
+        registrationCount.add()
+    }
+
+    /// After the welcome: messages for us, and what tells us a nick changed hands.
+    private func handleRegistered(_ message: IRCMessage, _ registration: IRCRegistration, _ generation: UInt64,
+                                  _ inbound: any InboundHandler) {
+        let nick = state.withLock { $0.nick }
+        let fromUs = message.senderNick.map { IRCCasemapping.equal($0, nick) } ?? false
+        switch message.command {
+        case "PRIVMSG":
+            guard !state.withLock({ $0.closing }),
+                  var incoming = Self.inbound(message, nick: nick, prefix: configuration.commandPrefix, accountTags: registration.accountTags)
+            else { return }
+            incoming.sessionPerUser = configuration.sessionsPerUser
+            guard admitInbound() else { return }
+            let replies = IRCReplies(adapter: self, message: incoming, inbound: inbound,
+                                     seenAt: outbox.departureSequence, generation: generation)
+            Task {
+                await inbound.handle(incoming, replies: replies)
+                state.withLock { $0.inFlight -= 1 }
+            }
+        case "NICK":
+            guard let old = message.senderNick, let new = message.parameters.first else { return }
+            if fromUs {
+                state.withLock { $0.nick = new }
+            } else {
+                outbox.noteDeparture(old)
+                outbox.noteDeparture(new)
+            }
+        case "QUIT", "ACCOUNT":
+            if let sender = message.senderNick, !fromUs { outbox.noteDeparture(sender) }
+        case "311", "330", "318", "401":
+            outbox.noteWhois(message)
+        default:
+            break
+        }
+    }
+
+    /// Whether one more message may be handed to the dispatcher: at most
+    /// `GatewayConstants.IRC.maxInboundInFlight` at once. Past that (a flood faster than the
+    /// dispatcher answers) messages are dropped, counted and logged, so that memory stays bounded
+    /// rather than growing with a task per waiting message.
+    private func admitInbound() -> Bool {
+        let (admitted, dropped) = state.withLock { state -> (Bool, Int) in
+            guard state.inFlight < GatewayConstants.IRC.maxInboundInFlight else {
+                state.droppedSince += 1
+                return (false, state.droppedSince)
+            }
+            state.inFlight += 1
+            defer { state.droppedSince = 0 }
+            return (true, state.droppedSince)
+        }
+        if !admitted {
+            droppedMessageCount.add()
+            if dropped == 1 {
+                logger.warning("IRC: dropping messages: \(GatewayConstants.IRC.maxInboundInFlight) are being handled already", metadata: [
+                    "event": "irc_inbound_dropped", "platform": "irc",
+                ])
+            }
+        } else if dropped > 0 {
+            logger.warning("IRC: \(dropped) message(s) were dropped while \(GatewayConstants.IRC.maxInboundInFlight) were being handled; \(droppedMessageCount.value) in all", metadata: [
+                "event": "irc_inbound_dropped", "platform": "irc", "dropped": "\(dropped)", "dropped_total": "\(droppedMessageCount.value)",
+            ])
+        }
+        return admitted
     }
 
     /// What a PRIVMSG means for the gateway; nil when it is not for us (a channel line not
-    /// addressed to the bot, a CTCP, our own echo).
-    static func inbound(_ message: IRCMessage, nick: String, prefix: String) -> InboundMessage? {
-        guard message.parameters.count >= 2, let sender = message.senderNick, sender != nick else { return nil }
+    /// addressed to the bot, a CTCP, our own echo, a sender or channel name that could not be
+    /// answered safely).
+    static func inbound(_ message: IRCMessage, nick: String, prefix: String, accountTags: Bool) -> InboundMessage? {
+        guard message.parameters.count >= 2, let sender = message.senderNick, IRCText.isNick(sender),
+              !IRCCasemapping.equal(sender, nick) else { return nil }
         let target = message.parameters[0]
         var text = message.parameters[1]
         if text.hasPrefix("\u{1}") { return nil }  // CTCP (ACTION, VERSION, ...)
+        // The server sets `account` (a client cannot: its own tags start with `+`); honoured
+        // only when the capability was negotiated, and absent means not logged in.
+        let account = accountTags ? message.tags["account"].flatMap { $0.isEmpty || $0 == "*" ? nil : $0 } : nil
+        let hostmask = message.prefix.flatMap { $0.contains("!") && $0.contains("@") ? $0 : nil }
         let isChannel = target.hasPrefix("#") || target.hasPrefix("&")
         guard isChannel else {
-            return InboundMessage(platform: "irc", chat: sender, chatType: .dm, user: sender, text: text)
+            return InboundMessage(platform: "irc", chat: sender, chatType: .dm, user: sender, text: text,
+                                  account: account, hostmask: hostmask)
         }
+        guard IRCText.isChannel(target) else { return nil }
         let lowered = text.lowercased(), addressed = nick.lowercased()
         if lowered.hasPrefix(addressed + ":") || lowered.hasPrefix(addressed + ",") {
             text = String(text.dropFirst(nick.count + 1).drop { $0 == " " })
@@ -232,153 +374,12 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             return nil
         }
         guard !text.isEmpty else { return nil }
-        return InboundMessage(platform: "irc", chat: target, chatType: .group, user: sender, text: text)
+        return InboundMessage(platform: "irc", chat: target, chatType: .group, user: sender, text: text,
+                              account: account, hostmask: hostmask)
     }
 
-    /// `inbound(_:nick:prefix:)` from a raw line, for tests of the addressing rules.
-    public static func inboundForTesting(_ line: String, nick: String, prefix: String) -> InboundMessage? {
-        IRCMessage(line: line).flatMap { inbound($0, nick: nick, prefix: prefix) }
-    }
-
-    /// A reply: one PRIVMSG per line, long lines split at `maxMessageBytes`.
-    func privmsg(_ text: String, to target: String, _ sender: IRCSender) {
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            for part in ReplySplitter.split(String(line), maxBytes: maxMessageBytes) where !part.isEmpty {
-                sender.send(IRCMessage(command: "PRIVMSG", parameters: [target, part]).line)
-            }
-        }
-    }
-}
-
-/// Replies to one message: to the channel it came from, or to the person for a DM (whose nick
-/// is the message's chat).
-struct IRCReplies: ReplySink {
-    let adapter: IRCAdapter
-    let target: String
-    let sender: IRCSender
-
-    func send(_ text: String) async { adapter.privmsg(text, to: target, sender) }
-}
-
-/// Writes lines in order under a token bucket (`burst` at once, then `perSecond`), so a long
-/// reply does not get the bot kicked for flooding.
-final class IRCSender: Sendable {
-    private let lines: AsyncStream<String>.Continuation
-    private let writer: Task<Void, Never>
-
-    init(_ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, burst: Int, perSecond: Double) {
-        let (stream, continuation) = AsyncStream<String>.makeStream()
-        lines = continuation
-        writer = Task {
-            var tokens = Double(burst)
-            var last = ContinuousClock.now
-            for await line in stream {
-                let now = ContinuousClock.now
-                let elapsed = now - last
-                last = now
-                tokens = min(Double(burst), tokens + perSecond * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
-                if tokens < 1 {
-                    let wait = (1 - tokens) / perSecond
-                    try? await Task.sleep(for: .milliseconds(Int(wait * 1000) + 1))
-                    tokens = 1
-                    last = ContinuousClock.now
-                }
-                tokens -= 1
-                do { try await outbound.write(ByteBuffer(string: line + "\r\n")) } catch { break }
-            }
-        }
-    }
-
-    func send(_ line: String) { lines.yield(line) }
-
-    func finish() {
-        lines.finish()
-        writer.cancel()
-    }
-}
-
-/// `platforms.irc` in the config.
-public struct IRCConfiguration: Sendable {
-    public var host: String
-    public var port: Int
-    public var nick: String
-    public var channels: [String]
-    /// A channel line starting with this is a command (`!up` is `/up`); `nick: ...` and `/up` always are.
-    public var commandPrefix: String
-    /// A channel is one shared session unless this is set (then one per person in it).
-    public var sessionsPerUser: Bool
-    /// TLS to the server (certificate verified against the system roots, or `tlsCAFile`).
-    public var tls = false
-    public var tlsCAFile: String?
-    public var floodBurst: Int
-    public var floodPerSecond: Double
-    public var reconnectMin: Duration
-    public var reconnectMax: Duration
-
-    public init(host: String, port: Int, nick: String, channels: [String], commandPrefix: String = "!",
-                sessionsPerUser: Bool = false, floodBurst: Int = 10, floodPerSecond: Double = 5, reconnectMin: Duration = .seconds(1),
-                reconnectMax: Duration = .seconds(60)) {
-        self.host = host
-        self.port = port
-        self.nick = nick
-        self.channels = channels
-        self.commandPrefix = commandPrefix
-        self.sessionsPerUser = sessionsPerUser
-        self.floodBurst = floodBurst
-        self.floodPerSecond = floodPerSecond
-        self.reconnectMin = reconnectMin
-        self.reconnectMax = reconnectMax
-    }
-
-    /// `server: "irc.example.net:6667"`, `nick`, `channels: ["#ops"]`, and optionally `prefix`,
-    /// `sessions_per_user`, `tls`, `tls_ca_file`, `flood_burst`, `flood_per_second`, `reconnect_min`, `reconnect_max` (durations).
-    public init(settings: [String: String]) throws(PlatformError) {
-        guard let server = settings["server"], let colon = server.lastIndex(of: ":"),
-              let port = Int(server[server.index(after: colon)...]), (1...65535).contains(port) else {
-            throw PlatformError("platforms.irc.server: expected host:port such as \"irc.libera.chat:6667\"")
-        }
-        guard let nick = settings["nick"], !nick.isEmpty, !nick.contains(" ") else {
-            throw PlatformError("platforms.irc.nick: required, without spaces")
-        }
-        let list = settings["channels"].map { $0.trimmingCharacters(in: "[]") } ?? ""
-        let channels = list.split(separator: ",").map { String($0).trimmingCharacters(in: " \"'") }.filter { !$0.isEmpty }
-        for channel in channels where !(channel.hasPrefix("#") || channel.hasPrefix("&")) {
-            throw PlatformError("platforms.irc.channels: \(channel) is not a channel name (they start with #)")
-        }
-        func duration(_ key: String, _ fallback: Duration) throws(PlatformError) -> Duration {
-            guard let text = settings[key] else { return fallback }
-            guard let value = DurationValue.parse(text), value > .zero else { throw PlatformError("platforms.irc.\(key): expected a duration, got \(text)") }
-            return value
-        }
-        self.init(
-            host: String(server[..<colon]), port: port, nick: nick, channels: channels,
-            commandPrefix: settings["prefix"] ?? "!",
-            sessionsPerUser: try Self.flag(settings["sessions_per_user"], "sessions_per_user"),
-            floodBurst: settings["flood_burst"].flatMap(Int.init) ?? 10,
-            floodPerSecond: settings["flood_per_second"].flatMap(Double.init) ?? 5,
-            reconnectMin: try duration("reconnect_min", .seconds(1)),
-            reconnectMax: try duration("reconnect_max", .seconds(60)))
-        tls = try Self.flag(settings["tls"], "tls")
-        tlsCAFile = settings["tls_ca_file"]
-        if tlsCAFile != nil && !tls { throw PlatformError("platforms.irc.tls_ca_file: set tls: true as well") }
-    }
-}
-
-extension IRCConfiguration {
-    static func flag(_ text: String?, _ key: String) throws(PlatformError) -> Bool {
-        switch text {
-        case nil, "false", "no", "off": return false
-        case "true", "yes", "on": return true
-        default: throw PlatformError("platforms.irc.\(key): expected true or false, got \(text ?? "")")
-        }
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        let characters = Set(set)
-        guard let first = firstIndex(where: { !characters.contains($0) }),
-              let last = lastIndex(where: { !characters.contains($0) }) else { return "" }
-        return String(self[first...last])
+    /// `inbound(_:nick:prefix:accountTags:)` from a raw line, for tests of the addressing rules.
+    public static func inboundForTesting(_ line: String, nick: String, prefix: String, accountTags: Bool = true) -> InboundMessage? {
+        IRCMessage(line: line).flatMap { inbound($0, nick: nick, prefix: prefix, accountTags: accountTags) }
     }
 }

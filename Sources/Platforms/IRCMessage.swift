@@ -1,7 +1,15 @@
 import NIOCore
 
-/// One IRC protocol line (RFC 1459/2812): `[:prefix] COMMAND params... [:trailing]`.
+/// One IRC protocol line (RFC 1459/2812 with IRCv3 message tags):
+/// `[@tags] [:prefix] COMMAND params... [:trailing]`.
+///
+/// `encoded()` is the only way the adapter turns a message into bytes, so it is where the wire
+/// is kept safe: whatever a parameter holds (agent output, a command's output, a nick from the
+/// network, a channel from the config), no CR, LF or NUL reaches the server and no line is
+/// longer than 512 bytes.
 struct IRCMessage: Equatable, Sendable {
+    /// IRCv3 tags (`account`, `time`, ...), values unescaped; empty without any.
+    var tags: [String: String] = [:]
     var prefix: String?
     var command: String
     var parameters: [String]
@@ -20,8 +28,9 @@ struct IRCMessage: Equatable, Sendable {
     /// nil for an empty or malformed line.
     init?(line: String) {
         var rest = Substring(line)
-        if rest.hasPrefix("@") {  // IRCv3 tags: not used here
+        if rest.hasPrefix("@") {
             guard let space = rest.firstIndex(of: " ") else { return nil }
+            tags = Self.parseTags(rest[rest.index(after: rest.startIndex)..<space])
             rest = rest[rest.index(after: space)...].drop { $0 == " " }
         }
         if rest.hasPrefix(":") {
@@ -47,14 +56,78 @@ struct IRCMessage: Equatable, Sendable {
         self.parameters = parameters
     }
 
-    /// The wire form, without CRLF. The last parameter goes as trailing (it may hold spaces).
-    var line: String {
-        var out = prefix.map { ":\($0) " } ?? ""
-        out += command
-        for (index, parameter) in parameters.enumerated() {
-            out += index == parameters.count - 1 ? " :\(parameter)" : " \(parameter)"
+    /// `key=value;key2;...` with the IRCv3 escapes (`\:` `;`, `\s` space, `\\`, `\r`, `\n`).
+    private static func parseTags(_ text: Substring) -> [String: String] {
+        var tags: [String: String] = [:]
+        for item in text.split(separator: ";") {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard let key = parts.first, !key.isEmpty else { continue }
+            var value = ""
+            var escaped = false
+            for character in parts.count > 1 ? parts[1] : "" {
+                if escaped {
+                    switch character {
+                    case ":": value.append(";")
+                    case "s": value.append(" ")
+                    case "r": value.append("\r")
+                    case "n": value.append("\n")
+                    default: value.append(character)
+                    }
+                    escaped = false
+                } else if character == "\\" {
+                    escaped = true
+                } else {
+                    value.append(character)
+                }
+            }
+            tags[String(key)] = value
         }
-        return out
+        return tags
+    }
+
+    /// The most a line may take on the wire, CRLF included (RFC 1459 section 2.3).
+    static let maxLineBytes = 512
+
+    /// Why a message cannot be put on the wire as it is.
+    struct EncodingError: Error, Sendable, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The wire form with CRLF. The last parameter goes as trailing (it may hold spaces); NUL,
+    /// CR and LF in it are dropped (a caller that meant separate lines splits them first, see
+    /// `IRCText.privmsgParts`), and it is cut at a Unicode scalar boundary so the line fits in
+    /// 512 bytes. Any other parameter must be a single word without them: a target or a nick
+    /// that is not is refused (the line is not sent), never repaired into another target.
+    func encoded() throws(EncodingError) -> ByteBuffer {
+        guard !command.isEmpty, command.utf8.allSatisfy({ Self.isLetterOrDigit($0) }) else {
+            throw EncodingError(description: "command \(command.debugDescription) is not a word")
+        }
+        var head = command
+        for parameter in parameters.dropLast() {
+            guard IRCText.isWord(parameter) else {
+                throw EncodingError(description: "\(command): parameter \(parameter.debugDescription) is not a single word")
+            }
+            head += " " + parameter
+        }
+        var bytes = Array(head.utf8)
+        if let last = parameters.last {
+            bytes += Array(" :".utf8)
+            let room = Self.maxLineBytes - 2 - bytes.count
+            guard room >= 0 else { throw EncodingError(description: "\(command): longer than \(Self.maxLineBytes) bytes") }
+            bytes += IRCText.clean(last, maxBytes: room)
+        }
+        guard bytes.count <= Self.maxLineBytes - 2 else {
+            throw EncodingError(description: "\(command): longer than \(Self.maxLineBytes) bytes")
+        }
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(bytes.count + 2)
+        buffer.writeBytes(bytes)
+        buffer.writeBytes([13, 10])
+        return buffer
+    }
+
+    private static func isLetterOrDigit(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
     }
 }
 

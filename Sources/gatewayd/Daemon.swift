@@ -102,8 +102,6 @@ actor Daemon: GatewayControlHost {
                             metadata: ["event": "config_invalid"])
             return GatewayConstants.ExitStatus.configInvalid
         }
-        // The dispatcher runs before the socket serves, so the first call (the one that may have
-        // socket-activated us) already sees `running`; READY=1 follows the socket.
         do {
             adapters = try Self.makeAdapters(config)
         } catch {
@@ -117,24 +115,39 @@ actor Daemon: GatewayControlHost {
             journal.record(event)
             status.follow(event)
         }
-        let events = await dispatcher.subscribe { if case .drained = $0 { true } else { false } }
+        let events = await dispatcher.subscribe {
+            switch $0 {
+            case .drained, .stateChanged(.draining): true
+            default: false
+            }
+        }
+        // Adapters first (bounded wait for them to connect), then what the store kept: replayed
+        // turns and restart notices need a connection to go out on. Messages that arrive
+        // meanwhile wait at the gate, so none overtakes a replayed one of its session.
+        let gate = InboundGate(dispatcher)
+        for adapter in adapters {
+            do {
+                try await adapter.start(inbound: gate)
+            } catch {
+                logger.critical("platform \(adapter.name) cannot start: \(describeSystemError(error))", metadata: ["event": "platform_failed", "platform": "\(adapter.name)"])
+                return GatewayConstants.ExitStatus.failure
+            }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for adapter in adapters { group.addTask { await adapter.waitUntilReady(within: GatewayConstants.platformReadyWait) } }
+        }
+        for adapter in adapters {
+            let health = await adapter.health()
+            logger.info("platform \(adapter.name): \(health.detail)", metadata: ["event": "platform", "platform": "\(adapter.name)"])
+        }
         await recoverState()
         await dispatcher.markRunning()
+        gate.open()
         do {
             try await startControlSocket()
         } catch {
             logger.critical("cannot serve the control socket: \(describeSystemError(error))", metadata: ["event": "socket_failed"])
             return GatewayConstants.ExitStatus.failure
-        }
-        for adapter in adapters {
-            do {
-                try await adapter.start(inbound: dispatcher)
-                let health = await adapter.health()
-                logger.info("platform \(adapter.name): \(health.detail)", metadata: ["event": "platform", "platform": "\(adapter.name)"])
-            } catch {
-                logger.critical("platform \(adapter.name) cannot start: \(describeSystemError(error))", metadata: ["event": "platform_failed", "platform": "\(adapter.name)"])
-                return GatewayConstants.ExitStatus.failure
-            }
         }
         let readyLine = status.reset(to: await dispatcher.snapshot, platformCount: platformNames.count)
         notify { try $0.ready(status: readyLine) }
@@ -143,14 +156,21 @@ actor Daemon: GatewayControlHost {
         startWatchdog()
 
         var exitReason = DrainReason.stop
+        var drainStarted = ContinuousClock.now
         for await event in events {
+            if case .stateChanged = event { drainStarted = .now }
             if case .drained(let reason) = event, reason != .admin {
                 exitReason = reason
                 break
             }
         }
         await dispatcher.markStopping()
-        for adapter in adapters { await adapter.stop() }
+        // Queued replies (the end of a long one, the "interrupted" notices) may go out for the
+        // rest of the drain's time, and a little more: systemd's stop timeout has that margin.
+        let flush = max(.zero, drainStarted + config.drain.timeout - .now) + GatewayConstants.replyFlushMargin
+        await withTaskGroup(of: Void.self) { group in
+            for adapter in adapters { group.addTask { await adapter.stop(flushingWithin: flush) } }
+        }
         await store?.flush()
         await notifications.flush()
         logger.info("drained; exiting", metadata: [

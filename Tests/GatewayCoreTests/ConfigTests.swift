@@ -41,10 +41,10 @@ struct ConfigTests {
               st:     {type: alias, target: /status}
             access:
               allowed_users: ["irc:alice", "webhook:*"]
-              admins: ["irc:alice"]
+              admins: ["irc:~alice", "irc:alice!alice@trusted.example"]
             platforms:
               local: {enabled: true}
-              irc: {server: "127.0.0.1:6667", nick: gatewayd, channels: ["#ops"]}
+              irc: {server: "127.0.0.1:6697", nick: gatewayd, channels: ["#ops"], tls: true}
               webhook: {listen: "127.0.0.1:8644", secret_file: /etc/gatewayd/webhook.secret}
             state_dir: /var/lib/gatewayd
             """)

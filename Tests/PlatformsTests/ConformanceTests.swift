@@ -17,6 +17,8 @@ final class RecordingInbound: InboundHandler, Sendable {
         recorded.withLock { $0.append(message) }
         await dispatcher.handle(message, replies: replies)
     }
+
+    func isAdmin(_ message: InboundMessage) async -> Bool { await dispatcher.isAdmin(message) }
 }
 
 /// A running dispatcher with the echo agent and the settings of `yaml`.
@@ -66,14 +68,10 @@ struct IRCHarness: AdapterHarness {
     let alice: LineClient
 
     static func start(_ inbound: any InboundHandler) async throws -> IRCHarness {
-        let server = try IRCServer()
+        let server = try await IRCServer.started()
         let adapter = try IRCAdapter(configuration: IRCConfiguration(host: "127.0.0.1", port: server.port, nick: "gatewayd", channels: []))
         try await adapter.start(inbound: inbound)
-        let alice = try await onThread {
-            let client = try LineClient(port: server.port)
-            try client.register("alice", joining: nil)
-            return client
-        }
+        let alice = try await LineClient.registered(port: server.port, "alice")
         await adapter.waitForRegistration()
         return IRCHarness(server: server, adapter: adapter, alice: alice)
     }
@@ -107,7 +105,7 @@ struct ConformanceTests {
     func conformance(_ kind: Kind) async throws {
         let dispatcher = await runningDispatcher("""
             quick_commands: {up: {type: exec, command: "echo up"}}
-            access: {allowed_users: ["\(kind.rawValue):alice"], admins: ["\(kind.rawValue):alice"]}
+            access: {allowed_users: ["\(kind.rawValue):alice"], admins: ["\(kind == .irc ? "irc:alice!~alice@127.0.0.1" : "webhook:alice")"]}
             """)
         let inbound = RecordingInbound(dispatcher)
         let harness: any AdapterHarness = kind == .irc ? try await IRCHarness.start(inbound) : try await WebhookHarness.start(inbound)
@@ -119,6 +117,7 @@ struct ConformanceTests {
         #expect(messages.allSatisfy {
             $0.platform == harness.platform && $0.user == "alice" && $0.chat == "alice" && $0.chatType == .dm
                 && $0.senderID == "\(harness.platform):alice"
+                && $0.hostmask == (kind == .irc ? "alice!~alice@127.0.0.1" : nil)
         })
         #expect(Set(messages.map(\.sessionKey)) == ["\(harness.platform):dm:alice"], "one session per direct chat")
         await harness.stop()

@@ -9,7 +9,7 @@ import Testing
 private func gateway(_ server: IRCServer, nick: String = "gatewayd", flood: Int = 10, perSecond: Double = 50) async throws -> (IRCAdapter, Dispatcher) {
     let dispatcher = await runningDispatcher("""
         quick_commands: {up: {type: exec, command: "echo up"}, lines: {type: exec, command: "seq 1 8"}}
-        access: {allowed_users: ["irc:*"], admins: ["irc:alice"]}
+        access: {allowed_users: ["irc:*"], admins: ["irc:alice!~alice@127.0.0.1"]}
         """)
     let adapter = try IRCAdapter(configuration: IRCConfiguration(
         host: "127.0.0.1", port: server.port, nick: nick, channels: ["#ops"], floodBurst: flood, floodPerSecond: perSecond,
@@ -20,11 +20,7 @@ private func gateway(_ server: IRCServer, nick: String = "gatewayd", flood: Int 
 
 /// A person in #ops (registered and joined before the gateway arrives).
 private func person(_ server: IRCServer, _ nick: String = "alice") async throws -> LineClient {
-    try await onThread {
-        let client = try LineClient(port: server.port)
-        try client.register(nick, joining: "#ops")
-        return client
-    }
+    try await LineClient.registered(port: server.port, nick, joining: "#ops")
 }
 
 /// Returns once `client` saw `botNick` join #ops: the event itself, no polling of NAMES (each
@@ -51,7 +47,7 @@ private func privmsgs(_ client: LineClient, to target: String, count: Int) async
 struct IRCTests {
     @Test("joins, answers what is addressed to it in the channel and in private, ignores the rest")
     func answers() async throws {
-        let server = try IRCServer()
+        let server = try await IRCServer.started()
         defer { server.stop() }
         let alice = try await person(server)
         let (adapter, dispatcher) = try await gateway(server)
@@ -72,7 +68,7 @@ struct IRCTests {
 
     @Test("an exec quick command is answered while the gateway drains; plain text gets the drain reply")
     func execWhileDraining() async throws {
-        let server = try IRCServer()
+        let server = try await IRCServer.started()
         defer { server.stop() }
         let alice = try await person(server)
         let (adapter, dispatcher) = try await gateway(server)
@@ -88,7 +84,7 @@ struct IRCTests {
 
     @Test("a long reply is split into lines of at most 400 bytes, no character cut")
     func longReply() async throws {
-        let server = try IRCServer()
+        let server = try await IRCServer.started()
         defer { server.stop() }
         let alice = try await person(server)
         let (adapter, _) = try await gateway(server, flood: 3)
@@ -109,7 +105,7 @@ struct IRCTests {
 
     @Test("flood control: past the burst, lines go out no faster than the configured rate")
     func floodControl() async throws {
-        let server = try IRCServer()
+        let server = try await IRCServer.started()
         defer { server.stop() }
         let alice = try await person(server)
         let (adapter, _) = try await gateway(server, flood: 2, perSecond: 10)
@@ -128,7 +124,7 @@ struct IRCTests {
 
     @Test("the server restarts: the gateway reconnects, rejoins and answers again")
     func reconnects() async throws {
-        let server = try IRCServer()
+        let server = try await IRCServer.started()
         defer { server.stop() }
         let first = try await person(server)
         let (adapter, _) = try await gateway(server)
@@ -137,7 +133,7 @@ struct IRCTests {
         #expect(try await privmsgs(first, to: "#ops", count: 1) == ["echo: before"])
         first.close()
         server.stop()
-        try server.start()
+        try await server.restart()
         let again = try await person(server)
         try await sawJoin(again)
         #expect(adapter.registrations >= 2)
@@ -149,13 +145,9 @@ struct IRCTests {
 
     @Test("a taken nick: the gateway registers with a _ and answers to that")
     func nickInUse() async throws {
-        let server = try IRCServer()
+        let server = try await IRCServer.started()
         defer { server.stop() }
-        let squatter = try await onThread {
-            let client = try LineClient(port: server.port)
-            try client.register("gatewayd", joining: nil)
-            return client
-        }
+        let squatter = try await LineClient.registered(port: server.port, "gatewayd")
         let alice = try await person(server)
         let (adapter, _) = try await gateway(server)
         try await sawJoin(alice, "gatewayd_")
@@ -174,7 +166,7 @@ struct IRCTests {
 struct IRCTLSTests {
     @Test("with tls: true and the server's CA, it connects over TLS and answers")
     func tls() async throws {
-        let server = try IRCServer(tls: true)
+        let server = try await IRCServer.started(tls: true)
         defer { server.stop() }
         let alice = try await person(server)
         let dispatcher = await runningDispatcher(#"access: {allowed_users: ["irc:*"]}"#)
@@ -192,7 +184,7 @@ struct IRCTLSTests {
 
     @Test("a certificate it does not trust: no connection, and health says why")
     func untrusted() async throws {
-        let server = try IRCServer(tls: true)
+        let server = try await IRCServer.started(tls: true)
         defer { server.stop() }
         try IRCServer.makeCertificate(in: server.directory, name: "other")
         let dispatcher = Dispatcher(config: GatewayConfig(), agent: EchoAgent())
@@ -221,15 +213,23 @@ struct IRCMessageTests {
             IRCAdapter.inboundForTesting(line, nick: "gatewayd", prefix: "!")
         }
         #expect(inbound(":alice!a@h PRIVMSG #ops :gatewayd: status?")
-            == InboundMessage(platform: "irc", chat: "#ops", chatType: .group, user: "alice", text: "status?"))
+            == InboundMessage(platform: "irc", chat: "#ops", chatType: .group, user: "alice", text: "status?", hostmask: "alice!a@h"))
         #expect(inbound(":alice!a@h PRIVMSG #ops :GatewayD, hi")?.text == "hi")
         #expect(inbound(":alice!a@h PRIVMSG #ops :!disk /var")?.text == "/disk /var")
         #expect(inbound(":alice!a@h PRIVMSG #ops :/up")?.text == "/up")
         #expect(inbound(":alice!a@h PRIVMSG #ops :hello all") == nil)
         #expect(inbound(":alice!a@h PRIVMSG #ops :\u{1}ACTION waves\u{1}") == nil)
         #expect(inbound(":alice!a@h PRIVMSG gatewayd :hello")
-            == InboundMessage(platform: "irc", chat: "alice", chatType: .dm, user: "alice", text: "hello"))
+            == InboundMessage(platform: "irc", chat: "alice", chatType: .dm, user: "alice", text: "hello", hostmask: "alice!a@h"))
         #expect(inbound(":gatewayd!g@h PRIVMSG #ops :gatewayd: echo") == nil, "its own lines")
+        #expect(inbound(":GatewayD!g@h PRIVMSG #ops :gatewayd: echo") == nil, "its own lines, whatever the case")
+        #expect(inbound("@account=alice :alice!a@h PRIVMSG gatewayd :hi")?.account == "alice")
+        #expect(inbound("@account=al\\sice :alice!a@h PRIVMSG gatewayd :hi")?.account == "al ice", "tag escapes: \\s is a space")
+        #expect(inbound("@+account=alice :alice!a@h PRIVMSG gatewayd :hi")?.account == nil, "a client's own tag is not the server's word")
+        #expect(IRCAdapter.inboundForTesting("@account=alice :alice!a@h PRIVMSG gatewayd :hi", nick: "gatewayd", prefix: "!",
+                                             accountTags: false)?.account == nil, "without the capability the tag is not trusted")
+        #expect(inbound(":alice PRIVMSG gatewayd :hi")?.hostmask == nil, "no full prefix, no mask to match")
+        #expect(inbound(":alice!a@h PRIVMSG #bad\rchan :gatewayd: hi") == nil, "a channel that could not be answered safely")
     }
 
     @Test("settings: sessions per channel unless sessions_per_user; bad values are config errors")

@@ -15,8 +15,8 @@ private func openStore(_ directory: String, busyTimeout: Int32 = StateStore.defa
 }
 
 /// Runs a Python snippet against the database file: a second, independent SQLite client.
-private func python(_ script: String, _ arguments: [String] = []) throws -> ProcessOutput {
-    try run(["/usr/bin/python3", "-c", script] + arguments)
+private func python(_ script: String, _ arguments: [String] = []) async throws -> ProcessOutput {
+    try await onThread { try run(["/usr/bin/python3", "-c", script] + arguments) }
 }
 
 @Suite("State store (SQLite)")
@@ -85,7 +85,7 @@ struct StateStoreTests {
         #expect(final.replay.isEmpty)
         // The parked message stays in the file for the operator.
         await store.flush()
-        let parked = try python("import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select text, state from messages\").fetchall())",
+        let parked = try await python("import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select text, state from messages\").fetchall())",
                                 [directory + "/state.db"])
         #expect(parked.standardOutput.contains("('crashing', 'parked')"))
     }
@@ -144,13 +144,13 @@ struct StateStoreTests {
         let fresh = makeTemporaryDirectory() + "/new/state"
         let store = try openStore(fresh)
         _ = try await store.append(message("x"), session: "s")
-        let version = try python("import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('pragma user_version').fetchone()[0])",
+        let version = try await python("import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('pragma user_version').fetchone()[0])",
                                  [fresh + "/state.db"])
         #expect(version.standardOutput == "\(StateStore.migrations.count)\n")
 
         // A file as the first release wrote it: schema 1, one message waiting.
         let old = makeTemporaryDirectory()
-        let created = try python("""
+        let created = try await python("""
             import sqlite3, sys
             db = sqlite3.connect(sys.argv[1])
             db.executescript(sys.argv[2])
@@ -178,7 +178,7 @@ struct StateStoreTests {
         #expect(moved.count == 1)
 
         let newer = makeTemporaryDirectory()
-        _ = try python("import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); db.execute('pragma user_version = 99'); db.commit()",
+        _ = try await python("import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); db.execute('pragma user_version = 99'); db.commit()",
                        [newer + "/state.db"])
         let refused = StateStore.open(directory: newer)
         #expect(refused.store == nil)

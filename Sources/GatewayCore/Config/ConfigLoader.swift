@@ -78,11 +78,7 @@ public enum ConfigLoader {
             case "agent": readAgent(value, into: &config.agent, &reader)
             case "exec": readExec(value, into: &config.exec, &reader)
             case "quick_commands": config.quickCommands = readQuickCommands(value, &reader)
-            case "access":
-                for (k, v) in reader.entries(value, "access", allowed: ["allowed_users", "admins"]) {
-                    let list = reader.strings(v, "access.\(k)") ?? []
-                    if k == "allowed_users" { config.access.allowedUsers = list } else { config.access.admins = list }
-                }
+            case "access": readAccess(value, into: &config.access, &reader)
             case "platforms": readPlatforms(value, into: &config.platforms, &reader)
             case "state_dir":
                 if let directory = reader.string(value, "state_dir") { config.stateDirectory = directory }
@@ -90,6 +86,7 @@ public enum ConfigLoader {
                 reader.unknownKey(key, path: "", value)
             }
         }
+        checkIRCTransport(config, root: root, &reader)
         return Outcome(config: config, problems: reader.problems)
     }
 

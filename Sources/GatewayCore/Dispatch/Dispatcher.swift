@@ -11,6 +11,8 @@ import ProcessRunner
 public actor Dispatcher {
     public private(set) var config: GatewayConfig
     var access: AccessPolicy
+    /// Strangers told "not allowed" lately (each at most once per interval, memory bounded).
+    var refusals = RefusalNotices()
     var lifecycle = LifecycleMachine()
     var sessions: [String: Session] = [:]
     var counters = GatewayCounters()
@@ -111,8 +113,11 @@ public actor Dispatcher {
         let key = message.sessionKey
         guard access.isAllowed(message) else {
             publish(.messageDispatched(session: key, route: .refused))
-            // Silently in groups: a stranger in a channel gets nothing to probe with.
-            if message.chatType == .dm { await replies.send(GatewayText.notAllowed) }
+            // Silently in groups: a stranger in a channel gets nothing to probe with. In a direct
+            // chat, once per interval: more would only queue refusals ahead of real replies.
+            if message.chatType == .dm && refusals.shouldTell(message.senderID, now: clock.now()) {
+                await replies.send(GatewayText.notAllowed)
+            }
             return
         }
         touchSession(key)

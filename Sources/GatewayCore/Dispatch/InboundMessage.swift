@@ -14,18 +14,28 @@ public struct InboundMessage: Sendable, Equatable {
     /// In a group: one session per person (the default) or one the whole group shares (an IRC
     /// channel, unless `sessions_per_user` is set).
     public var sessionPerUser: Bool
+    /// The sender's account as the network vouches for it (IRC: the IRCv3 `account` tag of this
+    /// very message, set by the server from the services login); nil when not logged in or not
+    /// known. `access` entries `irc:~ACCOUNT` match it.
+    public var account: String?
+    /// The sender's full address as the network gave it with this message (IRC:
+    /// `nick!user@host`); `access` entries `irc:NICK!USER@HOST` match it.
+    public var hostmask: String?
 
     public init(platform: String, chat: String, chatType: ChatType = .dm, user: String, text: String,
-                sessionPerUser: Bool = true) {
+                sessionPerUser: Bool = true, account: String? = nil, hostmask: String? = nil) {
         self.platform = platform
         self.chat = chat
         self.chatType = chatType
         self.user = user
         self.text = text
         self.sessionPerUser = sessionPerUser
+        self.account = account
+        self.hostmask = hostmask
     }
 
-    /// `platform:user`, as `access.allowed_users` and `admins` name senders.
+    /// `platform:user`: how users and logs see the sender (`irc:alice`). Access matches more
+    /// than this on IRC (`account`, `hostmask`).
     public var senderID: String { "\(platform):\(user)" }
 
     /// Local senders are the control socket's peers (`SendMessage`), already vetted by uid.

@@ -11,18 +11,37 @@ public protocol PlatformAdapter: AnyObject, Sendable {
     func start(inbound: any InboundHandler) async throws
     /// Stops taking messages; replies already handed over are still delivered.
     func stop() async
+    /// `stop()`, delivering what is still queued for at most `limit` (the drain's remaining time).
+    func stop(flushingWithin limit: Duration) async
+    /// Returns once connected and able to deliver, or after `limit` (the daemon waits this before
+    /// it replays what the store kept, so the first replies do not wait for a connection).
+    func waitUntilReady(within limit: Duration) async
     /// A reply with no request waiting for it (after a restart), to a chat by its id.
     func send(_ text: String, to chat: String) async throws
     /// For `GetStatus` and `STATUS=`.
     func health() async -> PlatformHealth
 }
 
+extension PlatformAdapter {
+    public func stop(flushingWithin limit: Duration) async { await stop() }
+    public func waitUntilReady(within limit: Duration) async {}
+}
+
 /// Where messages go: the dispatcher, or a test's recorder.
 public protocol InboundHandler: Sendable {
     func handle(_ message: InboundMessage, replies: any ReplySink) async
+    /// Whether the sender is an admin: an adapter sends admins' replies first, and checks harder
+    /// that they reach the person who asked.
+    func isAdmin(_ message: InboundMessage) async -> Bool
 }
 
-extension Dispatcher: InboundHandler {}
+extension InboundHandler {
+    public func isAdmin(_ message: InboundMessage) async -> Bool { false }
+}
+
+extension Dispatcher: InboundHandler {
+    public func isAdmin(_ message: InboundMessage) -> Bool { access.isAdmin(message) }
+}
 
 public struct PlatformHealth: Sendable, Equatable {
     public enum State: String, Sendable {

@@ -1,26 +1,36 @@
 import Foundation
-import GatewayTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A real IRC server for the tests: Debian's ngircd in the foreground on a loopback port, with
 /// a generated config, ended by its pid.
-final class IRCServer: @unchecked Sendable {
-    let port: Int
-    let directory: String
+public final class IRCServer: @unchecked Sendable {
+    public let port: Int
+    public let directory: String
     /// Unique per server: the readiness probe checks it is talking to this one, not to another
     /// test's server that got the same port first.
-    let name = "irc\(UInt32.random(in: 0...UInt32.max)).gatewayd.test"
+    public let name = "irc\(UInt32.random(in: 0...UInt32.max)).gatewayd.test"
     private var process: TestChild?
 
-    static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/ngircd") }
+    public static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/ngircd") }
 
     /// The TLS port, when made with `tls: true` (certificate for "localhost" in `certificate`).
-    let tlsPort: Int?
-    var certificate: String { directory + "/cert.pem" }
+    public let tlsPort: Int?
+    public var certificate: String { directory + "/cert.pem" }
 
-    init(port: Int? = nil, tls: Bool = false) throws {
+    /// Starts one from an async test: the start blocks (certificate, readiness probe) for up to
+    /// seconds, on a thread of its own rather than one of the two that every async test shares.
+    public static func started(port: Int? = nil, tls: Bool = false) async throws -> IRCServer {
+        try await onThread { try IRCServer(port: port, tls: tls) }
+    }
+
+    /// `start()` from an async test (see `started`).
+    public func restart() async throws {
+        try await onThread { try self.start() }
+    }
+
+    public init(port: Int? = nil, tls: Bool = false) throws {
         self.port = port ?? freeLoopbackPort()
         directory = makeTemporaryDirectory("gatewayd-ircd")
         tlsPort = tls ? freeLoopbackPort() : nil
@@ -56,14 +66,14 @@ final class IRCServer: @unchecked Sendable {
     }
 
     /// A self-signed certificate for "localhost" (its own CA): `name`.pem and `name`.key.
-    static func makeCertificate(in directory: String, name: String) throws {
+    public static func makeCertificate(in directory: String, name: String) throws {
         let output = try run(["/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                               "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
                               "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).pem"])
         guard output.status == 0 else { throw IRCTestError("openssl: \(output.standardError)") }
     }
 
-    func start() throws {
+    public func start() throws {
         let process = try TestChild(["/usr/sbin/ngircd", "-n", "-f", directory + "/ngircd.conf"],
                                     standardOutput: .null, standardError: .null)
         self.process = process
@@ -83,7 +93,7 @@ final class IRCServer: @unchecked Sendable {
         throw IRCTestError("ngircd did not listen on \(port)")
     }
 
-    func stop() {
+    public func stop() {
         guard let process else { return }
         // SIGKILL: a server that drops everyone at once is what the reconnect test wants anyway.
         kill(process.pid, SIGKILL)
@@ -97,19 +107,19 @@ final class IRCServer: @unchecked Sendable {
     }
 }
 
-struct IRCTestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct IRCTestError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A blocking line-based TCP client: a person on IRC, typed by the test. Used from `onThread`.
-final class LineClient: @unchecked Sendable {
+public final class LineClient: @unchecked Sendable {
     private let fd: Int32
     private var buffer: [UInt8] = []
     /// Who was in the channel when this client joined (the NAMES reply).
-    private(set) var namesAtJoin: Set<String> = []
+    public private(set) var namesAtJoin: Set<String> = []
 
-    init(port: Int) throws {
+    public init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -127,13 +137,13 @@ final class LineClient: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    func send(_ line: String) {
+    public func send(_ line: String) {
         let bytes = Array((line + "\r\n").utf8)
         _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 
     /// The next line, nil on timeout or close (answers PING on the way).
-    func readLine(timeout: Duration) -> String? {
+    public func readLine(timeout: Duration) -> String? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
@@ -153,7 +163,7 @@ final class LineClient: @unchecked Sendable {
     }
 
     /// Lines until one matches; nil if none does within `timeout`.
-    func waitFor(timeout: Duration = .seconds(10), _ matches: (String) -> Bool) -> String? {
+    public func waitFor(timeout: Duration = .seconds(10), _ matches: (String) -> Bool) -> String? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard let line = readLine(timeout: deadline - ContinuousClock.now) else { continue }
@@ -163,9 +173,9 @@ final class LineClient: @unchecked Sendable {
     }
 
     /// Registers as `nick` and joins `channel` (returns once the server says the join is done).
-    func register(_ nick: String, joining channel: String?) throws {
+    public func register(_ nick: String, user: String? = nil, joining channel: String?) throws {
         send("NICK \(nick)")
-        send("USER \(nick) 0 * :\(nick)")
+        send("USER \(user ?? nick) 0 * :\(nick)")
         guard waitFor({ $0.contains(" 001 ") }) != nil else { throw IRCTestError("\(nick) not registered") }
         if let channel {
             send("JOIN \(channel)")
@@ -178,5 +188,15 @@ final class LineClient: @unchecked Sendable {
         }
     }
 
-    func close() { Glibc.close(fd) }
+    public func close() { Glibc.close(fd) }
+
+    /// A client registered as `nick` (USER `user`, default the nick), in `channel` if given; the
+    /// blocking part on a thread of its own.
+    public static func registered(port: Int, _ nick: String, user: String? = nil, joining channel: String? = nil) async throws -> LineClient {
+        try await onThread {
+            let client = try LineClient(port: port)
+            try client.register(nick, user: user, joining: channel)
+            return client
+        }
+    }
 }

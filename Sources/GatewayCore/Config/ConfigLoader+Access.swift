@@ -1,0 +1,51 @@
+extension ConfigLoader {
+    /// `access`: each entry parsed (see `AccessEntry`), every bad one reported with its line. A
+    /// bare `irc:NICK` is refused in `admins`: whoever takes the nick when it is free would get
+    /// its rights.
+    static func readAccess(_ node: YAMLNode, into access: inout AccessConfig, _ reader: inout Reader) {
+        for (key, value) in reader.entries(node, "access", allowed: ["allowed_users", "admins"]) {
+            let path = "access.\(key)"
+            guard let items = value.sequence else {
+                reader.error(path, value.line, "expected a list, such as [\"irc:~alice\", \"webhook:*\"]")
+                continue
+            }
+            var list: [String] = []
+            for item in items {
+                guard let text = reader.string(item, path) else { continue }
+                do {
+                    let entry = try AccessEntry(parsing: text)
+                    if key == "admins" && entry.isBareIRCNick {
+                        reader.error(path, item.line, "\(text.debugDescription) names an IRC nick, which anyone may take once it is free; "
+                            + "name a services account (\"irc:~ACCOUNT\") or a mask (\"irc:nick!user@host\", wildcards * and ?)")
+                        continue
+                    }
+                } catch {
+                    reader.error(path, item.line, error.message)
+                    continue
+                }
+                list.append(text)
+            }
+            if key == "allowed_users" { access.allowedUsers = list } else { access.admins = list }
+        }
+    }
+
+    /// Warnings about IRC identities that a plaintext connection cannot protect: whoever is on the
+    /// path between the gateway and the server can read and forge the lines that carry them.
+    static func checkIRCTransport(_ config: GatewayConfig, root: YAMLNode, _ reader: inout Reader) {
+        guard let irc = config.platforms.irc, !["true", "yes", "on"].contains(irc["tls"] ?? "") else { return }
+        func line(_ path: String...) -> Int? {
+            var node: YAMLNode? = root
+            for key in path { node = node?.mapping?.first { $0.key.string == key }?.value }
+            return node?.line
+        }
+        if config.access.admins.contains(where: { $0 == "*" || $0.hasPrefix("irc:") }) {
+            reader.warning("access.admins", line("access", "admins"),
+                           "IRC admins over a plaintext connection (platforms.irc.tls is off): anyone on the path can read "
+                           + "their commands and forge their lines; set tls: true")
+        }
+        if irc["sasl_user"] != nil {
+            reader.warning("platforms.irc.sasl_user", line("platforms", "irc", "sasl_user"),
+                           "the SASL password would cross a plaintext connection (platforms.irc.tls is off); set tls: true")
+        }
+    }
+}

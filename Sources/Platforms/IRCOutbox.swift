@@ -1,0 +1,399 @@
+import GatewayCore
+import Logging
+import NIOCore
+import Synchronization
+
+/// Which queue a reply waits in: admins' replies go before everyone else's.
+enum IRCLane: Int, CaseIterable {
+    case priority = 0
+    case normal = 1
+}
+
+/// Everything the IRC adapter writes, under the flood limit. It outlives connections: a reply
+/// handed over while the server is away waits (bounded) and goes out on the next connection,
+/// and `stop()` can wait for it to drain.
+///
+/// Three kinds of lines: connection lines (registration, PONG, JOIN, WHOIS, QUIT) go first and
+/// are dropped with their connection; then replies, admins' lane before the other, each lane
+/// round-robin across targets and capped per target and in all (past a cap lines are dropped,
+/// counted and logged, and the reply ends with a line saying so).
+final class IRCOutbox: Sendable {
+    private struct State {
+        var control = CircularBuffer<IRCMessage>()
+        var lanes = [IRCLineQueue(), IRCLineQueue()]
+        var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?
+        var generation: UInt64 = 0
+        /// Replies go out only once the server welcomed the gateway (and it joined its channels).
+        var registered = false
+        var tokens: Double
+        var lastRefill = ContinuousClock.now
+        var departures = IRCDepartures()
+        var whois: [String: IRCWhois] = [:]
+        var wakeup: CheckedContinuation<Void, Never>?
+        var wakePending = false
+        var finished = false
+        var idleWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiterID = 0
+    }
+
+    private let state: Mutex<State>
+    private let burst: Double
+    private let perSecond: Double
+    private let perTargetCap: Int
+    private let totalCap: Int
+    private let logger: Logger
+    /// Lines dropped at the caps, and private-reply lines withheld because the nick changed hands.
+    let dropped = WaitableCount()
+    let withheld = WaitableCount()
+
+    init(burst: Int, perSecond: Double, logger: Logger,
+         perTargetCap: Int = GatewayConstants.IRC.queuedLinesPerTarget, totalCap: Int = GatewayConstants.IRC.queuedLinesTotal) {
+        self.burst = Double(burst)
+        self.perSecond = perSecond
+        self.perTargetCap = perTargetCap
+        self.totalCap = totalCap
+        self.logger = logger
+        state = Mutex(State(tokens: Double(burst)))
+    }
+
+    /// Lines waiting in both lanes.
+    var queued: Int { state.withLock { $0.lanes.reduce(0) { $0 + $1.count } } }
+
+    // MARK: Connections
+
+    /// A new connection: its writer, and a generation that replies made before it do not share.
+    func attach(_ writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) -> UInt64 {
+        let generation = state.withLock { state in
+            state.writer = writer
+            state.generation += 1
+            state.control.removeAll()
+            state.registered = false
+            state.tokens = burst
+            state.lastRefill = .now
+            state.departures.reset()
+            state.whois = [:]
+            return state.generation
+        }
+        wake()
+        return generation
+    }
+
+    /// Replies may go out now (after the welcome and the JOIN).
+    func markRegistered(_ generation: UInt64) {
+        state.withLock { if $0.generation == generation { $0.registered = true } }
+        wake()
+    }
+
+    /// The connection ended: its own lines go with it; replies stay for the next one.
+    func detach(_ generation: UInt64) {
+        state.withLock { state in
+            guard state.generation == generation else { return }
+            state.writer = nil
+            state.registered = false
+            state.control.removeAll()
+            state.whois = [:]
+        }
+    }
+
+    var isConnected: Bool { state.withLock { $0.writer != nil } }
+
+    /// A connection line (registration, PONG, JOIN, WHOIS, QUIT): out next, ahead of replies.
+    func sendControl(_ message: IRCMessage) {
+        state.withLock { if $0.writer != nil { $0.control.append(message) } }
+        wake()
+    }
+
+    // MARK: Replies
+
+    /// Queues the PRIVMSGs of one reply. Returns how many were dropped at the caps (then the
+    /// last queued line says so).
+    @discardableResult
+    func enqueue(_ parts: [String], to target: String, lane: IRCLane, recipient: IRCRecipient?) -> Int {
+        guard !parts.isEmpty else { return 0 }
+        let key = IRCCasemapping.fold(target)
+        let (queued, lost, total) = state.withLock { state -> (Int, Int, Int) in
+            guard !state.finished else { return (0, parts.count, 0) }
+            let queue = state.lanes[lane.rawValue]
+            let room = max(0, min(perTargetCap - queue.count(for: key), totalCap - queue.count))
+            let accepted: [String]
+            var lost = 0
+            if parts.count <= room {
+                accepted = parts
+            } else if room > 1 {
+                lost = parts.count - (room - 1)
+                accepted = parts.prefix(room - 1) + [GatewayText.ircLinesDropped(lost)]
+            } else {
+                lost = parts.count
+                accepted = []
+            }
+            for part in accepted {
+                state.lanes[lane.rawValue].append(
+                    IRCQueuedLine(message: IRCMessage(command: "PRIVMSG", parameters: [target, part]), recipient: recipient), key: key)
+            }
+            return (accepted.count, lost, state.lanes[lane.rawValue].count)
+        }
+        if lost > 0 {
+            dropped.add(lost)
+            logger.warning("IRC: \(lost) line(s) to \(target) dropped: the outgoing queue is full (\(total) waiting, at most \(perTargetCap) per target and \(totalCap) in all); \(dropped.value) dropped so far", metadata: [
+                "event": "irc_queue_full", "platform": "irc", "dropped": "\(lost)", "dropped_total": "\(dropped.value)",
+            ])
+        }
+        if queued > 0 { wake() }
+        return lost
+    }
+
+    /// The sequence number of the last nick change seen: a reply compares against it.
+    var departureSequence: UInt64 { state.withLock { $0.departures.sequence } }
+    var generation: UInt64 { state.withLock { $0.generation } }
+
+    /// The nick changed hands (NICK from or onto it, QUIT, ACCOUNT).
+    func noteDeparture(_ nick: String) {
+        state.withLock { $0.departures.depart(IRCCasemapping.fold(nick)) }
+    }
+
+    /// 311, 330, 401 and 318 (the end) of a WHOIS the outbox asked.
+    func noteWhois(_ message: IRCMessage) {
+        guard message.parameters.count >= 2 else { return }
+        let key = IRCCasemapping.fold(message.parameters[1])
+        let ended = state.withLock { state -> Bool in
+            guard state.whois[key] != nil else { return false }
+            let p = message.parameters
+            switch message.command {
+            case "311" where p.count >= 4:
+                state.whois[key]!.user = p[2]
+                state.whois[key]!.host = p[3]
+            case "330" where p.count >= 3: state.whois[key]!.account = p[2]
+            case "401": state.whois[key]!.absent = true
+            case "318":
+                let answer = state.whois.removeValue(forKey: key)!
+                for recipient in answer.waiting {
+                    if recipient.isHeld(by: answer) {
+                        recipient.verifiedGeneration = state.generation
+                        recipient.verifiedAt = .now
+                    } else {
+                        recipient.refused = true
+                    }
+                }
+                return true
+            default: break
+            }
+            return false
+        }
+        if ended { wake() }
+    }
+
+    /// Returns once no reply waits (true) or at `deadline` (false).
+    func flush(until deadline: ContinuousClock.Instant) async -> Bool {
+        let id = state.withLock { state in
+            defer { state.nextWaiterID += 1 }
+            return state.nextWaiterID
+        }
+        let timer = Task {
+            guard (try? await Task.sleep(until: deadline)) != nil else { return }
+            self.resumeIdleWaiter(id)
+        }
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state in
+                if state.lanes.allSatisfy(\.isEmpty) || ContinuousClock.now >= deadline { return true }
+                state.idleWaiters[id] = continuation
+                return false
+            }
+            if now { continuation.resume() }
+        }
+        timer.cancel()
+        return state.withLock { $0.lanes.allSatisfy(\.isEmpty) }
+    }
+
+    private func resumeIdleWaiter(_ id: Int) {
+        state.withLock { $0.idleWaiters.removeValue(forKey: id) }?.resume()
+    }
+
+    /// Ends the writer; what still waits is dropped.
+    func finish() {
+        let waiters = state.withLock { state in
+            state.finished = true
+            defer { state.idleWaiters = [:] }
+            return Array(state.idleWaiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+        wake()
+    }
+
+    // MARK: The writer
+
+    private enum Step {
+        case write(ByteBuffer, NIOAsyncChannelOutboundWriter<ByteBuffer>, IRCQueuedLine?, IRCLane)
+        case wait(ContinuousClock.Instant?)
+        case finish
+    }
+
+    /// Writes lines until `finish()`. One task per adapter, for all its connections.
+    func run() async {
+        while true {
+            var dropped: [IRCQueuedLine] = []
+            let (step, idle) = state.withLock { state in
+                let step = nextStep(&state, dropped: &dropped)
+                var idle: [CheckedContinuation<Void, Never>] = []
+                if state.lanes.allSatisfy(\.isEmpty) {
+                    idle = Array(state.idleWaiters.values)
+                    state.idleWaiters = [:]
+                }
+                return (step, idle)
+            }
+            for waiter in idle { waiter.resume() }
+            reportWithheld(dropped)
+            switch step {
+            case .finish:
+                return
+            case .wait(let deadline):
+                await waitForWake(until: deadline)
+            case .write(let bytes, let writer, let line, let lane):
+                do {
+                    try await writer.write(bytes)
+                } catch {
+                    // The connection is gone: the line waits for the next one.
+                    if let line, let target = line.message.parameters.first {
+                        state.withLock { $0.lanes[lane.rawValue].putBack(line, key: IRCCasemapping.fold(target)) }
+                    }
+                }
+            }
+        }
+    }
+
+    private func nextStep(_ state: inout State, dropped: inout [IRCQueuedLine]) -> Step {
+        steps: while true {
+            if state.finished { return .finish }
+            guard let writer = state.writer else { return .wait(nil) }
+            if let message = state.control.popFirst() {
+                guard let bytes = encode(message) else { continue }
+                return .write(bytes, writer, nil, .priority)
+            }
+            guard state.registered else { return .wait(nil) }
+            let now = ContinuousClock.now
+            let whoisDeadline = expireWhois(&state, now: now)
+            if state.lanes.allSatisfy(\.isEmpty) { return .wait(whoisDeadline) }
+            refill(&state, now: now)
+            if state.tokens < 1 {
+                let wait = (1 - state.tokens) / perSecond
+                return .wait(now + .nanoseconds(Int64(wait * 1e9) + 1))
+            }
+            for lane in IRCLane.allCases {
+                // Taken out while `admit` changes the rest of the state (no copy: the slot is emptied).
+                var queue = state.lanes[lane.rawValue]
+                state.lanes[lane.rawValue] = IRCLineQueue()
+                let admitted = queue.next(dropped: &dropped) { line in admit(line, &state, now: now) }
+                state.lanes[lane.rawValue] = queue
+                guard let line = admitted else { continue }
+                guard let bytes = encode(line.message) else { continue steps }
+                state.tokens -= 1
+                return .write(bytes, writer, line, lane)
+            }
+            // Everything waits for a WHOIS (just asked, then it is in `control`) or was dropped.
+            if state.control.isEmpty { return .wait(whoisDeadline) }
+        }
+    }
+
+    /// Whether a line may go to its target now. Channel lines and replies with no person behind
+    /// them (restart notices) always may. A private reply: not once the nick was seen changing
+    /// hands since the message; and only after a WHOIS confirmed the holder when the reply is an
+    /// admin's or when the gateway could not watch the nick since (another connection, or the
+    /// memory of changes overflowed).
+    private func admit(_ line: IRCQueuedLine, _ state: inout State, now: ContinuousClock.Instant) -> IRCLineQueue.Admission {
+        guard let recipient = line.recipient else { return .send }
+        if recipient.refused { return .drop }
+        let knowledge: IRCDepartures.Knowledge = recipient.generation == state.generation
+            ? state.departures.knowledge(of: recipient.folded, since: recipient.seenAt) : .unknown
+        if knowledge == .departed {
+            recipient.refused = true
+            return .drop
+        }
+        let confirmed = recipient.verifiedGeneration == state.generation
+            && recipient.verifiedAt.map { now - $0 < GatewayConstants.IRC.whoisValidity } == true
+        if confirmed || (knowledge == .stayed && !recipient.privileged) { return .send }
+        if state.whois[recipient.folded] == nil {
+            state.whois[recipient.folded] = IRCWhois(sentAt: now)
+            state.control.append(IRCMessage(command: "WHOIS", parameters: [recipient.nick]))
+        }
+        if !state.whois[recipient.folded]!.waiting.contains(where: { $0 === recipient }) {
+            state.whois[recipient.folded]!.waiting.append(recipient)
+        }
+        return .wait
+    }
+
+    /// Unanswered WHOIS past their time: their replies are not delivered. Returns when the next
+    /// one runs out.
+    private func expireWhois(_ state: inout State, now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        var next: ContinuousClock.Instant?
+        for (key, query) in state.whois {
+            let deadline = query.sentAt + GatewayConstants.IRC.whoisTimeout
+            if now >= deadline {
+                for recipient in query.waiting { recipient.refused = true }
+                state.whois[key] = nil
+            } else {
+                next = min(next ?? deadline, deadline)
+            }
+        }
+        return next
+    }
+
+    private func refill(_ state: inout State, now: ContinuousClock.Instant) {
+        let elapsed = now - state.lastRefill
+        state.lastRefill = now
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        state.tokens = min(burst, state.tokens + perSecond * seconds)
+    }
+
+    private func encode(_ message: IRCMessage) -> ByteBuffer? {
+        do {
+            return try message.encoded()
+        } catch {
+            logger.error("IRC: a line was not sent: \(error)", metadata: ["event": "irc_line_refused", "platform": "irc"])
+            return nil
+        }
+    }
+
+    private func reportWithheld(_ lines: [IRCQueuedLine]) {
+        guard !lines.isEmpty else { return }
+        withheld.add(lines.count)
+        for (nick, count) in Dictionary(lines.map { ($0.recipient?.nick ?? "", 1) }, uniquingKeysWith: +) {
+            logger.notice("IRC: a private reply to \(nick) was withheld: the nick is no longer held by the person who asked (\(count) line(s))", metadata: [
+                "event": "irc_reply_withheld", "platform": "irc", "chat": "\(nick)",
+            ])
+        }
+    }
+
+    // MARK: Waking the writer
+
+    private func wake() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let waiter = state.wakeup {
+                state.wakeup = nil
+                return waiter
+            }
+            state.wakePending = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    private func waitForWake(until deadline: ContinuousClock.Instant?) async {
+        let timer = deadline.map { deadline in
+            Task {
+                guard (try? await Task.sleep(until: deadline)) != nil else { return }
+                self.wake()
+            }
+        }
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state in
+                if state.wakePending {
+                    state.wakePending = false
+                    return true
+                }
+                state.wakeup = continuation
+                return false
+            }
+            if now { continuation.resume() }
+        }
+        timer?.cancel()
+    }
+}

@@ -1,0 +1,46 @@
+import GatewayCore
+import Synchronization
+
+/// Replies to one message: to the channel it came from, or to the person for a DM (whose nick
+/// is the message's chat, checked to still be theirs before each line goes, see `IRCRecipient`).
+///
+/// Whether the sender is an admin (their lane, and whether a WHOIS must confirm the nick's
+/// holder) is asked at the first reply, not for every message: the stranger who is not told
+/// again costs no question, and a flood of them no second task hop each.
+final class IRCReplies: ReplySink, Sendable {
+    private let adapter: IRCAdapter
+    private let message: InboundMessage
+    private let inbound: any InboundHandler
+    /// The nick-change sequence and connection generation when the message came.
+    private let seenAt: UInt64
+    private let generation: UInt64
+    private let route = Mutex<(lane: IRCLane, recipient: IRCRecipient?)?>(nil)
+
+    init(adapter: IRCAdapter, message: InboundMessage, inbound: any InboundHandler, seenAt: UInt64, generation: UInt64) {
+        self.adapter = adapter
+        self.message = message
+        self.inbound = inbound
+        self.seenAt = seenAt
+        self.generation = generation
+    }
+
+    func send(_ text: String) async {
+        let (lane, recipient) = await decideRoute()
+        adapter.reply(text, to: message.chat, lane: lane, recipient: recipient)
+    }
+
+    /// One recipient for all the replies to the message, so one WHOIS confirms them all.
+    private func decideRoute() async -> (lane: IRCLane, recipient: IRCRecipient?) {
+        if let known = route.withLock({ $0 }) { return known }
+        let admin = await inbound.isAdmin(message)
+        let recipient = message.chatType == .dm
+            ? IRCRecipient(nick: message.chat, hostmask: message.hostmask, account: message.account,
+                           privileged: admin, seenAt: seenAt, generation: generation)
+            : nil
+        return route.withLock { route in
+            if let known = route { return known }
+            route = (admin ? .priority : .normal, recipient)
+            return route!
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import GatewayCore
+import Platforms
+import Testing
+
+@Suite("IRC settings")
+struct IRCSettingsTests {
+    @Test("flood_per_second must be finite, above 0 and sane; flood_burst a whole number from 1")
+    func floodSettings() throws {
+        let base = ["server": "irc.example.net:6667", "nick": "gw"]
+        for value in ["inf", "-inf", "nan", "0", "-1", "1e400", "abc", "", "1001"] {
+            #expect(throws: PlatformError.self, "flood_per_second \(value.debugDescription)") {
+                try IRCConfiguration(settings: base.merging(["flood_per_second": value]) { $1 })
+            }
+        }
+        for value in ["0", "-1", "1.5", "abc", "18446744073709551616", "1001"] {
+            #expect(throws: PlatformError.self, "flood_burst \(value.debugDescription)") {
+                try IRCConfiguration(settings: base.merging(["flood_burst": value]) { $1 })
+            }
+        }
+        let fine = try IRCConfiguration(settings: base.merging(["flood_per_second": "0.5", "flood_burst": "1"]) { $1 })
+        #expect(fine.floodPerSecond == 0.5 && fine.floodBurst == 1)
+        let defaults = try IRCConfiguration(settings: base)
+        #expect(defaults.floodPerSecond == 5 && defaults.floodBurst == 10)
+    }
+}
