@@ -108,7 +108,8 @@ let package = Package(
             name: "ProcessRunnerBench",
             dependencies: ["ProcessRunner", "CSpawnBaseline"]
         ),
-        .target(name: "GatewayTestSupport", dependencies: ["CGatewayShims"], path: "Tests/GatewayTestSupport"),
+        .target(name: "GatewayTestSupport", dependencies: ["CGatewayShims", .product(name: "Logging", package: "swift-log")],
+                path: "Tests/GatewayTestSupport"),
         // `swift run -c release gatewayd-dispatch-bench`: messages/s and allocations per message.
         .target(name: "CAllocCounter"),
         .executableTarget(
@@ -119,7 +120,8 @@ let package = Package(
         .target(name: "CControlBaseline", dependencies: ["CGatewayShims"]),
         .executableTarget(
             name: "ControlBench",
-            dependencies: ["GatewayControl", "GatewayCore", "Varlink", "ProcessRunner", "CControlBaseline", "CGatewayShims"]
+            dependencies: ["GatewayControl", "GatewayCore", "Varlink", "ProcessRunner", "CControlBaseline", "CGatewayShims",
+                           .product(name: "NIOCore", package: "swift-nio")]
         ),
         // `swift build -c release && .build/release/gatewayd-bench`: the whole daemon.
         .executableTarget(
@@ -142,6 +144,7 @@ let package = Package(
             name: "Varlink",
             dependencies: [
                 "CGatewayShims",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -149,16 +152,18 @@ let package = Package(
         // io.gatewayd.Gateway: the interface file and its handlers over the Dispatcher.
         .target(
             name: "GatewayControl",
-            dependencies: ["Varlink", "GatewayCore"],
+            dependencies: ["Varlink", "GatewayCore", .product(name: "Logging", package: "swift-log")],
             resources: [.embedInCode("io.gatewayd.Gateway.varlink")]
         ),
         .testTarget(
             name: "GatewayControlTests",
-            dependencies: ["GatewayControl", "Varlink", "GatewayCore", "GatewayTestSupport", "gatewayctl"]
+            dependencies: ["GatewayControl", "Varlink", "GatewayCore", "GatewayTestSupport", "gatewayctl", "gatewayd",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "VarlinkTests",
-            dependencies: ["Varlink", "CGatewayShims", "GatewayTestSupport", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["Varlink", "CGatewayShims", "GatewayTestSupport", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "GatewayCoreTests",

@@ -1,5 +1,6 @@
 // The control socket against the C floor, in one process and one run. Release build:
 //   swift run -c release gatewayd-control-bench [--quick]
+//   swift run -c release gatewayd-control-bench --framing   (the framer alone: FramingBench.swift)
 // GetStatus round trips (median, p99) against a C fixed-reply server on the same machine, both
 // driven by the same C client; 16-client throughput for both; `gatewayctl status` as a whole
 // process (posix_spawn to exit). Last line: one JSON document.
@@ -16,6 +17,11 @@ import Glibc
 struct Host: GatewayControlHost {
     func reloadConfiguration() async throws(ConfigError) {}
     var platformNames: [String] { ["local"] }
+}
+
+if CommandLine.arguments.contains("--framing") {
+    framingBenchmark()
+    exit(0)
 }
 
 let quick = CommandLine.arguments.contains("--quick")

@@ -1,39 +1,78 @@
+import GatewayCore
 import Varlink
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Who may call the changing methods: root, the daemon's own uid, and members of the admin group
-/// (primary or supplementary, as the system's group database says).
+/// Who may call the changing methods (drain, resume, reload, restart, stop/reset, run, send):
+/// root, the daemon's own uid, and members of `control.admin_group`, with one exception that
+/// wins over all three: a process that gatewayd started, or a descendant of one, never may,
+/// whatever its uid (root included). Read methods stay open to anyone who can open the socket.
+///
+/// Why the exception: quick commands and the `command` agent run as the daemon's uid. Without
+/// it, an agent talked into it by a prompt (or any quick command's output it reads) could run
+/// every quick command, restart the gateway or send messages in its name: the daemon's rights
+/// would be its children's. How a peer is recognised is `ProcessLineage`'s business.
+///
+/// Group membership is the peer's real supplementary groups as the kernel recorded them at
+/// connect (`SO_PEERGROUPS`), not a group-database lookup of its user name: a process that
+/// dropped a group, or a user added to one after logging in, is judged by what the process has.
+/// The admin group's gid is resolved when the permissions are built, at start and on every
+/// reload (not per call: a group lookup may go to NSS and block the event loop).
 public struct ControlPermissions: Sendable {
     public let daemonUID: UInt32
+    public let adminGroup: String?
     public let adminGroupID: UInt32?
+    public let lineage: ProcessLineage
 
-    public init(daemonUID: UInt32 = getuid(), adminGroup: String?) {
-        self.daemonUID = daemonUID
-        adminGroupID = adminGroup.flatMap { name in getgrnam(name).map { $0.pointee.gr_gid } }
+    /// The answer for one peer: allowed, or refused with the reason.
+    public enum Decision: Sendable, Equatable {
+        case allowed
+        case denied(String)
     }
 
-    public init(daemonUID: UInt32, adminGroupID: UInt32?) {
+    /// Resolves `adminGroup` by name now (see `adminGroupProblem` when it does not exist).
+    public init(daemonUID: UInt32 = getuid(), adminGroup: String?, lineage: ProcessLineage = .current()) {
         self.daemonUID = daemonUID
+        self.adminGroup = adminGroup
+        adminGroupID = adminGroup.flatMap(Self.groupID(named:))
+        self.lineage = lineage
+    }
+
+    public init(daemonUID: UInt32, adminGroupID: UInt32?, lineage: ProcessLineage = .current()) {
+        self.daemonUID = daemonUID
+        adminGroup = adminGroupID.map { "gid \($0)" }
         self.adminGroupID = adminGroupID
+        self.lineage = lineage
     }
 
-    public func allows(_ peer: PeerCredentials) -> Bool {
-        if peer.uid == 0 || peer.uid == daemonUID { return true }
-        guard let adminGroupID else { return false }
-        if peer.gid == adminGroupID { return true }
-        return Self.groups(of: peer.uid, primary: peer.gid).contains(adminGroupID)
+    /// Set when `control.admin_group` names no group: nobody is admin through it.
+    public var adminGroupProblem: String? {
+        guard let adminGroup, adminGroupID == nil else { return nil }
+        return GatewayText.adminGroupUnknown(adminGroup)
     }
 
-    static func groups(of uid: UInt32, primary: UInt32) -> [UInt32] {
-        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return [primary] }
-        var count: Int32 = 64
-        var groups = [gid_t](repeating: 0, count: Int(count))
-        if getgrouplist(name, primary, &groups, &count) < 0 {
-            groups = [gid_t](repeating: 0, count: Int(count))
-            _ = getgrouplist(name, primary, &groups, &count)
+    public func check(_ peer: PeerCredentials) -> Decision {
+        if let why = lineage.startedByDaemon(peer) { return .denied(GatewayText.startedByGateway(why)) }
+        if peer.uid == 0 || peer.uid == daemonUID { return .allowed }
+        if let adminGroupID, peer.gid == adminGroupID || peer.groups.contains(adminGroupID) { return .allowed }
+        return .denied(GatewayText.notAnAdmin(uid: peer.uid, adminGroup: adminGroup))
+    }
+
+    public func allows(_ peer: PeerCredentials) -> Bool { check(peer) == .allowed }
+
+    /// The gid of a group by name; nil when there is none.
+    static func groupID(named name: String) -> UInt32? {
+        var entry = group()
+        var result: UnsafeMutablePointer<group>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        while true {
+            let status = getgrnam_r(name, &entry, &buffer, buffer.count, &result)
+            if status == ERANGE && buffer.count < 1 << 22 {
+                buffer = [CChar](repeating: 0, count: buffer.count * 4)
+                continue
+            }
+            return status == 0 ? result?.pointee.gr_gid : nil
         }
-        return Array(groups.prefix(Int(max(0, count))))
     }
 }

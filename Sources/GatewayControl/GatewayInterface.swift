@@ -1,4 +1,5 @@
 import GatewayCore
+import Logging
 import Synchronization
 import Varlink
 #if canImport(Glibc)
@@ -25,19 +26,31 @@ extension GatewayControlHost {
 }
 
 /// `io.gatewayd.Gateway` over a `Dispatcher`. Reading methods are open to any peer that can
-/// open the socket; changing ones need root, the daemon's uid or the admin group.
+/// open the socket; changing ones need what `ControlPermissions` says.
 public struct GatewayInterface: VarlinkInterface {
     public let name = GatewayWire.interface
     public let definition = String(decoding: PackageResources.io_gatewayd_Gateway_varlink, as: UTF8.self)
     public let dispatcher: Dispatcher
     public let host: any GatewayControlHost
-    public let permissions: ControlPermissions
+    private let currentPermissions: PermissionsHolder
+    let logger: Logger
     let startedAt = ContinuousClock.now
 
-    public init(dispatcher: Dispatcher, host: any GatewayControlHost, permissions: ControlPermissions) {
+    public init(dispatcher: Dispatcher, host: any GatewayControlHost, permissions: ControlPermissions,
+                logger: Logger = Logger(label: "gatewayd.control", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.dispatcher = dispatcher
         self.host = host
-        self.permissions = permissions
+        currentPermissions = PermissionsHolder(permissions)
+        self.logger = logger
+    }
+
+    /// The permissions in force: the ones given at start, or the last `replacePermissions`.
+    public var permissions: ControlPermissions { currentPermissions.value.withLock { $0 } }
+
+    /// Puts permissions built from a reloaded configuration in force, for every call from now
+    /// on (copies of this interface share them).
+    public func replacePermissions(_ permissions: ControlPermissions) {
+        currentPermissions.value.withLock { $0 = permissions }
     }
 
     public func handle(_ call: VarlinkCall, peer: PeerCredentials, replies: VarlinkReplies) async {
@@ -45,8 +58,11 @@ public struct GatewayInterface: VarlinkInterface {
             await replies.send(.error(VarlinkError.methodNotFound, ["method": .string(call.method)]))
             return
         }
-        if method.changesState && !permissions.allows(peer) {
-            await replies.send(.error(VarlinkError.permissionDenied))
+        if method.changesState, case .denied(let reason) = permissions.check(peer) {
+            logger.notice("control: \(method.rawValue) refused to pid \(peer.pid) (uid \(peer.uid)): \(reason)", metadata: [
+                "event": "control_denied", "method": "\(method.rawValue)", "uid": "\(peer.uid)", "pid": "\(peer.pid)",
+            ])
+            await replies.send(.error(VarlinkError.permissionDenied, ["message": .string(reason)]))
             return
         }
         do {
@@ -136,6 +152,12 @@ public struct GatewayInterface: VarlinkInterface {
                 await replies.send(.error(GatewayWire.Error.noSuchQuickCommand, ["name": .string(name)]))
             }
         case .sendMessage:
+            guard await dispatcher.config.platforms.localEnabled else {
+                await replies.send(.error(GatewayWire.Error.platformDisabled, [
+                    "platform": .string(GatewayConstants.localPlatform), "message": .string(GatewayText.localPlatformDisabled),
+                ]))
+                return
+            }
             let text = try parameters.string("text")
             let requested = try parameters.optionalString("user")
             let user = (peer.uid == 0 ? requested : nil) ?? Self.userName(peer.uid)
@@ -203,6 +225,12 @@ public struct GatewayInterface: VarlinkInterface {
         }
         return "uid\(uid)"
     }
+}
+
+/// The permissions shared by every copy of an interface, replaced on reload.
+final class PermissionsHolder: Sendable {
+    let value: Mutex<ControlPermissions>
+    init(_ permissions: ControlPermissions) { value = Mutex(permissions) }
 }
 
 /// Collects the dispatcher's replies to one `SendMessage` until the call is answered; a reply

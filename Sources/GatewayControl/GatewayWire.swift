@@ -33,5 +33,7 @@ public enum GatewayWire {
         public static let quickCommandFailed = "io.gatewayd.Gateway.QuickCommandFailed"
         public static let noSuchSession = "io.gatewayd.Gateway.NoSuchSession"
         public static let configInvalid = "io.gatewayd.Gateway.ConfigInvalid"
+        /// `SendMessage` while `platforms.local.enabled` is false.
+        public static let platformDisabled = "io.gatewayd.Gateway.PlatformDisabled"
     }
 }

@@ -78,3 +78,26 @@ public enum GatewayText {
         }
     }
 }
+
+extension GatewayText {
+    // The control socket (varlink error messages and the daemon's log lines).
+
+    /// Why a changing control method is refused to a process gatewayd started.
+    public static func startedByGateway(_ why: String) -> String {
+        "a process started by gatewayd may not steer it (\(why)); run gatewayctl from a login shell or another service"
+    }
+    public static func notAnAdmin(uid: UInt32, adminGroup: String?) -> String {
+        "uid \(uid) is not root, gatewayd's user" + (adminGroup.map { " or a member of \($0)" } ?? " (and control.admin_group is not set)")
+    }
+    public static func adminGroupUnknown(_ name: String) -> String {
+        "control.admin_group: there is no group named '\(name)'; only root and gatewayd's own user may use the changing control methods"
+    }
+    /// The socket's group could not be set (at start, or to a reloaded admin_group).
+    public static func socketGroupNotApplied(path: String, group: String, mode: UInt32, reason: String, onReload: Bool) -> String {
+        "control socket \(path): cannot give it group \(group) (\(reason)): gatewayd's user must be a member of \(group), "
+            + "or let gatewayd.socket create the socket (SocketGroup=\(group)); "
+            + (onReload ? "it keeps its previous group" : "serving with mode " + String(mode, radix: 8) + " and gatewayd's own group")
+            + ", so members of \(group) cannot connect"
+    }
+    public static let localPlatformDisabled = "the local platform is disabled (platforms.local.enabled: false)"
+}

@@ -63,7 +63,7 @@ final class SQLiteConnection {
             switch value {
             case .null: rc = sqlite3_bind_null(statement, position)
             case .int(let number): rc = sqlite3_bind_int64(statement, position, number)
-            case .text(let text): rc = sqlite3_bind_text(statement, position, text, -1, gw_sqlite_transient())
+            case .text(let text): rc = Self.bind(text, to: statement, at: position)
             }
             guard rc == SQLITE_OK else { throw error(rc) }
         }
@@ -72,6 +72,22 @@ final class SQLiteConnection {
             if rc == SQLITE_DONE { return }
             guard rc == SQLITE_ROW else { throw error(rc) }
             row?(SQLiteRow(statement: statement))
+        }
+    }
+
+    /// Binds text with its byte count: with -1 SQLite would stop at the first NUL, and a message
+    /// with one would lose the rest of its text in the queue (`SQLiteRow.text` reads it back by
+    /// `sqlite3_column_bytes` for the same reason).
+    private static func bind(_ text: String, to statement: OpaquePointer, at position: Int32) -> Int32 {
+        var text = text
+        return text.withUTF8 { bytes in
+            // An empty buffer may have no address, which SQLite would bind as NULL.
+            guard let base = bytes.baseAddress, !bytes.isEmpty else {
+                return sqlite3_bind_text(statement, position, "", 0, gw_sqlite_transient())
+            }
+            return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                sqlite3_bind_text64(statement, position, $0, sqlite3_uint64(bytes.count), gw_sqlite_transient(), UInt8(SQLITE_UTF8))
+            }
         }
     }
 

@@ -1,16 +1,3 @@
-/// Who is calling: the peer's credentials from `SO_PEERCRED`, taken when it connected.
-public struct PeerCredentials: Sendable, Equatable {
-    public let pid: Int32
-    public let uid: UInt32
-    public let gid: UInt32
-
-    public init(pid: Int32, uid: UInt32, gid: UInt32) {
-        self.pid = pid
-        self.uid = uid
-        self.gid = gid
-    }
-}
-
 /// Sends the replies to one call. For a `more` call, every reply but the last has `continues`.
 public struct VarlinkReplies: Sendable {
     let write: @Sendable (VarlinkReply) async -> Bool

@@ -76,8 +76,13 @@ public enum VarlinkCoding {
                 throw VarlinkProtocolError("\"\(flag)\" must be true or false")
             }
         }
-        return VarlinkCall(method: method, parameters: parameters,
-                           oneway: object["oneway"]?.bool ?? false, more: object["more"]?.bool ?? false)
+        let call = VarlinkCall(method: method, parameters: parameters,
+                               oneway: object["oneway"]?.bool ?? false, more: object["more"]?.bool ?? false)
+        // A stream's replies are its point, and a oneway call gets none: the combination has no
+        // meaning (sd-varlink refuses it the same way), and answering it would leave a stream
+        // that nobody can see end.
+        if call.oneway && call.more { throw VarlinkProtocolError(VarlinkError.onewayWithMore) }
+        return call
     }
 
     public static func encodeReply(_ reply: VarlinkReply) -> [UInt8] {
@@ -112,4 +117,6 @@ public enum VarlinkError {
     public static let invalidParameter = "org.varlink.service.InvalidParameter"
     public static let permissionDenied = "org.varlink.service.PermissionDenied"
     public static let expectedMore = "org.varlink.service.ExpectedMore"
+    /// Why a call with both `oneway` and `more` is refused (a protocol error: the connection closes).
+    public static let onewayWithMore = "\"oneway\" and \"more\" cannot be combined: a oneway call gets no replies, so no stream"
 }

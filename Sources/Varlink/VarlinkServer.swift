@@ -1,4 +1,5 @@
 import CGatewayShims
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -8,45 +9,33 @@ import Glibc
 
 /// A varlink server on a Unix stream socket. Each connection's calls are answered in order
 /// (pipelining works); bad input (malformed JSON, an oversized message, a client that stalls
-/// mid-message) closes that connection and nothing else.
+/// mid-message) closes that connection and nothing else. Every connection is bounded both ways
+/// (see `Configuration`): what a peer pipelines waits in the kernel once `maxPendingInput` is
+/// buffered, and a peer that does not read its replies is dropped past `maxUnwrittenOutput`.
 public final class VarlinkServer: Sendable {
-    public struct Configuration: Sendable {
-        /// A message longer than this closes the connection.
-        public var maxMessageSize = 1 << 20
-        /// Connections past this are closed at once.
-        public var maxConnections = 256
-        /// A client that sent part of a message and then nothing for this long is dropped.
-        public var stallTimeout: TimeAmount = .seconds(5)
-
-        public init() {}
-    }
-
     public let info: VarlinkServiceInfo
     public let configuration: Configuration
+    let logger: Logger
     private let interfaces: [String: any VarlinkInterface]
     private let group: MultiThreadedEventLoopGroup
     private let channel = Mutex<(any Channel)?>(nil)
-    private let connections = Atomic<Int>(0)
+    /// The socket file this server bound itself (nil for an adopted one).
+    private let socketPath = Mutex<String?>(nil)
+    private let admission: Mutex<ConnectionAdmission>
+    private let connectionLog = RateLimitedLog()
     /// Connection tasks run on the (single) event loop's thread.
     private let executor: EventLoopTaskExecutor
+    private let activity = Mutex(Activity())
 
-    public init(info: VarlinkServiceInfo, interfaces: [any VarlinkInterface], configuration: Configuration = Configuration()) {
+    public init(info: VarlinkServiceInfo, interfaces: [any VarlinkInterface], configuration: Configuration = Configuration(),
+                logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.info = info
         self.configuration = configuration
+        self.logger = logger
         self.interfaces = Dictionary(interfaces.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        admission = Mutex(ConnectionAdmission(configuration))
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         executor = EventLoopTaskExecutor(group.next())
-    }
-
-    /// Binds `path` (a stale socket file there is replaced), then sets its mode and group.
-    public func bind(path: String, mode: UInt32 = 0o660, groupID: UInt32? = nil) async throws {
-        let bound = try await bootstrap().bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-        if chmod(path, mode_t(mode)) != 0 || (groupID.map { chown(path, uid_t.max, gid_t($0)) != 0 } ?? false) {
-            let error = errno
-            try? await bound.close()
-            throw VarlinkProtocolError("cannot set mode/group of \(path): \(String(cString: strerror(error)))")
-        }
-        channel.withLock { $0 = bound }
     }
 
     /// Serves on a listening socket passed by systemd (socket activation).
@@ -67,7 +56,7 @@ public final class VarlinkServer: Sendable {
             await group.next()
             group.cancelAll()
         }
-        let waiters = inFlight.withLock { state in
+        let waiters = activity.withLock { state in
             defer { state.waiters = [] }
             return state.waiters
         }
@@ -75,120 +64,115 @@ public final class VarlinkServer: Sendable {
         try? await group.shutdownGracefully()
     }
 
-    private struct InFlight {
-        var calls = 0
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
+    /// Open connections.
+    public var connectionCount: Int { admission.withLock { $0.total } }
 
-    private let inFlight = Mutex(InFlight())
+    /// `more` calls being answered now (each holds a task, and for `Subscribe` an observer).
+    public var streamCount: Int { activity.withLock { $0.streams } }
 
-    private func callsFinished() async {
+    /// Connection tasks alive now (one per open connection, until it has wound down).
+    public var connectionTaskCount: Int { activity.withLock { $0.connectionTasks } }
+
+    /// Returns once no connection task and no stream is left (every connection closed has
+    /// wound down): what a test awaits before counting what the closed connections left behind.
+    public func quiesced() async {
         await withCheckedContinuation { continuation in
-            let done = inFlight.withLock { state in
-                if state.calls == 0 { return true }
-                state.waiters.append(continuation)
+            let quiet = activity.withLock { state in
+                if state.isQuiet { return true }
+                state.quietWaiters.append(continuation)
                 return false
             }
-            if done { continuation.resume() }
+            if quiet { continuation.resume() }
         }
     }
 
-    private func callStarted() { inFlight.withLock { $0.calls += 1 } }
-
-    private func callEnded() {
-        let waiters = inFlight.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.calls -= 1
-            guard state.calls == 0 else { return [] }
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
+    func adopt(bound: any Channel, path: String) {
+        channel.withLock { $0 = bound }
+        socketPath.withLock { $0 = path }
     }
 
-    public var connectionCount: Int { connections.load(ordering: .relaxed) }
+    /// The socket file this server bound itself; nil for a socket passed by systemd.
+    public var boundPath: String? { socketPath.withLock { $0 } }
 
-    private func bootstrap() -> ServerBootstrap {
-        let configuration = self.configuration
-        return ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
+    func bootstrap() -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: configuration.backlog)
             .childChannelInitializer { [self] channel in
-                let open = connections.wrappingAdd(1, ordering: .relaxed).newValue
-                channel.closeFuture.whenComplete { [self] _ in
-                    connections.subtract(1, ordering: .relaxed)
-                }
-                guard open <= configuration.maxConnections else {
+                let peer = (try? channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) {
+                    PeerCredentials.read(socket: $0)
+                }) ?? nil ?? .unknown
+                if let refusal = admission.withLock({ $0.admit(uid: peer.uid) }) {
+                    connectionLog.log(logger, "control connection refused (pid \(peer.pid), uid \(peer.uid)): \(refusal)",
+                                      ["event": "connection_refused", "uid": "\(peer.uid)"])
                     return channel.close()
                 }
-                return peerCredentials(of: channel).flatMap { peer in
-                    let (calls, continuation) = AsyncStream<ConnectionInput>.makeStream()
-                    do {
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(
-                            NULFrameDecoder(maxSize: configuration.maxMessageSize, stallTimeout: configuration.stallTimeout)))
-                        try channel.pipeline.syncOperations.addHandler(CallForwarder(continuation: continuation))
-                    } catch {
-                        return channel.eventLoop.makeFailedFuture(error)
-                    }
-                    Task(executorPreference: self.executor) { await self.serve(channel: channel, peer: peer, calls: calls) }
-                    return channel.eventLoop.makeSucceededVoidFuture()
+                channel.closeFuture.whenComplete { [self] _ in admission.withLock { $0.release(uid: peer.uid) } }
+                let handler = VarlinkConnectionHandler(configuration: configuration)
+                do {
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
                 }
+                let connection = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+                activity.withLock { $0.connectionTasks += 1 }
+                Task(executorPreference: executor) {
+                    await self.serve(channel: channel, peer: peer, connection: connection)
+                    // Wound down once the channel is closed for good (its slot given back).
+                    try? await channel.closeFuture.get()
+                    self.changeActivity { $0.connectionTasks -= 1 }
+                }
+                return channel.eventLoop.makeSucceededVoidFuture()
             }
             .childChannelOption(.allowRemoteHalfClosure, value: false)
     }
 
-    private func peerCredentials(of channel: any Channel) -> EventLoopFuture<PeerCredentials> {
-        guard let provider = channel as? any SocketOptionProvider else {
-            return channel.eventLoop.makeSucceededFuture(PeerCredentials(pid: -1, uid: .max, gid: .max))
-        }
-        let future: EventLoopFuture<gw_ucred> = provider.unsafeGetSocketOption(
-            level: SocketOptionLevel(gw_sol_socket()), name: SocketOptionName(gw_so_peercred()))
-        return future.map { PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
-            .flatMapErrorThrowing { _ in PeerCredentials(pid: -1, uid: .max, gid: .max) }
-    }
-
     /// Answers one connection's calls in order until it closes.
-    private func serve(channel: any Channel, peer: PeerCredentials, calls: AsyncStream<ConnectionInput>) async {
-        for await input in calls {
-            switch input {
-            case .frame(let bytes):
-                let call: VarlinkCall
-                do {
-                    call = try VarlinkCoding.decodeCall(bytes.readableBytesView)
-                } catch {
-                    // Not varlink: there is no call to answer; end the conversation.
-                    channel.close(promise: nil)
-                    return
-                }
-                if !call.more { callStarted() }
-                let open = await dispatch(call, peer: peer, channel: channel)
-                if !call.more { callEnded() }
-                if !open { return }
+    private func serve(channel: any Channel, peer: PeerCredentials, connection: NIOLoopBound<VarlinkConnectionHandler>) async {
+        while let bytes = await connection.value.nextMessage() {
+            let call: VarlinkCall
+            do {
+                call = try VarlinkCoding.decodeCall(bytes.readableBytesView)
+            } catch {
+                // Not varlink: there is no call to answer; end the conversation.
+                connection.value.fail("not a varlink call: \(error)")
+                break
             }
+            if call.more {
+                // A stream runs in a task of its own, which the connection cancels when it
+                // closes: a `Subscribe` whose peer is gone ends even when no event comes.
+                activity.withLock { $0.streams += 1 }
+                let stream = Task(executorPreference: executor) {
+                    await self.dispatch(call, peer: peer, channel: channel, connection: connection)
+                    self.changeActivity { $0.streams -= 1 }
+                }
+                connection.value.setStream(stream)
+                await stream.value
+                connection.value.setStream(nil)
+            } else {
+                callStarted()
+                await dispatch(call, peer: peer, channel: channel, connection: connection)
+                callEnded()
+            }
+        }
+        if let reason = connection.value.closeReason {
+            connectionLog.log(logger, "control connection (pid \(peer.pid), uid \(peer.uid)) closed: \(reason)",
+                              ["event": "connection_closed", "uid": "\(peer.uid)"])
         }
     }
 
-    /// Routes one call. Returns false once the connection is gone.
-    private func dispatch(_ call: VarlinkCall, peer: PeerCredentials, channel: any Channel) async -> Bool {
-        let alive = Atomic<Bool>(true)
-        let replies = VarlinkReplies { reply in
-            if call.oneway { return true }
-            var reply = reply
-            if !call.more { reply.continues = false }
-            var bytes = VarlinkCoding.encodeReply(reply)
-            bytes.append(0)
-            let buffer = channel.allocator.buffer(bytes: bytes)
-            // Replies of a stream are awaited (back-pressure, and a gone client ends it); a
-            // single reply is not: the next call's reply queues behind it in order anyway.
-            guard reply.continues else {
-                channel.writeAndFlush(buffer, promise: nil)
-                return channel.isActive
+    /// Routes one call.
+    private func dispatch(_ call: VarlinkCall, peer: PeerCredentials, channel: any Channel,
+                          connection: NIOLoopBound<VarlinkConnectionHandler>) async {
+        let replies = VarlinkReplies { [self] reply in
+            if call.oneway { return channel.isActive }
+            let reply = call.more ? reply : VarlinkReply(parameters: reply.parameters, error: reply.error, continues: false)
+            if channel.eventLoop.inEventLoop {
+                return write(reply, channel: channel, connection: connection)
             }
-            do {
-                try await channel.writeAndFlush(buffer)
-                return true
-            } catch {
-                alive.store(false, ordering: .relaxed)
-                return false
-            }
+            let sent = try? await channel.eventLoop.submit { [self] in
+                write(reply, channel: channel, connection: connection)
+            }.get()
+            return sent ?? false
         }
         if call.interface == ServiceInterface.name {
             await serviceCall(call, replies)
@@ -197,7 +181,21 @@ public final class VarlinkServer: Sendable {
         } else {
             await replies.send(.error(VarlinkError.interfaceNotFound, ["interface": .string(call.interface)]))
         }
-        return alive.load(ordering: .relaxed) && channel.isActive
+    }
+
+    /// Queues one reply (on the event loop). A peer that has left this many bytes of replies
+    /// unread is not going to read them: its connection is closed rather than buffered for.
+    private func write(_ reply: VarlinkReply, channel: any Channel, connection: NIOLoopBound<VarlinkConnectionHandler>) -> Bool {
+        guard channel.isActive else { return false }
+        let unwritten = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        guard unwritten <= configuration.maxUnwrittenOutput else {
+            connection.value.fail("the peer left \(unwritten) bytes of replies unread (limit \(configuration.maxUnwrittenOutput))")
+            return false
+        }
+        var bytes = VarlinkCoding.encodeReply(reply)
+        bytes.append(0)
+        channel.writeAndFlush(channel.allocator.buffer(bytes: bytes), promise: nil)
+        return true
     }
 
     private func serviceCall(_ call: VarlinkCall, _ replies: VarlinkReplies) async {
@@ -224,73 +222,42 @@ public final class VarlinkServer: Sendable {
             await replies.send(.error(VarlinkError.methodNotFound, ["method": .string(call.method)]))
         }
     }
-}
 
-enum ConnectionInput: Sendable {
-    case frame(ByteBuffer)
-}
+    // MARK: Calls in flight (for shutdown) and streams
 
-/// Splits the byte stream at NUL bytes. Over `maxSize` without a NUL, or a partial message left
-/// unfinished for `stallTimeout`, closes the connection.
-struct NULFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = ByteBuffer
-    let maxSize: Int
-    let stallTimeout: TimeAmount
-    var stallTimer: Scheduled<Void>?
-
-    init(maxSize: Int, stallTimeout: TimeAmount) {
-        self.maxSize = maxSize
-        self.stallTimeout = stallTimeout
+    private struct Activity {
+        var calls = 0
+        var streams = 0
+        var connectionTasks = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var quietWaiters: [CheckedContinuation<Void, Never>] = []
+        var isQuiet: Bool { streams == 0 && connectionTasks == 0 }
     }
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        if let end = buffer.readableBytesView.firstIndex(of: 0) {
-            let length = end - buffer.readerIndex
-            guard length <= maxSize else { throw VarlinkProtocolError("message over \(maxSize) bytes") }
-            let frame = buffer.readSlice(length: length)!
-            buffer.moveReaderIndex(forwardBy: 1)
-            stallTimer?.cancel()
-            stallTimer = nil
-            context.fireChannelRead(wrapInboundOut(frame))
-            return .continue
+    /// Applies `change`, then resumes whoever waits for what it brought about.
+    private func changeActivity(_ change: (inout Activity) -> Void) {
+        let waiters = activity.withLock { state -> [CheckedContinuation<Void, Never>] in
+            change(&state)
+            var ready: [CheckedContinuation<Void, Never>] = []
+            if state.calls == 0 { ready += state.waiters; state.waiters = [] }
+            if state.isQuiet { ready += state.quietWaiters; state.quietWaiters = [] }
+            return ready
         }
-        guard buffer.readableBytes <= maxSize else { throw VarlinkProtocolError("message over \(maxSize) bytes") }
-        if buffer.readableBytes > 0 && stallTimer == nil {
-            let channel = context.channel
-            stallTimer = context.eventLoop.scheduleTask(in: stallTimeout) { channel.close(promise: nil) }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func callsFinished() async {
+        await withCheckedContinuation { continuation in
+            let done = activity.withLock { state in
+                if state.calls == 0 { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
         }
-        return .needMoreData
     }
 
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        stallTimer?.cancel()
-        stallTimer = nil
-        while try decode(context: context, buffer: &buffer) == .continue {}
-        buffer.clear()
-        return .needMoreData
-    }
-}
+    private func callStarted() { activity.withLock { $0.calls += 1 } }
 
-/// Hands decoded frames to the connection's task; closes on any pipeline error.
-final class CallForwarder: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-    let continuation: AsyncStream<ConnectionInput>.Continuation
-
-    init(continuation: AsyncStream<ConnectionInput>.Continuation) {
-        self.continuation = continuation
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        continuation.yield(.frame(unwrapInboundIn(data)))
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        continuation.finish()
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        continuation.finish()
-        context.close(promise: nil)
-    }
+    private func callEnded() { changeActivity { $0.calls -= 1 } }
 }

@@ -23,6 +23,8 @@ actor Daemon: GatewayControlHost {
     private(set) var config: GatewayConfig
     let dispatcher: Dispatcher
     private var server: VarlinkServer?
+    /// The control interface, kept to put reloaded permissions in force.
+    private var controlInterface: GatewayInterface?
     /// The durable queue under `state_dir`; nil when it could not be opened (then
     /// `status.storeProblem` says why).
     let store: StateStore?
@@ -182,11 +184,11 @@ actor Daemon: GatewayControlHost {
 
     private func startControlSocket() async throws {
         let interface = GatewayInterface(
-            dispatcher: dispatcher, host: self, permissions: ControlPermissions(adminGroup: config.control.adminGroup))
+            dispatcher: dispatcher, host: self, permissions: controlPermissions(config), logger: logger)
         let server = VarlinkServer(
             info: VarlinkServiceInfo(vendor: "gatewayd", product: "gatewayd", version: GatewayConstants.version,
                                      url: "https://varlink.org"),
-            interfaces: [interface])
+            interfaces: [interface], logger: logger)
         if let activated = try SocketActivation.listener(named: GatewayConstants.controlSocketName) {
             try await server.adopt(listeningDescriptor: activated.fileDescriptor)
             logger.info("control socket passed by systemd", metadata: ["event": "socket", "fd": "\(activated.fileDescriptor)"])
@@ -199,11 +201,42 @@ actor Daemon: GatewayControlHost {
             }
             let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
             if !directory.isEmpty { mkdir(directory, 0o755) }
-            let group = config.control.adminGroup.flatMap { getgrnam($0)?.pointee.gr_gid }
-            try await server.bind(path: path, mode: config.control.socketMode, groupID: group)
+            let permissions = interface.permissions
+            let mode = config.control.socketMode
+            // A group that cannot be applied leaves the socket with the daemon's own group: the
+            // operator is told why, and root and the daemon's user can still steer it.
+            if let problem = try await server.bind(path: path, mode: mode, groupID: permissions.adminGroupID),
+               let group = permissions.adminGroup {
+                logger.warning("\(GatewayText.socketGroupNotApplied(path: path, group: group, mode: mode, reason: String(cString: strerror(problem.code)), onReload: false))",
+                               metadata: ["event": "socket_group", "path": "\(path)"])
+            }
             logger.info("control socket at \(path)", metadata: ["event": "socket", "path": "\(path)"])
         }
         self.server = server
+        controlInterface = interface
+    }
+
+    /// Puts reloaded permissions in force, and gives a socket the daemon bound itself the new
+    /// admin group (members of the new group could not open it otherwise).
+    private func applyControlPermissions(_ permissions: ControlPermissions) {
+        guard let interface = controlInterface else { return }
+        let previous = interface.permissions.adminGroupID
+        interface.replacePermissions(permissions)
+        guard let groupID = permissions.adminGroupID, groupID != previous, let group = permissions.adminGroup,
+              let problem = server?.changeSocketGroup(to: groupID) else { return }
+        let path = server?.boundPath ?? ""
+        logger.warning("\(GatewayText.socketGroupNotApplied(path: path, group: group, mode: config.control.socketMode, reason: String(cString: strerror(problem.code)), onReload: true))",
+                       metadata: ["event": "socket_group", "path": "\(path)"])
+    }
+
+    /// Who may steer the daemon under `config`, resolved now (the admin group by name); a group
+    /// that does not exist is logged.
+    private func controlPermissions(_ config: GatewayConfig) -> ControlPermissions {
+        let permissions = ControlPermissions(adminGroup: config.control.adminGroup)
+        if let problem = permissions.adminGroupProblem {
+            logger.warning("\(problem)", metadata: ["event": "config_warning"])
+        }
+        return permissions
     }
 
     // MARK: Signals, reload, watchdog
@@ -257,6 +290,8 @@ actor Daemon: GatewayControlHost {
             if let stateDirectoryOverride { reloaded.stateDirectory = stateDirectoryOverride }
             config = reloaded
             await dispatcher.reload(reloaded)
+            // control.admin_group as the new file says, and the group database says now.
+            applyControlPermissions(controlPermissions(reloaded))
             let source = fileExists(configPath) ? "from \(configPath)" : "(no file at \(configPath): built-in defaults)"
             logger.info("configuration reloaded \(source)", metadata: ["event": "reload", "MESSAGE_ID": "\(GatewayMessageID.reloaded)"])
         } catch let error as ConfigError {

@@ -2,17 +2,25 @@ import Foundation
 import GatewayControl
 import GatewayCore
 import GatewayTestSupport
+import Logging
 import Testing
 import Varlink
 
-/// Reloads from a file the test writes.
+/// Reloads from a file the test writes, and puts the new file's permissions in force, as the
+/// daemon does.
 actor FileHost: GatewayControlHost {
     let path: String
     let dispatcher: Dispatcher
-    init(path: String, dispatcher: Dispatcher) {
+    let makePermissions: @Sendable (GatewayConfig) -> ControlPermissions
+    var interface: GatewayInterface?
+
+    init(path: String, dispatcher: Dispatcher, makePermissions: @escaping @Sendable (GatewayConfig) -> ControlPermissions) {
         self.path = path
         self.dispatcher = dispatcher
+        self.makePermissions = makePermissions
     }
+
+    func attach(_ interface: GatewayInterface) { self.interface = interface }
 
     func reloadConfiguration() async throws(ConfigError) {
         let outcome: ConfigLoader.Outcome
@@ -20,6 +28,7 @@ actor FileHost: GatewayControlHost {
             throw ConfigError(file: path, problems: [])
         }
         await dispatcher.reload(outcome.config)
+        interface?.replacePermissions(makePermissions(outcome.config))
     }
 
     var platformNames: [String] { ["local"] }
@@ -32,34 +41,59 @@ struct Gateway {
     let configPath: String
     let dispatcher: Dispatcher
     let server: VarlinkServer
+    let interface: GatewayInterface
 
     static let yaml = """
         quick_commands:
           hello: {type: exec, command: "echo hello"}
           fail: {type: exec, command: "echo nope >&2; exit 7"}
           slow: {type: exec, command: "sleep 30", timeout: 300ms}
-          held: {type: exec, command: "sleep 30", timeout: 2s}
+          held: {type: exec, command: "read -r _ < $DIR/gate", timeout: 30s}
           words: {type: exec, command: 'printf "<%s>" "$@"', args: pass}
           st: {type: alias, target: /status}
           big: {type: exec, command: "head -c 70000 /dev/zero | tr '\\\\0' x"}
         """
 
-    static func start(mode: UInt32 = 0o600) async throws -> Gateway {
+    /// A lineage in which this test process is not the daemon: gatewayctl and other children
+    /// the tests start are unrelated peers (the tests of `ProcessLineage` itself use the real one).
+    static let unrelatedLineage = ProcessLineage(daemonPID: .max, serviceCgroup: nil)
+
+    /// Permissions as the daemon builds them from a configuration, with `lineage`.
+    static func permissions(lineage: ProcessLineage = unrelatedLineage) -> @Sendable (GatewayConfig) -> ControlPermissions {
+        { config in ControlPermissions(daemonUID: getuid(), adminGroup: config.control.adminGroup, lineage: lineage) }
+    }
+
+    /// `yaml` may name the gateway's directory as `$DIR` and its socket as `$SOCKET`.
+    static func start(mode: UInt32 = 0o600, yaml: String = yaml, configuration: VarlinkServer.Configuration = .init(),
+                      permissions: @escaping @Sendable (GatewayConfig) -> ControlPermissions = Gateway.permissions(),
+                      logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) async throws -> Gateway {
         let directory = makeTemporaryDirectory("gatewayd-control")
         chmod(directory, 0o755)
         let configPath = directory + "/gatewayd.yaml"
-        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let dispatcher = Dispatcher(config: try ConfigLoader.load(path: configPath).config, agent: EchoAgent())
+        let socket = directory + "/control"
+        try expand(yaml, directory: directory).write(toFile: configPath, atomically: true, encoding: .utf8)
+        let config = try ConfigLoader.load(path: configPath).config
+        let dispatcher = Dispatcher(config: config, agent: EchoAgent())
         await dispatcher.markRunning()
-        let interface = GatewayInterface(
-            dispatcher: dispatcher, host: FileHost(path: configPath, dispatcher: dispatcher),
-            permissions: ControlPermissions(daemonUID: getuid(), adminGroupID: nil))
+        let host = FileHost(path: configPath, dispatcher: dispatcher, makePermissions: permissions)
+        let interface = GatewayInterface(dispatcher: dispatcher, host: host, permissions: permissions(config), logger: logger)
+        await host.attach(interface)
         let server = VarlinkServer(
             info: VarlinkServiceInfo(vendor: "gatewayd", product: "gatewayd", version: GatewayConstants.version, url: "https://varlink.org"),
-            interfaces: [interface])
-        let socket = directory + "/control"
+            interfaces: [interface], configuration: configuration, logger: logger)
         try await server.bind(path: socket, mode: mode)
-        return Gateway(directory: directory, socket: socket, configPath: configPath, dispatcher: dispatcher, server: server)
+        return Gateway(directory: directory, socket: socket, configPath: configPath, dispatcher: dispatcher, server: server,
+                       interface: interface)
+    }
+
+    /// `yaml` with `$DIR` and `$SOCKET` replaced by the gateway's directory and socket.
+    static func expand(_ yaml: String, directory: String) -> String {
+        yaml.replacingOccurrences(of: "$DIR", with: directory).replacingOccurrences(of: "$SOCKET", with: directory + "/control")
+    }
+
+    /// Replaces the configuration file (for a reload).
+    func writeConfig(_ yaml: String) throws {
+        try Self.expand(yaml, directory: directory).write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
     func stop() async {
@@ -75,9 +109,10 @@ struct Gateway {
         }
     }
 
-    /// gatewayctl against this gateway.
-    func ctl(_ arguments: [String], asNobody: Bool = false) async throws -> ProcessOutput {
-        let argv = (asNobody ? ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] : [])
+    /// gatewayctl against this gateway; as nobody, with `groups` as its supplementary groups.
+    func ctl(_ arguments: [String], asNobody: Bool = false, groups: [String] = []) async throws -> ProcessOutput {
+        let groupOption = groups.isEmpty ? "--clear-groups" : "--groups=" + groups.joined(separator: ",")
+        let argv = (asNobody ? ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", groupOption] : [])
             + [TestPaths.product("gatewayctl"), "--socket", socket] + arguments
         return try await onThread { try run(argv) }
     }
@@ -196,15 +231,22 @@ struct GatewayControlTests {
         let gateway = try await Gateway.start()
         defer { Task { await gateway.stop() } }
         let socket = gateway.socket
-        // A quick command in flight, so the drain has something to wait for; it must still run
-        // when the Drain call arrives, even on a loaded machine (2 s, not `slow`'s 300 ms).
+        // A quick command in flight, so the drain has something to wait for. It waits at a FIFO
+        // gate until the drain has reported it (a 2 s timeout stood in for that, and a loaded
+        // machine outran it: the command was over before the Drain call arrived).
+        let gate = gateway.directory + "/gate"
+        mkfifo(gate, 0o600)
+        let gateFD = open(gate, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        defer { close(gateFD) }
         let events = await gateway.dispatcher.subscribe()
-        async let slow = gateway.call(.runQuickCommand, ["name": "held"])
+        async let held = gateway.call(.runQuickCommand, ["name": "held"])
         for await event in events { if case .quickCommandStarted = event { break } }
         let replies = try await onThread { () throws -> [VarlinkReply] in
             var replies: [VarlinkReply] = []
             try VarlinkConnection(path: socket, timeout: .seconds(10)).stream(VarlinkCall(method: GatewayWire.Method.drain.qualified)) {
                 replies.append($0)
+                // Reported as in flight: now let it finish.
+                if replies.count == 1 { _ = write(gateFD, "go\n", 3) }
                 return true
             }
             return replies
@@ -213,7 +255,7 @@ struct GatewayControlTests {
         #expect(replies.first?.parameters["status"]?.object?["exec_running"] == 1)
         #expect(replies.last?.parameters["status"]?.object?["exec_running"] == 0)
         #expect(replies.last?.continues == false)
-        #expect(try await slow.parameters["timed_out"] == true)
+        #expect(try await held.parameters["exit_status"] == 0)
     }
 
     @Test("another uid may read but not change: PermissionDenied, and gatewayctl exits 4 or 125",

@@ -40,6 +40,21 @@ struct StateStoreTests {
         #expect(recovery.sessions == [SessionRecord(key: "local:dm:alice", turnCount: 1)])
     }
 
+    @Test("text with NUL bytes (and other control bytes) comes back whole after a restart")
+    func embeddedNUL() async throws {
+        let directory = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let texts = ["before\0after", "\0", "a\0\0b\r\n\u{1}é😀\0", ""]
+        do {
+            let store = try openStore(directory)
+            for text in texts { _ = try await store.append(message(text, chat: "nul\0chat"), session: "local:dm:nul\0chat") }
+            await store.flush()
+        }
+        let recovery = try await openStore(directory).recover(policy: RecoveryPolicy())
+        #expect(recovery.replay.map(\.message.text) == texts)
+        #expect(recovery.replay.allSatisfy { $0.message.chat == "nul\0chat" && $0.session == "local:dm:nul\0chat" })
+    }
+
     @Test("a drain-interrupted turn is retried once, then given up; a crash-active one is parked on the 3rd start")
     func retryPolicy() async throws {
         let directory = makeTemporaryDirectory()

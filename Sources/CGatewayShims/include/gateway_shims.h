@@ -72,4 +72,27 @@ int gw_epoll_del(int epfd, int fd);
 /// epoll_wait, unpacking the (packed on x86_64) epoll_event array into tokens.
 int gw_epoll_wait(int epfd, uint64_t *tokens, int max, int timeout_ms);
 
+// The control socket (control_socket.c).
+
+/// SO_PEERGROUPS of a connected Unix socket: the peer's supplementary groups when it connected,
+/// into groups (room for capacity). Returns the count, or -1 with errno; on ERANGE, *needed is
+/// the count that would fit.
+int gw_peer_groups(int fd, gid_t *groups, int capacity, int *needed);
+/// SO_PEERPIDFD (Linux 6.5+): a pidfd for the process that connected, which cannot be confused
+/// with a later process that reuses its pid. -1 with errno (ENOPROTOOPT on older kernels).
+int gw_peer_pidfd(int fd);
+/// 1 while the process behind the pidfd exists (not yet reaped), 0 once it is gone.
+int gw_pidfd_alive(int pidfd);
+/// A listening Unix stream socket at path whose file is created with `mode` (no window with a
+/// looser one): bound on a thread with its own umask. A stale socket at path is replaced; any
+/// other file there, a symlink included, is left alone (EEXIST). *private_umask is 0 when the
+/// thread could not get a umask of its own: then the file has mode less the process umask
+/// (never looser than asked) and gw_socket_file_chmod can widen it. Returns the fd or -1.
+int gw_unix_listen(const char *path, unsigned int mode, int backlog, int *private_umask);
+/// Gives the socket file at path the group, without following a symlink (ENOTSOCK when path is
+/// not a socket, ELOOP when it is a symlink). 0 or -1 with errno.
+int gw_socket_file_chown_group(const char *path, gid_t group);
+/// Sets the mode of the socket file at path, without following a symlink. 0 or -1 with errno.
+int gw_socket_file_chmod(const char *path, unsigned int mode);
+
 #endif

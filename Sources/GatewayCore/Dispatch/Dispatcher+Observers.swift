@@ -34,6 +34,10 @@ extension Dispatcher {
 
     private func removeObserver(_ id: UInt64) { observers[id] = nil }
 
+    /// Subscribers whose streams are open (for tests: a stream that ended, its reader gone, must
+    /// not leave its observer behind).
+    public var observerCount: Int { observers.count }
+
     /// Builds the event only when someone listens (the hot path has no observers in the
     /// benchmark, and building the event costs allocations).
     func publish(_ event: @autoclosure () -> GatewayEvent) {

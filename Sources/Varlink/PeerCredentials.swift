@@ -1,0 +1,69 @@
+import CGatewayShims
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who is calling, as the kernel recorded it when the peer connected: `SO_PEERCRED` (pid, uid,
+/// primary gid), `SO_PEERGROUPS` (the supplementary groups the process really had, not what
+/// the group database says of its user name) and `SO_PEERPIDFD` (the process itself).
+public struct PeerCredentials: Sendable, Equatable {
+    public let pid: Int32
+    public let uid: UInt32
+    public let gid: UInt32
+    /// Supplementary groups; empty when the kernel could not say.
+    public let groups: [UInt32]
+    /// The peer process, immune to pid reuse; nil where the kernel has no `SO_PEERPIDFD`.
+    public let process: PeerProcess?
+
+    public init(pid: Int32, uid: UInt32, gid: UInt32, groups: [UInt32] = [], process: PeerProcess? = nil) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
+        self.process = process
+    }
+
+    /// No credentials could be read: no uid matches, so nothing privileged is allowed.
+    public static let unknown = PeerCredentials(pid: -1, uid: .max, gid: .max)
+
+    public static func == (lhs: PeerCredentials, rhs: PeerCredentials) -> Bool {
+        lhs.pid == rhs.pid && lhs.uid == rhs.uid && lhs.gid == rhs.gid && lhs.groups == rhs.groups
+    }
+
+    /// Reads the credentials of a connected Unix socket.
+    static func read(socket fd: Int32) -> PeerCredentials {
+        var pid: pid_t = -1, uid: uid_t = .max, gid: gid_t = .max
+        guard gw_peer_credentials(fd, &pid, &uid, &gid) == 0 else { return .unknown }
+        return PeerCredentials(pid: pid, uid: uid, gid: gid, groups: readGroups(socket: fd),
+                               process: PeerProcess(socket: fd))
+    }
+
+    private static func readGroups(socket fd: Int32) -> [UInt32] {
+        var capacity: Int32 = 64
+        while true {
+            var groups = [gid_t](repeating: 0, count: Int(capacity))
+            var needed: Int32 = 0
+            let count = gw_peer_groups(fd, &groups, capacity, &needed)
+            if count >= 0 { return Array(groups.prefix(Int(count))) }
+            guard errno == ERANGE, needed > capacity else { return [] }
+            capacity = needed
+        }
+    }
+}
+
+/// The process at the other end of a connection, held by a pidfd: while it can be asked, the
+/// pid read from `SO_PEERCRED` still names that process and no later one.
+public final class PeerProcess: Sendable {
+    public let pidfd: Int32
+
+    init?(socket fd: Int32) {
+        let pidfd = gw_peer_pidfd(fd)
+        guard pidfd >= 0 else { return nil }
+        self.pidfd = pidfd
+    }
+
+    /// False once the process has ended (and been reaped): its pid may belong to another now.
+    public var isAlive: Bool { gw_pidfd_alive(pidfd) == 1 }
+
+    deinit { close(pidfd) }
+}

@@ -1,0 +1,87 @@
+import CGatewayShims
+import NIOCore
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The control socket file could not be created, or not given its mode.
+public struct VarlinkSocketError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The errno behind it.
+    public let code: Int32
+    public let message: String
+
+    public init(code: Int32, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+extension VarlinkServer {
+    /// Binds a socket at `path` and serves on it.
+    ///
+    /// The file is created with `mode` from the start (bound on a thread with a umask of its own,
+    /// see `gw_unix_listen`): there is no moment at which it is more open than asked, and no
+    /// `chmod` by path that a symlink swapped in could redirect. A stale socket there is
+    /// replaced; any other file, a symlink included, is refused and left untouched.
+    ///
+    /// Then the file gets `groupID`, again without following a symlink. A group that cannot be
+    /// applied (EPERM: the daemon's user is not a member) does not stop the server: the error is
+    /// returned for the caller to report, and the socket serves with the daemon's own group.
+    @discardableResult
+    public func bind(path: String, mode: UInt32 = 0o660, groupID: UInt32? = nil) async throws -> VarlinkSocketError? {
+        try await bind(path: path, mode: mode, groupID: groupID, afterListen: {})
+    }
+
+    /// `bind`, with a hook between creating the file and giving it its group (tests swap the file
+    /// there to show that nothing follows a symlink).
+    func bind(path: String, mode: UInt32, groupID: UInt32?, afterListen: () -> Void) async throws -> VarlinkSocketError? {
+        var privateUmask: Int32 = 0
+        let fd = gw_unix_listen(path, mode, configuration.backlog, &privateUmask)
+        guard fd >= 0 else {
+            let error = errno
+            let reason = error == EEXIST
+                ? "\(path) exists and is not a socket (a symlink or another file); not replacing it"
+                : "cannot bind \(path): \(String(cString: strerror(error)))"
+            throw VarlinkSocketError(code: error, reason)
+        }
+        afterListen()
+        let groupProblem: VarlinkSocketError?
+        do {
+            groupProblem = try applyModeAndGroup(path: path, mode: mode, groupID: groupID, privateUmask: privateUmask != 0)
+        } catch {
+            close(fd)
+            throw error
+        }
+        // From here NIO owns the descriptor (and closes it if it fails).
+        adopt(bound: try await bootstrap().withBoundSocket(fd).get(), path: path)
+        return groupProblem
+    }
+
+    /// Gives the socket file this server bound a new group (the admin group of a reloaded
+    /// configuration), without following a symlink. nil when done; the error otherwise (EPERM:
+    /// the daemon's user is not a member). Does nothing for a socket passed by systemd, whose
+    /// group is the socket unit's.
+    public func changeSocketGroup(to groupID: UInt32) -> VarlinkSocketError? {
+        guard let path = boundPath else { return nil }
+        guard gw_socket_file_chown_group(path, groupID) != 0 else { return nil }
+        let code = errno
+        return VarlinkSocketError(code: code, "cannot give \(path) group \(groupID): \(String(cString: strerror(code)))")
+    }
+
+    private func applyModeAndGroup(path: String, mode: UInt32, groupID: UInt32?, privateUmask: Bool) throws -> VarlinkSocketError? {
+        // Without a umask of its own the file got mode less the process umask: never more open
+        // than asked, and widened to it here.
+        if !privateUmask && gw_socket_file_chmod(path, mode) != 0 {
+            let code = errno
+            throw VarlinkSocketError(code: code, "cannot set the mode of \(path): \(String(cString: strerror(code)))")
+        }
+        guard let groupID, gw_socket_file_chown_group(path, groupID) != 0 else { return nil }
+        let code = errno
+        let error = VarlinkSocketError(code: code, "cannot give \(path) group \(groupID): \(String(cString: strerror(code)))")
+        guard error.code == EPERM else { throw error }
+        return error
+    }
+}

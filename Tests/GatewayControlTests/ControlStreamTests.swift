@@ -1,0 +1,93 @@
+import Foundation
+import GatewayControl
+import GatewayCore
+import GatewayTestSupport
+import Testing
+import Varlink
+
+/// `Subscribe` streams end with their connection, whatever the peer does; the local platform can
+/// be switched off.
+@Suite("io.gatewayd.Gateway streams", .timeLimit(.minutes(1)))
+struct ControlStreamTests {
+    /// Waits (bounded) until the dispatcher has no observer left: it drops one in a task of its
+    /// own after the stream ends, and nothing announces that.
+    static func observersGone(_ dispatcher: Dispatcher) async -> Int {
+        for _ in 0..<3000 {
+            let count = await dispatcher.observerCount
+            if count == 0 { return 0 }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return await dispatcher.observerCount
+    }
+
+    @Test("1,000 connect-Subscribe-disconnect cycles (some oneway) leave no observer and no task behind")
+    func subscribeCycles() async throws {
+        let gateway = try await Gateway.start()
+        defer { Task { await gateway.stop() } }
+        let socket = gateway.socket
+        try await onThread {
+            let subscribe = GatewayWire.Method.subscribe.qualified
+            for index in 0..<1000 {
+                let connection = try VarlinkConnection(path: socket, timeout: .seconds(30))
+                if index % 10 == 9 {
+                    // oneway with more: refused, the connection is closed.
+                    try connection.send(VarlinkCall(method: subscribe, oneway: true, more: true))
+                    #expect(throws: VarlinkClientError.self) { try connection.receive() }
+                } else {
+                    try connection.send(VarlinkCall(method: subscribe, more: true))
+                    // Subscribed (the status came), then gone without a word; no event follows.
+                    guard try connection.receive().parameters["status"] != nil else { throw CycleError() }
+                }
+            }
+        }
+        await gateway.server.quiesced()
+        #expect(gateway.server.streamCount == 0)
+        #expect(gateway.server.connectionTaskCount == 0)
+        #expect(await Self.observersGone(gateway.dispatcher) == 0)
+    }
+
+    struct CycleError: Error {}
+
+    @Test("a subscriber that stops reading while events flow is disconnected; its observer goes")
+    func subscriberThatStopsReading() async throws {
+        var configuration = VarlinkServer.Configuration()
+        configuration.maxUnwrittenOutput = 32 << 10
+        let gateway = try await Gateway.start(configuration: configuration)
+        defer { Task { await gateway.stop() } }
+        let socket = gateway.socket, server = gateway.server
+        let sent = try await onThread { () throws -> Int in
+            let subscriber = try VarlinkConnection(path: socket, timeout: .seconds(30))
+            try subscriber.send(VarlinkCall(method: GatewayWire.Method.subscribe.qualified, more: true))
+            _ = try subscriber.receive()
+            #expect(server.streamCount == 1)
+            // Events flow (a message and its counters per call); the subscriber reads none of them.
+            let sender = try VarlinkConnection(path: socket, timeout: .seconds(30))
+            let message = VarlinkCall(method: GatewayWire.Method.sendMessage.qualified, parameters: ["text": "hi"])
+            var sent = 0
+            while server.streamCount > 0 && sent < 20_000 {
+                _ = try sender.call(message)
+                sent += 1
+            }
+            return sent
+        }
+        #expect(gateway.server.streamCount == 0, "still streaming after \(sent) messages")
+        #expect(await Self.observersGone(gateway.dispatcher) == 0)
+    }
+
+    @Test("SendMessage is refused with PlatformDisabled while platforms.local.enabled is false")
+    func localPlatformDisabled() async throws {
+        let gateway = try await Gateway.start(yaml: "platforms: {local: {enabled: false}}\n" + Gateway.yaml)
+        defer { Task { await gateway.stop() } }
+        let refused = try await gateway.call(.sendMessage, ["text": "/hello"])
+        #expect(refused.error == GatewayWire.Error.platformDisabled)
+        #expect(refused.parameters["platform"] == "local")
+        #expect(await gateway.dispatcher.sessionSnapshots().isEmpty, "nothing reached the dispatcher")
+        // Quick commands (the operator's tools) still run; a reload that enables it again lets messages in.
+        #expect(try await gateway.call(.runQuickCommand, ["name": "hello"]).parameters["output"] == "hello")
+        try gateway.writeConfig(Gateway.yaml)
+        #expect(try await gateway.call(.reload).error == nil)
+        #expect(try await gateway.call(.sendMessage, ["text": "hi"]).parameters["replies"] == ["echo: hi"])
+        // The interface file documents the error.
+        #expect(gateway.interface.definition.contains("error PlatformDisabled (platform: string, message: string)"))
+    }
+}
