@@ -29,9 +29,11 @@ actor Daemon: GatewayControlHost {
     /// The network platforms, started after the control socket (READY=1 follows them).
     private var adapters: [any PlatformAdapter] = []
 
-    init(configPath: String, config: GatewayConfig, socketOverride: String?, logger: Logger) {
+    /// `adapters` come built from the configuration (see `StartupCheck`); `run` starts them.
+    init(configPath: String, config: GatewayConfig, adapters: [any PlatformAdapter], socketOverride: String?, logger: Logger) {
         self.configPath = configPath
         self.config = config
+        self.adapters = adapters
         self.socketOverride = socketOverride
         self.logger = logger
         notifications = NotifyQueue(notifier: notifier, logger: logger)
@@ -86,19 +88,8 @@ actor Daemon: GatewayControlHost {
 
     /// Runs until a stop or restart drain completes; returns the exit status.
     func run() async -> Int32 {
-        if config.agent.backend == .openai {
-            logger.critical("agent.backend openai is not available in this build; use echo or command",
-                            metadata: ["event": "config_invalid"])
-            return GatewayConstants.ExitStatus.configInvalid
-        }
         // The dispatcher runs before the socket serves, so the first call (the one that may have
         // socket-activated us) already sees `running`; READY=1 follows the socket.
-        do {
-            adapters = try Self.makeAdapters(config)
-        } catch {
-            logger.critical("\(error)", metadata: ["event": "config_invalid", "MESSAGE_ID": "\(GatewayMessageID.configInvalid)"])
-            return GatewayConstants.ExitStatus.configInvalid
-        }
         // The journal records and STATUS= follow the events from the dispatcher itself (no
         // task woken per message or quick command); this one wakes for the end of a drain.
         let journal = EventJournal(logger: logger), status = self.status
