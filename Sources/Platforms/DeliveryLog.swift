@@ -61,8 +61,12 @@ final class DeliveryLog: Sendable {
         for waiter in waiters { waiter.resume(returning: body) }
     }
 
-    /// Ids being worked out or answered within the window.
-    var count: Int { state.withLock { $0.entries.count } }
+    /// Retries of `id` waiting for its first answer (for tests).
+    func waiters(_ id: String) -> Int {
+        state.withLock { state in
+            if case .working(let waiters)? = state.entries[id] { waiters.count } else { 0 }
+        }
+    }
 
     private func expire(_ state: inout State) {
         let time = now()
