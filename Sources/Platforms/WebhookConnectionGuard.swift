@@ -5,6 +5,8 @@ import Synchronization
 public final class WebhookStatistics: Sendable {
     /// Connections open now.
     public var open: Int { openCount.load(ordering: .relaxed) }
+    /// Connections taken, in all.
+    public var accepted: Int { acceptedCount.load(ordering: .relaxed) }
     /// Connections closed at once because `maxConnections` were open.
     public var refused: Int { refusedCount.load(ordering: .relaxed) }
     /// Connections closed because a head, a body or the next request did not come in time.
@@ -15,6 +17,7 @@ public final class WebhookStatistics: Sendable {
     public var bodyBytesHeld: Int { bodyBytes.load(ordering: .relaxed) }
 
     let openCount = Atomic<Int>(0)
+    let acceptedCount = Atomic<Int>(0)
     let refusedCount = Atomic<Int>(0)
     let timedOutCount = Atomic<Int>(0)
     let bytesReadCount = Atomic<Int>(0)
@@ -26,7 +29,10 @@ public final class WebhookStatistics: Sendable {
         while current < limit {
             let (exchanged, original) = openCount.compareExchange(
                 expected: current, desired: current + 1, ordering: .relaxed)
-            if exchanged { return true }
+            if exchanged {
+                acceptedCount.add(1, ordering: .relaxed)
+                return true
+            }
             current = original
         }
         refusedCount.add(1, ordering: .relaxed)

@@ -90,7 +90,8 @@ func attack(_ kind: String, count: Int) async {
     var fds = [Int32](repeating: -1, count: count)
     func line(_ what: String, open: Int32) {
         let now = memory()
-        print("\(what): rss \(String(format: "%.1f", now.rss)) MiB (baseline \(String(format: "%.1f", baseline.rss))), peak \(String(format: "%.1f", now.peak)) MiB, \(open) of \(count) connections open")
+        func mib(_ value: Double) -> String { "\((value * 10).rounded() / 10)" }
+        print("\(what): rss \(mib(now.rss)) MiB (baseline \(mib(baseline.rss))), peak \(mib(now.peak)) MiB, \(open) of \(count) connections open")
     }
     if kind == "bodies" {
         // Well formed, wrong: the server reads each body before it can tell.

@@ -207,9 +207,16 @@ struct ProcessRunnerTests {
             #"(trap '' TERM; exec sleep 0.2) >/dev/null 2>&1 & echo $!"#, environment: environment, killGrace: .seconds(1)))
         let survivor = try #require(pid_t(result.standardOutput.text.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(try await onThread { waitForExit(of: survivor, timeout: .seconds(5)) })
-        // A stranger asks for the number, to lead a group of its own.
-        let stranger = gw_spawn_sleeper_with_pid(result.pid, "30")
-        let spawnError = errno
+        // A stranger asks for the number, to lead a group of its own. The survivor's zombie holds
+        // the number too until its new parent reaps it: no event says when, so ask again a while.
+        var stranger = gw_spawn_sleeper_with_pid(result.pid, "30")
+        var spawnError = errno
+        let reaping = ContinuousClock.now + .seconds(2)
+        while mode == .pidfd && stranger < 0 && spawnError == EEXIST && ContinuousClock.now < reaping {
+            try await Task.sleep(for: .milliseconds(10))
+            stranger = gw_spawn_sleeper_with_pid(result.pid, "30")
+            spawnError = errno
+        }
         defer {
             if stranger > 0 {
                 kill(stranger, SIGKILL)
