@@ -202,19 +202,32 @@ struct WebhookLimitsTests {
         clock.advance(by: .seconds(700))
         #expect(await log.claim("other") == nil)
         log.answer("slow", Array("first".utf8))
-        let answered = await withTaskGroup(of: [UInt8]??.self) { group in
-            group.addTask { await retry.value }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(5))
-                return .some(nil)
-            }
-            defer { group.cancelAll() }
-            return await group.next()!
-        }
+        let answered = await value(of: retry, within: .seconds(5))
         #expect(answered == .some(Array("first".utf8)), "the retry hung or got nothing")
         // A later retry, within the window after the answer, gets it too: no second dispatch.
         #expect(await log.claim("slow") == Array("first".utf8))
     }
+}
+
+/// The task's value, or nil when it has none within `timeout` (a hung task is left behind rather
+/// than awaited forever, so the test fails instead of hanging).
+func value<T: Sendable>(of task: Task<T, Never>, within timeout: Duration) async -> T? {
+    let once = OnceContinuation<T?>()
+    return await withCheckedContinuation { continuation in
+        once.set(continuation)
+        Task { once.resume(await task.value) }
+        Task {
+            try? await Task.sleep(for: timeout)
+            once.resume(nil)
+        }
+    }
+}
+
+/// A continuation resumed by whichever comes first.
+final class OnceContinuation<T: Sendable>: Sendable {
+    private let slot = Mutex<CheckedContinuation<T, Never>?>(nil)
+    func set(_ continuation: CheckedContinuation<T, Never>) { slot.withLock { $0 = continuation } }
+    func resume(_ value: T) { slot.withLock { $0.take() }?.resume(returning: value) }
 }
 
 /// A clock a test moves by hand.
