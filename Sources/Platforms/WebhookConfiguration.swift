@@ -17,8 +17,9 @@ public struct WebhookConfiguration: Sendable {
     /// Its body must be complete this long after the head (1 MiB in 30 s is 35 KB/s: a real
     /// sender is far faster, a slow-body attack holds the connection no longer).
     public var bodyTimeout: Duration = .seconds(30)
-    /// A keep-alive connection with no request under way is closed after this long.
-    public var idleTimeout: Duration = .seconds(30)
+    /// A keep-alive connection with no request under way is closed after this long (as long as
+    /// `headTimeout`, so a keep-alive sender's requests move no timer; see the connection guard).
+    public var idleTimeout: Duration = .seconds(10)
 
     public static let maxBody = 1 << 20
     /// A repeated delivery `id` gets the first answer again for this long.

@@ -14,6 +14,7 @@ import Glibc
 // Memory under attack instead (the numbers in the README's limits):
 //   gatewayd-webhook-bench --attack slowloris [COUNT]  COUNT (10000) connections dribbling a head
 //   gatewayd-webhook-bench --attack bodies [COUNT]     COUNT (1000) 1 MiB bodies refused, then idle
+//   (--max-connections N: the adapter's cap, 256 by default)
 if let index = CommandLine.arguments.firstIndex(of: "--attack") {
     let kind = CommandLine.arguments.dropFirst(index + 1).first ?? "slowloris"
     let count = CommandLine.arguments.dropFirst(index + 2).first.flatMap { Int($0) } ?? (kind == "bodies" ? 1000 : 10_000)
@@ -63,7 +64,7 @@ func memory() -> (rss: Double, peak: Double) {
     var rss = 0.0, peak = 0.0
     let text = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
     for line in text.split(separator: "\n") {
-        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
         guard fields.count >= 2, let kib = Double(fields[1]) else { continue }
         if fields[0] == "VmRSS:" { rss = kib / 1024 }
         if fields[0] == "VmHWM:" { peak = kib / 1024 }
@@ -82,7 +83,12 @@ func attack(_ kind: String, count: Int) async {
     let secret = Array("bench secret".utf8)
     let dispatcher = Dispatcher(config: GatewayConfig(), agent: EchoAgent())
     await dispatcher.markRunning()
-    let adapter = WebhookAdapter(configuration: WebhookConfiguration(host: "127.0.0.1", port: 0, secret: secret))
+    var configuration = WebhookConfiguration(host: "127.0.0.1", port: 0, secret: secret)
+    if let index = CommandLine.arguments.firstIndex(of: "--max-connections"),
+       let limit = CommandLine.arguments.dropFirst(index + 1).first.flatMap({ Int($0) }) {
+        configuration.maxConnections = limit
+    }
+    let adapter = WebhookAdapter(configuration: configuration)
     try! await adapter.start(inbound: dispatcher)
     let port = Int32(adapter.boundPort!)
     _ = load(port: port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", seconds: 0.2)
