@@ -15,15 +15,16 @@ struct WebhookLimitsTests {
 
     /// A webhook on a loopback port with `configure`'s limits, in front of a running dispatcher.
     static func withWebhook(_ configure: (inout WebhookConfiguration) -> Void = { _ in },
+                            inbound: (Dispatcher) -> any InboundHandler = { $0 },
                             _ body: (_ port: Int, _ adapter: WebhookAdapter) async throws -> Void) async throws {
         var configuration = WebhookConfiguration(host: "127.0.0.1", port: 0, secret: secret)
         configure(&configuration)
         let dispatcher = await runningDispatcher("""
-            quick_commands: {up: {type: exec, command: "echo up"}}
+            quick_commands: {up: {type: exec, command: "echo up"}, slow: {type: exec, command: "sleep 0.5; echo slow"}}
             access: {allowed_users: ["webhook:*"], admins: ["webhook:ops"]}
             """)
         let adapter = WebhookAdapter(configuration: configuration)
-        try await adapter.start(inbound: dispatcher)
+        try await adapter.start(inbound: inbound(dispatcher))
         let port = try #require(adapter.boundPort)
         do {
             try await body(port, adapter)
@@ -189,6 +190,32 @@ struct WebhookLimitsTests {
             }
             #expect(answer?.hasPrefix("HTTP/1.1 401 Unauthorized") == true, "\(answer ?? "")")
         }
+    }
+
+    @Test("a retry of a delivery still in flight gets the first's answer over HTTP, with one dispatch")
+    func retryOverHTTP() async throws {
+        var recording: RecordingInbound?
+        try await Self.withWebhook(inbound: { dispatcher in
+            let inbound = RecordingInbound(dispatcher)
+            recording = inbound
+            return inbound
+        }) { port, _ in
+            let body = #"{"chat":"c","user":"ops","text":"/slow","id":"retry-1"}"#
+            let request = Self.post(body, headers: ["X-Hub-Signature-256: \(Self.signature(Array(body.utf8)))"])
+            async let first: String? = onThread {
+                let client = try RawTCPClient(port: port)
+                _ = client.send(request)
+                return client.receiveResponse()
+            }
+            async let retry: String? = onThread {
+                let client = try RawTCPClient(port: port)
+                _ = client.send(request)
+                return client.receiveResponse()
+            }
+            let answers = try await [first, retry]
+            for answer in answers { #expect(answer?.hasSuffix(#"{"replies":["slow"]}"#) == true, "\(answer ?? "")") }
+        }
+        #expect(recording?.messages.count == 1)
     }
 
     @Test("a retry waiting on a delivery still being worked out gets its answer, however long it takes")
