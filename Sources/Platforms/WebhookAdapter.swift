@@ -45,17 +45,18 @@ public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
         let bound = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(WebhookConnectionCap(
+                        limit: configuration.maxConnections, statistics: statistics, refused: { self.logRefusal() }))
+                }
+            }
             // Each connection keeps its read buffer between reads: at NIO's 64 KiB maximum, 1,000
             // idle connections that once sent a large body held 64 MiB. 16 KiB costs a 1 MiB
             // body 64 reads instead of 16.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16 << 10))
-            .childChannelInitializer { [self] channel in
-                guard statistics.admit(limit: configuration.maxConnections) else {
-                    logRefusal()
-                    return channel.eventLoop.makeFailedFuture(PlatformError("connection refused: too many open"))
-                }
-                channel.closeFuture.whenComplete { _ in statistics.openCount.subtract(1, ordering: .relaxed) }
-                return channel.eventLoop.makeCompletedFuture {
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
                     let connection = WebhookConnectionGuard(configuration: configuration, statistics: statistics)
                     try channel.pipeline.syncOperations.addHandler(connection)
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -82,7 +83,7 @@ public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
         throw PlatformError("the webhook platform answers in the HTTP response only; a later reply to \(chat) cannot be delivered")
     }
 
-    private func logRefusal() {
+    func logRefusal() {
         let now = ContinuousClock.now
         let due = lastRefusalLog.withLock { last in
             guard last.map({ now - $0 >= Self.refusalLogInterval }) ?? true else { return false }

@@ -40,6 +40,36 @@ public final class WebhookStatistics: Sendable {
     }
 }
 
+/// On the listening channel, in front of NIO's acceptor: a connection past `limit` is closed as
+/// it is accepted, before it is registered or given a pipeline (the cheapest refusal NIO allows:
+/// a flood of connections costs an accept and a close each).
+final class WebhookConnectionCap: ChannelInboundHandler {
+    typealias InboundIn = any Channel
+    typealias InboundOut = any Channel
+
+    private let limit: Int
+    private let statistics: WebhookStatistics
+    private let refused: () -> Void
+
+    init(limit: Int, statistics: WebhookStatistics, refused: @escaping () -> Void) {
+        self.limit = limit
+        self.statistics = statistics
+        self.refused = refused
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let accepted = unwrapInboundIn(data)
+        guard statistics.admit(limit: limit) else {
+            accepted.close(promise: nil)
+            refused()
+            return
+        }
+        let statistics = self.statistics
+        accepted.closeFuture.whenComplete { _ in statistics.openCount.subtract(1, ordering: .relaxed) }
+        context.fireChannelRead(data)
+    }
+}
+
 /// The first handler of each webhook connection, in front of the HTTP decoder: it counts the
 /// bytes read and holds the connection to its deadlines, which no other handler can, since only
 /// it sees a head's bytes before the head is complete:
