@@ -10,7 +10,7 @@ final class RawTCPClient: @unchecked Sendable {
     let fd: Int32
 
     /// Connected, with `timeout` on every send and receive (a test fails rather than hangs).
-    init(port: Int, timeout: Duration = .seconds(10)) throws {
+    init(port: Int, timeout: Duration = .seconds(30)) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw RawTCPError("socket", errno) }
         var limit = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))

@@ -52,15 +52,17 @@ struct WebhookLimitsTests {
             let cut: Bool = try await onThread {
                 let client = try RawTCPClient(port: port)
                 _ = client.send("POST /webhook HTTP/1.1\r\n")
-                // One header byte each 50 ms, for as long as the server takes it (10 s at most).
-                for _ in 0..<200 {
+                // One header byte each 50 ms, for as long as the server takes it (30 s at most).
+                for _ in 0..<600 {
                     if client.send("X") != nil || client.closedByPeer(within: .milliseconds(50)) { return true }
                 }
                 return false
             }
             let elapsed = ContinuousClock.now - start
             #expect(cut, "the dribbling head was never cut")
-            #expect(elapsed < .seconds(5), "cut after \(elapsed)")
+            // 0.5 s on an idle machine; the whole suite beside it (500 shells at once) can make it
+            // seconds. Never cut was the defect.
+            #expect(elapsed < .seconds(25), "cut after \(elapsed)")
             #expect(adapter.statistics.timedOut == 1)
         }
     }
@@ -73,11 +75,11 @@ struct WebhookLimitsTests {
                 let idle = try RawTCPClient(port: port)
                 _ = idle.send(Self.post(body, headers: ["X-Hub-Signature-256: \(Self.signature(Array(body.utf8)))"]))
                 let answer = idle.receiveResponse()
-                let idleClosed = idle.closedByPeer(within: .seconds(5))
+                let idleClosed = idle.closedByPeer(within: .seconds(20))
                 let slow = try RawTCPClient(port: port)
                 _ = slow.send(Self.post("", headers: ["X-Hub-Signature-256: \(Self.signature([]))"])
                     .replacingOccurrences(of: "Content-Length: 0", with: "Content-Length: 100"))
-                return (answer, idleClosed, slow.closedByPeer(within: .seconds(5)))
+                return (answer, idleClosed, slow.closedByPeer(within: .seconds(20)))
             }
             #expect(answer?.hasPrefix("HTTP/1.1 200 OK") == true, "\(answer ?? "no answer")")
             #expect(idleClosed)
@@ -102,7 +104,7 @@ struct WebhookLimitsTests {
             #expect(adapter.statistics.accepted == 64)
             #expect(adapter.statistics.refused == 10_000 - 64)
             let last = clients.last!
-            #expect(try await onThread { last.closedByPeer(within: .seconds(5)) }, "the last connection was not closed")
+            #expect(try await onThread { last.closedByPeer(within: .seconds(20)) }, "the last connection was not closed")
             clients.removeAll()
         }
     }
@@ -118,7 +120,7 @@ struct WebhookLimitsTests {
                     _ = client.send(head.joined(separator: "\r\n") + "\r\n\r\n")
                     // The answer comes before a byte of the body was sent, then the server closes.
                     let answer = client.receiveResponse()
-                    guard client.closedByPeer(within: .seconds(5)) else { return (answer, nil) }
+                    guard client.closedByPeer(within: .seconds(20)) else { return (answer, nil) }
                     var refusal: Int32?
                     for _ in 0..<64 where refusal == nil {
                         refusal = client.send([UInt8](repeating: 0x78, count: 16 << 10))
