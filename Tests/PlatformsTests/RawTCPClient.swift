@@ -10,12 +10,29 @@ final class RawTCPClient: @unchecked Sendable {
     let fd: Int32
 
     /// Connected, with `timeout` on every send and receive (a test fails rather than hangs).
-    init(port: Int, timeout: Duration = .seconds(30)) throws {
+    /// `source`: a loopback address of its own (127.0.0.2), so that thousands of clients take
+    /// no ephemeral port from 127.0.0.1, where other tests bind the "free" ports they picked.
+    init(port: Int, source: String? = nil, timeout: Duration = .seconds(30)) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw RawTCPError("socket", errno) }
         var limit = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        if let source {
+            var noPort: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_IP), 24 /* IP_BIND_ADDRESS_NO_PORT */, &noPort, socklen_t(MemoryLayout<Int32>.size))
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                let saved = errno
+                Glibc.close(fd)
+                throw RawTCPError("bind \(source)", saved)
+            }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

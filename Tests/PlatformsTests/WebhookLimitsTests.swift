@@ -93,7 +93,7 @@ struct WebhookLimitsTests {
         raiseDescriptorLimit()
         try await Self.withWebhook({ $0.maxConnections = 64; $0.idleTimeout = .seconds(600) }) { port, adapter in
             var clients: [RawTCPClient] = try await onThread {
-                try (0..<10_000).map { _ in try RawTCPClient(port: port) }
+                try (0..<10_000).map { _ in try RawTCPClient(port: port, source: "127.0.0.2") }
             }
             // Accepting is asynchronous; every connection is either held or refused in the end.
             let deadline = ContinuousClock.now + .seconds(60)
