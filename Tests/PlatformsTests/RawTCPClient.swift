@@ -21,26 +21,13 @@ final class RawTCPClient: @unchecked Sendable {
         if let source {
             var noPort: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_IP), 24 /* IP_BIND_ADDRESS_NO_PORT */, &noPort, socklen_t(MemoryLayout<Int32>.size))
-            var local = sockaddr_in()
-            local.sin_family = sa_family_t(AF_INET)
-            local.sin_addr.s_addr = inet_addr(source)
-            let bound = withUnsafePointer(to: &local) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard bound == 0 else {
+            guard Self.withAddress(source, port: 0, { bind(fd, $0, $1) }) == 0 else {
                 let saved = errno
                 Glibc.close(fd)
                 throw RawTCPError("bind \(source)", saved)
             }
         }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
+        guard Self.withAddress("127.0.0.1", port: port, { connect(fd, $0, $1) }) == 0 else {
             let saved = errno
             Glibc.close(fd)
             throw RawTCPError("connect", saved)
@@ -48,6 +35,17 @@ final class RawTCPClient: @unchecked Sendable {
     }
 
     deinit { Glibc.close(fd) }
+
+    /// `body` with an IPv4 socket address (bind or connect).
+    private static func withAddress(_ host: String, port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr(host)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    }
 
     /// Sends all of `bytes`; the errno when the peer refused them (EPIPE, ECONNRESET), else nil.
     @discardableResult
