@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -32,6 +33,49 @@ int gw_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int gw_pidfd_open(pid_t pid, unsigned int flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);
+}
+
+int gw_wait_exit(pid_t pid, int reap, int *code, int *signal) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int flags = WEXITED | WNOHANG | (reap ? 0 : WNOWAIT);
+    int result;
+    do { result = waitid(P_PID, (id_t)pid, &info, flags); } while (result < 0 && errno == EINTR);
+    if (result < 0) return -1;
+    if (info.si_pid == 0) return 0;
+    if (info.si_code == CLD_EXITED) { *code = info.si_status; return 1; }
+    *signal = info.si_status;
+    return 2;
+}
+
+#ifndef PIDFD_SIGNAL_PROCESS_GROUP
+#define PIDFD_SIGNAL_PROCESS_GROUP (1U << 2)
+#endif
+
+int gw_pidfd_signal_group(int pidfd, int signal) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, PIDFD_SIGNAL_PROCESS_GROUP);
+}
+
+pid_t gw_spawn_sleeper_with_pid(pid_t pid, const char *seconds) {
+    pid_t tids[1] = { pid };
+    struct {
+        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size;
+    } args;
+    memset(&args, 0, sizeof args);
+    args.exit_signal = SIGCHLD;
+    args.set_tid = (uint64_t)(uintptr_t)tids;
+    args.set_tid_size = 1;
+    long child = syscall(SYS_clone3, &args, sizeof args);
+    if (child < 0) return -1;
+    if (child == 0) {
+        /* Only async-signal-safe calls between clone and exec. */
+        setpgid(0, 0);
+        char *argv[] = { "sleep", (char *)seconds, NULL };
+        char *envp[] = { NULL };
+        execve("/bin/sleep", argv, envp);
+        _exit(127);
+    }
+    return (pid_t)child;
 }
 
 int gw_decode_wait_status(int status, int *code, int *signal) {

@@ -4,11 +4,17 @@
 public enum HMACSHA256 {
     /// The 32-byte HMAC of `message` under `key`.
     public static func authenticationCode(for message: some Collection<UInt8>, key: some Collection<UInt8>) -> [UInt8] {
+        authenticationCode(forParts: [Array(message)], key: key)
+    }
+
+    /// The HMAC of the parts one after the other (a signed prefix and a body, without copying
+    /// the body into a new array).
+    public static func authenticationCode(forParts parts: [[UInt8]], key: some Collection<UInt8>) -> [UInt8] {
         var block = key.count > 64 ? SHA256.hash(key) : Array(key)
         block += [UInt8](repeating: 0, count: 64 - block.count)
         var inner = SHA256()
         inner.update(block.map { $0 ^ 0x36 })
-        inner.update(message)
+        for part in parts { inner.update(part) }
         var outer = SHA256()
         outer.update(block.map { $0 ^ 0x5c })
         outer.update(inner.finalize())

@@ -1,4 +1,5 @@
 import GatewayCore
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -11,32 +12,57 @@ import Varlink
 ///
 /// A repeated `id` within 10 minutes gets the first answer again, without a second dispatch
 /// (senders retry on timeouts; a retried "restart the backend" must not run twice).
+///
+/// Each connection is bounded in time and memory: at most `maxConnections` open (past it a new
+/// one is closed at once, counted and logged), deadlines for a head, a body and an idle
+/// keep-alive (`WebhookConnectionGuard`), no body kept between requests, and a request that the
+/// head shows to be unsigned refused before its body is read (`WebhookHTTPHandler`).
 public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
     public let name = "webhook"
     /// One HTTP response carries every reply; there is no per-message limit to split at.
     public let maxMessageBytes = Int.max
     public let configuration: WebhookConfiguration
     let deliveries = DeliveryLog()
+    public let statistics = WebhookStatistics()
+    private let logger: Logger
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let channel = Mutex<(any Channel)?>(nil)
+    /// When a refused connection was last logged: one line per `refusalLogInterval` at most,
+    /// with the running count, so a flood of connections is not also a flood of log lines.
+    private let lastRefusalLog = Mutex<ContinuousClock.Instant?>(nil)
+    static let refusalLogInterval: Duration = .seconds(10)
 
-    public init(configuration: WebhookConfiguration) {
+    public init(configuration: WebhookConfiguration, logger: Logger = Logger(label: "gatewayd.webhook")) {
         self.configuration = configuration
+        self.logger = logger
     }
 
     /// The address it listens on (the port the kernel chose when the configuration said 0).
     public var boundPort: Int? { channel.withLock { $0?.localAddress?.port } }
 
     public func start(inbound: any InboundHandler) async throws {
-        let configuration = self.configuration, deliveries = self.deliveries
+        let configuration = self.configuration, deliveries = self.deliveries, statistics = self.statistics
         let bound = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(WebhookConnectionCap(
+                        limit: configuration.maxConnections, statistics: statistics, refused: { self.logRefusal() }))
+                }
+            }
+            // Each connection keeps its read buffer between reads: at NIO's 64 KiB maximum, 1,000
+            // idle connections that once sent a large body held 64 MiB. 16 KiB costs a 1 MiB
+            // body 64 reads instead of 16.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16 << 10))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let connection = WebhookConnectionGuard(configuration: configuration, statistics: statistics)
+                    try channel.pipeline.syncOperations.addHandler(connection)
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(
-                        WebhookHTTPHandler(configuration: configuration, inbound: inbound, deliveries: deliveries))
+                    try channel.pipeline.syncOperations.addHandler(WebhookHTTPHandler(
+                        configuration: configuration, inbound: inbound, deliveries: deliveries,
+                        connection: connection, statistics: statistics))
                 }
             }
             .bind(host: configuration.host, port: configuration.port).get()
@@ -57,6 +83,18 @@ public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
         throw PlatformError("the webhook platform answers in the HTTP response only; a later reply to \(chat) cannot be delivered")
     }
 
+    func logRefusal() {
+        let now = ContinuousClock.now
+        let due = lastRefusalLog.withLock { last in
+            guard last.map({ now - $0 >= Self.refusalLogInterval }) ?? true else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        logger.warning("webhook: \(configuration.maxConnections) connections open; closing new ones (\(statistics.refused) so far)",
+                       metadata: ["event": "webhook_refused", "refused": "\(statistics.refused)"])
+    }
+
     public func health() async -> PlatformHealth {
         if let port = boundPort { return PlatformHealth(.up, "listening on \(configuration.host):\(port)") }
         return PlatformHealth(.down, "not listening")
@@ -67,103 +105,4 @@ public struct PlatformError: Error, Sendable, Equatable, CustomStringConvertible
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
-}
-
-/// `platforms.webhook` in the config.
-public struct WebhookConfiguration: Sendable {
-    public var host: String
-    public var port: Int
-    public var secret: [UInt8]
-    public static let maxBody = 1 << 20
-    public static let replayWindow: Duration = .seconds(600)
-
-    public init(host: String, port: Int, secret: [UInt8]) {
-        self.host = host
-        self.port = port
-        self.secret = secret
-    }
-
-    /// From the settings: `listen: "127.0.0.1:8088"`, `secret_file: /etc/gatewayd/webhook.secret`.
-    /// The secret is read from its file (never from the config text), trailing newline dropped.
-    public init(settings: [String: String]) throws(PlatformError) {
-        guard let listen = settings["listen"], let colon = listen.lastIndex(of: ":"),
-              let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-            throw PlatformError("platforms.webhook.listen: expected host:port such as \"127.0.0.1:8088\"")
-        }
-        guard let file = settings["secret_file"] else {
-            throw PlatformError("platforms.webhook.secret_file: required (a file holding the shared secret)")
-        }
-        var secret: [UInt8]
-        do {
-            secret = try FileBytes.read(file, limit: 4096)
-        } catch {
-            throw PlatformError("platforms.webhook.secret_file: cannot read \(file): \(error)")
-        }
-        while let last = secret.last, last == 0x0a || last == 0x0d { secret.removeLast() }
-        guard !secret.isEmpty else { throw PlatformError("platforms.webhook.secret_file: \(file) is empty") }
-        self.init(host: String(listen[..<colon]), port: port, secret: secret)
-    }
-}
-
-/// Answers already given (or being worked out) by delivery id, for 10 minutes.
-final class DeliveryLog: Sendable {
-    private enum Entry {
-        case working([CheckedContinuation<[UInt8], Never>])
-        case answered([UInt8])
-    }
-
-    private struct State {
-        var entries: [String: Entry] = [:]
-        var order: [(id: String, at: ContinuousClock.Instant)] = []
-    }
-
-    private let state = Mutex(State())
-
-    /// nil: first delivery, the caller works it out and calls `answer`. Otherwise the first
-    /// answer (awaited if still being worked out).
-    func claim(_ id: String) async -> [UInt8]? {
-        enum Outcome { case first, answered([UInt8]), wait }
-        let now = ContinuousClock.now
-        let outcome: Outcome = state.withLock { state in
-            while let oldest = state.order.first, now - oldest.at > WebhookConfiguration.replayWindow {
-                state.order.removeFirst()
-                state.entries[oldest.id] = nil
-            }
-            switch state.entries[id] {
-            case nil:
-                state.entries[id] = .working([])
-                state.order.append((id, now))
-                return .first
-            case .answered(let body)?: return .answered(body)
-            case .working?: return .wait
-            }
-        }
-        switch outcome {
-        case .first: return nil
-        case .answered(let body): return body
-        case .wait:
-            return await withCheckedContinuation { continuation in
-                let ready: [UInt8]? = state.withLock { state in
-                    switch state.entries[id] {
-                    case .working(var waiters)?:
-                        waiters.append(continuation)
-                        state.entries[id] = .working(waiters)
-                        return nil
-                    case .answered(let body)?: return body
-                    case nil: return []
-                    }
-                }
-                if let ready { continuation.resume(returning: ready) }
-            }
-        }
-    }
-
-    func answer(_ id: String, _ body: [UInt8]) {
-        let waiters: [CheckedContinuation<[UInt8], Never>] = state.withLock { state in
-            guard case .working(let waiters)? = state.entries[id] else { return [] }
-            state.entries[id] = .answered(body)
-            return waiters
-        }
-        for waiter in waiters { waiter.resume(returning: body) }
-    }
 }

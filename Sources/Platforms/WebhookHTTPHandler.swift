@@ -6,6 +6,11 @@ import Varlink
 
 /// One HTTP/1.1 connection of the webhook: collects a request (up to 1 MiB of body), checks it,
 /// dispatches it, and answers. NIO's pipelining handler hands it one request at a time.
+///
+/// What can be refused from the head is refused there, with the connection closed before a
+/// byte of the body is read: a missing or malformed signature or timestamp (401), a declared
+/// length past the limit (413). A body is held only while its request is under way: freed once
+/// answered or refused, so an idle keep-alive connection holds none.
 final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -13,50 +18,88 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let configuration: WebhookConfiguration
     private let inbound: any InboundHandler
     private let deliveries: DeliveryLog
+    private let connection: WebhookConnectionGuard
+    private let statistics: WebhookStatistics
     private var head: HTTPRequestHead?
+    private var signature: WebhookSignature?
     private var body: [UInt8] = []
-    /// Set once the body passed the limit: the rest is ignored and 413 goes out at the end.
-    private var tooLarge = false
+    /// The request was answered before its end; the rest of it is ignored and the connection
+    /// closes once the answer is out.
+    private var answeredEarly = false
 
-    init(configuration: WebhookConfiguration, inbound: any InboundHandler, deliveries: DeliveryLog) {
+    init(configuration: WebhookConfiguration, inbound: any InboundHandler, deliveries: DeliveryLog,
+         connection: WebhookConnectionGuard, statistics: WebhookStatistics) {
         self.configuration = configuration
         self.inbound = inbound
         self.deliveries = deliveries
+        self.connection = connection
+        self.statistics = statistics
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        releaseBody()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let request):
+            connection.headReceived()
             head = request
-            body = []
-            tooLarge = request.headers.first(name: "content-length").flatMap(Int.init).map { $0 > WebhookConfiguration.maxBody } ?? false
-        case .body(var buffer):
-            guard !tooLarge else { return }
-            if body.count + buffer.readableBytes > WebhookConfiguration.maxBody {
-                tooLarge = true
-                body = []
-                return
+            signature = nil
+            answeredEarly = false
+            releaseBody()
+            guard request.method == .POST, Self.path(request) == "/webhook" else { return }
+            if let length = request.headers.first(name: "content-length").flatMap(Int.init), length > WebhookConfiguration.maxBody {
+                return answerEarly(context, request, .payloadTooLarge, Self.error("body larger than \(WebhookConfiguration.maxBody) bytes"))
             }
-            body += buffer.readBytes(length: buffer.readableBytes) ?? []
+            guard let signature = WebhookSignature(request.headers, configuration: configuration) else {
+                // No detail: a prober learns nothing about what it got wrong.
+                return answerEarly(context, request, .unauthorized, [])
+            }
+            self.signature = signature
+        case .body(var buffer):
+            guard let request = head, !answeredEarly else { return }
+            if body.count + buffer.readableBytes > WebhookConfiguration.maxBody {
+                return answerEarly(context, request, .payloadTooLarge, Self.error("body larger than \(WebhookConfiguration.maxBody) bytes"))
+            }
+            let count = buffer.readableBytes
+            body += buffer.readBytes(length: count) ?? []
+            statistics.bodyBytes.add(count, ordering: .relaxed)
         case .end:
             guard let request = head else { return }
             head = nil
-            handle(request, context: context)
+            if answeredEarly { return }
+            connection.requestReceived()
+            let bytes = body
+            releaseBody()
+            handle(request, body: bytes, context: context)
         }
     }
 
-    private func handle(_ request: HTTPRequestHead, context: ChannelHandlerContext) {
-        let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
-        switch (request.method, path) {
+    /// Answers before the request's end and closes: the rest of the body is never read.
+    private func answerEarly(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: HTTPResponseStatus,
+                             _ answer: [UInt8]) {
+        answeredEarly = true
+        releaseBody()
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        respond(context, request, status, answer, close: true)
+    }
+
+    private func releaseBody() {
+        statistics.bodyBytes.subtract(body.count, ordering: .relaxed)
+        body = []
+    }
+
+    private static func path(_ request: HTTPRequestHead) -> String {
+        request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
+    }
+
+    private func handle(_ request: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
+        switch (request.method, Self.path(request)) {
         case (.GET, "/health"):
             respond(context, request, .ok, JSONValue.object(["status": .string("ok")]).serialized())
         case (.POST, "/webhook"):
-            if tooLarge {
-                respond(context, request, .payloadTooLarge, Self.error("body larger than \(WebhookConfiguration.maxBody) bytes"), close: true)
-                return
-            }
-            guard verified(request) else {
-                // No detail: a prober learns nothing about what it got wrong.
+            guard let signature, signature.verifies(body: body, secret: configuration.secret) else {
                 respond(context, request, .unauthorized, [])
                 return
             }
@@ -83,12 +126,6 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func verified(_ request: HTTPRequestHead) -> Bool {
-        guard let header = request.headers.first(name: "x-hub-signature-256"), header.hasPrefix("sha256=") else { return false }
-        let expected = Array(HMACSHA256.hex(HMACSHA256.authenticationCode(for: body, key: configuration.secret)).utf8)
-        return HMACSHA256.constantTimeEqual(Array(header.utf8.dropFirst(7)).map { $0 | 0x20 }, expected)
-    }
-
     /// The dispatcher's replies as the response body; a repeated id gets the first body again.
     private static func answer(_ delivery: Delivery, inbound: any InboundHandler, deliveries: DeliveryLog) async -> [UInt8] {
         if let id = delivery.id, let earlier = await deliveries.claim(id) { return earlier }
@@ -111,7 +148,9 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if !body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil) }
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
+        if keepAlive {
+            connection.responseSent()
+        } else {
             let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
             done.whenComplete { _ in loopBound.value.close(promise: nil) }
         }

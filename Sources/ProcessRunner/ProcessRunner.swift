@@ -14,10 +14,17 @@ public final class ProcessRunner: Sendable {
     public let maxConcurrent: Int
     private let running = Atomic<Int>(0)
     private let reactor = Reactor.shared
+    /// How groups are signalled once their leader exited; tests choose, the daemon detects.
+    let groupSignals: GroupSignals
 
-    public init(maxConcurrent: Int = ProcessRunnerDefaults.maxConcurrent) {
+    public convenience init(maxConcurrent: Int = ProcessRunnerDefaults.maxConcurrent) {
+        self.init(maxConcurrent: maxConcurrent, groupSignals: .detected)
+    }
+
+    init(maxConcurrent: Int, groupSignals: GroupSignals) {
         precondition(maxConcurrent > 0, "maxConcurrent must be positive")
         self.maxConcurrent = maxConcurrent
+        self.groupSignals = groupSignals
     }
 
     /// How many processes of this runner are running now.
@@ -46,7 +53,7 @@ public final class ProcessRunner: Sendable {
         }
         let job = Job(
             id: reactor.makeJobID(), process: process, spec: spec,
-            startNanos: start, onReaped: { [self] in releaseSlot() })
+            startNanos: start, groupSignals: groupSignals, onReaped: { [self] in releaseSlot() })
         let reactor = self.reactor
         if let outcome = reactor.finishIfExited(job) {
             job.onReaped()

@@ -68,11 +68,17 @@ final class Reactor: @unchecked Sendable {
         state.withLock { state in reap(job, &state) }
     }
 
+    /// Whether a job of leader `pid` is still looked after (running, or its group not yet done
+    /// with): for tests that need the group's SIGKILL to be behind them.
+    func isTracking(pid: pid_t) -> Bool {
+        state.withLock { state in state.jobs.values.contains { $0.pid == pid } }
+    }
+
     /// Cancellation does not negotiate: SIGKILL to the group, then the usual reaping. A job not
     /// added yet sees its flag in `add`.
     func cancel(_ job: Job) {
         state.withLock { state in
-            if state.jobs[job.id] != nil && !job.reaped { job.signalGroup(SIGKILL) }
+            if state.jobs[job.id] != nil && !job.exited { job.signalGroup(SIGKILL) }
         }
     }
 
@@ -148,15 +154,18 @@ final class Reactor: @unchecked Sendable {
     }
 
     private func reap(_ job: Job, _ state: inout State) -> Result<ProcessResult, any Error>? {
-        guard !job.reaped else { return nil }
-        var status: Int32 = 0
-        let result = waitpid(job.pid, &status, WNOHANG)
-        if result == 0 { return nil }
-        let waitError = result < 0 ? errno : 0
+        guard !job.exited else { return nil }
+        var code: Int32 = 0
+        var signal: Int32 = 0
+        let kind = job.waitForExit(code: &code, signal: &signal)
+        if kind == 0 { return nil }
+        let waitError = kind < 0 ? errno : 0
         let end = gw_monotonic_nsec()
-        job.reaped = true
-        var pidfd = job.pidfd
-        close(&pidfd, watched: job.watched)
+        job.exited = true
+        // Out of the epoll set: an exited (or held zombie) leader's pidfd stays readable. It stays
+        // open while the group may need it (`Job.signalGroup`).
+        if job.watched && job.pidfd >= 0 { gw_epoll_del(epollFD, job.pidfd) }
+        if job.groupSignals == .heldLeader { job.closePidfd() }  // the zombie holds the group, not the fd
         // What the shell wrote before it exited is in the pipes now. A background grandchild
         // may hold them open forever: take what is there and do not wait for end of file.
         drain(&job.standardOutput, budget: 256, watched: job.watched)
@@ -164,48 +173,51 @@ final class Reactor: @unchecked Sendable {
         close(&job.standardOutput.fd, watched: job.watched)
         close(&job.standardError.fd, watched: job.watched)
 
-        // End the rest of the group: SIGTERM now, SIGKILL after the grace period if anything is
-        // left. The result does not wait for this.
-        if job.groupExists {
+        // End the rest of the group: SIGTERM now, SIGKILL after the grace period if anything may
+        // be left, then let go of the leader (see `GroupSignals`). The result does not wait.
+        if job.groupMayRemain {
             state.jobs[job.id] = job
             job.signalGroup(SIGTERM)
-            if job.killDeadline == nil { job.killDeadline = end &+ job.graceNanos }
+            if job.killDeadline == nil { job.killDeadline = end.addingSaturated(job.graceNanos) }
             armTimer(&state, for: job.killDeadline!)
         } else {
             job.killDeadline = nil
+            job.release()
             state.jobs[job.id] = nil
         }
 
         if waitError != 0 {
-            return .failure(ProcessRunnerError.system(.waitFailed, waitError, "waitpid(\(job.pid))"))
+            return .failure(ProcessRunnerError.system(.waitFailed, waitError, "waitid(\(job.pid))"))
         }
         if job.cancelRequested.load(ordering: .acquiring) {
             return .failure(CancellationError())
         }
-        var code: Int32 = 0
-        var signal: Int32 = 0
-        let kind = gw_decode_wait_status(status, &code, &signal)
         return .success(ProcessResult(
             pid: job.pid,
             termination: kind == 1 ? .exited(code) : .signaled(signal),
             timedOut: job.timedOut,
             standardOutput: job.standardOutput.captured,
             standardError: job.standardError.captured,
-            duration: .nanoseconds(Int64(end &- job.startNanos))))
+            duration: .nanoseconds(Int64(clamping: end &- job.startNanos))))
     }
 
     private func fireDeadlines(_ state: inout State, now: UInt64) {
         var nearest = UInt64.max
         for job in state.jobs.values {
-            if !job.reaped && !job.timedOut && now >= job.timeoutDeadline {
+            if !job.exited && !job.timedOut && now >= job.timeoutDeadline {
                 job.timedOut = true
                 job.signalGroup(SIGTERM)
-                job.killDeadline = now &+ job.graceNanos
+                job.killDeadline = now.addingSaturated(job.graceNanos)
             }
             if let killDeadline = job.killDeadline, now >= killDeadline {
+                // The leader is still running or a held zombie, or the pidfd names the group:
+                // either way this cannot reach a group that merely reuses the number.
                 job.signalGroup(SIGKILL)
                 job.killDeadline = nil
-                if job.reaped { state.jobs[job.id] = nil }
+                if job.exited {
+                    job.release()
+                    state.jobs[job.id] = nil
+                }
             }
             if let deadline = job.nextDeadline { nearest = min(nearest, deadline) }
         }

@@ -78,10 +78,14 @@ public struct Notifier: Sendable {
         String(text.map { $0.isNewline ? " " : $0 })
     }
 
+    /// Whole microseconds, clamped at zero and saturated at UInt64.max: a drain deadline from a
+    /// huge timeout must ask for "forever", not trap the daemon on its way to stopping.
     static func microseconds(_ duration: Duration) -> UInt64 {
         let (seconds, attoseconds) = duration.components
         guard seconds >= 0 else { return 0 }
-        return UInt64(seconds) * 1_000_000 + UInt64(attoseconds / 1_000_000_000_000)
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000)
+        let (total, carried) = whole.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000_000))
+        return overflow || carried ? .max : total
     }
 }
 

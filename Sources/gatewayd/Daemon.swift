@@ -28,15 +28,18 @@ actor Daemon: GatewayControlHost {
     /// The durable queue under `state_dir`; nil when it could not be opened (then
     /// `status.storeProblem` says why).
     let store: StateStore?
-    /// The network platforms, started after the control socket (READY=1 follows them).
+    /// The network platforms, started before the control socket serves (READY=1 follows both).
     private var adapters: [any PlatformAdapter] = []
 
     /// `--state-dir`: wins over the file's state_dir, at start and after every reload.
     let stateDirectoryOverride: String?
 
-    init(configPath: String, config: GatewayConfig, socketOverride: String?, stateDirectoryOverride: String?, logger: Logger) {
+    /// `adapters` come built from the configuration (see `StartupCheck`); `run` starts them.
+    init(configPath: String, config: GatewayConfig, adapters: [any PlatformAdapter], socketOverride: String?,
+         stateDirectoryOverride: String?, logger: Logger) {
         self.configPath = configPath
         self.config = config
+        self.adapters = adapters
         self.socketOverride = socketOverride
         self.stateDirectoryOverride = stateDirectoryOverride
         self.logger = logger
@@ -97,17 +100,6 @@ actor Daemon: GatewayControlHost {
         // Caught from the first moment, handled once READY=1 is out: a `systemctl stop` while
         // gatewayd is still starting gets a drain and exit 0, not the default action's death.
         let signals = Self.catchSignals()
-        if config.agent.backend == .openai {
-            logger.critical("agent.backend openai is not available in this build; use echo or command",
-                            metadata: ["event": "config_invalid"])
-            return GatewayConstants.ExitStatus.configInvalid
-        }
-        do {
-            adapters = try Self.makeAdapters(config)
-        } catch {
-            logger.critical("\(error)", metadata: ["event": "config_invalid", "MESSAGE_ID": "\(GatewayMessageID.configInvalid)"])
-            return GatewayConstants.ExitStatus.configInvalid
-        }
         // The journal records and STATUS= follow the events from the dispatcher itself (no
         // task woken per message or quick command); this one wakes for the end of a drain.
         let journal = EventJournal(logger: logger), status = self.status

@@ -24,8 +24,13 @@ struct GatewayDaemon: AsyncParsableCommand {
         version: GatewayConstants.version
     )
 
-    @Option(name: .long, help: ArgumentHelp("The configuration file; with none there, built-in defaults.", valueName: "path"))
-    var config = GatewayConstants.defaultConfigPath
+    @Option(name: .long, help: ArgumentHelp(
+        "The configuration file (default: \(GatewayConstants.defaultConfigPath); only the default may be missing, then built-in defaults run).",
+        valueName: "path"))
+    var config: String?
+
+    /// The file to read; `config` is nil when `--config` was not given.
+    var configPath: String { config ?? GatewayConstants.defaultConfigPath }
 
     @Option(name: .long, help: ArgumentHelp(
         "The control socket to bind (default: control.socket, which is /run/gatewayd/control for root and $XDG_RUNTIME_DIR/gatewayd/control for anyone else; a socket passed by systemd wins).",
@@ -45,7 +50,7 @@ struct GatewayDaemon: AsyncParsableCommand {
     var logTarget: LogTargetChoice?
 
     func run() async throws {
-        if checkConfig { return try Self.check(path: config) }
+        if checkConfig { return try Self.check(path: configPath, explicit: config != nil) }
         let choice = logTarget
             ?? ProcessEnvironment.value(GatewayConstants.Environment.logTarget).flatMap(LogTargetChoice.init(rawValue:))
             ?? .auto
@@ -58,41 +63,36 @@ struct GatewayDaemon: AsyncParsableCommand {
         // Whatever way this ends, the queued records go out before the process does.
         defer { LogWriter.shared.flush() }
         let logger = Logger(label: "gatewayd")
-        let loaded: ConfigLoader.Outcome
+        let checked: StartupCheck
         do {
-            loaded = try ConfigLoader.load(path: config)
-        } catch let error as ConfigError {
-            for problem in error.problems {
-                logger.critical("\(config): \(problem)", metadata: [
+            checked = try StartupCheck(path: configPath, explicit: config != nil)
+        } catch {
+            for problem in error.problems where problem.severity == .error {
+                logger.critical("\(configPath): \(problem)", metadata: [
                     "event": "config_invalid", "MESSAGE_ID": "\(GatewayMessageID.configInvalid)",
                 ])
             }
             throw ExitCode(GatewayConstants.ExitStatus.configInvalid)
         }
-        for warning in loaded.warnings {
-            logger.warning("\(config): \(warning)", metadata: ["event": "config_warning"])
+        for warning in checked.outcome.warnings {
+            logger.warning("\(configPath): \(warning)", metadata: ["event": "config_warning"])
         }
-        var settings = loaded.config
+        var settings = checked.outcome.config
         if let stateDirectory { settings.stateDirectory = stateDirectory }
-        let daemon = Daemon(configPath: config, config: settings, socketOverride: socket, stateDirectoryOverride: stateDirectory, logger: logger)
+        let daemon = Daemon(configPath: configPath, config: settings, adapters: checked.adapters,
+                            socketOverride: socket, stateDirectoryOverride: stateDirectory, logger: logger)
         let status = await daemon.run()
         throw ExitCode(status)
     }
 
-    /// `--check-config`: every problem on stdout, exit 0 or 78.
-    static func check(path: String) throws {
+    /// `--check-config`: every problem on stdout, exit 0 or 78: the start's own check
+    /// (`StartupCheck`), without starting anything.
+    static func check(path: String, explicit: Bool) throws {
         do {
-            let outcome = try ConfigLoader.load(path: path)
-            for problem in outcome.problems { print("\(path): warning: \(problem)") }
-            // What the adapters read themselves (listen addresses, secret files).
-            do {
-                _ = try Daemon.makeAdapters(outcome.config)
-            } catch {
-                print("\(path): error: \(error)")
-                throw ExitCode(GatewayConstants.ExitStatus.configInvalid)
-            }
+            let checked = try StartupCheck(path: path, explicit: explicit)
+            for problem in checked.outcome.problems { print("\(path): warning: \(problem)") }
             print("\(path): OK" + (fileExists(path) ? "" : " (no file: built-in defaults)"))
-        } catch let error as ConfigError {
+        } catch {
             for problem in error.problems { print("\(path): \(problem.severity.rawValue): \(problem)") }
             throw ExitCode(GatewayConstants.ExitStatus.configInvalid)
         }

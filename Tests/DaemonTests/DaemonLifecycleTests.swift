@@ -11,13 +11,15 @@ struct DaemonLifecycleTests {
     func lifecycle() throws {
         let directory = makeTemporaryDirectory("gatewayd-units")
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        // An empty file: the built-in defaults (a file named with --config must exist).
+        try "".write(toFile: directory + "/gatewayd.yaml", atomically: true, encoding: .utf8)
         try """
             [Service]
             Type=notify
-            ExecStart=\(TestPaths.product("gatewayd")) --config /nonexistent/gatewayd.yaml --socket %t/gatewayd-test.sock
+            ExecStart=\(TestPaths.product("gatewayd")) --config \(directory)/gatewayd.yaml --socket %t/gatewayd-test.sock
             ExecReload=/bin/kill -HUP $MAINPID
             TimeoutStartSec=10
-            # As StateDirectory= sets it: with no config file, the durable queue goes there.
+            # As StateDirectory= sets it: with no state_dir in the file, the durable queue goes there.
             Environment=STATE_DIRECTORY=\(directory)/state
             """.write(toFile: directory + "/gatewayd-test.service", atomically: true, encoding: .utf8)
         let output = try run([TestPaths.sandboxScript, "user-manager", directory, "/bin/sh", "-c", """

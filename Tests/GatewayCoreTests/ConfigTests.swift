@@ -1,5 +1,5 @@
 import Foundation
-import GatewayCore
+@testable import GatewayCore
 import Testing
 
 @Suite("Config")
@@ -75,7 +75,7 @@ struct ConfigTests {
                 timeout: soon
             """)
         #expect(outcome.errors.map(\.description) == [
-            #"quick_commands.disk.timeout: expected a duration (seconds, or "30s", "10m", "1h"), got "soon" (line 6)"#,
+            #"quick_commands.disk.timeout: expected a duration (seconds, or "30s", "10m", "1h") between 1ms and 30d, got "soon" (line 6)"#,
         ])
     }
 
@@ -96,16 +96,20 @@ struct ConfigTests {
         ])
     }
 
-    @Test("broken quick commands are warnings and keep the reference's replies")
+    @Test("a quick command without its command or target is a warning and keeps the reference's reply; an unknown type is an error")
     func brokenQuickCommands() {
         let outcome = ConfigLoader.parse("""
             quick_commands:
               empty: {type: exec, command: ""}
               nowhere: {type: alias}
               weird: {type: shell, command: ls}
+              typo: {type: exce, command: ls}
             """)
-        #expect(outcome.errors.isEmpty)
-        #expect(outcome.warnings.map(\.path) == ["quick_commands.empty", "quick_commands.nowhere", "quick_commands.weird"])
+        #expect(outcome.errors.map(\.description) == [
+            #"quick_commands.weird: Quick command '/weird' has unsupported type (supported: 'exec', 'alias'). Got "shell". (line 4)"#,
+            #"quick_commands.typo: Quick command '/typo' has unsupported type (supported: 'exec', 'alias'). Got "exce". (line 5)"#,
+        ])
+        #expect(outcome.warnings.map(\.path) == ["quick_commands.empty", "quick_commands.nowhere"])
         #expect(outcome.config.quickCommands["empty"]?.kind == .invalid(reply: "Quick command '/empty' has no command defined."))
         #expect(outcome.config.quickCommands["nowhere"]?.kind == .invalid(reply: "Quick command '/nowhere' has no target defined."))
         #expect(outcome.config.quickCommands["weird"]?.kind == .invalid(
@@ -120,9 +124,82 @@ struct ConfigTests {
         #expect(DurationValue.parse("10m") == .seconds(600))
         #expect(DurationValue.parse("1h30m") == .seconds(5400))
         #expect(DurationValue.parse("250ms") == .milliseconds(250))
-        for bad in ["soon", "", "-5", "10 parsecs", "m10", "5x"] {
+        for bad in ["soon", "", "-5", "10 parsecs", "m10", "5x", "inf", "-inf", "nan", "infinity", "1e300", "1e300s", "٣s", "5s-1s"] {
             #expect(DurationValue.parse(bad) == nil, "\(bad)")
         }
+        #expect(DurationValue.microseconds(.seconds(Int64.max)) == .max, "saturates instead of trapping")
+        #expect(DurationValue.microseconds(.seconds(Int64.min)) == .min)
+        #expect(DurationValue.describe(.seconds(30 * 86_400)) == "30d")
+        #expect(DurationValue.describe(.milliseconds(1500)) == "1500ms")
+    }
+
+    @Test("every duration and count outside its range is an error with key path, line and range",
+          arguments: ["inf", "nan", "-5", "0", "1e300", "31d", "0.0001", "\"2^64\""])
+    func durationRanges(_ value: String) {
+        let outcome = ConfigLoader.parse("""
+            drain: {timeout: \(value)}
+            agent: {turn_timeout: \(value)}
+            exec: {default_timeout: \(value)}
+            quick_commands: {up: {type: exec, command: uptime, timeout: \(value)}}
+            platforms: {webhook: {listen: "127.0.0.1:1", secret_file: /x, replay_window: \(value)}}
+            """)
+        #expect(outcome.errors.map { "\($0.path) \($0.line ?? 0)" } == [
+            "drain.timeout 1", "agent.turn_timeout 2", "exec.default_timeout 3", "quick_commands.up.timeout 4",
+            "platforms.webhook.replay_window 5",
+        ])
+        #expect(outcome.errors.allSatisfy { $0.message.contains("between 1ms and 30d") }, "\(outcome.errors)")
+    }
+
+    @Test("counts: 0, negative, 2^64 and past the range are refused with the range",
+          arguments: ["0", "-1", "18446744073709551616", "-9223372036854775808", "1e3", "0x10000000000000000", "100000"])
+    func countRanges(_ value: String) {
+        let outcome = ConfigLoader.parse("""
+            exec: {max_concurrent: \(value), max_output: \(value == "100000" ? "67108865" : value)}
+            platforms: {webhook: {listen: "127.0.0.1:1", secret_file: /x, max_connections: \(value)}}
+            """)
+        #expect(outcome.errors.map(\.description) == [
+            "exec.max_concurrent: expected a whole number from 1 to 1024, got \(value.debugDescription) (line 1)",
+            "exec.max_output: expected a whole number from 1 to 67108864, got \((value == "100000" ? "67108865" : value).debugDescription) (line 1)",
+            "platforms.webhook.max_connections: expected a whole number from 1 to 65536, got \(value.debugDescription) (line 2)",
+        ])
+    }
+
+    @Test("the limits themselves are accepted")
+    func rangeBounds() {
+        let outcome = ConfigLoader.parse("""
+            drain: {timeout: 30d}
+            exec: {max_concurrent: 1024, max_output: 67108864}
+            quick_commands: {up: {type: exec, command: uptime, timeout: 1ms}}
+            platforms: {webhook: {listen: "127.0.0.1:1", secret_file: /x, replay_window: 5m, require_timestamp: true, max_connections: 1}}
+            """)
+        #expect(outcome.problems.isEmpty, "\(outcome.problems)")
+        #expect(outcome.config.drain.timeout == .seconds(30 * 86_400))
+        #expect(outcome.config.quickCommands["up"]?.timeout == .milliseconds(1))
+    }
+
+    @Test("platforms.webhook: unknown keys and wrong values are reported where they are")
+    func webhookSettings() {
+        let outcome = ConfigLoader.parse("""
+            platforms:
+              webhook:
+                listen: "127.0.0.1:1"
+                secret_file: /x
+                require_timestamp: sometimes
+                replay_windw: 5m
+            """)
+        #expect(outcome.errors.map(\.description) == [
+            #"platforms.webhook.require_timestamp: expected true or false, got "sometimes" (line 5)"#,
+            "platforms.webhook.replay_windw: unknown key (line 6)",
+        ])
+    }
+
+    @Test("control.admin_group must name a group of the system (load asks it; parse is told)")
+    func adminGroup() {
+        let outcome = ConfigLoader.parse("control:\n  admin_group: nosuch\n", groupExists: { $0 == "root" })
+        #expect(outcome.errors.map(\.description) == [#"control.admin_group: no such group "nosuch" on this system (line 2)"#])
+        #expect(ConfigLoader.parse("control: {admin_group: root}", groupExists: { $0 == "root" }).errors.isEmpty)
+        #expect(ConfigLoader.systemGroupExists("root"))
+        #expect(!ConfigLoader.systemGroupExists("gatewayd-no-such-group"))
     }
 
     @Test("invalid YAML and wrong shapes are errors, not crashes")

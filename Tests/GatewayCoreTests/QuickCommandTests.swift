@@ -23,7 +23,6 @@ struct QuickCommandTests {
           status: {type: exec, command: "echo shadowed"}
           empty: {type: exec, command: ""}
           nowhere: {type: alias}
-          weird: {type: shell, command: ls}
           st: {type: alias, target: /status}
           hi: {type: alias, target: hello}
           p2: {type: alias, target: "/passed first"}
@@ -35,7 +34,11 @@ struct QuickCommandTests {
         """
 
     func dispatcher() throws -> Dispatcher {
-        Dispatcher(config: try config(yaml), agent: EchoAgent())
+        var settings = try config(yaml)
+        // An unknown type is refused at load now (`type: shell` is a config error); a
+        // configuration built otherwise still gets the reference's reply for it.
+        settings.quickCommands["weird"] = QuickCommand(name: "weird", kind: .invalid(reply: GatewayText.unsupportedType("weird")))
+        return Dispatcher(config: settings, agent: EchoAgent())
     }
 
     @Test("stdout, stderr fallback, no output, timeout, and the fixed error texts")

@@ -150,7 +150,8 @@ struct ProcessRunnerTests {
         // ended: wait for the shell's pidfd to turn readable.
         var descriptor = pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0)
         #expect(poll(&descriptor, 1, 5000) == 1)
-        let job = Job(id: Reactor.shared.makeJobID(), process: process, spec: spec, startNanos: gw_monotonic_nsec(), onReaped: {})
+        let job = Job(id: Reactor.shared.makeJobID(), process: process, spec: spec, startNanos: gw_monotonic_nsec(),
+                      groupSignals: .detected, onReaped: {})
         let result = try #require(Reactor.shared.finishIfExited(job)).get()
         #expect(result.exitStatus == 0)
         let grandchild = try #require(pid_t(result.standardOutput.text.trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -181,6 +182,62 @@ struct ProcessRunnerTests {
         let grandchild = try #require(pid_t(result.standardOutput.text.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(waitForExit(of: grandchild, timeout: .seconds(5)))
         #expect(livingMembers(ofProcessGroup: result.pid).isEmpty)
+    }
+
+    @Test("deadlines saturate: a timeout too large for 64-bit nanoseconds means never, not a wrapped deadline")
+    func saturatedDeadline() async throws {
+        #expect(Duration.seconds(Int64.max).nanoseconds == .max)
+        #expect(Duration.seconds(-5).nanoseconds == 0)
+        #expect((UInt64.max - 5).addingSaturated(10) == .max)
+        // 2^62 s is 2^71 · 1953125 ns: exactly 0 modulo 2^64, a deadline of "now" once wrapped.
+        let result = try await sh("sleep 0.2; echo ok", timeout: .seconds(Int64(1) << 62))
+        #expect(!result.timedOut)
+        #expect(result.standardOutput.text == "ok\n")
+    }
+
+    @Test("the group's SIGKILL never reaches a later group that reuses its number",
+          .enabled(if: getuid() == 0, "clone3's set_tid needs CAP_CHECKPOINT_RESTORE"),
+          arguments: [GroupSignals.pidfd, .heldLeader])
+    func reusedGroupNumber(_ mode: GroupSignals) async throws {
+        guard mode != .pidfd || GroupSignals.detected == .pidfd else { return }  // a kernel before 6.9
+        let runner = ProcessRunner(maxConcurrent: 4, groupSignals: mode)
+        // The shell exits at once; what it leaves in its group ignores SIGTERM and ends by itself
+        // 0.2 s later, well inside the grace: then the group is empty and its number free.
+        let result = try await runner.run(.shell(
+            #"(trap '' TERM; exec sleep 0.2) >/dev/null 2>&1 & echo $!"#, environment: environment, killGrace: .seconds(15)))
+        let survivor = try #require(pid_t(result.standardOutput.text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        // Gone entirely: exited, and reaped by whoever inherited it (its zombie holds the group's
+        // number too). Some inits reap orphans only now and then; no event says when.
+        let reaping = ContinuousClock.now + .seconds(6)
+        while kill(survivor, 0) == 0 && ContinuousClock.now < reaping { try await Task.sleep(for: .milliseconds(10)) }
+        try #require(kill(survivor, 0) == -1, "the survivor \(survivor) was not reaped in 6 s")
+        // A stranger asks for the number, to lead a group of its own, before the group's SIGKILL
+        // (a machine too loaded to get here within the grace proves nothing either way).
+        try #require(Reactor.shared.isTracking(pid: result.pid), "the grace ran out before the stranger could be made")
+        let stranger = gw_spawn_sleeper_with_pid(result.pid, "30")
+        let spawnError = errno
+        defer {
+            if stranger > 0 {
+                kill(stranger, SIGKILL)
+                waitpid(stranger, nil, 0)
+            }
+        }
+        if mode == .heldLeader {
+            // The invariant it rests on: the leader is a zombie until the group's SIGKILL is sent.
+            #expect(stranger == -1 && spawnError == EEXIST, "the number was free: \(stranger), errno \(spawnError)")
+        } else {
+            try #require(stranger == result.pid, "clone3 set_tid: errno \(spawnError)")
+        }
+        // The group's SIGKILL was due 15 s after the shell exited; no event says it was sent.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while Reactor.shared.isTracking(pid: result.pid) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(!Reactor.shared.isTracking(pid: result.pid))
+        if stranger > 0 {
+            var status: Int32 = 0
+            #expect(waitpid(stranger, &status, WNOHANG) == 0, "the stranger was killed by the old group's SIGKILL")
+        }
     }
 
     @Test("a command that ignores SIGTERM gets SIGKILL after the grace period")

@@ -24,6 +24,19 @@ int gw_pipe_cloexec(int fds[2]);
 /// pidfd_open(2); -1 with errno on failure.
 int gw_pidfd_open(pid_t pid, unsigned int flags);
 
+/// Whether the leader `pid` has exited, without blocking: 1 exited (code set), 2 killed by a
+/// signal (signal set), 0 still running, -1 with errno. With reap == 0 the child is left a zombie
+/// (waitid's WNOWAIT), so its pid, and with it the process group's id, cannot be reused yet.
+int gw_wait_exit(pid_t pid, int reap, int *code, int *signal);
+/// pidfd_send_signal(2) to the process group of the pidfd's process (PIDFD_SIGNAL_PROCESS_GROUP,
+/// Linux 6.9): the group of that very process, found through the pidfd's struct pid, so never a
+/// later group that reuses the number. 0, or -1 with errno (EINVAL: the kernel lacks the flag).
+int gw_pidfd_signal_group(int pidfd, int signal);
+/// For tests: starts `/bin/sleep seconds` as a new process group leader with exactly the pid
+/// `pid` (clone3's set_tid; needs CAP_CHECKPOINT_RESTORE). Its pid, or -1 with errno (EEXIST:
+/// the number is in use, a zombie's included).
+pid_t gw_spawn_sleeper_with_pid(pid_t pid, const char *seconds);
+
 /// Decoded wait(2) status: 1 if exited (code set), 2 if killed by a signal (signal set), 0 otherwise.
 int gw_decode_wait_status(int status, int *code, int *signal);
 

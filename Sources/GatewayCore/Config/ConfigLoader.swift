@@ -24,9 +24,17 @@ public enum ConfigLoader {
             config.stateDirectory = DefaultPaths.stateDirectory()
             return Outcome(config: config, problems: [])
         }
-        let outcome = parse(text, stateDirectoryFallback: DefaultPaths.stateDirectory())
+        let outcome = parse(text, stateDirectoryFallback: DefaultPaths.stateDirectory(), groupExists: systemGroupExists)
         if !outcome.errors.isEmpty { throw ConfigError(file: path, problems: outcome.problems) }
         return outcome
+    }
+
+    /// Whether the system's group database knows `name` (getgrnam_r, so no static buffer is shared).
+    static func systemGroupExists(_ name: String) -> Bool {
+        var group = group()
+        var result: UnsafeMutablePointer<group>?
+        var buffer = [CChar](repeating: 0, count: 16 << 10)
+        return getgrnam_r(name, &group, &buffer, buffer.count, &result) == 0 && result != nil
     }
 
     /// A config file larger than this is refused rather than read (it is surely not one).
@@ -52,8 +60,10 @@ public enum ConfigLoader {
     }
 
     /// Parses YAML text. Never throws: problems are in the outcome (with the defaults in place of
-    /// anything invalid).
-    public static func parse(_ text: String, stateDirectoryFallback: String? = nil) -> Outcome {
+    /// anything invalid). `groupExists` checks `control.admin_group` (`load` asks the system; a
+    /// text parsed on its own has no system to ask, so any name passes).
+    public static func parse(_ text: String, stateDirectoryFallback: String? = nil,
+                             groupExists: (String) -> Bool = { _ in true }) -> Outcome {
         var reader = Reader()
         var config = GatewayConfig()
         if let stateDirectoryFallback { config.stateDirectory = stateDirectoryFallback }
@@ -68,7 +78,7 @@ public enum ConfigLoader {
         guard let top = reader.mapping(root, "") else { return Outcome(config: config, problems: reader.problems) }
         for (key, value) in top {
             switch key {
-            case "control": readControl(value, into: &config.control, &reader)
+            case "control": readControl(value, into: &config.control, &reader, groupExists: groupExists)
             case "drain":
                 for (k, v) in reader.entries(value, "drain", allowed: ["timeout"]) where k == "timeout" {
                     if let duration = reader.duration(v, "drain.timeout") { config.drain.timeout = duration }
@@ -90,7 +100,8 @@ public enum ConfigLoader {
         return Outcome(config: config, problems: reader.problems)
     }
 
-    private static func readControl(_ node: YAMLNode, into control: inout ControlConfig, _ reader: inout Reader) {
+    private static func readControl(_ node: YAMLNode, into control: inout ControlConfig, _ reader: inout Reader,
+                                    groupExists: (String) -> Bool) {
         for (key, value) in reader.entries(node, "control", allowed: ["socket", "socket_mode", "admin_group"]) {
             let path = "control.\(key)"
             switch key {
@@ -102,7 +113,13 @@ public enum ConfigLoader {
                 } else {
                     reader.error(path, value.line, "expected an octal mode such as \"0660\", got \(text.debugDescription)")
                 }
-            default: control.adminGroup = reader.string(value, path)
+            default:
+                control.adminGroup = reader.string(value, path)
+                // Refused here rather than ignored when the socket is bound: its members would
+                // silently be denied every changing method.
+                if let group = control.adminGroup, !groupExists(group) {
+                    reader.error(path, value.line, "no such group \(group.debugDescription) on this system")
+                }
             }
         }
     }
@@ -125,8 +142,9 @@ public enum ConfigLoader {
         for (key, value) in reader.entries(node, "exec", allowed: ["max_concurrent", "default_timeout", "max_output"]) {
             let path = "exec.\(key)"
             switch key {
-            case "max_concurrent": if let count = reader.positiveInt(value, path) { exec.maxConcurrent = count }
-            case "max_output": if let bytes = reader.positiveInt(value, path) { exec.maxOutput = bytes }
+            case "max_concurrent":
+                if let count = reader.int(value, path, in: ConfigLimits.maxConcurrent) { exec.maxConcurrent = count }
+            case "max_output": if let bytes = reader.int(value, path, in: ConfigLimits.maxOutput) { exec.maxOutput = bytes }
             default: if let duration = reader.duration(value, path) { exec.defaultTimeout = duration }
             }
         }
@@ -178,7 +196,9 @@ public enum ConfigLoader {
                     reader.warning(path, line, "type alias needs a target; /\(name) will answer that it has none")
                 }
             default:
-                reader.warning(path, line, "type must be exec or alias, got \((type ?? "nothing").debugDescription); /\(name) will say so when used")
+                // An error, not a warning: a typo such as `exce` would otherwise start a daemon
+                // whose command only ever answers that its type is unsupported.
+                reader.error(path, line, "\(GatewayText.unsupportedType(name)) Got \((type ?? "no type").debugDescription).")
             }
             commands[key] = entry
         }
@@ -196,7 +216,9 @@ public enum ConfigLoader {
             default:
                 // Kept as text until the adapters (IRC, webhook) read them.
                 var settings: [String: String] = [:]
-                for (k, v) in reader.mapping(value, path) ?? [] {
+                let pairs = reader.mapping(value, path) ?? []
+                if key == "webhook" { WebhookSettings.check(pairs, path: path, &reader) }
+                for (k, v) in pairs {
                     settings[k] = v.flowText
                 }
                 if key == "irc" { platforms.irc = settings } else { platforms.webhook = settings }
@@ -279,17 +301,26 @@ struct Reader {
         return value
     }
 
-    mutating func positiveInt(_ node: YAMLNode, _ path: String) -> Int? {
-        guard let value = node.int, value > 0 else {
-            error(path, node.line, "expected a positive whole number, got \((node.string ?? "").debugDescription)")
+    /// A whole number within `range` (`2^64`, `1e3`, `-1` and `0` for a count are refused with
+    /// the range in the message, not wrapped or trapped on later).
+    mutating func int(_ node: YAMLNode, _ path: String, in range: ClosedRange<Int>) -> Int? {
+        guard let value = node.int, range.contains(value) else {
+            error(path, node.line, "expected a whole number \(ConfigLimits.describe(range)), got \((node.string ?? "a list or mapping").debugDescription)")
             return nil
         }
         return value
     }
 
+    /// A duration within `ConfigLimits.durations`: `inf`, `nan`, negative, `0` and `1e300`
+    /// are refused here, so no consumer ever computes a deadline from them.
     mutating func duration(_ node: YAMLNode, _ path: String) -> Duration? {
-        guard let text = node.string, let duration = DurationValue.parse(text) else {
-            error(path, node.line, "expected a duration (seconds, or \"30s\", \"10m\", \"1h\"), got \((node.string ?? "a list or mapping").debugDescription)")
+        let range = ConfigLimits.durations
+        guard let text = node.string, let seconds = DurationValue.seconds(text) else {
+            error(path, node.line, "expected a duration (seconds, or \"30s\", \"10m\", \"1h\") \(ConfigLimits.describe(range)), got \((node.string ?? "a list or mapping").debugDescription)")
+            return nil
+        }
+        guard let duration = DurationValue.parse(text), range.contains(duration), seconds > 0 else {
+            error(path, node.line, "duration out of range: must be \(ConfigLimits.describe(range)), got \(text.debugDescription)")
             return nil
         }
         return duration

@@ -13,6 +13,13 @@ public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
     public let line: Int?
     public let message: String
 
+    public init(severity: Severity, path: String, line: Int?, message: String) {
+        self.severity = severity
+        self.path = path
+        self.line = line
+        self.message = message
+    }
+
     public var description: String {
         let location = line.map { " (line \($0))" } ?? ""
         return path.isEmpty ? "\(message)\(location)" : "\(path): \(message)\(location)"

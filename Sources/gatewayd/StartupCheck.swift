@@ -1,0 +1,39 @@
+import GatewayCore
+import Platforms
+
+/// The one validation that a start and `--check-config` both run, so that what the check passes
+/// the daemon starts with, and what the daemon refuses (exit 78) the check refuses too: the file
+/// (every key, value and range), what only the running system can tell (`control.admin_group`),
+/// the agent backend, and what the adapters read themselves (listen addresses, secret files).
+struct StartupCheck {
+    let outcome: ConfigLoader.Outcome
+    /// Built, not started: the daemon starts them once its control socket serves.
+    let adapters: [any PlatformAdapter]
+
+    /// `explicit`: the path was named with `--config`, so a missing file is an error; only the
+    /// default path may be absent (then the built-in defaults run).
+    init(path: String, explicit: Bool) throws(ConfigError) {
+        let outcome: ConfigLoader.Outcome
+        do {
+            outcome = try ConfigLoader.load(path: path, requireFile: explicit)
+        } catch let error as ConfigError {
+            throw error
+        } catch {
+            throw ConfigError(file: path, problems: [ConfigProblem(severity: .error, path: "", line: nil, message: "\(error)")])
+        }
+        var problems: [ConfigProblem] = []
+        if outcome.config.agent.backend == .openai {
+            problems.append(ConfigProblem(severity: .error, path: "agent.backend", line: nil,
+                                          message: "openai is not available in this build; use echo or command"))
+        }
+        var adapters: [any PlatformAdapter] = []
+        do {
+            adapters = try Daemon.makeAdapters(outcome.config)
+        } catch {
+            problems.append(ConfigProblem(severity: .error, path: "", line: nil, message: "\(error)"))
+        }
+        guard problems.isEmpty else { throw ConfigError(file: path, problems: outcome.problems + problems) }
+        self.outcome = outcome
+        self.adapters = adapters
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import GatewayTestSupport
+import Testing
+
+/// The built gatewayd refusing configurations: `--check-config` and a real start run the same
+/// check, so each case is tried both ways and must give 78 and the same reason.
+@Suite("gatewayd --check-config and start agree", .timeLimit(.minutes(2)), .ownThread)
+struct ConfigCheckTests {
+    /// `--check-config` and a start (temporary socket, logs to the console) on `config`, or on a
+    /// path with no file when `config` is nil; timeout(1) ends a start that wrongly kept running.
+    static func checkAndStart(_ config: String?) throws -> (check: ProcessOutput, start: ProcessOutput) {
+        let directory = makeTemporaryDirectory("gatewayd-config-check")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/gatewayd.yaml"
+        if let config {
+            try (config + "\nstate_dir: \(directory)/state\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        let gatewayd = TestPaths.product("gatewayd")
+        let check = try run([gatewayd, "--check-config", "--config", path])
+        let start = try run(["/usr/bin/timeout", "20", gatewayd, "--config", path, "--socket", directory + "/control.sock",
+                             "--log-target", "console"])
+        return (check, start)
+    }
+
+    /// Both exited 78 and both said `expected`.
+    static func expectRefused(_ config: String?, _ expected: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let (check, start) = try checkAndStart(config)
+        #expect(check.status == 78, "check: \(check.standardOutput)", sourceLocation: sourceLocation)
+        #expect(check.standardOutput.contains(expected), "check said: \(check.standardOutput)", sourceLocation: sourceLocation)
+        #expect(start.status == 78, "start: \(start.standardError)", sourceLocation: sourceLocation)
+        #expect(start.standardError.contains(expected), "start said: \(start.standardError)", sourceLocation: sourceLocation)
+    }
+
+    @Test("durations that are infinite, NaN, negative, zero, 1e300 or past 30 days: 78, naming key path, line and range",
+          arguments: ["inf", "nan", "-5", "0", "1e300", "31d", "\"2^64\"", "0.0001"])
+    func durations(_ value: String) throws {
+        for key in ["drain:\n  timeout", "agent:\n  turn_timeout", "exec:\n  default_timeout"] {
+            let path = key.replacingOccurrences(of: ":\n  ", with: ".")
+            try Self.expectRefused("# edge value\n\(key): \(value)\n", "\(path): ")
+            let (check, _) = try Self.checkAndStart("# edge value\n\(key): \(value)\n")
+            #expect(check.standardOutput.contains("between 1ms and 30d"), "\(check.standardOutput)")
+            #expect(check.standardOutput.contains("(line 3)"), "\(check.standardOutput)")
+        }
+        try Self.expectRefused("quick_commands:\n  up: {type: exec, command: uptime, timeout: \(value)}\n",
+                               "quick_commands.up.timeout: ")
+        try Self.expectRefused("platforms:\n  webhook: {listen: \"127.0.0.1:0\", secret_file: /dev/null, replay_window: \(value)}\n",
+                               "platforms.webhook.replay_window: ")
+    }
+
+    @Test("counts of 0, negative, 2^64 or past their range: 78, naming key path, line and range",
+          arguments: [("max_concurrent", "0"), ("max_concurrent", "-1"), ("max_concurrent", "18446744073709551616"),
+                      ("max_concurrent", "1025"), ("max_output", "0"), ("max_output", "-1"),
+                      ("max_output", "18446744073709551616"), ("max_output", "67108865"), ("max_output", "1e3")])
+    func integers(_ key: String, _ value: String) throws {
+        try Self.expectRefused("exec:\n  \(key): \(value)\n", "exec.\(key): expected a whole number from 1 to ")
+        let (check, _) = try Self.checkAndStart("exec:\n  \(key): \(value)\n")
+        #expect(check.standardOutput.contains("(line 2)"), "\(check.standardOutput)")
+    }
+
+    @Test("a file named with --config that does not exist: 78 both ways, not the built-in defaults")
+    func missingExplicitFile() throws {
+        try Self.expectRefused(nil, "no such file")
+    }
+
+    @Test("an unsupported quick-command type: 78 both ways, with the reference wording")
+    func unsupportedType() throws {
+        try Self.expectRefused("quick_commands:\n  up: {type: exce, command: uptime}\n",
+                               "Quick command '/up' has unsupported type (supported: 'exec', 'alias').")
+    }
+
+    @Test("an admin group that does not exist: 78 both ways, naming the group")
+    func missingAdminGroup() throws {
+        try Self.expectRefused("control:\n  admin_group: gatewayd-no-such-group\n",
+                               #"control.admin_group: no such group "gatewayd-no-such-group" on this system (line 2)"#)
+    }
+
+    @Test("a billion-laughs file: refused at its first alias, at once")
+    func billionLaughs() throws {
+        var text = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        for level in 1...9 {
+            text += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        try Self.expectRefused(text + "platforms: {webhook: {listen: *a9}}\n", "alias *a0 not supported")
+    }
+
+    @Test("a valid file passes the check; with no --config and no default file, the built-in defaults",
+          .enabled(if: access("/etc/gatewayd/gatewayd.yaml", F_OK) != 0, "this host has a default config file"))
+    func validAndDefaults() throws {
+        let directory = makeTemporaryDirectory("gatewayd-config-check")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/gatewayd.yaml"
+        try "drain: {timeout: 30d}\nexec: {max_concurrent: 1024, max_output: 67108864, default_timeout: 1ms}\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let check = try run([TestPaths.product("gatewayd"), "--check-config", "--config", path])
+        #expect(check.status == 0, "\(check.standardOutput)")
+        #expect(check.standardOutput == "\(path): OK\n")
+        let defaults = try run([TestPaths.product("gatewayd"), "--check-config"])
+        #expect(defaults.status == 0, "\(defaults.standardOutput)")
+        #expect(defaults.standardOutput.contains("(no file: built-in defaults)"))
+    }
+}

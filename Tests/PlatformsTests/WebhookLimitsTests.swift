@@ -1,0 +1,275 @@
+import Foundation
+import GatewayCore
+import GatewayTestSupport
+@testable import Platforms
+import Synchronization
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The webhook under hostile peers: real sockets, raw bytes, and curl where it can play the peer.
+@Suite("Webhook limits", .timeLimit(.minutes(2)))
+struct WebhookLimitsTests {
+    static let secret = Array("It's a Secret to Everybody".utf8)
+
+    /// A webhook on a loopback port with `configure`'s limits, in front of a running dispatcher.
+    static func withWebhook(_ configure: (inout WebhookConfiguration) -> Void = { _ in },
+                            inbound: (Dispatcher) -> any InboundHandler = { $0 },
+                            _ body: (_ port: Int, _ adapter: WebhookAdapter) async throws -> Void) async throws {
+        var configuration = WebhookConfiguration(host: "127.0.0.1", port: 0, secret: secret)
+        configure(&configuration)
+        let dispatcher = await runningDispatcher("""
+            quick_commands: {up: {type: exec, command: "echo up"}, slow: {type: exec, command: "sleep 0.5; echo slow"}}
+            access: {allowed_users: ["webhook:*"], admins: ["webhook:ops"]}
+            """)
+        let adapter = WebhookAdapter(configuration: configuration)
+        try await adapter.start(inbound: inbound(dispatcher))
+        let port = try #require(adapter.boundPort)
+        do {
+            try await body(port, adapter)
+        } catch {
+            await adapter.stop()
+            throw error
+        }
+        await adapter.stop()
+    }
+
+    static func signature(_ body: [UInt8], timestamp: String? = nil) -> String {
+        let parts = timestamp.map { [Array("\($0).".utf8), body] } ?? [body]
+        return "sha256=" + HMACSHA256.hex(HMACSHA256.authenticationCode(forParts: parts, key: secret))
+    }
+
+    static func post(_ body: String, headers: [String]) -> String {
+        (["POST /webhook HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
+          "Content-Length: \(body.utf8.count)"] + headers).joined(separator: "\r\n") + "\r\n\r\n" + body
+    }
+
+    @Test("a peer that sends its head byte by byte is cut at the head deadline")
+    func slowHead() async throws {
+        try await Self.withWebhook({ $0.headTimeout = .milliseconds(500) }) { port, adapter in
+            let start = ContinuousClock.now
+            let cut: Bool = try await onThread {
+                let client = try RawTCPClient(port: port)
+                _ = client.send("POST /webhook HTTP/1.1\r\n")
+                // One header byte each 50 ms, for as long as the server takes it (30 s at most).
+                for _ in 0..<600 {
+                    if client.send("X") != nil || client.closedByPeer(within: .milliseconds(50)) { return true }
+                }
+                return false
+            }
+            let elapsed = ContinuousClock.now - start
+            #expect(cut, "the dribbling head was never cut")
+            // 0.5 s on an idle machine; the whole suite beside it (500 shells at once) can make it
+            // seconds. Never cut was the defect.
+            #expect(elapsed < .seconds(25), "cut after \(elapsed)")
+            #expect(adapter.statistics.timedOut == 1)
+        }
+    }
+
+    @Test("a keep-alive connection idle past the idle timeout is closed; a slow body is cut at its deadline")
+    func idleAndSlowBody() async throws {
+        try await Self.withWebhook({ $0.idleTimeout = .milliseconds(300); $0.bodyTimeout = .milliseconds(500) }) { port, adapter in
+            let body = #"{"chat":"c","user":"u","text":"hi"}"#
+            let (answer, idleClosed, bodyCut): (String?, Bool, Bool) = try await onThread {
+                let idle = try RawTCPClient(port: port)
+                _ = idle.send(Self.post(body, headers: ["X-Hub-Signature-256: \(Self.signature(Array(body.utf8)))"]))
+                let answer = idle.receiveResponse()
+                let idleClosed = idle.closedByPeer(within: .seconds(20))
+                let slow = try RawTCPClient(port: port)
+                _ = slow.send(Self.post("", headers: ["X-Hub-Signature-256: \(Self.signature([]))"])
+                    .replacingOccurrences(of: "Content-Length: 0", with: "Content-Length: 100"))
+                return (answer, idleClosed, slow.closedByPeer(within: .seconds(20)))
+            }
+            #expect(answer?.hasPrefix("HTTP/1.1 200 OK") == true, "\(answer ?? "no answer")")
+            #expect(idleClosed)
+            #expect(bodyCut)
+            #expect(adapter.statistics.timedOut == 2)
+        }
+    }
+
+    @Test("10,000 idle connections: at most max_connections are kept, the rest closed at once and counted")
+    func connectionCap() async throws {
+        raiseDescriptorLimit()
+        try await Self.withWebhook({ $0.maxConnections = 64; $0.idleTimeout = .seconds(600) }) { port, adapter in
+            var clients: [RawTCPClient] = try await onThread {
+                try (0..<10_000).map { _ in try RawTCPClient(port: port, source: "127.0.0.2") }
+            }
+            // Accepting is asynchronous; every connection is either held or refused in the end.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while adapter.statistics.accepted + adapter.statistics.refused < 10_000 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(adapter.statistics.open == 64)
+            #expect(adapter.statistics.accepted == 64)
+            #expect(adapter.statistics.refused == 10_000 - 64)
+            let last = clients.last!
+            #expect(try await onThread { last.closedByPeer(within: .seconds(20)) }, "the last connection was not closed")
+            clients.removeAll()
+        }
+    }
+
+    @Test("no or a malformed signature: 401 and the connection closes before the 1 MiB body is read")
+    func refusedBeforeBody() async throws {
+        for header in [nil, "sha256=abc", "sha1=" + String(repeating: "0", count: 40), "sha256=" + String(repeating: "g", count: 64)] {
+            try await Self.withWebhook { port, adapter in
+                let (answer, refusal): (String?, Int32?) = try await onThread {
+                    let client = try RawTCPClient(port: port)
+                    let head = ["POST /webhook HTTP/1.1", "Host: 127.0.0.1", "Content-Length: \(1 << 20)"]
+                        + (header.map { ["X-Hub-Signature-256: \($0)"] } ?? [])
+                    _ = client.send(head.joined(separator: "\r\n") + "\r\n\r\n")
+                    // The answer comes before a byte of the body was sent, then the server closes.
+                    let answer = client.receiveResponse()
+                    guard client.closedByPeer(within: .seconds(20)) else { return (answer, nil) }
+                    var refusal: Int32?
+                    for _ in 0..<64 where refusal == nil {
+                        refusal = client.send([UInt8](repeating: 0x78, count: 16 << 10))
+                    }
+                    return (answer, refusal)
+                }
+                #expect(answer?.hasPrefix("HTTP/1.1 401 Unauthorized") == true, "\(header ?? "none"): \(answer ?? "no answer")")
+                #expect(answer?.lowercased().contains("connection: close") == true)
+                #expect(refusal == EPIPE || refusal == ECONNRESET, "the server took the whole body: \(String(describing: refusal))")
+                #expect(adapter.statistics.bytesRead < 4096, "read \(adapter.statistics.bytesRead) bytes")
+            }
+        }
+    }
+
+    @Test("a 1 MiB body refused for its signature is not kept while the connection stays open")
+    func bodyFreedAfterRefusal() async throws {
+        try await Self.withWebhook { port, adapter in
+            let (answers, open, held): ([String?], Int, Int) = try await onThread {
+                let client = try RawTCPClient(port: port)
+                var answers: [String?] = []
+                let body = String(repeating: "x", count: 1 << 20)
+                for _ in 0..<3 {
+                    _ = client.send(Self.post(body, headers: ["X-Hub-Signature-256: \(Self.signature(Array("other".utf8)))"]))
+                    answers.append(client.receiveResponse())
+                }
+                // Held open and idle while the server is asked what it still holds.
+                return (answers, adapter.statistics.open, adapter.statistics.bodyBytesHeld)
+            }
+            #expect(answers.allSatisfy { $0?.hasPrefix("HTTP/1.1 401 Unauthorized") == true })
+            #expect(open == 1)
+            #expect(held == 0, "\(held) bytes of refused bodies still held")
+        }
+    }
+
+    @Test("a signed timestamp: accepted within the replay window, refused outside it, altered, or missing when required")
+    func timestamps() async throws {
+        try await Self.withWebhook({ $0.replayWindow = .seconds(300) }) { port, _ in
+            let body = #"{"chat":"c","user":"u","text":"hi"}"#
+            let bytes = Array(body.utf8)
+            let now = Int(time(nil))
+            @Sendable func attempt(_ headers: [String]) throws -> String? {
+                let client = try RawTCPClient(port: port)
+                _ = client.send(Self.post(body, headers: headers))
+                return client.receiveResponse()
+            }
+            let answers: [String?] = try await onThread {
+                [
+                    try attempt(["X-Hub-Signature-256: \(Self.signature(bytes, timestamp: "\(now)"))", "X-Gatewayd-Timestamp: \(now)"]),
+                    try attempt(["X-Hub-Signature-256: \(Self.signature(bytes, timestamp: "\(now - 600)"))", "X-Gatewayd-Timestamp: \(now - 600)"]),
+                    try attempt(["X-Hub-Signature-256: \(Self.signature(bytes, timestamp: "\(now + 600)"))", "X-Gatewayd-Timestamp: \(now + 600)"]),
+                    // Signed over an old timestamp, sent with a fresh one: the HMAC does not match.
+                    try attempt(["X-Hub-Signature-256: \(Self.signature(bytes, timestamp: "\(now - 600)"))", "X-Gatewayd-Timestamp: \(now)"]),
+                    // A timestamp signed, then stripped: the body alone was not what was signed.
+                    try attempt(["X-Hub-Signature-256: \(Self.signature(bytes, timestamp: "\(now)"))"]),
+                    try attempt(["X-Hub-Signature-256: \(Self.signature(bytes, timestamp: "1e9"))", "X-Gatewayd-Timestamp: 1e9"]),
+                ]
+            }
+            #expect(answers[0]?.hasPrefix("HTTP/1.1 200 OK") == true, "\(answers[0] ?? "")")
+            for (index, answer) in answers.enumerated().dropFirst() {
+                #expect(answer?.hasPrefix("HTTP/1.1 401 Unauthorized") == true, "attempt \(index): \(answer ?? "")")
+            }
+        }
+        try await Self.withWebhook({ $0.requireTimestamp = true }) { port, _ in
+            let body = #"{"chat":"c","user":"u","text":"hi"}"#
+            let answer: String? = try await onThread {
+                let client = try RawTCPClient(port: port)
+                _ = client.send(Self.post(body, headers: ["X-Hub-Signature-256: \(Self.signature(Array(body.utf8)))"]))
+                return client.receiveResponse()
+            }
+            #expect(answer?.hasPrefix("HTTP/1.1 401 Unauthorized") == true, "\(answer ?? "")")
+        }
+    }
+
+    @Test("a retry of a delivery still in flight gets the first's answer over HTTP, with one dispatch")
+    func retryOverHTTP() async throws {
+        var recording: RecordingInbound?
+        try await Self.withWebhook(inbound: { dispatcher in
+            let inbound = RecordingInbound(dispatcher)
+            recording = inbound
+            return inbound
+        }) { port, _ in
+            let body = #"{"chat":"c","user":"ops","text":"/slow","id":"retry-1"}"#
+            let request = Self.post(body, headers: ["X-Hub-Signature-256: \(Self.signature(Array(body.utf8)))"])
+            async let first: String? = onThread {
+                let client = try RawTCPClient(port: port)
+                _ = client.send(request)
+                return client.receiveResponse()
+            }
+            async let retry: String? = onThread {
+                let client = try RawTCPClient(port: port)
+                _ = client.send(request)
+                return client.receiveResponse()
+            }
+            let answers = try await [first, retry]
+            for answer in answers { #expect(answer?.hasSuffix(#"{"replies":["slow"]}"#) == true, "\(answer ?? "")") }
+        }
+        #expect(recording?.messages.count == 1)
+    }
+
+    @Test("a retry waiting on a delivery still being worked out gets its answer, however long it takes")
+    func retryWhileInFlight() async throws {
+        let clock = TestClock()
+        let log = DeliveryLog(window: .seconds(600), now: { clock.now })
+        #expect(await log.claim("slow") == nil, "the first delivery works it out")
+        let retry = Task { await log.claim("slow") }
+        while log.waiters("slow") == 0 { await Task.yield() }
+        // Longer than the window passes before the first is answered; another id comes meanwhile.
+        clock.advance(by: .seconds(700))
+        #expect(await log.claim("other") == nil)
+        log.answer("slow", Array("first".utf8))
+        let answered = await value(of: retry, within: .seconds(5))
+        #expect(answered == .some(Array("first".utf8)), "the retry hung or got nothing")
+        // A later retry, within the window after the answer, gets it too: no second dispatch.
+        #expect(await log.claim("slow") == Array("first".utf8))
+    }
+}
+
+/// The task's value, or nil when it has none within `timeout` (a hung task is left behind rather
+/// than awaited forever, so the test fails instead of hanging).
+func value<T: Sendable>(of task: Task<T, Never>, within timeout: Duration) async -> T? {
+    let once = OnceContinuation<T?>()
+    return await withCheckedContinuation { continuation in
+        once.set(continuation)
+        Task { once.resume(await task.value) }
+        Task {
+            try? await Task.sleep(for: timeout)
+            once.resume(nil)
+        }
+    }
+}
+
+/// A continuation resumed by whichever comes first.
+final class OnceContinuation<T: Sendable>: Sendable {
+    private let slot = Mutex<CheckedContinuation<T, Never>?>(nil)
+    func set(_ continuation: CheckedContinuation<T, Never>) { slot.withLock { $0 = continuation } }
+    func resume(_ value: T) { slot.withLock { $0.take() }?.resume(returning: value) }
+}
+
+/// A clock a test moves by hand.
+final class TestClock: Sendable {
+    private let current = Mutex(ContinuousClock.now)
+    var now: ContinuousClock.Instant { current.withLock { $0 } }
+    func advance(by duration: Duration) { current.withLock { $0 += duration } }
+}
+
+/// Raises the soft descriptor limit to the hard one (thousands of sockets in one test).
+func raiseDescriptorLimit() {
+    var limit = rlimit()
+    getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+}
