@@ -126,8 +126,15 @@ struct Client {
             ?? reply.parameters["parameter"]?.string ?? reply.parameters["key"]?.string
         switch error {
         case VarlinkError.permissionDenied:
+            // The daemon says why (not an admin; a process it started itself); an older one
+            // says nothing, and then the usual reasons are listed.
             throw CtlFailure(status: ExitStatus.permissionDenied, message:
-                "permission denied: \(method.rawValue) changes the gateway; run it as root, as the daemon's user, or as a member of the admin group (control.admin_group)")
+                "permission denied: \(method.rawValue) changes the gateway; "
+                    + (reply.parameters["message"]?.string
+                        ?? "run it as root, as the daemon's user, or as a member of the admin group (control.admin_group)"))
+        case GatewayWire.Error.platformDisabled:
+            throw CtlFailure(status: ExitStatus.failed, message:
+                "\(detail ?? "the local platform is disabled"); enable it with platforms.local.enabled: true and reload", error: error)
         case GatewayWire.Error.noSuchQuickCommand:
             throw CtlFailure(status: ExitStatus.failed, message:
                 "no exec quick command named '\(detail ?? "")'; see `gatewayctl quick list`", error: error)

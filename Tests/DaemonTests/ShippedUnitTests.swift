@@ -102,13 +102,14 @@ struct ShippedUnitTests {
         let output = try installedHost("""
             # The example config, plus two quick commands that try to steer the gateway from inside
             # (a prompt-injected agent could run either): one directly, one double-forked out of
-            # gatewayd's process tree.
+            # gatewayd's process tree and its process group (the command waits until it is out:
+            # whatever is still in the group when the command ends is ended with it).
             cp /etc/gatewayd/gatewayd.yaml /etc/gatewayd/ops.yaml
             cat >> /etc/gatewayd/ops.yaml <<'EOF'
             quick_commands:
               uptime: {type: exec, command: "uptime"}
               steer: {type: exec, command: "/usr/local/bin/gatewayctl --socket /run/gatewayd-ops/control drain --no-wait; echo rc=$?"}
-              escape: {type: exec, command: "(setsid sh -c '/usr/local/bin/gatewayctl --socket /run/gatewayd-ops/control drain --no-wait > \\"$STATE/escape.out\\" 2>&1; echo rc=$? >> \\"$STATE/escape.out\\"' &)"}
+              escape: {type: exec, command: "(setsid sh -c ': > \\"$STATE/escaped\\"; /usr/local/bin/gatewayctl --socket /run/gatewayd-ops/control drain --no-wait > \\"$STATE/escape.out\\" 2>&1; echo rc=$? >> \\"$STATE/escape.out\\"' &); until [ -e \\"$STATE/escaped\\" ]; do sleep 0.01; done"}
             EOF
             sed -i "s|\\$STATE|/var/lib/gatewayd-ops|g" /etc/gatewayd/ops.yaml
             # The example's own quick_commands block comes first in the file: drop it, keep ours.
@@ -150,6 +151,9 @@ struct ShippedUnitTests {
         #expect(result["store"] == "none", "the instance's durable queue is in its own StateDirectory=")
         #expect(result["db"] == "gatewayd")
         #expect(result["quick"] == "1")
+        #expect(result["steer"]?.contains("rc=4") == true, "a quick command may not drain the gateway: \(result["steer"] ?? "")")
+        #expect(result["escape"]?.contains("rc=4") == true, "nor a process it double-forked: \(output.standardOutput)")
+        #expect(result["state_after"] == #""state":"running""#)
         #expect(result["requested"] == "ActiveState=active ExecMainStatus=0 NRestarts=1 Result=success ")
         #expect(result["stopped"] == "ActiveState=inactive ExecMainStatus=0 NRestarts=1 Result=success ", "NRestarts counts until the next explicit start")
         #expect(result["sigsys"] == "0")

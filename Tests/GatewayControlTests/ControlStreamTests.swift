@@ -82,6 +82,9 @@ struct ControlStreamTests {
         #expect(refused.error == GatewayWire.Error.platformDisabled)
         #expect(refused.parameters["platform"] == "local")
         #expect(await gateway.dispatcher.sessionSnapshots().isEmpty, "nothing reached the dispatcher")
+        let ctl = try await gateway.ctl(["send", "hello"])
+        #expect(ctl.status == 1)
+        #expect(ctl.standardError == "gatewayctl: \(GatewayText.localPlatformDisabled); enable it with platforms.local.enabled: true and reload\n")
         // Quick commands (the operator's tools) still run; a reload that enables it again lets messages in.
         #expect(try await gateway.call(.runQuickCommand, ["name": "hello"]).parameters["output"] == "hello")
         try gateway.writeConfig(Gateway.yaml)

@@ -268,7 +268,8 @@ struct GatewayControlTests {
         #expect(status.standardOutput.contains(#""state":"running""#))
         let drain = try await gateway.ctl(["drain", "--no-wait"], asNobody: true)
         #expect(drain.status == 4)
-        #expect(drain.standardError.contains("permission denied"))
+        #expect(drain.standardError == "gatewayctl: permission denied: Drain changes the gateway; \(GatewayText.notAnAdmin(uid: 65534, adminGroup: nil))\n",
+                "the daemon's own reason")
         let run = try await gateway.ctl(["quick", "run", "hello"], asNobody: true)
         #expect(run.status == 125)
         #expect(run.standardError.contains("permission denied"))
