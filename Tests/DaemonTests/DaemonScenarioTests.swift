@@ -161,7 +161,7 @@ struct DaemonScenarioTests {
         let output = try scenario.run("""
             systemctl --user start "$UNIT"
             echo "status=$(show ExecMainStatus) restarts=$(show NRestarts) state=$(show ActiveState)"
-            journalctl --sync
+            wait_record drain.timeout GATEWAY_EVENT=config_invalid || exit 2
             echo "logged=$(journalctl -o cat --no-pager GATEWAY_EVENT=config_invalid | grep -c 'drain.timeout')"
             """)
         let result = fields(output.standardOutput)

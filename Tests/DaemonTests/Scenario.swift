@@ -88,6 +88,18 @@ struct Scenario {
               done
               echo "not restarted (MainPID $(show MainPID))" >&2; return 1
             }
+            # Waits for a journal record containing $1 (journalctl matches may follow), by following
+            # the journal: `journalctl --sync` may return before journald has read a datagram still
+            # queued on its socket (the invalid-config test saw no record after it under load).
+            wait_record() {
+              local pattern=$1; shift
+              coproc RECORDS { exec journalctl -f -n all -o cat --no-pager "$@"; }
+              local follower=$RECORDS_PID line
+              while IFS= read -r -t 20 line <&"${RECORDS[0]}"; do
+                case $line in *"$pattern"*) kill "$follower"; wait "$follower" 2>/dev/null; return 0;; esac
+              done
+              kill "$follower" 2>/dev/null; echo "no journal record matching $pattern" >&2; return 1
+            }
             # Waits for a line of `gatewayctl events` containing $1 (the first line is the status),
             # then ends the follower at once.
             wait_event() {
