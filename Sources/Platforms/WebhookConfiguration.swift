@@ -47,14 +47,7 @@ public struct WebhookConfiguration: Sendable {
         guard let file = settings[WebhookSettings.secretFile] else {
             throw PlatformError("platforms.webhook.secret_file: required (a file holding the shared secret)")
         }
-        var secret: [UInt8]
-        do {
-            secret = try FileBytes.read(file, limit: 4096)
-        } catch {
-            throw PlatformError("platforms.webhook.secret_file: cannot read \(file): \(error)")
-        }
-        while let last = secret.last, last == 0x0a || last == 0x0d { secret.removeLast() }
-        guard !secret.isEmpty else { throw PlatformError("platforms.webhook.secret_file: \(file) is empty") }
+        let secret = try SecretFile.read(file, key: "platforms.webhook.secret_file")
         self.init(host: String(listen[..<colon]), port: port, secret: secret)
         if let text = settings[WebhookSettings.replayWindow] {
             guard let window = DurationValue.parse(text), ConfigLimits.durations.contains(window) else {
