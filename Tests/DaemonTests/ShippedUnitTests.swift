@@ -17,6 +17,7 @@ struct ShippedUnitTests {
         let prelude = """
             set -u
             exec 2>&1
+            cd "$(mktemp -d)"   # scratch files of the script, never the checkout
             fail() { echo "FAILED: $*"; journalctl --no-pager -o short-monotonic -n 60 | grep -v ' kernel: '; exit 1; }
             # The README's steps.
             /bin/sh \(TestPaths.packageRoot)/contrib/install.sh --from \(TestPaths.buildProducts) > /dev/null || fail install.sh
@@ -123,7 +124,8 @@ struct ShippedUnitTests {
             EOF
             chgrp gatewayd /etc/gatewayd/ops.yaml && chmod 0640 /etc/gatewayd/ops.yaml
             /usr/local/bin/gatewayd --check-config --config /etc/gatewayd/ops.yaml > /dev/null || fail "check-config: $(/usr/local/bin/gatewayd --check-config --config /etc/gatewayd/ops.yaml)"
-            systemctl --user start gatewayd@ops.socket gatewayd@ops.service || fail "start gatewayd@ops"
+            # As the unit's header says; the service alone would pull in its socket (Requires=).
+            systemctl --user enable --now gatewayd@ops.socket gatewayd@ops.service > /dev/null 2>&1 || fail "enable --now gatewayd@ops"
             OPS="$CTL --socket /run/gatewayd-ops/control"
             echo "started=$(state gatewayd@ops.service)"
             echo "socket=$(stat -c '%U:%G %a' /run/gatewayd-ops/control)"
@@ -141,6 +143,10 @@ struct ShippedUnitTests {
             echo "requested=$(state gatewayd@ops.service)"
             systemctl --user stop gatewayd@ops.service || fail stop
             echo "stopped=$(state gatewayd@ops.service)"
+            # The service alone, its socket stopped too: Requires= brings the socket back.
+            systemctl --user stop gatewayd@ops.socket
+            systemctl --user start gatewayd@ops.service || fail "gatewayd@ops.service alone"
+            echo "alone=$($OPS status | head -1)"
             journalctl --sync
             echo "sigsys=$(journalctl --no-pager -o cat | grep -c 'status=31/SYS')"
             """)
@@ -156,6 +162,7 @@ struct ShippedUnitTests {
         #expect(result["state_after"] == #""state":"running""#)
         #expect(result["requested"] == "ActiveState=active ExecMainStatus=0 NRestarts=1 Result=success ")
         #expect(result["stopped"] == "ActiveState=inactive ExecMainStatus=0 NRestarts=1 Result=success ", "NRestarts counts until the next explicit start")
+        #expect(result["alone"]?.hasPrefix("● gatewayd — running") == true, "\(output.standardOutput)")
         #expect(result["sigsys"] == "0")
     }
 
