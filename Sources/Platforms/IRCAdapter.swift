@@ -52,7 +52,8 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     public init(configuration: IRCConfiguration, logger: Logger = Logger(label: "gatewayd.irc")) throws(PlatformError) {
         self.configuration = configuration
         self.logger = logger
-        outbox = IRCOutbox(burst: configuration.floodBurst, perSecond: configuration.floodPerSecond, logger: logger)
+        outbox = IRCOutbox(burst: configuration.floodBurst, perSecond: configuration.floodPerSecond, logger: logger,
+                           unconfirmedReplyWindow: configuration.unconfirmedReplyWindow)
         guard configuration.tls else {
             tls = nil
             return
@@ -148,17 +149,38 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         }
         outbox.finish()
         await writer?.value
+        reportUnsent(outbox.discardQueued())
         try? await group.shutdownGracefully()
     }
 
+    /// Lines still queued at exit are lost, and their messages already count as answered (the
+    /// store forgot them once the reply was handed over): the log is the only trace.
+    private func reportUnsent(_ unsent: (lines: Int, targets: Int)) {
+        guard unsent.lines > 0 else { return }
+        logger.warning("IRC: \(unsent.lines) reply line(s) to \(unsent.targets) chat(s) were still queued at exit and were dropped; their messages count as answered", metadata: [
+            "event": "irc_unsent_at_stop", "platform": "irc", "dropped": "\(unsent.lines)", "targets": "\(unsent.targets)",
+        ])
+    }
+
     /// A reply with no request waiting for it (after a restart): queued (bounded) even while the
-    /// server is away; it goes out once connected.
-    public func send(_ text: String, to chat: String) async throws {
+    /// server is away; it goes out once connected. To a nick, only once a WHOIS shows the
+    /// address's person holds it (same account, else same `nick!user@host`): the message came to
+    /// an earlier process, so nothing seen since says the nick is still theirs. An address
+    /// without an identity is withheld (counted and logged like every withheld reply).
+    public func send(_ text: String, to address: ChatAddress) async throws {
+        let chat = address.chat
         guard !state.withLock({ $0.stopping }) else { throw PlatformError("the IRC adapter is stopped") }
         guard IRCText.isChannel(chat) || IRCText.isNick(chat) else { throw PlatformError("\(chat.debugDescription) is not a nick or channel") }
+        let recipient = IRCText.isChannel(chat)
+            ? nil : IRCRecipient(nick: chat, hostmask: address.hostmask, account: address.account, privileged: false, seen: nil)
         let parts = IRCText.privmsgParts(text, maxBytes: textBudget(for: chat))
-        let lost = outbox.enqueue(parts, to: chat, lane: .normal, recipient: nil)
+        let lost = outbox.enqueue(parts, to: chat, lane: .normal, recipient: recipient)
         if lost > 0 && lost == parts.count { throw PlatformError("the IRC outgoing queue is full") }
+    }
+
+    /// `send(_:to:)` with no identity: a channel's reply goes; a nick's is withheld.
+    public func send(_ text: String, to chat: String) async throws {
+        try await send(text, to: ChatAddress(platform: name, chat: chat))
     }
 
     public func health() async -> PlatformHealth { state.withLock { $0.health } }
@@ -292,8 +314,8 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             else { return }
             incoming.sessionPerUser = configuration.sessionsPerUser
             guard admitInbound() else { return }
-            let replies = IRCReplies(adapter: self, message: incoming, inbound: inbound,
-                                     seenAt: outbox.departureSequence, generation: generation)
+            let replies = IRCReplies(adapter: self, message: incoming, inbound: inbound, seen: IRCRecipient.Sighting(
+                sequence: outbox.departureSequence, generation: generation, at: .now))
             Task {
                 await inbound.handle(incoming, replies: replies)
                 state.withLock { $0.inFlight -= 1 }
