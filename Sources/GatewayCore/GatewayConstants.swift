@@ -76,7 +76,8 @@ extension GatewayConstants {
         /// and QUIT only from people who share a channel with it). Answers that need no turn
         /// (refusals, built-ins, quick commands) come well within it.
         public static let unconfirmedReplyWindow: Duration = .seconds(3)
-        /// WHOIS asked and not yet answered, at most (each also takes a token of the flood limit).
+        /// WHOIS asked and not yet answered, at most (each also takes a token of the flood limit);
+        /// replies to others than admins may hold half of them.
         public static let maxPendingWhois = 16
         /// Nicks remembered as having changed hands (NICK, QUIT) on the current connection.
         public static let departuresRemembered = 4096

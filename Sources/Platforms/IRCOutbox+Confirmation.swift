@@ -12,7 +12,7 @@ extension IRCOutbox {
     /// someone else unseen. Everything else (late replies, admins', replies to messages an
     /// earlier process took) waits for a WHOIS that shows the same person: the same account
     /// when the message had one, else the same `nick!user@host`.
-    func admit(_ line: IRCQueuedLine, _ state: inout State, now: ContinuousClock.Instant) -> IRCLineQueue.Admission {
+    func admit(_ line: IRCQueuedLine, _ lane: IRCLane, _ state: inout State, now: ContinuousClock.Instant) -> IRCLineQueue.Admission {
         guard let recipient = line.recipient else { return .send }
         if recipient.refused { return .drop }
         guard recipient.isConfirmable else {
@@ -34,8 +34,10 @@ extension IRCOutbox {
         if state.whois[recipient.folded] == nil {
             // A WHOIS costs the server what a line does: it waits for a token of the flood limit,
             // and only so many are asked at once (a flood of late replies to strangers must not
-            // become a flood of WHOIS).
-            guard state.tokens >= 1, state.whois.count < GatewayConstants.IRC.maxPendingWhois else {
+            // become a flood of WHOIS). Half the slots are the admins' lane's alone: WHOIS that
+            // time out behind an incoming flood hold theirs for `whoisTimeout`.
+            let slots = lane == .priority ? GatewayConstants.IRC.maxPendingWhois : GatewayConstants.IRC.maxPendingWhois / 2
+            guard state.tokens >= 1, state.whois.count < slots else {
                 if state.tokens < 1 { state.whoisHeldBack = true }
                 return .wait
             }

@@ -267,7 +267,7 @@ final class IRCOutbox: Sendable {
                 // Taken out while `admit` changes the rest of the state (no copy: the slot is emptied).
                 var queue = state.lanes[lane.rawValue]
                 state.lanes[lane.rawValue] = IRCLineQueue()
-                let admitted = queue.next(dropped: &dropped) { line in admit(line, &state, now: now) }
+                let admitted = queue.next(dropped: &dropped) { line in admit(line, lane, &state, now: now) }
                 state.lanes[lane.rawValue] = queue
                 guard let line = admitted else { continue }
                 guard let bytes = encode(line.message) else { continue steps }

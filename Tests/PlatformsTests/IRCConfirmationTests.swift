@@ -55,6 +55,15 @@ private final class HeldAnswers: InboundHandler, Sendable {
     }
 }
 
+/// `boss` is an admin (by nick, for this test only); everyone gets a one-line reply at once.
+private struct BossIsAdmin: InboundHandler {
+    func isAdmin(_ message: InboundMessage) async -> Bool { message.user == "boss" }
+
+    func handle(_ message: InboundMessage, replies: any ReplySink) async {
+        await replies.send("for \(message.user)")
+    }
+}
+
 /// A gateway on a scripted peer, registered, with `window` as the time a private reply may
 /// follow its message without a WHOIS.
 private func confirmingGateway(_ peer: ScriptedIRCPeer, _ inbound: any InboundHandler,
@@ -153,11 +162,11 @@ struct IRCConfirmationTests {
         await adapter.stop(flushingWithin: .zero)
     }
 
-    @Test("40 late replies to 40 nicks: at most 16 WHOIS wait for an answer at once; each answer lets the next one go")
+    @Test("40 late replies to 40 nicks: at most half the WHOIS slots wait for them, an admin's reply still gets one; each answer lets the next go")
     func whoisBounded() async throws {
         let peer = try ScriptedIRCPeer()
-        let adapter = try await confirmingGateway(peer, CannedReplies(replies: []))
-        let cap = GatewayConstants.IRC.maxPendingWhois
+        let adapter = try await confirmingGateway(peer, BossIsAdmin())
+        let cap = GatewayConstants.IRC.maxPendingWhois / 2
         for index in 1...40 {
             try await adapter.send("reply \(index)", to: ChatAddress(platform: "irc", chat: "n\(index)", hostmask: "n\(index)!~u@h"))
         }
@@ -167,8 +176,11 @@ struct IRCConfirmationTests {
                 asked += try peer.expect("WHOIS \(asked.count + 1)") { $0.hasPrefix("WHOIS :") }.filter { $0.hasPrefix("WHOIS :") }
             }
             peer.send("PING :full")
-            let before = try peer.expect("the PONG") { $0 == "PONG :full" }
-            asked += before.filter { $0.hasPrefix("WHOIS :") }
+            asked += try peer.expect("the PONG") { $0 == "PONG :full" }.filter { $0.hasPrefix("WHOIS :") }
+            // The admin's reply is confirmed too, in a slot the others' cannot take.
+            peer.send(":boss!~b@h PRIVMSG gatewayd :status?")
+            try peer.answerWhois("boss", user: "~b", host: "h")
+            try peer.expect("boss's reply") { $0 == "PRIVMSG boss :for boss" }
             let first = String(asked[0].dropFirst("WHOIS :".count))
             peer.send(":irc.test 311 gatewayd \(first) ~u h * :x", ":irc.test 318 gatewayd \(first) :End of WHOIS list")
             var next = try peer.expect("\(first)'s reply") { $0.hasPrefix("PRIVMSG \(first) :") }
