@@ -64,20 +64,17 @@ private struct BossIsAdmin: InboundHandler {
     }
 }
 
-/// A gateway on a scripted peer, registered, with `window` as the time a private reply may
-/// follow its message without a WHOIS.
-private func confirmingGateway(_ peer: ScriptedIRCPeer, _ inbound: any InboundHandler,
-                               window: Duration = GatewayConstants.IRC.unconfirmedReplyWindow) async throws -> IRCAdapter {
-    var configuration = IRCConfiguration(host: "127.0.0.1", port: peer.port, nick: "gatewayd", channels: [],
-                                         floodBurst: 1000, floodPerSecond: 1000)
-    configuration.unconfirmedReplyWindow = window
-    let adapter = try IRCAdapter(configuration: configuration)
-    try await adapter.start(inbound: inbound)
-    try await onThread {
-        try peer.accept()
-        try peer.welcome()
-    }
-    await adapter.waitForRegistration()
+/// A gateway whose private replies may follow their message for 200 ms without a WHOIS; alice
+/// asks `text`, and her turn outlasts that window before it answers.
+private func askedLate(_ peer: ScriptedIRCPeer, _ text: String) async throws -> IRCAdapter {
+    let turns = HeldAnswers()
+    let window = Duration.milliseconds(200)
+    let adapter = try await scriptedGateway(peer, turns, unconfirmedReplyWindow: window)
+    peer.send(":alice!~alice@home PRIVMSG gatewayd :\(text)")
+    await turns.waitForArrivals(1)
+    // What is tested is a turn that lasts longer than the window: nothing happens meanwhile.
+    try await Task.sleep(for: window + .milliseconds(100))
+    turns.open()
     return adapter
 }
 
@@ -86,7 +83,7 @@ struct IRCConfirmationTests {
     @Test("replies after a restart (an address with the sender's identity): WHOIS first; same mask delivered, other account withheld, no identity withheld unasked, channel at once")
     func repliesAfterRestart() async throws {
         let peer = try ScriptedIRCPeer()
-        let adapter = try await confirmingGateway(peer, CannedReplies(replies: []))
+        let adapter = try await scriptedGateway(peer, CannedReplies(replies: []))
         try await adapter.send("for alice", to: ChatAddress(platform: "irc", chat: "alice", hostmask: "alice!~alice@home"))
         try await adapter.send("for bob", to: ChatAddress(platform: "irc", chat: "bob", account: "bob", hostmask: "bob!~bob@home"))
         try await adapter.send("stored before identities", to: ChatAddress(platform: "irc", chat: "carol"))
@@ -120,15 +117,9 @@ struct IRCConfirmationTests {
     @Test("a DM sender outside the bot's channels leaves while the turn runs and mallory takes the nick unseen: the late reply is WHOIS-confirmed and withheld")
     func lateReplyToUnseenNick() async throws {
         let peer = try ScriptedIRCPeer()
-        let turns = HeldAnswers()
-        let window = Duration.milliseconds(200)
-        let adapter = try await confirmingGateway(peer, turns, window: window)
-        peer.send(":alice!~alice@home PRIVMSG gatewayd :what is my secret?")
-        await turns.waitForArrivals(1)
-        // The turn outlasts the window. alice quits and mallory takes "alice" meanwhile; the bot
-        // shares no channel with either, so the server tells it nothing.
-        try await Task.sleep(for: window + .milliseconds(100))
-        turns.open()
+        // alice quits and mallory takes "alice" while the turn runs; the bot shares no channel
+        // with either, so the server tells it nothing.
+        let adapter = try await askedLate(peer, "what is my secret?")
         let seen = try await onThread {
             let seen = try peer.expect("a WHOIS before the reply") { $0.hasPrefix("WHOIS") || $0.hasPrefix("PRIVMSG alice") }
             peer.send(":irc.test 311 gatewayd alice ~mallory evil * :mallory", ":irc.test 318 gatewayd alice :End of WHOIS list")
@@ -147,13 +138,7 @@ struct IRCConfirmationTests {
     @Test("the same late reply reaches alice when the WHOIS shows her still holding the nick")
     func lateReplyToSamePerson() async throws {
         let peer = try ScriptedIRCPeer()
-        let turns = HeldAnswers()
-        let window = Duration.milliseconds(200)
-        let adapter = try await confirmingGateway(peer, turns, window: window)
-        peer.send(":alice!~alice@home PRIVMSG gatewayd :question")
-        await turns.waitForArrivals(1)
-        try await Task.sleep(for: window + .milliseconds(100))
-        turns.open()
+        let adapter = try await askedLate(peer, "question")
         try await onThread {
             try peer.answerWhois("alice", user: "~alice", host: "home")
             try peer.expect("the reply") { $0 == "PRIVMSG alice :answer: question" }
@@ -165,7 +150,7 @@ struct IRCConfirmationTests {
     @Test("40 late replies to 40 nicks: at most half the WHOIS slots wait for them, an admin's reply still gets one; each answer lets the next go")
     func whoisBounded() async throws {
         let peer = try ScriptedIRCPeer()
-        let adapter = try await confirmingGateway(peer, BossIsAdmin())
+        let adapter = try await scriptedGateway(peer, BossIsAdmin())
         let cap = GatewayConstants.IRC.maxPendingWhois / 2
         for index in 1...40 {
             try await adapter.send("reply \(index)", to: ChatAddress(platform: "irc", chat: "n\(index)", hostmask: "n\(index)!~u@h"))
