@@ -31,13 +31,16 @@ actor Daemon: GatewayControlHost {
     /// The network platforms, started before the control socket serves (READY=1 follows both).
     private var adapters: [any PlatformAdapter] = []
 
+    /// The file was named with `--config`: a reload refuses it missing, as a start does.
+    let configExplicit: Bool
     /// `--state-dir`: wins over the file's state_dir, at start and after every reload.
     let stateDirectoryOverride: String?
 
     /// `adapters` come built from the configuration (see `StartupCheck`); `run` starts them.
-    init(configPath: String, config: GatewayConfig, adapters: [any PlatformAdapter], socketOverride: String?,
+    init(configPath: String, configExplicit: Bool, config: GatewayConfig, adapters: [any PlatformAdapter], socketOverride: String?,
          stateDirectoryOverride: String?, logger: Logger) {
         self.configPath = configPath
+        self.configExplicit = configExplicit
         self.config = config
         self.adapters = adapters
         self.socketOverride = socketOverride
@@ -55,6 +58,12 @@ actor Daemon: GatewayControlHost {
     }
 
     /// The adapters the config asks for; a bad setting is a config error (exit 78).
+    /// What `makeAdapters` would refuse, without building anything (an adapter owns a thread).
+    static func checkAdapters(_ config: GatewayConfig) throws {
+        if let settings = config.platforms.irc { _ = try IRCAdapter.tlsContext(try IRCConfiguration(settings: settings)) }
+        if let settings = config.platforms.webhook { _ = try WebhookConfiguration(settings: settings) }
+    }
+
     static func makeAdapters(_ config: GatewayConfig) throws -> [any PlatformAdapter] {
         var adapters: [any PlatformAdapter] = []
         if let settings = config.platforms.irc {
@@ -274,7 +283,9 @@ actor Daemon: GatewayControlHost {
     func reloadConfiguration() async throws(ConfigError) {
         notify { try $0.reloading(status: "Reloading") }
         do {
-            let outcome = try ConfigLoader.load(path: configPath)
+            // The check a start runs (a missing --config file, the adapters' own settings): a
+            // file that would not start is refused here, not at the next restart.
+            let outcome = try StartupCheck(path: configPath, explicit: configExplicit).outcome
             for warning in outcome.warnings {
                 logger.warning("\(configPath): \(warning)", metadata: ["event": "config_warning"])
             }

@@ -65,7 +65,7 @@ struct GatewayDaemon: AsyncParsableCommand {
         let logger = Logger(label: "gatewayd")
         let checked: StartupCheck
         do {
-            checked = try StartupCheck(path: configPath, explicit: config != nil)
+            checked = try StartupCheck(path: configPath, explicit: config != nil, build: true)
         } catch {
             for problem in error.problems where problem.severity == .error {
                 logger.critical("\(configPath): \(problem)", metadata: [
@@ -79,7 +79,7 @@ struct GatewayDaemon: AsyncParsableCommand {
         }
         var settings = checked.outcome.config
         if let stateDirectory { settings.stateDirectory = stateDirectory }
-        let daemon = Daemon(configPath: configPath, config: settings, adapters: checked.adapters,
+        let daemon = Daemon(configPath: configPath, configExplicit: config != nil, config: settings, adapters: checked.adapters,
                             socketOverride: socket, stateDirectoryOverride: stateDirectory, logger: logger)
         let status = await daemon.run()
         throw ExitCode(status)

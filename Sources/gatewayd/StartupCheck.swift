@@ -7,12 +7,13 @@ import Platforms
 /// the agent backend, and what the adapters read themselves (listen addresses, secret files).
 struct StartupCheck {
     let outcome: ConfigLoader.Outcome
-    /// Built, not started: the daemon starts them once its control socket serves.
+    /// Built, not started (empty unless `build`): the daemon starts them.
     let adapters: [any PlatformAdapter]
 
     /// `explicit`: the path was named with `--config`, so a missing file is an error; only the
-    /// default path may be absent (then the built-in defaults run).
-    init(path: String, explicit: Bool) throws(ConfigError) {
+    /// default path may be absent (then the built-in defaults run). `build`: the adapters are
+    /// made for a start; `--check-config` and a reload only check what making them would refuse.
+    init(path: String, explicit: Bool, build: Bool = false) throws(ConfigError) {
         let outcome: ConfigLoader.Outcome
         do {
             outcome = try ConfigLoader.load(path: path, requireFile: explicit)
@@ -28,7 +29,7 @@ struct StartupCheck {
         }
         var adapters: [any PlatformAdapter] = []
         do {
-            adapters = try Daemon.makeAdapters(outcome.config)
+            if build { adapters = try Daemon.makeAdapters(outcome.config) } else { try Daemon.checkAdapters(outcome.config) }
         } catch {
             problems.append(ConfigProblem(severity: .error, path: "", line: nil, message: "\(error)"))
         }
