@@ -285,8 +285,9 @@ actor Daemon: GatewayControlHost {
         do {
             // The check a start runs (a missing --config file, the adapters' own settings): a
             // file that would not start is refused here, not at the next restart.
-            let outcome = try StartupCheck(path: configPath, explicit: configExplicit).outcome
-            for warning in outcome.warnings {
+            let checked = try StartupCheck(path: configPath, explicit: configExplicit)
+            let outcome = checked.outcome
+            for warning in checked.warnings {
                 logger.warning("\(configPath): \(warning)", metadata: ["event": "config_warning"])
             }
             var reloaded = outcome.config

@@ -74,7 +74,7 @@ struct GatewayDaemon: AsyncParsableCommand {
             }
             throw ExitCode(GatewayConstants.ExitStatus.configInvalid)
         }
-        for warning in checked.outcome.warnings {
+        for warning in checked.warnings {
             logger.warning("\(configPath): \(warning)", metadata: ["event": "config_warning"])
         }
         var settings = checked.outcome.config
@@ -90,7 +90,7 @@ struct GatewayDaemon: AsyncParsableCommand {
     static func check(path: String, explicit: Bool) throws {
         do {
             let checked = try StartupCheck(path: path, explicit: explicit)
-            for problem in checked.outcome.problems { print("\(path): warning: \(problem)") }
+            for problem in checked.warnings { print("\(path): warning: \(problem)") }
             print("\(path): OK" + (fileExists(path) ? "" : " (no file: built-in defaults)"))
         } catch {
             for problem in error.problems { print("\(path): \(problem.severity.rawValue): \(problem)") }

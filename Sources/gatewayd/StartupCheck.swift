@@ -36,5 +36,19 @@ struct StartupCheck {
         guard problems.isEmpty else { throw ConfigError(file: path, problems: outcome.problems + problems) }
         self.outcome = outcome
         self.adapters = adapters
+        warnings = outcome.warnings + Self.deploymentWarnings(outcome.config)
+    }
+
+    /// The file's warnings and what only the whole configuration shows.
+    let warnings: [ConfigProblem]
+
+    /// Webhook senders among the admins: quick commands and the agent run as gatewayd's user and
+    /// can read `secret_file`, so they can sign a delivery in any webhook admin's name. The
+    /// control socket refuses them (`ControlPermissions`); the webhook cannot tell them apart.
+    static func deploymentWarnings(_ config: GatewayConfig) -> [ConfigProblem] {
+        guard config.platforms.webhook != nil,
+              config.access.admins.contains(where: { $0 == "*" || $0.hasPrefix("\(GatewayConstants.webhookPlatform):") })
+        else { return [] }
+        return [ConfigProblem(severity: .warning, path: "access.admins", line: nil, message: GatewayText.webhookAdminsReadableSecret)]
     }
 }
