@@ -148,6 +148,13 @@ actor Daemon: GatewayControlHost {
             try await startControlSocket()
         } catch {
             logger.critical("cannot serve the control socket: \(describeSystemError(error))", metadata: ["event": "socket_failed"])
+            // The adapters are up and turns may run: interrupt them and leave the networks
+            // properly (IRC's QUIT), not by the process vanishing.
+            await dispatcher.interruptTurnsNow()
+            await withTaskGroup(of: Void.self) { group in
+                for adapter in adapters { group.addTask { await adapter.stop(flushingWithin: GatewayConstants.replyFlushMargin) } }
+            }
+            await store?.flush()
             return GatewayConstants.ExitStatus.failure
         }
         let readyLine = status.reset(to: await dispatcher.snapshot, platformCount: platformNames.count)
