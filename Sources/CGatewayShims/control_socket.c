@@ -76,6 +76,16 @@ static void *listen_thread(void *argument) {
     if (lstat(request->path, &existing) == 0) {
         // Only a (stale) socket is replaced; a symlink or any other file is left alone.
         if (!S_ISSOCK(existing.st_mode)) { errno = EEXIST; goto fail; }
+        // Stale only if nobody answers: a socket someone still listens on (another gatewayd,
+        // the socket unit's) is not taken away from them. Refused means stale; anything else
+        // (it answers, or it cannot be tried) leaves it alone.
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe < 0) goto fail;
+        int answered = connect(probe, (struct sockaddr *)&address, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + length + 1));
+        int probe_error = errno;
+        close(probe);
+        if (answered == 0) { errno = EADDRINUSE; goto fail; }
+        if (probe_error != ECONNREFUSED) { errno = probe_error; goto fail; }
         if (unlink(request->path) != 0 && errno != ENOENT) goto fail;
     } else if (errno != ENOENT) {
         goto fail;

@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// Who may call the changing methods (drain, resume, reload, restart, stop/reset, run, send):
-/// root, the daemon's own uid, and members of `control.admin_group`, with one exception that
+/// root, the daemon's own uid (only where the kernel names the peer's process by pidfd), and
+/// members of `control.admin_group`, with one exception that
 /// wins over all three: a process that gatewayd started, or a descendant of one, never may,
 /// whatever its uid (root included). Read methods stay open to anyone who can open the socket.
 ///
@@ -54,7 +55,13 @@ public struct ControlPermissions: Sendable {
 
     public func check(_ peer: PeerCredentials) -> Decision {
         if let why = lineage.startedByDaemon(peer) { return .denied(GatewayText.startedByGateway(why)) }
-        if peer.uid == 0 || peer.uid == daemonUID { return .allowed }
+        if peer.uid == 0 { return .allowed }
+        if peer.uid == daemonUID {
+            // gatewayd's own user is who its children run as. Without the peer's pidfd (Linux
+            // before 6.5) the lineage check reads /proc by pid, and a child that connected from a
+            // process since exited could have that pid taken by an unrelated one: not trusted.
+            return peer.process == nil ? .denied(GatewayText.daemonUserUnverifiable) : .allowed
+        }
         if let adminGroupID, peer.gid == adminGroupID || peer.groups.contains(adminGroupID) { return .allowed }
         return .denied(GatewayText.notAnAdmin(uid: peer.uid, adminGroup: adminGroup))
     }

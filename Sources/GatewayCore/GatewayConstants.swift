@@ -92,6 +92,8 @@ extension GatewayConstants {
 extension GatewayConstants {
     /// The platform name of messages sent over the control socket.
     public static let localPlatform = "local"
+    /// The platform name of webhook deliveries (`webhook:<user>` in `access`).
+    public static let webhookPlatform = "webhook"
 }
 
 extension GatewayConstants {

@@ -86,6 +86,10 @@ extension GatewayText {
     public static func startedByGateway(_ why: String) -> String {
         "a process started by gatewayd may not steer it (\(why)); run gatewayctl from a login shell or another service"
     }
+    public static let webhookAdminsReadableSecret =
+        "webhook senders are admins, and every process gatewayd starts (quick commands, the agent) runs as its user and can read platforms.webhook.secret_file: it can sign a delivery in an admin's name and run any quick command or /restart. Keep webhook senders out of admins unless you trust every quick command and the agent"
+    public static let daemonUserUnverifiable =
+        "gatewayd's own user is refused where the kernel cannot name the calling process (SO_PEERPIDFD, Linux 6.5 and later): its own children run as that user; use root or a member of control.admin_group"
     public static func notAnAdmin(uid: UInt32, adminGroup: String?) -> String {
         "uid \(uid) is not root, gatewayd's user" + (adminGroup.map { " or a member of \($0)" } ?? " (and control.admin_group is not set)")
     }

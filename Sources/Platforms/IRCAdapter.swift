@@ -54,16 +54,20 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         self.logger = logger
         outbox = IRCOutbox(burst: configuration.floodBurst, perSecond: configuration.floodPerSecond, logger: logger,
                            unconfirmedReplyWindow: configuration.unconfirmedReplyWindow)
-        guard configuration.tls else {
-            tls = nil
-            return
-        }
+        tls = try Self.tlsContext(configuration)
+    }
+
+    /// The TLS context `tls: true` asks for (nil without TLS): a bad CA file is a config error,
+    /// found by `--check-config` and a reload as well as a start, without building an adapter
+    /// (which owns an event-loop thread).
+    public static func tlsContext(_ configuration: IRCConfiguration) throws(PlatformError) -> NIOSSLContext? {
+        guard configuration.tls else { return nil }
         var settings = TLSConfiguration.makeClientConfiguration()
         do {
             if let file = configuration.tlsCAFile {
                 settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(file))
             }
-            tls = try NIOSSLContext(configuration: settings)
+            return try NIOSSLContext(configuration: settings)
         } catch {
             throw PlatformError("platforms.irc.tls_ca_file: \(configuration.tlsCAFile ?? "system roots"): \(error)")
         }

@@ -18,7 +18,7 @@ import Varlink
 /// keep-alive (`WebhookConnectionGuard`), no body kept between requests, and a request that the
 /// head shows to be unsigned refused before its body is read (`WebhookHTTPHandler`).
 public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
-    public let name = "webhook"
+    public let name = GatewayConstants.webhookPlatform
     /// One HTTP response carries every reply; there is no per-message limit to split at.
     public let maxMessageBytes = Int.max
     public let configuration: WebhookConfiguration

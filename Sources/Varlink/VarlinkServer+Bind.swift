@@ -24,8 +24,8 @@ extension VarlinkServer {
     ///
     /// The file is created with `mode` from the start (bound on a thread with a umask of its own,
     /// see `gw_unix_listen`): there is no moment at which it is more open than asked, and no
-    /// `chmod` by path that a symlink swapped in could redirect. A stale socket there is
-    /// replaced; any other file, a symlink included, is refused and left untouched.
+    /// `chmod` by path that a symlink swapped in could redirect. A stale socket there (nobody
+    /// answers on it) is replaced, a live one refused; any other file, a symlink included, is refused and left untouched.
     ///
     /// Then the file gets `groupID`, again without following a symlink. A group that cannot be
     /// applied (EPERM: the daemon's user is not a member) does not stop the server: the error is
@@ -42,9 +42,11 @@ extension VarlinkServer {
         let fd = gw_unix_listen(path, mode, configuration.backlog, &privateUmask)
         guard fd >= 0 else {
             let error = errno
-            let reason = error == EEXIST
-                ? "\(path) exists and is not a socket (a symlink or another file); not replacing it"
-                : "cannot bind \(path): \(String(cString: strerror(error)))"
+            let reason = switch error {
+            case EEXIST: "\(path) exists and is not a socket (a symlink or another file); not replacing it"
+            case EADDRINUSE: "another process is serving on \(path) (another gatewayd, or its socket unit); not taking it over"
+            default: "cannot bind \(path): \(String(cString: strerror(error)))"
+            }
             throw VarlinkSocketError(code: error, reason)
         }
         afterListen()

@@ -10,7 +10,36 @@ enum Output {
     }
 
     static func error(_ text: String, newline: Bool = true) {
-        FileHandle.standardError.write(Data((newline ? text + "\n" : text).utf8))
+        let safe = escapingControls(text, when: isatty(STDERR_FILENO) == 1)
+        FileHandle.standardError.write(Data((newline ? safe + "\n" : safe).utf8))
+    }
+
+    /// Text as a terminal may show it: control characters other than newline and tab (C0, DEL,
+    /// C1) written out as `\x1B`, `\u{9B}`, so that a chat name, a channel or a reply cannot
+    /// move the cursor, retitle the window or recolour the operator's terminal. Only `when` the
+    /// output is a terminal: a script reading a pipe gets the bytes as they are (and `--json`
+    /// escapes them anyway).
+    static func escapingControls(_ text: String, when terminal: Bool) -> String {
+        guard terminal, text.unicodeScalars.contains(where: isControl) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if !isControl(scalar) {
+                result.unicodeScalars.append(scalar)
+            } else if scalar.value < 0x80 {
+                result += "\\x" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 2)
+            } else {
+                result += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            }
+        }
+        return result
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x09, 0x0A: false
+        case 0x00..<0x20, 0x7F, 0x80..<0xA0: true
+        default: false
+        }
     }
 
     static func stateReply(_ reply: [String: JSONValue], _ options: ClientOptions) {
@@ -79,5 +108,19 @@ enum Output {
             }
         }
         return ([kind] + details).joined(separator: " ")
+    }
+}
+
+/// Everything gatewayctl prints to stdout goes through here (this shadows the standard `print`
+/// in the module): text that came from chats reaches the operator's terminal escaped (see
+/// `Output.escapingControls`).
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    let text = items.map { "\($0)" }.joined(separator: separator)
+    Swift.print(Output.escapingControls(text, when: isatty(STDOUT_FILENO) == 1), terminator: terminator)
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

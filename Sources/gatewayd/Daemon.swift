@@ -31,13 +31,16 @@ actor Daemon: GatewayControlHost {
     /// The network platforms, started before the control socket serves (READY=1 follows both).
     private var adapters: [any PlatformAdapter] = []
 
+    /// The file was named with `--config`: a reload refuses it missing, as a start does.
+    let configExplicit: Bool
     /// `--state-dir`: wins over the file's state_dir, at start and after every reload.
     let stateDirectoryOverride: String?
 
     /// `adapters` come built from the configuration (see `StartupCheck`); `run` starts them.
-    init(configPath: String, config: GatewayConfig, adapters: [any PlatformAdapter], socketOverride: String?,
+    init(configPath: String, configExplicit: Bool, config: GatewayConfig, adapters: [any PlatformAdapter], socketOverride: String?,
          stateDirectoryOverride: String?, logger: Logger) {
         self.configPath = configPath
+        self.configExplicit = configExplicit
         self.config = config
         self.adapters = adapters
         self.socketOverride = socketOverride
@@ -55,6 +58,12 @@ actor Daemon: GatewayControlHost {
     }
 
     /// The adapters the config asks for; a bad setting is a config error (exit 78).
+    /// What `makeAdapters` would refuse, without building anything (an adapter owns a thread).
+    static func checkAdapters(_ config: GatewayConfig) throws {
+        if let settings = config.platforms.irc { _ = try IRCAdapter.tlsContext(try IRCConfiguration(settings: settings)) }
+        if let settings = config.platforms.webhook { _ = try WebhookConfiguration(settings: settings) }
+    }
+
     static func makeAdapters(_ config: GatewayConfig) throws -> [any PlatformAdapter] {
         var adapters: [any PlatformAdapter] = []
         if let settings = config.platforms.irc {
@@ -139,6 +148,13 @@ actor Daemon: GatewayControlHost {
             try await startControlSocket()
         } catch {
             logger.critical("cannot serve the control socket: \(describeSystemError(error))", metadata: ["event": "socket_failed"])
+            // The adapters are up and turns may run: interrupt them and leave the networks
+            // properly (IRC's QUIT), not by the process vanishing.
+            await dispatcher.interruptTurnsNow()
+            await withTaskGroup(of: Void.self) { group in
+                for adapter in adapters { group.addTask { await adapter.stop(flushingWithin: GatewayConstants.replyFlushMargin) } }
+            }
+            await store?.flush()
             return GatewayConstants.ExitStatus.failure
         }
         let readyLine = status.reset(to: await dispatcher.snapshot, platformCount: platformNames.count)
@@ -274,8 +290,11 @@ actor Daemon: GatewayControlHost {
     func reloadConfiguration() async throws(ConfigError) {
         notify { try $0.reloading(status: "Reloading") }
         do {
-            let outcome = try ConfigLoader.load(path: configPath)
-            for warning in outcome.warnings {
+            // The check a start runs (a missing --config file, the adapters' own settings): a
+            // file that would not start is refused here, not at the next restart.
+            let checked = try StartupCheck(path: configPath, explicit: configExplicit)
+            let outcome = checked.outcome
+            for warning in checked.warnings {
                 logger.warning("\(configPath): \(warning)", metadata: ["event": "config_warning"])
             }
             var reloaded = outcome.config

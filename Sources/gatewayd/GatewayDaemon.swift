@@ -65,7 +65,7 @@ struct GatewayDaemon: AsyncParsableCommand {
         let logger = Logger(label: "gatewayd")
         let checked: StartupCheck
         do {
-            checked = try StartupCheck(path: configPath, explicit: config != nil)
+            checked = try StartupCheck(path: configPath, explicit: config != nil, build: true)
         } catch {
             for problem in error.problems where problem.severity == .error {
                 logger.critical("\(configPath): \(problem)", metadata: [
@@ -74,12 +74,12 @@ struct GatewayDaemon: AsyncParsableCommand {
             }
             throw ExitCode(GatewayConstants.ExitStatus.configInvalid)
         }
-        for warning in checked.outcome.warnings {
+        for warning in checked.warnings {
             logger.warning("\(configPath): \(warning)", metadata: ["event": "config_warning"])
         }
         var settings = checked.outcome.config
         if let stateDirectory { settings.stateDirectory = stateDirectory }
-        let daemon = Daemon(configPath: configPath, config: settings, adapters: checked.adapters,
+        let daemon = Daemon(configPath: configPath, configExplicit: config != nil, config: settings, adapters: checked.adapters,
                             socketOverride: socket, stateDirectoryOverride: stateDirectory, logger: logger)
         let status = await daemon.run()
         throw ExitCode(status)
@@ -90,7 +90,7 @@ struct GatewayDaemon: AsyncParsableCommand {
     static func check(path: String, explicit: Bool) throws {
         do {
             let checked = try StartupCheck(path: path, explicit: explicit)
-            for problem in checked.outcome.problems { print("\(path): warning: \(problem)") }
+            for problem in checked.warnings { print("\(path): warning: \(problem)") }
             print("\(path): OK" + (fileExists(path) ? "" : " (no file: built-in defaults)"))
         } catch {
             for problem in error.problems { print("\(path): \(problem.severity.rawValue): \(problem)") }

@@ -7,12 +7,13 @@ import Platforms
 /// the agent backend, and what the adapters read themselves (listen addresses, secret files).
 struct StartupCheck {
     let outcome: ConfigLoader.Outcome
-    /// Built, not started: the daemon starts them once its control socket serves.
+    /// Built, not started (empty unless `build`): the daemon starts them.
     let adapters: [any PlatformAdapter]
 
     /// `explicit`: the path was named with `--config`, so a missing file is an error; only the
-    /// default path may be absent (then the built-in defaults run).
-    init(path: String, explicit: Bool) throws(ConfigError) {
+    /// default path may be absent (then the built-in defaults run). `build`: the adapters are
+    /// made for a start; `--check-config` and a reload only check what making them would refuse.
+    init(path: String, explicit: Bool, build: Bool = false) throws(ConfigError) {
         let outcome: ConfigLoader.Outcome
         do {
             outcome = try ConfigLoader.load(path: path, requireFile: explicit)
@@ -28,12 +29,26 @@ struct StartupCheck {
         }
         var adapters: [any PlatformAdapter] = []
         do {
-            adapters = try Daemon.makeAdapters(outcome.config)
+            if build { adapters = try Daemon.makeAdapters(outcome.config) } else { try Daemon.checkAdapters(outcome.config) }
         } catch {
             problems.append(ConfigProblem(severity: .error, path: "", line: nil, message: "\(error)"))
         }
         guard problems.isEmpty else { throw ConfigError(file: path, problems: outcome.problems + problems) }
         self.outcome = outcome
         self.adapters = adapters
+        warnings = outcome.warnings + Self.deploymentWarnings(outcome.config)
+    }
+
+    /// The file's warnings and what only the whole configuration shows.
+    let warnings: [ConfigProblem]
+
+    /// Webhook senders among the admins: quick commands and the agent run as gatewayd's user and
+    /// can read `secret_file`, so they can sign a delivery in any webhook admin's name. The
+    /// control socket refuses them (`ControlPermissions`); the webhook cannot tell them apart.
+    static func deploymentWarnings(_ config: GatewayConfig) -> [ConfigProblem] {
+        guard config.platforms.webhook != nil,
+              config.access.admins.contains(where: { $0 == "*" || $0.hasPrefix("\(GatewayConstants.webhookPlatform):") })
+        else { return [] }
+        return [ConfigProblem(severity: .warning, path: "access.admins", line: nil, message: GatewayText.webhookAdminsReadableSecret)]
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import GatewayTestSupport
 import Testing
 
@@ -111,5 +112,25 @@ struct ConfigCheckTests {
         let defaults = try run([TestPaths.product("gatewayd"), "--check-config"])
         #expect(defaults.status == 0, "\(defaults.standardOutput)")
         #expect(defaults.standardOutput.contains("(no file: built-in defaults)"))
+    }
+
+    @Test("webhook senders among the admins: valid, with a warning that children can sign as them")
+    func webhookAdminsWarned() throws {
+        let directory = makeTemporaryDirectory("gatewayd-config-check")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/gatewayd.yaml", secret = directory + "/secret"
+        try "s3cret\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        func check(_ admins: String) throws -> ProcessOutput {
+            try """
+                access: {admins: [\(admins)]}
+                platforms: {webhook: {listen: "127.0.0.1:0", secret_file: \(secret)}}
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+            return try run([TestPaths.product("gatewayd"), "--check-config", "--config", path])
+        }
+        let warned = try check(#""webhook:ci""#)
+        #expect(warned.status == 0)
+        #expect(warned.standardOutput.contains("warning: access.admins: \(GatewayText.webhookAdminsReadableSecret)"), "\(warned.standardOutput)")
+        let quiet = try check(#""local:*""#)
+        #expect(quiet.standardOutput == "\(path): OK\n")
     }
 }

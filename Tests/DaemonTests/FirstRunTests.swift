@@ -1,4 +1,3 @@
-import CGatewayShims
 import Foundation
 import GatewayCore
 import GatewayTestSupport
@@ -17,29 +16,10 @@ struct FirstRunTests {
         mkdir(runtime, 0o700)
         chown(home, 65534, 65534)
         chown(runtime, 65534, 65534)
-        // READY=1 is the event to wait for: the daemon sends it once the socket listens.
-        let notify = home + "/notify.sock"
-        let notifyFD = gw_unix_bind(notify, 0)
-        try #require(notifyFD >= 0)
-        defer { close(notifyFD) }
-        chmod(notify, 0o777)
         let session = ["HOME": home, "XDG_RUNTIME_DIR": runtime, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
         let asUser = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-        let daemon = try TestChild(asUser + [TestPaths.product("gatewayd"), "--config", TestPaths.packageRoot + "/contrib/first-run.yaml"],
-                                   environment: session.merging(["NOTIFY_SOCKET": notify]) { $1 },
-                                   standardOutput: .null, standardError: .pipe)
-        var entry = pollfd(fd: notifyFD, events: Int16(POLLIN), revents: 0)
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        var ready = false
-        while !ready, poll(&entry, 1, 20_000) == 1 {
-            let n = recv(notifyFD, &buffer, buffer.count, 0)
-            ready = n > 0 && String(decoding: buffer[0..<n], as: UTF8.self).hasPrefix("READY=1")
-        }
-        guard ready else {
-            kill(daemon.pid, SIGKILL)
-            Issue.record("no READY=1: \(String(decoding: daemon.readToEnd().standardError, as: UTF8.self))")
-            return
-        }
+        let daemon = try ForegroundDaemon(asUser + [TestPaths.product("gatewayd"), "--config", TestPaths.packageRoot + "/contrib/first-run.yaml"],
+                                          environment: session, directory: home)
         func ctl(_ arguments: [String]) throws -> ProcessOutput {
             try run(asUser + [TestPaths.product("gatewayctl")] + arguments, environment: session)
         }
@@ -47,9 +27,8 @@ struct FirstRunTests {
         let uptime = try ctl(["quick", "run", "uptime"])
         let hello = try ctl(["send", "hello"])
         let alias = try ctl(["send", "/st"])
-        kill(daemon.pid, SIGTERM)
-        let logs = String(decoding: daemon.readToEnd().standardError, as: UTF8.self)
-        #expect(daemon.wait() == 0, "\(logs)")
+        let (exit, logs) = daemon.stop()
+        #expect(exit == 0, "\(logs)")
         #expect(status.status == 0, "\(status.standardError)")
         #expect(status.standardOutput.hasPrefix("● gatewayd — running"))
         #expect(!status.standardOutput.contains("Durable: NO"), "\(status.standardOutput)")

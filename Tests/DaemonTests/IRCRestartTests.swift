@@ -125,4 +125,36 @@ struct IRCRestartTests {
         #expect(!received.contains { $0.contains("secret") }, "\(received)")
         #expect(text.contains("a private reply to alice was withheld"), "\(text)")
     }
+
+    @Test("a control socket that cannot be served: exit 1, and the bot leaves IRC with its QUIT, not a dropped connection",
+          .ownThread)
+    func socketFailureLeavesProperly() throws {
+        let server = try IRCServer()
+        defer { server.stop() }
+        let directory = makeTemporaryDirectory("gatewayd-irc-socket")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = directory + "/gatewayd.yaml", log = directory + "/gatewayd.log"
+        try """
+            platforms:
+              irc: {server: "127.0.0.1:\(server.port)", nick: gatewayd, channels: ["#ops"]}
+            state_dir: \(directory)/state
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let alice = try LineClient(port: server.port)
+        defer { alice.close() }
+        try alice.register("alice", joining: "#ops")
+        // The socket's directory is a file: no socket can be bound there.
+        try "not a directory".write(toFile: directory + "/control.sock", atomically: true, encoding: .utf8)
+        let logFile = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let daemon = try TestChild(
+            [TestPaths.product("gatewayd"), "--config", config, "--socket", directory + "/control.sock/control", "--log-target", "console"],
+            environment: environment(with: [:]), standardOutput: .null, standardError: .descriptor(logFile))
+        close(logFile)
+        #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.contains(" JOIN ") } != nil)
+        let quit = alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.contains(" QUIT ") }
+        #expect(waitForExit(of: daemon.pid, timeout: .seconds(30)))
+        #expect(daemon.wait() == GatewayConstants.ExitStatus.failure)
+        let logged = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(quit?.contains("gatewayd stopping") == true, "\(quit ?? "no QUIT"); log: \(logged)")
+        #expect(logged.contains("cannot serve the control socket"))
+    }
 }

@@ -295,6 +295,23 @@ struct GatewayCtlTests {
         }
     }
 
+    @Test("chat text reaches a terminal with its control characters escaped; a pipe gets it as it is")
+    func terminalEscapes() async throws {
+        let gateway = try await Gateway.start()
+        defer { Task { await gateway.stop() } }
+        let evil = "\u{1B}]0;pwned\u{07}\u{1B}[2Jhi\u{9B}31m"
+        // script(1) gives gatewayctl a terminal (a pty) for its stdout.
+        let command = "\(TestPaths.product("gatewayctl")) --socket \(gateway.socket) send \"$EVIL\""
+        let terminal = try await onThread {
+            try run(["/usr/bin/script", "-qec", command, "/dev/null"], environment: environment(with: ["EVIL": evil]))
+        }
+        #expect(terminal.status == 0, "\(terminal.standardError)")
+        #expect(terminal.standardOutput.contains(#"echo: \x1B]0;pwned\x07\x1B[2Jhi\u{9B}31m"#), "\(terminal.standardOutput.debugDescription)")
+        #expect(!terminal.standardOutput.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{9B}" })
+        let piped = try await gateway.ctl(["send", evil])
+        #expect(piped.standardOutput == "echo: \(evil)\n", "scripts reading a pipe get the text as it is")
+    }
+
     @Test("bare gatewayctl is a usage error (64) whose help names the global options")
     func bare() async throws {
         let output = try await onThread { try run([TestPaths.product("gatewayctl")]) }

@@ -52,7 +52,7 @@ struct WebhookHarness: AdapterHarness {
         let body = String(decoding: JSONEncoder().encodeObject(["chat": "alice", "user": "alice", "text": text]), as: UTF8.self)
         let signature = "sha256=" + HMACSHA256.hex(HMACSHA256.authenticationCode(for: Array(body.utf8), key: Self.secret))
         let output = try await onThread {
-            try run(["/usr/bin/curl", "-sS", "--max-time", "10", "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", body, url])
+            try run(["/usr/bin/curl", "-sS", "--max-time", "30", "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", body, url])
         }
         let object = try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [String: Any]
         return object?["replies"] as? [String] ?? []

@@ -76,7 +76,7 @@ struct WebhookTests {
     /// curl's status line and body: "CODE BODY".
     static func curl(_ arguments: [String]) async throws -> String {
         let output = try await onThread {
-            try run(["/usr/bin/curl", "-sS", "-o", "-", "-w", " %{http_code}", "--max-time", "10"] + arguments)
+            try run(["/usr/bin/curl", "-sS", "-o", "-", "-w", " %{http_code}", "--max-time", "30"] + arguments)
         }
         #expect(output.status == 0, "\(output.standardError)")
         let text = output.standardOutput

@@ -83,6 +83,23 @@ struct VarlinkSocketFileTests {
         await server.shutdown()
     }
 
+    @Test("a socket someone still serves on is not taken over: the second server is refused, the first still answers")
+    func liveSocketKept() async throws {
+        let directory = makeTemporaryDirectory("gatewayd-varlink")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/control"
+        let first = Self.server()
+        _ = try await first.bind(path: path, mode: 0o600)
+        let second = Self.server()
+        let refused = await #expect(throws: VarlinkSocketError.self) { try await second.bind(path: path, mode: 0o600) }
+        #expect(refused?.code == EADDRINUSE)
+        #expect(refused?.message.contains("another process is serving on \(path)") == true)
+        let reply = try await onThread { try VarlinkConnection(path: path, timeout: .seconds(30)).call(VarlinkCall(method: "org.varlink.service.GetInfo")) }
+        #expect(reply.error == nil, "the first server still owns its socket file")
+        await second.shutdown()
+        await first.shutdown()
+    }
+
     @Test("a symlink swapped in after bind is not followed when the group is applied")
     func swappedAfterBind() async throws {
         let directory = makeTemporaryDirectory("gatewayd-varlink")

@@ -1,0 +1,49 @@
+import Foundation
+import GatewayTestSupport
+import Testing
+
+/// A reload refuses what a start refuses (issue 21.7's "check and start agree", on the reload
+/// path): otherwise the next restart, not the reload, finds the file bad, and exits 78 for good.
+@Suite("Reload runs the start's check", .timeLimit(.minutes(1)), .ownThread)
+struct ReloadCheckTests {
+    @Test("a file gone, or a platform section only the adapter rejects: reload refused, the old configuration serves on")
+    func refused() throws {
+        let directory = makeTemporaryDirectory("gatewayd-reload")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = directory + "/gatewayd.yaml", socket = directory + "/control"
+        let good = """
+            platforms: {local: {enabled: false}}
+            quick_commands:
+              up: {type: exec, command: "echo old config"}
+            """
+        try good.write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try ForegroundDaemon(
+            [TestPaths.product("gatewayd"), "--config", config, "--socket", socket, "--state-dir", directory + "/state", "--log-target", "console"],
+            environment: environment(with: [:]), directory: directory)
+        func ctl(_ arguments: [String]) throws -> ProcessOutput {
+            try run([TestPaths.product("gatewayctl"), "--socket", socket] + arguments)
+        }
+        // An IRC section the loader reads but the adapter refuses (its server is no host:port).
+        try """
+            platforms:
+              local: {enabled: false}
+              irc: {server: nonsense, nick: gatewayd}
+            quick_commands:
+              up: {type: exec, command: "echo new config"}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let badPlatform = try ctl(["reload"])
+        try FileManager.default.removeItem(atPath: config)
+        let gone = try ctl(["reload"])
+        let quick = try ctl(["quick", "run", "up"])
+        let send = try ctl(["send", "hello"])
+        let (exit, log) = daemon.stop()
+        #expect(badPlatform.status == 1, "\(badPlatform.standardOutput)")
+        #expect(badPlatform.standardError.contains("platforms.irc.server"), "\(badPlatform.standardError)")
+        #expect(gone.status == 1)
+        #expect(gone.standardError.contains("no such file"), "\(gone.standardError)")
+        #expect(quick.standardOutput == "old config\n", "the old quick commands stay")
+        #expect(send.status == 1, "the old file's platforms.local.enabled: false stays, not the defaults")
+        #expect(exit == 0, "\(log)")
+        #expect(!log.contains("built-in defaults"), "\(log)")
+    }
+}
