@@ -30,10 +30,9 @@ extension ConfigLoader {
     }
 
     /// Admins whom anyone on IRC can impersonate (see `AccessEntry.matchesAnyoneOnIRC`): a
-    /// warning, not an error, each with its line. `*` only when IRC is configured: on a gateway
-    /// that takes messages from the control socket alone (and webhook deliveries, signed with
-    /// its secret) everyone who can reach it is vetted already, and `*` or `local:*` is a fair
-    /// way to say "every local user".
+    /// warning, not an error, each with its line. `*` only when IRC is configured: where the
+    /// senders are the control socket's peers (vetted by uid), `*` or `local:*` is a fair way
+    /// to say "every local user". (Webhook admins have a warning of their own, `StartupCheck`.)
     static func checkOpenAdmins(_ config: GatewayConfig, root: YAMLNode, _ reader: inout Reader) {
         let access = root.mapping?.first { $0.key.string == "access" }?.value
         guard let admins = access?.mapping?.first(where: { $0.key.string == "admins" })?.value.sequence else { return }
