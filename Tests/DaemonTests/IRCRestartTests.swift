@@ -15,6 +15,18 @@ private func startDaemon(config: String, directory: String, log: String) throws 
         environment: environment(with: [:]), standardOutput: .null, standardError: .descriptor(logFile))
 }
 
+/// gatewayd.yaml in `directory`: `lines` (access, agent, drain), then the IRC server (joining
+/// #ops, reconnecting after 100 ms) and a state directory of its own. Returns its path.
+private func writeConfig(_ lines: String..., server: IRCServer, directory: String) throws -> String {
+    let path = directory + "/gatewayd.yaml"
+    try (lines + [
+        "platforms:",
+        ##"  irc: {server: "127.0.0.1:\##(server.port)", nick: gatewayd, channels: ["#ops"], reconnect_min: 100ms}"##,
+        "state_dir: \(directory)/state",
+    ]).joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
 @Suite("gatewayd over IRC", .timeLimit(.minutes(2)), .serialized,
        .enabled(if: IRCServer.isAvailable, "ngircd is not installed (.ci/install-deps installs it)"))
 struct IRCRestartTests {
@@ -25,14 +37,9 @@ struct IRCRestartTests {
         defer { server.stop() }
         let directory = makeTemporaryDirectory("gatewayd-irc-restart")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let config = directory + "/gatewayd.yaml", log = directory + "/gatewayd.log"
-        try """
-            access: {allowed_users: ["irc:*"], admins: ["irc:alice!~alice@127.0.0.1"]}
-            platforms:
-              irc: {server: "127.0.0.1:\(server.port)", nick: gatewayd, channels: ["#ops"], reconnect_min: 100ms}
-            drain: {timeout: 5s}
-            state_dir: \(directory)/state
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let log = directory + "/gatewayd.log"
+        let config = try writeConfig(#"access: {allowed_users: ["irc:*"], admins: ["irc:alice!~alice@127.0.0.1"]}"#,
+                                     "drain: {timeout: 5s}", server: server, directory: directory)
         let alice = try LineClient(port: server.port)
         defer { alice.close() }
         try alice.register("alice", joining: "#ops")
@@ -61,21 +68,16 @@ struct IRCRestartTests {
         let directory = makeTemporaryDirectory("gatewayd-irc-replay")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let started = FIFOSignal(), gate = FIFOSignal()
-        let config = directory + "/gatewayd.yaml", log = directory + "/gatewayd.log"
+        let log = directory + "/gatewayd.log"
         // The first process's turns say they started and wait at the gate; the second's answer at once.
         try """
             read -r line
             if [ ! -e \(directory)/second ]; then echo started > \(started.path); read go < \(gate.path); fi
             case $line in *xyzzy*) echo "the secret for alice";; *plugh*) echo "the answer for bob";; *) echo "the answer for mallory";; esac
             """.write(toFile: directory + "/agent.sh", atomically: true, encoding: .utf8)
-        try """
-            access: {allowed_users: ["irc:*"]}
-            agent: {backend: command, command: ["/bin/sh", "\(directory)/agent.sh"]}
-            platforms:
-              irc: {server: "127.0.0.1:\(server.port)", nick: gatewayd, channels: ["#ops"], reconnect_min: 100ms}
-            drain: {timeout: 10s}
-            state_dir: \(directory)/state
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try writeConfig(#"access: {allowed_users: ["irc:*"]}"#,
+                                     #"agent: {backend: command, command: ["/bin/sh", "\#(directory)/agent.sh"]}"#,
+                                     "drain: {timeout: 10s}", server: server, directory: directory)
         let bob = try LineClient(port: server.port)
         defer { bob.close() }
         try bob.register("bob", joining: "#ops")
