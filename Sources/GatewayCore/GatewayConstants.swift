@@ -70,6 +70,15 @@ extension GatewayConstants {
         /// within this, and trusted for this long after.
         public static let whoisTimeout: Duration = .seconds(10)
         public static let whoisValidity: Duration = .seconds(30)
+        /// A private reply that goes out within this of its message needs no WHOIS when the
+        /// nick was not seen changing hands: the message itself showed who held it. A reply
+        /// after a turn of the agent or a slow command is confirmed first (the gateway sees NICK
+        /// and QUIT only from people who share a channel with it). Answers that need no turn
+        /// (refusals, built-ins, quick commands) come well within it.
+        public static let unconfirmedReplyWindow: Duration = .seconds(3)
+        /// WHOIS asked and not yet answered, at most (each also takes a token of the flood limit);
+        /// replies to others than admins may hold half of them.
+        public static let maxPendingWhois = 16
         /// Nicks remembered as having changed hands (NICK, QUIT) on the current connection.
         public static let departuresRemembered = 4096
         /// `flood_per_second` and `flood_burst` above these are surely typos.

@@ -52,7 +52,8 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     public init(configuration: IRCConfiguration, logger: Logger = Logger(label: "gatewayd.irc")) throws(PlatformError) {
         self.configuration = configuration
         self.logger = logger
-        outbox = IRCOutbox(burst: configuration.floodBurst, perSecond: configuration.floodPerSecond, logger: logger)
+        outbox = IRCOutbox(burst: configuration.floodBurst, perSecond: configuration.floodPerSecond, logger: logger,
+                           unconfirmedReplyWindow: configuration.unconfirmedReplyWindow)
         tls = try Self.tlsContext(configuration)
     }
 
@@ -152,17 +153,38 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         }
         outbox.finish()
         await writer?.value
+        reportUnsent(outbox.discardQueued())
         try? await group.shutdownGracefully()
     }
 
+    /// Lines still queued at exit are lost, and their messages already count as answered (the
+    /// store forgot them once the reply was handed over): the log is the only trace.
+    private func reportUnsent(_ unsent: (lines: Int, targets: Int)) {
+        guard unsent.lines > 0 else { return }
+        logger.warning("IRC: \(unsent.lines) reply line(s) to \(unsent.targets) chat(s) were still queued at exit and were dropped; their messages count as answered", metadata: [
+            "event": "irc_unsent_at_stop", "platform": "irc", "dropped": "\(unsent.lines)", "targets": "\(unsent.targets)",
+        ])
+    }
+
     /// A reply with no request waiting for it (after a restart): queued (bounded) even while the
-    /// server is away; it goes out once connected.
-    public func send(_ text: String, to chat: String) async throws {
+    /// server is away; it goes out once connected. To a nick, only once a WHOIS shows the
+    /// address's person holds it (same account, else same `nick!user@host`): the message came to
+    /// an earlier process, so nothing seen since says the nick is still theirs. An address
+    /// without an identity is withheld (counted and logged like every withheld reply).
+    public func send(_ text: String, to address: ChatAddress) async throws {
+        let chat = address.chat
         guard !state.withLock({ $0.stopping }) else { throw PlatformError("the IRC adapter is stopped") }
         guard IRCText.isChannel(chat) || IRCText.isNick(chat) else { throw PlatformError("\(chat.debugDescription) is not a nick or channel") }
+        let recipient = IRCText.isChannel(chat)
+            ? nil : IRCRecipient(nick: chat, hostmask: address.hostmask, account: address.account, privileged: false, seen: nil)
         let parts = IRCText.privmsgParts(text, maxBytes: textBudget(for: chat))
-        let lost = outbox.enqueue(parts, to: chat, lane: .normal, recipient: nil)
+        let lost = outbox.enqueue(parts, to: chat, lane: .normal, recipient: recipient)
         if lost > 0 && lost == parts.count { throw PlatformError("the IRC outgoing queue is full") }
+    }
+
+    /// `send(_:to:)` with no identity: a channel's reply goes; a nick's is withheld.
+    public func send(_ text: String, to chat: String) async throws {
+        try await send(text, to: ChatAddress(platform: name, chat: chat))
     }
 
     public func health() async -> PlatformHealth { state.withLock { $0.health } }
@@ -296,8 +318,8 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             else { return }
             incoming.sessionPerUser = configuration.sessionsPerUser
             guard admitInbound() else { return }
-            let replies = IRCReplies(adapter: self, message: incoming, inbound: inbound,
-                                     seenAt: outbox.departureSequence, generation: generation)
+            let replies = IRCReplies(adapter: self, message: incoming, inbound: inbound, seen: IRCRecipient.Sighting(
+                sequence: outbox.departureSequence, generation: generation, at: .now))
             Task {
                 await inbound.handle(incoming, replies: replies)
                 state.withLock { $0.inFlight -= 1 }
@@ -346,44 +368,5 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             ])
         }
         return admitted
-    }
-
-    /// What a PRIVMSG means for the gateway; nil when it is not for us (a channel line not
-    /// addressed to the bot, a CTCP, our own echo, a sender or channel name that could not be
-    /// answered safely).
-    static func inbound(_ message: IRCMessage, nick: String, prefix: String, accountTags: Bool) -> InboundMessage? {
-        guard message.parameters.count >= 2, let sender = message.senderNick, IRCText.isNick(sender),
-              !IRCCasemapping.equal(sender, nick) else { return nil }
-        let target = message.parameters[0]
-        var text = message.parameters[1]
-        if text.hasPrefix("\u{1}") { return nil }  // CTCP (ACTION, VERSION, ...)
-        // The server sets `account` (a client cannot: its own tags start with `+`); honoured
-        // only when the capability was negotiated, and absent means not logged in.
-        let account = accountTags ? message.tags["account"].flatMap { $0.isEmpty || $0 == "*" ? nil : $0 } : nil
-        let hostmask = message.prefix.flatMap { $0.contains("!") && $0.contains("@") ? $0 : nil }
-        let isChannel = target.hasPrefix("#") || target.hasPrefix("&")
-        guard isChannel else {
-            return InboundMessage(platform: "irc", chat: sender, chatType: .dm, user: sender, text: text,
-                                  account: account, hostmask: hostmask)
-        }
-        guard IRCText.isChannel(target) else { return nil }
-        let lowered = text.lowercased(), addressed = nick.lowercased()
-        if lowered.hasPrefix(addressed + ":") || lowered.hasPrefix(addressed + ",") {
-            text = String(text.dropFirst(nick.count + 1).drop { $0 == " " })
-        } else if text.hasPrefix("/") {
-            // a command as it is
-        } else if !prefix.isEmpty, text.hasPrefix(prefix), text.count > prefix.count {
-            text = "/" + text.dropFirst(prefix.count)
-        } else {
-            return nil
-        }
-        guard !text.isEmpty else { return nil }
-        return InboundMessage(platform: "irc", chat: target, chatType: .group, user: sender, text: text,
-                              account: account, hostmask: hostmask)
-    }
-
-    /// `inbound(_:nick:prefix:accountTags:)` from a raw line, for tests of the addressing rules.
-    public static func inboundForTesting(_ line: String, nick: String, prefix: String, accountTags: Bool = true) -> InboundMessage? {
-        IRCMessage(line: line).flatMap { inbound($0, nick: nick, prefix: prefix, accountTags: accountTags) }
     }
 }

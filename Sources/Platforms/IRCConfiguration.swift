@@ -21,6 +21,10 @@ public struct IRCConfiguration: Sendable {
     /// when set, a server that does not complete it is a failed connection, not a silent
     /// fallback to no login.
     public var sasl: SASLCredentials?
+    /// How long after its message a private reply may go without a WHOIS confirming the nick's
+    /// holder. Not a config key (the default is the policy); tests shorten it to see a late reply
+    /// without waiting for one.
+    public var unconfirmedReplyWindow = GatewayConstants.IRC.unconfirmedReplyWindow
 
     public struct SASLCredentials: Sendable {
         public var user: String
@@ -33,8 +37,8 @@ public struct IRCConfiguration: Sendable {
     }
 
     public init(host: String, port: Int, nick: String, channels: [String], commandPrefix: String = "!",
-                sessionsPerUser: Bool = false, floodBurst: Int = 10, floodPerSecond: Double = 5, reconnectMin: Duration = .seconds(1),
-                reconnectMax: Duration = .seconds(60), sasl: SASLCredentials? = nil) {
+                sessionsPerUser: Bool = false, floodBurst: Int = 10, floodPerSecond: Double = 5,
+                reconnectMin: Duration = IRCSettings.defaultReconnectMin, reconnectMax: Duration = IRCSettings.defaultReconnectMax, sasl: SASLCredentials? = nil) {
         self.host = host
         self.port = port
         self.nick = nick
@@ -76,8 +80,15 @@ public struct IRCConfiguration: Sendable {
         }
         func duration(_ key: String, _ fallback: Duration) throws(PlatformError) -> Duration {
             guard let text = settings[key] else { return fallback }
-            guard let value = DurationValue.parse(text), value > .zero else { throw PlatformError("platforms.irc.\(key): expected a duration, got \(text)") }
+            guard let value = DurationValue.parse(text), ConfigLimits.durations.contains(value) else {
+                throw PlatformError("platforms.irc.\(key): expected a duration \(ConfigLimits.describe(ConfigLimits.durations)), got \(text.debugDescription)")
+            }
             return value
+        }
+        let reconnectMin = try duration(IRCSettings.reconnectMin, IRCSettings.defaultReconnectMin)
+        let reconnectMax = try duration(IRCSettings.reconnectMax, IRCSettings.defaultReconnectMax)
+        if let problem = IRCSettings.reconnectProblem(minimum: reconnectMin, maximum: reconnectMax) {
+            throw PlatformError("platforms.irc.\(IRCSettings.reconnectMin): \(problem)")
         }
         self.init(
             host: host, port: port, nick: nick, channels: channels,
@@ -85,8 +96,7 @@ public struct IRCConfiguration: Sendable {
             sessionsPerUser: try Self.flag(settings["sessions_per_user"], "sessions_per_user"),
             floodBurst: try Self.floodBurst(settings["flood_burst"]),
             floodPerSecond: try Self.floodPerSecond(settings["flood_per_second"]),
-            reconnectMin: try duration("reconnect_min", .seconds(1)),
-            reconnectMax: try duration("reconnect_max", .seconds(60)),
+            reconnectMin: reconnectMin, reconnectMax: reconnectMax,
             sasl: try Self.sasl(user: settings["sasl_user"], passwordFile: settings["sasl_password_file"]))
         tls = try Self.flag(settings["tls"], "tls")
         tlsCAFile = settings["tls_ca_file"]

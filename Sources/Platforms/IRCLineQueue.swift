@@ -18,6 +18,8 @@ struct IRCLineQueue {
     private(set) var count = 0
 
     var isEmpty: Bool { count == 0 }
+    /// Targets with lines waiting.
+    var targets: Int { byTarget.count }
 
     func count(for key: String) -> Int { byTarget[key]?.count ?? 0 }
 

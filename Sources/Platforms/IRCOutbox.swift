@@ -18,7 +18,7 @@ enum IRCLane: Int, CaseIterable {
 /// round-robin across targets and capped per target and in all (past a cap lines are dropped,
 /// counted and logged, and the reply ends with a line saying so).
 final class IRCOutbox: Sendable {
-    private struct State {
+    struct State {
         var control = CircularBuffer<IRCMessage>()
         var lanes = [IRCLineQueue(), IRCLineQueue()]
         var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?
@@ -29,6 +29,9 @@ final class IRCOutbox: Sendable {
         var lastRefill = ContinuousClock.now
         var departures = IRCDepartures()
         var whois: [String: IRCWhois] = [:]
+        /// A private reply waits for a WHOIS that the flood limit held back: the writer wakes
+        /// when a token is back to ask it.
+        var whoisHeldBack = false
         var wakeup: CheckedContinuation<Void, Never>?
         var wakePending = false
         var finished = false
@@ -36,20 +39,25 @@ final class IRCOutbox: Sendable {
         var nextWaiterID = 0
     }
 
-    private let state: Mutex<State>
+    let state: Mutex<State>
     private let burst: Double
-    private let perSecond: Double
+    let perSecond: Double
+    /// How long after its message a private reply may go without a WHOIS (see `admit`).
+    let unconfirmedReplyWindow: Duration
     private let perTargetCap: Int
     private let totalCap: Int
     private let logger: Logger
-    /// Lines dropped at the caps, and private-reply lines withheld because the nick changed hands.
+    /// Lines dropped at the caps, and private-reply lines withheld because the nick's holder was
+    /// not (or could not be confirmed as) the person who asked.
     let dropped = WaitableCount()
     let withheld = WaitableCount()
 
     init(burst: Int, perSecond: Double, logger: Logger,
+         unconfirmedReplyWindow: Duration = GatewayConstants.IRC.unconfirmedReplyWindow,
          perTargetCap: Int = GatewayConstants.IRC.queuedLinesPerTarget, totalCap: Int = GatewayConstants.IRC.queuedLinesTotal) {
         self.burst = Double(burst)
         self.perSecond = perSecond
+        self.unconfirmedReplyWindow = unconfirmedReplyWindow
         self.perTargetCap = perTargetCap
         self.totalCap = totalCap
         self.logger = logger
@@ -151,37 +159,6 @@ final class IRCOutbox: Sendable {
         state.withLock { $0.departures.depart(IRCCasemapping.fold(nick)) }
     }
 
-    /// 311, 330, 401 and 318 (the end) of a WHOIS the outbox asked.
-    func noteWhois(_ message: IRCMessage) {
-        guard message.parameters.count >= 2 else { return }
-        let key = IRCCasemapping.fold(message.parameters[1])
-        let ended = state.withLock { state -> Bool in
-            guard state.whois[key] != nil else { return false }
-            let p = message.parameters
-            switch message.command {
-            case "311" where p.count >= 4:
-                state.whois[key]!.user = p[2]
-                state.whois[key]!.host = p[3]
-            case "330" where p.count >= 3: state.whois[key]!.account = p[2]
-            case "401": state.whois[key]!.absent = true
-            case "318":
-                let answer = state.whois.removeValue(forKey: key)!
-                for recipient in answer.waiting {
-                    if recipient.isHeld(by: answer) {
-                        recipient.verifiedGeneration = state.generation
-                        recipient.verifiedAt = .now
-                    } else {
-                        recipient.refused = true
-                    }
-                }
-                return true
-            default: break
-            }
-            return false
-        }
-        if ended { wake() }
-    }
-
     /// Returns once no reply waits (true) or at `deadline` (false).
     func flush(until deadline: ContinuousClock.Instant) async -> Bool {
         let id = state.withLock { state in
@@ -208,7 +185,7 @@ final class IRCOutbox: Sendable {
         state.withLock { $0.idleWaiters.removeValue(forKey: id) }?.resume()
     }
 
-    /// Ends the writer; what still waits is dropped.
+    /// Ends the writer; what still waits is dropped (see `discardQueued`).
     func finish() {
         let waiters = state.withLock { state in
             state.finished = true
@@ -217,6 +194,15 @@ final class IRCOutbox: Sendable {
         }
         for waiter in waiters { waiter.resume() }
         wake()
+    }
+
+    /// Empties both lanes, once the writer has ended: what `stop()` could not send in time.
+    /// Returns how many lines and how many targets they were for.
+    func discardQueued() -> (lines: Int, targets: Int) {
+        state.withLock { state in
+            defer { state.lanes = [IRCLineQueue(), IRCLineQueue()] }
+            return (state.lanes.reduce(0) { $0 + $1.count }, state.lanes.reduce(0) { $0 + $1.targets })
+        }
     }
 
     // MARK: The writer
@@ -281,7 +267,7 @@ final class IRCOutbox: Sendable {
                 // Taken out while `admit` changes the rest of the state (no copy: the slot is emptied).
                 var queue = state.lanes[lane.rawValue]
                 state.lanes[lane.rawValue] = IRCLineQueue()
-                let admitted = queue.next(dropped: &dropped) { line in admit(line, &state, now: now) }
+                let admitted = queue.next(dropped: &dropped) { line in admit(line, lane, &state, now: now) }
                 state.lanes[lane.rawValue] = queue
                 guard let line = admitted else { continue }
                 guard let bytes = encode(line.message) else { continue steps }
@@ -289,51 +275,13 @@ final class IRCOutbox: Sendable {
                 return .write(bytes, writer, line, lane)
             }
             // Everything waits for a WHOIS (just asked, then it is in `control`) or was dropped.
-            if state.control.isEmpty { return .wait(whoisDeadline) }
-        }
-    }
-
-    /// Whether a line may go to its target now. Channel lines and replies with no person behind
-    /// them (restart notices) always may. A private reply: not once the nick was seen changing
-    /// hands since the message; and only after a WHOIS confirmed the holder when the reply is an
-    /// admin's or when the gateway could not watch the nick since (another connection, or the
-    /// memory of changes overflowed).
-    private func admit(_ line: IRCQueuedLine, _ state: inout State, now: ContinuousClock.Instant) -> IRCLineQueue.Admission {
-        guard let recipient = line.recipient else { return .send }
-        if recipient.refused { return .drop }
-        let knowledge: IRCDepartures.Knowledge = recipient.generation == state.generation
-            ? state.departures.knowledge(of: recipient.folded, since: recipient.seenAt) : .unknown
-        if knowledge == .departed {
-            recipient.refused = true
-            return .drop
-        }
-        let confirmed = recipient.verifiedGeneration == state.generation
-            && recipient.verifiedAt.map { now - $0 < GatewayConstants.IRC.whoisValidity } == true
-        if confirmed || (knowledge == .stayed && !recipient.privileged) { return .send }
-        if state.whois[recipient.folded] == nil {
-            state.whois[recipient.folded] = IRCWhois(sentAt: now)
-            state.control.append(IRCMessage(command: "WHOIS", parameters: [recipient.nick]))
-        }
-        if !state.whois[recipient.folded]!.waiting.contains(where: { $0 === recipient }) {
-            state.whois[recipient.folded]!.waiting.append(recipient)
-        }
-        return .wait
-    }
-
-    /// Unanswered WHOIS past their time: their replies are not delivered. Returns when the next
-    /// one runs out.
-    private func expireWhois(_ state: inout State, now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
-        var next: ContinuousClock.Instant?
-        for (key, query) in state.whois {
-            let deadline = query.sentAt + GatewayConstants.IRC.whoisTimeout
-            if now >= deadline {
-                for recipient in query.waiting { recipient.refused = true }
-                state.whois[key] = nil
-            } else {
-                next = min(next ?? deadline, deadline)
+            if state.control.isEmpty {
+                guard state.whoisHeldBack else { return .wait(whoisDeadline) }
+                state.whoisHeldBack = false
+                let refilled = now + .nanoseconds(Int64(max(0, 1 - state.tokens) / perSecond * 1e9) + 1)
+                return .wait(min(whoisDeadline ?? refilled, refilled))
             }
         }
-        return next
     }
 
     private func refill(_ state: inout State, now: ContinuousClock.Instant) {
@@ -356,7 +304,7 @@ final class IRCOutbox: Sendable {
         guard !lines.isEmpty else { return }
         withheld.add(lines.count)
         for (nick, count) in Dictionary(lines.map { ($0.recipient?.nick ?? "", 1) }, uniquingKeysWith: +) {
-            logger.notice("IRC: a private reply to \(nick) was withheld: the nick is no longer held by the person who asked (\(count) line(s))", metadata: [
+            logger.notice("IRC: a private reply to \(nick) was withheld: the nick is not, or could not be confirmed to be, held by the person who asked (\(count) line(s))", metadata: [
                 "event": "irc_reply_withheld", "platform": "irc", "chat": "\(nick)",
             ])
         }
@@ -364,7 +312,7 @@ final class IRCOutbox: Sendable {
 
     // MARK: Waking the writer
 
-    private func wake() {
+    func wake() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if let waiter = state.wakeup {
                 state.wakeup = nil

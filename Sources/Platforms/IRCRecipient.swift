@@ -7,6 +7,14 @@ import GatewayCore
 /// A reference shared by the lines of one reply; its mutable fields change only under the
 /// outbox's lock.
 final class IRCRecipient: @unchecked Sendable {
+    /// When and on which connection the message came that the reply answers.
+    struct Sighting {
+        /// The departure sequence then (nick changes seen after it concern this reply).
+        let sequence: UInt64
+        let generation: UInt64
+        let at: ContinuousClock.Instant
+    }
+
     let nick: String
     let folded: String
     /// `nick!user@host` of the message; nil when the server sent no full prefix.
@@ -15,23 +23,26 @@ final class IRCRecipient: @unchecked Sendable {
     let account: String?
     /// An admin's reply (command output): the holder is confirmed by WHOIS on every connection.
     let privileged: Bool
-    /// The departure sequence and connection generation when the message came.
-    let seenAt: UInt64
-    let generation: UInt64
+    /// nil for a reply whose message came to an earlier process (replayed after a restart): then
+    /// nothing this connection saw says who holds the nick, and a WHOIS must.
+    let seen: Sighting?
     var verifiedGeneration: UInt64?
     var verifiedAt: ContinuousClock.Instant?
     /// Set once the nick is known to be someone else's: the rest of the reply is dropped.
     var refused = false
 
-    init(nick: String, hostmask: String?, account: String?, privileged: Bool, seenAt: UInt64, generation: UInt64) {
+    init(nick: String, hostmask: String?, account: String?, privileged: Bool, seen: Sighting?) {
         self.nick = nick
         folded = IRCCasemapping.fold(nick)
         self.hostmask = hostmask
         self.account = account
         self.privileged = privileged
-        self.seenAt = seenAt
-        self.generation = generation
+        self.seen = seen
     }
+
+    /// Whether a WHOIS could confirm the person at all: with neither an account nor a mask (a
+    /// message stored before gatewayd kept them, a server that sent no full prefix) nobody can.
+    var isConfirmable: Bool { account != nil || hostmask != nil }
 
     /// Whether a WHOIS answer shows the same person: the same account when the message had one
     /// (a host may change with a cloak; the account is what services vouch for), else the same

@@ -11,17 +11,15 @@ final class IRCReplies: ReplySink, Sendable {
     private let adapter: IRCAdapter
     private let message: InboundMessage
     private let inbound: any InboundHandler
-    /// The nick-change sequence and connection generation when the message came.
-    private let seenAt: UInt64
-    private let generation: UInt64
+    /// When the message came: the nick-change sequence, connection generation and time.
+    private let seen: IRCRecipient.Sighting
     private let route = Mutex<(lane: IRCLane, recipient: IRCRecipient?)?>(nil)
 
-    init(adapter: IRCAdapter, message: InboundMessage, inbound: any InboundHandler, seenAt: UInt64, generation: UInt64) {
+    init(adapter: IRCAdapter, message: InboundMessage, inbound: any InboundHandler, seen: IRCRecipient.Sighting) {
         self.adapter = adapter
         self.message = message
         self.inbound = inbound
-        self.seenAt = seenAt
-        self.generation = generation
+        self.seen = seen
     }
 
     func send(_ text: String) async {
@@ -35,7 +33,7 @@ final class IRCReplies: ReplySink, Sendable {
         let admin = await inbound.isAdmin(message)
         let recipient = message.chatType == .dm
             ? IRCRecipient(nick: message.chat, hostmask: message.hostmask, account: message.account,
-                           privileged: admin, seenAt: seenAt, generation: generation)
+                           privileged: admin, seen: seen)
             : nil
         return route.withLock { route in
             if let known = route { return known }

@@ -116,6 +116,9 @@ enum SQLiteValue {
     case null
     case int(Int64)
     case text(String)
+
+    /// NULL for nil (an identity the network did not give), so it reads back as nil, not "".
+    static func optionalText(_ text: String?) -> SQLiteValue { text.map { .text($0) } ?? .null }
 }
 
 /// The current row of a stepping statement; valid only inside the `row` callback.
@@ -128,5 +131,10 @@ struct SQLiteRow {
         guard let bytes = sqlite3_column_text(statement, column) else { return "" }
         let count = Int(sqlite3_column_bytes(statement, column))
         return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+    }
+
+    /// nil for NULL (the pair of `SQLiteValue.optionalText`).
+    func optionalText(_ column: Int32) -> String? {
+        sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : text(column)
     }
 }

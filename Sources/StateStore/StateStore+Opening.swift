@@ -39,6 +39,16 @@ extension StateStore {
         """
         ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
         """,
+        // 3: who sent each message and asked for each restart notice, as the network vouched
+        // (IRC services account, nick!user@host), so a reply sent after a restart can be
+        // checked to reach the same person. Rows from before stay NULL: their private replies
+        // are withheld, since nothing can confirm who holds the nick now.
+        """
+        ALTER TABLE messages ADD COLUMN account TEXT;
+        ALTER TABLE messages ADD COLUMN hostmask TEXT;
+        ALTER TABLE restart_notices ADD COLUMN account TEXT;
+        ALTER TABLE restart_notices ADD COLUMN hostmask TEXT;
+        """,
     ]
 
     /// What opening found, for the log and `STATUS=`.

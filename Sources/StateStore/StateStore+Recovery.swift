@@ -7,12 +7,12 @@ extension StateStore {
         var recovery = StoreRecovery()
         var rows: [(StoredMessage, state: String)] = []
         try connection.run("""
-            SELECT id, session, platform, chat, chat_type, user, text, attempts, state
+            SELECT id, session, platform, chat, chat_type, user, text, attempts, state, account, hostmask
             FROM messages WHERE state != 'parked' ORDER BY id
             """) { row in
             let message = InboundMessage(
                 platform: row.text(2), chat: row.text(3), chatType: ChatType(rawValue: row.text(4)) ?? .dm,
-                user: row.text(5), text: row.text(6))
+                user: row.text(5), text: row.text(6), account: row.optionalText(9), hostmask: row.optionalText(10))
             rows.append((StoredMessage(id: row.int(0), session: row.text(1), message: message, attempts: Int(row.int(7))),
                          row.text(8)))
         }
@@ -40,8 +40,9 @@ extension StateStore {
                 recovery.replay.append(stored)
             }
         }
-        try connection.run("SELECT platform, chat FROM restart_notices ORDER BY requested_usec") { row in
-            recovery.restartNotices.append(ChatAddress(platform: row.text(0), chat: row.text(1)))
+        try connection.run("SELECT platform, chat, account, hostmask FROM restart_notices ORDER BY requested_usec") { row in
+            recovery.restartNotices.append(ChatAddress(
+                platform: row.text(0), chat: row.text(1), account: row.optionalText(2), hostmask: row.optionalText(3)))
         }
         try connection.run("DELETE FROM restart_notices")
         try connection.run("SELECT key, turn_count FROM sessions ORDER BY key") { row in

@@ -143,10 +143,11 @@ public final class StateStore: MessageStore, @unchecked Sendable {
         switch operation {
         case .append(let message, let session, let now, _):
             try connection.run("""
-                INSERT INTO messages (session, platform, chat, chat_type, user, text, received_usec)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO messages (session, platform, chat, chat_type, user, text, received_usec, account, hostmask)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(session), .text(message.platform), .text(message.chat), .text(message.chatType.rawValue),
-                      .text(message.user), .text(message.text), .int(now)])
+                      .text(message.user), .text(message.text), .int(now), .optionalText(message.account),
+                      .optionalText(message.hostmask)])
             return connection.lastInsertedRowID
         case .markActive(let ids, let session, let now):
             for id in ids {
@@ -165,9 +166,10 @@ public final class StateStore: MessageStore, @unchecked Sendable {
             try connection.run("DELETE FROM sessions WHERE key = ?", [.text(key)])
         case .addNotice(let chat, let now, _):
             try connection.run("""
-                INSERT INTO restart_notices (platform, chat, requested_usec) VALUES (?, ?, ?)
-                ON CONFLICT (platform, chat) DO UPDATE SET requested_usec = excluded.requested_usec
-                """, [.text(chat.platform), .text(chat.chat), .int(now)])
+                INSERT INTO restart_notices (platform, chat, requested_usec, account, hostmask) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (platform, chat) DO UPDATE SET requested_usec = excluded.requested_usec,
+                    account = excluded.account, hostmask = excluded.hostmask
+                """, [.text(chat.platform), .text(chat.chat), .int(now), .optionalText(chat.account), .optionalText(chat.hostmask)])
         case .recover(let policy, _):
             return try recover(policy)
         }

@@ -17,7 +17,7 @@ struct DaemonOutbox: ChatOutbox {
             return
         }
         do {
-            for part in ReplySplitter.split(text, maxBytes: adapter.maxMessageBytes) { try await adapter.send(part, to: chat.chat) }
+            for part in ReplySplitter.split(text, maxBytes: adapter.maxMessageBytes) { try await adapter.send(part, to: chat) }
         } catch {
             logger.warning("reply to \(chat.platform):\(chat.chat) not delivered: \(error)", metadata: [
                 "event": "reply_undelivered", "platform": "\(chat.platform)", "chat": "\(chat.chat)",

@@ -48,6 +48,20 @@ struct ConfigCheckTests {
                                "platforms.webhook.replay_window: ")
     }
 
+    @Test("IRC reconnect waits: each 1ms..30d, reconnect_min not above reconnect_max (given or default); 78 naming key path and line",
+          arguments: [
+            ("reconnect_min: 9000000000000000\n    reconnect_max: 1",
+             #"platforms.irc.reconnect_min: duration out of range: must be between 1ms and 30d, got "9000000000000000" (line 6)"#),
+            ("reconnect_min: 1\n    reconnect_max: inf", "platforms.irc.reconnect_max: expected a duration (seconds, or \"30s\", \"10m\", \"1h\") between 1ms and 30d, got \"inf\" (line 7)"),
+            ("reconnect_min: 0\n    reconnect_max: 1", #"platforms.irc.reconnect_min: duration out of range: must be between 1ms and 30d, got "0" (line 6)"#),
+            ("reconnect_min: 1\n    reconnect_max: 31d", #"platforms.irc.reconnect_max: duration out of range: must be between 1ms and 30d, got "31d" (line 7)"#),
+            ("reconnect_min: 2m\n    reconnect_max: 1s", "platforms.irc.reconnect_min: reconnect_min (2m) is above reconnect_max (1s) (line 6)"),
+            ("reconnect_max: 100ms", "platforms.irc.reconnect_max: reconnect_min (1s) is above reconnect_max (100ms); reconnect_min is the default (line 6)"),
+          ])
+    func ircReconnect(_ keys: String, _ expected: String) throws {
+        try Self.expectRefused("# edge value\nplatforms:\n  irc:\n    server: \"127.0.0.1:1\"\n    nick: gw\n    \(keys)\n", expected)
+    }
+
     @Test("counts of 0, negative, 2^64 or past their range: 78, naming key path, line and range",
           arguments: [("max_concurrent", "0"), ("max_concurrent", "-1"), ("max_concurrent", "18446744073709551616"),
                       ("max_concurrent", "1025"), ("max_output", "0"), ("max_output", "-1"),

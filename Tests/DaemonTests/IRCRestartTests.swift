@@ -15,6 +15,18 @@ private func startDaemon(config: String, directory: String, log: String) throws 
         environment: environment(with: [:]), standardOutput: .null, standardError: .descriptor(logFile))
 }
 
+/// gatewayd.yaml in `directory`: `lines` (access, agent, drain), then the IRC server (joining
+/// #ops, reconnecting after 100 ms) and a state directory of its own. Returns its path.
+private func writeConfig(_ lines: String..., server: IRCServer, directory: String) throws -> String {
+    let path = directory + "/gatewayd.yaml"
+    try (lines + [
+        "platforms:",
+        ##"  irc: {server: "127.0.0.1:\##(server.port)", nick: gatewayd, channels: ["#ops"], reconnect_min: 100ms}"##,
+        "state_dir: \(directory)/state",
+    ]).joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
 @Suite("gatewayd over IRC", .timeLimit(.minutes(2)), .serialized,
        .enabled(if: IRCServer.isAvailable, "ngircd is not installed (.ci/install-deps installs it)"))
 struct IRCRestartTests {
@@ -25,14 +37,9 @@ struct IRCRestartTests {
         defer { server.stop() }
         let directory = makeTemporaryDirectory("gatewayd-irc-restart")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let config = directory + "/gatewayd.yaml", log = directory + "/gatewayd.log"
-        try """
-            access: {allowed_users: ["irc:*"], admins: ["irc:alice!~alice@127.0.0.1"]}
-            platforms:
-              irc: {server: "127.0.0.1:\(server.port)", nick: gatewayd, channels: ["#ops"], reconnect_min: 100ms}
-            drain: {timeout: 5s}
-            state_dir: \(directory)/state
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let log = directory + "/gatewayd.log"
+        let config = try writeConfig(#"access: {allowed_users: ["irc:*"], admins: ["irc:alice!~alice@127.0.0.1"]}"#,
+                                     "drain: {timeout: 5s}", server: server, directory: directory)
         let alice = try LineClient(port: server.port)
         defer { alice.close() }
         try alice.register("alice", joining: "#ops")
@@ -51,6 +58,74 @@ struct IRCRestartTests {
         #expect(waitForExit(of: second.pid, timeout: .seconds(30)))
         #expect(notice?.hasSuffix(" PRIVMSG alice :\(GatewayText.restartedSuccessfully)") == true,
                 "\(notice ?? "no message"); log: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+    }
+
+    @Test("killed mid-turn, restarted after alice left and mallory took her nick: the replayed reply is withheld from mallory, bob (still there) gets his",
+          .ownThread)
+    func replayedReplyFollowsThePerson() async throws {
+        let server = try IRCServer()
+        defer { server.stop() }
+        let directory = makeTemporaryDirectory("gatewayd-irc-replay")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let started = FIFOSignal(), gate = FIFOSignal()
+        let log = directory + "/gatewayd.log"
+        // The first process's turns say they started and wait at the gate; the second's answer at once.
+        try """
+            read -r line
+            if [ ! -e \(directory)/second ]; then echo started > \(started.path); read go < \(gate.path); fi
+            case $line in *xyzzy*) echo "the secret for alice";; *plugh*) echo "the answer for bob";; *) echo "the answer for mallory";; esac
+            """.write(toFile: directory + "/agent.sh", atomically: true, encoding: .utf8)
+        let config = try writeConfig(#"access: {allowed_users: ["irc:*"]}"#,
+                                     #"agent: {backend: command, command: ["/bin/sh", "\#(directory)/agent.sh"]}"#,
+                                     "drain: {timeout: 10s}", server: server, directory: directory)
+        let bob = try LineClient(port: server.port)
+        defer { bob.close() }
+        try bob.register("bob", joining: "#ops")
+        let alice = try LineClient(port: server.port)
+        try alice.register("alice", joining: nil)
+
+        let first = try startDaemon(config: config, directory: directory, log: log)
+        #expect(bob.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.contains(" JOIN ") } != nil)
+        alice.send("PRIVMSG gatewayd :xyzzy")
+        #expect(await started.waitForLine(timeout: .seconds(20)) == "started")
+        bob.send("PRIVMSG gatewayd :plugh")
+        #expect(await started.waitForLine(timeout: .seconds(20)) == "started")
+        // Both turns are running (so both messages are in state.db): gatewayd dies.
+        kill(first.pid, SIGKILL)
+        _ = first.wait()
+        gate.send("go")
+        gate.send("go")  // the orphaned turns end (their output has no reader left)
+
+        alice.send("QUIT :bye")
+        _ = alice.waitFor { $0.hasPrefix("ERROR") }
+        alice.close()
+        let mallory = try LineClient(port: server.port)
+        defer { mallory.close() }
+        try mallory.register("alice", user: "mallory", joining: nil)
+
+        FileManager.default.createFile(atPath: directory + "/second", contents: nil)
+        let second = try startDaemon(config: config, directory: directory, log: log)
+        let answer = bob.waitFor(timeout: .seconds(30)) { $0.contains(" PRIVMSG bob :") }
+        #expect(answer?.hasSuffix(" PRIVMSG bob :the answer for bob") == true, "\(answer ?? "nothing")")
+        var received: [String] = []
+        mallory.send("PRIVMSG gatewayd :frotz")
+        let own = mallory.waitFor(timeout: .seconds(30)) { line in
+            received.append(line)
+            return line.contains(" PRIVMSG alice :the answer for mallory")
+        }
+        #expect(own != nil, "mallory's own message is answered")
+        kill(second.pid, SIGTERM)
+        #expect(waitForExit(of: second.pid, timeout: .seconds(30)))
+        #expect(second.wait() == 0)
+        // Everything gatewayd sent mallory was relayed before the server answers her PING.
+        mallory.send("PING :done")
+        _ = mallory.waitFor(timeout: .seconds(10)) { line in
+            received.append(line)
+            return line.contains("PONG") && line.hasSuffix(":done")
+        }
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(!received.contains { $0.contains("secret") }, "\(received)")
+        #expect(text.contains("a private reply to alice was withheld"), "\(text)")
     }
 
     @Test("a control socket that cannot be served: exit 1, and the bot leaves IRC with its QUIT, not a dropped connection",

@@ -65,6 +65,34 @@ struct AccessEntryTests {
             """).problems.isEmpty)
     }
 
+    @Test("admins anyone on IRC can match (\"*\" with IRC, irc:*, a mask with an all-wildcard host): a warning naming the entry and its line")
+    func openAdminsWarning() {
+        let tls = "platforms: {irc: {server: \"irc.example.net:6697\", nick: gw, tls: true}}"
+        let outcome = ConfigLoader.parse("""
+            access:
+              admins:
+                - "*"
+                - "irc:*"
+                - "irc:*!*@*"
+                - "irc:bob!*@?*"
+                - "irc:~alice"
+                - "irc:bob!~bob@*.example.org"
+                - "local:*"
+            \(tls)
+            """)
+        #expect(outcome.errors.isEmpty, "warnings, not errors: \(outcome.errors)")
+        let warnings = outcome.warnings.map(\.description)
+        #expect(warnings.count == 4, "\(warnings)")
+        #expect(warnings.contains { $0.hasPrefix(#"access.admins: "*" makes everyone an admin, on IRC too"#) && $0.hasSuffix("(line 3)") })
+        #expect(warnings.contains { $0.hasPrefix(#"access.admins: "irc:*" makes everyone on IRC an admin"#) && $0.hasSuffix("(line 4)") })
+        #expect(warnings.contains { $0.hasPrefix(#"access.admins: "irc:*!*@*" matches anyone"#) && $0.hasSuffix("(line 5)") })
+        #expect(warnings.contains { $0.hasPrefix(#"access.admins: "irc:bob!*@?*" matches anyone"#) && $0.hasSuffix("(line 6)") })
+        // Without IRC, "*" and "local:*" name local users (vetted by uid) and signed webhook callers.
+        #expect(ConfigLoader.parse(#"access: {allowed_users: ["*"], admins: ["*", "local:*"]}"#).problems.isEmpty)
+        #expect(ConfigLoader.parse("access: {allowed_users: [\"irc:*\", \"irc:*!*@*\"]}\n" + tls).problems.isEmpty,
+                "anyone may talk to the bot: only admins are warned about")
+    }
+
     @Test("the refusal memory stays bounded under 100,000 distinct strangers")
     func refusalMemoryBounded() {
         var notices = RefusalNotices()

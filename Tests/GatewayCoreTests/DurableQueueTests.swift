@@ -2,12 +2,19 @@ import Foundation
 import GatewayCore
 import GatewayTestSupport
 import StateStore
+import Synchronization
 import Testing
 
-/// Replies that no request waits for, collected per chat.
+/// Replies that no request waits for, collected per chat, with the addresses they went to.
 final class Outbox: ChatOutbox, @unchecked Sendable {
     let replies = Replies()
-    func send(_ text: String, to chat: ChatAddress) async { await replies.send("\(chat.chat): \(text)") }
+    private let sent = Mutex<[ChatAddress]>([])
+    var addresses: [ChatAddress] { sent.withLock { $0 } }
+
+    func send(_ text: String, to chat: ChatAddress) async {
+        sent.withLock { $0.append(chat) }
+        await replies.send("\(chat.chat): \(text)")
+    }
 }
 
 private func openStore(_ directory: String, busyTimeout: Int32 = 2_000) throws -> StateStore {
@@ -173,6 +180,42 @@ struct DurableQueueTests {
         ])
         #expect(await d.sessionSnapshots().first { $0.key == "local:dm:c9" }?.turnCount == 2)
         #expect(agent.startedTurns.isEmpty)
+    }
+
+    @Test("after a restart, replies to a direct chat carry its sender's identity (replayed turn, abandoned and restart notices); a channel's none")
+    func identityAcrossRestart() async throws {
+        let directory = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try openStore(directory)
+        let alice = InboundMessage(platform: "irc", chat: "alice", user: "alice", text: "question",
+                                   account: "alice", hostmask: "alice!~a@h")
+        let channel = InboundMessage(platform: "irc", chat: "#ops", chatType: .group, user: "bob", text: "for the channel",
+                                     sessionPerUser: false, account: "bob", hostmask: "bob!~b@h")
+        let carol = InboundMessage(platform: "irc", chat: "carol", user: "carol", text: "risky", hostmask: "carol!~c@h")
+        _ = try await store.append(alice, session: alice.sessionKey)
+        _ = try await store.append(channel, session: channel.sessionKey)
+        let risky = try await store.append(carol, session: carol.sessionKey)
+        for _ in 0..<2 {
+            _ = try await store.recover(policy: RecoveryPolicy())
+            store.markActive([risky], session: carol.sessionKey)
+            store.markInterrupted([risky])
+        }
+        let d = Dispatcher(config: try config(#"access: {allowed_users: ["irc:*"], admins: ["irc:~dave"]}"#),
+                           agent: EchoAgent(), clock: ManualClock(), store: store)
+        await d.markRunning()
+        let replies = Replies()
+        await d.handle(InboundMessage(platform: "irc", chat: "dave", user: "dave", text: "/restart", account: "dave",
+                                      hostmask: "dave!~d@h"), replies: replies)
+        #expect(replies.texts == [GatewayText.restarting])
+        await store.flush()
+        let (_, outbox, _, _) = try await restart(directory, "")
+        #expect(await outbox.replies.wait(for: 4).count == 4)
+        #expect(Set(outbox.addresses) == [
+            ChatAddress(platform: "irc", chat: "alice", account: "alice", hostmask: "alice!~a@h"),
+            ChatAddress(platform: "irc", chat: "#ops"),
+            ChatAddress(platform: "irc", chat: "carol", hostmask: "carol!~c@h"),
+            ChatAddress(platform: "irc", chat: "dave", account: "dave", hostmask: "dave!~d@h"),
+        ])
     }
 
     @Test("/reset and /stop drop what the session had waiting, in the store too")

@@ -22,25 +22,26 @@ struct IRCQueueTests {
             host: "127.0.0.1", port: peer.port, nick: "gatewayd", channels: [], floodBurst: 1000, floodPerSecond: 1000))
         // Not started yet: the lines wait for a connection (bounded).
         let perTarget = GatewayConstants.IRC.queuedLinesPerTarget, total = GatewayConstants.IRC.queuedLinesTotal
-        try await adapter.send((1...300).map { "l\($0)" }.joined(separator: "\n"), to: "bob")
+        try await adapter.send((1...300).map { "l\($0)" }.joined(separator: "\n"), to: "#bob")
         #expect(adapter.queuedLines == perTarget)
         #expect(adapter.droppedLines == 300 - (perTarget - 1))
         for index in 1..<(total / perTarget) {
-            try await adapter.send((1...perTarget).map { "l\($0)" }.joined(separator: "\n"), to: "user\(index)")
+            try await adapter.send((1...perTarget).map { "l\($0)" }.joined(separator: "\n"), to: "#user\(index)")
         }
         #expect(adapter.queuedLines == total)
-        await #expect(throws: PlatformError.self) { try await adapter.send("one more", to: "carol") }
+        await #expect(throws: PlatformError.self) { try await adapter.send("one more", to: "#carol") }
         #expect(adapter.queuedLines == total)
-        // Connected: bob's 200 lines go out, the last one saying what was dropped.
+        // Connected: #bob's 200 lines go out, the last one saying what was dropped. (Channels: a
+        // reply to a nick sent this way has no identity to confirm, and would be withheld.)
         try await adapter.start(inbound: CannedReplies(replies: []))
         let bob = try await onThread {
             try peer.accept()
             try peer.welcome()
-            return try peer.expect(timeout: .seconds(30), "bob's last line") { $0.hasPrefix("PRIVMSG bob :…") }
-                .filter { $0.hasPrefix("PRIVMSG bob :") }
+            return try peer.expect(timeout: .seconds(30), "#bob's last line") { $0.hasPrefix("PRIVMSG #bob :…") }
+                .filter { $0.hasPrefix("PRIVMSG #bob :") }
         }
         #expect(bob.count == perTarget)
-        #expect(bob.last == "PRIVMSG bob :\(GatewayText.ircLinesDropped(300 - (perTarget - 1)))")
+        #expect(bob.last == "PRIVMSG #bob :\(GatewayText.ircLinesDropped(300 - (perTarget - 1)))")
         await adapter.stop(flushingWithin: .zero)
     }
 

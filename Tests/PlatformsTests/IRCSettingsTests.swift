@@ -22,4 +22,18 @@ struct IRCSettingsTests {
         let defaults = try IRCConfiguration(settings: base)
         #expect(defaults.floodPerSecond == 5 && defaults.floodBurst == 10)
     }
+
+    @Test("reconnect_min and reconnect_max read by the adapter itself: 1ms..30d each, the first not above the longest")
+    func reconnectSettings() throws {
+        let base = ["server": "irc.example.net:6667", "nick": "gw"]
+        for (key, value) in [("reconnect_min", "9000000000000000"), ("reconnect_max", "31d"), ("reconnect_min", "0"),
+                             ("reconnect_min", "0.0001"), ("reconnect_max", "inf"), ("reconnect_max", "100ms")] {
+            #expect(throws: PlatformError.self, "\(key) \(value.debugDescription)") {
+                try IRCConfiguration(settings: base.merging([key: value]) { $1 })
+            }
+        }
+        #expect(throws: PlatformError.self) { try IRCConfiguration(settings: base.merging(["reconnect_min": "2m", "reconnect_max": "1m"]) { $1 }) }
+        let edge = try IRCConfiguration(settings: base.merging(["reconnect_min": "1ms", "reconnect_max": "30d"]) { $1 })
+        #expect(edge.reconnectMin == .milliseconds(1) && edge.reconnectMax == .seconds(30 * 86_400))
+    }
 }

@@ -17,10 +17,13 @@ struct CannedReplies: InboundHandler {
 
 /// A gateway on a scripted peer, registered; the peer is past the welcome.
 func scriptedGateway(_ peer: ScriptedIRCPeer, _ inbound: any InboundHandler, channels: [String] = [],
-                     burst: Int = 1000, perSecond: Double = 1000) async throws -> IRCAdapter {
-    let adapter = try IRCAdapter(configuration: IRCConfiguration(
+                     burst: Int = 1000, perSecond: Double = 1000,
+                     unconfirmedReplyWindow: Duration = GatewayConstants.IRC.unconfirmedReplyWindow) async throws -> IRCAdapter {
+    var configuration = IRCConfiguration(
         host: "127.0.0.1", port: peer.port, nick: "gatewayd", channels: channels, floodBurst: burst, floodPerSecond: perSecond,
-        reconnectMin: .milliseconds(50), reconnectMax: .milliseconds(200)))
+        reconnectMin: .milliseconds(50), reconnectMax: .milliseconds(200))
+    configuration.unconfirmedReplyWindow = unconfirmedReplyWindow
+    let adapter = try IRCAdapter(configuration: configuration)
     try await adapter.start(inbound: inbound)
     try await onThread {
         try peer.accept()

@@ -104,6 +104,28 @@ struct StateStoreTests {
         #expect(try await store.recover(policy: RecoveryPolicy()).restartNotices.isEmpty)
     }
 
+    @Test("who sent a message and who asked for a restart notice (account, nick!user@host) come back after a restart; none stays none")
+    func senderIdentity() async throws {
+        let directory = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let dm = InboundMessage(platform: "irc", chat: "alice", user: "alice", text: "question", account: "alice",
+                                hostmask: "alice!~alice@host.example")
+        let bare = InboundMessage(platform: "irc", chat: "bob", user: "bob", text: "no prefix")
+        let notice = ChatAddress(platform: "irc", chat: "alice", account: nil, hostmask: "alice!~alice@host.example")
+        do {
+            let store = try openStore(directory)
+            _ = try await store.append(dm, session: "irc:dm:alice")
+            _ = try await store.append(bare, session: "irc:dm:bob")
+            try await store.addRestartNotice(ChatAddress(platform: "irc", chat: "alice", account: "old", hostmask: "old!o@o"))
+            try await store.addRestartNotice(notice)
+            await store.flush()
+        }
+        let recovery = try await openStore(directory).recover(policy: RecoveryPolicy())
+        #expect(recovery.replay.map(\.message) == [dm, bare])
+        #expect(recovery.replay.last?.message.account == nil && recovery.replay.last?.message.hostmask == nil, "NULL, not \"\"")
+        #expect(recovery.restartNotices == [notice], "the latest request's identity")
+    }
+
     @Test("a burst of appends from many tasks: all stored, ids in submission order per task")
     func concurrentAppends() async throws {
         let store = try openStore(makeTemporaryDirectory())
@@ -163,6 +185,24 @@ struct StateStoreTests {
         let recovery = try await migrated.recover(policy: RecoveryPolicy())
         #expect(recovery.replay.map(\.message.text) == ["from v1"])
         #expect(recovery.replay.first?.attempts == 0)
+
+        // Schema 2 (before sender identities): a DM and a restart notice come back without one.
+        let second = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: second) }
+        let made = try await python("""
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            db.executescript(sys.argv[2])
+            db.executescript(sys.argv[3])
+            db.execute("insert into messages (session, platform, chat, chat_type, user, text, received_usec) values ('irc:dm:alice', 'irc', 'alice', 'dm', 'alice', 'from v2', 1)")
+            db.execute("insert into restart_notices (platform, chat, requested_usec) values ('irc', 'alice', 1)")
+            db.execute("pragma user_version = 2")
+            db.commit()
+            """, [second + "/state.db", StateStore.migrations[0], StateStore.migrations[1]])
+        #expect(made.status == 0, "\(made.standardError)")
+        let fromTwo = try await openStore(second).recover(policy: RecoveryPolicy())
+        #expect(fromTwo.replay.map(\.message) == [InboundMessage(platform: "irc", chat: "alice", user: "alice", text: "from v2")])
+        #expect(fromTwo.restartNotices == [ChatAddress(platform: "irc", chat: "alice")])
     }
 
     @Test("a corrupt file is moved aside and a fresh store starts; a newer schema leaves no store")

@@ -69,6 +69,18 @@ public enum AccessEntry: Sendable, Equatable {
         if case .user("irc", _) = self { true } else { false }
     }
 
+    /// True when anyone on IRC can match it: `*`, `irc:*`, or a mask whose host part is all
+    /// wildcards (`irc:*!*@*`, `irc:alice!*@*`): a nick and a user name are whatever the client
+    /// says, only the host is the server's. In `admins` that hands exec quick commands and
+    /// /restart to whoever connects and picks the name (a load warning says so).
+    public var matchesAnyoneOnIRC: Bool {
+        switch self {
+        case .everyone, .platform("irc"): true
+        case .ircMask(let mask): mask.split(separator: "@").last.map { $0.allSatisfy { $0 == "*" || $0 == "?" } } ?? false
+        default: false
+        }
+    }
+
     /// Whether the sender of `message` is the one this entry names.
     public func matches(_ message: InboundMessage) -> Bool {
         switch self {

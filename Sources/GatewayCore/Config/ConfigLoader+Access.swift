@@ -29,6 +29,30 @@ extension ConfigLoader {
         }
     }
 
+    /// Admins whom anyone on IRC can impersonate (see `AccessEntry.matchesAnyoneOnIRC`): a
+    /// warning, not an error, each with its line. `*` only when IRC is configured: where the
+    /// senders are the control socket's peers (vetted by uid), `*` or `local:*` is a fair way
+    /// to say "every local user". (Webhook admins have a warning of their own, `StartupCheck`.)
+    static func checkOpenAdmins(_ config: GatewayConfig, root: YAMLNode, _ reader: inout Reader) {
+        let access = root.mapping?.first { $0.key.string == "access" }?.value
+        guard let admins = access?.mapping?.first(where: { $0.key.string == "admins" })?.value.sequence else { return }
+        for item in admins {
+            guard let text = item.string, let entry = try? AccessEntry(parsing: text), entry.matchesAnyoneOnIRC else { continue }
+            switch entry {
+            case .everyone:
+                guard config.platforms.irc != nil else { continue }
+                reader.warning("access.admins", item.line, "\"*\" makes everyone an admin, on IRC too, where anyone may connect and "
+                               + "take any free nick; name IRC admins by account (\"irc:~ACCOUNT\") and local ones as \"local:*\"")
+            case .platform:
+                reader.warning("access.admins", item.line, "\(text.debugDescription) makes everyone on IRC an admin (exec quick commands, "
+                               + "/restart); name services accounts (\"irc:~ACCOUNT\") or masks with a host (\"irc:nick!user@host\")")
+            default:
+                reader.warning("access.admins", item.line, "\(text.debugDescription) matches anyone who picks that nick and user name: "
+                               + "its host part is all wildcards; name a services account (\"irc:~ACCOUNT\") or the host")
+            }
+        }
+    }
+
     /// Warnings about IRC identities that a plaintext connection cannot protect: whoever is on the
     /// path between the gateway and the server can read and forge the lines that carry them.
     static func checkIRCTransport(_ config: GatewayConfig, root: YAMLNode, _ reader: inout Reader) {

@@ -96,6 +96,7 @@ public enum ConfigLoader {
                 reader.unknownKey(key, path: "", value)
             }
         }
+        checkOpenAdmins(config, root: root, &reader)
         checkIRCTransport(config, root: root, &reader)
         return Outcome(config: config, problems: reader.problems)
     }
@@ -218,6 +219,7 @@ public enum ConfigLoader {
                 var settings: [String: String] = [:]
                 let pairs = reader.mapping(value, path) ?? []
                 if key == "webhook" { WebhookSettings.check(pairs, path: path, &reader) }
+                if key == "irc" { IRCSettings.check(pairs, path: path, &reader) }
                 for (k, v) in pairs {
                     settings[k] = v.flowText
                 }

@@ -82,7 +82,7 @@ extension Dispatcher {
             let turns = counters.turnsInFlight
             // Remembered before the reply, so "restarted successfully" reaches this chat afterwards.
             do {
-                try await store?.addRestartNotice(ChatAddress(platform: message.platform, chat: message.chat))
+                try await store?.addRestartNotice(ChatAddress(replyingTo: message))
             } catch {
                 publish(.messageDispatched(session: key, route: .storeFailed))
             }

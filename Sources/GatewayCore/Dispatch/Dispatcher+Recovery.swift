@@ -19,7 +19,7 @@ extension Dispatcher {
         for stored in recovery.replay {
             let key = stored.session
             if sessions[key] == nil { sessions[key] = Session(key: key, createdAt: now, lastActive: now) }
-            let chat = ChatAddress(platform: stored.message.platform, chat: stored.message.chat)
+            let chat = ChatAddress(replyingTo: stored.message)
             sessions[key]?.pending.append(PendingMessage(
                 message: stored.message, replies: OutboxReplies(chat: chat, outbox: outbox, dispatcher: self),
                 storeIDs: [stored.id]))
@@ -30,7 +30,7 @@ extension Dispatcher {
         for abandoned in recovery.abandoned {
             let message = abandoned.message
             await deliverLater(GatewayText.abandoned(abandoned.reason, text: message.message.text, attempts: message.attempts),
-                               to: ChatAddress(platform: message.message.platform, chat: message.message.chat), outbox)
+                               to: ChatAddress(replyingTo: message.message), outbox)
         }
         for chat in recovery.restartNotices {
             await deliverLater(GatewayText.restartedSuccessfully, to: chat, outbox)

@@ -16,7 +16,8 @@ public protocol MessageStore: AnyObject, Sendable {
     func markInterrupted(_ ids: [Int64])
     /// `/reset`: the session and everything it still had waiting.
     func forgetSession(_ key: String)
-    /// `/restart` from a chat: it is told when the gateway is back.
+    /// `/restart` from a chat: it is told when the gateway is back (a direct chat only if the
+    /// person who asked still holds it: the address keeps their identity).
     func addRestartNotice(_ chat: ChatAddress) async throws(StoreError)
     /// What a new process picks up: the messages to replay, those given up on, restart notices
     /// (removed as they are returned) and the sessions. Applies the retry policy in the same
@@ -28,10 +29,26 @@ public protocol MessageStore: AnyObject, Sendable {
 public struct ChatAddress: Sendable, Hashable {
     public var platform: String
     public var chat: String
+    /// For a direct chat, who it is with as the network vouched when they wrote (see
+    /// `InboundMessage.account` and `hostmask`). A chat's name is not always its person's: an IRC
+    /// nick passes to whoever takes it once it is free, so the adapter confirms the holder
+    /// against these before a private reply goes, and withholds it when they are nil (a group
+    /// chat, or a message stored before gatewayd kept them).
+    public var account: String?
+    public var hostmask: String?
 
-    public init(platform: String, chat: String) {
+    public init(platform: String, chat: String, account: String? = nil, hostmask: String? = nil) {
         self.platform = platform
         self.chat = chat
+        self.account = account
+        self.hostmask = hostmask
+    }
+
+    /// Where replies to `message` go: its chat, with its sender's identity when it is a direct chat.
+    public init(replyingTo message: InboundMessage) {
+        let direct = message.chatType == .dm
+        self.init(platform: message.platform, chat: message.chat,
+                  account: direct ? message.account : nil, hostmask: direct ? message.hostmask : nil)
     }
 }
 

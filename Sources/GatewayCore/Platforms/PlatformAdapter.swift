@@ -18,11 +18,16 @@ public protocol PlatformAdapter: AnyObject, Sendable {
     func waitUntilReady(within limit: Duration) async
     /// A reply with no request waiting for it (after a restart), to a chat by its id.
     func send(_ text: String, to chat: String) async throws
+    /// The same, with who the chat is with when it is a direct one (`ChatAddress.account`,
+    /// `hostmask`): an adapter whose chat names can pass to someone else (IRC nicks) checks the
+    /// name's holder against them first. The default ignores them (a webhook's chat is its caller's).
+    func send(_ text: String, to address: ChatAddress) async throws
     /// For `GetStatus` and `STATUS=`.
     func health() async -> PlatformHealth
 }
 
 extension PlatformAdapter {
+    public func send(_ text: String, to address: ChatAddress) async throws { try await send(text, to: address.chat) }
     public func stop(flushingWithin limit: Duration) async { await stop() }
     public func waitUntilReady(within limit: Duration) async {}
 }
