@@ -11,7 +11,9 @@ import Varlink
 /// `{"replies": [...]}` once the dispatcher is done. `GET /health` needs no signature.
 ///
 /// A repeated `id` within 10 minutes gets the first answer again, without a second dispatch
-/// (senders retry on timeouts; a retried "restart the backend" must not run twice).
+/// (senders retry on timeouts; a retried "restart the backend" must not run twice); so does a
+/// replay of a timestamped delivery, which is refused for as long as its timestamp is inside the
+/// replay window once its answer is forgotten (`DeliveryLog`).
 ///
 /// Each connection is bounded in time and memory: at most `maxConnections` open (past it a new
 /// one is closed at once, counted and logged), deadlines for a head, a body and an idle
@@ -22,7 +24,7 @@ public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
     /// One HTTP response carries every reply; there is no per-message limit to split at.
     public let maxMessageBytes = Int.max
     public let configuration: WebhookConfiguration
-    let deliveries = DeliveryLog()
+    let deliveries: DeliveryLog
     public let statistics = WebhookStatistics()
     private let logger: Logger
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -35,6 +37,7 @@ public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
     public init(configuration: WebhookConfiguration, logger: Logger = Logger(label: "gatewayd.webhook")) {
         self.configuration = configuration
         self.logger = logger
+        deliveries = DeliveryLog(replayWindow: configuration.replayWindow)
     }
 
     /// The address it listens on (the port the kernel chose when the configuration said 0).

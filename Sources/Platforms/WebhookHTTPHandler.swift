@@ -48,7 +48,16 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             signature = nil
             answeredEarly = false
             releaseBody()
-            guard request.method == .POST, Self.path(request) == "/webhook" else { return }
+            switch (request.method, Self.path(request)) {
+            case (.POST, "/webhook"):
+                break
+            case (.GET, "/health"):
+                return
+            default:
+                // Answered from the head: a body sent to a path that takes none is never read.
+                let (status, answer) = Self.wrongRoute(request)
+                return answerEarly(context, request, status, answer)
+            }
             if let length = request.headers.first(name: "content-length").flatMap(Int.init), length > WebhookConfiguration.maxBody {
                 return answerEarly(context, request, .payloadTooLarge, Self.error("body larger than \(WebhookConfiguration.maxBody) bytes"))
             }
@@ -58,7 +67,8 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             self.signature = signature
         case .body(var buffer):
-            guard let request = head, !answeredEarly else { return }
+            // Only a signed POST /webhook has a body worth keeping; another's is dropped as it comes.
+            guard let request = head, !answeredEarly, signature != nil else { return }
             if body.count + buffer.readableBytes > WebhookConfiguration.maxBody {
                 return answerEarly(context, request, .payloadTooLarge, Self.error("body larger than \(WebhookConfiguration.maxBody) bytes"))
             }
@@ -99,7 +109,7 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case (.GET, "/health"):
             respond(context, request, .ok, JSONValue.object(["status": .string("ok")]).serialized())
         case (.POST, "/webhook"):
-            guard let signature, signature.verifies(body: body, secret: configuration.secret) else {
+            guard let signature = self.signature, signature.verifies(body: body, secret: configuration.secret) else {
                 respond(context, request, .unauthorized, [])
                 return
             }
@@ -113,28 +123,52 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
             let boundHandler = NIOLoopBound(self, eventLoop: context.eventLoop)
             let inbound = self.inbound, deliveries = self.deliveries
+            let replayKey = signature.replayKey
             Task { @Sendable in
-                let answer = await Self.answer(delivery, inbound: inbound, deliveries: deliveries)
+                let (status, answer) = await Self.answer(delivery, replayKey: replayKey, inbound: inbound, deliveries: deliveries)
                 boundContext.eventLoop.execute {
-                    boundHandler.value.respond(boundContext.value, request, .ok, answer)
+                    boundHandler.value.respond(boundContext.value, request, status, answer)
                 }
             }
-        case (_, "/webhook"), (_, "/health"):
-            respond(context, request, .methodNotAllowed, Self.error("method \(request.method) not allowed here"))
         default:
-            respond(context, request, .notFound, Self.error("no such path; POST /webhook or GET /health"))
+            let (status, answer) = Self.wrongRoute(request)
+            respond(context, request, status, answer)
         }
     }
 
-    /// The dispatcher's replies as the response body; a repeated id gets the first body again.
-    private static func answer(_ delivery: Delivery, inbound: any InboundHandler, deliveries: DeliveryLog) async -> [UInt8] {
-        if let id = delivery.id, let earlier = await deliveries.claim(id) { return earlier }
+    /// 405 for a known path with the wrong method, 404 for any other path.
+    private static func wrongRoute(_ request: HTTPRequestHead) -> (HTTPResponseStatus, [UInt8]) {
+        switch Self.path(request) {
+        case "/webhook", "/health": (.methodNotAllowed, error("method \(request.method) not allowed here"))
+        default: (.notFound, error("no such path; POST /webhook or GET /health"))
+        }
+    }
+
+    /// The dispatcher's replies as the response body. A replay of a timestamped delivery (its
+    /// signature) or a repeated `id` gets the first body again, without a second dispatch; a
+    /// replay whose answer is no longer kept is refused (409).
+    private static func answer(_ delivery: Delivery, replayKey: (key: DeliveryKey, timestamp: Int64)?,
+                               inbound: any InboundHandler, deliveries: DeliveryLog) async -> (HTTPResponseStatus, [UInt8]) {
+        var claimed: [DeliveryKey] = []
+        let keys = [replayKey.map { ($0.key, Optional($0.timestamp)) }, delivery.id.map { (DeliveryKey.id($0), nil as Int64?) }]
+        for case let (key, timestamp)? in keys {
+            switch await deliveries.claim(key, timestamp: timestamp) {
+            case .first:
+                claimed.append(key)
+            case .earlier(let body):
+                deliveries.answer(claimed, body)
+                return (.ok, body)
+            case .refused(let reason):
+                deliveries.answer(claimed, error(reason))
+                return (.conflict, error(reason))
+            }
+        }
         let replies = CollectedReplies()
         await inbound.handle(InboundMessage(platform: "webhook", chat: delivery.chat, chatType: .dm,
                                             user: delivery.user, text: delivery.text), replies: replies)
         let body = JSONValue.object(["replies": .array(replies.texts.map { .string($0) })]).serialized()
-        if let id = delivery.id { deliveries.answer(id, body) }
-        return body
+        deliveries.answer(claimed, body)
+        return (.ok, body)
     }
 
     private func respond(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: HTTPResponseStatus,

@@ -45,6 +45,13 @@ struct WebhookSignature {
         self.digest = digest
     }
 
+    /// What a replay of this request would repeat exactly, when it is timestamped: its
+    /// signature and the signed time (`DeliveryLog` remembers both). An untimestamped delivery
+    /// has none: the same body signed again is as likely a genuine repeat as a replay.
+    var replayKey: (key: DeliveryKey, timestamp: Int64)? {
+        timestamp.flatMap(Int64.init).map { (.signature(SignatureDigest(digest)), $0) }
+    }
+
     /// Whether the HMAC of what was signed (see the type's comment) is the claimed one.
     func verifies(body: [UInt8], secret: [UInt8]) -> Bool {
         let parts = timestamp.map { [Array($0.utf8) + [UInt8(ascii: ".")], body] } ?? [body]

@@ -224,17 +224,106 @@ struct WebhookLimitsTests {
     func retryWhileInFlight() async throws {
         let clock = TestClock()
         let log = DeliveryLog(window: .seconds(600), now: { clock.now })
-        #expect(await log.claim("slow") == nil, "the first delivery works it out")
-        let retry = Task { await log.claim("slow") }
-        while log.waiters("slow") == 0 { await Task.yield() }
+        #expect(await log.claim(.id("slow")) == .first, "the first delivery works it out")
+        let retry = Task { await log.claim(.id("slow")) }
+        while log.waiters(.id("slow")) == 0 { await Task.yield() }
         // Longer than the window passes before the first is answered; another id comes meanwhile.
         clock.advance(by: .seconds(700))
-        #expect(await log.claim("other") == nil)
-        log.answer("slow", Array("first".utf8))
+        #expect(await log.claim(.id("other")) == .first)
+        log.answer([.id("slow")], Array("first".utf8))
         let answered = await value(of: retry, within: .seconds(5))
-        #expect(answered == .some(Array("first".utf8)), "the retry hung or got nothing")
+        #expect(answered == .earlier(Array("first".utf8)), "the retry hung or got nothing")
         // A later retry, within the window after the answer, gets it too: no second dispatch.
-        #expect(await log.claim("slow") == Array("first".utf8))
+        #expect(await log.claim(.id("slow")) == .earlier(Array("first".utf8)))
+    }
+
+    @Test("a captured timestamped delivery replayed without an id: the first answer within 10 minutes, refused after, never a second dispatch")
+    func replayWithoutID() async throws {
+        var recording: RecordingInbound?
+        try await Self.withWebhook({ $0.replayWindow = .seconds(3600) }, inbound: { dispatcher in
+            let inbound = RecordingInbound(dispatcher)
+            recording = inbound
+            return inbound
+        }) { port, adapter in
+            let body = #"{"chat":"c","user":"ops","text":"/up"}"#
+            let now = "\(time(nil))"
+            let request = Self.post(body, headers: ["X-Hub-Signature-256: \(Self.signature(Array(body.utf8), timestamp: now))",
+                                                    "X-Gatewayd-Timestamp: \(now)"])
+            let answers: [String?] = try await onThread {
+                try (0..<3).map { _ in
+                    let client = try RawTCPClient(port: port)
+                    _ = client.send(request)
+                    return client.receiveResponse()
+                }
+            }
+            for answer in answers { #expect(answer?.hasSuffix(#"{"replies":["up"]}"#) == true, "\(answer ?? "")") }
+            #expect(adapter.deliveries.rememberedSignatures == 1)
+        }
+        #expect(recording?.messages.count == 1, "a replay was dispatched again")
+    }
+
+    @Test("a replay after its answer is forgotten is refused while its timestamp is in the window; signatures kept are bounded by a floor")
+    func replayAfterAnswerForgotten() async {
+        let clock = TestClock()
+        let wall = Mutex<Int64>(1_000_000)
+        let log = DeliveryLog(window: .seconds(600), replayWindow: .seconds(86_400), maxSignatures: 3,
+                              now: { clock.now }, wallClock: { wall.withLock { $0 } })
+        func key(_ n: UInt8) -> DeliveryKey { .signature(SignatureDigest([UInt8](repeating: n, count: 32))) }
+        #expect(await log.claim(key(1), timestamp: 1_000_000) == .first)
+        log.answer([key(1)], Array("one".utf8))
+        clock.advance(by: .seconds(601))
+        wall.withLock { $0 += 601 }
+        guard case .refused(let reason) = await log.claim(key(1), timestamp: 1_000_000) else {
+            Issue.record("a replay past the answer window was not refused")
+            return
+        }
+        #expect(reason.contains("10 minutes"))
+        // Past the replay window the signature check refuses it by itself: the log forgets it.
+        wall.withLock { $0 += 86_400 }
+        #expect(await log.claim(key(9), timestamp: 1_087_000) == .first)
+        log.answer([key(9)], [])
+        #expect(log.rememberedSignatures == 1)
+        // Two more than the bound: the oldest ones go, and their timestamps become the floor.
+        for n in UInt8(2)...5 {
+            #expect(await log.claim(key(n), timestamp: 1_087_000 + Int64(n)) == .first)
+            log.answer([key(n)], [])
+        }
+        #expect(log.rememberedSignatures == 3)
+        // key(9)'s answer is still kept: a replay gets it. A new delivery at or before the floor cannot be checked.
+        #expect(await log.claim(key(9), timestamp: 1_087_000) == .earlier([]))
+        if case .refused(let reason) = await log.claim(key(20), timestamp: 1_087_002) {
+            #expect(reason.contains("new timestamp"))
+        } else {
+            Issue.record("a new signature at the floor was not refused")
+        }
+        #expect(await log.claim(key(21), timestamp: 1_087_003) == .first, "after the floor: accepted")
+    }
+
+    @Test("answers kept are bounded in bytes: the oldest is forgotten first")
+    func answerBytesBounded() async {
+        let log = DeliveryLog(maxAnswerBytes: 10)
+        for id in ["a", "b", "c"] {
+            #expect(await log.claim(.id(id)) == .first)
+            log.answer([.id(id)], Array("four".utf8))
+        }
+        #expect(await log.claim(.id("a")) == .first, "forgotten: 12 bytes were over the bound")
+        #expect(await log.claim(.id("c")) == .earlier(Array("four".utf8)))
+    }
+
+    @Test("a POST to another path, or another method on /webhook, is answered from its head; its 1 MiB body is never read")
+    func wrongRouteBeforeBody() async throws {
+        try await Self.withWebhook { port, adapter in
+            for head in ["POST /elsewhere HTTP/1.1", "PUT /webhook HTTP/1.1"] {
+                let answer: String? = try await onThread {
+                    let client = try RawTCPClient(port: port)
+                    _ = client.send("\(head)\r\nHost: 127.0.0.1\r\nContent-Length: \(WebhookConfiguration.maxBody)\r\n\r\n")
+                    return client.receiveResponse()
+                }
+                #expect(answer?.hasPrefix(head.hasPrefix("POST") ? "HTTP/1.1 404" : "HTTP/1.1 405") == true, "\(head): \(answer ?? "nothing before the body")")
+                #expect(answer?.lowercased().contains("connection: close") == true)
+            }
+            #expect(adapter.statistics.bodyBytes.load(ordering: .relaxed) == 0)
+        }
     }
 }
 
