@@ -37,10 +37,17 @@ public final class IRCServer: @unchecked Sendable {
         var ssl = ""
         if let tlsPort {
             try Self.makeCertificate(in: directory, name: "cert")
+            // Without a DHFile ngircd generates 2048-bit DH parameters before it listens: seconds
+            // of CPU, past any sane readiness wait on a loaded machine. RFC 7919's named group
+            // is a constant, written out at once.
+            let dh = try run(["/usr/bin/openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048",
+                              "-out", "\(directory)/dh.pem"])
+            guard dh.status == 0 else { throw IRCTestError("openssl genpkey: \(dh.standardError)") }
             ssl = """
                 [SSL]
                 CertFile = \(directory)/cert.pem
                 KeyFile = \(directory)/cert.key
+                DHFile = \(directory)/dh.pem
                 Ports = \(tlsPort)
                 """
         }
@@ -79,13 +86,21 @@ public final class IRCServer: @unchecked Sendable {
         self.process = process
         // ngircd has no readiness notification: wait (bounded) until the port accepts, and
         // check the server there is this one.
-        for _ in 0..<500 {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
             if let probe = try? LineClient(port: port) {
                 defer { probe.close() }
                 probe.send("NICK probe\(UInt16.random(in: 0...9999))")
                 probe.send("USER probe 0 * :probe")
-                if probe.waitFor(timeout: .seconds(5), { $0.contains(" 001 ") })?.hasPrefix(":\(name) ") == true { return }
-                throw IRCTestError("port \(port) is another server's")
+                guard probe.waitFor(timeout: .seconds(30), { $0.contains(" 001 ") })?.hasPrefix(":\(name) ") == true else {
+                    throw IRCTestError("port \(port) is another server's")
+                }
+                // ngircd goes on without a port it could not bind: the TLS one must be checked too.
+                if let tlsPort {
+                    guard let tls = try? LineClient(port: tlsPort) else { throw IRCTestError("ngircd does not listen on its TLS port \(tlsPort)") }
+                    tls.close()
+                }
+                return
             }
             guard process.isRunning else { throw IRCTestError("ngircd exited (port \(port) taken?)") }
             usleep(10_000)

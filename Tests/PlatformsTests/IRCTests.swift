@@ -172,7 +172,7 @@ struct IRCTLSTests {
         let dispatcher = await runningDispatcher(#"access: {allowed_users: ["irc:*"]}"#)
         let adapter = try IRCAdapter(configuration: IRCConfiguration(settings: [
             "server": "localhost:\(server.tlsPort!)", "nick": "gatewayd", "channels": "[#ops]",
-            "tls": "true", "tls_ca_file": server.certificate,
+            "tls": "true", "tls_ca_file": server.certificate, "reconnect_min": "100ms", "reconnect_max": "1s",
         ]))
         try await adapter.start(inbound: dispatcher)
         try await sawJoin(alice)

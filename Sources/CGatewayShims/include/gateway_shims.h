@@ -59,7 +59,8 @@ ssize_t gw_recv_with_credentials(int fd, void *buffer, size_t length,
 int gw_unix_bind(const char *path, int stream);
 /// Connect a SOCK_STREAM Unix socket to path ('@' = abstract). Returns the fd or -1 with errno.
 int gw_unix_connect(const char *path);
-/// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, released), for
+/// A TCP port on 127.0.0.1 that was free a moment ago, below the ephemeral range (so that no outgoing
+/// connection takes it before its server binds it), for
 /// tests and benchmarks that start a server which cannot bind port 0 itself. -1 on error.
 int gw_free_loopback_port(void);
 
