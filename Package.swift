@@ -45,6 +45,12 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // OpenSSL's libcrypto (Debian's libssl-dev): the webhook's HMAC-SHA256; see HMACSHA256.
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(name: "CGatewayShims"),
         .target(name: "CSpawnBaseline", dependencies: ["CGatewayShims"]),
         .target(
@@ -64,7 +70,7 @@ let package = Package(
         .target(
             name: "Platforms",
             dependencies: [
-                "GatewayCore", "Varlink",
+                "GatewayCore", "Varlink", "CCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
