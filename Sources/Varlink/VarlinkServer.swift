@@ -17,7 +17,9 @@ public final class VarlinkServer: Sendable {
     public let configuration: Configuration
     let logger: Logger
     private let interfaces: [String: any VarlinkInterface]
-    private let group: MultiThreadedEventLoopGroup
+    /// One loop of the group it was given: the listener, every connection and their tasks
+    /// share its thread (a reply is written without a hop).
+    private let eventLoop: any EventLoop
     private let channel = Mutex<(any Channel)?>(nil)
     /// The socket file this server bound itself (nil for an adopted one).
     private let socketPath = Mutex<String?>(nil)
@@ -26,16 +28,21 @@ public final class VarlinkServer: Sendable {
     /// Connection tasks run on the (single) event loop's thread.
     private let executor: EventLoopTaskExecutor
     private let activity = Mutex(Activity())
+    /// The connections open now: the event loops are shared, so `shutdown` closes them itself.
+    private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
 
+    /// `eventLoops`: the daemon's one group (NIO's shared one unless given); the server does not
+    /// shut it down.
     public init(info: VarlinkServiceInfo, interfaces: [any VarlinkInterface], configuration: Configuration = Configuration(),
-                logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() })) {
+                logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() }),
+                eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.info = info
         self.configuration = configuration
         self.logger = logger
         self.interfaces = Dictionary(interfaces.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
         admission = Mutex(ConnectionAdmission(configuration))
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        executor = EventLoopTaskExecutor(group.next())
+        eventLoop = eventLoops.next()
+        executor = EventLoopTaskExecutor(eventLoop)
     }
 
     /// Serves on a listening socket passed by systemd (socket activation).
@@ -61,7 +68,8 @@ public final class VarlinkServer: Sendable {
             return state.waiters
         }
         for waiter in waiters { waiter.resume() }
-        try? await group.shutdownGracefully()
+        let open = connections.withLock { Array($0.values) }
+        for connection in open { try? await connection.close() }
     }
 
     /// Open connections.
@@ -95,7 +103,7 @@ public final class VarlinkServer: Sendable {
     public var boundPath: String? { socketPath.withLock { $0 } }
 
     func bootstrap() -> ServerBootstrap {
-        ServerBootstrap(group: group)
+        ServerBootstrap(group: eventLoop)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .childChannelInitializer { [self] channel in
                 let peer = (try? channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) {
@@ -106,7 +114,12 @@ public final class VarlinkServer: Sendable {
                                       ["event": "connection_refused", "uid": "\(peer.uid)"])
                     return channel.close()
                 }
-                channel.closeFuture.whenComplete { [self] _ in admission.withLock { $0.release(uid: peer.uid) } }
+                let id = ObjectIdentifier(channel)
+                connections.withLock { $0[id] = channel }
+                channel.closeFuture.whenComplete { [self] _ in
+                    admission.withLock { $0.release(uid: peer.uid) }
+                    connections.withLock { _ = $0.removeValue(forKey: id) }
+                }
                 let handler = VarlinkConnectionHandler(configuration: configuration)
                 do {
                     try channel.pipeline.syncOperations.addHandler(handler)
