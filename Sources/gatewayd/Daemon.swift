@@ -135,7 +135,7 @@ actor Daemon: GatewayControlHost {
         // adapters' last replies, the store's last writes, the control socket, the watchdog,
         // the notifications (STOPPING=1, the last STATUS=), and the signals last of all.
         let services = [
-            service(SignalService(signals: LifecycleSignals.all) { number in await self.handle(signal: number) }, "signals"),
+            service(SignalService(signals: LifecycleSignals.reader.signals) { number in await self.handle(signal: number) }, "signals"),
             service(NotifyService(queue: notifications, status: status), "notify"),
             service(WatchdogService(dispatcher: dispatcher, notifier: notifier, logger: logger), "watchdog"),
             service(control, "control"),

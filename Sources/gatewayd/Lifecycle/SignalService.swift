@@ -1,7 +1,6 @@
 import CGatewayShims
 import GatewayCore
 import ServiceLifecycle
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,8 +10,8 @@ import Glibc
 ///
 /// `block()` is the first thing `main` does, before any thread exists: every thread started
 /// later (NIO's, the runner's, the log writer's, the pool's) inherits the mask, so a SIGTERM at
-/// any moment stays pending until `SignalService` reads it from a signalfd, and is then a
-/// drain and exit 0, even when it came before READY=1. Children start with an empty mask
+/// any moment waits, in a signalfd then in `reader`'s stream, for `SignalService`, and is then
+/// a drain and exit 0, even when it came before READY=1. Children start with an empty mask
 /// (`Spawner` sets it), so a command the daemon runs can still be stopped by its signals.
 enum LifecycleSignals {
     /// TERM and INT stop, USR1 restarts, HUP reloads; USR2 wedges the dispatcher, only with
@@ -25,64 +24,47 @@ enum LifecycleSignals {
         var signals = all
         _ = gw_block_signals(&signals, Int32(signals.count))
     }
+
+    /// The signals as they come, from the main thread's reader (made once they are blocked).
+    static let reader = SignalReader(all)
 }
 
-/// Reads the lifecycle signals and hands each to `handle`, in order, from the start of the
-/// service group to its end (it is the first service, so the last one shut down: a second
-/// SIGTERM still interrupts the turns while everything else winds down).
+/// Hands each lifecycle signal to `handle`, in order, from the start of the service group to
+/// its end (it is the first service, so the last one shut down: a second SIGTERM still
+/// interrupts the turns while everything else winds down). Signals that came before the group
+/// ran (during the config check, the store's opening) wait in the stream and come first.
 struct SignalService: Service {
-    let signals: [Int32]
+    let signals: AsyncStream<Int32>
     let handle: @Sendable (Int32) async -> Void
 
     func run() async throws {
-        let reader = try SignalReader(signals)
-        await withGracefulShutdownHandler {
-            for await number in reader.signals { await handle(number) }
-        } onGracefulShutdown: {
-            reader.stop()
+        try? await cancelWhenGracefulShutdown { [signals, handle] in
+            for await number in signals { await handle(number) }
         }
     }
 }
 
-/// A thread of its own (`gw-signals`) waiting on a signalfd: a blocking read has no place on
-/// the cooperative pool. It ends, and `signals` with it, when `stop()` wakes it.
+/// Reads the lifecycle signals from a signalfd on the main thread, which has nothing else to
+/// do (the daemon runs on the pool and NIO's loops): no thread of its own, and no blocking read
+/// on the cooperative pool. `run()` returns once `stop()` is called.
 final class SignalReader: Sendable {
     let signals: AsyncStream<Int32>
     private let continuation: AsyncStream<Int32>.Continuation
     private let signalFD: Int32
     private let wakeFD: Int32
 
-    struct OpenFailed: Error, CustomStringConvertible {
-        let code: Int32
-        var description: String { "cannot read signals: \(String(cString: strerror(code)))" }
-    }
-
-    init(_ numbers: [Int32]) throws(OpenFailed) {
+    /// The signals must be blocked in every thread already (`LifecycleSignals.block()`).
+    init(_ numbers: [Int32]) {
         var numbers = numbers
-        let signalFD = gw_signalfd(&numbers, Int32(numbers.count))
-        guard signalFD >= 0 else { throw OpenFailed(code: errno) }
-        let wakeFD = gw_eventfd()
-        guard wakeFD >= 0 else {
-            let code = errno
-            close(signalFD)
-            throw OpenFailed(code: code)
-        }
-        self.signalFD = signalFD
-        self.wakeFD = wakeFD
+        signalFD = gw_signalfd(&numbers, Int32(numbers.count))
+        wakeFD = gw_eventfd()
+        // Only at the start of the process, with descriptors to spare: failing here is a bug.
+        precondition(signalFD >= 0 && wakeFD >= 0, "signalfd/eventfd: \(String(cString: strerror(errno)))")
         (signals, continuation) = AsyncStream<Int32>.makeStream()
-        let created = gw_start_thread("gw-signals", { context in
-            let reader = Unmanaged<SignalReader>.fromOpaque(context!).takeRetainedValue()
-            reader.loop()
-        }, Unmanaged.passRetained(self).toOpaque())
-        guard created == 0 else {
-            Unmanaged.passUnretained(self).release()
-            close(signalFD)
-            close(wakeFD)
-            throw OpenFailed(code: created)
-        }
     }
 
-    private func loop() {
+    /// Reads signals until `stop()`.
+    func run() {
         while true {
             let number = gw_signalfd_next(signalFD, wakeFD)
             guard number > 0 else { break }
@@ -91,13 +73,7 @@ final class SignalReader: Sendable {
         continuation.finish()
     }
 
-    /// Once both the thread and the service let go: no write to a descriptor closed under it.
-    deinit {
-        close(signalFD)
-        close(wakeFD)
-    }
-
-    /// Ends the thread; signals that come after stay pending (the process is about to exit).
+    /// Ends `run()`; signals that come after stay pending (the process is about to exit).
     func stop() {
         _ = gw_eventfd_signal(wakeFD)
     }
