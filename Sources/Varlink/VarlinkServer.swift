@@ -30,6 +30,18 @@ public final class VarlinkServer: Sendable {
     private let activity = Mutex(Activity())
     /// The connections open now: the event loops are shared, so `shutdown` closes them itself.
     private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// Connections accepted, each served by a child task of `serving` (structured: none
+    /// outlives the server's shutdown).
+    private let accepted: AsyncStream<Accepted>
+    private let acceptedContinuation: AsyncStream<Accepted>.Continuation
+    /// The one task that serves, started with the socket, ended and awaited by `shutdown`.
+    private let serving = Mutex<Task<Void, Never>?>(nil)
+
+    private struct Accepted: Sendable {
+        let channel: any Channel
+        let peer: PeerCredentials
+        let connection: NIOLoopBound<VarlinkConnectionHandler>
+    }
 
     /// `eventLoops`: the daemon's one group (NIO's shared one unless given); the server does not
     /// shut it down.
@@ -43,12 +55,35 @@ public final class VarlinkServer: Sendable {
         admission = Mutex(ConnectionAdmission(configuration))
         eventLoop = eventLoops.next()
         executor = EventLoopTaskExecutor(eventLoop)
+        (accepted, acceptedContinuation) = AsyncStream<Accepted>.makeStream()
     }
 
     /// Serves on a listening socket passed by systemd (socket activation).
     public func adopt(listeningDescriptor fd: Int32) async throws {
         let bound = try await bootstrap().withBoundSocket(fd).get()
         channel.withLock { $0 = bound }
+        startServing()
+    }
+
+    func startServing() {
+        serving.withLock { task in
+            guard task == nil else { return }
+            task = Task(executorPreference: executor) { await self.serveConnections() }
+        }
+    }
+
+    /// Each connection in a child task on the event loop's thread, until `shutdown`.
+    private func serveConnections() async {
+        await withDiscardingTaskGroup { group in
+            for await connection in accepted {
+                group.addTask(executorPreference: executor) {
+                    await self.serve(channel: connection.channel, peer: connection.peer, connection: connection.connection)
+                    // Wound down once the channel is closed for good (its slot given back).
+                    try? await connection.channel.closeFuture.get()
+                    self.changeActivity { $0.connectionTasks -= 1 }
+                }
+            }
+        }
     }
 
     /// Stops accepting, lets calls being answered finish (up to `grace`: a `Restart` caller gets
@@ -70,6 +105,8 @@ public final class VarlinkServer: Sendable {
         for waiter in waiters { waiter.resume() }
         let open = connections.withLock { Array($0.values) }
         for connection in open { try? await connection.close() }
+        acceptedContinuation.finish()
+        await serving.withLock({ $0 })?.value
     }
 
     /// Open connections.
@@ -97,6 +134,7 @@ public final class VarlinkServer: Sendable {
     func adopt(bound: any Channel, path: String) {
         channel.withLock { $0 = bound }
         socketPath.withLock { $0 = path }
+        startServing()
     }
 
     /// The socket file this server bound itself; nil for a socket passed by systemd.
@@ -128,11 +166,10 @@ public final class VarlinkServer: Sendable {
                 }
                 let connection = NIOLoopBound(handler, eventLoop: channel.eventLoop)
                 activity.withLock { $0.connectionTasks += 1 }
-                Task(executorPreference: executor) {
-                    await self.serve(channel: channel, peer: peer, connection: connection)
-                    // Wound down once the channel is closed for good (its slot given back).
-                    try? await channel.closeFuture.get()
-                    self.changeActivity { $0.connectionTasks -= 1 }
+                if case .terminated = acceptedContinuation.yield(Accepted(channel: channel, peer: peer, connection: connection)) {
+                    // Shut down meanwhile: nobody will serve it.
+                    changeActivity { $0.connectionTasks -= 1 }
+                    return channel.close()
                 }
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
