@@ -63,9 +63,11 @@ struct GatewayDaemon: AsyncParsableCommand {
         // Whatever way this ends, the queued records go out before the process does.
         defer { LogWriter.shared.flush() }
         let logger = Logger(label: "gatewayd")
-        // The one event-loop group: the control socket, the webhook and IRC share its threads
-        // (one per core). The process reaper and the log writer keep threads of their own.
-        let eventLoops = MultiThreadedEventLoopGroup.singleton
+        // The one event-loop group: the control socket, the webhook and IRC share its thread
+        // (their work on it is framing and TLS; dispatching runs on the cooperative pool, so one
+        // loop is plenty, and each more cost idle RSS). Never shut down: it ends with the
+        // process. The process reaper and the log writer keep threads of their own.
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let checked: StartupCheck
         do {
             checked = try StartupCheck(path: configPath, explicit: config != nil, build: eventLoops)

@@ -1,5 +1,6 @@
 import CGatewayShims
 import Foundation
+import GatewayCore
 import GatewayTestSupport
 import Testing
 
@@ -41,6 +42,56 @@ struct EarlyStopTests {
         if delayMilliseconds >= 20 {
             #expect(beforeMain < Self.runsPerDelay, "\(beforeMain) of \(Self.runsPerDelay) runs were TERM'd before main blocked the signals")
         }
+    }
+
+    @Test("SIGTERM while the start waits for IRC to register: the wait is cut short, then STOPPING=1 and exit 0")
+    func stopWhileWaitingForPlatform() throws {
+        let directory = makeTemporaryDirectory("gatewayd-early-stop")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // An IRC server that accepts and never speaks: the start waits (5 s at most) for the
+        // adapter to register before READY=1.
+        let port = freeLoopbackPort()
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var one: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(bound == 0 && listen(listener, 8) == 0, "cannot listen on 127.0.0.1:\(port): errno \(errno)")
+        let config = directory + "/gatewayd.yaml"
+        try "platforms:\n  irc: {server: \"127.0.0.1:\(port)\", nick: gatewayd}\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let notify = directory + "/notify.sock"
+        let fd = gw_unix_bind(notify, 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let child = try TestChild([TestPaths.product("gatewayd"), "--config", config, "--socket", directory + "/control",
+                                   "--state-dir", directory + "/state", "--log-target", "console"],
+                                  environment: environment(with: ["NOTIFY_SOCKET": notify]), standardOutput: .null, standardError: .pipe)
+        var waiting = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+        let connected = poll(&waiting, 1, 30_000) == 1
+        let connection = connected ? accept(listener, nil, nil) : -1
+        defer { if connection >= 0 { close(connection) } }
+        let stopped = ContinuousClock.now
+        kill(child.pid, SIGTERM)
+        let log = String(decoding: child.readToEnd().standardError, as: UTF8.self)
+        let status = child.wait()
+        let took = ContinuousClock.now - stopped
+        var said: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            guard n > 0 else { break }
+            said += String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+        #expect(connected, "gatewayd never connected to the IRC server")
+        #expect(status == 0, "\(log)")
+        #expect(said.contains("STOPPING=1"), "\(said)")
+        #expect(took < GatewayConstants.platformReadyWait, "the stop waited \(took) for the platform: \(log)")
     }
 
     /// One gatewayd, TERM'd `delay` after `posix_spawn` returned (the child has exec'd by then).
