@@ -38,7 +38,7 @@ struct SignalService: Service {
     let handle: @Sendable (Int32) async -> Void
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown { [signals, handle] in
+        await cancelWhenGracefulShutdown { [signals, handle] in
             for await number in signals { await handle(number) }
         }
     }
