@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // TLS for IRC (`tls: true`): BoringSSL inside, no Foundation on Linux.
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // The daemon's services (control socket, adapters, watchdog, sd_notify) and their
+        // graceful shutdown in reverse start order.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -90,9 +93,12 @@ let package = Package(
         .executableTarget(
             name: "gatewayd",
             dependencies: [
-                "Systemd", "GatewayCore", "StateStore", "Platforms", "GatewayControl", "Varlink", "ProcessRunner",
+                "Systemd", "GatewayCore", "StateStore", "Platforms", "GatewayControl", "Varlink", "ProcessRunner", "CGatewayShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .executableTarget(

@@ -258,3 +258,51 @@ int gw_free_loopback_port(void) {
     }
     return bindable_loopback_port(0);
 }
+
+// Signals taken as data (gatewayd's lifecycle signals).
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+
+static void gw_fill_set(sigset_t *set, const int *signals, int count) {
+    sigemptyset(set);
+    for (int i = 0; i < count; i++) sigaddset(set, signals[i]);
+}
+
+int gw_block_signals(const int *signals, int count) {
+    sigset_t set;
+    gw_fill_set(&set, signals, count);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int gw_signalfd(const int *signals, int count) {
+    sigset_t set;
+    gw_fill_set(&set, signals, count);
+    return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+int gw_signalfd_next(int signal_fd, int wake_fd) {
+    struct pollfd entries[2] = {{signal_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    for (;;) {
+        if (poll(entries, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (entries[1].revents) return 0;
+        if (entries[0].revents) {
+            struct signalfd_siginfo info;
+            ssize_t n = read(signal_fd, &info, sizeof info);
+            if (n == (ssize_t)sizeof info) return (int)info.ssi_signo;
+            if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            return -1;
+        }
+    }
+}
+
+int gw_eventfd(void) { return eventfd(0, EFD_CLOEXEC); }
+
+int gw_eventfd_signal(int fd) {
+    uint64_t one = 1;
+    return write(fd, &one, sizeof one) == (ssize_t)sizeof one ? 0 : -1;
+}

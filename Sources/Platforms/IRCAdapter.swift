@@ -22,7 +22,8 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     public let configuration: IRCConfiguration
     /// Built once at start (a bad CA file is a config error, not a reconnect loop).
     private let tls: NIOSSLContext?
-    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// The daemon's one event-loop group (not shut down here).
+    private let group: any EventLoopGroup
     private let state = Mutex(State())
     private let outbox: IRCOutbox
     private let logger: Logger
@@ -49,8 +50,10 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         var droppedSince = 0
     }
 
-    public init(configuration: IRCConfiguration, logger: Logger = Logger(label: "gatewayd.irc")) throws(PlatformError) {
+    public init(configuration: IRCConfiguration, logger: Logger = Logger(label: "gatewayd.irc"),
+                eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws(PlatformError) {
         self.configuration = configuration
+        group = eventLoops
         self.logger = logger
         outbox = IRCOutbox(burst: configuration.floodBurst, perSecond: configuration.floodPerSecond, logger: logger,
                            unconfirmedReplyWindow: configuration.unconfirmedReplyWindow)
@@ -154,7 +157,6 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         outbox.finish()
         await writer?.value
         reportUnsent(outbox.discardQueued())
-        try? await group.shutdownGracefully()
     }
 
     /// Lines still queued at exit are lost, and their messages already count as answered (the

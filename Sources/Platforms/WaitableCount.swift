@@ -32,8 +32,8 @@ final class WaitableCount: Sendable {
         for waiter in ready { waiter.resume() }
     }
 
-    /// Returns once the count is at least `target`, or after `limit` if one is given; true if
-    /// it got there.
+    /// Returns once the count is at least `target`, or after `limit` if one is given, or when
+    /// the task is cancelled; true if it got there.
     @discardableResult
     func wait(for target: Int, within limit: Duration? = nil) async -> Bool {
         let id = state.withLock { state in
@@ -47,13 +47,19 @@ final class WaitableCount: Sendable {
                 self.expire(id)
             }
         }
-        await withCheckedContinuation { continuation in
-            let now = state.withLock { state in
-                if state.count >= target || state.expired.remove(id) != nil { return true }
-                state.waiters[id] = Waiter(target: target, continuation: continuation)
-                return false
+        // A cancelled wait ends as one whose time ran out (a stop during the daemon's start
+        // does not wait out the platforms' readiness).
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state in
+                    if state.count >= target || state.expired.remove(id) != nil { return true }
+                    state.waiters[id] = Waiter(target: target, continuation: continuation)
+                    return false
+                }
+                if now { continuation.resume() }
             }
-            if now { continuation.resume() }
+        } onCancel: {
+            self.expire(id)
         }
         timer?.cancel()
         return state.withLock { state in

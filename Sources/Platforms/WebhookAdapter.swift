@@ -27,15 +27,18 @@ public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
     let deliveries: DeliveryLog
     public let statistics = WebhookStatistics()
     private let logger: Logger
-    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// The daemon's one event-loop group (not shut down here).
+    private let group: any EventLoopGroup
     private let channel = Mutex<(any Channel)?>(nil)
     /// When a refused connection was last logged: one line per `refusalLogInterval` at most,
     /// with the running count, so a flood of connections is not also a flood of log lines.
     private let lastRefusalLog = Mutex<ContinuousClock.Instant?>(nil)
     static let refusalLogInterval: Duration = .seconds(10)
 
-    public init(configuration: WebhookConfiguration, logger: Logger = Logger(label: "gatewayd.webhook")) {
+    public init(configuration: WebhookConfiguration, logger: Logger = Logger(label: "gatewayd.webhook"),
+                eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
+        group = eventLoops
         self.logger = logger
         deliveries = DeliveryLog(replayWindow: configuration.replayWindow)
     }
@@ -78,7 +81,6 @@ public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
             return channel
         }
         try? await bound?.close()
-        try? await group.shutdownGracefully()
     }
 
     /// A webhook has no way to reach its sender later: a reply after a restart is only logged.

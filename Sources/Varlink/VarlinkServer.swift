@@ -17,7 +17,9 @@ public final class VarlinkServer: Sendable {
     public let configuration: Configuration
     let logger: Logger
     private let interfaces: [String: any VarlinkInterface]
-    private let group: MultiThreadedEventLoopGroup
+    /// One loop of the group it was given: the listener, every connection and their tasks
+    /// share its thread (a reply is written without a hop).
+    private let eventLoop: any EventLoop
     private let channel = Mutex<(any Channel)?>(nil)
     /// The socket file this server bound itself (nil for an adopted one).
     private let socketPath = Mutex<String?>(nil)
@@ -26,22 +28,62 @@ public final class VarlinkServer: Sendable {
     /// Connection tasks run on the (single) event loop's thread.
     private let executor: EventLoopTaskExecutor
     private let activity = Mutex(Activity())
+    /// The connections open now: the event loops are shared, so `shutdown` closes them itself.
+    private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// Connections accepted, each served by a child task of `serving` (structured: none
+    /// outlives the server's shutdown).
+    private let accepted: AsyncStream<Accepted>
+    private let acceptedContinuation: AsyncStream<Accepted>.Continuation
+    /// The one task that serves, started with the socket, ended and awaited by `shutdown`.
+    private let serving = Mutex<Task<Void, Never>?>(nil)
 
+    private struct Accepted: Sendable {
+        let channel: any Channel
+        let peer: PeerCredentials
+        let connection: NIOLoopBound<VarlinkConnectionHandler>
+    }
+
+    /// `eventLoops`: the daemon's one group (NIO's shared one unless given); the server does not
+    /// shut it down.
     public init(info: VarlinkServiceInfo, interfaces: [any VarlinkInterface], configuration: Configuration = Configuration(),
-                logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() })) {
+                logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() }),
+                eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.info = info
         self.configuration = configuration
         self.logger = logger
         self.interfaces = Dictionary(interfaces.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
         admission = Mutex(ConnectionAdmission(configuration))
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        executor = EventLoopTaskExecutor(group.next())
+        eventLoop = eventLoops.next()
+        executor = EventLoopTaskExecutor(eventLoop)
+        (accepted, acceptedContinuation) = AsyncStream<Accepted>.makeStream()
     }
 
     /// Serves on a listening socket passed by systemd (socket activation).
     public func adopt(listeningDescriptor fd: Int32) async throws {
         let bound = try await bootstrap().withBoundSocket(fd).get()
         channel.withLock { $0 = bound }
+        startServing()
+    }
+
+    func startServing() {
+        serving.withLock { task in
+            guard task == nil else { return }
+            task = Task(executorPreference: executor) { await self.serveConnections() }
+        }
+    }
+
+    /// Each connection in a child task on the event loop's thread, until `shutdown`.
+    private func serveConnections() async {
+        await withDiscardingTaskGroup { group in
+            for await connection in accepted {
+                group.addTask(executorPreference: executor) {
+                    await self.serve(channel: connection.channel, peer: connection.peer, connection: connection.connection)
+                    // Wound down once the channel is closed for good (its slot given back).
+                    try? await connection.channel.closeFuture.get()
+                    self.changeActivity { $0.connectionTasks -= 1 }
+                }
+            }
+        }
     }
 
     /// Stops accepting, lets calls being answered finish (up to `grace`: a `Restart` caller gets
@@ -61,7 +103,10 @@ public final class VarlinkServer: Sendable {
             return state.waiters
         }
         for waiter in waiters { waiter.resume() }
-        try? await group.shutdownGracefully()
+        let open = connections.withLock { Array($0.values) }
+        for connection in open { try? await connection.close() }
+        acceptedContinuation.finish()
+        await serving.withLock({ $0 })?.value
     }
 
     /// Open connections.
@@ -89,13 +134,14 @@ public final class VarlinkServer: Sendable {
     func adopt(bound: any Channel, path: String) {
         channel.withLock { $0 = bound }
         socketPath.withLock { $0 = path }
+        startServing()
     }
 
     /// The socket file this server bound itself; nil for a socket passed by systemd.
     public var boundPath: String? { socketPath.withLock { $0 } }
 
     func bootstrap() -> ServerBootstrap {
-        ServerBootstrap(group: group)
+        ServerBootstrap(group: eventLoop)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .childChannelInitializer { [self] channel in
                 let peer = (try? channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) {
@@ -106,7 +152,12 @@ public final class VarlinkServer: Sendable {
                                       ["event": "connection_refused", "uid": "\(peer.uid)"])
                     return channel.close()
                 }
-                channel.closeFuture.whenComplete { [self] _ in admission.withLock { $0.release(uid: peer.uid) } }
+                let id = ObjectIdentifier(channel)
+                connections.withLock { $0[id] = channel }
+                channel.closeFuture.whenComplete { [self] _ in
+                    admission.withLock { $0.release(uid: peer.uid) }
+                    connections.withLock { _ = $0.removeValue(forKey: id) }
+                }
                 let handler = VarlinkConnectionHandler(configuration: configuration)
                 do {
                     try channel.pipeline.syncOperations.addHandler(handler)
@@ -115,11 +166,10 @@ public final class VarlinkServer: Sendable {
                 }
                 let connection = NIOLoopBound(handler, eventLoop: channel.eventLoop)
                 activity.withLock { $0.connectionTasks += 1 }
-                Task(executorPreference: executor) {
-                    await self.serve(channel: channel, peer: peer, connection: connection)
-                    // Wound down once the channel is closed for good (its slot given back).
-                    try? await channel.closeFuture.get()
-                    self.changeActivity { $0.connectionTasks -= 1 }
+                if case .terminated = acceptedContinuation.yield(Accepted(channel: channel, peer: peer, connection: connection)) {
+                    // Shut down meanwhile: nobody will serve it.
+                    changeActivity { $0.connectionTasks -= 1 }
+                    return channel.close()
                 }
                 return channel.eventLoop.makeSucceededVoidFuture()
             }

@@ -1,35 +1,51 @@
 import GatewayControl
 import GatewayCore
 import Logging
+import NIOCore
 import Platforms
 import ProcessRunner
 import StateStore
 import Systemd
+import ServiceLifecycle
 import Varlink
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The running daemon: the dispatcher, the control socket, signals, and what systemd is told.
-/// Everything it learns about the gateway comes from the dispatcher's event stream.
+/// The running daemon: the dispatcher, and the service group that runs everything around it
+/// (signals, sd_notify, the watchdog, the control socket, the state store, the adapters) and
+/// shuts it down in reverse start order. Everything it learns about the gateway comes from the
+/// dispatcher's event stream.
 actor Daemon: GatewayControlHost {
     let configPath: String
     let socketOverride: String?
     let logger: Logger
     let notifier = Notifier()
-    private let notifications: NotifyQueue
+    let notifications: NotifyQueue
     /// STATUS=, kept from the dispatcher's events as they are published.
-    private let status: StatusTracker
-    private(set) var config: GatewayConfig
+    let status: StatusTracker
+    var config: GatewayConfig
     let dispatcher: Dispatcher
-    private var server: VarlinkServer?
+    /// The control socket's service; the daemon binds its server during the start.
+    let control = ControlService()
     /// The control interface, kept to put reloaded permissions in force.
-    private var controlInterface: GatewayInterface?
+    var controlInterface: GatewayInterface?
+    /// The event loops of the control socket, the webhook and IRC.
+    let eventLoops: any EventLoopGroup
+    /// Why the daemon exits and how long adapters may still deliver, decided at the drain's end.
+    let plan = ShutdownPlan()
+    /// Set once the services run: a stop signal starts its graceful shutdown.
+    private var group: ServiceGroup?
+    /// The drain a graceful shutdown runs (a SIGUSR1 makes it a restart).
+    private var requestedDrain: DrainReason?
+    /// READY=1 is out; before it, a SIGHUP waits (`reloadPending`) and runs right after.
+    private var isReady = false
+    private var reloadPending = false
     /// The durable queue under `state_dir`; nil when it could not be opened (then
     /// `status.storeProblem` says why).
     let store: StateStore?
     /// The network platforms, started before the control socket serves (READY=1 follows both).
-    private var adapters: [any PlatformAdapter] = []
+    let adapters: [any PlatformAdapter]
 
     /// The file was named with `--config`: a reload refuses it missing, as a start does.
     let configExplicit: Bool
@@ -38,7 +54,8 @@ actor Daemon: GatewayControlHost {
 
     /// `adapters` come built from the configuration (see `StartupCheck`); `run` starts them.
     init(configPath: String, configExplicit: Bool, config: GatewayConfig, adapters: [any PlatformAdapter], socketOverride: String?,
-         stateDirectoryOverride: String?, logger: Logger) {
+         stateDirectoryOverride: String?, eventLoops: any EventLoopGroup, logger: Logger) {
+        self.eventLoops = eventLoops
         self.configPath = configPath
         self.configExplicit = configExplicit
         self.config = config
@@ -64,13 +81,13 @@ actor Daemon: GatewayControlHost {
         if let settings = config.platforms.webhook { _ = try WebhookConfiguration(settings: settings) }
     }
 
-    static func makeAdapters(_ config: GatewayConfig) throws -> [any PlatformAdapter] {
+    static func makeAdapters(_ config: GatewayConfig, eventLoops: any EventLoopGroup) throws -> [any PlatformAdapter] {
         var adapters: [any PlatformAdapter] = []
         if let settings = config.platforms.irc {
-            adapters.append(try IRCAdapter(configuration: try IRCConfiguration(settings: settings)))
+            adapters.append(try IRCAdapter(configuration: try IRCConfiguration(settings: settings), eventLoops: eventLoops))
         }
         if let settings = config.platforms.webhook {
-            adapters.append(WebhookAdapter(configuration: try WebhookConfiguration(settings: settings)))
+            adapters.append(WebhookAdapter(configuration: try WebhookConfiguration(settings: settings), eventLoops: eventLoops))
         }
         return adapters
     }
@@ -104,13 +121,57 @@ actor Daemon: GatewayControlHost {
         return health
     }
 
-    /// Runs until a stop or restart drain completes; returns the exit status.
+    /// Runs the services until a stop or restart drain completes and every service has wound
+    /// down; returns the exit status.
     func run() async -> Int32 {
-        // Caught from the first moment, handled once READY=1 is out: a `systemctl stop` while
-        // gatewayd is still starting gets a drain and exit 0, not the default action's death.
-        let signals = Self.catchSignals()
+        let gate = InboundGate(dispatcher)
+        let startup = AdapterStartup(count: adapters.count)
+        func service(_ service: any Service, _ name: String) -> ServiceGroupConfiguration.ServiceConfiguration {
+            // A service that ends (or fails) takes the others down in order, never by cancellation.
+            .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                  failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: name)
+        }
+        // Started in this order, shut down in the reverse one: the drain first, then the
+        // adapters' last replies, the store's last writes, the control socket, the watchdog,
+        // the notifications (STOPPING=1, the last STATUS=), and the signals last of all.
+        let services = [
+            service(SignalService(signals: LifecycleSignals.reader.signals) { number in await self.handle(signal: number) }, "signals"),
+            service(NotifyService(queue: notifications, status: status), "notify"),
+            service(WatchdogService(dispatcher: dispatcher, notifier: notifier, logger: logger), "watchdog"),
+            service(control, "control"),
+            service(StoreService(store: store), "store"),
+        ] + adapters.map {
+            service(AdapterService(adapter: $0, inbound: gate, startup: startup, plan: plan, logger: logger), "platform \($0.name)")
+        } + [
+            service(DaemonService(daemon: self, gate: gate, startup: startup), "gateway"),
+        ]
+        var serviceLogger = logger
+        serviceLogger.logLevel = .notice
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: serviceLogger))
+        self.group = group
+        do {
+            try await group.run()
+        } catch {
+            if !(error is StartupFailed) {
+                logger.critical("gatewayd stopped on an error: \(describeSystemError(error))", metadata: ["event": "failed"])
+            }
+            return GatewayConstants.ExitStatus.failure
+        }
+        let reason = plan.reason
+        logger.info("drained; exiting", metadata: [
+            "event": "stopped", "reason": "\(reason.rawValue)", "MESSAGE_ID": "\(GatewayMessageID.stopped)",
+        ])
+        return reason == .restart ? GatewayConstants.ExitStatus.restartRequested : GatewayConstants.ExitStatus.success
+    }
+
+    /// The gateway's own part, the last service: the start in its order (adapters, what the
+    /// store kept, the dispatcher, the control socket, READY=1), then the wait for a drain to
+    /// end. A graceful shutdown (SIGTERM, SIGINT, SIGUSR1) begins the drain, even one that came
+    /// during the start: the start then does not wait for the adapters to connect, and the drain
+    /// follows READY=1 at once. Returning hands over to the services before it.
+    func serve(gate: InboundGate, startup: AdapterStartup) async throws {
         // The journal records and STATUS= follow the events from the dispatcher itself (no
-        // task woken per message or quick command); this one wakes for the end of a drain.
+        // task woken per message or quick command); this one wakes for the drain.
         let journal = EventJournal(logger: logger), status = self.status
         await dispatcher.observe { event in
             journal.record(event)
@@ -122,253 +183,114 @@ actor Daemon: GatewayControlHost {
             default: false
             }
         }
-        // Adapters first (bounded wait for them to connect), then what the store kept: replayed
-        // turns and restart notices need a connection to go out on. Messages that arrive
-        // meanwhile wait at the gate, so none overtakes a replayed one of its session.
-        let gate = InboundGate(dispatcher)
-        for adapter in adapters {
+        let (shutdownRequests, requestShutdown) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        try await withGracefulShutdownHandler {
+            // Adapters first (bounded wait for them to connect, cut short by a stop), then what
+            // the store kept: replayed turns and restart notices need a connection to go out
+            // on. Messages that arrive meanwhile wait at the gate, so none overtakes a replayed
+            // one of its session.
+            guard await startup.allStarted() else { throw StartupFailed() }
+            await cancelWhenGracefulShutdown { [adapters] in
+                await withTaskGroup(of: Void.self) { group in
+                    for adapter in adapters { group.addTask { await adapter.waitUntilReady(within: GatewayConstants.platformReadyWait) } }
+                }
+            }
+            for adapter in adapters {
+                let health = await adapter.health()
+                logger.info("platform \(adapter.name): \(health.detail)", metadata: ["event": "platform", "platform": "\(adapter.name)"])
+            }
+            await recoverState()
+            await dispatcher.markRunning()
+            gate.open()
             do {
-                try await adapter.start(inbound: gate)
+                try await startControlSocket()
             } catch {
-                logger.critical("platform \(adapter.name) cannot start: \(describeSystemError(error))", metadata: ["event": "platform_failed", "platform": "\(adapter.name)"])
-                return GatewayConstants.ExitStatus.failure
+                logger.critical("cannot serve the control socket: \(describeSystemError(error))", metadata: ["event": "socket_failed"])
+                // The adapters are up and turns may run: interrupt them; the adapters then
+                // leave the networks properly (IRC's QUIT), not by the process vanishing.
+                await dispatcher.interruptTurnsNow()
+                throw StartupFailed()
             }
-        }
-        await withTaskGroup(of: Void.self) { group in
-            for adapter in adapters { group.addTask { await adapter.waitUntilReady(within: GatewayConstants.platformReadyWait) } }
-        }
-        for adapter in adapters {
-            let health = await adapter.health()
-            logger.info("platform \(adapter.name): \(health.detail)", metadata: ["event": "platform", "platform": "\(adapter.name)"])
-        }
-        await recoverState()
-        await dispatcher.markRunning()
-        gate.open()
-        do {
-            try await startControlSocket()
-        } catch {
-            logger.critical("cannot serve the control socket: \(describeSystemError(error))", metadata: ["event": "socket_failed"])
-            // The adapters are up and turns may run: interrupt them and leave the networks
-            // properly (IRC's QUIT), not by the process vanishing.
-            await dispatcher.interruptTurnsNow()
+            let readyLine = status.reset(to: await dispatcher.snapshot, platformCount: platformNames.count)
+            notify { try $0.ready(status: readyLine) }
+            isReady = true
+            logger.info("gatewayd \(GatewayConstants.version) ready", metadata: ["event": "started", "MESSAGE_ID": "\(GatewayMessageID.started)"])
+            if reloadPending {
+                reloadPending = false
+                try? await reloadConfiguration()
+            }
             await withTaskGroup(of: Void.self) { group in
-                for adapter in adapters { group.addTask { await adapter.stop(flushingWithin: GatewayConstants.replyFlushMargin) } }
+                // The drain a graceful shutdown asks for; a drain begun otherwise (gatewayctl
+                // stop or restart) ends the wait as well.
+                group.addTask {
+                    for await _ in shutdownRequests {
+                        await self.beginRequestedDrain()
+                        break
+                    }
+                }
+                await waitForDrain(events)
+                group.cancelAll()
             }
-            await store?.flush()
-            return GatewayConstants.ExitStatus.failure
+        } onGracefulShutdown: {
+            requestShutdown.yield()
         }
-        let readyLine = status.reset(to: await dispatcher.snapshot, platformCount: platformNames.count)
-        notify { try $0.ready(status: readyLine) }
-        logger.info("gatewayd \(GatewayConstants.version) ready", metadata: ["event": "started", "MESSAGE_ID": "\(GatewayMessageID.started)"])
-        handleSignals(signals)
-        startWatchdog()
+        await dispatcher.markStopping()
+    }
 
-        var exitReason = DrainReason.stop
+    /// Returns once a stop or restart drain is over, having decided what follows (`plan`).
+    private func waitForDrain(_ events: AsyncStream<GatewayEvent>) async {
         var drainStarted = ContinuousClock.now
         for await event in events {
             if case .stateChanged = event { drainStarted = .now }
             if case .drained(let reason) = event, reason != .admin {
-                exitReason = reason
-                break
-            }
-        }
-        await dispatcher.markStopping()
-        // Queued replies (the end of a long one, the "interrupted" notices) may go out for the
-        // rest of the drain's time, and a little more: systemd's stop timeout has that margin.
-        let flush = max(.zero, drainStarted + config.drain.timeout - .now) + GatewayConstants.replyFlushMargin
-        await withTaskGroup(of: Void.self) { group in
-            for adapter in adapters { group.addTask { await adapter.stop(flushingWithin: flush) } }
-        }
-        await store?.flush()
-        await notifications.flush()
-        logger.info("drained; exiting", metadata: [
-            "event": "stopped", "reason": "\(exitReason.rawValue)", "MESSAGE_ID": "\(GatewayMessageID.stopped)",
-        ])
-        await server?.shutdown()
-        return exitReason == .restart ? GatewayConstants.ExitStatus.restartRequested : GatewayConstants.ExitStatus.success
-    }
-
-    // MARK: Control socket
-
-    private func startControlSocket() async throws {
-        let interface = GatewayInterface(
-            dispatcher: dispatcher, host: self, permissions: controlPermissions(config), logger: logger)
-        let server = VarlinkServer(
-            info: VarlinkServiceInfo(vendor: "gatewayd", product: "gatewayd", version: GatewayConstants.version,
-                                     url: "https://varlink.org"),
-            interfaces: [interface], logger: logger)
-        if let activated = try SocketActivation.listener(named: GatewayConstants.controlSocketName) {
-            try await server.adopt(listeningDescriptor: activated.fileDescriptor)
-            logger.info("control socket passed by systemd", metadata: ["event": "socket", "fd": "\(activated.fileDescriptor)"])
-        } else {
-            // The file's control.socket, unless it is the default: then a per-user one for a
-            // gatewayd started by hand as a normal user (DefaultPaths).
-            let configured = config.control.socket == GatewayConstants.defaultControlSocket ? DefaultPaths.daemonSocket() : config.control.socket
-            guard let path = socketOverride ?? configured else {
-                throw ControlSocketError("no control socket: XDG_RUNTIME_DIR is not set; give one with --socket PATH or control.socket")
-            }
-            let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-            if !directory.isEmpty { mkdir(directory, 0o755) }
-            let permissions = interface.permissions
-            let mode = config.control.socketMode
-            // A group that cannot be applied leaves the socket with the daemon's own group: the
-            // operator is told why, and root and the daemon's user can still steer it.
-            if let problem = try await server.bind(path: path, mode: mode, groupID: permissions.adminGroupID),
-               let group = permissions.adminGroup {
-                logger.warning("\(GatewayText.socketGroupNotApplied(path: path, group: group, mode: mode, reason: String(cString: strerror(problem.code)), onReload: false))",
-                               metadata: ["event": "socket_group", "path": "\(path)"])
-            }
-            logger.info("control socket at \(path)", metadata: ["event": "socket", "path": "\(path)"])
-        }
-        self.server = server
-        controlInterface = interface
-    }
-
-    /// Puts reloaded permissions in force, and gives a socket the daemon bound itself the new
-    /// admin group (members of the new group could not open it otherwise).
-    private func applyControlPermissions(_ permissions: ControlPermissions) {
-        guard let interface = controlInterface else { return }
-        let previous = interface.permissions.adminGroupID
-        interface.replacePermissions(permissions)
-        guard let groupID = permissions.adminGroupID, groupID != previous, let group = permissions.adminGroup,
-              let problem = server?.changeSocketGroup(to: groupID) else { return }
-        let path = server?.boundPath ?? ""
-        logger.warning("\(GatewayText.socketGroupNotApplied(path: path, group: group, mode: config.control.socketMode, reason: String(cString: strerror(problem.code)), onReload: true))",
-                       metadata: ["event": "socket_group", "path": "\(path)"])
-    }
-
-    /// Who may steer the daemon under `config`, resolved now (the admin group by name); a group
-    /// that does not exist is logged.
-    private func controlPermissions(_ config: GatewayConfig) -> ControlPermissions {
-        let permissions = ControlPermissions(adminGroup: config.control.adminGroup)
-        if let problem = permissions.adminGroupProblem {
-            logger.warning("\(problem)", metadata: ["event": "config_warning"])
-        }
-        return permissions
-    }
-
-    // MARK: Signals, reload, watchdog
-
-    private static func catchSignals() -> SignalStream {
-        let testHooks = getenv(GatewayConstants.Environment.testHooks).map { String(cString: $0) == "1" } ?? false
-        return SignalStream([SIGTERM, SIGINT, SIGUSR1, SIGHUP] + (testHooks ? [SIGUSR2] : []))
-    }
-
-    private func handleSignals(_ signals: SignalStream) {
-        Task {
-            for await number in signals.stream { await self.handle(signal: number) }
-        }
-    }
-
-    private func handle(signal number: Int32) async {
-        switch number {
-        case SIGUSR2:
-            logger.warning("test hook: wedging the dispatcher", metadata: ["event": "test_wedge"])
-            let dispatcher = self.dispatcher
-            Task.detached { await dispatcher.wedgeForTesting() }
-        case SIGHUP:
-            try? await reloadConfiguration()
-        case SIGUSR1:
-            await beginDrain(.restart)
-        default:
-            let state = await dispatcher.state
-            if state.refusesNewWork && state.reason != .admin {
-                logger.notice("second stop signal: interrupting the remaining turns now", metadata: ["event": "stop_now"])
-                await dispatcher.interruptTurnsNow()
-            } else {
-                await beginDrain(.stop)
+                // Queued replies (the end of a long one, the "interrupted" notices) may go out
+                // for the rest of the drain's time, and a little more: systemd's stop timeout
+                // has that margin.
+                let flush = max(.zero, drainStarted + config.drain.timeout - .now) + GatewayConstants.replyFlushMargin
+                plan.decide(reason: reason, flushWindow: flush)
+                return
             }
         }
     }
 
-    private func beginDrain(_ reason: DrainReason) async {
+    /// A stop signal: the services' graceful shutdown, which begins with the drain.
+    func requestShutdown(_ reason: DrainReason) async {
+        if requestedDrain == nil { requestedDrain = reason }
+        await group?.triggerGracefulShutdown()
+    }
+
+    private func beginRequestedDrain() async {
+        await beginDrain(requestedDrain ?? .stop)
+    }
+
+    func beginDrain(_ reason: DrainReason) async {
         guard await dispatcher.beginDrain(reason) else { return }
         let line = status.beginDrain(until: .now + config.drain.timeout, snapshot: await dispatcher.snapshot)
         notify { try $0.stopping(status: line) }
     }
 
-    func reloadConfiguration() async throws(ConfigError) {
-        notify { try $0.reloading(status: "Reloading") }
-        do {
-            // The check a start runs (a missing --config file, the adapters' own settings): a
-            // file that would not start is refused here, not at the next restart.
-            let checked = try StartupCheck(path: configPath, explicit: configExplicit)
-            let outcome = checked.outcome
-            for warning in checked.warnings {
-                logger.warning("\(configPath): \(warning)", metadata: ["event": "config_warning"])
-            }
-            var reloaded = outcome.config
-            if let stateDirectoryOverride { reloaded.stateDirectory = stateDirectoryOverride }
-            config = reloaded
-            await dispatcher.reload(reloaded)
-            // control.admin_group as the new file says, and the group database says now.
-            applyControlPermissions(controlPermissions(reloaded))
-            let source = fileExists(configPath) ? "from \(configPath)" : "(no file at \(configPath): built-in defaults)"
-            logger.info("configuration reloaded \(source)", metadata: ["event": "reload", "MESSAGE_ID": "\(GatewayMessageID.reloaded)"])
-        } catch let error as ConfigError {
-            logger.error("reload refused, the old configuration stays: \(error)", metadata: [
-                "event": "reload_failed", "MESSAGE_ID": "\(GatewayMessageID.reloadRefused)",
-            ])
-            let line = status.lastLine
-            notify { try $0.ready(status: line) }
-            throw error
-        } catch {
-            let line = status.lastLine
-            notify { try $0.ready(status: line) }
-            throw ConfigError(file: configPath, problems: [])
-        }
-        let line = status.reset(to: await dispatcher.snapshot, platformCount: platformNames.count)
-        notify { try $0.ready(status: line) }
-    }
-
-    private func startWatchdog() {
-        let interval: Duration?
-        do {
-            interval = try Watchdog.pingInterval()
-        } catch {
-            logger.error("watchdog: \(error)", metadata: ["event": "watchdog"])
+    /// A SIGHUP before READY=1 is run right after it.
+    func reloadWhenReady() async {
+        guard isReady else {
+            reloadPending = true
             return
         }
-        guard let interval else { return }
-        let dispatcher = self.dispatcher, notifier = self.notifier
-        Task.detached {
-            while true {
-                try? await Task.sleep(for: interval)
-                // Only a dispatcher that answers is alive: a wedged one gets no ping, and systemd
-                // restarts the service.
-                guard await dispatcher.ping() else { continue }
-                try? notifier.watchdogPing()
-            }
-        }
+        try? await reloadConfiguration()
     }
 
-    // MARK: State store
-
-    /// Takes up what the previous process left: replays, notices, sessions. A store that fails
-    /// here is dropped for this run (the gateway serves without durability, and says so).
-    private func recoverState() async {
-        if let problem = status.storeProblem {
-            logger.error("\(problem)", metadata: ["event": "store_problem", "MESSAGE_ID": "\(GatewayMessageID.storeProblem)"])
-        }
-        guard let store else { return }
-        do {
-            let recovery = try await store.recover(policy: RecoveryPolicy())
-            await dispatcher.restore(recovery, outbox: DaemonOutbox(logger: logger, adapters: adapters))
-            if !recovery.replay.isEmpty || !recovery.abandoned.isEmpty || !recovery.restartNotices.isEmpty {
-                logger.notice("state store: \(recovery.replay.count) message(s) to replay, \(recovery.abandoned.count) given up, \(recovery.restartNotices.count) restart notice(s)", metadata: [
-                    "event": "recovered", "replay": "\(recovery.replay.count)", "abandoned": "\(recovery.abandoned.count)",
-                    "path": "\(store.path)",
-                ])
-            }
-        } catch {
-            let problem = "state store \(store.path) unreadable: \(error.message); queued messages from before are not replayed"
-            status.storeProblem = problem
-            logger.error("\(problem)", metadata: ["event": "store_problem", "MESSAGE_ID": "\(GatewayMessageID.storeProblem)"])
-        }
-    }
-
-    private func notify(_ body: @escaping @Sendable (Notifier) throws -> Void) {
+    func notify(_ body: @escaping @Sendable (Notifier) throws -> Void) {
         notifications.send(body)
+    }
+}
+
+/// The daemon's start and drain as the group's last service (see `Daemon.serve`).
+struct DaemonService: Service {
+    let daemon: Daemon
+    let gate: InboundGate
+    let startup: AdapterStartup
+
+    func run() async throws {
+        try await daemon.serve(gate: gate, startup: startup)
     }
 }
 

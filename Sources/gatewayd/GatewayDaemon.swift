@@ -1,12 +1,12 @@
 import ArgumentParser
 import GatewayCore
 import Logging
+import NIOPosix
 import Systemd
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@main
 struct GatewayDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gatewayd",
@@ -63,9 +63,14 @@ struct GatewayDaemon: AsyncParsableCommand {
         // Whatever way this ends, the queued records go out before the process does.
         defer { LogWriter.shared.flush() }
         let logger = Logger(label: "gatewayd")
+        // The one event-loop group: the control socket, the webhook and IRC share its thread
+        // (their work on it is framing and TLS; dispatching runs on the cooperative pool, so one
+        // loop is plenty, and each more cost idle RSS). Never shut down: it ends with the
+        // process. The process reaper and the log writer keep threads of their own.
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let checked: StartupCheck
         do {
-            checked = try StartupCheck(path: configPath, explicit: config != nil, build: true)
+            checked = try StartupCheck(path: configPath, explicit: config != nil, build: eventLoops)
         } catch {
             for problem in error.problems where problem.severity == .error {
                 logger.critical("\(configPath): \(problem)", metadata: [
@@ -80,7 +85,7 @@ struct GatewayDaemon: AsyncParsableCommand {
         var settings = checked.outcome.config
         if let stateDirectory { settings.stateDirectory = stateDirectory }
         let daemon = Daemon(configPath: configPath, configExplicit: config != nil, config: settings, adapters: checked.adapters,
-                            socketOverride: socket, stateDirectoryOverride: stateDirectory, logger: logger)
+                            socketOverride: socket, stateDirectoryOverride: stateDirectory, eventLoops: eventLoops, logger: logger)
         let status = await daemon.run()
         throw ExitCode(status)
     }

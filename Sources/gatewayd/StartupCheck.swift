@@ -1,4 +1,5 @@
 import GatewayCore
+import NIOCore
 import Platforms
 
 /// The one validation that a start and `--check-config` both run, so that what the check passes
@@ -11,9 +12,10 @@ struct StartupCheck {
     let adapters: [any PlatformAdapter]
 
     /// `explicit`: the path was named with `--config`, so a missing file is an error; only the
-    /// default path may be absent (then the built-in defaults run). `build`: the adapters are
-    /// made for a start; `--check-config` and a reload only check what making them would refuse.
-    init(path: String, explicit: Bool, build: Bool = false) throws(ConfigError) {
+    /// default path may be absent (then the built-in defaults run). `eventLoops`: the adapters are
+    /// made for a start, on those loops; `--check-config` and a reload only check what making them would refuse.
+    /// `eventLoops`: what the built adapters run on (given with `build`).
+    init(path: String, explicit: Bool, build eventLoops: (any EventLoopGroup)? = nil) throws(ConfigError) {
         let outcome: ConfigLoader.Outcome
         do {
             outcome = try ConfigLoader.load(path: path, requireFile: explicit)
@@ -29,7 +31,11 @@ struct StartupCheck {
         }
         var adapters: [any PlatformAdapter] = []
         do {
-            if build { adapters = try Daemon.makeAdapters(outcome.config) } else { try Daemon.checkAdapters(outcome.config) }
+            if let eventLoops {
+                adapters = try Daemon.makeAdapters(outcome.config, eventLoops: eventLoops)
+            } else {
+                try Daemon.checkAdapters(outcome.config)
+            }
         } catch {
             problems.append(ConfigProblem(severity: .error, path: "", line: nil, message: "\(error)"))
         }

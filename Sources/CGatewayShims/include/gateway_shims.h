@@ -86,6 +86,18 @@ int gw_epoll_del(int epfd, int fd);
 /// epoll_wait, unpacking the (packed on x86_64) epoll_event array into tokens.
 int gw_epoll_wait(int epfd, uint64_t *tokens, int max, int timeout_ms);
 
+/// Blocks the signals in the calling thread (threads it starts later inherit the mask). 0 or an errno.
+int gw_block_signals(const int *signals, int count);
+/// A signalfd (close-on-exec) for the signals, which must be blocked in every thread. -1 with errno.
+int gw_signalfd(const int *signals, int count);
+/// Waits for the next signal on signal_fd, or for wake_fd to become readable: the signal's
+/// number, 0 when woken, -1 on error.
+int gw_signalfd_next(int signal_fd, int wake_fd);
+/// eventfd(0, EFD_CLOEXEC).
+int gw_eventfd(void);
+/// Adds 1 to an eventfd (wakes whoever polls it). 0 or -1 with errno.
+int gw_eventfd_signal(int fd);
+
 // The control socket (control_socket.c).
 
 /// SO_PEERGROUPS of a connected Unix socket: the peer's supplementary groups when it connected,

@@ -1,34 +1,7 @@
-import Dispatch
 import GatewayCore
 import Logging
 import Synchronization
 import Systemd
-
-/// sd_notify from a serial queue of its own: sd_notify blocks while the manager's queue is full,
-/// so notifications go out in order and never stall the daemon or the control socket.
-struct NotifyQueue: Sendable {
-    let notifier: Notifier
-    let logger: Logger
-    private let queue = DispatchQueue(label: "gatewayd.notify")
-
-    init(notifier: Notifier, logger: Logger) {
-        self.notifier = notifier
-        self.logger = logger
-    }
-
-    /// Queues a notification; a failure is logged, never fatal.
-    func send(_ body: @escaping @Sendable (Notifier) throws -> Void) {
-        let notifier = self.notifier, logger = self.logger
-        queue.async {
-            do { try body(notifier) } catch { logger.error("sd_notify: \(error)", metadata: ["event": "notify_failed"]) }
-        }
-    }
-
-    /// Waits until every queued notification went out (STOPPING=1 before the process exits).
-    func flush() async {
-        await withCheckedContinuation { continuation in queue.async { continuation.resume() } }
-    }
-}
 
 /// What `STATUS=` says, kept from the dispatcher's events as they are published (`observe`):
 /// counters change twice per exec quick command, and waking a task for each cost the reply of a
@@ -47,10 +20,26 @@ final class StatusTracker: Sendable {
 
     private let state = Mutex(State())
     private let notify: NotifyQueue
+    /// One element per burst of changes; `coalesce()` turns each into a line `coalescing` later.
+    private let bursts: AsyncStream<Void>
+    private let burstContinuation: AsyncStream<Void>.Continuation
 
     init(notify: NotifyQueue) {
         self.notify = notify
+        (bursts, burstContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
+
+    /// Sends a line for each burst of changes, `coalescing` after its first change, until
+    /// `finish()` (run by `NotifyService`, so no task outlives the daemon's services).
+    func coalesce() async {
+        for await _ in bursts {
+            try? await Task.sleep(for: Self.coalescing)
+            flush()
+        }
+    }
+
+    /// Ends `coalesce()`.
+    func finish() { burstContinuation.finish() }
 
     var lastLine: String { state.withLock { $0.lastLine } }
 
@@ -102,12 +91,7 @@ final class StatusTracker: Sendable {
             return true
         }
         if extend { extendStopTimeout() }
-        if schedule {
-            Task {
-                try? await Task.sleep(for: Self.coalescing)
-                self.flush()
-            }
-        }
+        if schedule { burstContinuation.yield() }
     }
 
     private func flush() {

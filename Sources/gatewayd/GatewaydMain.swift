@@ -1,0 +1,21 @@
+/// The process's entry: a synchronous `main`, so that its first instruction runs on the main
+/// thread before any other thread exists.
+///
+/// It blocks the lifecycle signals there (`LifecycleSignals`): every thread started later
+/// inherits the mask, and a SIGTERM from this moment on waits for `SignalService`, which makes
+/// it a drain and exit 0. An `async` main could not: its main thread parks in Dispatch's
+/// `sigsuspend` with an empty mask, where any pending signal takes its default action (a
+/// SIGTERM before READY=1 killed the daemon). Here the command runs on the cooperative pool
+/// and the main thread reads the signals (`SignalReader`) until it is done.
+@main
+enum GatewaydMain {
+    static func main() {
+        LifecycleSignals.block()
+        let reader = LifecycleSignals.reader
+        Task.detached {
+            await GatewayDaemon.main(nil)
+            reader.stop()
+        }
+        reader.run()
+    }
+}

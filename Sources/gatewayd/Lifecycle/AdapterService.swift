@@ -1,0 +1,83 @@
+import GatewayCore
+import Logging
+import ServiceLifecycle
+import Varlink
+import Synchronization
+
+/// One platform adapter for the service group's life: started when the group starts (its
+/// messages wait at the gate until the daemon has replayed what the store kept), stopped at
+/// the group's shutdown, which reaches it once the drain is over, with the drain's remaining
+/// time to deliver what is queued.
+struct AdapterService: Service {
+    let adapter: any PlatformAdapter
+    let inbound: InboundGate
+    let startup: AdapterStartup
+    let plan: ShutdownPlan
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await adapter.start(inbound: inbound)
+        } catch {
+            logger.critical("platform \(adapter.name) cannot start: \(describeSystemError(error))", metadata: ["event": "platform_failed", "platform": "\(adapter.name)"])
+            startup.report(failed: true)
+            throw StartupFailed()
+        }
+        startup.report(failed: false)
+        try? await gracefulShutdown()
+        await adapter.stop(flushingWithin: plan.flushWindow)
+    }
+}
+
+/// The daemon's start waits here for every adapter to have started (or one to have failed).
+final class AdapterStartup: Sendable {
+    private struct State {
+        var remaining: Int
+        var failed = false
+        var waiters: [CheckedContinuation<Bool, Never>] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(count: Int) { state = Mutex(State(remaining: count)) }
+
+    func report(failed: Bool) {
+        let (waiters, ok) = state.withLock { state -> ([CheckedContinuation<Bool, Never>], Bool) in
+            state.remaining -= 1
+            state.failed = state.failed || failed
+            guard state.remaining == 0 || state.failed else { return ([], true) }
+            defer { state.waiters = [] }
+            return (state.waiters, !state.failed)
+        }
+        for waiter in waiters { waiter.resume(returning: ok) }
+    }
+
+    /// True once every adapter started; false as soon as one failed.
+    func allStarted() async -> Bool {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state -> Bool? in
+                if state.failed { return false }
+                if state.remaining <= 0 { return true }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let done { continuation.resume(returning: done) }
+        }
+    }
+}
+
+/// What the end of the drain decided for the services shut down after it: why the daemon exits
+/// (the exit status) and how long the adapters may still deliver queued replies.
+final class ShutdownPlan: Sendable {
+    private let state = Mutex<(reason: DrainReason, flushWindow: Duration)>((.stop, GatewayConstants.replyFlushMargin))
+
+    var reason: DrainReason { state.withLock { $0.reason } }
+    var flushWindow: Duration { state.withLock { $0.flushWindow } }
+
+    func decide(reason: DrainReason, flushWindow: Duration) {
+        state.withLock { $0 = (reason, flushWindow) }
+    }
+}
+
+/// A start that failed and was logged where it failed: the daemon exits 1 without another line.
+struct StartupFailed: Error {}

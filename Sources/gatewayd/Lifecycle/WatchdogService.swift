@@ -1,0 +1,36 @@
+import GatewayCore
+import Logging
+import ServiceLifecycle
+import Systemd
+
+/// WATCHDOG=1 every half `WatchdogSec=`, while the dispatcher answers: a wedged one gets no
+/// ping, and systemd restarts the service. Runs through the drain (started before the control
+/// socket and the adapters, it is shut down after them).
+struct WatchdogService: Service {
+    let dispatcher: Dispatcher
+    let notifier: Notifier
+    let logger: Logger
+
+    func run() async throws {
+        let interval: Duration?
+        do {
+            interval = try Watchdog.pingInterval()
+        } catch {
+            logger.error("watchdog: \(error)", metadata: ["event": "watchdog"])
+            interval = nil
+        }
+        guard let interval else {
+            // Nothing to do, but a service ends with its group, not before.
+            try? await gracefulShutdown()
+            return
+        }
+        let dispatcher = self.dispatcher, notifier = self.notifier
+        try? await cancelWhenGracefulShutdown {
+            while true {
+                try await Task.sleep(for: interval)
+                guard await dispatcher.ping() else { continue }
+                try? notifier.watchdogPing()
+            }
+        }
+    }
+}
