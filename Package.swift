@@ -175,6 +175,8 @@ let package = Package(
                            "GatewayTestSupport", "gatewayctl", "gatewayd",
                            .product(name: "Logging", package: "swift-log")]
         ),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "GatewayWireTests", dependencies: ["GatewayWire", "JSON"]),
         .testTarget(
             name: "VarlinkTests",
             dependencies: ["Varlink", "VarlinkProtocol", "VarlinkClient", "JSON", "CGatewayShims", "GatewayTestSupport",
