@@ -56,6 +56,8 @@ public struct GatewayInterface: VarlinkInterface {
         currentPermissions.value.withLock { $0 = permissions }
     }
 
+    /// Checks the caller's permission for a changing method, then hands the call to its handler
+    /// (`GatewayInterface+Handlers.swift`) with its parameters decoded into GatewayWire's types.
     public func handle(_ call: VarlinkCall, peer: PeerCredentials, replies: VarlinkReplies) async {
         guard let method = Wire.Method(rawValue: call.memberName) else {
             await replies.send(.error(VarlinkError.methodNotFound, ["method": .string(call.method)]))
