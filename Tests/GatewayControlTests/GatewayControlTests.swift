@@ -316,6 +316,15 @@ struct GatewayCtlTests {
         #expect(piped.standardOutput == "echo: \(evil)\n", "scripts reading a pipe get the text as it is")
     }
 
+    @Test("gatewayctl links no Foundation of its own (only ArgumentParser's FoundationEssentials): no ICU to load at every start")
+    func noFoundation() async throws {
+        let libraries = try await onThread { try run(["/usr/bin/ldd", TestPaths.product("gatewayctl")]) }
+        #expect(libraries.status == 0)
+        for library in ["libFoundation.so", "libFoundationInternationalization.so", "lib_FoundationICU.so", "libyaml"] {
+            #expect(!libraries.standardOutput.contains(library), "\(library) in \(libraries.standardOutput)")
+        }
+    }
+
     @Test("bare gatewayctl is a usage error (64) whose help names the global options")
     func bare() async throws {
         let output = try await onThread { try run([TestPaths.product("gatewayctl")]) }
