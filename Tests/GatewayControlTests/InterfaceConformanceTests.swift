@@ -173,6 +173,77 @@ struct InterfaceConformanceTests {
         #expect(unexpected?.parameters["message"]?.string == GatewayText.controlCallFailed("GetStatus"), "a message for a person, no dump")
     }
 
+    /// What is wrong with `value` (every optional field set) as the IDL's `fields`: a field it
+    /// does not write, one of the wrong JSON type, and optionality that differs when decoding.
+    static func mismatches<Value: WireObject>(_ value: Value, _ fields: [VarlinkIDL.Field], _ name: String, _ idl: VarlinkIDL) -> [String] {
+        let written = value.parameters
+        var problems = idl.problems(written, as: fields, at: name)
+        for field in fields {
+            guard written[field.name] != nil else {
+                problems.append("\(name).\(field.name): never written")
+                continue
+            }
+            var without = written
+            without[field.name] = nil
+            let decodes = (try? Value(parameters: without)) != nil
+            if case .optional = field.type, !decodes { problems.append("\(name).\(field.name): optional, but required to decode") }
+            if !(field.type.description.hasPrefix("?")) && decodes { problems.append("\(name).\(field.name): required, but decodes without it") }
+        }
+        return problems
+    }
+
+    @Test("GatewayWire's Swift types have the IDL's fields, optionality and JSON types: every type, every method's parameters and results")
+    func swiftTypesMatchTheInterfaceFile() throws {
+        let idl = try VarlinkIDL(String(contentsOfFile: Self.interfaceFile, encoding: .utf8))
+        let health = Wire.PlatformHealth(name: "irc", health: "up", detail: "connected")
+        let status = Wire.Status(state: "draining", reason: "admin", pid: 1, version: "v", uptimeUsec: 2, turnsInFlight: 3, execRunning: 4,
+                                 sessions: 5, platforms: ["local"], platformHealth: [health], storeProblem: "full")
+        let session = Wire.Session(key: "k", turnRunning: true, queued: 1, turns: 2)
+        let command = Wire.QuickCommand(name: "n", type: "exec", command: "c", target: "t", args: "pass", timeoutUsec: 1, description: "d")
+        var event = Wire.Event.quickCommandFinished(name: "n", session: "s", exitStatus: 0, signal: 9, timedOut: false, durationUsec: 1)
+        event.state = "running"; event.reason = "stop"; event.route = "exec"; event.turnsInFlight = 1; event.execRunning = 0
+        event.platform = "irc"; event.chat = "#ops"; event.text = "t"
+        func type(_ name: String) -> [VarlinkIDL.Field] {
+            guard case .structure(let fields)? = idl.types[name] else { return [] }
+            return fields
+        }
+        var problems = Self.mismatches(status, type("Status"), "Status", idl) + Self.mismatches(health, type("PlatformHealth"), "PlatformHealth", idl)
+            + Self.mismatches(session, type("Session"), "Session", idl) + Self.mismatches(command, type("QuickCommand"), "QuickCommand", idl)
+            + Self.mismatches(event, type("Event"), "Event", idl)
+
+        func method<M: WireMethod>(_ method: M.Type, _ parameters: M.Parameters, _ result: M.Result) {
+            guard let declared = idl.methods[M.method.rawValue] else { return problems.append("\(M.method.rawValue): not in the IDL") }
+            problems += Self.mismatches(parameters, declared.input, "\(M.method.rawValue)(…)", idl)
+            problems += Self.mismatches(result, declared.output, "\(M.method.rawValue) → (…)", idl)
+        }
+        let statusResult = Wire.StatusResult(status: status)
+        method(Wire.GetStatus.self, NoFields(), statusResult)
+        method(Wire.Drain.self, Wire.Drain.Parameters(timeoutUsec: 1), statusResult)
+        method(Wire.Resume.self, NoFields(), statusResult)
+        method(Wire.Reload.self, NoFields(), statusResult)
+        method(Wire.Restart.self, NoFields(), statusResult)
+        method(Wire.ListSessions.self, NoFields(), Wire.ListSessions.Result(sessions: [session]))
+        method(Wire.StopTurn.self, Wire.SessionParameters(session: "s"), Wire.StopTurn.Result(stopped: true))
+        method(Wire.ResetSession.self, Wire.SessionParameters(session: "s"), Wire.ResetSession.Result(reset: true))
+        method(Wire.ListQuickCommands.self, NoFields(), Wire.ListQuickCommands.Result(commands: [command]))
+        method(Wire.RunQuickCommand.self, Wire.RunQuickCommand.Parameters(name: "n", args: ["a"]),
+               Wire.RunQuickCommand.Result(output: "o", exitStatus: 0, signal: 1, timedOut: false, truncated: false, durationUsec: 1))
+        method(Wire.SendMessage.self, Wire.SendMessage.Parameters(text: "t", chat: "c", user: "u"), Wire.SendMessage.Result(replies: ["r"]))
+        method(Wire.Subscribe.self, NoFields(), Wire.Subscribe.Result(status: status, event: event))
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+
+        let failures: [Wire.Failure] = [
+            .noSuchQuickCommand(name: "n"), .quickCommandFailed(name: "n", message: "m"), .noSuchSession(key: "k"),
+            .configInvalid(message: "m"), .platformDisabled(platform: "p", message: "m"), .internalError(message: "m"),
+        ]
+        #expect(Set(failures.map(\.name)) == Set(idl.errors.keys.map { "\(idl.name).\($0)" }))
+        for failure in failures {
+            let declared = idl.errors[String(InterfaceChecker.split(failure.name).1)] ?? []
+            #expect(idl.problems(failure.parameters, as: declared, at: failure.name).isEmpty)
+            #expect(Set(failure.parameters.keys) == Set(declared.map(\.name)), "\(failure.name)")
+        }
+    }
+
     @Test("the IDL reader sees the interface: every type, method and error, and the drift it exists to catch")
     func idlReader() throws {
         let idl = try VarlinkIDL(String(contentsOfFile: Self.interfaceFile, encoding: .utf8))
