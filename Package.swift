@@ -2,7 +2,9 @@
 import PackageDescription
 
 // Dependencies point down the list (see docs/DESIGN.md): C shims and libsystemd at the bottom,
-// then Systemd and ProcessRunner (no gateway knowledge), then GatewayCore, then the executables.
+// then JSON, Systemd and ProcessRunner (no gateway knowledge), then GatewayWire (the control
+// contract), then GatewayCore, then the executables. gatewayctl stays above GatewayWire, JSON and
+// the blocking varlink client only.
 let package = Package(
     name: "gatewayd",
     platforms: [.macOS(.v15)],
