@@ -2,7 +2,9 @@
 import PackageDescription
 
 // Dependencies point down the list (see docs/DESIGN.md): C shims and libsystemd at the bottom,
-// then Systemd and ProcessRunner (no gateway knowledge), then GatewayCore, then the executables.
+// then JSON, Systemd and ProcessRunner (no gateway knowledge), then GatewayWire (the control
+// contract), then GatewayCore, then the executables. gatewayctl stays above GatewayWire, JSON and
+// the blocking varlink client only.
 let package = Package(
     name: "gatewayd",
     platforms: [.macOS(.v15)],
@@ -64,16 +66,21 @@ let package = Package(
             ]
         ),
         .target(name: "ProcessRunner", dependencies: ["CGatewayShims"]),
+        // JSON values, parsed and written (no Foundation): varlink, webhooks, the agent's stdin.
+        .target(name: "JSON"),
+        // io.gatewayd.Gateway as Swift types, with the socket's place and the shared names: what
+        // gatewayd and gatewayctl agree on (no NIO, no Foundation, no GatewayCore).
+        .target(name: "GatewayWire", dependencies: ["JSON"]),
         .target(
             name: "GatewayCore",
-            dependencies: ["ProcessRunner", "CYAML"]
+            dependencies: ["ProcessRunner", "CYAML", "JSON", "GatewayWire"]
         ),
         .target(name: "StateStore", dependencies: ["GatewayCore", "CSQLite"]),
         // Chat platform adapters (the webhook so far), on SwiftNIO.
         .target(
             name: "Platforms",
             dependencies: [
-                "GatewayCore", "Varlink", "CCrypto",
+                "GatewayCore", "JSON", "CCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -101,10 +108,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Starts in a few milliseconds: the contract, JSON, the blocking client; no NIO, no
+        // Foundation, no GatewayCore.
         .executableTarget(
             name: "gatewayctl",
             dependencies: [
-                "GatewayCore", "GatewayControl", "Varlink",
+                "GatewayWire", "JSON", "VarlinkProtocol", "VarlinkClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -133,7 +142,8 @@ let package = Package(
         .target(name: "CControlBaseline", dependencies: ["CGatewayShims"]),
         .executableTarget(
             name: "ControlBench",
-            dependencies: ["GatewayControl", "GatewayCore", "Varlink", "ProcessRunner", "CControlBaseline", "CGatewayShims",
+            dependencies: ["GatewayControl", "GatewayCore", "GatewayWire", "Varlink", "VarlinkClient", "ProcessRunner",
+                           "CControlBaseline", "CGatewayShims",
                            .product(name: "NIOCore", package: "swift-nio")]
         ),
         // `swift build -c release && .build/release/gatewayd-bench`: the whole daemon.
@@ -152,11 +162,15 @@ let package = Package(
             name: "ProcessRunnerTests",
             dependencies: ["ProcessRunner", "CGatewayShims", "GatewayTestSupport", "GatewayTestHelper"]
         ),
-        // Varlink on SwiftNIO: framing, calls, replies, errors, the org.varlink.service interface.
+        // The varlink protocol without any I/O: calls, replies, their JSON, the standard errors.
+        .target(name: "VarlinkProtocol", dependencies: ["JSON"]),
+        // A blocking varlink client (for command-line tools and tests: no event loop to start).
+        .target(name: "VarlinkClient", dependencies: ["VarlinkProtocol", "JSON", "CGatewayShims"]),
+        // The varlink server on SwiftNIO: framing, connections, the org.varlink.service interface.
         .target(
             name: "Varlink",
             dependencies: [
-                "CGatewayShims",
+                "VarlinkProtocol", "JSON", "CGatewayShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -165,17 +179,22 @@ let package = Package(
         // io.gatewayd.Gateway: the interface file and its handlers over the Dispatcher.
         .target(
             name: "GatewayControl",
-            dependencies: ["Varlink", "GatewayCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Varlink", "VarlinkProtocol", "JSON", "GatewayWire", "GatewayCore",
+                           .product(name: "Logging", package: "swift-log")],
             resources: [.embedInCode("io.gatewayd.Gateway.varlink")]
         ),
         .testTarget(
             name: "GatewayControlTests",
-            dependencies: ["GatewayControl", "Varlink", "GatewayCore", "GatewayTestSupport", "gatewayctl", "gatewayd",
+            dependencies: ["GatewayControl", "GatewayWire", "Varlink", "VarlinkProtocol", "VarlinkClient", "JSON", "GatewayCore",
+                           "GatewayTestSupport", "gatewayctl", "gatewayd",
                            .product(name: "Logging", package: "swift-log")]
         ),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "GatewayWireTests", dependencies: ["GatewayWire", "JSON"]),
         .testTarget(
             name: "VarlinkTests",
-            dependencies: ["Varlink", "CGatewayShims", "GatewayTestSupport", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["Varlink", "VarlinkProtocol", "VarlinkClient", "JSON", "CGatewayShims", "GatewayTestSupport",
+                           .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(

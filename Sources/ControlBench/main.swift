@@ -12,6 +12,9 @@ import ProcessRunner
 import Varlink
 #if canImport(Glibc)
 import Glibc
+import GatewayWire
+import VarlinkProtocol
+import VarlinkClient
 #endif
 
 struct Host: GatewayControlHost {
@@ -42,7 +45,7 @@ try await server.bind(path: varlinkPath)
 
 let request = #"{"method":"io.gatewayd.Gateway.GetStatus"}"#
 // The floor answers with a reply of the same size as GetStatus's, so only the server differs.
-let sample = try VarlinkConnection(path: varlinkPath).call(VarlinkCall(method: GatewayWire.Method.getStatus.qualified))
+let sample = try VarlinkConnection(path: varlinkPath).call(VarlinkCall(method: Wire.Method.getStatus.qualified))
 let replyText = String(decoding: VarlinkCoding.encodeReply(sample), as: UTF8.self)
 precondition(gwc_server_start(floorPath, replyText) == 0)
 

@@ -1,7 +1,10 @@
 import GatewayCore
+import GatewayWire
+import JSON
 import Logging
 import Synchronization
 import Varlink
+import VarlinkProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,7 +31,7 @@ extension GatewayControlHost {
 /// `io.gatewayd.Gateway` over a `Dispatcher`. Reading methods are open to any peer that can
 /// open the socket; changing ones need what `ControlPermissions` says.
 public struct GatewayInterface: VarlinkInterface {
-    public let name = GatewayWire.interface
+    public let name = Wire.interface
     public let definition = String(decoding: PackageResources.io_gatewayd_Gateway_varlink, as: UTF8.self)
     public let dispatcher: Dispatcher
     public let host: any GatewayControlHost
@@ -53,8 +56,10 @@ public struct GatewayInterface: VarlinkInterface {
         currentPermissions.value.withLock { $0 = permissions }
     }
 
+    /// Checks the caller's permission for a changing method, then hands the call to its handler
+    /// (`GatewayInterface+Handlers.swift`) with its parameters decoded into GatewayWire's types.
     public func handle(_ call: VarlinkCall, peer: PeerCredentials, replies: VarlinkReplies) async {
-        guard let method = GatewayWire.Method(rawValue: call.memberName) else {
+        guard let method = Wire.Method(rawValue: call.memberName) else {
             await replies.send(.error(VarlinkError.methodNotFound, ["method": .string(call.method)]))
             return
         }
@@ -65,145 +70,69 @@ public struct GatewayInterface: VarlinkInterface {
             await replies.send(.error(VarlinkError.permissionDenied, ["message": .string(reason)]))
             return
         }
-        do {
-            try await run(method, call, peer, replies)
-        } catch let error as InvalidParameter {
-            await replies.send(.error(VarlinkError.invalidParameter, ["parameter": .string(error.name)]))
-        } catch {
-            await replies.send(.error(VarlinkError.invalidParameter, ["parameter": .string("\(error)")]))
-        }
-    }
-
-    private func run(_ method: GatewayWire.Method, _ call: VarlinkCall, _ peer: PeerCredentials,
-                     _ replies: VarlinkReplies) async throws {
-        let parameters = Parameters(call.parameters)
+        let more = call.more
         switch method {
-        case .getStatus:
-            await replies.send(VarlinkReply(parameters: ["status": await status()]))
-        case .drain:
-            let timeout = try parameters.optionalInt("timeout_usec").map { Duration.microseconds($0) }
-            let events = call.more ? await dispatcher.subscribe() : nil
-            await dispatcher.beginDrain(.admin, timeout: timeout)
-            guard let events else {
-                await replies.send(VarlinkReply(parameters: ["status": await status()]))
-                return
-            }
-            // A reply per change until nothing is in flight (or the drain is left).
-            while true {
-                let snapshot = await dispatcher.snapshot
-                let done = !snapshot.state.refusesNewWork || snapshot.isDrained
-                guard await replies.send(VarlinkReply(parameters: ["status": await status()], continues: !done)), !done else { return }
-                for await event in events {
-                    if case .countersChanged = event { break }
-                    if case .stateChanged = event { break }
-                }
-            }
-        case .resume:
-            await dispatcher.resume()
-            await replies.send(VarlinkReply(parameters: ["status": await status()]))
-        case .reload:
-            do {
-                try await host.reloadConfiguration()
-                await replies.send(VarlinkReply(parameters: ["status": await status()]))
-            } catch {
-                await replies.send(.error(GatewayWire.Error.configInvalid, ["message": .string(error.description)]))
-            }
-        case .restart:
-            await dispatcher.beginDrain(.restart)
-            await replies.send(VarlinkReply(parameters: ["status": await status()]))
-        case .listSessions:
-            let sessions = await dispatcher.sessionSnapshots().map { session -> JSONValue in
-                ["key": .string(session.key), "turn_running": .bool(session.turnRunning),
-                 "queued": .int(Int64(session.queued)), "turns": .int(Int64(session.turnCount))]
-            }
-            await replies.send(VarlinkReply(parameters: ["sessions": .array(sessions)]))
-        case .stopTurn, .resetSession:
-            let key = try parameters.string("session")
-            let done = method == .stopTurn ? await dispatcher.stopTurn(session: key) : await dispatcher.resetSession(key)
-            if !done && method == .resetSession {
-                await replies.send(.error(GatewayWire.Error.noSuchSession, ["key": .string(key)]))
-                return
-            }
-            await replies.send(VarlinkReply(parameters: [method == .stopTurn ? "stopped" : "reset": .bool(done)]))
-        case .listQuickCommands:
-            let commands = await dispatcher.quickCommands().map(Self.encode)
-            await replies.send(VarlinkReply(parameters: ["commands": .array(commands)]))
+        case .getStatus: await answer(Wire.GetStatus.self, call, replies) { _ in await getStatus() }
+        case .drain: await serve(Wire.Drain.self, call, replies) { await drain($0, more: more, replies: $1) }
+        case .resume: await answer(Wire.Resume.self, call, replies) { _ in await resume() }
+        case .reload: await answer(Wire.Reload.self, call, replies) { _ in try await reload() }
+        case .restart: await answer(Wire.Restart.self, call, replies) { _ in await restart() }
+        case .listSessions: await answer(Wire.ListSessions.self, call, replies) { _ in await listSessions() }
+        case .stopTurn: await answer(Wire.StopTurn.self, call, replies) { await stopTurn($0) }
+        case .resetSession: await answer(Wire.ResetSession.self, call, replies) { try await resetSession($0) }
+        case .listQuickCommands: await answer(Wire.ListQuickCommands.self, call, replies) { _ in await listQuickCommands() }
         case .runQuickCommand:
-            let name = try parameters.string("name")
-            let arguments = try parameters.optionalStrings("args") ?? []
-            let context = InboundMessage(platform: GatewayConstants.localPlatform, chat: "control",
-                                         user: Self.userName(peer.uid), text: "/\(name)")
-            let found = await dispatcher.runQuickCommand(named: name, arguments: arguments, context: context) { outcome in
-                switch outcome {
-                case .failed(let error):
-                    await replies.send(.error(GatewayWire.Error.quickCommandFailed,
-                                              ["name": .string(name), "message": .string(error.message)]))
-                case .finished(let report):
-                    var result: [String: JSONValue] = [
-                        "output": .string(report.output), "timed_out": .bool(report.timedOut),
-                        "truncated": .bool(report.truncated), "duration_usec": .int(Self.microseconds(report.duration)),
-                    ]
-                    if let status = report.exitStatus { result["exit_status"] = .int(Int64(status)) }
-                    if let signal = report.signal { result["signal"] = .int(Int64(signal)) }
-                    await replies.send(VarlinkReply(parameters: result))
-                }
-            }
-            if !found {
-                await replies.send(.error(GatewayWire.Error.noSuchQuickCommand, ["name": .string(name)]))
-            }
-        case .sendMessage:
-            guard await dispatcher.config.platforms.localEnabled else {
-                await replies.send(.error(GatewayWire.Error.platformDisabled, [
-                    "platform": .string(GatewayConstants.localPlatform), "message": .string(GatewayText.localPlatformDisabled),
-                ]))
-                return
-            }
-            let text = try parameters.string("text")
-            let requested = try parameters.optionalString("user")
-            let user = (peer.uid == 0 ? requested : nil) ?? Self.userName(peer.uid)
-            let chat = try parameters.optionalString("chat") ?? user
-            let collector = ReplyCollector(chat: ChatAddress(platform: GatewayConstants.localPlatform, chat: chat), dispatcher: dispatcher)
-            await dispatcher.handle(InboundMessage(platform: GatewayConstants.localPlatform, chat: chat, user: user, text: text),
-                                    replies: collector)
-            await replies.send(VarlinkReply(parameters: ["replies": .array(await collector.finish().map { .string($0) })]))
-        case .subscribe:
-            guard call.more else {
-                await replies.send(.error(VarlinkError.expectedMore))
-                return
-            }
-            let events = await dispatcher.subscribe()
-            guard await replies.send(VarlinkReply(parameters: ["status": await status()], continues: true)) else { return }
-            for await event in events {
-                guard await replies.send(VarlinkReply(parameters: ["event": Self.encode(event)], continues: true)) else { return }
-            }
+            await serve(Wire.RunQuickCommand.self, call, replies) { try await runQuickCommand($0, peer: peer, replies: $1) }
+        case .sendMessage: await answer(Wire.SendMessage.self, call, replies) { try await sendMessage($0, peer: peer) }
+        case .subscribe: await serve(Wire.Subscribe.self, call, replies) { _, replies in await subscribe(more: more, replies: replies) }
         }
     }
 
-    /// The `Status` type of the interface.
-    func status() async -> JSONValue {
-        let snapshot = await dispatcher.snapshot
-        var status: [String: JSONValue] = [
-            "state": .string(snapshot.state.name),
-            "pid": .int(Int64(getpid())),
-            "version": .string(GatewayConstants.version),
-            "uptime_usec": .int(Self.microseconds(ContinuousClock.now - startedAt)),
-            "turns_in_flight": .int(Int64(snapshot.counters.turnsInFlight)),
-            "exec_running": .int(Int64(snapshot.counters.execRunning)),
-            "sessions": .int(Int64(snapshot.counters.sessions)),
-            "platforms": .array(await host.platformNames.map { .string($0) }),
-        ]
-        if let reason = snapshot.state.reason { status["reason"] = .string(reason.rawValue) }
-        if let problem = await host.storeProblem { status["store_problem"] = .string(problem) }
-        let health = await host.platformHealth()
-        if !health.isEmpty {
-            status["platform_health"] = .array(health.map { entry -> JSONValue in
-                ["name": .string(entry.name), "health": .string(entry.health.state.rawValue), "detail": .string(entry.health.detail)]
-            })
-        }
-        return .object(status)
+    /// A method with one reply: decodes the parameters, runs `handler`, encodes its result.
+    private func answer<Method: WireMethod>(
+        _ method: Method.Type, _ call: VarlinkCall, _ replies: VarlinkReplies,
+        _ handler: (Method.Parameters) async throws -> Method.Result
+    ) async {
+        await serve(method, call, replies) { parameters, replies in await replies.send(try await handler(parameters)) }
     }
 
-    static func microseconds(_ duration: Duration) -> Int64 { DurationValue.microseconds(duration) }
+    /// A method that sends its replies itself (streams, and a quick command's early answer):
+    /// parameters of the wrong shape answer `InvalidParameter`; errors thrown become error replies.
+    private func serve<Method: WireMethod>(
+        _ method: Method.Type, _ call: VarlinkCall, _ replies: VarlinkReplies,
+        _ handler: (Method.Parameters, MethodReplies<Method>) async throws -> Void
+    ) async {
+        let parameters: Method.Parameters
+        do {
+            parameters = try Method.Parameters(parameters: call.parameters)
+        } catch {
+            await replies.send(Self.invalidParameter(error))
+            return
+        }
+        do {
+            try await handler(parameters, MethodReplies(replies: replies))
+        } catch {
+            await replies.send(errorReply(error, method: Method.method))
+        }
+    }
+
+    /// `InvalidParameter` names the call's parameter (`args`, not `args[1]`).
+    static func invalidParameter(_ error: WireDecodingError) -> VarlinkReply {
+        .error(VarlinkError.invalidParameter, ["parameter": .string(String(error.field.prefix { $0 != "." && $0 != "[" }))])
+    }
+
+    /// The reply for an error a handler threw: a declared error as it is; anything else, which
+    /// nothing should throw, becomes `InternalError` with a message for a person (the error
+    /// itself goes to the journal, never to the wire: it may be a dump of Swift values).
+    func errorReply(_ error: any Error, method: Wire.Method) -> VarlinkReply {
+        if let failure = error as? Wire.Failure { return .error(failure.name, failure.parameters) }
+        if let invalid = error as? WireDecodingError { return Self.invalidParameter(invalid) }
+        logger.error("control: \(method.rawValue) failed unexpectedly: \(String(reflecting: error))", metadata: [
+            "event": "control_failed", "method": "\(method.rawValue)",
+        ])
+        let failure = Wire.Failure.internalError(message: GatewayText.controlCallFailed(method.rawValue))
+        return .error(failure.name, failure.parameters)
+    }
 
     /// Peer names by uid: a passwd lookup reads /etc/passwd (or asks NSS) every time, which
     /// would cost more than the rest of a `RunQuickCommand` call.
@@ -256,41 +185,5 @@ actor ReplyCollector: ReplySink {
     func finish() -> [String] {
         answered = true
         return texts
-    }
-}
-
-struct InvalidParameter: Error {
-    let name: String
-}
-
-/// Typed reads of call parameters; a wrong type names the parameter (`InvalidParameter`).
-struct Parameters {
-    let values: [String: JSONValue]
-    init(_ values: [String: JSONValue]) { self.values = values }
-
-    func string(_ name: String) throws -> String {
-        guard let value = values[name]?.string else { throw InvalidParameter(name: name) }
-        return value
-    }
-
-    func optionalString(_ name: String) throws -> String? {
-        guard let value = values[name], !value.isNull else { return nil }
-        guard let text = value.string else { throw InvalidParameter(name: name) }
-        return text
-    }
-
-    func optionalInt(_ name: String) throws -> Int64? {
-        guard let value = values[name], !value.isNull else { return nil }
-        guard let number = value.int, number >= 0 else { throw InvalidParameter(name: name) }
-        return number
-    }
-
-    func optionalStrings(_ name: String) throws -> [String]? {
-        guard let value = values[name], !value.isNull else { return nil }
-        guard let array = value.array else { throw InvalidParameter(name: name) }
-        return try array.map { item in
-            guard let text = item.string else { throw InvalidParameter(name: name) }
-            return text
-        }
     }
 }

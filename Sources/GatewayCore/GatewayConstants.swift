@@ -1,24 +1,19 @@
-import Glibc
+import GatewayWire
 
 /// Names and defaults that tools, tests and operators rely on, kept in one place (see docs/DESIGN.md).
 public enum GatewayConstants {
-    public static let version = "0.1.0"
+    /// The facts gatewayctl shares live in GatewayWire (`GatewayProduct`, `ControlSocket`,
+    /// `GatewayEnvironment`); these name them for the daemon's code.
+    public static let version = GatewayProduct.version
     /// `SYSLOG_IDENTIFIER` of every journal record.
     public static let syslogIdentifier = "gatewayd"
     /// Prefix of the journal fields made from log metadata (`session` -> `GATEWAY_SESSION`).
-    public static let journalFieldPrefix = "GATEWAY_"
+    public static let journalFieldPrefix = GatewayProduct.journalFieldPrefix
     public static let defaultConfigPath = "/etc/gatewayd/gatewayd.yaml"
-    public static let defaultControlSocket = "/run/gatewayd/control"
+    public static let defaultControlSocket = ControlSocket.systemPath
 
     /// Environment variables read by gatewayd and gatewayctl.
-    public enum Environment {
-        /// `auto` (default), `journal` or `console`: where gatewayd's logs go.
-        public static let logTarget = "GATEWAYD_LOG_TARGET"
-        /// The control socket gatewayctl talks to when `--socket` is not given.
-        public static let socket = "GATEWAYD_SOCKET"
-        /// `1` enables test-only hooks (SIGUSR2 wedges the dispatcher, for watchdog tests).
-        public static let testHooks = "GATEWAYD_TEST_HOOKS"
-    }
+    public typealias Environment = GatewayEnvironment
 
     /// Process exit statuses with a meaning for systemd (`RestartForceExitStatus=`,
     /// `RestartPreventExitStatus=`).
@@ -117,9 +112,4 @@ public enum GatewayMessageID {
 }
 
 /// Reads the process environment (for gatewayd's and gatewayctl's variables).
-public enum ProcessEnvironment {
-    /// The variable's value; nil when unset or empty.
-    public static func value(_ name: String) -> String? {
-        getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
-    }
-}
+public typealias ProcessEnvironment = GatewayEnvironment

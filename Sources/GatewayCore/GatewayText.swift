@@ -104,4 +104,8 @@ extension GatewayText {
             + ", so members of \(group) cannot connect"
     }
     public static let localPlatformDisabled = "the local platform is disabled (platforms.local.enabled: false)"
+    /// `InternalError`: a control call failed in a way the gateway did not expect.
+    public static func controlCallFailed(_ method: String) -> String {
+        "\(method) failed unexpectedly; the gateway's journal has the details"
+    }
 }

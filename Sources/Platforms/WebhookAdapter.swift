@@ -4,7 +4,6 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
-import Varlink
 
 /// `POST /webhook` with `{"chat", "user", "text", "id"}`, signed as GitHub signs deliveries
 /// (`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`), answered with

@@ -2,7 +2,7 @@ import GatewayCore
 import NIOCore
 import NIOHTTP1
 import Synchronization
-import Varlink
+import JSON
 
 /// One HTTP/1.1 connection of the webhook: collects a request (up to 1 MiB of body), checks it,
 /// dispatches it, and answers. NIO's pipelining handler hands it one request at a time.

@@ -1,3 +1,4 @@
+import VarlinkProtocol
 import NIOCore
 #if canImport(Glibc)
 import Glibc

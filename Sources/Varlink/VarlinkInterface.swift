@@ -1,3 +1,4 @@
+import VarlinkProtocol
 /// Sends the replies to one call. For a `more` call, every reply but the last has `continues`.
 public struct VarlinkReplies: Sendable {
     let write: @Sendable (VarlinkReply) async -> Bool

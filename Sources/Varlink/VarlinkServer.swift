@@ -1,8 +1,10 @@
 import CGatewayShims
+import JSON
 import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+import VarlinkProtocol
 #if canImport(Glibc)
 import Glibc
 #endif

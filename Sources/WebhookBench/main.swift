@@ -62,7 +62,7 @@ print(#"{"webhook_post_per_s":\#(Int(median(posts))),"health_per_s":\#(Int(media
 /// Resident and peak memory of this process, in MiB (the attacker's share is its fd arrays).
 func memory() -> (rss: Double, peak: Double) {
     var rss = 0.0, peak = 0.0
-    let text = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let text = (try? FileBytes.read("/proc/self/status", limit: 1 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     for line in text.split(separator: "\n") {
         let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
         guard fields.count >= 2, let kib = Double(fields[1]) else { continue }

@@ -1,7 +1,8 @@
 import ArgumentParser
-import GatewayControl
-import GatewayCore
-import Varlink
+import GatewayWire
+import JSON
+import VarlinkClient
+import VarlinkProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,7 +26,7 @@ struct CtlFailure: Error {
 
     func report() { Output.error("gatewayctl: \(message)") }
 
-    var isNoSuchQuickCommand: Bool { error == GatewayWire.Error.noSuchQuickCommand }
+    var isNoSuchQuickCommand: Bool { error == Wire.Failure.Name.noSuchQuickCommand }
 }
 
 /// A connection to the daemon that turns every failure into a `CtlFailure`.
@@ -50,31 +51,33 @@ struct Client {
     }
 
     /// Calls a method; an error reply becomes a `CtlFailure`.
-    func call(_ method: GatewayWire.Method, _ parameters: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
+    func call<Method: WireMethod>(_ method: Method.Type, _ parameters: Method.Parameters) throws -> Method.Result {
         let reply: VarlinkReply
         do {
-            try connection.send(VarlinkCall(method: method.qualified, parameters: parameters))
+            try connection.send(VarlinkCall(method: Method.method.qualified, parameters: parameters.parameters))
             reply = try firstReply()
         } catch let error as CtlFailure {
             throw error
         } catch {
             throw Self.failure(error, path: path)
         }
-        try Self.check(reply, method: method)
-        return reply.parameters
+        return try Self.result(of: reply, method)
     }
 
-    /// A `more` call: `each` sees every reply's parameters.
-    func stream(_ method: GatewayWire.Method, _ parameters: [String: JSONValue],
-                each: ([String: JSONValue]) -> Void) throws {
+    func call<Method: WireMethod>(_ method: Method.Type) throws -> Method.Result where Method.Parameters == NoFields {
+        try call(method, NoFields())
+    }
+
+    /// A `more` call: `each` sees every reply.
+    func stream<Method: WireMethod>(_ method: Method.Type, _ parameters: Method.Parameters,
+                                    each: (Method.Result) -> Void) throws {
         do {
-            var call = VarlinkCall(method: method.qualified, parameters: parameters)
+            var call = VarlinkCall(method: Method.method.qualified, parameters: parameters.parameters)
             call.more = true
             try connection.send(call)
             var reply = try firstReply()
             while true {
-                try Self.check(reply, method: method)
-                each(reply.parameters)
+                each(try Self.result(of: reply, method))
                 fflush(nil)  // every stream: a follower sees each reply at once
                 guard reply.continues else { return }
                 reply = try connection.receive()
@@ -120,8 +123,22 @@ struct Client {
         return Result { () throws(VarlinkClientError) in try connection.receive() }
     }
 
-    static func check(_ reply: VarlinkReply, method: GatewayWire.Method) throws {
+    /// The reply's result; an error reply, or one that is not what the interface says, is a
+    /// `CtlFailure`.
+    static func result<Method: WireMethod>(of reply: VarlinkReply, _ method: Method.Type) throws -> Method.Result {
+        try check(reply, method: Method.method)
+        do {
+            return try Method.Result(parameters: reply.parameters)
+        } catch {
+            throw CtlFailure(status: ExitStatus.failed, message: "gatewayd's reply to \(Method.method.rawValue) is not what the interface says: \(error)")
+        }
+    }
+
+    static func check(_ reply: VarlinkReply, method: Wire.Method) throws {
         guard let error = reply.error else { return }
+        if let failure = try? Wire.Failure(name: error, parameters: reply.parameters), let message = message(for: failure) {
+            throw CtlFailure(status: ExitStatus.failed, message: message, error: error)
+        }
         let detail = reply.parameters["message"]?.string ?? reply.parameters["name"]?.string
             ?? reply.parameters["parameter"]?.string ?? reply.parameters["key"]?.string
         switch error {
@@ -132,18 +149,20 @@ struct Client {
                 "permission denied: \(method.rawValue) changes the gateway; "
                     + (reply.parameters["message"]?.string
                         ?? "run it as root, as the daemon's user, or as a member of the admin group (control.admin_group)"))
-        case GatewayWire.Error.platformDisabled:
-            throw CtlFailure(status: ExitStatus.failed, message:
-                "\(detail ?? "the local platform is disabled"); enable it with platforms.local.enabled: true and reload", error: error)
-        case GatewayWire.Error.noSuchQuickCommand:
-            throw CtlFailure(status: ExitStatus.failed, message:
-                "no exec quick command named '\(detail ?? "")'; see `gatewayctl quick list`", error: error)
-        case GatewayWire.Error.configInvalid:
-            throw CtlFailure(status: ExitStatus.failed, message: "the configuration was refused, the old one stays: \(detail ?? "")")
-        case GatewayWire.Error.noSuchSession:
-            throw CtlFailure(status: ExitStatus.failed, message: "no session '\(detail ?? "")'; see `gatewayctl sessions`")
         default:
-            throw CtlFailure(status: ExitStatus.failed, message: "\(error)" + (detail.map { ": \($0)" } ?? ""))
+            throw CtlFailure(status: ExitStatus.failed, message: "\(error)" + (detail.map { ": \($0)" } ?? ""), error: error)
+        }
+    }
+
+    /// What to tell the operator about a declared error, with what to do; nil: the error's
+    /// name and message as they are.
+    static func message(for failure: Wire.Failure) -> String? {
+        switch failure {
+        case .platformDisabled(_, let message): "\(message); enable it with platforms.local.enabled: true and reload"
+        case .noSuchQuickCommand(let name): "no exec quick command named '\(name)'; see `gatewayctl quick list`"
+        case .configInvalid(let message): "the configuration was refused, the old one stays: \(message)"
+        case .noSuchSession(let key): "no session '\(key)'; see `gatewayctl sessions`"
+        case .quickCommandFailed, .internalError: nil
         }
     }
 

@@ -1,18 +1,18 @@
 import ArgumentParser
-import GatewayControl
-import GatewayCore
+import GatewayWire
+import JSON
 
 struct GatewayCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gatewayctl",
         abstract: "Control a running gatewayd over its control socket.",
         discussion: """
-            Talks varlink to gatewayd on \(GatewayConstants.defaultControlSocket) (or --socket PATH, \
-            or $\(GatewayConstants.Environment.socket)). Reading commands need access to the \
+            Talks varlink to gatewayd on \(ControlSocket.systemPath) (or --socket PATH, \
+            or $\(GatewayEnvironment.socket)). Reading commands need access to the \
             socket; changing ones need root, the daemon's user or its admin group.
 
             Every command takes these options, before or after its name:
-              --socket PATH    the control socket (default: $\(GatewayConstants.Environment.socket), else \(GatewayConstants.defaultControlSocket),
+              --socket PATH    the control socket (default: $\(GatewayEnvironment.socket), else \(ControlSocket.systemPath),
                                else $XDG_RUNTIME_DIR/gatewayd/control: a gatewayd you started by hand)
               --json           JSON output with stable field names, for scripts
               --timeout S      seconds to wait for an answer (default 30)
@@ -20,7 +20,7 @@ struct GatewayCtl: ParsableCommand {
             Exit codes: 0 done, 1 failed, 3 daemon not running, 4 permission denied, 64 usage. \
             `quick run` exits as timeout(1) does: the command's status, 124 timed out, 125 not run.
             """,
-        version: GatewayConstants.version,
+        version: GatewayProduct.version,
         subcommands: [
             Status.self, Drain.self, Resume.self, Reload.self, Restart.self, Sessions.self, Quick.self,
             Send.self, Events.self, Logs.self,
@@ -43,7 +43,7 @@ struct StandardError: TextOutputStream {
 /// Options every command takes.
 struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "The control socket (default: $\(GatewayConstants.Environment.socket), else \(GatewayConstants.defaultControlSocket), else your own $XDG_RUNTIME_DIR/gatewayd/control).",
+        "The control socket (default: $\(GatewayEnvironment.socket), else \(ControlSocket.systemPath), else your own $XDG_RUNTIME_DIR/gatewayd/control).",
         valueName: "path"))
     var socket: String?
 
@@ -53,7 +53,7 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for an answer.", valueName: "seconds"))
     var timeout: Double = 30
 
-    var socketPath: String { socket ?? DefaultPaths.clientSocket() }
+    var socketPath: String { socket ?? ControlSocket.clientPath() }
 }
 
 struct Status: ParsableCommand {
@@ -61,7 +61,7 @@ struct Status: ParsableCommand {
     @OptionGroup var options: ClientOptions
 
     func run() throws {
-        let status = try Client(options).call(.getStatus)["status"] ?? .null
+        let status = try Client(options).call(Wire.GetStatus.self).status
         if options.json { return Output.json(status) }
         print(Output.statusText(status))
     }
@@ -78,38 +78,31 @@ struct Drain: ParsableCommand {
     var noWait = false
 
     func run() throws {
-        var parameters: [String: Varlink.JSONValue] = [:]
-        if let drainTimeout { parameters["timeout_usec"] = .int(Int64(drainTimeout * 1_000_000)) }
+        let parameters = Wire.Drain.Parameters(timeoutUsec: drainTimeout.map { Int($0 * 1_000_000) })
         let client = try Client(options, waitForever: !noWait)
-        if noWait {
-            let status = try client.call(.drain, parameters)["status"] ?? .null
-            return options.json ? Output.json(status) : print(Output.progress(status))
-        }
-        try client.stream(.drain, parameters) { reply in
-            let status = reply["status"] ?? .null
-            options.json ? Output.json(status) : print(Output.progress(status))
-        }
+        if noWait { return Output.stateReply(try client.call(Wire.Drain.self, parameters), options) }
+        try client.stream(Wire.Drain.self, parameters) { Output.stateReply($0, options) }
     }
 }
 
 struct Resume: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Leave a drain started with `gatewayctl drain`.")
     @OptionGroup var options: ClientOptions
-    func run() throws { try Output.stateReply(Client(options).call(.resume), options) }
+    func run() throws { try Output.stateReply(Client(options).call(Wire.Resume.self), options) }
 }
 
 struct Reload: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-read the configuration; an invalid file is refused and the old one stays.")
     @OptionGroup var options: ClientOptions
-    func run() throws { try Output.stateReply(Client(options).call(.reload), options) }
+    func run() throws { try Output.stateReply(Client(options).call(Wire.Reload.self), options) }
 }
 
 struct Restart: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Drain, then exit so that systemd starts gatewayd again (exit status 75).")
     @OptionGroup var options: ClientOptions
-    func run() throws { try Output.stateReply(Client(options).call(.restart), options) }
+    func run() throws { try Output.stateReply(Client(options).call(Wire.Restart.self), options) }
 }
 
 struct Sessions: ParsableCommand {
@@ -122,17 +115,21 @@ struct Sessions: ParsableCommand {
         let client = try Client(options)
         switch action.first {
         case nil:
-            let sessions = try client.call(.listSessions)["sessions"] ?? .array([])
+            let sessions = try client.call(Wire.ListSessions.self).sessions
             if options.json { return Output.json(sessions) }
             print(Output.sessionsTable(sessions))
         case "stop", "reset":
             guard action.count == 2 else { throw ValidationError("usage: gatewayctl sessions \(action[0]) KEY") }
-            let method: GatewayWire.Method = action[0] == "stop" ? .stopTurn : .resetSession
-            let reply = try client.call(method, ["session": .string(action[1])])
-            if options.json { return Output.json(.object(reply)) }
-            let done = reply["stopped"]?.bool ?? reply["reset"]?.bool ?? false
-            print(action[0] == "stop" ? (done ? "Stopped the turn of \(action[1])." : "No turn running in \(action[1]).")
-                                      : "Reset \(action[1]).")
+            let session = Wire.SessionParameters(session: action[1])
+            if action[0] == "stop" {
+                let reply = try client.call(Wire.StopTurn.self, session)
+                if options.json { return Output.json(reply) }
+                print(reply.stopped ? "Stopped the turn of \(action[1])." : "No turn running in \(action[1]).")
+            } else {
+                let reply = try client.call(Wire.ResetSession.self, session)
+                if options.json { return Output.json(reply) }
+                print("Reset \(action[1]).")
+            }
         default:
             throw ValidationError("unknown action '\(action[0])': use stop KEY or reset KEY")
         }
@@ -147,11 +144,10 @@ struct Send: ParsableCommand {
     @Argument(help: "The message; quote it, or give several words.") var text: [String]
 
     func run() throws {
-        var parameters: [String: Varlink.JSONValue] = ["text": .string(text.joined(separator: " "))]
-        if let chat { parameters["chat"] = .string(chat) }
-        let replies = try Client(options, waitForever: true).call(.sendMessage, parameters)["replies"] ?? .array([])
+        let parameters = Wire.SendMessage.Parameters(text: text.joined(separator: " "), chat: chat)
+        let replies = try Client(options, waitForever: true).call(Wire.SendMessage.self, parameters).replies
         if options.json { return Output.json(replies) }
-        for reply in replies.array ?? [] { print(reply.string ?? "") }
+        for reply in replies { print(reply) }
     }
 }
 
@@ -160,15 +156,13 @@ struct Events: ParsableCommand {
     @OptionGroup var options: ClientOptions
 
     func run() throws {
-        try Client(options, waitForever: true).stream(.subscribe, [:]) { reply in
-            if options.json { return Output.json(.object(reply)) }
-            if let status = reply["status"] { print(Output.progress(status)) }
-            if let event = reply["event"] { print(Output.eventLine(event)) }
+        try Client(options, waitForever: true).stream(Wire.Subscribe.self, NoFields()) { reply in
+            if options.json { return Output.json(reply) }
+            if let status = reply.status { print(Output.progress(status)) }
+            if let event = reply.event { print(Output.eventLine(event)) }
         }
     }
 }
-
-import Varlink
 
 @main
 enum Main {

@@ -1,6 +1,8 @@
 import ArgumentParser
-import Foundation
-import GatewayCore
+import GatewayWire
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// journalctl with the unit and the gateway's fields filled in.
 struct Logs: ParsableCommand {
@@ -19,8 +21,8 @@ struct Logs: ParsableCommand {
         if follow { arguments.append("-f") }
         if let lines { arguments += ["-n", String(lines)] }
         if options.json { arguments += ["-o", "json"] }
-        if let session { arguments.append("\(GatewayConstants.journalFieldPrefix)SESSION=\(session)") }
-        if let quick { arguments.append("\(GatewayConstants.journalFieldPrefix)QUICK_COMMAND=\(quick)") }
+        if let session { arguments.append("\(GatewayProduct.journalFieldPrefix)SESSION=\(session)") }
+        if let quick { arguments.append("\(GatewayProduct.journalFieldPrefix)QUICK_COMMAND=\(quick)") }
         // A gatewayd started by hand writes to its own stderr: the journal has nothing for it.
         if let state = UnitState.query(unit), state.activeState == "inactive" {
             Output.error("gatewayctl: \(unit) is not running; a gatewayd started by hand (not by systemd) logs to its own stderr, not to the journal")

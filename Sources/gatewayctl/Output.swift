@@ -1,17 +1,27 @@
-import Foundation
-import Varlink
+import GatewayWire
+import JSON
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Text and JSON output in one place.
 enum Output {
-    static func json(_ value: JSONValue) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self))
+    /// One line of compact JSON, keys sorted (`--json`).
+    static func json(_ value: some WireField) {
+        print(String(decoding: value.wireValue.serialized(), as: UTF8.self))
     }
 
+    /// Straight to fd 2, unbuffered, as the line is complete.
     static func error(_ text: String, newline: Bool = true) {
-        let safe = escapingControls(text, when: isatty(STDERR_FILENO) == 1)
-        FileHandle.standardError.write(Data((newline ? safe + "\n" : safe).utf8))
+        var bytes = Array(escapingControls(text, when: isatty(STDERR_FILENO) == 1).utf8)
+        if newline { bytes.append(UInt8(ascii: "\n")) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return }
+            offset += written
+        }
     }
 
     /// Text as a terminal may show it: control characters other than newline and tab (C0, DEL,
@@ -42,72 +52,62 @@ enum Output {
         }
     }
 
-    static func stateReply(_ reply: [String: JSONValue], _ options: ClientOptions) {
-        let status = reply["status"] ?? .null
-        options.json ? json(status) : print(progress(status))
+    /// The reply of the methods that answer with the status.
+    static func stateReply(_ reply: Wire.StatusResult, _ options: ClientOptions) {
+        options.json ? json(reply.status) : print(progress(reply.status))
     }
 
     /// `draining (admin): 2 turns, 1 exec`.
-    static func progress(_ status: JSONValue) -> String {
-        let object = status.object ?? [:]
-        let state = object["state"]?.string ?? "?"
-        let reason = object["reason"]?.string.map { " (\($0))" } ?? ""
-        let turns = object["turns_in_flight"]?.int ?? 0
-        let exec = object["exec_running"]?.int ?? 0
-        return "\(state)\(reason): \(turns) turn\(turns == 1 ? "" : "s"), \(exec) exec"
+    static func progress(_ status: Wire.Status) -> String {
+        let reason = status.reason.map { " (\($0))" } ?? ""
+        let turns = status.turnsInFlight
+        return "\(status.state)\(reason): \(turns) turn\(turns == 1 ? "" : "s"), \(status.execRunning) exec"
     }
 
     /// A short systemctl-like summary.
-    static func statusText(_ status: JSONValue) -> String {
-        let object = status.object ?? [:]
-        let state = object["state"]?.string ?? "?"
-        let reason = object["reason"]?.string.map { " (\($0))" } ?? ""
-        let bullet = state == "running" ? "●" : "○"
-        var platforms = (object["platforms"]?.array ?? []).compactMap(\.string).joined(separator: ", ")
-        if let health = object["platform_health"]?.array, !health.isEmpty {
-            platforms = health.compactMap(\.object).map { entry in
-                "\(entry["name"]?.string ?? "?") (\(entry["health"]?.string ?? "?"): \(entry["detail"]?.string ?? ""))"
-            }.joined(separator: "\n           ")
+    static func statusText(_ status: Wire.Status) -> String {
+        let reason = status.reason.map { " (\($0))" } ?? ""
+        let bullet = status.state == "running" ? "●" : "○"
+        var platforms = status.platforms.joined(separator: ", ")
+        if let health = status.platformHealth, !health.isEmpty {
+            platforms = health.map { "\($0.name) (\($0.health): \($0.detail))" }.joined(separator: "\n           ")
         }
-        let durability = object["store_problem"]?.string.map { "\n  Durable: NO, queued messages are lost on a restart: \($0)" } ?? ""
+        let durability = status.storeProblem.map { "\n  Durable: NO, queued messages are lost on a restart: \($0)" } ?? ""
         return """
-            \(bullet) gatewayd — \(state)\(reason)
-                  PID: \(object["pid"]?.int ?? 0)   version \(object["version"]?.string ?? "?")   up \(uptime(object["uptime_usec"]?.int ?? 0))
-                Turns: \(object["turns_in_flight"]?.int ?? 0) in flight   Exec: \(object["exec_running"]?.int ?? 0) running   Sessions: \(object["sessions"]?.int ?? 0)
+            \(bullet) gatewayd — \(status.state)\(reason)
+                  PID: \(status.pid)   version \(status.version)   up \(uptime(status.uptimeUsec))
+                Turns: \(status.turnsInFlight) in flight   Exec: \(status.execRunning) running   Sessions: \(status.sessions)
             Platforms: \(platforms.isEmpty ? "none" : platforms)\(durability)
             """
     }
 
-    static func uptime(_ usec: Int64) -> String {
+    static func uptime(_ usec: Int) -> String {
         let seconds = usec / 1_000_000
         if seconds < 60 { return "\(seconds)s" }
         if seconds < 3600 { return "\(seconds / 60)m \(seconds % 60)s" }
         return "\(seconds / 3600)h \(seconds % 3600 / 60)m"
     }
 
-    static func sessionsTable(_ sessions: JSONValue) -> String {
-        let rows = sessions.array ?? []
-        if rows.isEmpty { return "No sessions." }
+    static func sessionsTable(_ sessions: [Wire.Session]) -> String {
+        if sessions.isEmpty { return "No sessions." }
         var lines = ["SESSION\tTURN\tQUEUED\tTURNS"]
-        for row in rows {
-            let object = row.object ?? [:]
-            lines.append("\(object["key"]?.string ?? "?")\t\(object["turn_running"]?.bool == true ? "running" : "idle")\t\(object["queued"]?.int ?? 0)\t\(object["turns"]?.int ?? 0)")
+        for session in sessions {
+            lines.append("\(session.key)\t\(session.turnRunning ? "running" : "idle")\t\(session.queued)\t\(session.turns)")
         }
         return lines.joined(separator: "\n")
     }
 
-    static func eventLine(_ event: JSONValue) -> String {
-        let object = event.object ?? [:]
-        let kind = object["kind"]?.string ?? "?"
-        let details = object.filter { $0.key != "kind" }.sorted { $0.key < $1.key }.map { key, value -> String in
+    /// `kind key=value ...`, every field the event has, by name.
+    static func eventLine(_ event: Wire.Event) -> String {
+        let details = event.parameters.filter { $0.key != "kind" }.sorted { $0.key < $1.key }.map { key, value -> String in
             switch value {
             case .string(let text): "\(key)=\(text)"
             case .int(let number): "\(key)=\(number)"
             case .bool(let flag): "\(key)=\(flag)"
-            default: "\(key)=\(value)"
+            default: "\(key)=\(String(decoding: value.serialized(), as: UTF8.self))"
             }
         }
-        return ([kind] + details).joined(separator: " ")
+        return ([event.kind] + details).joined(separator: " ")
     }
 }
 

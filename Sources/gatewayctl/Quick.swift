@@ -1,6 +1,5 @@
 import ArgumentParser
-import GatewayControl
-import Varlink
+import GatewayWire
 
 struct Quick: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,13 +10,11 @@ struct Quick: ParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() throws {
-            let commands = try Client(options).call(.listQuickCommands)["commands"] ?? .array([])
+            let commands = try Client(options).call(Wire.ListQuickCommands.self).commands
             if options.json { return Output.json(commands) }
-            for command in commands.array ?? [] {
-                let object = command.object ?? [:]
-                let name = object["name"]?.string ?? "?"
-                let detail = object["command"]?.string ?? object["target"].flatMap { $0.string.map { "→ \($0)" } } ?? "(misconfigured)"
-                print("/\(name)\t\(object["type"]?.string ?? "")\t\(detail)")
+            for command in commands {
+                let detail = command.command ?? command.target.map { "→ \($0)" } ?? "(misconfigured)"
+                print("/\(command.name)\t\(command.type)\t\(detail)")
             }
         }
     }
@@ -32,43 +29,41 @@ struct Quick: ParsableCommand {
         var arguments: [String] = []
 
         func run() throws {
-            let reply: [String: JSONValue]
+            let reply: Wire.RunQuickCommand.Result
             do {
-                var parameters: [String: JSONValue] = ["name": .string(name)]
                 // `quick run NAME -- --flag`: the separator is not an argument.
                 let passed = arguments.first == "--" ? Array(arguments.dropFirst()) : arguments
-                if !passed.isEmpty { parameters["args"] = .array(passed.map { .string($0) }) }
-                reply = try Client(options, waitForever: true).call(.runQuickCommand, parameters)
+                let parameters = Wire.RunQuickCommand.Parameters(name: name, args: passed.isEmpty ? nil : passed)
+                reply = try Client(options, waitForever: true).call(Wire.RunQuickCommand.self, parameters)
             } catch let failure as CtlFailure {
                 aliasHint(failure)?.report() ?? failure.report()
                 throw ExitCode(ExitStatus.notRun)
             }
             if options.json {
-                Output.json(.object(reply))
+                Output.json(reply)
             } else {
-                if let output = reply["output"]?.string, !output.isEmpty { print(output) }
-                if reply["truncated"]?.bool == true {
+                if !reply.output.isEmpty { print(reply.output) }
+                if reply.truncated {
                     Output.error("gatewayctl: /\(name)'s output was cut at exec.max_output; the rest was dropped")
                 }
             }
-            if reply["timed_out"]?.bool == true {
+            if reply.timedOut {
                 if !options.json { Output.error("gatewayctl: /\(name) timed out") }
                 throw ExitCode(ExitStatus.timedOut)
             }
-            if let signal = reply["signal"]?.int { throw ExitCode(Int32(128 + signal)) }
-            throw ExitCode(Int32(reply["exit_status"]?.int ?? 0))
+            if let signal = reply.signal { throw ExitCode(Int32(128 + signal)) }
+            throw ExitCode(Int32(reply.exitStatus ?? 0))
         }
 
         /// An alias (or a built-in) is not an exec quick command: it runs as a chat message does,
         /// which `gatewayctl send /NAME` does. Nil when the failure is something else.
         private func aliasHint(_ failure: CtlFailure) -> CtlFailure? {
             guard failure.isNoSuchQuickCommand,
-                  let commands = try? Client(options).call(.listQuickCommands)["commands"]?.array,
-                  let entry = commands.compactMap(\.object).first(where: { $0["name"]?.string == name }),
-                  entry["type"]?.string == "alias"
+                  let commands = try? Client(options).call(Wire.ListQuickCommands.self).commands,
+                  let entry = commands.first(where: { $0.name == name }), entry.type == Wire.QuickCommand.Kind.alias
             else { return nil }
             return CtlFailure(status: failure.status, message:
-                "/\(name) is an alias of \(entry["target"]?.string ?? "another command"), not an exec quick command; run it as a chat message: gatewayctl send /\(name)")
+                "/\(name) is an alias of \(entry.target ?? "another command"), not an exec quick command; run it as a chat message: gatewayctl send /\(name)")
         }
     }
 }

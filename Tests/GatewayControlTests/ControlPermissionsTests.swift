@@ -2,8 +2,10 @@ import Foundation
 import GatewayControl
 import GatewayCore
 import GatewayTestSupport
+import JSON
 import Testing
 import Varlink
+import VarlinkProtocol
 
 /// Who may steer the gateway: the peer's real groups, the admin group as the last reload says,
 /// and never a process the gateway started.

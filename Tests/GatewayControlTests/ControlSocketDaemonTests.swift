@@ -1,7 +1,10 @@
 import Foundation
 import GatewayTestSupport
+import JSON
 import Testing
 import Varlink
+import VarlinkClient
+import VarlinkProtocol
 
 /// The control socket as the real gatewayd binds it.
 @Suite("gatewayd's control socket", .timeLimit(.minutes(1)))

@@ -2,8 +2,12 @@ import Foundation
 import GatewayControl
 import GatewayCore
 import GatewayTestSupport
+import GatewayWire
+import JSON
 import Testing
 import Varlink
+import VarlinkClient
+import VarlinkProtocol
 
 /// `Subscribe` streams end with their connection, whatever the peer does; the local platform can
 /// be switched off.
@@ -26,7 +30,7 @@ struct ControlStreamTests {
         defer { Task { await gateway.stop() } }
         let socket = gateway.socket
         try await onThread {
-            let subscribe = GatewayWire.Method.subscribe.qualified
+            let subscribe = Wire.Method.subscribe.qualified
             for index in 0..<1000 {
                 let connection = try VarlinkConnection(path: socket, timeout: .seconds(30))
                 if index % 10 == 9 {
@@ -57,12 +61,12 @@ struct ControlStreamTests {
         let socket = gateway.socket, server = gateway.server
         let sent = try await onThread { () throws -> Int in
             let subscriber = try VarlinkConnection(path: socket, timeout: .seconds(30))
-            try subscriber.send(VarlinkCall(method: GatewayWire.Method.subscribe.qualified, more: true))
+            try subscriber.send(VarlinkCall(method: Wire.Method.subscribe.qualified, more: true))
             _ = try subscriber.receive()
             #expect(server.streamCount == 1)
             // Events flow (a message and its counters per call); the subscriber reads none of them.
             let sender = try VarlinkConnection(path: socket, timeout: .seconds(30))
-            let message = VarlinkCall(method: GatewayWire.Method.sendMessage.qualified, parameters: ["text": "hi"])
+            let message = VarlinkCall(method: Wire.Method.sendMessage.qualified, parameters: ["text": "hi"])
             var sent = 0
             while server.streamCount > 0 && sent < 20_000 {
                 _ = try sender.call(message)
@@ -79,7 +83,7 @@ struct ControlStreamTests {
         let gateway = try await Gateway.start(yaml: "platforms: {local: {enabled: false}}\n" + Gateway.yaml)
         defer { Task { await gateway.stop() } }
         let refused = try await gateway.call(.sendMessage, ["text": "/hello"])
-        #expect(refused.error == GatewayWire.Error.platformDisabled)
+        #expect(refused.error == Wire.Failure.Name.platformDisabled)
         #expect(refused.parameters["platform"] == "local")
         #expect(await gateway.dispatcher.sessionSnapshots().isEmpty, "nothing reached the dispatcher")
         let ctl = try await gateway.ctl(["send", "hello"])

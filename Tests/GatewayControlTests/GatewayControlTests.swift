@@ -2,9 +2,13 @@ import Foundation
 import GatewayControl
 import GatewayCore
 import GatewayTestSupport
+import GatewayWire
+import JSON
 import Logging
 import Testing
 import Varlink
+import VarlinkClient
+import VarlinkProtocol
 
 /// Reloads from a file the test writes, and puts the new file's permissions in force, as the
 /// daemon does.
@@ -102,7 +106,7 @@ struct Gateway {
     }
 
     /// One call on a fresh connection, on a thread of its own.
-    func call(_ method: GatewayWire.Method, _ parameters: [String: JSONValue] = [:]) async throws -> VarlinkReply {
+    func call(_ method: Wire.Method, _ parameters: [String: JSONValue] = [:]) async throws -> VarlinkReply {
         let socket = self.socket
         return try await onThread {
             try VarlinkConnection(path: socket, timeout: .seconds(10)).call(VarlinkCall(method: method.qualified, parameters: parameters))
@@ -152,7 +156,7 @@ struct GatewayControlTests {
         #expect(fail.parameters["exit_status"] == 7)
         #expect(try await gateway.call(.runQuickCommand, ["name": "words", "args": ["a b", "$c"]]).parameters["output"] == "<a b><$c>")
         #expect(try await gateway.call(.runQuickCommand, ["name": "slow"]).parameters["timed_out"] == true)
-        #expect(try await gateway.call(.runQuickCommand, ["name": "nope"]) == .error(GatewayWire.Error.noSuchQuickCommand, ["name": "nope"]))
+        #expect(try await gateway.call(.runQuickCommand, ["name": "nope"]) == .error(Wire.Failure.Name.noSuchQuickCommand, ["name": "nope"]))
         #expect(try await gateway.call(.runQuickCommand, ["name": 5]) == .error(VarlinkError.invalidParameter, ["parameter": "name"]))
         #expect(try await gateway.call(.runQuickCommand, ["name": "hello", "args": "x"]) == .error(VarlinkError.invalidParameter, ["parameter": "args"]))
 
@@ -176,7 +180,7 @@ struct GatewayControlTests {
         #expect(sessions.first?.object?["key"] == "local:dm:ops")
         #expect(try await gateway.call(.stopTurn, ["session": "local:dm:ops"]).parameters["stopped"] == false)
         #expect(try await gateway.call(.resetSession, ["session": "local:dm:ops"]).parameters["reset"] == true)
-        #expect(try await gateway.call(.resetSession, ["session": "local:dm:ops"]).error == GatewayWire.Error.noSuchSession)
+        #expect(try await gateway.call(.resetSession, ["session": "local:dm:ops"]).error == Wire.Failure.Name.noSuchSession)
         let commands = try await gateway.call(.listQuickCommands).parameters["commands"]?.array ?? []
         #expect(commands.compactMap { $0.object?["name"]?.string } == ["big", "fail", "held", "hello", "slow", "st", "words"])
         #expect(commands.first { $0.object?["name"] == "words" }?.object?["args"] == "pass")
@@ -192,7 +196,7 @@ struct GatewayControlTests {
         #expect(try await gateway.call(.runQuickCommand, ["name": "fresh"]).parameters["output"] == "fresh")
         try "quick_commands: {fresh: {type: exec, command: 'echo x', timeout: soon}}".write(toFile: gateway.configPath, atomically: true, encoding: .utf8)
         let refused = try await gateway.call(.reload)
-        #expect(refused.error == GatewayWire.Error.configInvalid)
+        #expect(refused.error == Wire.Failure.Name.configInvalid)
         #expect(refused.parameters["message"]?.string?.contains("quick_commands.fresh.timeout") == true)
         #expect(try await gateway.call(.runQuickCommand, ["name": "fresh"]).parameters["output"] == "fresh")
     }
@@ -207,7 +211,7 @@ struct GatewayControlTests {
         let collected = Task {
             try await onThread { () throws -> [VarlinkReply] in
                 var replies: [VarlinkReply] = []
-                try VarlinkConnection(path: socket, timeout: .seconds(10)).stream(VarlinkCall(method: GatewayWire.Method.subscribe.qualified)) { reply in
+                try VarlinkConnection(path: socket, timeout: .seconds(10)).stream(VarlinkCall(method: Wire.Method.subscribe.qualified)) { reply in
                     replies.append(reply)
                     if replies.count == 1 { started.send("subscribed") }
                     return reply.parameters["event"]?.object?["kind"] != "quick_command_finished"
@@ -243,7 +247,7 @@ struct GatewayControlTests {
         for await event in events { if case .quickCommandStarted = event { break } }
         let replies = try await onThread { () throws -> [VarlinkReply] in
             var replies: [VarlinkReply] = []
-            try VarlinkConnection(path: socket, timeout: .seconds(10)).stream(VarlinkCall(method: GatewayWire.Method.drain.qualified)) {
+            try VarlinkConnection(path: socket, timeout: .seconds(10)).stream(VarlinkCall(method: Wire.Method.drain.qualified)) {
                 replies.append($0)
                 // Reported as in flight: now let it finish.
                 if replies.count == 1 { _ = write(gateFD, "go\n", 3) }
@@ -310,6 +314,15 @@ struct GatewayCtlTests {
         #expect(!terminal.standardOutput.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{9B}" })
         let piped = try await gateway.ctl(["send", evil])
         #expect(piped.standardOutput == "echo: \(evil)\n", "scripts reading a pipe get the text as it is")
+    }
+
+    @Test("gatewayctl links no Foundation of its own (only ArgumentParser's FoundationEssentials): no ICU to load at every start")
+    func noFoundation() async throws {
+        let libraries = try await onThread { try run(["/usr/bin/ldd", TestPaths.product("gatewayctl")]) }
+        #expect(libraries.status == 0)
+        for library in ["libFoundation.so", "libFoundationInternationalization.so", "lib_FoundationICU.so", "libyaml"] {
+            #expect(!libraries.standardOutput.contains(library), "\(library) in \(libraries.standardOutput)")
+        }
     }
 
     @Test("bare gatewayctl is a usage error (64) whose help names the global options")

@@ -1,7 +1,9 @@
 import CGatewayShims
 import Foundation
+import JSON
 import Synchronization
 import Varlink
+import VarlinkProtocol
 
 /// A Unix-socket peer that does what a well-behaved client does not: writes without reading,
 /// writes until the kernel refuses, holds a connection open. Blocking calls: use it on a

@@ -1,7 +1,10 @@
 import Foundation
 import GatewayTestSupport
+import JSON
 import Testing
 @testable import Varlink
+import VarlinkClient
+import VarlinkProtocol
 
 /// Every connection is bounded both ways: what a peer pipelines stays in the kernel while calls
 /// wait, a peer that does not read its replies is dropped, and a stream ends with its connection.

@@ -1,7 +1,10 @@
 import Foundation
 import GatewayTestSupport
+import JSON
 import Testing
 @testable import Varlink
+import VarlinkClient
+import VarlinkProtocol
 
 /// Connection slots: a limit per uid, slots that only root (and the daemon's user) may take, and
 /// an idle timeout, so that no local user can lock the operator out.

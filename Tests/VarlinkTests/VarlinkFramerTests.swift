@@ -2,6 +2,7 @@ import GatewayTestSupport
 import NIOCore
 import Testing
 @testable import Varlink
+import VarlinkProtocol
 
 /// Synchronous and CPU-bound: on a thread of its own, not one of the cooperative pool's two.
 @Suite("Varlink framing", .ownThread)

@@ -1,9 +1,12 @@
 import CGatewayShims
 import Foundation
 import GatewayTestSupport
+import JSON
 import Logging
 import Testing
 @testable import Varlink
+import VarlinkClient
+import VarlinkProtocol
 
 /// Opens once, for a test interface's `Wait` call.
 final class TestGate: Sendable {

@@ -3,6 +3,8 @@ import Foundation
 import GatewayTestSupport
 import Testing
 @testable import Varlink
+import VarlinkClient
+import VarlinkProtocol
 
 /// The socket file: its mode from the moment it exists, its group given without following a
 /// symlink, and a stale socket (but nothing else) replaced.

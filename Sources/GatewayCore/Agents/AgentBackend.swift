@@ -1,17 +1,19 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials  // JSONEncoder without Foundation's ICU (idle RSS)
-#else
-import Foundation
-#endif
+import JSON
 import ProcessRunner
 
 /// One turn of the agent: the session's text in, zero or more replies out.
-public struct AgentTurn: Sendable, Equatable, Codable {
+public struct AgentTurn: Sendable, Equatable {
     public var session: String
     public var platform: String
     public var chat: String
     public var user: String
     public var text: String
+
+    /// What the `command` agent reads on stdin: one JSON object, keys sorted.
+    public var json: JSONValue {
+        ["session": .string(session), "platform": .string(platform), "chat": .string(chat), "user": .string(user),
+         "text": .string(text)]
+    }
 }
 
 /// An AI agent behind the gateway. A turn is interrupted by cancelling its task; the dispatcher
@@ -54,9 +56,7 @@ public struct CommandAgent: AgentBackend {
 
     public func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws {
         guard let executable = argv.first else { throw AgentError("agent.command is empty") }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let input = Array(try encoder.encode(turn)) + [UInt8(ascii: "\n")]
+        let input = turn.json.serialized() + [UInt8(ascii: "\n")]
         let result: ProcessResult
         do {
             result = try await runner.run(ProcessSpec(

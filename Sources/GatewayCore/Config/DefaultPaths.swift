@@ -1,3 +1,4 @@
+import GatewayWire
 import Glibc
 
 /// Where state and the control socket go when neither the command line nor the file says.
@@ -17,22 +18,9 @@ public enum DefaultPaths {
         return homeDirectory() + "/.local/state/gatewayd"
     }
 
-    /// The control socket of a daemon whose config does not name one: the system's for root,
-    /// `$XDG_RUNTIME_DIR/gatewayd/control` for anyone else; nil when that variable is unset.
-    public static func daemonSocket() -> String? {
-        if geteuid() == 0 { return GatewayConstants.defaultControlSocket }
-        return ProcessEnvironment.value("XDG_RUNTIME_DIR").map { $0 + "/gatewayd/control" }
-    }
-
-    /// The socket gatewayctl talks to without `--socket`: `$GATEWAYD_SOCKET`, else the system's
-    /// when it exists, else the caller's own foreground daemon's when that exists, else the
-    /// system's (so that the error names the usual place).
-    public static func clientSocket() -> String {
-        if let socket = ProcessEnvironment.value(GatewayConstants.Environment.socket) { return socket }
-        let system = GatewayConstants.defaultControlSocket
-        if access(system, F_OK) != 0, let own = daemonSocket(), access(own, F_OK) == 0 { return own }
-        return system
-    }
+    /// The control socket of a daemon whose config does not name one (`ControlSocket.daemonPath`,
+    /// which gatewayctl looks at too).
+    public static func daemonSocket() -> String? { ControlSocket.daemonPath() }
 
     private static func homeDirectory() -> String {
         if let home = ProcessEnvironment.value("HOME") { return home }

@@ -1,5 +1,5 @@
+import JSON
 import Testing
-import Varlink
 
 @Suite("JSON values")
 struct JSONValueTests {
@@ -27,5 +27,12 @@ struct JSONValueTests {
     @Test("invalid UTF-8 inside a string is refused")
     func invalidUTF8() {
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse([0x22, 0xC3, 0x28, 0x22]) }
+    }
+
+    @Test("strings are written as Foundation's JSONEncoder wrote them for gatewayctl --json: short escapes, slashes and DEL as they are")
+    func escapes() {
+        let text = "a\u{08}b\u{0C}c/d\u{7F}e\u{01}\u{1F}\"\\\n\r\té\u{2028}"
+        #expect(String(decoding: JSONValue.string(text).serialized(), as: UTF8.self)
+            == #""a\bb\fc/d\#u{7F}e\u0001\u001f\"\\\n\r\té\#u{2028}""#)
     }
 }

@@ -21,7 +21,9 @@ extension JSONValue {
         }
     }
 
-    /// Compact JSON, object keys sorted (stable output for tests and scripts).
+    /// Compact JSON, object keys sorted (stable output for tests and scripts). Escapes as
+    /// Foundation's JSONEncoder does with `.withoutEscapingSlashes` (the short forms \b \f \n \r
+    /// \t, other controls as \u00XX, nothing else), which gatewayctl's `--json` used to be.
     public func serialized() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
@@ -64,6 +66,8 @@ extension JSONValue {
             case UInt8(ascii: "\n"): out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
             case UInt8(ascii: "\r"): out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
             case UInt8(ascii: "\t"): out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0x08: out += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
+            case 0x0C: out += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
             case 0..<0x20:
                 let hex = Array("0123456789abcdef".utf8)
                 out += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]

@@ -1,4 +1,5 @@
 import CGatewayShims
+import VarlinkProtocol
 #if canImport(Glibc)
 import Glibc
 #endif

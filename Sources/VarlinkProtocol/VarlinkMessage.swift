@@ -1,3 +1,4 @@
+import JSON
 /// One method call as a client sends it.
 public struct VarlinkCall: Sendable, Equatable {
     /// Fully qualified: `io.gatewayd.Gateway.GetStatus`.

@@ -1,0 +1,143 @@
+import GatewayCore
+import GatewayWire
+import Varlink
+import VarlinkProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Sends the typed replies of one call of `Method`.
+struct MethodReplies<Method: WireMethod>: Sendable {
+    let replies: VarlinkReplies
+
+    /// Returns false once the client is gone (a stream stops then).
+    @discardableResult
+    func send(_ result: Method.Result, continues: Bool = false) async -> Bool {
+        await replies.send(VarlinkReply(parameters: result.parameters, continues: continues))
+    }
+
+    func send(_ failure: Wire.Failure) async {
+        await replies.send(.error(failure.name, failure.parameters))
+    }
+}
+
+/// One handler per method of `io.gatewayd.Gateway`, in the order of the interface file.
+extension GatewayInterface {
+    func getStatus() async -> Wire.StatusResult { Wire.StatusResult(status: await status()) }
+
+    /// Without `more`, one reply once the drain has begun; with it, a reply per change until
+    /// nothing is in flight (or the drain is left).
+    func drain(_ parameters: Wire.Drain.Parameters, more: Bool, replies: MethodReplies<Wire.Drain>) async {
+        let events = more ? await dispatcher.subscribe() : nil
+        await dispatcher.beginDrain(.admin, timeout: parameters.timeoutUsec.map { .microseconds($0) })
+        guard let events else {
+            await replies.send(await getStatus())
+            return
+        }
+        while true {
+            let snapshot = await dispatcher.snapshot
+            let done = !snapshot.state.refusesNewWork || snapshot.isDrained
+            guard await replies.send(await getStatus(), continues: !done), !done else { return }
+            for await event in events {
+                if case .countersChanged = event { break }
+                if case .stateChanged = event { break }
+            }
+        }
+    }
+
+    func resume() async -> Wire.StatusResult {
+        await dispatcher.resume()
+        return await getStatus()
+    }
+
+    func reload() async throws(Wire.Failure) -> Wire.StatusResult {
+        do {
+            try await host.reloadConfiguration()
+        } catch {
+            throw .configInvalid(message: error.description)
+        }
+        return await getStatus()
+    }
+
+    func restart() async -> Wire.StatusResult {
+        await dispatcher.beginDrain(.restart)
+        return await getStatus()
+    }
+
+    func listSessions() async -> Wire.ListSessions.Result {
+        Wire.ListSessions.Result(sessions: await dispatcher.sessionSnapshots().map {
+            Wire.Session(key: $0.key, turnRunning: $0.turnRunning, queued: $0.queued, turns: $0.turnCount)
+        })
+    }
+
+    func stopTurn(_ parameters: Wire.SessionParameters) async -> Wire.StopTurn.Result {
+        Wire.StopTurn.Result(stopped: await dispatcher.stopTurn(session: parameters.session))
+    }
+
+    func resetSession(_ parameters: Wire.SessionParameters) async throws(Wire.Failure) -> Wire.ResetSession.Result {
+        guard await dispatcher.resetSession(parameters.session) else { throw .noSuchSession(key: parameters.session) }
+        return Wire.ResetSession.Result(reset: true)
+    }
+
+    func listQuickCommands() async -> Wire.ListQuickCommands.Result {
+        Wire.ListQuickCommands.Result(commands: await dispatcher.quickCommands().map(Self.wire))
+    }
+
+    /// Answers as soon as the command is over, before the dispatcher tells its subscribers.
+    func runQuickCommand(_ parameters: Wire.RunQuickCommand.Parameters, peer: PeerCredentials,
+                         replies: MethodReplies<Wire.RunQuickCommand>) async throws(Wire.Failure) {
+        let name = parameters.name
+        let context = InboundMessage(platform: GatewayConstants.localPlatform, chat: "control",
+                                     user: Self.userName(peer.uid), text: "/\(name)")
+        let found = await dispatcher.runQuickCommand(named: name, arguments: parameters.args ?? [], context: context) { outcome in
+            switch outcome {
+            case .failed(let error):
+                await replies.send(.quickCommandFailed(name: name, message: error.message))
+            case .finished(let report):
+                await replies.send(Wire.RunQuickCommand.Result(
+                    output: report.output, exitStatus: report.exitStatus.map(Int.init), signal: report.signal.map(Int.init),
+                    timedOut: report.timedOut, truncated: report.truncated, durationUsec: Self.microseconds(report.duration)))
+            }
+        }
+        guard found else { throw .noSuchQuickCommand(name: name) }
+    }
+
+    /// As `local:<the caller's user>`; root may name another user.
+    func sendMessage(_ parameters: Wire.SendMessage.Parameters, peer: PeerCredentials) async throws(Wire.Failure) -> Wire.SendMessage.Result {
+        let platform = GatewayConstants.localPlatform
+        guard await dispatcher.config.platforms.localEnabled else {
+            throw .platformDisabled(platform: platform, message: GatewayText.localPlatformDisabled)
+        }
+        let user = (peer.uid == 0 ? parameters.user : nil) ?? Self.userName(peer.uid)
+        let chat = parameters.chat ?? user
+        let collector = ReplyCollector(chat: ChatAddress(platform: platform, chat: chat), dispatcher: dispatcher)
+        await dispatcher.handle(InboundMessage(platform: platform, chat: chat, user: user, text: parameters.text), replies: collector)
+        return Wire.SendMessage.Result(replies: await collector.finish())
+    }
+
+    /// The status first, then an event per reply until the client goes.
+    func subscribe(more: Bool, replies: MethodReplies<Wire.Subscribe>) async {
+        guard more else {
+            await replies.replies.send(.error(VarlinkError.expectedMore))
+            return
+        }
+        let events = await dispatcher.subscribe()
+        guard await replies.send(Wire.Subscribe.Result(status: await status()), continues: true) else { return }
+        for await event in events {
+            guard await replies.send(Wire.Subscribe.Result(event: Self.wire(event)), continues: true) else { return }
+        }
+    }
+
+    /// The `Status` type of the interface.
+    func status() async -> Wire.Status {
+        let snapshot = await dispatcher.snapshot
+        let health = await host.platformHealth().map {
+            Wire.PlatformHealth(name: $0.name, health: $0.health.state.rawValue, detail: $0.health.detail)
+        }
+        return Wire.Status(
+            state: snapshot.state.name, reason: snapshot.state.reason?.rawValue, pid: Int(getpid()), version: GatewayConstants.version,
+            uptimeUsec: Self.microseconds(ContinuousClock.now - startedAt), turnsInFlight: snapshot.counters.turnsInFlight,
+            execRunning: snapshot.counters.execRunning, sessions: snapshot.counters.sessions, platforms: await host.platformNames,
+            platformHealth: health.isEmpty ? nil : health, storeProblem: await host.storeProblem)
+    }
+}

@@ -1,0 +1,191 @@
+import JSON
+
+/// The types of `io.gatewayd.Gateway` (io.gatewayd.Gateway.varlink in GatewayControl), one Swift
+/// type each, with the IDL's field names in each `Key`. Enumerated strings (`state`, `kind`,
+/// `health`) stay strings: a newer daemon may send values an older gatewayctl does not know.
+public enum Wire {}
+
+extension Wire {
+    /// The gateway as a whole.
+    public struct Status: WireObject {
+        public static var wireType: String { "Status" }
+        /// starting, running, reloading, draining or stopping.
+        public var state: String
+        /// While draining or stopping: stop, restart or admin.
+        public var reason: String?
+        public var pid: Int
+        public var version: String
+        public var uptimeUsec: Int
+        public var turnsInFlight: Int
+        public var execRunning: Int
+        public var sessions: Int
+        public var platforms: [String]
+        public var platformHealth: [PlatformHealth]?
+        /// Set when the durable queue is not in use: why.
+        public var storeProblem: String?
+
+        enum Key: String {
+            case state, reason, pid, version, sessions, platforms
+            case uptimeUsec = "uptime_usec", turnsInFlight = "turns_in_flight", execRunning = "exec_running"
+            case platformHealth = "platform_health", storeProblem = "store_problem"
+        }
+
+        public init(state: String, reason: String? = nil, pid: Int, version: String, uptimeUsec: Int, turnsInFlight: Int,
+                    execRunning: Int, sessions: Int, platforms: [String], platformHealth: [PlatformHealth]? = nil,
+                    storeProblem: String? = nil) {
+            self.state = state
+            self.reason = reason
+            self.pid = pid
+            self.version = version
+            self.uptimeUsec = uptimeUsec
+            self.turnsInFlight = turnsInFlight
+            self.execRunning = execRunning
+            self.sessions = sessions
+            self.platforms = platforms
+            self.platformHealth = platformHealth
+            self.storeProblem = storeProblem
+        }
+
+        public init(reading object: WireReader) throws(WireDecodingError) {
+            state = try object.required(Key.state)
+            reason = try object.optional(Key.reason)
+            pid = try object.required(Key.pid)
+            version = try object.required(Key.version)
+            uptimeUsec = try object.required(Key.uptimeUsec)
+            turnsInFlight = try object.required(Key.turnsInFlight)
+            execRunning = try object.required(Key.execRunning)
+            sessions = try object.required(Key.sessions)
+            platforms = try object.required(Key.platforms)
+            platformHealth = try object.optional(Key.platformHealth)
+            storeProblem = try object.optional(Key.storeProblem)
+        }
+
+        public func write(to object: inout WireWriter) {
+            object.set(Key.state, state)
+            object.set(Key.reason, reason)
+            object.set(Key.pid, pid)
+            object.set(Key.version, version)
+            object.set(Key.uptimeUsec, uptimeUsec)
+            object.set(Key.turnsInFlight, turnsInFlight)
+            object.set(Key.execRunning, execRunning)
+            object.set(Key.sessions, sessions)
+            object.set(Key.platforms, platforms)
+            object.set(Key.platformHealth, platformHealth)
+            object.set(Key.storeProblem, storeProblem)
+        }
+    }
+
+    /// How a platform adapter is doing.
+    public struct PlatformHealth: WireObject {
+        public static var wireType: String { "PlatformHealth" }
+        public var name: String
+        /// up, connecting or down.
+        public var health: String
+        public var detail: String
+
+        enum Key: String { case name, health, detail }
+
+        public init(name: String, health: String, detail: String) {
+            self.name = name
+            self.health = health
+            self.detail = detail
+        }
+
+        public init(reading object: WireReader) throws(WireDecodingError) {
+            name = try object.required(Key.name)
+            health = try object.required(Key.health)
+            detail = try object.required(Key.detail)
+        }
+
+        public func write(to object: inout WireWriter) {
+            object.set(Key.name, name)
+            object.set(Key.health, health)
+            object.set(Key.detail, detail)
+        }
+    }
+
+    /// One conversation.
+    public struct Session: WireObject {
+        public static var wireType: String { "Session" }
+        public var key: String
+        public var turnRunning: Bool
+        public var queued: Int
+        public var turns: Int
+
+        enum Key: String { case key, queued, turns, turnRunning = "turn_running" }
+
+        public init(key: String, turnRunning: Bool, queued: Int, turns: Int) {
+            self.key = key
+            self.turnRunning = turnRunning
+            self.queued = queued
+            self.turns = turns
+        }
+
+        public init(reading object: WireReader) throws(WireDecodingError) {
+            key = try object.required(Key.key)
+            turnRunning = try object.required(Key.turnRunning)
+            queued = try object.required(Key.queued)
+            turns = try object.required(Key.turns)
+        }
+
+        public func write(to object: inout WireWriter) {
+            object.set(Key.key, key)
+            object.set(Key.turnRunning, turnRunning)
+            object.set(Key.queued, queued)
+            object.set(Key.turns, turns)
+        }
+    }
+
+    /// One entry of `quick_commands`.
+    public struct QuickCommand: WireObject {
+        public static var wireType: String { "QuickCommand" }
+        public var name: String
+        /// exec, alias or invalid (`Kind`).
+        public var type: String
+        public var command: String?
+        public var target: String?
+        /// pass or ignore.
+        public var args: String
+        public var timeoutUsec: Int?
+        public var description: String?
+
+        public enum Kind {
+            public static let exec = "exec"
+            public static let alias = "alias"
+            public static let invalid = "invalid"
+        }
+
+        enum Key: String { case name, type, command, target, args, description, timeoutUsec = "timeout_usec" }
+
+        public init(name: String, type: String, command: String? = nil, target: String? = nil, args: String,
+                    timeoutUsec: Int? = nil, description: String? = nil) {
+            self.name = name
+            self.type = type
+            self.command = command
+            self.target = target
+            self.args = args
+            self.timeoutUsec = timeoutUsec
+            self.description = description
+        }
+
+        public init(reading object: WireReader) throws(WireDecodingError) {
+            name = try object.required(Key.name)
+            type = try object.required(Key.type)
+            command = try object.optional(Key.command)
+            target = try object.optional(Key.target)
+            args = try object.required(Key.args)
+            timeoutUsec = try object.optional(Key.timeoutUsec)
+            description = try object.optional(Key.description)
+        }
+
+        public func write(to object: inout WireWriter) {
+            object.set(Key.name, name)
+            object.set(Key.type, type)
+            object.set(Key.command, command)
+            object.set(Key.target, target)
+            object.set(Key.args, args)
+            object.set(Key.timeoutUsec, timeoutUsec)
+            object.set(Key.description, description)
+        }
+    }
+}
