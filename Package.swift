@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // The webhook's HMAC-SHA256 (see HMACSHA256 for why not the system's libcrypto).
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         // TLS for IRC (`tls: true`): BoringSSL inside, no Foundation on Linux.
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // The daemon's services (control socket, adapters, watchdog, sd_notify) and their
@@ -49,12 +51,6 @@ let package = Package(
             name: "CSQLite",
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
-        ),
-        // OpenSSL's libcrypto (Debian's libssl-dev): the webhook's HMAC-SHA256; see HMACSHA256.
-        .systemLibrary(
-            name: "CCrypto",
-            pkgConfig: "libcrypto",
-            providers: [.apt(["libssl-dev"])]
         ),
         .target(name: "CGatewayShims"),
         .target(name: "CSpawnBaseline", dependencies: ["CGatewayShims"]),
@@ -80,13 +76,13 @@ let package = Package(
         .target(
             name: "Platforms",
             dependencies: [
-                "GatewayCore", "JSON", "CCrypto",
+                "GatewayCore", "JSON",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // `swift run -c release gatewayd-webhook-bench`: webhook requests/s with 16 clients.

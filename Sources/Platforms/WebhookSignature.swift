@@ -55,7 +55,7 @@ struct WebhookSignature {
     /// Whether the HMAC of what was signed (see the type's comment) is the claimed one.
     func verifies(body: [UInt8], secret: [UInt8]) -> Bool {
         let parts = timestamp.map { [Array($0.utf8) + [UInt8(ascii: ".")], body] } ?? [body]
-        return HMACSHA256.constantTimeEqual(HMACSHA256.authenticationCode(forParts: parts, key: secret), digest)
+        return HMACSHA256.isValid(digest, forParts: parts, key: secret)
     }
 
     /// The 32 bytes of `sha256=` followed by exactly 64 hex digits (either case); nil otherwise.
