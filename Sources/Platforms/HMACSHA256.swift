@@ -4,15 +4,15 @@ import CCrypto
 /// `X-Hub-Signature-256`. libcrypto rather than swift-crypto: swift-crypto would build a second
 /// BoringSSL (swift-nio-ssl brings one, not importable) and link FoundationEssentials into the
 /// daemon for one digest; libcrypto is on every Debian host (libssl3) and adds neither.
-public enum HMACSHA256 {
+package enum HMACSHA256 {
     /// The 32-byte HMAC of `message` under `key`.
-    public static func authenticationCode(for message: some Collection<UInt8>, key: some Collection<UInt8>) -> [UInt8] {
+    package static func authenticationCode(for message: some Collection<UInt8>, key: some Collection<UInt8>) -> [UInt8] {
         authenticationCode(forParts: [Array(message)], key: key)
     }
 
     /// The HMAC of the parts one after the other (a signed prefix and a body, without copying
     /// the body into a new array).
-    public static func authenticationCode(forParts parts: [[UInt8]], key: some Collection<UInt8>) -> [UInt8] {
+    package static func authenticationCode(forParts parts: [[UInt8]], key: some Collection<UInt8>) -> [UInt8] {
         let key = Array(key)
         guard let context = key.withUnsafeBufferPointer({ gw_hmac_sha256_start($0.baseAddress, $0.count) }) else {
             fatalError("libcrypto: HMAC-SHA256 could not be started (out of memory, or no default provider)")
@@ -28,19 +28,19 @@ public enum HMACSHA256 {
     }
 
     /// The SHA-256 digest of `bytes` (the FIPS 180-4 vectors are checked against it).
-    public static func sha256(_ bytes: some Collection<UInt8>) -> [UInt8] {
+    package static func sha256(_ bytes: some Collection<UInt8>) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
         Array(bytes).withUnsafeBufferPointer { _ = SHA256($0.baseAddress, $0.count, &digest) }
         return digest
     }
 
     /// Compares in time independent of where the first difference is (libcrypto's CRYPTO_memcmp).
-    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    package static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         return a.withUnsafeBytes { left in b.withUnsafeBytes { right in CRYPTO_memcmp(left.baseAddress, right.baseAddress, a.count) == 0 } }
     }
 
-    public static func hex(_ bytes: [UInt8]) -> String {
+    package static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)

@@ -2,19 +2,19 @@ import Glibc
 
 /// Reads `gatewayd.yaml` into a `GatewayConfig`, collecting every problem with its key path and
 /// line instead of stopping at the first, so `gatewayd --check-config` can list them all.
-public enum ConfigLoader {
-    public struct Outcome: Sendable {
-        public let config: GatewayConfig
+package enum ConfigLoader {
+    package struct Outcome: Sendable {
+        package let config: GatewayConfig
         /// Errors and warnings, in file order.
-        public let problems: [ConfigProblem]
+        package let problems: [ConfigProblem]
 
-        public var errors: [ConfigProblem] { problems.filter { $0.severity == .error } }
-        public var warnings: [ConfigProblem] { problems.filter { $0.severity == .warning } }
+        package var errors: [ConfigProblem] { problems.filter { $0.severity == .error } }
+        package var warnings: [ConfigProblem] { problems.filter { $0.severity == .warning } }
     }
 
     /// Loads `path`. A missing file gives the built-in defaults (a first run needs nothing);
     /// an unreadable or invalid one throws `ConfigError` with every error found.
-    public static func load(path: String, requireFile: Bool = false) throws -> Outcome {
+    package static func load(path: String, requireFile: Bool = false) throws -> Outcome {
         guard let text = try readText(path) else {
             if requireFile {
                 throw ConfigError(file: path, problems: [ConfigProblem(
@@ -62,7 +62,7 @@ public enum ConfigLoader {
     /// Parses YAML text. Never throws: problems are in the outcome (with the defaults in place of
     /// anything invalid). `groupExists` checks `control.admin_group` (`load` asks the system; a
     /// text parsed on its own has no system to ask, so any name passes).
-    public static func parse(_ text: String, stateDirectoryFallback: String? = nil,
+    package static func parse(_ text: String, stateDirectoryFallback: String? = nil,
                              groupExists: (String) -> Bool = { _ in true }) -> Outcome {
         var reader = Reader()
         var config = GatewayConfig()
