@@ -71,7 +71,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
     /// Returns once everything submitted so far is applied (tests, and the daemon before exit).
     package func flush() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            queue.async { self.drain() ; done.resume() }
+            queue.async { self.applyPending() ; done.resume() }
         }
     }
 
@@ -82,11 +82,11 @@ package final class StateStore: MessageStore, @unchecked Sendable {
             operations.append(operation)
             return operations.count == 1
         }
-        // One drain per burst: whoever finds the list empty schedules it; later arrivals ride along.
-        if first { queue.async { self.drain() } }
+        // One write per burst: whoever finds the list empty schedules it; later arrivals ride along.
+        if first { queue.async { self.applyPending() } }
     }
 
-    private func drain() {
+    private func applyPending() {
         while true {
             let batch = pending.withLock { operations in
                 defer { operations = [] }
