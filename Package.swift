@@ -138,7 +138,7 @@ let package = Package(
 
         // C floors and load generators the benchmarks measure against.
         .target(name: "CSpawnBaseline", dependencies: ["CGatewayShims"], path: "Benchmarks/CSpawnBaseline"),
-        .target(name: "CControlBaseline", dependencies: ["CGatewayShims"], path: "Benchmarks/CControlBaseline"),
+        .target(name: "CControlBaseline", dependencies: ["CGatewayShims", "CGatewayTestShims"], path: "Benchmarks/CControlBaseline"),
         .target(name: "CAllocCounter", path: "Benchmarks/CAllocCounter"),
         .target(name: "CHTTPLoad", path: "Benchmarks/CHTTPLoad"),
         .target(name: "CIRCLoad", path: "Benchmarks/CIRCLoad"),
@@ -177,22 +177,26 @@ let package = Package(
         // `swift run -c release gatewayd-irc-bench`: IRC adapter messages/s against ngircd.
         .executableTarget(
             name: "IRCBench",
-            dependencies: ["Platforms", "GatewayCore", "CIRCLoad", "CGatewayShims"],
+            dependencies: ["Platforms", "GatewayCore", "CIRCLoad", "CGatewayShims", "CGatewayTestShims"],
             path: "Benchmarks/IRCBench"
         ),
         // `swift build -c release && .build/release/gatewayd-bench`: the whole daemon.
         .executableTarget(
             name: "GatewaydBench",
-            dependencies: ["CControlBaseline", "CSpawnBaseline", "CGatewayShims"],
+            dependencies: ["CControlBaseline", "CSpawnBaseline", "CGatewayShims", "CGatewayTestShims"],
             path: "Benchmarks/GatewaydBench"
         ),
 
         // MARK: Tests (Tests/): not shipped.
 
+        // C shims only tests and benchmarks call (binding sockets, a fake notify socket's
+        // credentials, a pid-exact sleeper), kept out of the shipped CGatewayShims.
+        .target(name: "CGatewayTestShims", path: "Tests/CGatewayTestShims"),
+
         // What every test target shares: spawned children, the `.ownThread` trait, paths.
         .target(
             name: "GatewayTestSupport",
-            dependencies: ["CGatewayShims", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CGatewayShims", "CGatewayTestShims", .product(name: "Logging", package: "swift-log")],
             path: "Tests/GatewayTestSupport"
         ),
         // Driven by the tests inside a real systemd manager / journald; not installed.
@@ -208,18 +212,18 @@ let package = Package(
         .testTarget(
             name: "SystemdTests",
             dependencies: [
-                "Systemd", "CGatewayShims", "GatewayTestSupport", "GatewayTestHelper",
+                "Systemd", "CGatewayShims", "CGatewayTestShims", "GatewayTestSupport", "GatewayTestHelper",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "ProcessRunnerTests",
-            dependencies: ["ProcessRunner", "CGatewayShims", "GatewayTestSupport", "GatewayTestHelper"]
+            dependencies: ["ProcessRunner", "CGatewayShims", "CGatewayTestShims", "GatewayTestSupport", "GatewayTestHelper"]
         ),
         .testTarget(name: "GatewayWireTests", dependencies: ["GatewayWire", "JSON"]),
         .testTarget(
             name: "VarlinkTests",
-            dependencies: ["Varlink", "VarlinkProtocol", "VarlinkClient", "JSON", "CGatewayShims", "GatewayTestSupport",
+            dependencies: ["Varlink", "VarlinkProtocol", "VarlinkClient", "JSON", "CGatewayShims", "CGatewayTestShims", "GatewayTestSupport",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio")]
         ),
@@ -236,7 +240,10 @@ let package = Package(
         ),
         .testTarget(name: "PlatformsTests", dependencies: ["Platforms", "GatewayCore", "GatewayTestSupport"]),
         // Spawns the built gatewayd; depends on it so that `swift test` builds it first.
-        .testTarget(name: "DaemonTests", dependencies: ["GatewayTestSupport", "GatewayCore", "gatewayd", "gatewayctl"]),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["GatewayTestSupport", "CGatewayTestShims", "CGatewayShims", "GatewayCore", "gatewayd", "gatewayctl"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

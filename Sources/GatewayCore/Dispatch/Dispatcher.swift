@@ -86,8 +86,9 @@ package actor Dispatcher {
 
     /// Test hook: blocks the dispatcher for good, as a deadlock would, so tests can watch systemd's
     /// watchdog restart the service. Reachable only when the daemon runs with
-    /// `GATEWAYD_TEST_HOOKS=1`.
-    package func wedgeForTesting() {
+    /// `GATEWAYD_TEST_HOOKS=1`. Testing SPI (`public` only because `@_spi` requires it: the
+    /// actor is `package`): callers name it with `@_spi(Testing) import GatewayCore`.
+    @_spi(Testing) public func wedgeForTesting() {
         while true { sleep(3600) }
     }
 
