@@ -4,7 +4,8 @@ import PackageDescription
 // Dependencies point down the list (see docs/DESIGN.md): C shims and libsystemd at the bottom,
 // then JSON, Systemd and ProcessRunner (no gateway knowledge), then GatewayWire (the control
 // contract), then GatewayCore, then the executables. gatewayctl stays above GatewayWire, JSON and
-// the blocking varlink client only.
+// the blocking varlink client only. Sources/ holds only what ships; benchmarks live in
+// Benchmarks/, the test helper and shared test code in Tests/ (each named with `path:`).
 let package = Package(
     name: "gatewayd",
     platforms: [.macOS(.v15)],
@@ -35,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
+        // MARK: What ships (Sources/): the product targets and the modules they are built from.
+
         .systemLibrary(
             name: "CSystemd",
             pkgConfig: "libsystemd",
@@ -53,7 +56,6 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"])]
         ),
         .target(name: "CGatewayShims"),
-        .target(name: "CSpawnBaseline", dependencies: ["CGatewayShims"]),
         .target(
             name: "Systemd",
             dependencies: [
@@ -67,12 +69,33 @@ let package = Package(
         // io.gatewayd.Gateway as Swift types, with the socket's place and the shared names: what
         // gatewayd and gatewayctl agree on (no NIO, no Foundation, no GatewayCore).
         .target(name: "GatewayWire", dependencies: ["JSON"]),
+        // The varlink protocol without any I/O: calls, replies, their JSON, the standard errors.
+        .target(name: "VarlinkProtocol", dependencies: ["JSON"]),
+        // A blocking varlink client (for command-line tools and tests: no event loop to start).
+        .target(name: "VarlinkClient", dependencies: ["VarlinkProtocol", "JSON", "CGatewayShims"]),
         .target(
             name: "GatewayCore",
             dependencies: ["ProcessRunner", "CYAML", "JSON", "GatewayWire"]
         ),
         .target(name: "StateStore", dependencies: ["GatewayCore", "CSQLite"]),
-        // Chat platform adapters (the webhook so far), on SwiftNIO.
+        // The varlink server on SwiftNIO: framing, connections, the org.varlink.service interface.
+        .target(
+            name: "Varlink",
+            dependencies: [
+                "VarlinkProtocol", "JSON", "CGatewayShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // io.gatewayd.Gateway: the interface file and its handlers over the Dispatcher.
+        .target(
+            name: "GatewayControl",
+            dependencies: ["Varlink", "VarlinkProtocol", "JSON", "GatewayWire", "GatewayCore",
+                           .product(name: "Logging", package: "swift-log")],
+            resources: [.embedInCode("io.gatewayd.Gateway.varlink")]
+        ),
+        // Chat platform adapters (IRC, the webhook), on SwiftNIO.
         .target(
             name: "Platforms",
             dependencies: [
@@ -85,14 +108,6 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        // `swift run -c release gatewayd-webhook-bench`: webhook requests/s with 16 clients.
-        .target(name: "CHTTPLoad"),
-        // `swift run -c release gatewayd-irc-bench`: IRC adapter messages/s against ngircd.
-        .target(name: "CIRCLoad"),
-        .executableTarget(name: "IRCBench", dependencies: ["Platforms", "GatewayCore", "CIRCLoad", "CGatewayShims"]),
-        .executableTarget(name: "WebhookBench", dependencies: ["Platforms", "GatewayCore", "CHTTPLoad"]),
-        // `swift run -c release gatewayd-store-bench`: append latency and durable messages/s.
-        .executableTarget(name: "StateStoreBench", dependencies: ["StateStore", "GatewayCore", "CGatewayShims"]),
         .executableTarget(
             name: "gatewayd",
             dependencies: [
@@ -113,83 +128,99 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+
+        // MARK: Benchmarks (Benchmarks/): not shipped. In this package, not a package of their
+        // own (as swift-nio's is), because they call the modules' `package`-access API, which
+        // only targets of the same package can see.
+
+        // C floors and load generators the benchmarks measure against.
+        .target(name: "CSpawnBaseline", dependencies: ["CGatewayShims"], path: "Benchmarks/CSpawnBaseline"),
+        .target(name: "CControlBaseline", dependencies: ["CGatewayShims", "CGatewayTestShims"], path: "Benchmarks/CControlBaseline"),
+        .target(name: "CAllocCounter", path: "Benchmarks/CAllocCounter"),
+        .target(name: "CHTTPLoad", path: "Benchmarks/CHTTPLoad"),
+        .target(name: "CIRCLoad", path: "Benchmarks/CIRCLoad"),
+        // `swift run -c release gatewayd-runner-bench`: the runner against a C posix_spawn baseline.
+        .executableTarget(
+            name: "ProcessRunnerBench",
+            dependencies: ["ProcessRunner", "CSpawnBaseline"],
+            path: "Benchmarks/ProcessRunnerBench"
+        ),
+        // `swift run -c release gatewayd-dispatch-bench`: messages/s and allocations per message.
+        .executableTarget(
+            name: "DispatchBench",
+            dependencies: ["GatewayCore", "CAllocCounter", "CGatewayShims"],
+            path: "Benchmarks/DispatchBench"
+        ),
+        // `swift run -c release gatewayd-control-bench`: GetStatus against a C socket floor.
+        .executableTarget(
+            name: "ControlBench",
+            dependencies: ["GatewayControl", "GatewayCore", "GatewayWire", "Varlink", "VarlinkClient", "ProcessRunner",
+                           "CControlBaseline", "CGatewayShims",
+                           .product(name: "NIOCore", package: "swift-nio")],
+            path: "Benchmarks/ControlBench"
+        ),
+        // `swift run -c release gatewayd-store-bench`: append latency and durable messages/s.
+        .executableTarget(
+            name: "StateStoreBench",
+            dependencies: ["StateStore", "GatewayCore", "CGatewayShims"],
+            path: "Benchmarks/StateStoreBench"
+        ),
+        // `swift run -c release gatewayd-webhook-bench`: webhook requests/s with 16 clients.
+        .executableTarget(
+            name: "WebhookBench",
+            dependencies: ["Platforms", "GatewayCore", "CHTTPLoad"],
+            path: "Benchmarks/WebhookBench"
+        ),
+        // `swift run -c release gatewayd-irc-bench`: IRC adapter messages/s against ngircd.
+        .executableTarget(
+            name: "IRCBench",
+            dependencies: ["Platforms", "GatewayCore", "CIRCLoad", "CGatewayShims", "CGatewayTestShims"],
+            path: "Benchmarks/IRCBench"
+        ),
+        // `swift build -c release && .build/release/gatewayd-bench`: the whole daemon.
+        .executableTarget(
+            name: "GatewaydBench",
+            dependencies: ["CControlBaseline", "CSpawnBaseline", "CGatewayShims", "CGatewayTestShims"],
+            path: "Benchmarks/GatewaydBench"
+        ),
+
+        // MARK: Tests (Tests/): not shipped.
+
+        // C shims only tests and benchmarks call (binding sockets, a fake notify socket's
+        // credentials, a pid-exact sleeper), kept out of the shipped CGatewayShims.
+        .target(name: "CGatewayTestShims", path: "Tests/CGatewayTestShims"),
+
+        // What every test target shares: spawned children, the `.ownThread` trait, paths.
+        .target(
+            name: "GatewayTestSupport",
+            dependencies: ["CGatewayShims", "CGatewayTestShims", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/GatewayTestSupport"
+        ),
         // Driven by the tests inside a real systemd manager / journald; not installed.
         .executableTarget(
             name: "GatewayTestHelper",
             dependencies: [
                 "Systemd", "ProcessRunner", "CGatewayShims",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            path: "Tests/GatewayTestHelper"
         ),
-        // `swift run -c release gatewayd-runner-bench`: the runner against a C posix_spawn baseline.
-        .executableTarget(
-            name: "ProcessRunnerBench",
-            dependencies: ["ProcessRunner", "CSpawnBaseline"]
-        ),
-        .target(name: "GatewayTestSupport", dependencies: ["CGatewayShims", .product(name: "Logging", package: "swift-log")],
-                path: "Tests/GatewayTestSupport"),
-        // `swift run -c release gatewayd-dispatch-bench`: messages/s and allocations per message.
-        .target(name: "CAllocCounter"),
-        .executableTarget(
-            name: "DispatchBench",
-            dependencies: ["GatewayCore", "CAllocCounter", "CGatewayShims"]
-        ),
-        // `swift run -c release gatewayd-control-bench`: GetStatus against a C socket floor.
-        .target(name: "CControlBaseline", dependencies: ["CGatewayShims"]),
-        .executableTarget(
-            name: "ControlBench",
-            dependencies: ["GatewayControl", "GatewayCore", "GatewayWire", "Varlink", "VarlinkClient", "ProcessRunner",
-                           "CControlBaseline", "CGatewayShims",
-                           .product(name: "NIOCore", package: "swift-nio")]
-        ),
-        // `swift build -c release && .build/release/gatewayd-bench`: the whole daemon.
-        .executableTarget(
-            name: "GatewaydBench",
-            dependencies: ["CControlBaseline", "CSpawnBaseline", "CGatewayShims"]
-        ),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(
             name: "SystemdTests",
             dependencies: [
-                "Systemd", "CGatewayShims", "GatewayTestSupport", "GatewayTestHelper",
+                "Systemd", "CGatewayShims", "CGatewayTestShims", "GatewayTestSupport", "GatewayTestHelper",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "ProcessRunnerTests",
-            dependencies: ["ProcessRunner", "CGatewayShims", "GatewayTestSupport", "GatewayTestHelper"]
+            dependencies: ["ProcessRunner", "CGatewayShims", "CGatewayTestShims", "GatewayTestSupport", "GatewayTestHelper"]
         ),
-        // The varlink protocol without any I/O: calls, replies, their JSON, the standard errors.
-        .target(name: "VarlinkProtocol", dependencies: ["JSON"]),
-        // A blocking varlink client (for command-line tools and tests: no event loop to start).
-        .target(name: "VarlinkClient", dependencies: ["VarlinkProtocol", "JSON", "CGatewayShims"]),
-        // The varlink server on SwiftNIO: framing, connections, the org.varlink.service interface.
-        .target(
-            name: "Varlink",
-            dependencies: [
-                "VarlinkProtocol", "JSON", "CGatewayShims",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
-        ),
-        // io.gatewayd.Gateway: the interface file and its handlers over the Dispatcher.
-        .target(
-            name: "GatewayControl",
-            dependencies: ["Varlink", "VarlinkProtocol", "JSON", "GatewayWire", "GatewayCore",
-                           .product(name: "Logging", package: "swift-log")],
-            resources: [.embedInCode("io.gatewayd.Gateway.varlink")]
-        ),
-        .testTarget(
-            name: "GatewayControlTests",
-            dependencies: ["GatewayControl", "GatewayWire", "Varlink", "VarlinkProtocol", "VarlinkClient", "JSON", "GatewayCore",
-                           "GatewayTestSupport", "gatewayctl", "gatewayd",
-                           .product(name: "Logging", package: "swift-log")]
-        ),
-        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "GatewayWireTests", dependencies: ["GatewayWire", "JSON"]),
         .testTarget(
             name: "VarlinkTests",
-            dependencies: ["Varlink", "VarlinkProtocol", "VarlinkClient", "JSON", "CGatewayShims", "GatewayTestSupport",
+            dependencies: ["Varlink", "VarlinkProtocol", "VarlinkClient", "JSON", "CGatewayShims", "CGatewayTestShims", "GatewayTestSupport",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio")]
         ),
@@ -197,10 +228,19 @@ let package = Package(
             name: "GatewayCoreTests",
             dependencies: ["GatewayCore", "ProcessRunner", "StateStore", "GatewayTestSupport"]
         ),
-        .testTarget(name: "PlatformsTests", dependencies: ["Platforms", "GatewayCore", "GatewayTestSupport"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "GatewayCore", "GatewayTestSupport"]),
+        .testTarget(
+            name: "GatewayControlTests",
+            dependencies: ["GatewayControl", "GatewayWire", "Varlink", "VarlinkProtocol", "VarlinkClient", "JSON", "GatewayCore",
+                           "GatewayTestSupport", "gatewayctl", "gatewayd",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(name: "PlatformsTests", dependencies: ["Platforms", "GatewayCore", "GatewayTestSupport"]),
         // Spawns the built gatewayd; depends on it so that `swift test` builds it first.
-        .testTarget(name: "DaemonTests", dependencies: ["GatewayTestSupport", "GatewayCore", "gatewayd", "gatewayctl"]),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["GatewayTestSupport", "CGatewayTestShims", "CGatewayShims", "GatewayCore", "gatewayd", "gatewayctl"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -20,27 +20,27 @@ import Glibc
 /// dropped a group, or a user added to one after logging in, is judged by what the process has.
 /// The admin group's gid is resolved when the permissions are built, at start and on every
 /// reload (not per call: a group lookup may go to NSS and block the event loop).
-public struct ControlPermissions: Sendable {
-    public let daemonUID: UInt32
-    public let adminGroup: String?
-    public let adminGroupID: UInt32?
-    public let lineage: ProcessLineage
+package struct ControlPermissions: Sendable {
+    package let daemonUID: UInt32
+    package let adminGroup: String?
+    package let adminGroupID: UInt32?
+    package let lineage: ProcessLineage
 
     /// The answer for one peer: allowed, or refused with the reason.
-    public enum Decision: Sendable, Equatable {
+    package enum Decision: Sendable, Equatable {
         case allowed
         case denied(String)
     }
 
     /// Resolves `adminGroup` by name now (see `adminGroupProblem` when it does not exist).
-    public init(daemonUID: UInt32 = getuid(), adminGroup: String?, lineage: ProcessLineage = .current()) {
+    package init(daemonUID: UInt32 = getuid(), adminGroup: String?, lineage: ProcessLineage = .current()) {
         self.daemonUID = daemonUID
         self.adminGroup = adminGroup
         adminGroupID = adminGroup.flatMap(Self.groupID(named:))
         self.lineage = lineage
     }
 
-    public init(daemonUID: UInt32, adminGroupID: UInt32?, lineage: ProcessLineage = .current()) {
+    package init(daemonUID: UInt32, adminGroupID: UInt32?, lineage: ProcessLineage = .current()) {
         self.daemonUID = daemonUID
         adminGroup = adminGroupID.map { "gid \($0)" }
         self.adminGroupID = adminGroupID
@@ -48,12 +48,12 @@ public struct ControlPermissions: Sendable {
     }
 
     /// Set when `control.admin_group` names no group: nobody is admin through it.
-    public var adminGroupProblem: String? {
+    package var adminGroupProblem: String? {
         guard let adminGroup, adminGroupID == nil else { return nil }
         return GatewayText.adminGroupUnknown(adminGroup)
     }
 
-    public func check(_ peer: PeerCredentials) -> Decision {
+    package func check(_ peer: PeerCredentials) -> Decision {
         if let why = lineage.startedByDaemon(peer) { return .denied(GatewayText.startedByGateway(why)) }
         if peer.uid == 0 { return .allowed }
         if peer.uid == daemonUID {
@@ -66,7 +66,7 @@ public struct ControlPermissions: Sendable {
         return .denied(GatewayText.notAnAdmin(uid: peer.uid, adminGroup: adminGroup))
     }
 
-    public func allows(_ peer: PeerCredentials) -> Bool { check(peer) == .allowed }
+    package func allows(_ peer: PeerCredentials) -> Bool { check(peer) == .allowed }
 
     /// The gid of a group by name; nil when there is none.
     static func groupID(named name: String) -> UInt32? {

@@ -10,7 +10,7 @@ import Glibc
 #endif
 
 /// The daemon-level actions the interface cannot do through the dispatcher alone.
-public protocol GatewayControlHost: Sendable {
+package protocol GatewayControlHost: Sendable {
     /// Re-reads the configuration file and applies it; throws with the reason when it is invalid
     /// (the old configuration then stays).
     func reloadConfiguration() async throws(ConfigError)
@@ -24,22 +24,22 @@ public protocol GatewayControlHost: Sendable {
 }
 
 extension GatewayControlHost {
-    public func platformHealth() async -> [(name: String, health: PlatformHealth)] { [] }
-    public var storeProblem: String? { get async { nil } }
+    package func platformHealth() async -> [(name: String, health: PlatformHealth)] { [] }
+    package var storeProblem: String? { get async { nil } }
 }
 
 /// `io.gatewayd.Gateway` over a `Dispatcher`. Reading methods are open to any peer that can
 /// open the socket; changing ones need what `ControlPermissions` says.
-public struct GatewayInterface: VarlinkInterface {
-    public let name = Wire.interface
-    public let definition = String(decoding: PackageResources.io_gatewayd_Gateway_varlink, as: UTF8.self)
-    public let dispatcher: Dispatcher
-    public let host: any GatewayControlHost
+package struct GatewayInterface: VarlinkInterface {
+    package let name = Wire.interface
+    package let definition = String(decoding: PackageResources.io_gatewayd_Gateway_varlink, as: UTF8.self)
+    package let dispatcher: Dispatcher
+    package let host: any GatewayControlHost
     private let currentPermissions: PermissionsHolder
     let logger: Logger
     let startedAt = ContinuousClock.now
 
-    public init(dispatcher: Dispatcher, host: any GatewayControlHost, permissions: ControlPermissions,
+    package init(dispatcher: Dispatcher, host: any GatewayControlHost, permissions: ControlPermissions,
                 logger: Logger = Logger(label: "gatewayd.control", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.dispatcher = dispatcher
         self.host = host
@@ -48,17 +48,17 @@ public struct GatewayInterface: VarlinkInterface {
     }
 
     /// The permissions in force: the ones given at start, or the last `replacePermissions`.
-    public var permissions: ControlPermissions { currentPermissions.value.withLock { $0 } }
+    package var permissions: ControlPermissions { currentPermissions.value.withLock { $0 } }
 
     /// Puts permissions built from a reloaded configuration in force, for every call from now
     /// on (copies of this interface share them).
-    public func replacePermissions(_ permissions: ControlPermissions) {
+    package func replacePermissions(_ permissions: ControlPermissions) {
         currentPermissions.value.withLock { $0 = permissions }
     }
 
     /// Checks the caller's permission for a changing method, then hands the call to its handler
     /// (`GatewayInterface+Handlers.swift`) with its parameters decoded into GatewayWire's types.
-    public func handle(_ call: VarlinkCall, peer: PeerCredentials, replies: VarlinkReplies) async {
+    package func handle(_ call: VarlinkCall, peer: PeerCredentials, replies: VarlinkReplies) async {
         guard let method = Wire.Method(rawValue: call.memberName) else {
             await replies.send(.error(VarlinkError.methodNotFound, ["method": .string(call.method)]))
             return

@@ -18,18 +18,18 @@ import Glibc
 ///
 /// The peer's pid comes from `SO_PEERCRED`; its pidfd (`SO_PEERPIDFD`) confirms afterwards that
 /// what was read under /proc still belonged to that process, not to a later one reusing the pid.
-public struct ProcessLineage: Sendable {
+package struct ProcessLineage: Sendable {
     /// The daemon's own pid: its descendants are refused.
-    public let daemonPID: Int32
+    package let daemonPID: Int32
     /// The daemon's cgroup when it runs as a systemd service; nil otherwise (no check (b)).
-    public let serviceCgroup: String?
+    package let serviceCgroup: String?
     let parentOf: @Sendable (Int32) -> Int32?
     let cgroupOf: @Sendable (Int32) -> String?
 
     /// How far up a ppid chain is followed (a chain is far shorter; this only bounds a loop).
     static let maxAncestors = 4096
 
-    public init(daemonPID: Int32, serviceCgroup: String?,
+    package init(daemonPID: Int32, serviceCgroup: String?,
                 parentOf: @escaping @Sendable (Int32) -> Int32? = ProcFS.parent(of:),
                 cgroupOf: @escaping @Sendable (Int32) -> String? = ProcFS.cgroup(of:)) {
         self.daemonPID = daemonPID
@@ -39,7 +39,7 @@ public struct ProcessLineage: Sendable {
     }
 
     /// This process as the daemon: its pid, and its cgroup if it runs as a systemd service.
-    public static func current() -> ProcessLineage {
+    package static func current() -> ProcessLineage {
         ProcessLineage(daemonPID: getpid(), serviceCgroup: serviceCgroup(
             procSelfCgroup: ProcFS.read("/proc/self/cgroup") ?? "",
             invocationID: getenv("INVOCATION_ID").map { String(cString: $0) },
@@ -51,7 +51,7 @@ public struct ProcessLineage: Sendable {
     /// Not when the process that started the daemon (the service manager) shares it: then the
     /// cgroup is not the service's own (a manager that could not create cgroups, a container
     /// without delegation), and everything in it would look like the daemon's children.
-    public static func serviceCgroup(procSelfCgroup text: String, invocationID: String?, parentCgroup: String?) -> String? {
+    package static func serviceCgroup(procSelfCgroup text: String, invocationID: String?, parentCgroup: String?) -> String? {
         guard let path = unifiedCgroup(text), path != parentCgroup else { return nil }
         let isService = path.hasSuffix(".service") || !(invocationID ?? "").isEmpty
         return isService ? path : nil
@@ -67,7 +67,7 @@ public struct ProcessLineage: Sendable {
 
     /// Why `peer` counts as a process gatewayd started, or nil when it does not. The daemon
     /// itself (a call from inside its own process) does not count.
-    public func startedByDaemon(_ peer: PeerCredentials) -> String? {
+    package func startedByDaemon(_ peer: PeerCredentials) -> String? {
         let pid = peer.pid
         guard pid > 0 else { return "its process is unknown" }
         if pid == daemonPID { return nil }
@@ -98,9 +98,9 @@ public struct ProcessLineage: Sendable {
 }
 
 /// The few /proc reads the lineage needs (no Foundation: this runs on the event loop).
-public enum ProcFS {
+package enum ProcFS {
     /// The ppid field of /proc/PID/stat; nil when the process is gone.
-    public static func parent(of pid: Int32) -> Int32? {
+    package static func parent(of pid: Int32) -> Int32? {
         guard let stat = read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
         // After "(comm)": state, ppid, ...
         let fields = stat[stat.index(after: close)...].split(separator: " ")
@@ -108,7 +108,7 @@ public enum ProcFS {
     }
 
     /// The cgroup v2 path of the process.
-    public static func cgroup(of pid: Int32) -> String? {
+    package static func cgroup(of pid: Int32) -> String? {
         read("/proc/\(pid)/cgroup").flatMap(ProcessLineage.unifiedCgroup)
     }
 

@@ -1,74 +1,74 @@
 /// Every user-facing reply, in one place. Wording marked *(fixed)* is what users of the reference
 /// gateway already know (docs/DESIGN.md); change it only together with its tests.
-public enum GatewayText {
+package enum GatewayText {
     // Quick commands (fixed).
-    public static let noOutput = "Command returned no output."
-    public static func timedOut(seconds: Int) -> String { "Quick command timed out (\(seconds)s)." }
-    public static func quickCommandError(_ reason: String) -> String { "Quick command error: \(reason)" }
-    public static func noCommandDefined(_ name: String) -> String { "Quick command '/\(name)' has no command defined." }
-    public static func noTargetDefined(_ name: String) -> String { "Quick command '/\(name)' has no target defined." }
-    public static func unsupportedType(_ name: String) -> String {
+    package static let noOutput = "Command returned no output."
+    package static func timedOut(seconds: Int) -> String { "Quick command timed out (\(seconds)s)." }
+    package static func quickCommandError(_ reason: String) -> String { "Quick command error: \(reason)" }
+    package static func noCommandDefined(_ name: String) -> String { "Quick command '/\(name)' has no command defined." }
+    package static func noTargetDefined(_ name: String) -> String { "Quick command '/\(name)' has no target defined." }
+    package static func unsupportedType(_ name: String) -> String {
         "Quick command '/\(name)' has unsupported type (supported: 'exec', 'alias')."
     }
-    public static func unknownCommand(_ name: String) -> String {
+    package static func unknownCommand(_ name: String) -> String {
         "Unknown command `/\(name)`. Type /commands to see what's available, or resend without the leading slash to send as a regular message."
     }
-    public static func outputTruncated(limit: Int) -> String { "… (output truncated at \(limit) bytes)" }
-    public static func execBusy(limit: Int) -> String {
+    package static func outputTruncated(limit: Int) -> String { "… (output truncated at \(limit) bytes)" }
+    package static func execBusy(limit: Int) -> String {
         "⏳ \(limit) quick commands are already running; try again in a moment."
     }
-    public static func aliasLoop(_ chain: [String]) -> String {
+    package static func aliasLoop(_ chain: [String]) -> String {
         "Quick command alias loop: " + chain.map { "/\($0)" }.joined(separator: " → ")
             + " (more than \(GatewayConstants.maxAliasRewrites) rewrites)."
     }
 
     // Draining (fixed).
-    public static func draining(_ gerund: String) -> String {
+    package static func draining(_ gerund: String) -> String {
         "⏳ Gateway is \(gerund) and is not accepting new work right now."
     }
-    public static func interruptedByDrain(restart: Bool) -> String {
+    package static func interruptedByDrain(restart: Bool) -> String {
         restart
             ? "⚠️ Gateway restarting — Your current task will be interrupted. Send any message after restart and I'll try to resume where you left off."
             : "⚠️ Gateway shutting down — Your current task will be interrupted."
     }
 
     // Busy guard (reference wording).
-    public static let interruptingAck = "⚡ Interrupting current task. I'll respond to your message shortly."
-    public static let queuedAck = "⏳ Queued for the next turn. I'll respond once the current task finishes."
-    public static func agentRunning(_ name: String) -> String {
+    package static let interruptingAck = "⚡ Interrupting current task. I'll respond to your message shortly."
+    package static let queuedAck = "⏳ Queued for the next turn. I'll respond once the current task finishes."
+    package static func agentRunning(_ name: String) -> String {
         "⏳ Agent is running — `/\(name)` can't run mid-turn. Wait for the current response or `/stop` first."
     }
 
     // Built-ins.
-    public static let stopped = "⚡ Stopped. You can continue this session."
-    public static let nothingToStop = "No active task to stop."
-    public static let sessionReset = "✨ Session reset. Starting fresh."
-    public static let queueUsage = "Usage: /queue <prompt>"
-    public static func queued(count: Int) -> String {
+    package static let stopped = "⚡ Stopped. You can continue this session."
+    package static let nothingToStop = "No active task to stop."
+    package static let sessionReset = "✨ Session reset. Starting fresh."
+    package static let queueUsage = "Usage: /queue <prompt>"
+    package static func queued(count: Int) -> String {
         count <= 1 ? "Queued for the next turn." : "Queued for the next turn. (\(count) queued)"
     }
-    public static let restartInProgress = "⏳ Gateway restart already in progress..."
-    public static func drainingBeforeRestart(_ turns: Int) -> String { "⏳ Draining \(turns) active agent(s) before restart..." }
-    public static let restarting = "♻ Restarting gateway."
-    public static func adminOnly(_ name: String) -> String { "⛔ /\(name) is admin-only here. Use /whoami to see what you may run." }
+    package static let restartInProgress = "⏳ Gateway restart already in progress..."
+    package static func drainingBeforeRestart(_ turns: Int) -> String { "⏳ Draining \(turns) active agent(s) before restart..." }
+    package static let restarting = "♻ Restarting gateway."
+    package static func adminOnly(_ name: String) -> String { "⛔ /\(name) is admin-only here. Use /whoami to see what you may run." }
     /// The last line of an IRC reply cut short by the outgoing queue's caps.
-    public static func ircLinesDropped(_ count: Int) -> String {
+    package static func ircLinesDropped(_ count: Int) -> String {
         "… \(count) more line(s) not sent: too much is waiting to go out on IRC."
     }
-    public static let notAllowed = "⛔ You are not allowed to use this gateway. Ask its operator to add you to access.allowed_users."
+    package static let notAllowed = "⛔ You are not allowed to use this gateway. Ask its operator to add you to access.allowed_users."
 
     // Agent turns.
-    public static func agentTimedOut(seconds: Int) -> String { "⏱ The agent did not answer within \(seconds)s; the turn was stopped." }
-    public static func agentFailed(_ reason: String) -> String { "⚠️ The agent failed: \(reason)" }
+    package static func agentTimedOut(seconds: Int) -> String { "⏱ The agent did not answer within \(seconds)s; the turn was stopped." }
+    package static func agentFailed(_ reason: String) -> String { "⚠️ The agent failed: \(reason)" }
 
     // Durable queue and restarts.
     /// A busy session's message during a restart drain (reference wording; here it is true).
-    public static let queuedForRestart = "⏳ Gateway restarting — queued for the next turn after it comes back."
-    public static let restartedSuccessfully = "♻ Gateway restarted successfully. Your session continues."
-    public static func notStored(_ reason: String) -> String {
+    package static let queuedForRestart = "⏳ Gateway restarting — queued for the next turn after it comes back."
+    package static let restartedSuccessfully = "♻ Gateway restarted successfully. Your session continues."
+    package static func notStored(_ reason: String) -> String {
         "⚠️ Your message was not taken: \(reason). Nothing was queued; send it again later. Quick commands still work."
     }
-    public static func abandoned(_ reason: AbandonReason, text: String, attempts: Int) -> String {
+    package static func abandoned(_ reason: AbandonReason, text: String, attempts: Int) -> String {
         let preview = text.count > 60 ? text.prefix(60) + "…" : text
         switch reason {
         case .interruptedAgain:
@@ -83,29 +83,29 @@ extension GatewayText {
     // The control socket (varlink error messages and the daemon's log lines).
 
     /// Why a changing control method is refused to a process gatewayd started.
-    public static func startedByGateway(_ why: String) -> String {
+    package static func startedByGateway(_ why: String) -> String {
         "a process started by gatewayd may not steer it (\(why)); run gatewayctl from a login shell or another service"
     }
-    public static let webhookAdminsReadableSecret =
+    package static let webhookAdminsReadableSecret =
         "webhook senders are admins, and every process gatewayd starts (quick commands, the agent) runs as its user and can read platforms.webhook.secret_file: it can sign a delivery in an admin's name and run any quick command or /restart. Keep webhook senders out of admins unless you trust every quick command and the agent"
-    public static let daemonUserUnverifiable =
+    package static let daemonUserUnverifiable =
         "gatewayd's own user is refused where the kernel cannot name the calling process (SO_PEERPIDFD, Linux 6.5 and later): its own children run as that user; use root or a member of control.admin_group"
-    public static func notAnAdmin(uid: UInt32, adminGroup: String?) -> String {
+    package static func notAnAdmin(uid: UInt32, adminGroup: String?) -> String {
         "uid \(uid) is not root, gatewayd's user" + (adminGroup.map { " or a member of \($0)" } ?? " (and control.admin_group is not set)")
     }
-    public static func adminGroupUnknown(_ name: String) -> String {
+    package static func adminGroupUnknown(_ name: String) -> String {
         "control.admin_group: there is no group named '\(name)'; only root and gatewayd's own user may use the changing control methods"
     }
     /// The socket's group could not be set (at start, or to a reloaded admin_group).
-    public static func socketGroupNotApplied(path: String, group: String, mode: UInt32, reason: String, onReload: Bool) -> String {
+    package static func socketGroupNotApplied(path: String, group: String, mode: UInt32, reason: String, onReload: Bool) -> String {
         "control socket \(path): cannot give it group \(group) (\(reason)): gatewayd's user must be a member of \(group), "
             + "or let gatewayd.socket create the socket (SocketGroup=\(group)); "
             + (onReload ? "it keeps its previous group" : "serving with mode " + String(mode, radix: 8) + " and gatewayd's own group")
             + ", so members of \(group) cannot connect"
     }
-    public static let localPlatformDisabled = "the local platform is disabled (platforms.local.enabled: false)"
+    package static let localPlatformDisabled = "the local platform is disabled (platforms.local.enabled: false)"
     /// `InternalError`: a control call failed in a way the gateway did not expect.
-    public static func controlCallFailed(_ method: String) -> String {
+    package static func controlCallFailed(_ method: String) -> String {
         "\(method) failed unexpectedly; the gateway's journal has the details"
     }
 }

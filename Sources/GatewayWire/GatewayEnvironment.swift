@@ -4,37 +4,37 @@ import Glibc
 
 /// Facts that gatewayd and gatewayctl share besides the interface: the product's version, where
 /// the control socket is, the environment variables both read and the journal's field names.
-public enum GatewayProduct {
-    public static let version = "0.1.0"
+package enum GatewayProduct {
+    package static let version = "0.1.0"
     /// Prefix of the journal fields made from log metadata (`session` -> `GATEWAY_SESSION`);
     /// `gatewayctl logs --session` matches on them.
-    public static let journalFieldPrefix = "GATEWAY_"
+    package static let journalFieldPrefix = "GATEWAY_"
 }
 
 /// Environment variables read by gatewayd and gatewayctl, and how they are read.
-public enum GatewayEnvironment {
+package enum GatewayEnvironment {
     /// `auto` (default), `journal` or `console`: where gatewayd's logs go.
-    public static let logTarget = "GATEWAYD_LOG_TARGET"
+    package static let logTarget = "GATEWAYD_LOG_TARGET"
     /// The control socket gatewayctl talks to when `--socket` is not given.
-    public static let socket = "GATEWAYD_SOCKET"
+    package static let socket = "GATEWAYD_SOCKET"
     /// `1` enables test-only hooks (SIGUSR2 wedges the dispatcher, for watchdog tests).
-    public static let testHooks = "GATEWAYD_TEST_HOOKS"
+    package static let testHooks = "GATEWAYD_TEST_HOOKS"
 
     /// The variable's value; nil when unset or empty.
-    public static func value(_ name: String) -> String? {
+    package static func value(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
     }
 }
 
 /// Where the control socket is when neither the command line nor the configuration says.
-public enum ControlSocket {
+package enum ControlSocket {
     /// The installed service's (gatewayd.socket's `ListenStream=`).
-    public static let systemPath = "/run/gatewayd/control"
+    package static let systemPath = "/run/gatewayd/control"
 
     /// The socket of a daemon whose config does not name one: the system's for root,
     /// `$XDG_RUNTIME_DIR/gatewayd/control` for anyone else (a gatewayd started by hand could not
     /// create /run/gatewayd, and as root would take the service's); nil when that variable is unset.
-    public static func daemonPath() -> String? {
+    package static func daemonPath() -> String? {
         if geteuid() == 0 { return systemPath }
         return GatewayEnvironment.value("XDG_RUNTIME_DIR").map { $0 + "/gatewayd/control" }
     }
@@ -42,7 +42,7 @@ public enum ControlSocket {
     /// The socket gatewayctl talks to without `--socket`: `$GATEWAYD_SOCKET`, else the system's
     /// when it exists, else the caller's own foreground daemon's when that exists, else the
     /// system's (so that the error names the usual place).
-    public static func clientPath() -> String {
+    package static func clientPath() -> String {
         if let socket = GatewayEnvironment.value(GatewayEnvironment.socket) { return socket }
         if access(systemPath, F_OK) != 0, let own = daemonPath(), access(own, F_OK) == 0 { return own }
         return systemPath

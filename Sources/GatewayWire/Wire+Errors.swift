@@ -2,7 +2,7 @@ import JSON
 
 extension Wire {
     /// The errors the interface declares, as a daemon sends them and gatewayctl reads them.
-    public enum Failure: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Failure: Error, Sendable, Equatable, CustomStringConvertible {
         case noSuchQuickCommand(name: String)
         case quickCommandFailed(name: String, message: String)
         case noSuchSession(key: String)
@@ -14,18 +14,18 @@ extension Wire {
         case internalError(message: String)
 
         /// The names, qualified (`io.gatewayd.Gateway.NoSuchSession`).
-        public enum Name {
-            public static let noSuchQuickCommand = "\(Wire.interface).NoSuchQuickCommand"
-            public static let quickCommandFailed = "\(Wire.interface).QuickCommandFailed"
-            public static let noSuchSession = "\(Wire.interface).NoSuchSession"
-            public static let configInvalid = "\(Wire.interface).ConfigInvalid"
-            public static let platformDisabled = "\(Wire.interface).PlatformDisabled"
-            public static let internalError = "\(Wire.interface).InternalError"
+        package enum Name {
+            package static let noSuchQuickCommand = "\(Wire.interface).NoSuchQuickCommand"
+            package static let quickCommandFailed = "\(Wire.interface).QuickCommandFailed"
+            package static let noSuchSession = "\(Wire.interface).NoSuchSession"
+            package static let configInvalid = "\(Wire.interface).ConfigInvalid"
+            package static let platformDisabled = "\(Wire.interface).PlatformDisabled"
+            package static let internalError = "\(Wire.interface).InternalError"
         }
 
         enum Key: String { case name, message, key, platform }
 
-        public var name: String {
+        package var name: String {
             switch self {
             case .noSuchQuickCommand: Name.noSuchQuickCommand
             case .quickCommandFailed: Name.quickCommandFailed
@@ -37,7 +37,7 @@ extension Wire {
         }
 
         /// The error's parameters.
-        public var parameters: [String: JSONValue] {
+        package var parameters: [String: JSONValue] {
             var object = WireWriter()
             switch self {
             case .noSuchQuickCommand(let name):
@@ -58,7 +58,7 @@ extension Wire {
 
         /// The declared error a reply names; nil for another name (a standard varlink error, or
         /// one from a newer daemon).
-        public init?(name: String, parameters: [String: JSONValue]) throws(WireDecodingError) {
+        package init?(name: String, parameters: [String: JSONValue]) throws(WireDecodingError) {
             let object = WireReader(parameters, at: "")
             switch name {
             case Name.noSuchQuickCommand: self = .noSuchQuickCommand(name: try object.required(Key.name))
@@ -73,7 +73,7 @@ extension Wire {
             }
         }
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .noSuchQuickCommand(let name): "no exec quick command named '\(name)'"
             case .quickCommandFailed(let name, let message): "/\(name) failed: \(message)"

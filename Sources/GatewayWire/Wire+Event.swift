@@ -3,35 +3,35 @@ import JSON
 extension Wire {
     /// Something that happened, as `Subscribe` streams it: `kind` says which, and which of the
     /// optional fields are set (the constructors below are the daemon's side of that promise).
-    public struct Event: WireObject {
-        public static var wireType: String { "Event" }
-        public var kind: String
-        public var state: String?
-        public var reason: String?
-        public var session: String?
-        public var route: String?
-        public var name: String?
-        public var exitStatus: Int?
-        public var signal: Int?
-        public var timedOut: Bool?
-        public var durationUsec: Int?
-        public var turnsInFlight: Int?
-        public var execRunning: Int?
+    package struct Event: WireObject {
+        package static var wireType: String { "Event" }
+        package var kind: String
+        package var state: String?
+        package var reason: String?
+        package var session: String?
+        package var route: String?
+        package var name: String?
+        package var exitStatus: Int?
+        package var signal: Int?
+        package var timedOut: Bool?
+        package var durationUsec: Int?
+        package var turnsInFlight: Int?
+        package var execRunning: Int?
         /// A delayed reply's chat (`kind: reply`).
-        public var platform: String?
-        public var chat: String?
-        public var text: String?
+        package var platform: String?
+        package var chat: String?
+        package var text: String?
 
         /// The values of `kind`.
-        public enum Kind {
-            public static let state = "state"
-            public static let counters = "counters"
-            public static let drained = "drained"
-            public static let message = "message"
-            public static let quickCommandStarted = "quick_command_started"
-            public static let quickCommandFinished = "quick_command_finished"
-            public static let reloaded = "reloaded"
-            public static let reply = "reply"
+        package enum Kind {
+            package static let state = "state"
+            package static let counters = "counters"
+            package static let drained = "drained"
+            package static let message = "message"
+            package static let quickCommandStarted = "quick_command_started"
+            package static let quickCommandFinished = "quick_command_finished"
+            package static let reloaded = "reloaded"
+            package static let reply = "reply"
         }
 
         enum Key: String {
@@ -40,43 +40,43 @@ extension Wire {
             case turnsInFlight = "turns_in_flight", execRunning = "exec_running"
         }
 
-        public init(kind: String) { self.kind = kind }
+        package init(kind: String) { self.kind = kind }
 
-        public static func state(_ state: String, reason: String?) -> Event {
+        package static func state(_ state: String, reason: String?) -> Event {
             var event = Event(kind: Kind.state)
             event.state = state
             event.reason = reason
             return event
         }
 
-        public static func counters(turnsInFlight: Int, execRunning: Int) -> Event {
+        package static func counters(turnsInFlight: Int, execRunning: Int) -> Event {
             var event = Event(kind: Kind.counters)
             event.turnsInFlight = turnsInFlight
             event.execRunning = execRunning
             return event
         }
 
-        public static func drained(reason: String) -> Event {
+        package static func drained(reason: String) -> Event {
             var event = Event(kind: Kind.drained)
             event.reason = reason
             return event
         }
 
-        public static func message(session: String, route: String) -> Event {
+        package static func message(session: String, route: String) -> Event {
             var event = Event(kind: Kind.message)
             event.session = session
             event.route = route
             return event
         }
 
-        public static func quickCommandStarted(name: String, session: String) -> Event {
+        package static func quickCommandStarted(name: String, session: String) -> Event {
             var event = Event(kind: Kind.quickCommandStarted)
             event.name = name
             event.session = session
             return event
         }
 
-        public static func quickCommandFinished(name: String, session: String, exitStatus: Int?, signal: Int?,
+        package static func quickCommandFinished(name: String, session: String, exitStatus: Int?, signal: Int?,
                                                 timedOut: Bool, durationUsec: Int) -> Event {
             var event = Event(kind: Kind.quickCommandFinished)
             event.name = name
@@ -88,9 +88,9 @@ extension Wire {
             return event
         }
 
-        public static var reloaded: Event { Event(kind: Kind.reloaded) }
+        package static var reloaded: Event { Event(kind: Kind.reloaded) }
 
-        public static func reply(platform: String, chat: String, text: String) -> Event {
+        package static func reply(platform: String, chat: String, text: String) -> Event {
             var event = Event(kind: Kind.reply)
             event.platform = platform
             event.chat = chat
@@ -98,7 +98,7 @@ extension Wire {
             return event
         }
 
-        public init(reading object: WireReader) throws(WireDecodingError) {
+        package init(reading object: WireReader) throws(WireDecodingError) {
             kind = try object.required(Key.kind)
             state = try object.optional(Key.state)
             reason = try object.optional(Key.reason)
@@ -116,7 +116,7 @@ extension Wire {
             text = try object.optional(Key.text)
         }
 
-        public func write(to object: inout WireWriter) {
+        package func write(to object: inout WireWriter) {
             object.set(Key.kind, kind)
             object.set(Key.state, state)
             object.set(Key.reason, reason)

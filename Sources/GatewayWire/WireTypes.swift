@@ -3,26 +3,26 @@ import JSON
 /// The types of `io.gatewayd.Gateway` (io.gatewayd.Gateway.varlink in GatewayControl), one Swift
 /// type each, with the IDL's field names in each `Key`. Enumerated strings (`state`, `kind`,
 /// `health`) stay strings: a newer daemon may send values an older gatewayctl does not know.
-public enum Wire {}
+package enum Wire {}
 
 extension Wire {
     /// The gateway as a whole.
-    public struct Status: WireObject {
-        public static var wireType: String { "Status" }
+    package struct Status: WireObject {
+        package static var wireType: String { "Status" }
         /// starting, running, reloading, draining or stopping.
-        public var state: String
+        package var state: String
         /// While draining or stopping: stop, restart or admin.
-        public var reason: String?
-        public var pid: Int
-        public var version: String
-        public var uptimeUsec: Int
-        public var turnsInFlight: Int
-        public var execRunning: Int
-        public var sessions: Int
-        public var platforms: [String]
-        public var platformHealth: [PlatformHealth]?
+        package var reason: String?
+        package var pid: Int
+        package var version: String
+        package var uptimeUsec: Int
+        package var turnsInFlight: Int
+        package var execRunning: Int
+        package var sessions: Int
+        package var platforms: [String]
+        package var platformHealth: [PlatformHealth]?
         /// Set when the durable queue is not in use: why.
-        public var storeProblem: String?
+        package var storeProblem: String?
 
         enum Key: String {
             case state, reason, pid, version, sessions, platforms
@@ -30,7 +30,7 @@ extension Wire {
             case platformHealth = "platform_health", storeProblem = "store_problem"
         }
 
-        public init(state: String, reason: String? = nil, pid: Int, version: String, uptimeUsec: Int, turnsInFlight: Int,
+        package init(state: String, reason: String? = nil, pid: Int, version: String, uptimeUsec: Int, turnsInFlight: Int,
                     execRunning: Int, sessions: Int, platforms: [String], platformHealth: [PlatformHealth]? = nil,
                     storeProblem: String? = nil) {
             self.state = state
@@ -46,7 +46,7 @@ extension Wire {
             self.storeProblem = storeProblem
         }
 
-        public init(reading object: WireReader) throws(WireDecodingError) {
+        package init(reading object: WireReader) throws(WireDecodingError) {
             state = try object.required(Key.state)
             reason = try object.optional(Key.reason)
             pid = try object.required(Key.pid)
@@ -60,7 +60,7 @@ extension Wire {
             storeProblem = try object.optional(Key.storeProblem)
         }
 
-        public func write(to object: inout WireWriter) {
+        package func write(to object: inout WireWriter) {
             object.set(Key.state, state)
             object.set(Key.reason, reason)
             object.set(Key.pid, pid)
@@ -76,28 +76,28 @@ extension Wire {
     }
 
     /// How a platform adapter is doing.
-    public struct PlatformHealth: WireObject {
-        public static var wireType: String { "PlatformHealth" }
-        public var name: String
+    package struct PlatformHealth: WireObject {
+        package static var wireType: String { "PlatformHealth" }
+        package var name: String
         /// up, connecting or down.
-        public var health: String
-        public var detail: String
+        package var health: String
+        package var detail: String
 
         enum Key: String { case name, health, detail }
 
-        public init(name: String, health: String, detail: String) {
+        package init(name: String, health: String, detail: String) {
             self.name = name
             self.health = health
             self.detail = detail
         }
 
-        public init(reading object: WireReader) throws(WireDecodingError) {
+        package init(reading object: WireReader) throws(WireDecodingError) {
             name = try object.required(Key.name)
             health = try object.required(Key.health)
             detail = try object.required(Key.detail)
         }
 
-        public func write(to object: inout WireWriter) {
+        package func write(to object: inout WireWriter) {
             object.set(Key.name, name)
             object.set(Key.health, health)
             object.set(Key.detail, detail)
@@ -105,30 +105,30 @@ extension Wire {
     }
 
     /// One conversation.
-    public struct Session: WireObject {
-        public static var wireType: String { "Session" }
-        public var key: String
-        public var turnRunning: Bool
-        public var queued: Int
-        public var turns: Int
+    package struct Session: WireObject {
+        package static var wireType: String { "Session" }
+        package var key: String
+        package var turnRunning: Bool
+        package var queued: Int
+        package var turns: Int
 
         enum Key: String { case key, queued, turns, turnRunning = "turn_running" }
 
-        public init(key: String, turnRunning: Bool, queued: Int, turns: Int) {
+        package init(key: String, turnRunning: Bool, queued: Int, turns: Int) {
             self.key = key
             self.turnRunning = turnRunning
             self.queued = queued
             self.turns = turns
         }
 
-        public init(reading object: WireReader) throws(WireDecodingError) {
+        package init(reading object: WireReader) throws(WireDecodingError) {
             key = try object.required(Key.key)
             turnRunning = try object.required(Key.turnRunning)
             queued = try object.required(Key.queued)
             turns = try object.required(Key.turns)
         }
 
-        public func write(to object: inout WireWriter) {
+        package func write(to object: inout WireWriter) {
             object.set(Key.key, key)
             object.set(Key.turnRunning, turnRunning)
             object.set(Key.queued, queued)
@@ -137,27 +137,27 @@ extension Wire {
     }
 
     /// One entry of `quick_commands`.
-    public struct QuickCommand: WireObject {
-        public static var wireType: String { "QuickCommand" }
-        public var name: String
+    package struct QuickCommand: WireObject {
+        package static var wireType: String { "QuickCommand" }
+        package var name: String
         /// exec, alias or invalid (`Kind`).
-        public var type: String
-        public var command: String?
-        public var target: String?
+        package var type: String
+        package var command: String?
+        package var target: String?
         /// pass or ignore.
-        public var args: String
-        public var timeoutUsec: Int?
-        public var description: String?
+        package var args: String
+        package var timeoutUsec: Int?
+        package var description: String?
 
-        public enum Kind {
-            public static let exec = "exec"
-            public static let alias = "alias"
-            public static let invalid = "invalid"
+        package enum Kind {
+            package static let exec = "exec"
+            package static let alias = "alias"
+            package static let invalid = "invalid"
         }
 
         enum Key: String { case name, type, command, target, args, description, timeoutUsec = "timeout_usec" }
 
-        public init(name: String, type: String, command: String? = nil, target: String? = nil, args: String,
+        package init(name: String, type: String, command: String? = nil, target: String? = nil, args: String,
                     timeoutUsec: Int? = nil, description: String? = nil) {
             self.name = name
             self.type = type
@@ -168,7 +168,7 @@ extension Wire {
             self.description = description
         }
 
-        public init(reading object: WireReader) throws(WireDecodingError) {
+        package init(reading object: WireReader) throws(WireDecodingError) {
             name = try object.required(Key.name)
             type = try object.required(Key.type)
             command = try object.optional(Key.command)
@@ -178,7 +178,7 @@ extension Wire {
             description = try object.optional(Key.description)
         }
 
-        public func write(to object: inout WireWriter) {
+        package func write(to object: inout WireWriter) {
             object.set(Key.name, name)
             object.set(Key.type, type)
             object.set(Key.command, command)

@@ -2,14 +2,14 @@
 /// coders cost more than the whole round trip of a status call. Strict: invalid UTF-8, trailing
 /// bytes, and nesting deeper than 64 are errors (a hostile client cannot blow the stack).
 extension JSONValue {
-    public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
-        public let offset: Int
-        public let reason: String
-        public var description: String { "\(reason) at byte \(offset)" }
+    package struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
+        package let offset: Int
+        package let reason: String
+        package var description: String { "\(reason) at byte \(offset)" }
     }
 
     /// Parses one JSON document.
-    public static func parse(_ bytes: some Collection<UInt8>) throws(ParseError) -> JSONValue {
+    package static func parse(_ bytes: some Collection<UInt8>) throws(ParseError) -> JSONValue {
         let array = Array(bytes)
         return try array.withUnsafeBufferPointer { buffer throws(ParseError) -> JSONValue in
             var parser = Parser(bytes: buffer)
@@ -24,7 +24,7 @@ extension JSONValue {
     /// Compact JSON, object keys sorted (stable output for tests and scripts). Escapes as
     /// Foundation's JSONEncoder does with `.withoutEscapingSlashes` (the short forms \b \f \n \r
     /// \t, other controls as \u00XX, nothing else), which gatewayctl's `--json` used to be.
-    public func serialized() -> [UInt8] {
+    package func serialized() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
         write(into: &out)

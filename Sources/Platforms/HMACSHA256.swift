@@ -6,26 +6,26 @@ import Crypto
 /// Not the system's libcrypto: loading libcrypto.so.3 cost every gatewayd 1.2 MiB of resident
 /// memory at start (its relocations and symbol tables are touched by the loader), a webhook
 /// configured or not; only the digest's own code is linked from BoringSSL.
-public enum HMACSHA256 {
+package enum HMACSHA256 {
     /// The 32-byte HMAC of `message` under `key`.
-    public static func authenticationCode(for message: some Collection<UInt8>, key: some Collection<UInt8>) -> [UInt8] {
+    package static func authenticationCode(for message: some Collection<UInt8>, key: some Collection<UInt8>) -> [UInt8] {
         authenticationCode(forParts: [Array(message)], key: key)
     }
 
     /// The HMAC of the parts one after the other (a signed prefix and a body, without copying
     /// the body into a new array).
-    public static func authenticationCode(forParts parts: [[UInt8]], key: some Collection<UInt8>) -> [UInt8] {
+    package static func authenticationCode(forParts parts: [[UInt8]], key: some Collection<UInt8>) -> [UInt8] {
         Array(code(forParts: parts, key: key))
     }
 
     /// Whether `claimed` is the HMAC of the parts, compared in time independent of where the
     /// first difference is (swift-crypto's comparison of authentication codes).
-    public static func isValid(_ claimed: [UInt8], forParts parts: [[UInt8]], key: some Collection<UInt8>) -> Bool {
+    package static func isValid(_ claimed: [UInt8], forParts parts: [[UInt8]], key: some Collection<UInt8>) -> Bool {
         code(forParts: parts, key: key) == claimed
     }
 
     /// The SHA-256 digest of `bytes` (the FIPS 180-4 vectors are checked against it).
-    public static func sha256(_ bytes: some Collection<UInt8>) -> [UInt8] {
+    package static func sha256(_ bytes: some Collection<UInt8>) -> [UInt8] {
         Array(SHA256.hash(data: Array(bytes)))
     }
 
@@ -35,7 +35,7 @@ public enum HMACSHA256 {
         return hmac.finalize()
     }
 
-    public static func hex(_ bytes: [UInt8]) -> String {
+    package static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)

@@ -36,7 +36,8 @@ extension IRCAdapter {
     }
 
     /// `inbound(_:nick:prefix:accountTags:)` from a raw line, for tests of the addressing rules.
-    public static func inboundForTesting(_ line: String, nick: String, prefix: String, accountTags: Bool = true) -> InboundMessage? {
+    /// Testing SPI (`@_spi(Testing) import Platforms`; `public` only because `@_spi` requires it).
+    @_spi(Testing) public static func inboundForTesting(_ line: String, nick: String, prefix: String, accountTags: Bool = true) -> InboundMessage? {
         IRCMessage(line: line).flatMap { inbound($0, nick: nick, prefix: prefix, accountTags: accountTags) }
     }
 }

@@ -15,11 +15,11 @@ import Synchronization
 /// Who sent a message is what the server vouches for: the `account` tag (IRCv3 `account-tag`)
 /// and the `nick!user@host` prefix go into the `InboundMessage` for `access` to match; the nick
 /// alone is only the name shown and the address replies go to.
-public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
-    public let name = "irc"
+package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
+    package let name = "irc"
     /// Room for the server's `:nick!user@host PRIVMSG #channel :` prefix within 512 bytes.
-    public let maxMessageBytes = 400
-    public let configuration: IRCConfiguration
+    package let maxMessageBytes = 400
+    package let configuration: IRCConfiguration
     /// Built once at start (a bad CA file is a config error, not a reconnect loop).
     private let tls: NIOSSLContext?
     /// The daemon's one event-loop group (not shut down here).
@@ -50,7 +50,7 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         var droppedSince = 0
     }
 
-    public init(configuration: IRCConfiguration, logger: Logger = Logger(label: "gatewayd.irc"),
+    package init(configuration: IRCConfiguration, logger: Logger = Logger(label: "gatewayd.irc"),
                 eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws(PlatformError) {
         self.configuration = configuration
         group = eventLoops
@@ -63,7 +63,7 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// The TLS context `tls: true` asks for (nil without TLS): a bad CA file is a config error,
     /// found by `--check-config` and a reload as well as a start, without building an adapter
     /// (which owns an event-loop thread).
-    public static func tlsContext(_ configuration: IRCConfiguration) throws(PlatformError) -> NIOSSLContext? {
+    package static func tlsContext(_ configuration: IRCConfiguration) throws(PlatformError) -> NIOSSLContext? {
         guard configuration.tls else { return nil }
         var settings = TLSConfiguration.makeClientConfiguration()
         do {
@@ -79,40 +79,40 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     // MARK: What tests and the daemon watch
 
     /// Why the last connection attempt failed (a refused connection, a TLS handshake, SASL), if one did.
-    public var lastConnectionError: String? { state.withLock { $0.lastError } }
+    package var lastConnectionError: String? { state.withLock { $0.lastError } }
 
     /// Returns once `count` connection attempts in all have failed.
-    public func waitForFailedConnections(_ count: Int) async { await failureCount.wait(for: count) }
+    package func waitForFailedConnections(_ count: Int) async { await failureCount.wait(for: count) }
 
     /// Returns once it has registered with a server `count` times in all (the first connection,
     /// then each reconnect).
-    public func waitForRegistration(_ count: Int = 1) async { await registrationCount.wait(for: count) }
+    package func waitForRegistration(_ count: Int = 1) async { await registrationCount.wait(for: count) }
 
     /// Returns once `count` registered connections in all have ended.
-    public func waitForDisconnection(_ count: Int) async { await disconnectionCount.wait(for: count) }
+    package func waitForDisconnection(_ count: Int) async { await disconnectionCount.wait(for: count) }
 
     /// How many times it has registered with a server (tests watch reconnects with it).
-    public var registrations: Int { registrationCount.value }
+    package var registrations: Int { registrationCount.value }
 
     /// Reply lines waiting to be sent.
-    public var queuedLines: Int { outbox.queued }
+    package var queuedLines: Int { outbox.queued }
     /// Returns once `count` incoming messages in all were dropped because too many were being
     /// handled already (true), or after `limit` (false).
-    public func waitForDroppedMessages(_ count: Int, within limit: Duration) async -> Bool {
+    package func waitForDroppedMessages(_ count: Int, within limit: Duration) async -> Bool {
         await droppedMessageCount.wait(for: count, within: limit)
     }
     /// Reply lines dropped at the queue's caps, in all.
-    public var droppedLines: Int { outbox.dropped.value }
+    package var droppedLines: Int { outbox.dropped.value }
     /// Private-reply lines not delivered because the nick was no longer the asker's, in all.
-    public var withheldLines: Int { outbox.withheld.value }
+    package var withheldLines: Int { outbox.withheld.value }
     /// Returns once `count` lines in all were withheld (true), or after `limit` (false).
-    public func waitForWithheldLines(_ count: Int, within limit: Duration) async -> Bool {
+    package func waitForWithheldLines(_ count: Int, within limit: Duration) async -> Bool {
         await outbox.withheld.wait(for: count, within: limit)
     }
 
     // MARK: PlatformAdapter
 
-    public func start(inbound: any InboundHandler) async throws {
+    package func start(inbound: any InboundHandler) async throws {
         let outbox = self.outbox
         state.withLock { state in
             guard state.loop == nil else { return }
@@ -121,17 +121,17 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         }
     }
 
-    public func waitUntilReady(within limit: Duration) async {
+    package func waitUntilReady(within limit: Duration) async {
         _ = await registrationCount.wait(for: 1, within: limit)
     }
 
-    public func stop() async { await stop(flushingWithin: GatewayConstants.IRC.stopFlushDefault) }
+    package func stop() async { await stop(flushingWithin: GatewayConstants.IRC.stopFlushDefault) }
 
     /// Takes no new messages, lets the queued replies go out until `limit` has passed, then
     /// says QUIT and waits (briefly, within the limit) for the server to close the connection.
     /// With no connection at the time, the wait for one is at most `stopFlushDefault`: a stop
     /// with the server down should not take the whole drain time for nothing.
-    public func stop(flushingWithin limit: Duration) async {
+    package func stop(flushingWithin limit: Duration) async {
         let deadline = ContinuousClock.now + (outbox.isConnected ? limit : min(limit, GatewayConstants.IRC.stopFlushDefault))
         state.withLock { $0.closing = true }
         _ = await outbox.flush(until: deadline)
@@ -173,7 +173,7 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// address's person holds it (same account, else same `nick!user@host`): the message came to
     /// an earlier process, so nothing seen since says the nick is still theirs. An address
     /// without an identity is withheld (counted and logged like every withheld reply).
-    public func send(_ text: String, to address: ChatAddress) async throws {
+    package func send(_ text: String, to address: ChatAddress) async throws {
         let chat = address.chat
         guard !state.withLock({ $0.stopping }) else { throw PlatformError("the IRC adapter is stopped") }
         guard IRCText.isChannel(chat) || IRCText.isNick(chat) else { throw PlatformError("\(chat.debugDescription) is not a nick or channel") }
@@ -185,11 +185,11 @@ public final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     }
 
     /// `send(_:to:)` with no identity: a channel's reply goes; a nick's is withheld.
-    public func send(_ text: String, to chat: String) async throws {
+    package func send(_ text: String, to chat: String) async throws {
         try await send(text, to: ChatAddress(platform: name, chat: chat))
     }
 
-    public func health() async -> PlatformHealth { state.withLock { $0.health } }
+    package func health() async -> PlatformHealth { state.withLock { $0.health } }
 
     /// A reply to a message: split into PRIVMSGs and queued in its lane.
     func reply(_ text: String, to target: String, lane: IRCLane, recipient: IRCRecipient?) {

@@ -1,42 +1,42 @@
 import GatewayCore
 
 /// `platforms.irc` in the config.
-public struct IRCConfiguration: Sendable {
-    public var host: String
-    public var port: Int
-    public var nick: String
-    public var channels: [String]
+package struct IRCConfiguration: Sendable {
+    package var host: String
+    package var port: Int
+    package var nick: String
+    package var channels: [String]
     /// A channel line starting with this is a command (`!up` is `/up`); `nick: ...` and `/up` always are.
-    public var commandPrefix: String
+    package var commandPrefix: String
     /// A channel is one shared session unless this is set (then one per person in it).
-    public var sessionsPerUser: Bool
+    package var sessionsPerUser: Bool
     /// TLS to the server (certificate verified against the system roots, or `tlsCAFile`).
-    public var tls = false
-    public var tlsCAFile: String?
-    public var floodBurst: Int
-    public var floodPerSecond: Double
-    public var reconnectMin: Duration
-    public var reconnectMax: Duration
+    package var tls = false
+    package var tlsCAFile: String?
+    package var floodBurst: Int
+    package var floodPerSecond: Double
+    package var reconnectMin: Duration
+    package var reconnectMax: Duration
     /// SASL PLAIN login for the bot itself (`sasl_user`, the password from `sasl_password_file`):
     /// when set, a server that does not complete it is a failed connection, not a silent
     /// fallback to no login.
-    public var sasl: SASLCredentials?
+    package var sasl: SASLCredentials?
     /// How long after its message a private reply may go without a WHOIS confirming the nick's
     /// holder. Not a config key (the default is the policy); tests shorten it to see a late reply
     /// without waiting for one.
-    public var unconfirmedReplyWindow = GatewayConstants.IRC.unconfirmedReplyWindow
+    package var unconfirmedReplyWindow = GatewayConstants.IRC.unconfirmedReplyWindow
 
-    public struct SASLCredentials: Sendable {
-        public var user: String
-        public var password: [UInt8]
+    package struct SASLCredentials: Sendable {
+        package var user: String
+        package var password: [UInt8]
 
-        public init(user: String, password: [UInt8]) {
+        package init(user: String, password: [UInt8]) {
             self.user = user
             self.password = password
         }
     }
 
-    public init(host: String, port: Int, nick: String, channels: [String], commandPrefix: String = "!",
+    package init(host: String, port: Int, nick: String, channels: [String], commandPrefix: String = "!",
                 sessionsPerUser: Bool = false, floodBurst: Int = 10, floodPerSecond: Double = 5,
                 reconnectMin: Duration = IRCSettings.defaultReconnectMin, reconnectMax: Duration = IRCSettings.defaultReconnectMax, sasl: SASLCredentials? = nil) {
         self.host = host
@@ -60,7 +60,7 @@ public struct IRCConfiguration: Sendable {
     /// `server: "irc.example.net:6667"`, `nick`, `channels: ["#ops"]`, and optionally `prefix`,
     /// `sessions_per_user`, `tls`, `tls_ca_file`, `flood_burst`, `flood_per_second`, `reconnect_min`,
     /// `reconnect_max` (durations), `sasl_user` with `sasl_password_file`.
-    public init(settings: [String: String]) throws(PlatformError) {
+    package init(settings: [String: String]) throws(PlatformError) {
         for key in settings.keys.sorted() where !Self.keys.contains(key) {
             throw PlatformError("platforms.irc.\(key): unknown key (known: \(Self.keys.sorted().joined(separator: ", ")))")
         }

@@ -11,7 +11,7 @@ enum IRCLane: Int, CaseIterable {
 
 /// Everything the IRC adapter writes, under the flood limit. It outlives connections: a reply
 /// handed over while the server is away waits (bounded) and goes out on the next connection,
-/// and `stop()` can wait for it to drain.
+/// and `stop()` can wait until it is empty.
 ///
 /// Three kinds of lines: connection lines (registration, PONG, JOIN, WHOIS, QUIT) go first and
 /// are dropped with their connection; then replies, admins' lane before the other, each lane

@@ -18,13 +18,13 @@ import Synchronization
 /// one is closed at once, counted and logged), deadlines for a head, a body and an idle
 /// keep-alive (`WebhookConnectionGuard`), no body kept between requests, and a request that the
 /// head shows to be unsigned refused before its body is read (`WebhookHTTPHandler`).
-public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
-    public let name = GatewayConstants.webhookPlatform
+package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
+    package let name = GatewayConstants.webhookPlatform
     /// One HTTP response carries every reply; there is no per-message limit to split at.
-    public let maxMessageBytes = Int.max
-    public let configuration: WebhookConfiguration
+    package let maxMessageBytes = Int.max
+    package let configuration: WebhookConfiguration
     let deliveries: DeliveryLog
-    public let statistics = WebhookStatistics()
+    package let statistics = WebhookStatistics()
     private let logger: Logger
     /// The daemon's one event-loop group (not shut down here).
     private let group: any EventLoopGroup
@@ -34,7 +34,7 @@ public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
     private let lastRefusalLog = Mutex<ContinuousClock.Instant?>(nil)
     static let refusalLogInterval: Duration = .seconds(10)
 
-    public init(configuration: WebhookConfiguration, logger: Logger = Logger(label: "gatewayd.webhook"),
+    package init(configuration: WebhookConfiguration, logger: Logger = Logger(label: "gatewayd.webhook"),
                 eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
         group = eventLoops
@@ -43,9 +43,9 @@ public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
     }
 
     /// The address it listens on (the port the kernel chose when the configuration said 0).
-    public var boundPort: Int? { channel.withLock { $0?.localAddress?.port } }
+    package var boundPort: Int? { channel.withLock { $0?.localAddress?.port } }
 
-    public func start(inbound: any InboundHandler) async throws {
+    package func start(inbound: any InboundHandler) async throws {
         let configuration = self.configuration, deliveries = self.deliveries, statistics = self.statistics
         let bound = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -74,7 +74,7 @@ public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
         channel.withLock { $0 = bound }
     }
 
-    public func stop() async {
+    package func stop() async {
         let bound = channel.withLock { channel in
             defer { channel = nil }
             return channel
@@ -83,7 +83,7 @@ public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
     }
 
     /// A webhook has no way to reach its sender later: a reply after a restart is only logged.
-    public func send(_ text: String, to chat: String) async throws {
+    package func send(_ text: String, to chat: String) async throws {
         throw PlatformError("the webhook platform answers in the HTTP response only; a later reply to \(chat) cannot be delivered")
     }
 
@@ -99,14 +99,14 @@ public final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
                        metadata: ["event": "webhook_refused", "refused": "\(statistics.refused)"])
     }
 
-    public func health() async -> PlatformHealth {
+    package func health() async -> PlatformHealth {
         if let port = boundPort { return PlatformHealth(.up, "listening on \(configuration.host):\(port)") }
         return PlatformHealth(.down, "not listening")
     }
 }
 
-public struct PlatformError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct PlatformError: Error, Sendable, Equatable, CustomStringConvertible {
+    package let message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }

@@ -1,35 +1,35 @@
 import GatewayCore
 
 /// `platforms.webhook` in the config, and the limits every connection is held to.
-public struct WebhookConfiguration: Sendable {
-    public var host: String
-    public var port: Int
-    public var secret: [UInt8]
+package struct WebhookConfiguration: Sendable {
+    package var host: String
+    package var port: Int
+    package var secret: [UInt8]
     /// How far a signed `X-Gatewayd-Timestamp` may be from this host's clock, either way.
-    public var replayWindow: Duration = WebhookSettings.defaultReplayWindow
+    package var replayWindow: Duration = WebhookSettings.defaultReplayWindow
     /// A delivery without a signed timestamp is refused.
-    public var requireTimestamp = false
+    package var requireTimestamp = false
     /// Open connections at once; a connection past it is closed as soon as it is accepted.
-    public var maxConnections = WebhookSettings.defaultMaxConnections
+    package var maxConnections = WebhookSettings.defaultMaxConnections
     /// A request's head must be complete this long after its first byte (a peer dribbling a
     /// header byte by byte is cut here).
-    public var headTimeout: Duration = .seconds(10)
+    package var headTimeout: Duration = .seconds(10)
     /// Its body must be complete this long after the head (1 MiB in 30 s is 35 KB/s: a real
     /// sender is far faster, a slow-body attack holds the connection no longer).
-    public var bodyTimeout: Duration = .seconds(30)
+    package var bodyTimeout: Duration = .seconds(30)
     /// A keep-alive connection with no request under way is closed after this long (as long as
     /// `headTimeout`, so a keep-alive sender's requests move no timer; see the connection guard).
-    public var idleTimeout: Duration = .seconds(10)
+    package var idleTimeout: Duration = .seconds(10)
 
-    public static let maxBody = 1 << 20
+    package static let maxBody = 1 << 20
     /// A repeated delivery `id` gets the first answer again for this long.
-    public static let deduplicationWindow: Duration = .seconds(600)
+    package static let deduplicationWindow: Duration = .seconds(600)
     /// The signature header, as GitHub names it.
-    public static let signatureHeader = "X-Hub-Signature-256"
+    package static let signatureHeader = "X-Hub-Signature-256"
     /// Unix seconds, covered by the signature when present: see `WebhookSignature`.
-    public static let timestampHeader = "X-Gatewayd-Timestamp"
+    package static let timestampHeader = "X-Gatewayd-Timestamp"
 
-    public init(host: String, port: Int, secret: [UInt8]) {
+    package init(host: String, port: Int, secret: [UInt8]) {
         self.host = host
         self.port = port
         self.secret = secret
@@ -39,7 +39,7 @@ public struct WebhookConfiguration: Sendable {
     /// optionally `replay_window`, `require_timestamp`, `max_connections` (already checked, with
     /// their lines, by the config loader; checked again here for callers that skip it).
     /// The secret is read from its file (never from the config text), trailing newline dropped.
-    public init(settings: [String: String]) throws(PlatformError) {
+    package init(settings: [String: String]) throws(PlatformError) {
         guard let listen = settings[WebhookSettings.listen], let colon = listen.lastIndex(of: ":"),
               let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
             throw PlatformError("platforms.webhook.listen: expected host:port such as \"127.0.0.1:8088\"")

@@ -2,19 +2,19 @@ import NIOCore
 import Synchronization
 
 /// What the webhook's connections cost and how they ended, for tests, health and benchmarks.
-public final class WebhookStatistics: Sendable {
+package final class WebhookStatistics: Sendable {
     /// Connections open now.
-    public var open: Int { openCount.load(ordering: .relaxed) }
+    package var open: Int { openCount.load(ordering: .relaxed) }
     /// Connections taken, in all.
-    public var accepted: Int { acceptedCount.load(ordering: .relaxed) }
+    package var accepted: Int { acceptedCount.load(ordering: .relaxed) }
     /// Connections closed at once because `maxConnections` were open.
-    public var refused: Int { refusedCount.load(ordering: .relaxed) }
+    package var refused: Int { refusedCount.load(ordering: .relaxed) }
     /// Connections closed because a head, a body or the next request did not come in time.
-    public var timedOut: Int { timedOutCount.load(ordering: .relaxed) }
+    package var timedOut: Int { timedOutCount.load(ordering: .relaxed) }
     /// Bytes read from all connections.
-    public var bytesRead: Int { bytesReadCount.load(ordering: .relaxed) }
+    package var bytesRead: Int { bytesReadCount.load(ordering: .relaxed) }
     /// Bytes of request bodies held now, on all connections (nothing between requests).
-    public var bodyBytesHeld: Int { bodyBytes.load(ordering: .relaxed) }
+    package var bodyBytesHeld: Int { bodyBytes.load(ordering: .relaxed) }
 
     let openCount = Atomic<Int>(0)
     let acceptedCount = Atomic<Int>(0)

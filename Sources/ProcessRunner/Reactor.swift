@@ -119,8 +119,8 @@ final class Reactor: @unchecked Sendable {
         }
         guard let job = state.jobs[token >> 2] else { return }
         switch kind {
-        case .standardOutput: drain(&job.standardOutput, budget: 16, watched: true)
-        case .standardError: drain(&job.standardError, budget: 16, watched: true)
+        case .standardOutput: readAvailable(&job.standardOutput, budget: 16, watched: true)
+        case .standardError: readAvailable(&job.standardError, budget: 16, watched: true)
         case .exit:
             if let outcome = reap(job, &state) { finished.append((job, outcome)) }
         case .timer: break
@@ -129,7 +129,7 @@ final class Reactor: @unchecked Sendable {
 
     /// Reads what is there, at most `budget` chunks (level-triggered epoll calls again), and
     /// closes the pipe at end of file.
-    private func drain(_ capture: inout OutputCapture, budget: Int, watched: Bool) {
+    private func readAvailable(_ capture: inout OutputCapture, budget: Int, watched: Bool) {
         guard capture.isOpen else { return }
         for _ in 0..<budget {
             let n = read(capture.fd, scratch.baseAddress, scratch.count)
@@ -168,8 +168,8 @@ final class Reactor: @unchecked Sendable {
         if job.groupSignals == .heldLeader { job.closePidfd() }  // the zombie holds the group, not the fd
         // What the shell wrote before it exited is in the pipes now. A background grandchild
         // may hold them open forever: take what is there and do not wait for end of file.
-        drain(&job.standardOutput, budget: 256, watched: job.watched)
-        drain(&job.standardError, budget: 256, watched: job.watched)
+        readAvailable(&job.standardOutput, budget: 256, watched: job.watched)
+        readAvailable(&job.standardError, budget: 256, watched: job.watched)
         close(&job.standardOutput.fd, watched: job.watched)
         close(&job.standardError.fd, watched: job.watched)
 

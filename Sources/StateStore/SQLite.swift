@@ -1,16 +1,16 @@
 import CSQLite
 
 /// What SQLite said, with its result code kept so callers can tell a full disk from a lock.
-public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The primary result code (`SQLITE_FULL`, `SQLITE_BUSY`, `SQLITE_NOTADB`, ...).
-    public let code: Int32
-    public let message: String
+    package let code: Int32
+    package let message: String
 
-    public var description: String { message }
+    package var description: String { message }
 
-    public var isFull: Bool { code == SQLITE_FULL }
-    public var isLocked: Bool { code == SQLITE_BUSY || code == SQLITE_LOCKED }
-    public var isCorrupt: Bool { code == SQLITE_CORRUPT || code == SQLITE_NOTADB }
+    package var isFull: Bool { code == SQLITE_FULL }
+    package var isLocked: Bool { code == SQLITE_BUSY || code == SQLITE_LOCKED }
+    package var isCorrupt: Bool { code == SQLITE_CORRUPT || code == SQLITE_NOTADB }
 }
 
 /// One SQLite connection, used from one thread at a time (the store's). A thin layer: the SQL is

@@ -52,17 +52,17 @@ extension StateStore {
     ]
 
     /// What opening found, for the log and `STATUS=`.
-    public struct Opening: Sendable {
+    package struct Opening: Sendable {
         /// nil when there is no usable store: the gateway runs, without durability.
-        public let store: StateStore?
+        package let store: StateStore?
         /// Said once in the log and kept in `STATUS=`: a corrupt file moved aside, or why there is no store.
-        public let problem: String?
+        package let problem: String?
     }
 
     /// Opens `directory/state.db`, creating the directory and migrating the schema. A file that
     /// is not a database (or fails its integrity check) is moved aside and a fresh one started;
     /// a file from a newer gatewayd, or a directory that cannot be written, leaves no store.
-    public static func open(
+    package static func open(
         directory: String, busyTimeoutMilliseconds: Int32 = defaultBusyTimeoutMilliseconds,
         onProblem: @escaping @Sendable (StoreError) -> Void = { _ in }
     ) -> Opening {

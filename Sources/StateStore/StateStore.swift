@@ -11,12 +11,12 @@ import Glibc
 /// One connection, one writer: every call becomes an operation on a FIFO, and the store's own
 /// queue applies whatever has piled up in one transaction (group commit), so a burst of messages
 /// costs one WAL write, not one each. Nothing here runs on the dispatcher's executor.
-public final class StateStore: MessageStore, @unchecked Sendable {
-    public static let fileName = "state.db"
+package final class StateStore: MessageStore, @unchecked Sendable {
+    package static let fileName = "state.db"
     /// A write waits this long for another process's lock before the caller hears "locked".
-    public static let defaultBusyTimeoutMilliseconds: Int32 = 2_000
+    package static let defaultBusyTimeoutMilliseconds: Int32 = 2_000
 
-    public let path: String
+    package let path: String
     let connection: SQLiteConnection
     private let queue = DispatchQueue(label: "gatewayd.state-store")
     private let pending = Mutex<[Operation]>([])
@@ -41,37 +41,37 @@ public final class StateStore: MessageStore, @unchecked Sendable {
 
     // MARK: MessageStore
 
-    public nonisolated(nonsending) func append(_ message: InboundMessage, session: String) async throws(StoreError) -> Int64 {
+    package nonisolated(nonsending) func append(_ message: InboundMessage, session: String) async throws(StoreError) -> Int64 {
         let now = Self.nowMicroseconds()
         let result = await withCheckedContinuation { submit(.append(message, session: session, at: now, $0)) }
         return try result.get()
     }
 
-    public func markActive(_ ids: [Int64], session: String) {
+    package func markActive(_ ids: [Int64], session: String) {
         submit(.markActive(ids, session: session, at: Self.nowMicroseconds()))
     }
 
-    public func markDone(_ ids: [Int64]) { if !ids.isEmpty { submit(.markDone(ids)) } }
+    package func markDone(_ ids: [Int64]) { if !ids.isEmpty { submit(.markDone(ids)) } }
 
-    public func markInterrupted(_ ids: [Int64]) { if !ids.isEmpty { submit(.markInterrupted(ids)) } }
+    package func markInterrupted(_ ids: [Int64]) { if !ids.isEmpty { submit(.markInterrupted(ids)) } }
 
-    public func forgetSession(_ key: String) { submit(.forgetSession(key)) }
+    package func forgetSession(_ key: String) { submit(.forgetSession(key)) }
 
-    public func addRestartNotice(_ chat: ChatAddress) async throws(StoreError) {
+    package func addRestartNotice(_ chat: ChatAddress) async throws(StoreError) {
         let now = Self.nowMicroseconds()
         let result = await withCheckedContinuation { submit(.addNotice(chat, at: now, $0)) }
         try result.get()
     }
 
-    public func recover(policy: RecoveryPolicy) async throws(StoreError) -> StoreRecovery {
+    package func recover(policy: RecoveryPolicy) async throws(StoreError) -> StoreRecovery {
         let result = await withCheckedContinuation { submit(.recover(policy, $0)) }
         return try result.get()
     }
 
     /// Returns once everything submitted so far is applied (tests, and the daemon before exit).
-    public func flush() async {
+    package func flush() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            queue.async { self.drain() ; done.resume() }
+            queue.async { self.applyPending() ; done.resume() }
         }
     }
 
@@ -82,11 +82,11 @@ public final class StateStore: MessageStore, @unchecked Sendable {
             operations.append(operation)
             return operations.count == 1
         }
-        // One drain per burst: whoever finds the list empty schedules it; later arrivals ride along.
-        if first { queue.async { self.drain() } }
+        // One write per burst: whoever finds the list empty schedules it; later arrivals ride along.
+        if first { queue.async { self.applyPending() } }
     }
 
-    private func drain() {
+    private func applyPending() {
         while true {
             let batch = pending.withLock { operations in
                 defer { operations = [] }

@@ -6,16 +6,16 @@ import Glibc
 /// Who is calling, as the kernel recorded it when the peer connected: `SO_PEERCRED` (pid, uid,
 /// primary gid), `SO_PEERGROUPS` (the supplementary groups the process really had, not what
 /// the group database says of its user name) and `SO_PEERPIDFD` (the process itself).
-public struct PeerCredentials: Sendable, Equatable {
-    public let pid: Int32
-    public let uid: UInt32
-    public let gid: UInt32
+package struct PeerCredentials: Sendable, Equatable {
+    package let pid: Int32
+    package let uid: UInt32
+    package let gid: UInt32
     /// Supplementary groups; empty when the kernel could not say.
-    public let groups: [UInt32]
+    package let groups: [UInt32]
     /// The peer process, immune to pid reuse; nil where the kernel has no `SO_PEERPIDFD`.
-    public let process: PeerProcess?
+    package let process: PeerProcess?
 
-    public init(pid: Int32, uid: UInt32, gid: UInt32, groups: [UInt32] = [], process: PeerProcess? = nil) {
+    package init(pid: Int32, uid: UInt32, gid: UInt32, groups: [UInt32] = [], process: PeerProcess? = nil) {
         self.pid = pid
         self.uid = uid
         self.gid = gid
@@ -24,9 +24,9 @@ public struct PeerCredentials: Sendable, Equatable {
     }
 
     /// No credentials could be read: no uid matches, so nothing privileged is allowed.
-    public static let unknown = PeerCredentials(pid: -1, uid: .max, gid: .max)
+    package static let unknown = PeerCredentials(pid: -1, uid: .max, gid: .max)
 
-    public static func == (lhs: PeerCredentials, rhs: PeerCredentials) -> Bool {
+    package static func == (lhs: PeerCredentials, rhs: PeerCredentials) -> Bool {
         lhs.pid == rhs.pid && lhs.uid == rhs.uid && lhs.gid == rhs.gid && lhs.groups == rhs.groups
     }
 
@@ -53,8 +53,8 @@ public struct PeerCredentials: Sendable, Equatable {
 
 /// The process at the other end of a connection, held by a pidfd: while it can be asked, the
 /// pid read from `SO_PEERCRED` still names that process and no later one.
-public final class PeerProcess: Sendable {
-    public let pidfd: Int32
+package final class PeerProcess: Sendable {
+    package let pidfd: Int32
 
     init?(socket fd: Int32) {
         let pidfd = gw_peer_pidfd(fd)
@@ -63,7 +63,7 @@ public final class PeerProcess: Sendable {
     }
 
     /// False once the process has ended (and been reaped): its pid may belong to another now.
-    public var isAlive: Bool { gw_pidfd_alive(pidfd) == 1 }
+    package var isAlive: Bool { gw_pidfd_alive(pidfd) == 1 }
 
     deinit { close(pidfd) }
 }

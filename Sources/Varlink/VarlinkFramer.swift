@@ -14,9 +14,9 @@ import Glibc
 /// Why lazily: while the connection's task is busy with a call, what the peer pipelines behind it
 /// stays bytes in this buffer (bounded by the server, which stops reading), instead of becoming a
 /// queue of decoded messages that grows without limit.
-public struct VarlinkFramer {
+package struct VarlinkFramer {
     /// The longest message accepted (without its NUL).
-    public let maxMessageSize: Int
+    package let maxMessageSize: Int
     private var buffer: ByteBuffer
     /// Bytes from the reader index known to hold no NUL.
     private var scanned = 0
@@ -25,16 +25,16 @@ public struct VarlinkFramer {
     /// Bytes looked at for a NUL so far (each byte once: what the tests check).
     private(set) var bytesExamined = 0
 
-    public init(maxMessageSize: Int, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+    package init(maxMessageSize: Int, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
         self.maxMessageSize = maxMessageSize
         buffer = allocator.buffer(capacity: 0)
     }
 
     /// Bytes received and not yet handed out as messages.
-    public var bufferedBytes: Int { buffer.readableBytes }
+    package var bufferedBytes: Int { buffer.readableBytes }
 
     /// Appends what was read. Throws once a message is longer than `maxMessageSize`.
-    public mutating func append(_ bytes: inout ByteBuffer) throws(VarlinkProtocolError) {
+    package mutating func append(_ bytes: inout ByteBuffer) throws(VarlinkProtocolError) {
         if buffer.readableBytes == 0 {
             buffer = bytes
         } else {
@@ -44,12 +44,12 @@ public struct VarlinkFramer {
     }
 
     /// True when a complete message is waiting.
-    public mutating func hasMessage() throws(VarlinkProtocolError) -> Bool {
+    package mutating func hasMessage() throws(VarlinkProtocolError) -> Bool {
         try findEnd() != nil
     }
 
     /// The next complete message (without its NUL), or nil until one has arrived.
-    public mutating func next() throws(VarlinkProtocolError) -> ByteBuffer? {
+    package mutating func next() throws(VarlinkProtocolError) -> ByteBuffer? {
         guard let length = try findEnd() else { return nil }
         let message = buffer.readSlice(length: length)!
         buffer.moveReaderIndex(forwardBy: 1)

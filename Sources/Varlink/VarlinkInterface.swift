@@ -1,22 +1,22 @@
 import VarlinkProtocol
 /// Sends the replies to one call. For a `more` call, every reply but the last has `continues`.
-public struct VarlinkReplies: Sendable {
+package struct VarlinkReplies: Sendable {
     let write: @Sendable (VarlinkReply) async -> Bool
 
-    public init(write: @escaping @Sendable (VarlinkReply) async -> Bool) {
+    package init(write: @escaping @Sendable (VarlinkReply) async -> Bool) {
         self.write = write
     }
 
     /// Returns false once the client is gone (a stream should stop then).
     @discardableResult
-    public func send(_ reply: VarlinkReply) async -> Bool {
+    package func send(_ reply: VarlinkReply) async -> Bool {
         await write(reply)
     }
 }
 
 /// One varlink interface a server offers. The server routes calls by interface name and
 /// answers `org.varlink.service` itself.
-public protocol VarlinkInterface: Sendable {
+package protocol VarlinkInterface: Sendable {
     /// `io.gatewayd.Gateway`.
     var name: String { get }
     /// The interface definition, served verbatim by `GetInterfaceDescription`.
@@ -26,13 +26,13 @@ public protocol VarlinkInterface: Sendable {
 }
 
 /// What `org.varlink.service.GetInfo` reports.
-public struct VarlinkServiceInfo: Sendable {
-    public var vendor: String
-    public var product: String
-    public var version: String
-    public var url: String
+package struct VarlinkServiceInfo: Sendable {
+    package var vendor: String
+    package var product: String
+    package var version: String
+    package var url: String
 
-    public init(vendor: String, product: String, version: String, url: String) {
+    package init(vendor: String, product: String, version: String, url: String) {
         self.vendor = vendor
         self.product = product
         self.version = version

@@ -6,17 +6,17 @@ import Glibc
 #endif
 
 /// The control socket file could not be created, or not given its mode.
-public struct VarlinkSocketError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct VarlinkSocketError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The errno behind it.
-    public let code: Int32
-    public let message: String
+    package let code: Int32
+    package let message: String
 
-    public init(code: Int32, _ message: String) {
+    package init(code: Int32, _ message: String) {
         self.code = code
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 extension VarlinkServer {
@@ -31,7 +31,7 @@ extension VarlinkServer {
     /// applied (EPERM: the daemon's user is not a member) does not stop the server: the error is
     /// returned for the caller to report, and the socket serves with the daemon's own group.
     @discardableResult
-    public func bind(path: String, mode: UInt32 = 0o660, groupID: UInt32? = nil) async throws -> VarlinkSocketError? {
+    package func bind(path: String, mode: UInt32 = 0o660, groupID: UInt32? = nil) async throws -> VarlinkSocketError? {
         try await bind(path: path, mode: mode, groupID: groupID, afterListen: {})
     }
 
@@ -66,7 +66,7 @@ extension VarlinkServer {
     /// configuration), without following a symlink. nil when done; the error otherwise (EPERM:
     /// the daemon's user is not a member). Does nothing for a socket passed by systemd, whose
     /// group is the socket unit's.
-    public func changeSocketGroup(to groupID: UInt32) -> VarlinkSocketError? {
+    package func changeSocketGroup(to groupID: UInt32) -> VarlinkSocketError? {
         guard let path = boundPath else { return nil }
         guard gw_socket_file_chown_group(path, groupID) != 0 else { return nil }
         let code = errno

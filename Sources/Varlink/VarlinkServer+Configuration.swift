@@ -6,35 +6,35 @@ import Glibc
 extension VarlinkServer {
     /// The server's limits, in one place: what one connection, or one user, may take of the
     /// daemon's memory and connection slots. The defaults are gatewayd's.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// A message longer than this closes the connection.
-        public var maxMessageSize = 1 << 20
+        package var maxMessageSize = 1 << 20
         /// Connections past this are closed at once.
-        public var maxConnections = 256
+        package var maxConnections = 256
         /// The last slots, which only root may take: however many connections other users hold,
         /// root can still connect to stop or fix the daemon.
-        public var reservedForRoot = 8
+        package var reservedForRoot = 8
         /// The slots before those, which only root and `daemonUID` may take.
-        public var reservedForDaemonUser = 8
+        package var reservedForDaemonUser = 8
         /// One uid other than root holds at most this many connections.
-        public var maxConnectionsPerUID = 32
+        package var maxConnectionsPerUID = 32
         /// The daemon's own uid (may take the slots reserved for it).
-        public var daemonUID: UInt32 = getuid()
+        package var daemonUID: UInt32 = getuid()
         /// A client that sent part of a message and then nothing for this long is dropped.
-        public var stallTimeout: TimeAmount = .seconds(5)
+        package var stallTimeout: TimeAmount = .seconds(5)
         /// A connection with no call in progress and nothing of the next one sent is closed after
         /// this long (a `more` stream in progress is not idleness).
-        public var idleTimeout: TimeAmount = .seconds(60)
+        package var idleTimeout: TimeAmount = .seconds(60)
         /// Reading from a connection stops while this many bytes wait in it with a complete call
         /// among them (calls pipelined behind a running one), and goes on as they are taken.
-        public var maxPendingInput = 64 << 10
+        package var maxPendingInput = 64 << 10
         /// Replies written but not yet taken by the peer; a connection past this is closed (a
         /// peer that stops reading, a `Subscribe` that fell this far behind).
-        public var maxUnwrittenOutput = 1 << 20
+        package var maxUnwrittenOutput = 1 << 20
         /// The listening socket's backlog: connections waiting to be accepted.
-        public var backlog: Int32 = 256
+        package var backlog: Int32 = 256
 
-        public init() {}
+        package init() {}
     }
 }
 

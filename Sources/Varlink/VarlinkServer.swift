@@ -14,9 +14,9 @@ import Glibc
 /// mid-message) closes that connection and nothing else. Every connection is bounded both ways
 /// (see `Configuration`): what a peer pipelines waits in the kernel once `maxPendingInput` is
 /// buffered, and a peer that does not read its replies is dropped past `maxUnwrittenOutput`.
-public final class VarlinkServer: Sendable {
-    public let info: VarlinkServiceInfo
-    public let configuration: Configuration
+package final class VarlinkServer: Sendable {
+    package let info: VarlinkServiceInfo
+    package let configuration: Configuration
     let logger: Logger
     private let interfaces: [String: any VarlinkInterface]
     /// One loop of the group it was given: the listener, every connection and their tasks
@@ -47,7 +47,7 @@ public final class VarlinkServer: Sendable {
 
     /// `eventLoops`: the daemon's one group (NIO's shared one unless given); the server does not
     /// shut it down.
-    public init(info: VarlinkServiceInfo, interfaces: [any VarlinkInterface], configuration: Configuration = Configuration(),
+    package init(info: VarlinkServiceInfo, interfaces: [any VarlinkInterface], configuration: Configuration = Configuration(),
                 logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() }),
                 eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.info = info
@@ -61,7 +61,7 @@ public final class VarlinkServer: Sendable {
     }
 
     /// Serves on a listening socket passed by systemd (socket activation).
-    public func adopt(listeningDescriptor fd: Int32) async throws {
+    package func adopt(listeningDescriptor fd: Int32) async throws {
         let bound = try await bootstrap().withBoundSocket(fd).get()
         channel.withLock { $0 = bound }
         startServing()
@@ -91,7 +91,7 @@ public final class VarlinkServer: Sendable {
     /// Stops accepting, lets calls being answered finish (up to `grace`: a `Restart` caller gets
     /// its reply before the daemon exits), then closes every connection. Streams (`more` calls)
     /// are not waited for; they end with their connection.
-    public func shutdown(grace: Duration = .seconds(2)) async {
+    package func shutdown(grace: Duration = .seconds(2)) async {
         let bound = channel.withLock { $0 }
         try? await bound?.close()
         await withTaskGroup(of: Void.self) { group in
@@ -112,17 +112,17 @@ public final class VarlinkServer: Sendable {
     }
 
     /// Open connections.
-    public var connectionCount: Int { admission.withLock { $0.total } }
+    package var connectionCount: Int { admission.withLock { $0.total } }
 
     /// `more` calls being answered now (each holds a task, and for `Subscribe` an observer).
-    public var streamCount: Int { activity.withLock { $0.streams } }
+    package var streamCount: Int { activity.withLock { $0.streams } }
 
     /// Connection tasks alive now (one per open connection, until it has wound down).
-    public var connectionTaskCount: Int { activity.withLock { $0.connectionTasks } }
+    package var connectionTaskCount: Int { activity.withLock { $0.connectionTasks } }
 
     /// Returns once no connection task and no stream is left (every connection closed has
     /// wound down): what a test awaits before counting what the closed connections left behind.
-    public func quiesced() async {
+    package func quiesced() async {
         await withCheckedContinuation { continuation in
             let quiet = activity.withLock { state in
                 if state.isQuiet { return true }
@@ -140,7 +140,7 @@ public final class VarlinkServer: Sendable {
     }
 
     /// The socket file this server bound itself; nil for a socket passed by systemd.
-    public var boundPath: String? { socketPath.withLock { $0 } }
+    package var boundPath: String? { socketPath.withLock { $0 } }
 
     func bootstrap() -> ServerBootstrap {
         ServerBootstrap(group: eventLoop)

@@ -5,8 +5,8 @@ import Glibc
 #endif
 
 /// Why a client call failed, sorted the way a command-line tool reports it.
-public struct VarlinkClientError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: String, Sendable {
+package struct VarlinkClientError: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Code: String, Sendable {
         /// No socket at the path, or nobody listening on it.
         case notRunning = "not_running"
         /// The socket exists but this user may not open it.
@@ -17,29 +17,29 @@ public struct VarlinkClientError: Error, Sendable, Equatable, CustomStringConver
         case io
     }
 
-    public let code: Code
-    public let errno: Int32
-    public let message: String
+    package let code: Code
+    package let errno: Int32
+    package let message: String
 
-    public init(_ code: Code, errno: Int32 = 0, _ message: String) {
+    package init(_ code: Code, errno: Int32 = 0, _ message: String) {
         self.code = code
         self.errno = errno
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// A blocking varlink client connection (for command-line tools and tests; no event loop, so a
 /// short-lived tool starts fast).
-public final class VarlinkConnection {
-    public let path: String
+package final class VarlinkConnection {
+    package let path: String
     private let fd: Int32
     private var timeoutMilliseconds: Int32
     private var buffer: [UInt8] = []
 
     /// Connects to `path`; `timeout` bounds each wait for a reply (nil: wait for ever).
-    public init(path: String, timeout: Duration? = .seconds(30)) throws(VarlinkClientError) {
+    package init(path: String, timeout: Duration? = .seconds(30)) throws(VarlinkClientError) {
         self.path = path
         timeoutMilliseconds = Self.milliseconds(timeout)
         let fd = gw_unix_connect(path)
@@ -60,7 +60,7 @@ public final class VarlinkConnection {
     deinit { close(fd) }
 
     /// How long each wait for a reply may take from now on (nil: for ever).
-    public func setTimeout(_ timeout: Duration?) {
+    package func setTimeout(_ timeout: Duration?) {
         timeoutMilliseconds = Self.milliseconds(timeout)
     }
 
@@ -69,14 +69,14 @@ public final class VarlinkConnection {
     }
 
     /// One call, one reply (an error reply is returned, not thrown: its name is the answer).
-    public func call(_ call: VarlinkCall) throws(VarlinkClientError) -> VarlinkReply {
+    package func call(_ call: VarlinkCall) throws(VarlinkClientError) -> VarlinkReply {
         try send(call)
         return try receive()
     }
 
     /// A `more` call: `each` sees every reply until one without `continues`, or until it
     /// returns false.
-    public func stream(_ call: VarlinkCall, each: (VarlinkReply) throws(VarlinkClientError) -> Bool) throws(VarlinkClientError) {
+    package func stream(_ call: VarlinkCall, each: (VarlinkReply) throws(VarlinkClientError) -> Bool) throws(VarlinkClientError) {
         var call = call
         call.more = true
         try send(call)
@@ -86,12 +86,12 @@ public final class VarlinkConnection {
         }
     }
 
-    public func send(_ call: VarlinkCall) throws(VarlinkClientError) {
+    package func send(_ call: VarlinkCall) throws(VarlinkClientError) {
         try sendRaw(VarlinkCoding.encodeCall(call) + [0])
     }
 
     /// Writes bytes as they are (tests use it for malformed input).
-    public func sendRaw(_ bytes: [UInt8]) throws(VarlinkClientError) {
+    package func sendRaw(_ bytes: [UInt8]) throws(VarlinkClientError) {
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
@@ -104,7 +104,7 @@ public final class VarlinkConnection {
     }
 
     /// The next reply.
-    public func receive() throws(VarlinkClientError) -> VarlinkReply {
+    package func receive() throws(VarlinkClientError) -> VarlinkReply {
         let frame = try receiveFrame()
         do {
             return try VarlinkCoding.decodeReply(frame)
@@ -114,7 +114,7 @@ public final class VarlinkConnection {
     }
 
     /// The next NUL-terminated message, or an error when the server closed the connection.
-    public func receiveFrame() throws(VarlinkClientError) -> [UInt8] {
+    package func receiveFrame() throws(VarlinkClientError) -> [UInt8] {
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             if let end = buffer.firstIndex(of: 0) {

@@ -1,16 +1,16 @@
 import JSON
 /// One method call as a client sends it.
-public struct VarlinkCall: Sendable, Equatable {
+package struct VarlinkCall: Sendable, Equatable {
     /// Fully qualified: `io.gatewayd.Gateway.GetStatus`.
-    public var method: String
+    package var method: String
     /// Missing, `null` and `{}` all arrive as an empty object.
-    public var parameters: [String: JSONValue]
+    package var parameters: [String: JSONValue]
     /// The client wants no reply.
-    public var oneway: Bool
+    package var oneway: Bool
     /// The client accepts several replies (`continues: true` on all but the last).
-    public var more: Bool
+    package var more: Bool
 
-    public init(method: String, parameters: [String: JSONValue] = [:], oneway: Bool = false, more: Bool = false) {
+    package init(method: String, parameters: [String: JSONValue] = [:], oneway: Bool = false, more: Bool = false) {
         self.method = method
         self.parameters = parameters
         self.oneway = oneway
@@ -18,12 +18,12 @@ public struct VarlinkCall: Sendable, Equatable {
     }
 
     /// The interface part of `method` (everything before the last dot).
-    public var interface: String {
+    package var interface: String {
         guard let dot = method.lastIndex(of: ".") else { return "" }
         return String(method[..<dot])
     }
 
-    public var memberName: String {
+    package var memberName: String {
         guard let dot = method.lastIndex(of: ".") else { return method }
         return String(method[method.index(after: dot)...])
     }
@@ -31,33 +31,33 @@ public struct VarlinkCall: Sendable, Equatable {
 
 /// One reply: parameters, or an error with parameters; `continues` on all but the last of a
 /// `more` stream.
-public struct VarlinkReply: Sendable, Equatable {
-    public var parameters: [String: JSONValue]
-    public var error: String?
-    public var continues: Bool
+package struct VarlinkReply: Sendable, Equatable {
+    package var parameters: [String: JSONValue]
+    package var error: String?
+    package var continues: Bool
 
-    public init(parameters: [String: JSONValue] = [:], error: String? = nil, continues: Bool = false) {
+    package init(parameters: [String: JSONValue] = [:], error: String? = nil, continues: Bool = false) {
         self.parameters = parameters
         self.error = error
         self.continues = continues
     }
 
-    public static func error(_ name: String, _ parameters: [String: JSONValue] = [:]) -> VarlinkReply {
+    package static func error(_ name: String, _ parameters: [String: JSONValue] = [:]) -> VarlinkReply {
         VarlinkReply(parameters: parameters, error: name)
     }
 }
 
 /// Why a message could not be decoded; the connection is answered with an error and closed.
-public struct VarlinkProtocolError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct VarlinkProtocolError: Error, Sendable, Equatable, CustomStringConvertible {
+    package let message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }
 
 /// The JSON of calls and replies (each message is one JSON object followed by a NUL byte on the
 /// wire; the NUL is the framer's business).
-public enum VarlinkCoding {
-    public static func decodeCall(_ bytes: some Collection<UInt8>) throws -> VarlinkCall {
+package enum VarlinkCoding {
+    package static func decodeCall(_ bytes: some Collection<UInt8>) throws -> VarlinkCall {
         let document: JSONValue
         do {
             document = try JSONValue.parse(bytes)
@@ -86,14 +86,14 @@ public enum VarlinkCoding {
         return call
     }
 
-    public static func encodeReply(_ reply: VarlinkReply) -> [UInt8] {
+    package static func encodeReply(_ reply: VarlinkReply) -> [UInt8] {
         var object: [String: JSONValue] = ["parameters": .object(reply.parameters)]
         if let error = reply.error { object["error"] = .string(error) }
         if reply.continues { object["continues"] = .bool(true) }
         return JSONValue.object(object).serialized()
     }
 
-    public static func decodeReply(_ bytes: some Collection<UInt8>) throws -> VarlinkReply {
+    package static func decodeReply(_ bytes: some Collection<UInt8>) throws -> VarlinkReply {
         guard let object = (try? JSONValue.parse(bytes))?.object else {
             throw VarlinkProtocolError("malformed reply: not a JSON object")
         }
@@ -101,7 +101,7 @@ public enum VarlinkCoding {
                             continues: object["continues"]?.bool ?? false)
     }
 
-    public static func encodeCall(_ call: VarlinkCall) -> [UInt8] {
+    package static func encodeCall(_ call: VarlinkCall) -> [UInt8] {
         var object: [String: JSONValue] = ["method": .string(call.method)]
         if !call.parameters.isEmpty { object["parameters"] = .object(call.parameters) }
         if call.oneway { object["oneway"] = .bool(true) }
@@ -111,13 +111,13 @@ public enum VarlinkCoding {
 }
 
 /// The standard error names of `org.varlink.service`.
-public enum VarlinkError {
-    public static let interfaceNotFound = "org.varlink.service.InterfaceNotFound"
-    public static let methodNotFound = "org.varlink.service.MethodNotFound"
-    public static let methodNotImplemented = "org.varlink.service.MethodNotImplemented"
-    public static let invalidParameter = "org.varlink.service.InvalidParameter"
-    public static let permissionDenied = "org.varlink.service.PermissionDenied"
-    public static let expectedMore = "org.varlink.service.ExpectedMore"
+package enum VarlinkError {
+    package static let interfaceNotFound = "org.varlink.service.InterfaceNotFound"
+    package static let methodNotFound = "org.varlink.service.MethodNotFound"
+    package static let methodNotImplemented = "org.varlink.service.MethodNotImplemented"
+    package static let invalidParameter = "org.varlink.service.InvalidParameter"
+    package static let permissionDenied = "org.varlink.service.PermissionDenied"
+    package static let expectedMore = "org.varlink.service.ExpectedMore"
     /// Why a call with both `oneway` and `more` is refused (a protocol error: the connection closes).
-    public static let onewayWithMore = "\"oneway\" and \"more\" cannot be combined: a oneway call gets no replies, so no stream"
+    package static let onewayWithMore = "\"oneway\" and \"more\" cannot be combined: a oneway call gets no replies, so no stream"
 }

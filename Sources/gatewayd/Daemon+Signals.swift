@@ -1,4 +1,5 @@
-import GatewayCore
+// The SIGUSR2 test hook (with GATEWAYD_TEST_HOOKS=1) is the daemon's one use of testing SPI.
+@_spi(Testing) import GatewayCore
 import Logging
 #if canImport(Glibc)
 import Glibc

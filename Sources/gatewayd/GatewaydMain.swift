@@ -13,7 +13,7 @@ enum GatewaydMain {
         LifecycleSignals.block()
         let reader = LifecycleSignals.reader
         Task.detached {
-            await GatewayDaemon.main(nil)
+            await GatewaydCommand.main(nil)
             reader.stop()
         }
         reader.run()

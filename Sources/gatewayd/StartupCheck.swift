@@ -7,7 +7,7 @@ import Platforms
 /// (every key, value and range), what only the running system can tell (`control.admin_group`),
 /// the agent backend, and what the adapters read themselves (listen addresses, secret files).
 struct StartupCheck {
-    let outcome: ConfigLoader.Outcome
+    let outcome: ConfigLoader.LoadedConfig
     /// Built, not started (empty unless `build`): the daemon starts them.
     let adapters: [any PlatformAdapter]
 
@@ -16,7 +16,7 @@ struct StartupCheck {
     /// made for a start, on those loops; `--check-config` and a reload only check what making them would refuse.
     /// `eventLoops`: what the built adapters run on (given with `build`).
     init(path: String, explicit: Bool, build eventLoops: (any EventLoopGroup)? = nil) throws(ConfigError) {
-        let outcome: ConfigLoader.Outcome
+        let outcome: ConfigLoader.LoadedConfig
         do {
             outcome = try ConfigLoader.load(path: path, requireFile: explicit)
         } catch let error as ConfigError {

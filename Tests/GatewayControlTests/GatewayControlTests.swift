@@ -27,7 +27,7 @@ actor FileHost: GatewayControlHost {
     func attach(_ interface: GatewayInterface) { self.interface = interface }
 
     func reloadConfiguration() async throws(ConfigError) {
-        let outcome: ConfigLoader.Outcome
+        let outcome: ConfigLoader.LoadedConfig
         do { outcome = try ConfigLoader.load(path: path) } catch let error as ConfigError { throw error } catch {
             throw ConfigError(file: path, problems: [])
         }

@@ -51,7 +51,7 @@ struct YAMLNodeTests {
         }
         text += "platforms: {webhook: {listen: *a9}}\n"
         let clock = ContinuousClock()
-        var outcome: ConfigLoader.Outcome?
+        var outcome: ConfigLoader.LoadedConfig?
         let elapsed = clock.measure { outcome = ConfigLoader.parse(text) }
         #expect(outcome?.errors.first?.description == "not valid YAML: alias *a0 not supported in gatewayd's configuration; write the value out in full (line 2)")
         #expect(elapsed < .seconds(1), "\(elapsed)")

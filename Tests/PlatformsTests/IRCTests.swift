@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
 import GatewayTestSupport
-import Platforms
+@_spi(Testing) import Platforms
 import Synchronization
 import Testing
 

@@ -1,4 +1,5 @@
 import CGatewayShims
+import CGatewayTestShims
 import Foundation
 import GatewayTestSupport
 import Systemd

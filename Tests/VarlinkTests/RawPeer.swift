@@ -78,7 +78,7 @@ struct TestFailure: Error, CustomStringConvertible {
 /// Runs `body`, giving up after `timeout`: true when it finished in time. For waiting on
 /// something that a defect would make wait for ever (the body is then left running).
 func finishes(within timeout: Duration, _ body: @escaping @Sendable () async -> Void) async -> Bool {
-    let outcome = Outcome()
+    let outcome = FirstFinisher()
     return await withCheckedContinuation { continuation in
         outcome.waiter.withLock { $0 = continuation }
         Task {
@@ -93,7 +93,7 @@ func finishes(within timeout: Duration, _ body: @escaping @Sendable () async -> 
 }
 
 /// The first of several tasks to finish answers.
-private final class Outcome: Sendable {
+private final class FirstFinisher: Sendable {
     let waiter = Mutex<CheckedContinuation<Bool, Never>?>(nil)
     func finish(_ value: Bool) { waiter.withLock { $0.take() }?.resume(returning: value) }
 }

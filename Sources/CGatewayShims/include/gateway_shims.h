@@ -32,37 +32,10 @@ int gw_wait_exit(pid_t pid, int reap, int *code, int *signal);
 /// Linux 6.9): the group of that very process, found through the pidfd's struct pid, so never a
 /// later group that reuses the number. 0, or -1 with errno (EINVAL: the kernel lacks the flag).
 int gw_pidfd_signal_group(int pidfd, int signal);
-/// For tests: starts `/bin/sleep seconds` as a new process group leader with exactly the pid
-/// `pid` (clone3's set_tid; needs CAP_CHECKPOINT_RESTORE). Its pid, or -1 with errno (EEXIST:
-/// the number is in use, a zombie's included).
-pid_t gw_spawn_sleeper_with_pid(pid_t pid, const char *seconds);
-
-/// Decoded wait(2) status: 1 if exited (code set), 2 if killed by a signal (signal set), 0 otherwise.
-int gw_decode_wait_status(int status, int *code, int *signal);
-
-/// struct ucred's layout, visible without _GNU_SOURCE (for getsockopt(SO_PEERCRED) callers).
-typedef struct { pid_t pid; uid_t uid; gid_t gid; } gw_ucred;
-/// SOL_SOCKET and SO_PEERCRED as values.
-int gw_sol_socket(void);
-int gw_so_peercred(void);
-
 /// SO_PEERCRED of a connected Unix socket. 0 on success, -1 with errno.
 int gw_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
-/// Turn on SO_PASSCRED so that recvmsg carries the sender's credentials.
-int gw_enable_passcred(int fd);
-/// recvmsg with SCM_CREDENTIALS; *pid/*uid/*gid are -1 when none came. Returns bytes or -1.
-ssize_t gw_recv_with_credentials(int fd, void *buffer, size_t length,
-                                 pid_t *pid, uid_t *uid, gid_t *gid);
-
-/// Bind a SOCK_DGRAM (or SOCK_STREAM when stream != 0) Unix socket at path; a leading '@' means the
-/// abstract namespace. Returns the fd or -1 with errno.
-int gw_unix_bind(const char *path, int stream);
 /// Connect a SOCK_STREAM Unix socket to path ('@' = abstract). Returns the fd or -1 with errno.
 int gw_unix_connect(const char *path);
-/// A TCP port on 127.0.0.1 that was free a moment ago, below the ephemeral range (so that no outgoing
-/// connection takes it before its server binds it), for
-/// tests and benchmarks that start a server which cannot bind port 0 itself. -1 on error.
-int gw_free_loopback_port(void);
 
 /// CLOCK_MONOTONIC in microseconds, the clock sd_notify's MONOTONIC_USEC speaks.
 uint64_t gw_monotonic_usec(void);

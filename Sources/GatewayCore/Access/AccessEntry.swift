@@ -3,7 +3,7 @@
 /// Why IRC has its own forms: a nick is only a name that whoever holds it uses, and anyone may
 /// take it once it is free. What the network vouches for is the services account (the IRCv3
 /// `account` tag on the message) and the connection's `nick!user@host`.
-public enum AccessEntry: Sendable, Equatable {
+package enum AccessEntry: Sendable, Equatable {
     /// `*`: everyone.
     case everyone
     /// `platform:*`: everyone on that platform.
@@ -16,13 +16,13 @@ public enum AccessEntry: Sendable, Equatable {
     /// `irc:NICK!USER@HOST` with `*` and `?` wildcards in each part.
     case ircMask(String)
 
-    public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
-        public let message: String
-        public var description: String { message }
+    package struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
+        package let message: String
+        package var description: String { message }
     }
 
     /// Parses an entry; throws with what is wrong and what to write instead.
-    public init(parsing text: String) throws(ParseError) {
+    package init(parsing text: String) throws(ParseError) {
         if text == "*" {
             self = .everyone
             return
@@ -65,7 +65,7 @@ public enum AccessEntry: Sendable, Equatable {
     }
 
     /// True for `irc:NICK`: a name anyone may take when it is free, so never an admin.
-    public var isBareIRCNick: Bool {
+    package var isBareIRCNick: Bool {
         if case .user("irc", _) = self { true } else { false }
     }
 
@@ -73,7 +73,7 @@ public enum AccessEntry: Sendable, Equatable {
     /// wildcards (`irc:*!*@*`, `irc:alice!*@*`): a nick and a user name are whatever the client
     /// says, only the host is the server's. In `admins` that hands exec quick commands and
     /// /restart to whoever connects and picks the name (a load warning says so).
-    public var matchesAnyoneOnIRC: Bool {
+    package var matchesAnyoneOnIRC: Bool {
         switch self {
         case .everyone, .platform("irc"): true
         case .ircMask(let mask): mask.split(separator: "@").last.map { $0.allSatisfy { $0 == "*" || $0 == "?" } } ?? false
@@ -82,7 +82,7 @@ public enum AccessEntry: Sendable, Equatable {
     }
 
     /// Whether the sender of `message` is the one this entry names.
-    public func matches(_ message: InboundMessage) -> Bool {
+    package func matches(_ message: InboundMessage) -> Bool {
         switch self {
         case .everyone:
             return true
@@ -103,8 +103,8 @@ public enum AccessEntry: Sendable, Equatable {
 
 /// IRC's `rfc1459` casemapping: A-Z are a-z, and `[]\~` are `{}|^` (Scandinavian lowercase).
 /// Nicks and accounts are compared this way; non-ASCII characters as they are.
-public enum IRCCasemapping {
-    public static func fold(_ text: String) -> String {
+package enum IRCCasemapping {
+    package static func fold(_ text: String) -> String {
         var scalars = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -119,11 +119,11 @@ public enum IRCCasemapping {
         return String(scalars)
     }
 
-    public static func equal(_ a: String, _ b: String) -> Bool { fold(a) == fold(b) }
+    package static func equal(_ a: String, _ b: String) -> Bool { fold(a) == fold(b) }
 
     /// `*` is any run of characters (none included), `?` exactly one; the rest case-folded.
     /// Iterative, with one backtrack point: linear in practice, never exponential.
-    public static func wildcardMatch(_ pattern: String, _ text: String) -> Bool {
+    package static func wildcardMatch(_ pattern: String, _ text: String) -> Bool {
         let p = Array(fold(pattern).unicodeScalars), t = Array(fold(text).unicodeScalars)
         var pi = 0, ti = 0
         var star: Int?, resume = 0

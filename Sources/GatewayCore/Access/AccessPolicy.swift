@@ -1,15 +1,15 @@
 /// Who may talk to the gateway and who may run commands on the host. Entries are
 /// `platform:user`, `platform:*` or `*`; on IRC also `irc:~ACCOUNT` and `irc:NICK!USER@HOST`
 /// (see `AccessEntry`).
-public struct AccessPolicy: Sendable {
-    public let allowedUsers: [String]
-    public let admins: [String]
+package struct AccessPolicy: Sendable {
+    package let allowedUsers: [String]
+    package let admins: [String]
     private let allowedEntries: [AccessEntry]
     private let adminEntries: [AccessEntry]
 
     /// Entries that do not parse (the loader reports them) match nobody; a bare `irc:NICK` in
     /// `admins` (refused at load) is not an admin either, should one get here.
-    public init(_ config: AccessConfig) {
+    package init(_ config: AccessConfig) {
         allowedUsers = config.allowedUsers
         admins = config.admins
         allowedEntries = config.allowedUsers.compactMap { try? AccessEntry(parsing: $0) }
@@ -17,12 +17,12 @@ public struct AccessPolicy: Sendable {
     }
 
     /// Local senders always; admins are allowed too.
-    public func isAllowed(_ message: InboundMessage) -> Bool {
+    package func isAllowed(_ message: InboundMessage) -> Bool {
         message.isLocal || Self.matches(allowedEntries, message) || Self.matches(adminEntries, message)
     }
 
     /// May run exec quick commands and `/restart`. Local senders are admins.
-    public func isAdmin(_ message: InboundMessage) -> Bool {
+    package func isAdmin(_ message: InboundMessage) -> Bool {
         message.isLocal || Self.matches(adminEntries, message)
     }
 

@@ -4,16 +4,16 @@
 ///
 /// Bounded: at most `capacity` senders are remembered; past it the one told longest ago is
 /// forgotten (and may be told again: one more line, never more memory).
-public struct RefusalNotices: Sendable {
-    public let interval: Duration
-    public let capacity: Int
+package struct RefusalNotices: Sendable {
+    package let interval: Duration
+    package let capacity: Int
     /// When each remembered sender was last told.
     private var toldAt: [String: Duration] = [:]
     /// (sender, when) in the order told; an entry whose time no longer matches `toldAt` is stale.
     private var order: [(sender: String, at: Duration)] = []
     private var head = 0
 
-    public init(interval: Duration = GatewayConstants.refusalNoticeInterval,
+    package init(interval: Duration = GatewayConstants.refusalNoticeInterval,
                 capacity: Int = GatewayConstants.refusalNoticeMemory) {
         precondition(capacity > 0)
         self.interval = interval
@@ -21,10 +21,10 @@ public struct RefusalNotices: Sendable {
     }
 
     /// How many senders are remembered now.
-    public var count: Int { toldAt.count }
+    package var count: Int { toldAt.count }
 
     /// True (and remembered) when `sender` should be told now.
-    public mutating func shouldTell(_ sender: String, now: Duration) -> Bool {
+    package mutating func shouldTell(_ sender: String, now: Duration) -> Bool {
         if let last = toldAt[sender], now - last < interval { return false }
         while toldAt.count >= capacity || (head < order.count && now - order[head].at >= interval) {
             forgetOldest()

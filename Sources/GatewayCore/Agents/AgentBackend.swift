@@ -2,15 +2,15 @@ import JSON
 import ProcessRunner
 
 /// One turn of the agent: the session's text in, zero or more replies out.
-public struct AgentTurn: Sendable, Equatable {
-    public var session: String
-    public var platform: String
-    public var chat: String
-    public var user: String
-    public var text: String
+package struct AgentTurn: Sendable, Equatable {
+    package var session: String
+    package var platform: String
+    package var chat: String
+    package var user: String
+    package var text: String
 
     /// What the `command` agent reads on stdin: one JSON object, keys sorted.
-    public var json: JSONValue {
+    package var json: JSONValue {
         ["session": .string(session), "platform": .string(platform), "chat": .string(chat), "user": .string(user),
          "text": .string(text)]
     }
@@ -18,22 +18,22 @@ public struct AgentTurn: Sendable, Equatable {
 
 /// An AI agent behind the gateway. A turn is interrupted by cancelling its task; the dispatcher
 /// enforces `agent.turn_timeout` the same way, so a backend only has to honour cancellation.
-public protocol AgentBackend: Sendable {
+package protocol AgentBackend: Sendable {
     func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws
 }
 
 /// A turn that failed, with a reason fit for the chat.
-public struct AgentError: Error, Sendable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct AgentError: Error, Sendable, CustomStringConvertible {
+    package let message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }
 
 /// Replies `echo: TEXT`: the zero-config default, and a fixture for tests and benchmarks.
-public struct EchoAgent: AgentBackend {
-    public init() {}
+package struct EchoAgent: AgentBackend {
+    package init() {}
 
-    public func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws {
+    package func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws {
         await reply("echo: \(turn.text)")
     }
 }
@@ -41,20 +41,20 @@ public struct EchoAgent: AgentBackend {
 /// Runs the configured argv once per turn (through ProcessRunner: own process group, killed on
 /// interrupt or timeout), writes the turn as one JSON object on stdin, and sends each line of
 /// stdout as a reply. A crash or non-zero exit becomes a clear error, never silence.
-public struct CommandAgent: AgentBackend {
-    public let argv: [String]
-    public let runner: ProcessRunner
-    public let environment: [String: String]
-    public let timeout: Duration
+package struct CommandAgent: AgentBackend {
+    package let argv: [String]
+    package let runner: ProcessRunner
+    package let environment: [String: String]
+    package let timeout: Duration
 
-    public init(argv: [String], runner: ProcessRunner, environment: [String: String], timeout: Duration) {
+    package init(argv: [String], runner: ProcessRunner, environment: [String: String], timeout: Duration) {
         self.argv = argv
         self.runner = runner
         self.environment = environment
         self.timeout = timeout
     }
 
-    public func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws {
+    package func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws {
         guard let executable = argv.first else { throw AgentError("agent.command is empty") }
         let input = turn.json.serialized() + [UInt8(ascii: "\n")]
         let result: ProcessResult

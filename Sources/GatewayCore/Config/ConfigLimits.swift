@@ -2,23 +2,23 @@
 /// would trap or wrap further on (a deadline of `now + 1e300 s`, a 2^64-byte output buffer, zero
 /// slots for commands), while leaving far more room than any real setting needs. One place, so
 /// the check and its error message cannot disagree.
-public enum ConfigLimits {
+package enum ConfigLimits {
     /// Every duration: timeouts, the drain, the webhook's replay window.
-    public static let durations: ClosedRange<Duration> = .milliseconds(1) ... .seconds(30 * 86_400)
+    package static let durations: ClosedRange<Duration> = .milliseconds(1) ... .seconds(30 * 86_400)
     /// `exec.max_concurrent`: commands running at once.
-    public static let maxConcurrent: ClosedRange<Int> = 1...1024
+    package static let maxConcurrent: ClosedRange<Int> = 1...1024
     /// `exec.max_output`: bytes captured per stream of a command.
-    public static let maxOutput: ClosedRange<Int> = 1...(64 << 20)
+    package static let maxOutput: ClosedRange<Int> = 1...(64 << 20)
     /// `platforms.webhook.max_connections`: open HTTP connections at once.
-    public static let webhookConnections: ClosedRange<Int> = 1...65_536
+    package static let webhookConnections: ClosedRange<Int> = 1...65_536
 
     /// "between 1ms and 30d", for error messages.
-    public static func describe(_ range: ClosedRange<Duration>) -> String {
+    package static func describe(_ range: ClosedRange<Duration>) -> String {
         "between \(DurationValue.describe(range.lowerBound)) and \(DurationValue.describe(range.upperBound))"
     }
 
     /// "from 1 to 1024", for error messages.
-    public static func describe(_ range: ClosedRange<Int>) -> String {
+    package static func describe(_ range: ClosedRange<Int>) -> String {
         "from \(range.lowerBound) to \(range.upperBound)"
     }
 }

@@ -2,19 +2,21 @@ import Glibc
 
 /// Reads `gatewayd.yaml` into a `GatewayConfig`, collecting every problem with its key path and
 /// line instead of stopping at the first, so `gatewayd --check-config` can list them all.
-public enum ConfigLoader {
-    public struct Outcome: Sendable {
-        public let config: GatewayConfig
+package enum ConfigLoader {
+    /// The configuration read (built-in defaults where the file is silent) and every problem
+    /// found on the way.
+    package struct LoadedConfig: Sendable {
+        package let config: GatewayConfig
         /// Errors and warnings, in file order.
-        public let problems: [ConfigProblem]
+        package let problems: [ConfigProblem]
 
-        public var errors: [ConfigProblem] { problems.filter { $0.severity == .error } }
-        public var warnings: [ConfigProblem] { problems.filter { $0.severity == .warning } }
+        package var errors: [ConfigProblem] { problems.filter { $0.severity == .error } }
+        package var warnings: [ConfigProblem] { problems.filter { $0.severity == .warning } }
     }
 
     /// Loads `path`. A missing file gives the built-in defaults (a first run needs nothing);
     /// an unreadable or invalid one throws `ConfigError` with every error found.
-    public static func load(path: String, requireFile: Bool = false) throws -> Outcome {
+    package static func load(path: String, requireFile: Bool = false) throws -> LoadedConfig {
         guard let text = try readText(path) else {
             if requireFile {
                 throw ConfigError(file: path, problems: [ConfigProblem(
@@ -22,7 +24,7 @@ public enum ConfigLoader {
             }
             var config = GatewayConfig()
             config.stateDirectory = DefaultPaths.stateDirectory()
-            return Outcome(config: config, problems: [])
+            return LoadedConfig(config: config, problems: [])
         }
         let outcome = parse(text, stateDirectoryFallback: DefaultPaths.stateDirectory(), groupExists: systemGroupExists)
         if !outcome.errors.isEmpty { throw ConfigError(file: path, problems: outcome.problems) }
@@ -62,8 +64,8 @@ public enum ConfigLoader {
     /// Parses YAML text. Never throws: problems are in the outcome (with the defaults in place of
     /// anything invalid). `groupExists` checks `control.admin_group` (`load` asks the system; a
     /// text parsed on its own has no system to ask, so any name passes).
-    public static func parse(_ text: String, stateDirectoryFallback: String? = nil,
-                             groupExists: (String) -> Bool = { _ in true }) -> Outcome {
+    package static func parse(_ text: String, stateDirectoryFallback: String? = nil,
+                             groupExists: (String) -> Bool = { _ in true }) -> LoadedConfig {
         var reader = Reader()
         var config = GatewayConfig()
         if let stateDirectoryFallback { config.stateDirectory = stateDirectoryFallback }
@@ -72,10 +74,10 @@ public enum ConfigLoader {
             root = try YAMLNode.parse(text)
         } catch {
             reader.error("", error.line, "not valid YAML: \(error.message)")
-            return Outcome(config: config, problems: reader.problems)
+            return LoadedConfig(config: config, problems: reader.problems)
         }
-        guard let root else { return Outcome(config: config, problems: []) }
-        guard let top = reader.mapping(root, "") else { return Outcome(config: config, problems: reader.problems) }
+        guard let root else { return LoadedConfig(config: config, problems: []) }
+        guard let top = reader.mapping(root, "") else { return LoadedConfig(config: config, problems: reader.problems) }
         for (key, value) in top {
             switch key {
             case "control": readControl(value, into: &config.control, &reader, groupExists: groupExists)
@@ -98,7 +100,7 @@ public enum ConfigLoader {
         }
         checkOpenAdmins(config, root: root, &reader)
         checkIRCTransport(config, root: root, &reader)
-        return Outcome(config: config, problems: reader.problems)
+        return LoadedConfig(config: config, problems: reader.problems)
     }
 
     private static func readControl(_ node: YAMLNode, into control: inout ControlConfig, _ reader: inout Reader,

@@ -7,10 +7,10 @@ import Glibc
 /// hand gets per-user places instead of the system's: as a normal user it could not write
 /// /var/lib/gatewayd or /run/gatewayd at all, and as root it would take over the installed
 /// service's state and socket.
-public enum DefaultPaths {
+package enum DefaultPaths {
     /// `$STATE_DIRECTORY` (systemd's `StateDirectory=`), else `$XDG_STATE_HOME/gatewayd`, else
     /// `~/.local/state/gatewayd`.
-    public static func stateDirectory() -> String {
+    package static func stateDirectory() -> String {
         if let unit = ProcessEnvironment.value("STATE_DIRECTORY")?.split(separator: ":").first {
             return String(unit)
         }
@@ -20,7 +20,7 @@ public enum DefaultPaths {
 
     /// The control socket of a daemon whose config does not name one (`ControlSocket.daemonPath`,
     /// which gatewayctl looks at too).
-    public static func daemonSocket() -> String? { ControlSocket.daemonPath() }
+    package static func daemonSocket() -> String? { ControlSocket.daemonPath() }
 
     private static func homeDirectory() -> String {
         if let home = ProcessEnvironment.value("HOME") { return home }

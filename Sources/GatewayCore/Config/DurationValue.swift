@@ -1,10 +1,10 @@
 /// Durations in the config: a number of seconds (`30`, as the reference gateway writes them) or a
 /// string with units (`"30s"`, `"10m"`, `"1h30m"`, `"500ms"`).
-public enum DurationValue {
+package enum DurationValue {
     /// The duration `text` names, nil when it names none: not a number with units, negative,
     /// NaN or infinite, or too large for whole milliseconds in 64 bits (`1e300`). Never traps
     /// (`Int64(Double.infinity)` would); the config's own range is `ConfigLimits.durations`.
-    public static func parse(_ text: String) -> Duration? {
+    package static func parse(_ text: String) -> Duration? {
         guard let seconds = seconds(text), seconds <= maxSeconds else { return nil }
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }
@@ -13,7 +13,7 @@ public enum DurationValue {
     static let maxSeconds = 9e15
 
     /// The number of seconds `text` names (finite and not negative), before any range check.
-    public static func seconds(_ text: String) -> Double? {
+    package static func seconds(_ text: String) -> Double? {
         let trimmed = text.trimmingWhitespace
         if let seconds = Double(trimmed) { return seconds.isFinite && seconds >= 0 ? seconds : nil }
         var total = 0.0
@@ -52,7 +52,7 @@ public enum DurationValue {
 
     /// Whole microseconds, as the wire and the journal count durations (`duration_usec`);
     /// saturates at Int64's bounds instead of trapping.
-    public static func microseconds(_ duration: Duration) -> Int64 {
+    package static func microseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
         if overflow { return seconds < 0 ? .min : .max }
@@ -61,13 +61,13 @@ public enum DurationValue {
     }
 
     /// Whole seconds, rounded up, for messages such as "timed out (30s)".
-    public static func wholeSeconds(_ duration: Duration) -> Int {
+    package static func wholeSeconds(_ duration: Duration) -> Int {
         let (seconds, attoseconds) = duration.components
         return Int(seconds) + (attoseconds > 0 && seconds < .max ? 1 : 0)
     }
 
     /// The short form used in messages: `1ms`, `30s`, `30d`.
-    public static func describe(_ duration: Duration) -> String {
+    package static func describe(_ duration: Duration) -> String {
         let milliseconds = microseconds(duration) / 1000
         for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
         where milliseconds >= size && milliseconds % size == 0 {

@@ -2,14 +2,14 @@ import Glibc
 
 /// Reads a small file (the config, a secret) whole, for callers that must not pull Foundation
 /// into the daemon. One loop, so every caller gets EINTR, short reads and a size bound right.
-public enum FileBytes {
-    public enum ReadError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum FileBytes {
+    package enum ReadError: Error, Sendable, Equatable, CustomStringConvertible {
         /// open(2) or read(2) failed with this errno (ENOENT: no such file).
         case system(Int32)
         /// Longer than the caller's limit; reading stopped there.
         case tooLarge
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .system(let code): String(cString: strerror(code))
             case .tooLarge: "too large"
@@ -17,7 +17,7 @@ public enum FileBytes {
         }
     }
 
-    public static func read(_ path: String, limit: Int) throws(ReadError) -> [UInt8] {
+    package static func read(_ path: String, limit: Int) throws(ReadError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .system(errno) }
         defer { close(fd) }

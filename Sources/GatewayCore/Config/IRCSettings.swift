@@ -1,16 +1,16 @@
 /// `platforms.irc` values that the loader checks where it knows their lines (the adapter reads
 /// the settings text itself, and checks the same way, with the same limits).
-public enum IRCSettings {
-    public static let reconnectMin = "reconnect_min"
-    public static let reconnectMax = "reconnect_max"
+package enum IRCSettings {
+    package static let reconnectMin = "reconnect_min"
+    package static let reconnectMax = "reconnect_max"
 
     /// The first wait before reconnecting, doubled after each failure up to the maximum.
-    public static let defaultReconnectMin: Duration = .seconds(1)
-    public static let defaultReconnectMax: Duration = .seconds(60)
+    package static let defaultReconnectMin: Duration = .seconds(1)
+    package static let defaultReconnectMax: Duration = .seconds(60)
 
     /// Why `minimum` and `maximum` do not go together, nil when they do: a first wait above the
     /// longest is a contradiction (a typo, or a value meant for the other key).
-    public static func reconnectProblem(minimum: Duration, maximum: Duration) -> String? {
+    package static func reconnectProblem(minimum: Duration, maximum: Duration) -> String? {
         guard minimum > maximum else { return nil }
         return "\(reconnectMin) (\(DurationValue.describe(minimum))) is above \(reconnectMax) (\(DurationValue.describe(maximum)))"
     }

@@ -1,19 +1,19 @@
 /// `platforms.webhook`'s keys and defaults, shared by the loader (which checks the values where
 /// it knows their lines) and the adapter (which reads them from the settings text).
-public enum WebhookSettings {
-    public static let listen = "listen"
-    public static let secretFile = "secret_file"
+package enum WebhookSettings {
+    package static let listen = "listen"
+    package static let secretFile = "secret_file"
     /// How far a signed `X-Gatewayd-Timestamp` may be from the server's clock, either way.
-    public static let replayWindow = "replay_window"
+    package static let replayWindow = "replay_window"
     /// `true`: a delivery without a signed timestamp is refused (401).
-    public static let requireTimestamp = "require_timestamp"
+    package static let requireTimestamp = "require_timestamp"
     /// Open connections at once; past it a new one is closed at once (and counted).
-    public static let maxConnections = "max_connections"
+    package static let maxConnections = "max_connections"
 
-    public static let keys: Set<String> = [listen, secretFile, replayWindow, requireTimestamp, maxConnections]
+    package static let keys: Set<String> = [listen, secretFile, replayWindow, requireTimestamp, maxConnections]
 
-    public static let defaultReplayWindow: Duration = .seconds(300)
-    public static let defaultMaxConnections = 256
+    package static let defaultReplayWindow: Duration = .seconds(300)
+    package static let defaultMaxConnections = 256
 
     /// Checks the settings' values with their key path and line (the adapter parses the same
     /// text again once they are known to be good).

@@ -10,7 +10,7 @@ extension YAMLNode {
     /// (comparison, the platforms' settings flattened to text). A clear error at the alias,
     /// with its line, is simpler and safer than any limit. Anchors alone (`&name`) change nothing
     /// and are accepted.
-    public static func parse(_ text: String) throws(YAMLError) -> YAMLNode? {
+    package static func parse(_ text: String) throws(YAMLError) -> YAMLNode? {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { throw YAMLError(message: "out of memory", line: nil) }
         defer { yaml_parser_delete(&parser) }

@@ -4,12 +4,12 @@
 /// Why not Yams: it imports all of Foundation, which links ICU and Foundation's code into the
 /// daemon — several MiB of resident memory for a file read once at start and on reload.
 /// libyaml (Debian's `libyaml-dev`, the parser Yams wraps too) does the parsing here.
-public indirect enum YAMLNode: Sendable, Equatable {
+package indirect enum YAMLNode: Sendable, Equatable {
     case scalar(String, quoted: Bool, line: Int)
     case sequence([YAMLNode], line: Int)
     case mapping([(key: YAMLNode, value: YAMLNode)], line: Int)
 
-    public static func == (lhs: YAMLNode, rhs: YAMLNode) -> Bool {
+    package static func == (lhs: YAMLNode, rhs: YAMLNode) -> Bool {
         switch (lhs, rhs) {
         case let (.scalar(a, qa, la), .scalar(b, qb, lb)): return a == b && qa == qb && la == lb
         case let (.sequence(a, la), .sequence(b, lb)): return a == b && la == lb
@@ -19,26 +19,26 @@ public indirect enum YAMLNode: Sendable, Equatable {
         }
     }
 
-    public var line: Int {
+    package var line: Int {
         switch self {
         case .scalar(_, _, let line), .sequence(_, let line), .mapping(_, let line): return line
         }
     }
 
     /// The text of any scalar, quoted or not.
-    public var string: String? {
+    package var string: String? {
         if case .scalar(let text, _, _) = self { return text }
         return nil
     }
 
     /// YAML 1.1's null: an empty plain scalar, `~` or `null`.
-    public var isNull: Bool {
+    package var isNull: Bool {
         guard case .scalar(let text, false, _) = self else { return false }
         return text.isEmpty || text == "~" || text == "null" || text == "Null" || text == "NULL"
     }
 
     /// YAML 1.1 booleans, plain scalars only (`"yes"` in quotes is text).
-    public var bool: Bool? {
+    package var bool: Bool? {
         guard case .scalar(let text, false, _) = self else { return nil }
         switch text {
         case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON": return true
@@ -48,7 +48,7 @@ public indirect enum YAMLNode: Sendable, Equatable {
     }
 
     /// Whole numbers written plainly: decimal with an optional sign and `_` separators, or 0x/0o.
-    public var int: Int? {
+    package var int: Int? {
         guard case .scalar(var text, false, _) = self else { return nil }
         text.removeAll { $0 == "_" }
         var sign = 1
@@ -63,18 +63,18 @@ public indirect enum YAMLNode: Sendable, Equatable {
         return value.map { $0 * sign }
     }
 
-    public var sequence: [YAMLNode]? {
+    package var sequence: [YAMLNode]? {
         if case .sequence(let items, _) = self { return items }
         return nil
     }
 
-    public var mapping: [(key: YAMLNode, value: YAMLNode)]? {
+    package var mapping: [(key: YAMLNode, value: YAMLNode)]? {
         if case .mapping(let pairs, _) = self { return pairs }
         return nil
     }
 
     /// One-line flow form (`[a, b]`, `{k: v}`), for settings kept as text.
-    public var flowText: String {
+    package var flowText: String {
         switch self {
         case .scalar(let text, _, _): return text
         case .sequence(let items, _): return "[" + items.map(\.flowText).joined(separator: ", ") + "]"
@@ -85,11 +85,11 @@ public indirect enum YAMLNode: Sendable, Equatable {
 }
 
 /// Why a text is not YAML, with libyaml's own words and the 1-based line.
-public struct YAMLError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let message: String
-    public let line: Int?
+package struct YAMLError: Error, Sendable, Equatable, CustomStringConvertible {
+    package let message: String
+    package let line: Int?
 
-    public var description: String {
+    package var description: String {
         line.map { "\(message) (line \($0))" } ?? message
     }
 }

@@ -4,7 +4,7 @@ extension Dispatcher {
     /// false when the current state does not allow it (a stop is already under way, say).
     /// `timeout` overrides `drain.timeout` for this drain (`gatewayctl drain --timeout`).
     @discardableResult
-    public func beginDrain(_ reason: DrainReason, timeout: Duration? = nil) -> Bool {
+    package func beginDrain(_ reason: DrainReason, timeout: Duration? = nil) -> Bool {
         guard lifecycle.moveIfLegal(to: .draining(reason)) else { return false }
         publish(.stateChanged(lifecycle.state))
         drainTimer?.cancel()
@@ -19,7 +19,7 @@ extension Dispatcher {
 
     /// Leaves an admin drain: back to `running`, and queued messages start.
     @discardableResult
-    public func resume() -> Bool {
+    package func resume() -> Bool {
         guard lifecycle.state == .draining(.admin), lifecycle.moveIfLegal(to: .running) else { return false }
         drainTimer?.cancel()
         drainTimer = nil
@@ -30,7 +30,7 @@ extension Dispatcher {
 
     /// Interrupts every running turn now and tells each chat once (the drain timeout, or a
     /// second SIGTERM). A turn that already finished is not touched.
-    public func interruptTurnsNow() async {
+    package func interruptTurnsNow() async {
         guard let reason = lifecycle.state.reason else { return }
         var notices: [(String, any ReplySink)] = []
         for (key, session) in sessions {
@@ -46,14 +46,14 @@ extension Dispatcher {
     }
 
     /// `draining` -> `stopping`, once drained (the daemon then exits).
-    public func markStopping() {
+    package func markStopping() {
         guard case .draining(let reason) = lifecycle.state else { return }
         lifecycle.move(to: .stopping(reason))
         publish(.stateChanged(lifecycle.state))
     }
 
     /// Returns once draining and nothing is in flight (no turn, no exec quick command).
-    public func waitUntilDrained() async {
+    package func waitUntilDrained() async {
         if isDrained { return }
         await withCheckedContinuation { drainWaiters.append($0) }
     }

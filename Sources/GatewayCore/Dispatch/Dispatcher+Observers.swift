@@ -11,7 +11,7 @@ extension Dispatcher {
     /// Each event wakes the reader's task: a reader that only follows state and counters (the
     /// daemon's `STATUS=`) should leave out the records (`GatewayEvent.isRecord`), which come
     /// with every message and quick command.
-    public func subscribe(where isIncluded: @escaping @Sendable (GatewayEvent) -> Bool = { _ in true })
+    package func subscribe(where isIncluded: @escaping @Sendable (GatewayEvent) -> Bool = { _ in true })
         -> AsyncStream<GatewayEvent>
     {
         let (stream, continuation) = AsyncStream<GatewayEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
@@ -28,7 +28,7 @@ extension Dispatcher {
     /// For what must follow every message without waking another thread for it (the journal
     /// record of each message and quick command: a stream's wake-up cost an exec quick
     /// command's reply ≈30 µs on a two-core machine). `sink` must be quick and must not block.
-    public func observe(_ sink: @escaping @Sendable (GatewayEvent) -> Void) {
+    package func observe(_ sink: @escaping @Sendable (GatewayEvent) -> Void) {
         sinks.append(sink)
     }
 
@@ -36,7 +36,7 @@ extension Dispatcher {
 
     /// Subscribers whose streams are open (for tests: a stream that ended, its reader gone, must
     /// not leave its observer behind).
-    public var observerCount: Int { observers.count }
+    package var observerCount: Int { observers.count }
 
     /// Builds the event only when someone listens (the hot path has no observers in the
     /// benchmark, and building the event costs allocations).

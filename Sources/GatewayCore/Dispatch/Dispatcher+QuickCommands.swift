@@ -1,7 +1,7 @@
 import ProcessRunner
 
 /// What running an exec quick command came to.
-public enum QuickCommandOutcome: Sendable, Equatable {
+package enum QuickCommandOutcome: Sendable, Equatable {
     case finished(QuickCommandReport)
     /// It could not be run at all (busy, spawn failure).
     case failed(ProcessRunnerError)
@@ -24,7 +24,7 @@ extension Dispatcher {
     /// Runs the named quick command as `context`'s sender would (the control socket's
     /// `RunQuickCommand`) and hands the outcome to `deliver`. Works in every state, draining
     /// included. False (and `deliver` not called) when no exec quick command has that name.
-    public func runQuickCommand(
+    package func runQuickCommand(
         named name: String, arguments: [String], context: InboundMessage,
         deliver: @Sendable (QuickCommandOutcome) async -> Void
     ) async -> Bool {
@@ -34,14 +34,14 @@ extension Dispatcher {
     }
 
     /// `runQuickCommand(named:arguments:context:deliver:)` for callers that want the value.
-    public func runQuickCommand(named name: String, arguments: [String], context: InboundMessage) async -> QuickCommandOutcome? {
+    package func runQuickCommand(named name: String, arguments: [String], context: InboundMessage) async -> QuickCommandOutcome? {
         let box = OutcomeBox()
         guard await runQuickCommand(named: name, arguments: arguments, context: context, deliver: { box.value = $0 }) else { return nil }
         return box.value
     }
 
     /// The names on offer, for `/commands` and `ListQuickCommands`.
-    public func quickCommands() -> [QuickCommand] {
+    package func quickCommands() -> [QuickCommand] {
         config.quickCommands.values.sorted { $0.name < $1.name }
     }
 

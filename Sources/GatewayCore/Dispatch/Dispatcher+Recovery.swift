@@ -1,6 +1,6 @@
 /// Where replies go that no request waits for: messages replayed after a restart, restart
 /// notices, chats told a message was given up on. The daemon hands them to the chat's platform.
-public protocol ChatOutbox: Sendable {
+package protocol ChatOutbox: Sendable {
     func send(_ text: String, to chat: ChatAddress) async
 }
 
@@ -9,7 +9,7 @@ extension Dispatcher {
     /// messages to replay (queued behind nothing, in the order received, started by
     /// `markRunning`), chats to tell that a message was given up on, and chats that asked for the
     /// restart. Call before `markRunning`.
-    public func restore(_ recovery: StoreRecovery, outbox: any ChatOutbox) async {
+    package func restore(_ recovery: StoreRecovery, outbox: any ChatOutbox) async {
         let now = clock.now()
         for record in recovery.sessions where sessions[record.key] == nil {
             var session = Session(key: record.key, createdAt: now, lastActive: now)
@@ -40,7 +40,7 @@ extension Dispatcher {
     /// A reply that came after its request was answered (a message queued behind a busy turn,
     /// sent over the control socket): nobody waits for it, so it goes where every such reply
     /// goes, the event stream and the journal.
-    public func announceLateReply(_ text: String, to chat: ChatAddress) {
+    package func announceLateReply(_ text: String, to chat: ChatAddress) {
         publish(.delayedReply(chat, text: text))
     }
 

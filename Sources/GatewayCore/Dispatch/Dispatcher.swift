@@ -8,8 +8,8 @@ import ProcessRunner
 /// dispatcher keeps serving other messages, which is how exec quick commands run while the
 /// session is busy and while the gateway drains. It knows nothing of sockets or systemd;
 /// observers learn of changes through `subscribe()`.
-public actor Dispatcher {
-    public private(set) var config: GatewayConfig
+package actor Dispatcher {
+    package private(set) var config: GatewayConfig
     var access: AccessPolicy
     /// Strangers told "not allowed" lately (each at most once per interval, memory bounded).
     var refusals = RefusalNotices()
@@ -36,7 +36,7 @@ public actor Dispatcher {
     /// writes of a burst share one commit, and the messages are still routed as they arrived.
     var routingOrder: [String: RoutingOrder] = [:]
 
-    public init(config: GatewayConfig, agent: any AgentBackend, clock: any GatewayClock = SystemClock(),
+    package init(config: GatewayConfig, agent: any AgentBackend, clock: any GatewayClock = SystemClock(),
                 store: (any MessageStore)? = nil) {
         self.store = store
         self.config = config
@@ -46,25 +46,25 @@ public actor Dispatcher {
         self.clock = clock
     }
 
-    public var state: GatewayState { lifecycle.state }
+    package var state: GatewayState { lifecycle.state }
 
-    public var snapshot: GatewaySnapshot { GatewaySnapshot(state: lifecycle.state, counters: counters) }
+    package var snapshot: GatewaySnapshot { GatewaySnapshot(state: lifecycle.state, counters: counters) }
 
-    public func sessionSnapshots() -> [SessionSnapshot] {
+    package func sessionSnapshots() -> [SessionSnapshot] {
         sessions.values.sorted { $0.key < $1.key }.map {
             SessionSnapshot(key: $0.key, turnRunning: $0.turn != nil, queued: $0.pending.count, turnCount: $0.turnCount)
         }
     }
 
     /// Stops the session's running turn (`gatewayctl sessions stop`); false when none runs.
-    public func stopTurn(session key: String) -> Bool {
+    package func stopTurn(session key: String) -> Bool {
         guard let turn = sessions[key]?.turn else { return false }
         turn.task.cancel()
         return true
     }
 
     /// Forgets a session (`gatewayctl sessions reset`); its running turn, if any, is stopped.
-    public func resetSession(_ key: String) -> Bool {
+    package func resetSession(_ key: String) -> Bool {
         guard let session = sessions.removeValue(forKey: key) else { return false }
         session.turn?.task.cancel()
         store?.forgetSession(key)
@@ -75,25 +75,26 @@ public actor Dispatcher {
     }
 
     /// `starting` -> `running`, once the daemon serves.
-    public func markRunning() {
+    package func markRunning() {
         lifecycle.move(to: .running)
         publish(.stateChanged(lifecycle.state))
         startIdleQueues()
     }
 
     /// Answers the dispatcher's liveness probe (the watchdog pings only when this returns).
-    public func ping() -> Bool { true }
+    package func ping() -> Bool { true }
 
     /// Test hook: blocks the dispatcher for good, as a deadlock would, so tests can watch systemd's
     /// watchdog restart the service. Reachable only when the daemon runs with
-    /// `GATEWAYD_TEST_HOOKS=1`.
-    public func wedgeForTesting() {
+    /// `GATEWAYD_TEST_HOOKS=1`. Testing SPI (`public` only because `@_spi` requires it: the
+    /// actor is `package`): callers name it with `@_spi(Testing) import GatewayCore`.
+    @_spi(Testing) public func wedgeForTesting() {
         while true { sleep(3600) }
     }
 
     /// Swaps in a new configuration. Sessions, queues and running commands carry on; removed
     /// quick commands stop being offered at once.
-    public func reload(_ newConfig: GatewayConfig) {
+    package func reload(_ newConfig: GatewayConfig) {
         let wasRunning = lifecycle.state == .running
         if wasRunning { lifecycle.move(to: .reloading); publish(.stateChanged(lifecycle.state)) }
         if newConfig.exec.maxConcurrent != config.exec.maxConcurrent {
@@ -109,7 +110,7 @@ public actor Dispatcher {
 
     /// Handles one message; returns once its direct handling is done. A message queued behind a
     /// running turn gets its replies later, on the same sink.
-    public func handle(_ message: InboundMessage, replies: any ReplySink) async {
+    package func handle(_ message: InboundMessage, replies: any ReplySink) async {
         let key = message.sessionKey
         guard access.isAllowed(message) else {
             publish(.messageDispatched(session: key, route: .refused))

@@ -1,6 +1,6 @@
 /// What observers (sd_notify status, the control socket's event stream, logs) learn about. The
 /// core publishes these; it never calls an observer directly.
-public enum GatewayEvent: Sendable, Equatable {
+package enum GatewayEvent: Sendable, Equatable {
     case stateChanged(GatewayState)
     case countersChanged(GatewayCounters)
     /// Draining and nothing left in flight: the daemon may exit (or wait for `Resume`).
@@ -15,7 +15,7 @@ public enum GatewayEvent: Sendable, Equatable {
 
     /// Whether it only records what happened (for the journal and `Subscribe`), with no change
     /// of state or counters that a status line follows.
-    public var isRecord: Bool {
+    package var isRecord: Bool {
         switch self {
         case .messageDispatched, .quickCommandStarted, .quickCommandFinished, .delayedReply: true
         case .stateChanged, .countersChanged, .drained, .configReloaded: false
@@ -23,7 +23,7 @@ public enum GatewayEvent: Sendable, Equatable {
     }
 
     /// Where a message went.
-    public enum Route: String, Sendable {
+    package enum Route: String, Sendable {
         case refused, builtin, execQuickCommand = "exec", alias, drainRefused = "drain_refused"
         case busyInterrupt = "busy_interrupt", busyQueued = "busy_queued", agentTurn = "agent_turn", unknownCommand = "unknown_command"
         /// A busy session's message during a restart drain, stored for after the restart.
@@ -33,24 +33,24 @@ public enum GatewayEvent: Sendable, Equatable {
     }
 }
 
-public struct GatewayCounters: Sendable, Equatable {
-    public var turnsInFlight = 0
-    public var execRunning = 0
-    public var sessions = 0
-    public var queued = 0
+package struct GatewayCounters: Sendable, Equatable {
+    package var turnsInFlight = 0
+    package var execRunning = 0
+    package var sessions = 0
+    package var queued = 0
 
-    public init() {}
+    package init() {}
 }
 
 /// One finished exec quick command, for the journal and `Subscribe`.
-public struct QuickCommandReport: Sendable, Equatable {
-    public var name: String
-    public var session: String
-    public var exitStatus: Int32?
-    public var signal: Int32?
-    public var timedOut: Bool
-    public var truncated: Bool
-    public var duration: Duration
+package struct QuickCommandReport: Sendable, Equatable {
+    package var name: String
+    package var session: String
+    package var exitStatus: Int32?
+    package var signal: Int32?
+    package var timedOut: Bool
+    package var truncated: Bool
+    package var duration: Duration
     /// What the chat reply carries (before the wording for empty output), or the error.
-    public var output: String
+    package var output: String
 }

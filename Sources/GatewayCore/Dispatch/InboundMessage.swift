@@ -1,28 +1,28 @@
 /// Where a message came from: a direct chat with one person, or a group/channel.
-public enum ChatType: String, Sendable, Equatable {
+package enum ChatType: String, Sendable, Equatable {
     case dm
     case group
 }
 
 /// One chat message as a platform adapter hands it to the dispatcher.
-public struct InboundMessage: Sendable, Equatable {
-    public var platform: String
-    public var chat: String
-    public var chatType: ChatType
-    public var user: String
-    public var text: String
+package struct InboundMessage: Sendable, Equatable {
+    package var platform: String
+    package var chat: String
+    package var chatType: ChatType
+    package var user: String
+    package var text: String
     /// In a group: one session per person (the default) or one the whole group shares (an IRC
     /// channel, unless `sessions_per_user` is set).
-    public var sessionPerUser: Bool
+    package var sessionPerUser: Bool
     /// The sender's account as the network vouches for it (IRC: the IRCv3 `account` tag of this
     /// very message, set by the server from the services login); nil when not logged in or not
     /// known. `access` entries `irc:~ACCOUNT` match it.
-    public var account: String?
+    package var account: String?
     /// The sender's full address as the network gave it with this message (IRC:
     /// `nick!user@host`); `access` entries `irc:NICK!USER@HOST` match it.
-    public var hostmask: String?
+    package var hostmask: String?
 
-    public init(platform: String, chat: String, chatType: ChatType = .dm, user: String, text: String,
+    package init(platform: String, chat: String, chatType: ChatType = .dm, user: String, text: String,
                 sessionPerUser: Bool = true, account: String? = nil, hostmask: String? = nil) {
         self.platform = platform
         self.chat = chat
@@ -36,14 +36,14 @@ public struct InboundMessage: Sendable, Equatable {
 
     /// `platform:user`: how users and logs see the sender (`irc:alice`). Access matches more
     /// than this on IRC (`account`, `hostmask`).
-    public var senderID: String { "\(platform):\(user)" }
+    package var senderID: String { "\(platform):\(user)" }
 
     /// Local senders are the control socket's peers (`SendMessage`), already vetted by uid.
-    public var isLocal: Bool { platform == GatewayConstants.localPlatform }
+    package var isLocal: Bool { platform == GatewayConstants.localPlatform }
 
     /// `platform:chat_type:chat[:user]`: one session per direct chat, one per person in a group
     /// (or one for the group when it shares).
-    public var sessionKey: String {
+    package var sessionKey: String {
         switch chatType {
         case .dm: "\(platform):dm:\(chat)"
         case .group: sessionPerUser ? "\(platform):group:\(chat):\(user)" : "\(platform):group:\(chat)"
@@ -53,19 +53,19 @@ public struct InboundMessage: Sendable, Equatable {
 
 /// Where the dispatcher's replies to one message go. The platform adapter splits long replies at
 /// its own limit.
-public protocol ReplySink: Sendable {
+package protocol ReplySink: Sendable {
     func send(_ text: String) async
 }
 
 /// A leading `/name` (lowercased, `@botname` stripped) and the words after it.
-public struct ParsedCommand: Sendable, Equatable {
-    public var name: String
-    public var arguments: [String]
+package struct ParsedCommand: Sendable, Equatable {
+    package var name: String
+    package var arguments: [String]
     /// The text after the name, as typed.
-    public var argumentText: String
+    package var argumentText: String
 
     /// nil when the text is not a command (no leading slash, or a path such as `/usr/bin`).
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         guard text.hasPrefix("/") else { return nil }
         let body = text.dropFirst()
         let word = body.prefix { !$0.isWhitespace }

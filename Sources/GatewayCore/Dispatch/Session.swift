@@ -42,25 +42,25 @@ struct Session {
 }
 
 /// A session as `ListSessions` and `/status` show it.
-public struct SessionSnapshot: Sendable, Equatable {
-    public var key: String
-    public var turnRunning: Bool
-    public var queued: Int
-    public var turnCount: Int
+package struct SessionSnapshot: Sendable, Equatable {
+    package var key: String
+    package var turnRunning: Bool
+    package var queued: Int
+    package var turnCount: Int
 }
 
 /// The gateway as `GetStatus` and `/status` show it.
-public struct GatewaySnapshot: Sendable, Equatable {
-    public var state: GatewayState
-    public var counters: GatewayCounters
+package struct GatewaySnapshot: Sendable, Equatable {
+    package var state: GatewayState
+    package var counters: GatewayCounters
 
-    public init(state: GatewayState, counters: GatewayCounters) {
+    package init(state: GatewayState, counters: GatewayCounters) {
         self.state = state
         self.counters = counters
     }
 
     /// Draining (or stopping) and nothing in flight: no turn, no exec quick command.
-    public var isDrained: Bool {
+    package var isDrained: Bool {
         state.refusesNewWork && counters.turnsInFlight == 0 && counters.execRunning == 0
     }
 }

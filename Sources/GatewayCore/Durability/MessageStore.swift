@@ -4,7 +4,7 @@
 /// Writes go to the store's own thread, never the dispatcher's: an exec quick command must
 /// answer while the disk is full or another process holds the database lock. Calls are applied
 /// in the order they were made (one writer), so a `markDone` never overtakes its `append`.
-public protocol MessageStore: AnyObject, Sendable {
+package protocol MessageStore: AnyObject, Sendable {
     /// Stores an agent-bound message; it is durable once this returns. Runs on the caller's
     /// executor up to the wait, so calls made in order on the dispatcher are written in order.
     nonisolated(nonsending) func append(_ message: InboundMessage, session: String) async throws(StoreError) -> Int64
@@ -26,18 +26,18 @@ public protocol MessageStore: AnyObject, Sendable {
 }
 
 /// Where a reply goes when the chat's original request is gone (after a restart).
-public struct ChatAddress: Sendable, Hashable {
-    public var platform: String
-    public var chat: String
+package struct ChatAddress: Sendable, Hashable {
+    package var platform: String
+    package var chat: String
     /// For a direct chat, who it is with as the network vouched when they wrote (see
     /// `InboundMessage.account` and `hostmask`). A chat's name is not always its person's: an IRC
     /// nick passes to whoever takes it once it is free, so the adapter confirms the holder
     /// against these before a private reply goes, and withholds it when they are nil (a group
     /// chat, or a message stored before gatewayd kept them).
-    public var account: String?
-    public var hostmask: String?
+    package var account: String?
+    package var hostmask: String?
 
-    public init(platform: String, chat: String, account: String? = nil, hostmask: String? = nil) {
+    package init(platform: String, chat: String, account: String? = nil, hostmask: String? = nil) {
         self.platform = platform
         self.chat = chat
         self.account = account
@@ -45,7 +45,7 @@ public struct ChatAddress: Sendable, Hashable {
     }
 
     /// Where replies to `message` go: its chat, with its sender's identity when it is a direct chat.
-    public init(replyingTo message: InboundMessage) {
+    package init(replyingTo message: InboundMessage) {
         let direct = message.chatType == .dm
         self.init(platform: message.platform, chat: message.chat,
                   account: direct ? message.account : nil, hostmask: direct ? message.hostmask : nil)
@@ -53,14 +53,14 @@ public struct ChatAddress: Sendable, Hashable {
 }
 
 /// A message kept by the store.
-public struct StoredMessage: Sendable, Equatable {
-    public var id: Int64
-    public var session: String
-    public var message: InboundMessage
+package struct StoredMessage: Sendable, Equatable {
+    package var id: Int64
+    package var session: String
+    package var message: InboundMessage
     /// Turns started for it so far (a crash or a drain can end one before it finished).
-    public var attempts: Int
+    package var attempts: Int
 
-    public init(id: Int64, session: String, message: InboundMessage, attempts: Int) {
+    package init(id: Int64, session: String, message: InboundMessage, attempts: Int) {
         self.id = id
         self.session = session
         self.message = message
@@ -69,57 +69,57 @@ public struct StoredMessage: Sendable, Equatable {
 }
 
 /// How often a message whose turn never finished is tried again.
-public struct RecoveryPolicy: Sendable, Equatable {
+package struct RecoveryPolicy: Sendable, Equatable {
     /// A turn interrupted by a drain (the gateway knew) is retried this many times.
-    public var retriesAfterInterrupt = 1
+    package var retriesAfterInterrupt = 1
     /// A turn still active when the process died (a crash, a kill -9, the watchdog) is parked once
     /// it was active across this many consecutive starts.
-    public var parkAfterAttempts = 3
+    package var parkAfterAttempts = 3
 
-    public init() {}
+    package init() {}
 }
 
 /// Why recovery gave up on a message; its chat is told.
-public enum AbandonReason: Sendable, Equatable {
+package enum AbandonReason: Sendable, Equatable {
     /// Interrupted by drains more often than `retriesAfterInterrupt` allows.
     case interruptedAgain
     /// Active across `parkAfterAttempts` starts: probably what brings the gateway down.
     case parked
 }
 
-public struct SessionRecord: Sendable, Equatable {
-    public var key: String
-    public var turnCount: Int
+package struct SessionRecord: Sendable, Equatable {
+    package var key: String
+    package var turnCount: Int
 
-    public init(key: String, turnCount: Int) {
+    package init(key: String, turnCount: Int) {
         self.key = key
         self.turnCount = turnCount
     }
 }
 
-public struct StoreRecovery: Sendable, Equatable {
+package struct StoreRecovery: Sendable, Equatable {
     /// In the order they were received.
-    public var replay: [StoredMessage] = []
-    public var abandoned: [Abandoned] = []
-    public var restartNotices: [ChatAddress] = []
-    public var sessions: [SessionRecord] = []
+    package var replay: [StoredMessage] = []
+    package var abandoned: [Abandoned] = []
+    package var restartNotices: [ChatAddress] = []
+    package var sessions: [SessionRecord] = []
 
-    public struct Abandoned: Sendable, Equatable {
-        public var message: StoredMessage
-        public var reason: AbandonReason
+    package struct Abandoned: Sendable, Equatable {
+        package var message: StoredMessage
+        package var reason: AbandonReason
 
-        public init(message: StoredMessage, reason: AbandonReason) {
+        package init(message: StoredMessage, reason: AbandonReason) {
             self.message = message
             self.reason = reason
         }
     }
 
-    public init() {}
+    package init() {}
 }
 
 /// A store call that failed, with a code a caller can act on and a message for the chat and log.
-public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: String, Sendable {
+package struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Code: String, Sendable {
         /// The disk (or the file system holding `state_dir`) is full.
         case full
         /// Another process holds the database lock past the busy timeout.
@@ -128,13 +128,13 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case failed
     }
 
-    public let code: Code
-    public let message: String
+    package let code: Code
+    package let message: String
 
-    public init(_ code: Code, _ message: String) {
+    package init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }

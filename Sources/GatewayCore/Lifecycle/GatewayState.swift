@@ -1,5 +1,5 @@
 /// Why the gateway is draining. Fixed names: they appear in `GetStatus` and the journal.
-public enum DrainReason: String, Sendable, Equatable, CaseIterable {
+package enum DrainReason: String, Sendable, Equatable, CaseIterable {
     /// SIGTERM / `systemctl stop`: exit 0 once drained.
     case stop
     /// `/restart`, `gatewayctl restart`, SIGUSR1: exit 75 once drained, systemd starts it again.
@@ -8,7 +8,7 @@ public enum DrainReason: String, Sendable, Equatable, CaseIterable {
     case admin
 
     /// The word the drain reply uses: "Gateway is {gerund} ...".
-    public var gerund: String {
+    package var gerund: String {
         switch self {
         case .stop: "shutting down"
         case .restart: "restarting"
@@ -20,14 +20,14 @@ public enum DrainReason: String, Sendable, Equatable, CaseIterable {
 /// The gateway's lifecycle. Fixed state names (`starting`, `running`, `reloading`, `draining`,
 /// `stopping`); the legal moves are listed in `canMove(to:)`, and any other is a programming
 /// error (`LifecycleMachine.move` traps), so a wrong sequence shows up in tests, not in production.
-public enum GatewayState: Sendable, Equatable, CustomStringConvertible {
+package enum GatewayState: Sendable, Equatable, CustomStringConvertible {
     case starting
     case running
     case reloading
     case draining(DrainReason)
     case stopping(DrainReason)
 
-    public var name: String {
+    package var name: String {
         switch self {
         case .starting: "starting"
         case .running: "running"
@@ -37,7 +37,7 @@ public enum GatewayState: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var reason: DrainReason? {
+    package var reason: DrainReason? {
         switch self {
         case .draining(let reason), .stopping(let reason): reason
         default: nil
@@ -45,16 +45,16 @@ public enum GatewayState: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// New agent work is refused (exec quick commands still run).
-    public var refusesNewWork: Bool {
+    package var refusesNewWork: Bool {
         switch self {
         case .draining, .stopping: true
         default: false
         }
     }
 
-    public var description: String { reason.map { "\(name) (\($0.rawValue))" } ?? name }
+    package var description: String { reason.map { "\(name) (\($0.rawValue))" } ?? name }
 
-    public func canMove(to next: GatewayState) -> Bool {
+    package func canMove(to next: GatewayState) -> Bool {
         switch (self, next) {
         case (.starting, .running), (.starting, .stopping):
             return true
@@ -78,13 +78,13 @@ public enum GatewayState: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Holds the state and applies only legal moves.
-public struct LifecycleMachine: Sendable {
-    public private(set) var state: GatewayState = .starting
+package struct LifecycleMachine: Sendable {
+    package private(set) var state: GatewayState = .starting
 
-    public init() {}
+    package init() {}
 
     /// Moves to `next`; an illegal move is a programming error.
-    public mutating func move(to next: GatewayState) {
+    package mutating func move(to next: GatewayState) {
         precondition(state.canMove(to: next), "illegal lifecycle move \(state) -> \(next)")
         state = next
     }
@@ -92,7 +92,7 @@ public struct LifecycleMachine: Sendable {
     /// Moves when legal, returning whether it did (for requests from outside, such as a second
     /// `Drain`, that may legitimately arrive in the wrong state).
     @discardableResult
-    public mutating func moveIfLegal(to next: GatewayState) -> Bool {
+    package mutating func moveIfLegal(to next: GatewayState) -> Bool {
         guard state.canMove(to: next) else { return false }
         state = next
         return true

@@ -4,15 +4,15 @@ import Synchronization
 /// starts adapters before the state store's recovery (so that replies and restart notices have
 /// a connection to go out on) and opens the gate once the replays are queued: a new message must
 /// not overtake a replayed one of its session.
-public final class InboundGate: InboundHandler, Sendable {
-    public let dispatcher: Dispatcher
+package final class InboundGate: InboundHandler, Sendable {
+    package let dispatcher: Dispatcher
     private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
-    public init(_ dispatcher: Dispatcher) {
+    package init(_ dispatcher: Dispatcher) {
         self.dispatcher = dispatcher
     }
 
-    public func handle(_ message: InboundMessage, replies: any ReplySink) async {
+    package func handle(_ message: InboundMessage, replies: any ReplySink) async {
         await withCheckedContinuation { continuation in
             let open = state.withLock { state in
                 if !state.open { state.waiters.append(continuation) }
@@ -23,10 +23,10 @@ public final class InboundGate: InboundHandler, Sendable {
         await dispatcher.handle(message, replies: replies)
     }
 
-    public func isAdmin(_ message: InboundMessage) async -> Bool { await dispatcher.isAdmin(message) }
+    package func isAdmin(_ message: InboundMessage) async -> Bool { await dispatcher.isAdmin(message) }
 
     /// Lets the held messages through, in the order they came, and every later one at once.
-    public func open() {
+    package func open() {
         let waiters = state.withLock { state in
             state.open = true
             defer { state.waiters = [] }

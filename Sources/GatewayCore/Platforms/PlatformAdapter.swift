@@ -1,7 +1,7 @@
 /// A chat platform as the gateway sees it: it turns the platform's traffic into
 /// `InboundMessage`s for the dispatcher and carries replies back, split at the platform's limit.
 /// Every adapter feeds the dispatcher the same way, so the dispatcher cannot tell them apart.
-public protocol PlatformAdapter: AnyObject, Sendable {
+package protocol PlatformAdapter: AnyObject, Sendable {
     /// The `platform` of its messages (`irc`, `webhook`): the first part of session keys and of
     /// `access` sender ids.
     var name: String { get }
@@ -27,13 +27,13 @@ public protocol PlatformAdapter: AnyObject, Sendable {
 }
 
 extension PlatformAdapter {
-    public func send(_ text: String, to address: ChatAddress) async throws { try await send(text, to: address.chat) }
-    public func stop(flushingWithin limit: Duration) async { await stop() }
-    public func waitUntilReady(within limit: Duration) async {}
+    package func send(_ text: String, to address: ChatAddress) async throws { try await send(text, to: address.chat) }
+    package func stop(flushingWithin limit: Duration) async { await stop() }
+    package func waitUntilReady(within limit: Duration) async {}
 }
 
 /// Where messages go: the dispatcher, or a test's recorder.
-public protocol InboundHandler: Sendable {
+package protocol InboundHandler: Sendable {
     func handle(_ message: InboundMessage, replies: any ReplySink) async
     /// Whether the sender is an admin: an adapter sends admins' replies first, and checks harder
     /// that they reach the person who asked.
@@ -41,23 +41,23 @@ public protocol InboundHandler: Sendable {
 }
 
 extension InboundHandler {
-    public func isAdmin(_ message: InboundMessage) async -> Bool { false }
+    package func isAdmin(_ message: InboundMessage) async -> Bool { false }
 }
 
 extension Dispatcher: InboundHandler {
-    public func isAdmin(_ message: InboundMessage) -> Bool { access.isAdmin(message) }
+    package func isAdmin(_ message: InboundMessage) -> Bool { access.isAdmin(message) }
 }
 
-public struct PlatformHealth: Sendable, Equatable {
-    public enum State: String, Sendable {
+package struct PlatformHealth: Sendable, Equatable {
+    package enum State: String, Sendable {
         case up, connecting, down
     }
 
-    public var state: State
+    package var state: State
     /// What an operator should know (`listening on 127.0.0.1:8088`, `reconnecting in 8 s: ...`).
-    public var detail: String
+    package var detail: String
 
-    public init(_ state: State, _ detail: String) {
+    package init(_ state: State, _ detail: String) {
         self.state = state
         self.detail = detail
     }
@@ -65,8 +65,8 @@ public struct PlatformHealth: Sendable, Equatable {
 
 /// Splits replies for platforms with a length limit, at line breaks, then spaces, never inside
 /// a character (so never inside a UTF-8 sequence).
-public enum ReplySplitter {
-    public static func split(_ text: String, maxBytes: Int) -> [String] {
+package enum ReplySplitter {
+    package static func split(_ text: String, maxBytes: Int) -> [String] {
         precondition(maxBytes >= 4, "a limit below 4 bytes cannot hold every character")
         var parts: [String] = []
         var rest = Substring(text)

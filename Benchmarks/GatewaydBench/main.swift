@@ -8,6 +8,7 @@
 // messages/s with 16 clients. Prints one JSON document last.
 import CControlBaseline
 import CGatewayShims
+import CGatewayTestShims
 import CSpawnBaseline
 import Foundation
 

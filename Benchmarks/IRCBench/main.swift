@@ -10,6 +10,7 @@
 // TCP_NODELAY, and its small writes then wait ~40 ms on delayed ACKs (2.9k msg/s, flat).
 // Last line: one JSON document.
 import CGatewayShims
+import CGatewayTestShims
 import CIRCLoad
 import Foundation
 import GatewayCore

@@ -7,7 +7,10 @@ import Systemd
 import Glibc
 #endif
 
-struct GatewayDaemon: AsyncParsableCommand {
+/// gatewayd's command line: parses the options, checks the configuration (`--check-config`),
+/// then builds the `Daemon` (the running gateway) and runs it. Named apart from `Daemon` because
+/// it is only the way in: it holds no state once the daemon runs.
+struct GatewaydCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gatewayd",
         abstract: "Chat gateway daemon: routes chat messages to commands, quick commands and an AI agent.",

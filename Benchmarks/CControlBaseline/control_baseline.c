@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "control_baseline.h"
 #include "gateway_shims.h"
+#include "gateway_test_shims.h"
 
 #include <errno.h>
 #include <poll.h>
