@@ -200,7 +200,7 @@ let package = Package(
         .executableTarget(
             name: "GatewayTestHelper",
             dependencies: [
-                "Systemd", "ProcessRunner", "CGatewayShims",
+                "Systemd", "ProcessRunner", "CGatewayShims", "GatewayCore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/GatewayTestHelper"
@@ -226,7 +226,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayCoreTests",
-            dependencies: ["GatewayCore", "ProcessRunner", "StateStore", "GatewayTestSupport"]
+            dependencies: ["GatewayCore", "ProcessRunner", "StateStore", "GatewayTestSupport", "GatewayTestHelper"]
         ),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "GatewayCore", "GatewayTestSupport"]),
         .testTarget(

@@ -112,6 +112,11 @@ final class DeliveryLog: Sendable {
                     break
                 }
                 if case .signature(let digest) = key, let timestamp {
+                    // Checked again here, not only at the head: a body trickled in for up to
+                    // the body timeout could otherwise arrive once its signature was forgotten.
+                    if abs(wallClock() - timestamp) > replayWindow {
+                        return .refused("its timestamp left the replay window while the delivery was being received; send it again with a new timestamp")
+                    }
                     if state.signatures.contains(digest) {
                         return .refused("this delivery was answered more than \(Self.minutes(window)) ago; a replay of it is not answered again")
                     }

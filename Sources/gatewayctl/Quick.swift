@@ -51,8 +51,13 @@ struct Quick: ParsableCommand {
                 if !options.json { Output.error("gatewayctl: /\(name) timed out") }
                 throw ExitCode(ExitStatus.timedOut)
             }
-            if let signal = reply.signal { throw ExitCode(Int32(128 + signal)) }
-            throw ExitCode(Int32(reply.exitStatus ?? 0))
+            // As a shell reports them; a value no process can have (a hostile or broken server)
+            // is "not run" rather than a trap in the conversion.
+            if let signal = reply.signal {
+                throw ExitCode((1...64).contains(signal) ? Int32(128 + signal) : ExitStatus.notRun)
+            }
+            let status = reply.exitStatus ?? 0
+            throw ExitCode((0...255).contains(status) ? Int32(status) : ExitStatus.notRun)
         }
 
         /// An alias (or a built-in) is not an exec quick command: it runs as a chat message does,

@@ -269,8 +269,13 @@ actor Daemon: GatewayControlHost {
         notify { try $0.stopping(status: line) }
     }
 
-    /// A SIGHUP before READY=1 is run right after it.
+    /// A SIGHUP before READY=1 is run right after it; one during a stop or restart is ignored
+    /// (a reload then would say RELOADING=1 and READY=1 after STOPPING=1).
     func reloadWhenReady() async {
+        if let reason = requestedDrain {
+            logger.notice("reload ignored: the gateway is \(reason.gerund)", metadata: ["event": "reload_ignored"])
+            return
+        }
         guard isReady else {
             reloadPending = true
             return

@@ -31,7 +31,9 @@ struct ForegroundDaemon {
             if n > 0, String(decoding: buffer[0..<n], as: UTF8.self).hasPrefix("READY=1") { return }
         }
         kill(process.pid, SIGKILL)
-        throw NotReady(description: "no READY=1: \(String(decoding: process.readToEnd().standardError, as: UTF8.self))")
+        let log = String(decoding: process.readToEnd().standardError, as: UTF8.self)
+        _ = process.wait()
+        throw NotReady(description: "no READY=1: \(log)")
     }
 
     /// SIGTERM, then its exit status and everything it logged.

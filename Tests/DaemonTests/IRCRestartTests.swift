@@ -56,6 +56,7 @@ struct IRCRestartTests {
         let notice = alice.waitFor(timeout: .seconds(20)) { $0.contains(" PRIVMSG alice :") }
         kill(second.pid, SIGTERM)
         #expect(waitForExit(of: second.pid, timeout: .seconds(30)))
+        _ = second.wait()  // reaped: a zombie child of the test process stalls Swift Testing's child monitor
         #expect(notice?.hasSuffix(" PRIVMSG alice :\(GatewayText.restartedSuccessfully)") == true,
                 "\(notice ?? "no message"); log: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
     }
@@ -116,6 +117,7 @@ struct IRCRestartTests {
         #expect(own != nil, "mallory's own message is answered")
         kill(second.pid, SIGTERM)
         #expect(waitForExit(of: second.pid, timeout: .seconds(30)))
+        _ = second.wait()  // reaped: a zombie child of the test process stalls Swift Testing's child monitor
         #expect(second.wait() == 0)
         // Everything gatewayd sent mallory was relayed before the server answers her PING.
         mallory.send("PING :done")

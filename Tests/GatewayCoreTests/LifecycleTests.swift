@@ -1,4 +1,5 @@
 import GatewayCore
+import GatewayTestSupport
 import Testing
 
 @Suite("Lifecycle states")
@@ -30,12 +31,13 @@ struct LifecycleTests {
         #expect(machine.state == .starting)
     }
 
-    @Test("an illegal move is a programming error")
-    func illegalTraps() async {
-        await #expect(processExitsWith: .failure) {
-            var machine = LifecycleMachine()
-            machine.move(to: .reloading)
-        }
+    @Test("an illegal move is a programming error: the process traps", .ownThread)
+    func illegalTraps() throws {
+        let child = try TestChild([TestPaths.testHelper, "illegal-move"], standardOutput: .pipe, standardError: .null)
+        let output = child.readToEnd().standardOutput
+        let status = child.wait()
+        #expect(status > 128, "exit status \(status): it went on to say \(String(decoding: output, as: UTF8.self).debugDescription)")
+        #expect(output.isEmpty)
     }
 
     @Test("fixed names and reasons")

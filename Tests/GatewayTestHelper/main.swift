@@ -10,7 +10,9 @@
 //   GatewayTestHelper runner-stress N       hold N commands in flight on a runner limited to N
 //   GatewayTestHelper runner-emfile         run a command with no descriptors left
 //   GatewayTestHelper runner-sigchld        run 100 commands; how often did the main thread wake?
+//   GatewayTestHelper illegal-move          move a fresh lifecycle machine to .reloading (it must trap)
 import CGatewayShims
+import GatewayCore
 import Logging
 import ProcessRunner
 import Systemd
@@ -30,6 +32,12 @@ guard arguments.count >= 2 else {
 }
 
 switch arguments[1] {
+case "illegal-move":
+    // Here rather than as a Swift Testing exit test: that test's monitor waits with
+    // waitid(P_ALL, WNOWAIT), and any other child of the test process not yet reaped stalls it.
+    var machine = LifecycleMachine()
+    machine.move(to: .reloading)
+    writeLine(1, "moved")
 case "journal":
     let tag = arguments.count > 2 ? arguments[2] : "untagged"
     LogHandlerFactory(target: .journal, identifier: "gatewayd-test", fieldPrefix: "GATEWAY_", level: .trace)

@@ -91,9 +91,17 @@ public final class TestChild: @unchecked Sendable {
         pid = child
     }
 
+    /// A child never waited for is killed and reaped here: left as a zombie of the test process,
+    /// it stalls every later `waitid(P_ALL, WNOWAIT)`, which is how Swift Testing watches its
+    /// exit tests (its monitor spun at 100% CPU and the run hung).
     deinit {
         if standardOutput >= 0 { close(standardOutput) }
         if standardError >= 0 { close(standardError) }
+        if waitStatus == nil {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
     }
 
     /// Reads both pipes to end of file together (a child chatty on one cannot block on the other).

@@ -69,7 +69,7 @@ struct WebhookLimitsTests {
 
     @Test("a keep-alive connection idle past the idle timeout is closed; a slow body is cut at its deadline")
     func idleAndSlowBody() async throws {
-        try await Self.withWebhook({ $0.idleTimeout = .milliseconds(300); $0.bodyTimeout = .milliseconds(500) }) { port, adapter in
+        try await Self.withWebhook({ $0.idleTimeout = .seconds(2); $0.bodyTimeout = .seconds(2) }) { port, adapter in
             let body = #"{"chat":"c","user":"u","text":"hi"}"#
             let (answer, idleClosed, bodyCut): (String?, Bool, Bool) = try await onThread {
                 let idle = try RawTCPClient(port: port)
@@ -226,7 +226,9 @@ struct WebhookLimitsTests {
         let log = DeliveryLog(window: .seconds(600), now: { clock.now })
         #expect(await log.claim(.id("slow")) == .first, "the first delivery works it out")
         let retry = Task { await log.claim(.id("slow")) }
-        while log.waiters(.id("slow")) == 0 { await Task.yield() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while log.waiters(.id("slow")) == 0, ContinuousClock.now < deadline { await Task.yield() }
+        try #require(log.waiters(.id("slow")) == 1, "the retry never waited")
         // Longer than the window passes before the first is answered; another id comes meanwhile.
         clock.advance(by: .seconds(700))
         #expect(await log.claim(.id("other")) == .first)
@@ -297,6 +299,26 @@ struct WebhookLimitsTests {
             Issue.record("a new signature at the floor was not refused")
         }
         #expect(await log.claim(key(21), timestamp: 1_087_003) == .first, "after the floor: accepted")
+    }
+
+    @Test("a replay whose head came inside the replay window and whose body ended after it is refused, not dispatched again")
+    func replayAcrossTheWindowEdge() async {
+        let clock = TestClock()
+        let wall = Mutex<Int64>(1_000_000)
+        let log = DeliveryLog(window: .seconds(600), replayWindow: .seconds(3600),
+                              now: { clock.now }, wallClock: { wall.withLock { $0 } })
+        let key = DeliveryKey.signature(SignatureDigest([UInt8](repeating: 7, count: 32)))
+        #expect(await log.claim(key, timestamp: 1_000_000) == .first)
+        log.answer([key], Array("one".utf8))
+        // The head of a replay passes at +3599 s; its body, trickled in, ends at +3601 s, when
+        // the answer and the signature are both forgotten.
+        clock.advance(by: .seconds(3601))
+        wall.withLock { $0 += 3601 }
+        guard case .refused(let reason) = await log.claim(key, timestamp: 1_000_000) else {
+            Issue.record("the replay was dispatched a second time")
+            return
+        }
+        #expect(reason.contains("replay window"))
     }
 
     @Test("answers kept are bounded in bytes: the oldest is forgotten first")
