@@ -125,6 +125,9 @@ private struct Parser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
+            // Refused rather than "the last one wins": two readers of one message (a proxy, a
+            // logger, this parser) must not see two different values.
+            guard members[key] == nil else { throw error("duplicate key \(key.debugDescription)") }
             members[key] = try value(depth: depth + 1)
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end in an object") }
@@ -216,26 +219,39 @@ private struct Parser {
     }
 
     mutating func number() throws(JSONValue.ParseError) -> JSONValue {
+        // RFC 8259's grammar exactly: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+        // (no leading zeros, no "1." or ".5", no "+1").
         let start = index
         var isInteger = true
-        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-        guard index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else {
-            throw error("unexpected character")
+        func isDigit(_ offset: Int) -> Bool {
+            offset < bytes.count && (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[offset])
         }
-        while index < bytes.count {
-            let byte = bytes[index]
-            if (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { index += 1; continue }
-            if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
-                || ((byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")) && !isInteger) {
-                isInteger = false
-                index += 1
-                continue
-            }
-            break
+        func digits() throws(JSONValue.ParseError) {
+            guard isDigit(index) else { throw error("expected a digit") }
+            while isDigit(index) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard isDigit(index) else { throw error("unexpected character") }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+            if isDigit(index) { throw error("a number with a leading zero") }
+        } else {
+            try digits()
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            isInteger = false
+            index += 1
+            try digits()
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            isInteger = false
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            try digits()
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         if isInteger, let value = Int64(text) { return .int(value) }
-        guard let value = Double(text) else { throw error("bad number") }
+        guard let value = Double(text), value.isFinite else { throw error("a number out of range") }
         return .double(value)
     }
 }

@@ -113,17 +113,35 @@ package final class VarlinkConnection {
         }
     }
 
-    /// The next NUL-terminated message, or an error when the server closed the connection.
+    /// The largest reply taken: a quick command's output (`exec.max_output`, 64 MiB at most)
+    /// with every byte escaped fits; a server sending more without a NUL is not believed.
+    package static let maxReply = 512 << 20
+
+    /// The next NUL-terminated message, or an error when the server closed the connection, sent
+    /// more than `maxReply`, or took longer than the timeout for the whole message (a server
+    /// trickling a byte at a time does not hold the client past it).
     package func receiveFrame() throws(VarlinkClientError) -> [UInt8] {
         var chunk = [UInt8](repeating: 0, count: 65536)
+        let deadline = timeoutMilliseconds < 0 ? nil : ContinuousClock.now + .milliseconds(timeoutMilliseconds)
+        var scanned = 0
         while true {
-            if let end = buffer.firstIndex(of: 0) {
+            if let end = buffer[scanned...].firstIndex(of: 0) {
                 let frame = Array(buffer[..<end])
                 buffer.removeSubrange(...end)
                 return frame
             }
+            scanned = buffer.count
+            if buffer.count > Self.maxReply {
+                throw VarlinkClientError(.protocolError, "\(path) sent a reply larger than \(Self.maxReply >> 20) MiB")
+            }
+            var wait: Int32 = -1
+            if let deadline {
+                let left = deadline - ContinuousClock.now
+                guard left > .zero else { throw VarlinkClientError(.timedOut, "no reply from \(path) in time") }
+                wait = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+            }
             var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&entry, 1, timeoutMilliseconds)
+            let ready = poll(&entry, 1, wait)
             if ready == 0 { throw VarlinkClientError(.timedOut, "no reply from \(path) in time") }
             if ready < 0 && errno == EINTR { continue }
             let n = read(fd, &chunk, chunk.count)

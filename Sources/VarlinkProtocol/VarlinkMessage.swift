@@ -97,8 +97,15 @@ package enum VarlinkCoding {
         guard let object = (try? JSONValue.parse(bytes))?.object else {
             throw VarlinkProtocolError("malformed reply: not a JSON object")
         }
-        return VarlinkReply(parameters: object["parameters"]?.object ?? [:], error: object["error"]?.string,
-                            continues: object["continues"]?.bool ?? false)
+        // A field of the wrong type is a malformed reply, never read as absent: an `error`
+        // that is not a string must not turn a failure into a success.
+        func typed<T>(_ key: String, _ read: (JSONValue) -> T?) throws -> T? {
+            guard let value = object[key] else { return nil }
+            guard let typed = read(value) else { throw VarlinkProtocolError("malformed reply: \"\(key)\" has the wrong type") }
+            return typed
+        }
+        return VarlinkReply(parameters: try typed("parameters") { $0.object } ?? [:], error: try typed("error") { $0.string },
+                            continues: try typed("continues") { $0.bool } ?? false)
     }
 
     package static func encodeCall(_ call: VarlinkCall) -> [UInt8] {

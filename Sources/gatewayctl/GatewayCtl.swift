@@ -54,6 +54,16 @@ struct ClientOptions: ParsableArguments {
     var timeout: Double = 30
 
     var socketPath: String { socket ?? ControlSocket.clientPath() }
+
+    /// A usage error (64) rather than a trap converting it, or a wait that never ends.
+    func validate() throws {
+        guard Self.seconds.contains(timeout) else {
+            throw ValidationError("--timeout: expected seconds between 0.001 and \(Int(Self.seconds.upperBound)) (30 days), got \(timeout)")
+        }
+    }
+
+    /// What a wait in seconds may be: finite, positive, 30 days at most.
+    static let seconds: ClosedRange<Double> = 0.001...2_592_000
 }
 
 struct Status: ParsableCommand {
@@ -76,6 +86,12 @@ struct Drain: ParsableCommand {
     var drainTimeout: Double?
     @Flag(name: .long, help: "Return once the drain has started.")
     var noWait = false
+
+    func validate() throws {
+        if let drainTimeout, !ClientOptions.seconds.contains(drainTimeout) {
+            throw ValidationError("--drain-timeout: expected seconds between 0.001 and \(Int(ClientOptions.seconds.upperBound)) (30 days), got \(drainTimeout)")
+        }
+    }
 
     func run() throws {
         let parameters = Wire.Drain.Parameters(timeoutUsec: drainTimeout.map { Int($0 * 1_000_000) })

@@ -48,6 +48,9 @@ enum Output {
         switch scalar.value {
         case 0x09, 0x0A: false
         case 0x00..<0x20, 0x7F, 0x80..<0xA0: true
+        // Bidirectional overrides and isolates (text that displays in another order than it
+        // reads), and the Unicode line and paragraph separators.
+        case 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069, 0x2028, 0x2029: true
         default: false
         }
     }
@@ -101,6 +104,10 @@ enum Output {
     static func eventLine(_ event: Wire.Event) -> String {
         let details = event.parameters.filter { $0.key != "kind" }.sorted { $0.key < $1.key }.map { key, value -> String in
             switch value {
+            // Quoted (JSON) when it could be read as more than one value or line: a chat's
+            // text holding a newline must not forge a second event line.
+            case .string(let text) where text.isEmpty || text.unicodeScalars.contains(where: { $0.value <= 0x20 || $0 == "\"" || $0 == "=" || $0.value >= 0x7F }):
+                "\(key)=\(String(decoding: value.serialized(), as: UTF8.self))"
             case .string(let text): "\(key)=\(text)"
             case .int(let number): "\(key)=\(number)"
             case .bool(let flag): "\(key)=\(flag)"

@@ -337,6 +337,16 @@ struct GatewayCtlTests {
         #expect(help.standardOutput.contains("--socket PATH"))
     }
 
+    @Test("a wait that no clock can hold (inf, NaN, 1e300, 0) is a usage error (64) that names the range, not a trap")
+    func impossibleWaits() async throws {
+        for arguments in [["status", "--timeout", "inf"], ["status", "--timeout", "nan"], ["status", "--timeout", "0"],
+                          ["drain", "--drain-timeout", "1e300"], ["drain", "--drain-timeout", "0"]] {
+            let output = try await onThread { try run([TestPaths.product("gatewayctl"), "--socket", "/nonexistent"] + arguments) }
+            #expect(output.status == 64, "\(arguments): \(output.status) \(output.standardError)")
+            #expect(output.standardError.contains("30 days"), "\(arguments): \(output.standardError)")
+        }
+    }
+
     @Test("quick run exits as timeout(1) does; --json parses")
     func quickRun() async throws {
         let gateway = try await Gateway.start()

@@ -14,11 +14,16 @@ struct JSONValueTests {
         #expect(try JSONValue.parse(Array(#""\ud83d\ude00""#.utf8)) == "😀")
         #expect(try JSONValue.parse(Array(" 42 ".utf8)) == 42)
         #expect(try JSONValue.parse(Array("1e3".utf8)) == .double(1000))
+        #expect(try JSONValue.parse(Array("-0".utf8)) == 0)
+        #expect(try JSONValue.parse(Array("0.5e-2".utf8)) == .double(0.005))
+        #expect(try JSONValue.parse(Array("[0,-0.0,10E+2]".utf8)) == .array([0, .double(-0.0), .double(1000)]))
     }
 
     @Test("hostile input is an error, not a crash", arguments: [
         "", "{", "[1,", #"{"a" 1}"#, "tru", "01x", #""\ud800""#, #""\x""#, "{} {}", "\u{1}",
         String(repeating: "[", count: 100_000),
+        // RFC 8259's number grammar; a number no double holds; a key given twice.
+        "0123", "-01", "1.", ".5", "+1", "1e", "1e+", "-", "1.e3", "1e400", "-1e400", #"{"a":1,"a":2}"#,
     ])
     func rejects(_ text: String) {
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(Array(text.utf8)) }

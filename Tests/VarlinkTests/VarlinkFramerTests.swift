@@ -50,3 +50,16 @@ struct VarlinkFramerTests {
         #expect(framer.bytesExamined == size + 1)
     }
 }
+
+@Suite("Varlink replies as the client reads them")
+struct VarlinkReplyDecodingTests {
+    @Test("a field of the wrong type is a malformed reply: an error that is not a string never reads as success")
+    func wrongTypes() throws {
+        for text in [#"{"error":5,"parameters":{}}"#, #"{"parameters":[]}"#, #"{"parameters":{},"continues":"yes"}"#, "[]"] {
+            #expect(throws: (any Error).self, "\(text)") { try VarlinkCoding.decodeReply(Array(text.utf8)) }
+        }
+        let reply = try VarlinkCoding.decodeReply(Array(#"{"error":"org.varlink.service.MethodNotFound","parameters":{"method":"x"}}"#.utf8))
+        #expect(reply.error == "org.varlink.service.MethodNotFound")
+        #expect(try VarlinkCoding.decodeReply(Array("{}".utf8)).error == nil)
+    }
+}

@@ -63,11 +63,18 @@ final class SignalReader: Sendable {
         (signals, continuation) = AsyncStream<Int32>.makeStream()
     }
 
-    /// Reads signals until `stop()`.
+    /// Reads signals until `stop()`. A signalfd that fails (a bug: poll and read retry what
+    /// can be retried) ends the process with EX_SOFTWARE, not with `main` returning, which
+    /// would be exit 0 in the middle of serving and no restart by `Restart=on-failure`.
     func run() {
         while true {
             let number = gw_signalfd_next(signalFD, wakeFD)
-            guard number > 0 else { break }
+            if number == 0 { break }
+            guard number > 0 else {
+                let message = "gatewayd: reading signals failed: \(String(cString: strerror(errno))); exiting\n"
+                _ = message.withCString { write(2, $0, strlen($0)) }
+                exit(70)
+            }
             continuation.yield(number)
         }
         continuation.finish()
