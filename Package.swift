@@ -56,6 +56,8 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"])]
         ),
         .target(name: "CGatewayShims"),
+        // gatewayd's lifecycle signals blocked by a constructor, before the Swift runtime starts.
+        .target(name: "CGatewaydStart"),
         .target(
             name: "Systemd",
             dependencies: [
@@ -112,6 +114,7 @@ let package = Package(
             name: "gatewayd",
             dependencies: [
                 "Systemd", "GatewayCore", "StateStore", "Platforms", "GatewayControl", "Varlink", "ProcessRunner", "CGatewayShims",
+                "CGatewaydStart",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,3 +1,4 @@
+import CGatewaydStart
 /// The process's entry: a synchronous `main`, so that its first instruction runs on the main
 /// thread before any other thread exists.
 ///
@@ -10,6 +11,9 @@
 @main
 enum GatewaydMain {
     static func main() {
+        // Already blocked by CGatewaydStart's constructor, before the runtime's; again here with
+        // the test hook's SIGUSR2, and to keep that object linked.
+        precondition(gw_start_linked() == 1)
         LifecycleSignals.block()
         let reader = LifecycleSignals.reader
         Task.detached {
