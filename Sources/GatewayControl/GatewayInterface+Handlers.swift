@@ -89,7 +89,7 @@ extension GatewayInterface {
         let name = parameters.name
         let context = InboundMessage(platform: GatewayConstants.localPlatform, chat: "control",
                                      user: Self.userName(peer.uid), text: "/\(name)")
-        let found = await dispatcher.runQuickCommand(named: name, arguments: parameters.args ?? [], context: context) { outcome in
+        let run = await dispatcher.runQuickCommand(named: name, arguments: parameters.args ?? [], context: context) { outcome in
             switch outcome {
             case .failed(let error):
                 await replies.send(.quickCommandFailed(name: name, message: error.message))
@@ -99,7 +99,11 @@ extension GatewayInterface {
                     timedOut: report.timedOut, truncated: report.truncated, durationUsec: Self.microseconds(report.duration)))
             }
         }
-        guard found else { throw .noSuchQuickCommand(name: name) }
+        switch run {
+        case .ran: return
+        case .notFound: throw .noSuchQuickCommand(name: name)
+        case .stopping(let reason): throw .stopping(reason: reason.rawValue, message: GatewayText.stoppingRefusal(reason))
+        }
     }
 
     /// As `local:<the caller's user>`; root may name another user.
@@ -111,7 +115,10 @@ extension GatewayInterface {
         let user = (peer.uid == 0 ? parameters.user : nil) ?? Self.userName(peer.uid)
         let chat = parameters.chat ?? user
         let collector = ReplyCollector(chat: ChatAddress(platform: platform, chat: chat), dispatcher: dispatcher)
-        await dispatcher.handle(InboundMessage(platform: platform, chat: chat, user: user, text: parameters.text), replies: collector)
+        let message = InboundMessage(platform: platform, chat: chat, user: user, text: parameters.text)
+        if let reason = await dispatcher.handleUnlessStopping(message, replies: collector) {
+            throw .stopping(reason: reason.rawValue, message: GatewayText.stoppingRefusal(reason))
+        }
         return Wire.SendMessage.Result(replies: await collector.finish())
     }
 

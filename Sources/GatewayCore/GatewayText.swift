@@ -104,6 +104,12 @@ extension GatewayText {
             + ", so members of \(group) cannot connect"
     }
     package static let localPlatformDisabled = "the local platform is disabled (platforms.local.enabled: false)"
+    /// The control socket's `RunQuickCommand` and `SendMessage` once the drain is over.
+    package static func stoppingRefusal(_ reason: DrainReason) -> String {
+        reason == .restart
+            ? "the gateway is restarting and takes no new commands or messages; try again once it is back"
+            : "the gateway is shutting down and takes no new commands or messages"
+    }
     /// `InternalError`: a control call failed in a way the gateway did not expect.
     package static func controlCallFailed(_ method: String) -> String {
         "\(method) failed unexpectedly; the gateway's journal has the details"

@@ -9,6 +9,9 @@ extension Wire {
         case configInvalid(message: String)
         /// `SendMessage` while `platforms.local.enabled` is false.
         case platformDisabled(platform: String, message: String)
+        /// `RunQuickCommand` or `SendMessage` once the drain is over and the daemon is about to
+        /// exit (`reason`: stop or restart); while it drains they still run.
+        case stopping(reason: String, message: String)
         /// Anything the gateway did not expect; `message` is for a person (the details are in
         /// the daemon's journal).
         case internalError(message: String)
@@ -20,10 +23,11 @@ extension Wire {
             package static let noSuchSession = "\(Wire.interface).NoSuchSession"
             package static let configInvalid = "\(Wire.interface).ConfigInvalid"
             package static let platformDisabled = "\(Wire.interface).PlatformDisabled"
+            package static let stopping = "\(Wire.interface).Stopping"
             package static let internalError = "\(Wire.interface).InternalError"
         }
 
-        enum Key: String { case name, message, key, platform }
+        enum Key: String { case name, message, key, platform, reason }
 
         package var name: String {
             switch self {
@@ -32,6 +36,7 @@ extension Wire {
             case .noSuchSession: Name.noSuchSession
             case .configInvalid: Name.configInvalid
             case .platformDisabled: Name.platformDisabled
+            case .stopping: Name.stopping
             case .internalError: Name.internalError
             }
         }
@@ -52,6 +57,9 @@ extension Wire {
             case .platformDisabled(let platform, let message):
                 object.set(Key.platform, platform)
                 object.set(Key.message, message)
+            case .stopping(let reason, let message):
+                object.set(Key.reason, reason)
+                object.set(Key.message, message)
             }
             return object.members
         }
@@ -68,6 +76,8 @@ extension Wire {
             case Name.configInvalid: self = .configInvalid(message: try object.required(Key.message))
             case Name.platformDisabled:
                 self = .platformDisabled(platform: try object.required(Key.platform), message: try object.required(Key.message))
+            case Name.stopping:
+                self = .stopping(reason: try object.required(Key.reason), message: try object.required(Key.message))
             case Name.internalError: self = .internalError(message: try object.required(Key.message))
             default: return nil
             }
@@ -78,7 +88,8 @@ extension Wire {
             case .noSuchQuickCommand(let name): "no exec quick command named '\(name)'"
             case .quickCommandFailed(let name, let message): "/\(name) failed: \(message)"
             case .noSuchSession(let key): "no session '\(key)'"
-            case .configInvalid(let message), .internalError(let message), .platformDisabled(_, let message): message
+            case .configInvalid(let message), .internalError(let message), .platformDisabled(_, let message),
+                 .stopping(_, let message): message
             }
         }
     }

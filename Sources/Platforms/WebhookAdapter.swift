@@ -29,6 +29,8 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
     /// The daemon's one event-loop group (not shut down here).
     private let group: any EventLoopGroup
     private let channel = Mutex<(any Channel)?>(nil)
+    /// The connections open now: `stop()` closes them, since the group outlives the adapter.
+    let connections = WebhookConnections()
     /// When a refused connection was last logged: one line per `refusalLogInterval` at most,
     /// with the running count, so a flood of connections is not also a flood of log lines.
     private let lastRefusalLog = Mutex<ContinuousClock.Instant?>(nil)
@@ -47,13 +49,15 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
 
     package func start(inbound: any InboundHandler) async throws {
         let configuration = self.configuration, deliveries = self.deliveries, statistics = self.statistics
+        let connections = self.connections
         let bound = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(WebhookConnectionCap(
-                        limit: configuration.maxConnections, statistics: statistics, refused: { self.logRefusal() }))
+                        limit: configuration.maxConnections, statistics: statistics, connections: connections,
+                        refused: { self.logRefusal() }))
                 }
             }
             // Each connection keeps its read buffer between reads: at NIO's 64 KiB maximum, 1,000
@@ -67,19 +71,24 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(WebhookHTTPHandler(
                         configuration: configuration, inbound: inbound, deliveries: deliveries,
-                        connection: connection, statistics: statistics))
+                        connection: connection, connections: connections, statistics: statistics))
                 }
             }
             .bind(host: configuration.host, port: configuration.port).get()
         channel.withLock { $0 = bound }
     }
 
+    /// Closes the listening socket, then every connection: a request being answered loses its
+    /// answer, as it did when the adapter shut its own event loops down (by now the drain is
+    /// over, so none is waiting for an agent). A request that comes meanwhile gets 503.
     package func stop() async {
         let bound = channel.withLock { channel in
             defer { channel = nil }
             return channel
         }
         try? await bound?.close()
+        let closing = connections.stop().map { $0.close() }
+        for closed in closing { try? await closed.get() }
     }
 
     /// A webhook has no way to reach its sender later: a reply after a restart is only logged.

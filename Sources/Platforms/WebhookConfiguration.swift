@@ -28,6 +28,8 @@ package struct WebhookConfiguration: Sendable {
     package static let signatureHeader = "X-Hub-Signature-256"
     /// Unix seconds, covered by the signature when present: see `WebhookSignature`.
     package static let timestampHeader = "X-Gatewayd-Timestamp"
+    /// The 503's error for a request that comes while the adapter stops (a sender retries later).
+    package static let stoppingMessage = "the gateway is stopping; retry later"
 
     package init(host: String, port: Int, secret: [UInt8]) {
         self.host = host

@@ -42,18 +42,22 @@ package final class WebhookStatistics: Sendable {
 
 /// On the listening channel, in front of NIO's acceptor: a connection past `limit` is closed as
 /// it is accepted, before it is registered or given a pipeline (the cheapest refusal NIO allows:
-/// a flood of connections costs an accept and a close each).
+/// a flood of connections costs an accept and a close each). One admitted is held in
+/// `connections` until it closes, for the adapter's stop to close; one accepted as the adapter
+/// stops is closed at once.
 final class WebhookConnectionCap: ChannelInboundHandler {
     typealias InboundIn = any Channel
     typealias InboundOut = any Channel
 
     private let limit: Int
     private let statistics: WebhookStatistics
+    private let connections: WebhookConnections
     private let refused: () -> Void
 
-    init(limit: Int, statistics: WebhookStatistics, refused: @escaping () -> Void) {
+    init(limit: Int, statistics: WebhookStatistics, connections: WebhookConnections, refused: @escaping () -> Void) {
         self.limit = limit
         self.statistics = statistics
+        self.connections = connections
         self.refused = refused
     }
 
@@ -66,6 +70,10 @@ final class WebhookConnectionCap: ChannelInboundHandler {
         }
         let statistics = self.statistics
         accepted.closeFuture.whenComplete { _ in statistics.openCount.subtract(1, ordering: .relaxed) }
+        guard connections.add(accepted) else {
+            accepted.close(promise: nil)
+            return
+        }
         context.fireChannelRead(data)
     }
 }

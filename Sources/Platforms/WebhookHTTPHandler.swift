@@ -19,6 +19,7 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let inbound: any InboundHandler
     private let deliveries: DeliveryLog
     private let connection: WebhookConnectionGuard
+    private let connections: WebhookConnections
     private let statistics: WebhookStatistics
     private var head: HTTPRequestHead?
     private var signature: WebhookSignature?
@@ -28,11 +29,12 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var answeredEarly = false
 
     init(configuration: WebhookConfiguration, inbound: any InboundHandler, deliveries: DeliveryLog,
-         connection: WebhookConnectionGuard, statistics: WebhookStatistics) {
+         connection: WebhookConnectionGuard, connections: WebhookConnections, statistics: WebhookStatistics) {
         self.configuration = configuration
         self.inbound = inbound
         self.deliveries = deliveries
         self.connection = connection
+        self.connections = connections
         self.statistics = statistics
     }
 
@@ -48,6 +50,7 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             signature = nil
             answeredEarly = false
             releaseBody()
+            if connections.isStopping { return refuseWhileStopping(context, request) }
             switch (request.method, Self.path(request)) {
             case (.POST, "/webhook"):
                 break
@@ -79,6 +82,7 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard let request = head else { return }
             head = nil
             if answeredEarly { return }
+            if connections.isStopping { return refuseWhileStopping(context, request) }
             connection.requestReceived()
             let bytes = body
             releaseBody()
@@ -93,6 +97,11 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         releaseBody()
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         respond(context, request, status, answer, close: true)
+    }
+
+    /// The adapter is stopping (its connections are being closed): nothing more is dispatched.
+    private func refuseWhileStopping(_ context: ChannelHandlerContext, _ request: HTTPRequestHead) {
+        answerEarly(context, request, .serviceUnavailable, Self.error(WebhookConfiguration.stoppingMessage))
     }
 
     private func releaseBody() {

@@ -33,6 +33,9 @@ extension VarlinkServer {
         package var maxUnwrittenOutput = 1 << 20
         /// The listening socket's backlog: connections waiting to be accepted.
         package var backlog: Int32 = 256
+        /// How long `shutdown` waits, after its grace, for the calls it cancelled to end (a quick
+        /// command's process group killed and reaped) before it returns without them.
+        package var cancelledCallWait: Duration = .milliseconds(500)
 
         package init() {}
     }

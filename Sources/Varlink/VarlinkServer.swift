@@ -32,8 +32,8 @@ package final class VarlinkServer: Sendable {
     private let activity = Mutex(Activity())
     /// The connections open now: the event loops are shared, so `shutdown` closes them itself.
     private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
-    /// Connections accepted, each served by a child task of `serving` (structured: none
-    /// outlives the server's shutdown).
+    /// Connections accepted, each served by a child task of `serving`, which `shutdown`
+    /// cancels once its grace is over (a call that ignores the cancellation is not waited for).
     private let accepted: AsyncStream<Accepted>
     private let acceptedContinuation: AsyncStream<Accepted>.Continuation
     /// The one task that serves, started with the socket, ended and awaited by `shutdown`.
@@ -90,25 +90,53 @@ package final class VarlinkServer: Sendable {
 
     /// Stops accepting, lets calls being answered finish (up to `grace`: a `Restart` caller gets
     /// its reply before the daemon exits), then closes every connection. Streams (`more` calls)
-    /// are not waited for; they end with their connection.
+    /// are not waited for; they end with their connection. A plain call still running then is
+    /// cancelled (a quick command's processes are killed) and waited for `Configuration
+    /// .cancelledCallWait` at most: a call never holds the daemon's stop past systemd's timeout.
     package func shutdown(grace: Duration = .seconds(2)) async {
         let bound = channel.withLock { $0 }
         try? await bound?.close()
+        activity.withLock { $0.graceOver = false }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.callsFinished() }
             group.addTask { try? await Task.sleep(for: grace) }
             await group.next()
             group.cancelAll()
+            // The group ends only once both have: `callsFinished` is let go here, not when the
+            // calls finish (waiting for them past the grace is what the grace is there to stop).
+            let waiters = activity.withLock { state in
+                defer { state.waiters = [] }
+                state.graceOver = true
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
         }
-        let waiters = activity.withLock { state in
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
         let open = connections.withLock { Array($0.values) }
         for connection in open { try? await connection.close() }
         acceptedContinuation.finish()
-        await serving.withLock({ $0 })?.value
+        guard let serving = serving.withLock({ $0 }) else { return }
+        // Plain calls run in their connection's task: cancelling the tasks ends those that heed
+        // it; one that does not is left to finish alone (its reply has nowhere to go). Without
+        // such calls nothing is cancelled (the tasks wind down as their connections closed).
+        if activity.withLock({ $0.calls }) > 0 { serving.cancel() }
+        await Self.wait(for: serving, atMost: configuration.cancelledCallWait)
+    }
+
+    /// Returns once `task` has ended or `limit` has passed, whichever is first (awaiting a
+    /// task's value cannot be cut short by cancellation).
+    private static func wait(for task: Task<Void, Never>, atMost limit: Duration) async {
+        let (ended, end) = AsyncStream<Void>.makeStream()
+        let watcher = Task {
+            await task.value
+            end.finish()
+        }
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            end.finish()
+        }
+        for await _ in ended {}
+        timer.cancel()
+        _ = watcher
     }
 
     /// Open connections.
@@ -282,6 +310,8 @@ package final class VarlinkServer: Sendable {
         var streams = 0
         var connectionTasks = 0
         var waiters: [CheckedContinuation<Void, Never>] = []
+        /// The shutdown's wait for calls is over (so a `callsFinished` that starts late returns).
+        var graceOver = false
         var quietWaiters: [CheckedContinuation<Void, Never>] = []
         var isQuiet: Bool { streams == 0 && connectionTasks == 0 }
     }
@@ -301,7 +331,7 @@ package final class VarlinkServer: Sendable {
     private func callsFinished() async {
         await withCheckedContinuation { continuation in
             let done = activity.withLock { state in
-                if state.calls == 0 { return true }
+                if state.calls == 0 || state.graceOver { return true }
                 state.waiters.append(continuation)
                 return false
             }

@@ -162,6 +162,7 @@ struct Client {
         case .noSuchQuickCommand(let name): "no exec quick command named '\(name)'; see `gatewayctl quick list`"
         case .configInvalid(let message): "the configuration was refused, the old one stays: \(message)"
         case .noSuchSession(let key): "no session '\(key)'; see `gatewayctl sessions`"
+        case .stopping(_, let message): message
         case .quickCommandFailed, .internalError: nil
         }
     }

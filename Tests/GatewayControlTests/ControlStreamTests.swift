@@ -10,7 +10,7 @@ import VarlinkClient
 import VarlinkProtocol
 
 /// `Subscribe` streams end with their connection, whatever the peer does; the local platform can
-/// be switched off.
+/// be switched off; once the drain is over, no command or message is taken.
 @Suite("io.gatewayd.Gateway streams", .timeLimit(.minutes(1)))
 struct ControlStreamTests {
     /// Waits (bounded) until the dispatcher has no observer left: it drops one in a task of its
@@ -96,5 +96,31 @@ struct ControlStreamTests {
         #expect(try await gateway.call(.sendMessage, ["text": "hi"]).parameters["replies"] == ["echo: hi"])
         // The interface file documents the error.
         #expect(gateway.interface.definition.contains("error PlatformDisabled (platform: string, message: string)"))
+    }
+
+    @Test("RunQuickCommand and SendMessage work while draining and are refused with Stopping once the drain is over")
+    func refusedWhileStopping() async throws {
+        let gateway = try await Gateway.start()
+        defer { Task { await gateway.stop() } }
+        #expect(await gateway.dispatcher.beginDrain(.restart))
+        #expect(try await gateway.call(.runQuickCommand, ["name": "hello"]).parameters["output"] == "hello")
+        #expect(try await gateway.call(.sendMessage, ["text": "/hello"]).parameters["replies"] == ["hello"])
+        await gateway.dispatcher.waitUntilDrained()
+        await gateway.dispatcher.markStopping()
+        let message = JSONValue.string(GatewayText.stoppingRefusal(.restart))
+        #expect(try await gateway.call(.runQuickCommand, ["name": "hello"])
+            == .error(Wire.Failure.Name.stopping, ["reason": "restart", "message": message]))
+        #expect(try await gateway.call(.sendMessage, ["text": "/hello"])
+            == .error(Wire.Failure.Name.stopping, ["reason": "restart", "message": message]))
+        #expect(try await gateway.call(.runQuickCommand, ["name": "nope"]).error == Wire.Failure.Name.stopping)
+        #expect(await gateway.dispatcher.snapshot.counters.execRunning == 0)
+        let ctl = try await gateway.ctl(["quick", "run", "hello"])
+        #expect(ctl.status == 125, "not run, as timeout(1) says it")
+        #expect(ctl.standardError == "gatewayctl: \(GatewayText.stoppingRefusal(.restart))\n")
+        let send = try await gateway.ctl(["send", "hello"])
+        #expect(send.status == 1)
+        #expect(send.standardError == "gatewayctl: \(GatewayText.stoppingRefusal(.restart))\n")
+        #expect(GatewayText.stoppingRefusal(.stop) != GatewayText.stoppingRefusal(.restart))
+        #expect(gateway.interface.definition.contains("error Stopping (reason: string, message: string)"))
     }
 }

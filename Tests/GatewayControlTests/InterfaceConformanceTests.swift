@@ -139,6 +139,11 @@ struct InterfaceConformanceTests {
         try await call(.restart)
         await gateway.dispatcher.announceLateReply("the end", to: ChatAddress(platform: "local", chat: "ops"))
         try await subscriber.value
+        // The restart's drain over: the gateway is stopping and takes no command or message.
+        await gateway.dispatcher.waitUntilDrained()
+        await gateway.dispatcher.markStopping()
+        try await call(.runQuickCommand, ["name": "hello"])
+        try await call(.sendMessage, ["text": "hi"])
 
         // A gateway whose local platform is off, then with permissions that refuse this process.
         let other = try await Gateway.start(yaml: "platforms: {local: {enabled: false}}\n" + Gateway.yaml)
@@ -235,6 +240,7 @@ struct InterfaceConformanceTests {
         let failures: [Wire.Failure] = [
             .noSuchQuickCommand(name: "n"), .quickCommandFailed(name: "n", message: "m"), .noSuchSession(key: "k"),
             .configInvalid(message: "m"), .platformDisabled(platform: "p", message: "m"), .internalError(message: "m"),
+            .stopping(reason: "stop", message: "m"),
         ]
         #expect(Set(failures.map(\.name)) == Set(idl.errors.keys.map { "\(idl.name).\($0)" }))
         for failure in failures {

@@ -70,6 +70,7 @@ struct WireTypesTests {
         let failures: [Wire.Failure] = [
             .noSuchQuickCommand(name: "x"), .quickCommandFailed(name: "x", message: "busy"), .noSuchSession(key: "k"),
             .configInvalid(message: "bad"), .platformDisabled(platform: "local", message: "off"), .internalError(message: "oops"),
+            .stopping(reason: "restart", message: "later"),
         ]
         for failure in failures {
             #expect(failure.name.hasPrefix(Wire.interface + "."))

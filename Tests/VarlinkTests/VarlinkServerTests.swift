@@ -9,17 +9,28 @@ import Testing
 import VarlinkClient
 import VarlinkProtocol
 
-/// Opens once, for a test interface's `Wait` call.
+/// Opens once, for a test interface's `Wait` call; says when a call has begun waiting.
 final class TestGate: Sendable {
     private let stream: AsyncStream<Void>
     private let continuation: AsyncStream<Void>.Continuation
+    private let arrivals: AsyncStream<Void>
+    private let arrival: AsyncStream<Void>.Continuation
 
     init() {
         (stream, continuation) = AsyncStream<Void>.makeStream()
+        (arrivals, arrival) = AsyncStream<Void>.makeStream()
     }
 
     func open() { continuation.finish() }
-    func wait() async { for await _ in stream {} }
+    /// Until the gate opens, or the task is cancelled.
+    func wait() async {
+        arrival.yield()
+        for await _ in stream {}
+    }
+    /// Until the gate opens, whatever cancellation says (a call that ignores it).
+    func waitIgnoringCancellation() async { await Task { await wait() }.value }
+    /// Returns once a call has begun waiting.
+    func arrived() async { for await _ in arrivals { return } }
 }
 
 /// A small interface for exercising the server: echo, streams, parameter checks, credentials.
@@ -49,6 +60,9 @@ struct TestInterface: VarlinkInterface {
         case "Wait":
             // A long call: replies once the test opens the gate.
             await gate.wait()
+            await replies.send(VarlinkReply())
+        case "WaitIgnoringCancellation":
+            await gate.waitIgnoringCancellation()
             await replies.send(VarlinkReply())
         case "Flood":
             // A stream that always has something to say (a Subscribe with events flowing).

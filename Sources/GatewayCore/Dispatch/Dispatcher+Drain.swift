@@ -52,6 +52,21 @@ extension Dispatcher {
         publish(.stateChanged(lifecycle.state))
     }
 
+    /// Why the gateway stops, once its drain is over (`stopping`); nil before.
+    var stoppingReason: DrainReason? {
+        if case .stopping(let reason) = lifecycle.state { return reason }
+        return nil
+    }
+
+    /// `handle`, unless the gateway is `stopping`: then the message is not taken and the
+    /// reason returned. For the control socket's `SendMessage` (served until the very end of a
+    /// stop, when work begun would hold the exit); adapters are stopped by then.
+    package func handleUnlessStopping(_ message: InboundMessage, replies: any ReplySink) async -> DrainReason? {
+        if let reason = stoppingReason { return reason }
+        await handle(message, replies: replies)
+        return nil
+    }
+
     /// Returns once draining and nothing is in flight (no turn, no exec quick command).
     package func waitUntilDrained() async {
         if isDrained { return }

@@ -1,5 +1,14 @@
 import ProcessRunner
 
+/// Whether a quick command asked for by name ran (`Dispatcher.runQuickCommand(named:…)`).
+package enum QuickCommandRun: Sendable, Equatable {
+    case ran
+    /// No exec quick command has that name.
+    case notFound
+    /// The drain is over and the gateway about to exit.
+    case stopping(DrainReason)
+}
+
 /// What running an exec quick command came to.
 package enum QuickCommandOutcome: Sendable, Equatable {
     case finished(QuickCommandReport)
@@ -22,21 +31,27 @@ extension Dispatcher {
     }
 
     /// Runs the named quick command as `context`'s sender would (the control socket's
-    /// `RunQuickCommand`) and hands the outcome to `deliver`. Works in every state, draining
-    /// included. False (and `deliver` not called) when no exec quick command has that name.
+    /// `RunQuickCommand`) and hands the outcome to `deliver`. Works while draining (the
+    /// operator's tools are what a drain keeps); refused once `stopping`: the control socket is
+    /// served until the very end of a stop, and a command begun then would hold the exit.
+    /// `deliver` is called only when it ran.
     package func runQuickCommand(
         named name: String, arguments: [String], context: InboundMessage,
         deliver: @Sendable (QuickCommandOutcome) async -> Void
-    ) async -> Bool {
-        guard let quick = config.quickCommands[name.lowercased()], case .exec(let command) = quick.kind else { return false }
+    ) async -> QuickCommandRun {
+        if let reason = stoppingReason { return .stopping(reason) }
+        guard let quick = config.quickCommands[name.lowercased()], case .exec(let command) = quick.kind else { return .notFound }
         await executeQuickCommand(quick, command, arguments, context, deliver: deliver)
-        return true
+        return .ran
     }
 
-    /// `runQuickCommand(named:arguments:context:deliver:)` for callers that want the value.
+    /// `runQuickCommand(named:arguments:context:deliver:)` for callers that want the value; nil
+    /// when it did not run.
     package func runQuickCommand(named name: String, arguments: [String], context: InboundMessage) async -> QuickCommandOutcome? {
         let box = OutcomeBox()
-        guard await runQuickCommand(named: name, arguments: arguments, context: context, deliver: { box.value = $0 }) else { return nil }
+        guard await runQuickCommand(named: name, arguments: arguments, context: context, deliver: { box.value = $0 }) == .ran else {
+            return nil
+        }
         return box.value
     }
 
