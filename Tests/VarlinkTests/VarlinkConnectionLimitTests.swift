@@ -98,7 +98,9 @@ struct VarlinkConnectionLimitTests {
     @Test("a peer that connects and sends nothing is closed after the idle timeout; a stream in progress is not idle")
     func idleTimeout() async throws {
         let log = LogRecorder()
-        try await withServer({ $0.idleTimeout = .milliseconds(300) }, logger: log.logger()) { path, _ in
+        // 2 s, not less: the stream's first call must reach the server before its own idle
+        // deadline, and a loaded CI machine once took longer than 300 ms between accept and read.
+        try await withServer({ $0.idleTimeout = .seconds(2) }, logger: log.logger()) { path, _ in
             try await onThread {
                 let streaming = try VarlinkConnection(path: path, timeout: .seconds(30))
                 try streaming.send(VarlinkCall(method: "org.example.Test.Hold", more: true))
@@ -106,14 +108,14 @@ struct VarlinkConnectionLimitTests {
                 let idle = try RawPeer(path: path)
                 let started = ContinuousClock.now
                 #expect(idle.waitForEndOfFile(timeout: .seconds(30)), "the idle peer was not closed")
-                #expect(ContinuousClock.now - started >= .milliseconds(300))
+                #expect(ContinuousClock.now - started >= .seconds(2))
                 // The stream, idle as long and longer, is still open: nothing to read, no end of file.
                 streaming.setTimeout(.zero)
                 let open = #expect(throws: VarlinkClientError.self) { try streaming.receiveFrame() }
                 #expect(open?.code == .timedOut)
             }
         }
-        #expect(log.messages(event: "connection_closed").contains { $0.contains("idle for 300 ms") })
+        #expect(log.messages(event: "connection_closed").contains { $0.contains("idle for 2000 ms") })
     }
 
     @Test("after a call, the idle timeout starts again: a connection used now and then stays while it is used")
