@@ -20,7 +20,11 @@ struct WebhookStopTests {
             access: {allowed_users: ["webhook:*"], admins: ["webhook:ops"]}
             """)
         let inbound = RecordingInbound(dispatcher)
-        let adapter = WebhookAdapter(configuration: WebhookConfiguration(host: "127.0.0.1", port: 0, secret: WebhookLimitsTests.secret))
+        var configuration = WebhookConfiguration(host: "127.0.0.1", port: 0, secret: WebhookLimitsTests.secret)
+        // No deadline closes a connection during the test: only the stop can.
+        configuration.idleTimeout = .seconds(600)
+        configuration.headTimeout = .seconds(600)
+        let adapter = WebhookAdapter(configuration: configuration)
         try await adapter.start(inbound: inbound)
         return (adapter, inbound, try #require(adapter.boundPort))
     }
@@ -37,7 +41,7 @@ struct WebhookStopTests {
         #expect(before?.contains("connection: close") == false, "kept alive")
         await adapter.stop()
         let (closed, after): (Bool, String?) = try await onThread {
-            let closed = client.closedByPeer(within: .seconds(30))
+            let closed = client.closedByPeer(within: .seconds(15))
             _ = client.send(Self.post("/up", id: "after"))
             return (closed, client.receiveResponse())
         }
