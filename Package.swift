@@ -197,7 +197,7 @@ let package = Package(
 
         // C shims only tests and benchmarks call (binding sockets, a fake notify socket's
         // credentials, a pid-exact sleeper), kept out of the shipped CGatewayShims.
-        .target(name: "CGatewayTestShims", path: "Tests/CGatewayTestShims"),
+        .target(name: "CGatewayTestShims", dependencies: ["CGatewayShims"], path: "Tests/CGatewayTestShims"),
 
         // What every test target shares: spawned children, the `.ownThread` trait, paths.
         .target(

@@ -65,7 +65,7 @@ int gw_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
     return 0;
 }
 
-static socklen_t fill_address(struct sockaddr_un *addr, const char *path) {
+socklen_t gw_fill_unix_address(struct sockaddr_un *addr, const char *path) {
     size_t len = strlen(path);
     memset(addr, 0, sizeof(*addr));
     addr->sun_family = AF_UNIX;
@@ -80,7 +80,7 @@ static socklen_t fill_address(struct sockaddr_un *addr, const char *path) {
 
 int gw_unix_connect(const char *path) {
     struct sockaddr_un addr;
-    socklen_t alen = fill_address(&addr, path);
+    socklen_t alen = gw_fill_unix_address(&addr, path);
     if (alen == 0) return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "gateway_test_shims.h"
+#include "gateway_shims.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -67,23 +68,9 @@ ssize_t gw_recv_with_credentials(int fd, void *buffer, size_t length,
     return n;
 }
 
-/* As CGatewayShims fills it for gw_unix_connect (a static function there, not shipped API). */
-static socklen_t fill_address(struct sockaddr_un *addr, const char *path) {
-    size_t len = strlen(path);
-    memset(addr, 0, sizeof(*addr));
-    addr->sun_family = AF_UNIX;
-    if (len >= sizeof(addr->sun_path)) { errno = ENAMETOOLONG; return 0; }
-    memcpy(addr->sun_path, path, len);
-    if (path[0] == '@') {
-        addr->sun_path[0] = '\0';
-        return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
-    }
-    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
-}
-
 int gw_unix_bind(const char *path, int stream) {
     struct sockaddr_un addr;
-    socklen_t alen = fill_address(&addr, path);
+    socklen_t alen = gw_fill_unix_address(&addr, path);
     if (alen == 0) return -1;
     int fd = socket(AF_UNIX, (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;

@@ -5,6 +5,7 @@
 #define GATEWAY_SHIMS_H
 
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +37,10 @@ int gw_pidfd_signal_group(int pidfd, int signal);
 int gw_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 /// Connect a SOCK_STREAM Unix socket to path ('@' = abstract). Returns the fd or -1 with errno.
 int gw_unix_connect(const char *path);
+/// Fills a Unix socket address for path ('@' = abstract); its length, or 0 with errno
+/// ENAMETOOLONG. (Also the test shims' gw_unix_bind.)
+struct sockaddr_un;
+socklen_t gw_fill_unix_address(struct sockaddr_un *addr, const char *path);
 
 /// CLOCK_MONOTONIC in microseconds, the clock sd_notify's MONOTONIC_USEC speaks.
 uint64_t gw_monotonic_usec(void);
