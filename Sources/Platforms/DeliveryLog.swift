@@ -118,7 +118,7 @@ final class DeliveryLog: Sendable {
                         return .refused("its timestamp left the replay window while the delivery was being received; send it again with a new timestamp")
                     }
                     if state.signatures.contains(digest) {
-                        return .refused("this delivery was answered more than \(Self.minutes(window)) ago; a replay of it is not answered again")
+                        return .refused("this delivery was answered before and its answer is no longer kept (\(Self.minutes(window)) at most); a replay of it is not answered again")
                     }
                     if timestamp <= state.floor {
                         return .refused("too many deliveries within the replay window to remember this one's signature; send it again with a new timestamp")

@@ -55,6 +55,12 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             case (.POST, "/webhook"):
                 break
             case (.GET, "/health"):
+                // A health check carries no body; one that comes with a body is answered from the
+                // head and closed rather than held until the body's deadline.
+                let length = request.headers.first(name: "content-length").flatMap(Int.init) ?? 0
+                if length > 0 || request.headers.contains(name: "transfer-encoding") {
+                    return answerEarly(context, request, .ok, Self.healthBody)
+                }
                 return
             default:
                 // Answered from the head: a body sent to a path that takes none is never read.
@@ -116,7 +122,7 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func handle(_ request: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
         switch (request.method, Self.path(request)) {
         case (.GET, "/health"):
-            respond(context, request, .ok, JSONValue.object(["status": .string("ok")]).serialized())
+            respond(context, request, .ok, Self.healthBody)
         case (.POST, "/webhook"):
             guard let signature = self.signature, signature.verifies(body: body, secret: configuration.secret) else {
                 respond(context, request, .unauthorized, [])
@@ -198,6 +204,8 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             done.whenComplete { _ in loopBound.value.close(promise: nil) }
         }
     }
+
+    static let healthBody = JSONValue.object(["status": .string("ok")]).serialized()
 
     static func error(_ message: String) -> [UInt8] {
         JSONValue.object(["error": .string(message)]).serialized()

@@ -345,6 +345,14 @@ struct WebhookLimitsTests {
                 #expect(answer?.lowercased().contains("connection: close") == true)
             }
             #expect(adapter.statistics.bodyBytes.load(ordering: .relaxed) == 0)
+            // A health check that announces a body is answered at once, not held for it.
+            let health: String? = try await onThread {
+                let client = try RawTCPClient(port: port)
+                _ = client.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n")
+                return client.receiveResponse()
+            }
+            #expect(health?.hasPrefix("HTTP/1.1 200") == true, "\(health ?? "nothing before the body")")
+            #expect(health?.hasSuffix(#"{"status":"ok"}"#) == true)
         }
     }
 }
