@@ -100,7 +100,8 @@ final class DeliveryLog: Sendable {
     func claim(_ key: DeliveryKey, timestamp: Int64? = nil) async -> DeliveryClaim {
         await withCheckedContinuation { (continuation: CheckedContinuation<DeliveryClaim, Never>) in
             let decided: DeliveryClaim? = state.withLock { state in
-                expire(&state)
+                let wall = wallClock()
+                expire(&state, wall: wall)
                 switch state.entries[key] {
                 case .answered(let body)?:
                     return .earlier(body)
@@ -114,7 +115,7 @@ final class DeliveryLog: Sendable {
                 if case .signature(let digest) = key, let timestamp {
                     // Checked again here, not only at the head: a body trickled in for up to
                     // the body timeout could otherwise arrive once its signature was forgotten.
-                    if abs(wallClock() - timestamp) > replayWindow {
+                    if abs(wall - timestamp) > replayWindow {
                         return .refused("its timestamp left the replay window while the delivery was being received; send it again with a new timestamp")
                     }
                     if state.signatures.contains(digest) {
@@ -176,14 +177,13 @@ final class DeliveryLog: Sendable {
         state.entries[entry.key] = nil
     }
 
-    private func expire(_ state: inout State) {
+    private func expire(_ state: inout State, wall: Int64) {
         let time = now()
         while let oldest = state.expiry.first, time - oldest.at > window {
             forgetAnswer(state.expiry.removeFirst(), &state)
         }
         // Arrival order is nearly timestamp order; one stamped later than its successors only
         // holds them a little longer.
-        let wall = wallClock()
         while let oldest = state.signatureOrder.first, wall - oldest.timestamp > replayWindow {
             state.signatureOrder.removeFirst()
             state.signatures.remove(oldest.digest)

@@ -57,8 +57,7 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             case (.GET, "/health"):
                 // A health check carries no body; one that comes with a body is answered from the
                 // head and closed rather than held until the body's deadline.
-                let length = request.headers.first(name: "content-length").flatMap(Int.init) ?? 0
-                if length > 0 || request.headers.contains(name: "transfer-encoding") {
+                if (Self.declaredLength(request) ?? 0) > 0 || request.headers.contains(name: "transfer-encoding") {
                     return answerEarly(context, request, .ok, Self.healthBody)
                 }
                 return
@@ -67,7 +66,7 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 let (status, answer) = Self.wrongRoute(request)
                 return answerEarly(context, request, status, answer)
             }
-            if let length = request.headers.first(name: "content-length").flatMap(Int.init), length > WebhookConfiguration.maxBody {
+            if let length = Self.declaredLength(request), length > WebhookConfiguration.maxBody {
                 return answerEarly(context, request, .payloadTooLarge, Self.error("body larger than \(WebhookConfiguration.maxBody) bytes"))
             }
             guard let signature = WebhookSignature(request.headers, configuration: configuration) else {
@@ -113,6 +112,11 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func releaseBody() {
         statistics.bodyBytes.subtract(body.count, ordering: .relaxed)
         body = []
+    }
+
+    /// The body's length as the head declares it, when it does.
+    private static func declaredLength(_ request: HTTPRequestHead) -> Int? {
+        request.headers.first(name: "content-length").flatMap(Int.init)
     }
 
     private static func path(_ request: HTTPRequestHead) -> String {

@@ -138,7 +138,7 @@ package final class VarlinkConnection {
             if let deadline {
                 let left = deadline - ContinuousClock.now
                 guard left > .zero else { throw VarlinkClientError(.timedOut, "no reply from \(path) in time") }
-                wait = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+                wait = Int32(clamping: Int64(Self.milliseconds(left)) + 1)  // rounded up: never a moment early
             }
             var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&entry, 1, wait)

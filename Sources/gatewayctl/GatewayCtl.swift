@@ -57,13 +57,17 @@ struct ClientOptions: ParsableArguments {
 
     /// A usage error (64) rather than a trap converting it, or a wait that never ends.
     func validate() throws {
-        guard Self.seconds.contains(timeout) else {
-            throw ValidationError("--timeout: expected seconds between 0.001 and \(Int(Self.seconds.upperBound)) (30 days), got \(timeout)")
-        }
+        try Self.checkSeconds(timeout, option: "--timeout")
     }
 
     /// What a wait in seconds may be: finite, positive, 30 days at most.
     static let seconds: ClosedRange<Double> = 0.001...2_592_000
+
+    static func checkSeconds(_ value: Double, option: String) throws {
+        guard seconds.contains(value) else {
+            throw ValidationError("\(option): expected seconds between 0.001 and \(Int(seconds.upperBound)) (30 days), got \(value)")
+        }
+    }
 }
 
 struct Status: ParsableCommand {
@@ -88,9 +92,7 @@ struct Drain: ParsableCommand {
     var noWait = false
 
     func validate() throws {
-        if let drainTimeout, !ClientOptions.seconds.contains(drainTimeout) {
-            throw ValidationError("--drain-timeout: expected seconds between 0.001 and \(Int(ClientOptions.seconds.upperBound)) (30 days), got \(drainTimeout)")
-        }
+        if let drainTimeout { try ClientOptions.checkSeconds(drainTimeout, option: "--drain-timeout") }
     }
 
     func run() throws {

@@ -29,16 +29,22 @@ struct WebhookStopTests {
         return (adapter, inbound, try #require(adapter.boundPort))
     }
 
-    @Test("a keep-alive connection opened before the stop is closed by it: no delivery on it is answered or dispatched after")
-    func keepAliveClosedByStop() async throws {
-        let (adapter, inbound, port) = try await Self.start()
-        // A receive that times out (15 s) returns nil; the end of the connection, no bytes.
+    /// A keep-alive connection with one delivery answered 200 on it (and that answer).
+    /// A receive that times out (15 s) returns nil; the end of the connection, no bytes.
+    static func deliveredOnce(_ port: Int) async throws -> (RawTCPClient, String?) {
         let client = try await onThread { try RawTCPClient(port: port, timeout: .seconds(15)) }
         let before: String? = try await onThread {
             _ = client.send(Self.post("/up", id: "before"))
             return client.receiveResponse()
         }
         #expect(before?.hasPrefix("HTTP/1.1 200") == true, "\(before ?? "no answer")")
+        return (client, before)
+    }
+
+    @Test("a keep-alive connection opened before the stop is closed by it: no delivery on it is answered or dispatched after")
+    func keepAliveClosedByStop() async throws {
+        let (adapter, inbound, port) = try await Self.start()
+        let (client, before) = try await Self.deliveredOnce(port)
         #expect(before?.contains("connection: close") == false, "kept alive")
         await adapter.stop()
         let (closed, after): (Bool, String?) = try await onThread {
@@ -54,12 +60,7 @@ struct WebhookStopTests {
     @Test("a request that comes while the webhook stops is answered 503, not dispatched, and its connection closed")
     func requestWhileStopping() async throws {
         let (adapter, inbound, port) = try await Self.start()
-        let client = try await onThread { try RawTCPClient(port: port, timeout: .seconds(15)) }
-        let before: String? = try await onThread {
-            _ = client.send(Self.post("/up", id: "before"))
-            return client.receiveResponse()
-        }
-        #expect(before?.hasPrefix("HTTP/1.1 200") == true, "\(before ?? "no answer")")
+        let (client, _) = try await Self.deliveredOnce(port)
         // The moment between the stop's start and its closing this connection.
         _ = adapter.connections.stop()
         let (during, closed): (String?, Bool) = try await onThread {
