@@ -23,11 +23,19 @@ extension Wire {
         package var platformHealth: [PlatformHealth]?
         /// Set when the durable queue is not in use: why.
         package var storeProblem: String?
+        /// The applied file's revision (the first 12 hex digits of its SHA-256); none for the
+        /// built-in defaults.
+        package var configRevision: String?
+        /// When the running configuration was applied (start or reload), microseconds since the epoch.
+        package var configLoadedUsec: Int?
+        /// Keys a reload read but could not apply (`control.socket`, `state_dir`): a restart applies them.
+        package var restartNeeded: [String]?
 
         enum Key: String {
             case state, reason, pid, version, sessions, platforms
             case uptimeUsec = "uptime_usec", turnsInFlight = "turns_in_flight", execRunning = "exec_running"
             case platformHealth = "platform_health", storeProblem = "store_problem"
+            case configRevision = "config_revision", configLoadedUsec = "config_loaded_usec", restartNeeded = "restart_needed"
         }
 
         package init(state: String, reason: String? = nil, pid: Int, version: String, uptimeUsec: Int, turnsInFlight: Int,
@@ -58,6 +66,9 @@ extension Wire {
             platforms = try object.required(Key.platforms)
             platformHealth = try object.optional(Key.platformHealth)
             storeProblem = try object.optional(Key.storeProblem)
+            configRevision = try object.optional(Key.configRevision)
+            configLoadedUsec = try object.optional(Key.configLoadedUsec)
+            restartNeeded = try object.optional(Key.restartNeeded)
         }
 
         package func write(to object: inout WireWriter) {
@@ -72,6 +83,9 @@ extension Wire {
             object.set(Key.platforms, platforms)
             object.set(Key.platformHealth, platformHealth)
             object.set(Key.storeProblem, storeProblem)
+            object.set(Key.configRevision, configRevision)
+            object.set(Key.configLoadedUsec, configLoadedUsec)
+            object.set(Key.restartNeeded, restartNeeded)
         }
     }
 
