@@ -119,4 +119,57 @@ struct PlatformSettingsTests {
         #expect(parse("access: {allowed_users: [\"irc:*\", \"irc:*!*@*\"]}\n" + tls).problems.isEmpty,
                 "anyone may talk to the bot: only admins are warned about")
     }
+
+    /// contrib/gatewayd.yaml as shipped, with its IRC and webhook examples uncommented and their
+    /// files made real (a secret, a password, a CA certificate).
+    func exampleWithEveryPlatform() throws -> String {
+        let directory = makeTemporaryDirectory("gatewayd-example")
+        try "s3cret\n".write(toFile: directory + "/secret", atomically: true, encoding: .utf8)
+        try IRCServer.makeCertificate(in: directory, name: "ca")
+        var lines: [String] = []
+        var inExample = false
+        for line in try String(contentsOfFile: TestPaths.packageRoot + "/contrib/gatewayd.yaml", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false) {
+            if line == "  # irc:" || line == "  # webhook:" { inExample = true }
+            else if !line.hasPrefix("  #   ") { inExample = false }
+            lines.append(inExample ? "  " + line.dropFirst(4) : String(line))
+        }
+        return lines.joined(separator: "\n")
+            .replacingOccurrences(of: "/etc/gatewayd/webhook.secret", with: directory + "/secret")
+            .replacingOccurrences(of: "/etc/gatewayd/irc-sasl.password", with: directory + "/secret")
+            .replacingOccurrences(of: "/etc/gatewayd/irc-ca.pem", with: directory + "/ca.pem")
+    }
+
+    @Test("the example config, every platform in: valid; a typo in any key of any section is an error naming it and its line")
+    func typosInTheExample() throws {
+        let example = try exampleWithEveryPlatform()
+        let valid = ConfigLoader.parse(example, platforms: PlatformCatalog.all, groupExists: { _ in true })
+        #expect(valid.errors.isEmpty, "\(valid.errors)")
+        #expect(valid.config.platforms.names == ["local", "irc", "webhook"])
+        let lines = example.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var tried = 0
+        for (index, line) in lines.enumerated() {
+            // Every `key:` that is not a comment, at any depth, and every key inside a flow mapping.
+            let body = line.drop { $0 == " " }
+            guard !body.hasPrefix("#"), !body.isEmpty, let colon = body.firstIndex(of: ":") else { continue }
+            var keys = [String(body[..<colon])]
+            if let open = body.firstIndex(of: "{") {
+                keys += body[open...].split(separator: ",").compactMap { part in
+                    let key = part.drop { $0 == "{" || $0 == " " }.prefix { $0 != ":" }
+                    return key.isEmpty || key.contains(" ") ? nil : String(key)
+                }
+            }
+            for key in keys {
+                var broken = lines
+                broken[index] = line.replacingOccurrences(of: "\(key):", with: "\(key)x:")
+                let outcome = ConfigLoader.parse(broken.joined(separator: "\n"), platforms: PlatformCatalog.all, groupExists: { _ in true })
+                let reported = outcome.errors.contains { $0.path.hasSuffix("\(key)x") && $0.message == "unknown key" && $0.line == index + 1 }
+                // A quick command's name is the operator's to choose; a typo there is another command.
+                if lines[..<index].last(where: { !$0.hasPrefix(" ") && !$0.hasPrefix("#") }) == "quick_commands:                     # same shape as the reference gateway's config.yaml"
+                    && line.hasPrefix("  ") && !line.hasPrefix("   ") && key == String(body[..<colon]) { continue }
+                #expect(reported, "\(key) on line \(index + 1): \(outcome.errors.map(\.description))")
+                tried += 1
+            }
+        }
+        #expect(tried > 40, "every key was tried: \(tried)")
+    }
 }

@@ -98,8 +98,8 @@ package enum ConfigLoader {
             return LoadedConfig(config: config, problems: reader.problems)
         }
         guard let root else { return LoadedConfig(config: config, problems: []) }
-        guard let top = reader.mapping(root, "") else { return LoadedConfig(config: config, problems: reader.problems) }
-        for (key, value) in top {
+        guard let top = reader.keyedMapping(root, "") else { return LoadedConfig(config: config, problems: reader.problems) }
+        for (key, keyLine, value) in top {
             switch key {
             case "control": readControl(value, into: &config.control, &reader, groupExists: groupExists)
             case "drain":
@@ -116,7 +116,7 @@ package enum ConfigLoader {
             case "state_dir":
                 if let directory = reader.string(value, "state_dir") { config.stateDirectory = directory }
             default:
-                reader.unknownKey(key, path: "", value)
+                reader.unknownKey(key, path: "", line: keyLine)
             }
         }
         checkOpenAdmins(config, root: root, &reader)

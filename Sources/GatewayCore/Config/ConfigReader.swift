@@ -16,19 +16,26 @@ package struct ConfigReader {
         problems.append(ConfigProblem(severity: .warning, path: path, line: line, message: message))
     }
 
-    package mutating func unknownKey(_ key: String, path: String, _ node: YAMLNode) {
+    /// `key` is not one the section knows: reported at the key's own line (not its value's,
+    /// which for a nested mapping is the line below).
+    package mutating func unknownKey(_ key: String, path: String, line: Int?) {
         let full = path.isEmpty ? key : "\(path).\(key)"
-        error(full, node.line, "unknown key")
+        error(full, line, "unknown key")
     }
 
     /// A mapping's (key, value) pairs in file order; nil (with a problem) when it is not a mapping.
     package mutating func mapping(_ node: YAMLNode, _ path: String) -> [(String, YAMLNode)]? {
+        keyedMapping(node, path)?.map { ($0.key, $0.value) }
+    }
+
+    /// `mapping`, with each key's line.
+    package mutating func keyedMapping(_ node: YAMLNode, _ path: String) -> [(key: String, keyLine: Int, value: YAMLNode)]? {
         if node.isNull { return [] }
         guard let mapping = node.mapping else {
             error(path, node.line, "expected a mapping (key: value lines)")
             return nil
         }
-        var pairs: [(String, YAMLNode)] = []
+        var pairs: [(key: String, keyLine: Int, value: YAMLNode)] = []
         var seen: Set<String> = []
         for (key, value) in mapping {
             guard let name = key.string else {
@@ -40,17 +47,17 @@ package struct ConfigReader {
                 error(path.isEmpty ? name : "\(path).\(name)", key.line, "duplicate key")
                 continue
             }
-            pairs.append((name, value))
+            pairs.append((name, key.line, value))
         }
         return pairs
     }
 
     /// A mapping's entries, unknown keys reported.
     package mutating func entries(_ node: YAMLNode, _ path: String, allowed: Set<String>) -> [(String, YAMLNode)] {
-        (mapping(node, path) ?? []).filter { key, value in
-            if allowed.contains(key) { return true }
-            unknownKey(key, path: path, value)
-            return false
+        (keyedMapping(node, path) ?? []).compactMap { key, keyLine, value in
+            if allowed.contains(key) { return (key, value) }
+            unknownKey(key, path: path, line: keyLine)
+            return nil
         }
     }
 
