@@ -58,7 +58,7 @@ extension GatewayInterface {
             throw .configInvalid(message: error.description, problems: error.problems.map(Self.wire))
         }
         return Wire.Reload.Result(
-            status: await status(), applied: outcome.applied, revision: outcome.revision,
+            status: await status(), applied: outcome.applied, revision: outcome.revision ?? Wire.Status.defaultsRevision,
             changes: outcome.changes.map { Wire.ConfigChange(section: $0.section, summary: $0.summary, applies: $0.applies.rawValue) },
             problems: outcome.warnings.map(Self.wire))
     }
@@ -155,7 +155,7 @@ extension GatewayInterface {
             execRunning: snapshot.counters.execRunning, sessions: snapshot.counters.sessions, platforms: await host.platformNames,
             platformHealth: health.isEmpty ? nil : health, storeProblem: await host.storeProblem)
         if let applied = await host.configState {
-            status.configRevision = applied.revision
+            status.configRevision = applied.revision ?? Wire.Status.defaultsRevision
             status.configLoadedUsec = applied.loadedUsec
             status.restartNeeded = applied.restartNeeded.isEmpty ? nil : applied.restartNeeded
         }

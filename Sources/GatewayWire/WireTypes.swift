@@ -23,11 +23,11 @@ extension Wire {
         package var platformHealth: [PlatformHealth]?
         /// Set when the durable queue is not in use: why.
         package var storeProblem: String?
-        /// The applied file's revision (the first 12 hex digits of its SHA-256); none for the
-        /// built-in defaults.
-        package var configRevision: String?
+        /// The applied file's revision (the first 12 hex digits of its SHA-256), or `defaults`
+        /// (`Status.defaultsRevision`) when no file was read.
+        package var configRevision: String
         /// When the running configuration was applied (start or reload), microseconds since the epoch.
-        package var configLoadedUsec: Int?
+        package var configLoadedUsec: Int
         /// Keys a reload read but could not apply (`control.socket`, `state_dir`): a restart applies them.
         package var restartNeeded: [String]?
 
@@ -40,7 +40,7 @@ extension Wire {
 
         package init(state: String, reason: String? = nil, pid: Int, version: String, uptimeUsec: Int, turnsInFlight: Int,
                     execRunning: Int, sessions: Int, platforms: [String], platformHealth: [PlatformHealth]? = nil,
-                    storeProblem: String? = nil) {
+                    storeProblem: String? = nil, configRevision: String = Status.defaultsRevision, configLoadedUsec: Int = 0) {
             self.state = state
             self.reason = reason
             self.pid = pid
@@ -52,7 +52,12 @@ extension Wire {
             self.platforms = platforms
             self.platformHealth = platformHealth
             self.storeProblem = storeProblem
+            self.configRevision = configRevision
+            self.configLoadedUsec = configLoadedUsec
         }
+
+        /// `config_revision` when the built-in defaults run (no file was read).
+        package static let defaultsRevision = "defaults"
 
         package init(reading object: WireReader) throws(WireDecodingError) {
             state = try object.required(Key.state)
@@ -66,8 +71,8 @@ extension Wire {
             platforms = try object.required(Key.platforms)
             platformHealth = try object.optional(Key.platformHealth)
             storeProblem = try object.optional(Key.storeProblem)
-            configRevision = try object.optional(Key.configRevision)
-            configLoadedUsec = try object.optional(Key.configLoadedUsec)
+            configRevision = try object.required(Key.configRevision)
+            configLoadedUsec = try object.required(Key.configLoadedUsec)
             restartNeeded = try object.optional(Key.restartNeeded)
         }
 

@@ -78,10 +78,8 @@ enum Output {
             platforms = health.map { "\($0.name) (\($0.health): \($0.detail))" }.joined(separator: "\n           ")
         }
         let durability = status.storeProblem.map { "\n  Durable: NO, queued messages are lost on a restart: \($0)" } ?? ""
-        var config = ""
-        if let loaded = status.configLoadedUsec {
-            config = "\n   Config: " + (status.configRevision.map { "revision \($0)" } ?? "built-in defaults") + ", applied \(timestamp(loaded))"
-        }
+        var config = "\n   Config: " + (status.configRevision == Wire.Status.defaultsRevision ? "built-in defaults" : "revision \(status.configRevision)")
+        if status.configLoadedUsec > 0 { config += ", applied \(timestamp(status.configLoadedUsec))" }
         if let keys = status.restartNeeded, !keys.isEmpty {
             config += "\n           changed in the file, \(restartToApply(keys))"
         }
