@@ -73,6 +73,8 @@ extension Wire {
 
             /// Some change needs a restart (its old value stays until then).
             package var needsRestart: Bool { (changes ?? []).contains { $0.applies == ConfigChange.Applies.restart } }
+            /// Some change could not be applied.
+            package var failed: Bool { (changes ?? []).contains { $0.applies == ConfigChange.Applies.failed } }
         }
     }
 
@@ -81,12 +83,14 @@ extension Wire {
         package static var wireType: String { "ConfigChange" }
         package var section: String
         package var summary: String
-        /// live or restart (`Applies`).
+        /// live, restart or failed (`Applies`).
         package var applies: String
 
         package enum Applies {
             package static let live = "live"
             package static let restart = "restart"
+            /// A reload tried and could not (a platform that would not start with its new settings).
+            package static let failed = "failed"
         }
 
         enum Key: String { case section, summary, applies }

@@ -112,7 +112,12 @@ enum Output {
         let width = changes.map(\.section.count).max() ?? 0
         for change in changes {
             let padding = String(repeating: " ", count: width - change.section.count)
-            lines.append("  \(change.section)\(padding)  \(change.applies == Wire.ConfigChange.Applies.restart ? "[restart]" : "[live]   ")  \(change.summary)")
+            let applies = switch change.applies {
+            case Wire.ConfigChange.Applies.restart: "[restart]"
+            case Wire.ConfigChange.Applies.failed: "[FAILED] "
+            default: "[live]   "
+            }
+            lines.append("  \(change.section)\(padding)  \(applies)  \(change.summary)")
         }
         for problem in result.problems ?? [] { lines.append("warning: \(problem.text)") }
         let waiting = changes.filter { $0.applies == Wire.ConfigChange.Applies.restart }.map(\.section)

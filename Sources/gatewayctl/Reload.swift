@@ -18,8 +18,9 @@ struct Reload: ParsableCommand {
             --check compares the daemon's file (or --config PATH, read by gatewayctl and sent to the \
             daemon) with what runs, per section, and applies nothing.
 
-            Exit codes: 0 valid (and applied), 1 invalid (problems listed), 2 valid, but some changes \
-            need a restart; 3, 4 and 64 as for every command.
+            Exit codes: 0 valid (and applied), 1 invalid (problems listed) or a platform could not \
+            start with its new settings, 2 valid, but some changes need a restart; 3, 4 and 64 as for \
+            every command.
             """)
     @OptionGroup var options: ClientOptions
     @Flag(name: .long, help: "Validate and compare only; apply nothing.")
@@ -55,6 +56,7 @@ struct Reload: ParsableCommand {
         } else {
             print(Output.reloadText(result, file: config, checked: check))
         }
+        if result.failed { throw ExitCode(ExitStatus.failed) }
         if result.needsRestart { throw ExitCode(Self.needsRestart) }
     }
 
@@ -90,7 +92,8 @@ struct Reload: ParsableCommand {
             if count == 0 { break }
             bytes += chunk[..<count]
             guard bytes.count <= maxConfigBytes else {
-                throw CtlFailure(status: ExitStatus.failed, message: "\(path) is larger than \(maxConfigBytes >> 20) MiB; not a config file")
+                throw CtlFailure(status: ExitStatus.failed, message:
+                    "\(path) is larger than \(maxConfigBytes >> 10) KiB, more than a call on the control socket carries; check it with gatewayd --check-config --config \(path)")
             }
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
@@ -99,6 +102,7 @@ struct Reload: ParsableCommand {
         return text
     }
 
-    /// As the daemon's own limit for a config file.
-    static let maxConfigBytes = 4 << 20
+    /// What one call may carry: the control socket takes messages up to 1 MiB, and JSON may
+    /// double a text's size (quotes and backslashes escaped).
+    static let maxConfigBytes = 256 << 10
 }

@@ -53,7 +53,8 @@ extension Daemon {
         for index in changes.indices {
             let section = changes[index].section
             guard section.hasPrefix("platforms."), let outcome = platformOutcomes[String(section.dropFirst("platforms.".count))] else { continue }
-            changes[index].summary += ": \(outcome)"
+            changes[index].summary += ": \(outcome.summary)"
+            if outcome.failed { changes[index].applies = .failed }
         }
         let restartNeeded = changes.filter { $0.applies == .restart }.map(\.section)
         applied = AppliedConfig(revision: checked.outcome.revision, loadedUsec: Self.wallClockMicroseconds(), restartNeeded: restartNeeded)
@@ -66,7 +67,9 @@ extension Daemon {
         ]
         if !restartNeeded.isEmpty { metadata["restart_needed"] = "\(restartNeeded.joined(separator: ","))" }
         let waiting = restartNeeded.isEmpty ? "" : "; \(GatewayText.restartToApply(restartNeeded))"
-        logger.info("configuration reloaded \(source): \(summary)\(waiting)", metadata: metadata)
+        // An error when a platform could not take its new settings: the reload did not do all it said.
+        let level: Logger.Level = changes.contains { $0.applies == .failed } ? .error : .info
+        logger.log(level: level, "configuration reloaded \(source): \(summary)\(waiting)", metadata: metadata)
         let line = status.reset(to: await dispatcher.snapshot, platformCount: await platformNames.count)
         notify { try $0.ready(status: line) }
         return ReloadOutcome(applied: true, revision: checked.outcome.revision, changes: changes, warnings: checked.warnings)

@@ -178,3 +178,76 @@ struct ReloadPlatformsTests {
         #expect(log.contains("restart to apply control.socket"), "\(log)")
     }
 }
+
+/// Platforms added, removed, and one that cannot start with its new settings: the webhook alone
+/// (no ngircd needed).
+@Suite("Reload adds and removes platforms", .timeLimit(.minutes(1)), .ownThread)
+struct ReloadAddRemoveTests {
+    /// A TCP listener on a loopback port, holding it so that nothing else can bind it.
+    final class PortHolder {
+        let port = freeLoopbackPort()
+        private let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+
+        init() throws {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0, listen(fd, 1) == 0 else { throw IRCTestError("cannot hold port \(port): errno \(errno)") }
+        }
+
+        deinit { close(fd) }
+    }
+
+    @Test("an added webhook starts; one whose new listen address is taken keeps its old one (exit 1, FAILED); a removed one stops")
+    func addRemove() throws {
+        let setup = try ReloadPlatformsTests.Setup()
+        defer { try? FileManager.default.removeItem(atPath: setup.directory) }
+        let holder = try PortHolder()
+        func write(webhook: Int?) throws {
+            try """
+                control: {socket: \(setup.socket)}
+                agent: {backend: command, command: ["/bin/sh", "\(setup.directory)/agent.sh"]}
+                access: {allowed_users: ["webhook:*", "local:*"]}
+                platforms:
+                  local: {enabled: true}
+                \(webhook.map { "  webhook: {listen: \"127.0.0.1:\($0)\", secret_file: \(setup.directory)/secret}" } ?? "")
+                state_dir: \(setup.directory)/state
+                """.write(toFile: setup.config, atomically: true, encoding: .utf8)
+        }
+        func post() throws -> String {
+            let child = try setup.post("hello")
+            let output = child.readToEnd()
+            _ = child.wait()
+            return String(decoding: output.standardOutput, as: UTF8.self)
+        }
+        try write(webhook: nil)
+        let daemon = try ForegroundDaemon([TestPaths.product("gatewayd"), "--config", setup.config, "--log-target", "console"],
+                                          environment: environment(with: [:]), directory: setup.directory)
+        try write(webhook: setup.webhookPort)
+        let added = try setup.ctl(["reload"])
+        #expect(added.status == 0, "\(added.standardOutput) \(added.standardError)")
+        #expect(added.standardOutput.contains("platforms.webhook  [live]     added (starts): started"), "\(added.standardOutput)")
+        #expect(try post() == #"{"replies":["done"]} 200"#)
+
+        try write(webhook: holder.port)
+        let taken = try setup.ctl(["reload"])
+        #expect(taken.status == 1, "\(taken.standardOutput) \(taken.standardError)")
+        #expect(taken.standardOutput.contains("[FAILED]") && taken.standardOutput.contains("running with the old settings"),
+                "\(taken.standardOutput)")
+        #expect(try post() == #"{"replies":["done"]} 200"#, "still on the old address")
+        #expect(try setup.ctl(["status"]).standardOutput.contains("webhook (up: listening on 127.0.0.1:\(setup.webhookPort))"))
+
+        try write(webhook: nil)
+        let removed = try setup.ctl(["--json", "reload"])
+        #expect(removed.status == 0)
+        #expect(removed.standardOutput.contains(#""summary":"removed (stops): stopped""#), "\(removed.standardOutput)")
+        #expect(try post().hasSuffix(" 000"), "nothing listens any more")
+        #expect(try setup.ctl(["--json", "status"]).standardOutput.contains(#""platforms":["local"]"#))
+        let (exit, log) = daemon.stop()
+        #expect(exit == 0, "\(log)")
+    }
+}

@@ -7,6 +7,8 @@ package struct ConfigChange: Sendable, Equatable {
         case live
         /// A reload keeps the old value (`control.socket`, `state_dir`): only a restart applies it.
         case restart
+        /// A reload tried and could not (a platform that would not start with its new settings).
+        case failed
     }
 
     /// `quick_commands`, `agent`, `platforms.irc`, `control.socket`, ...

@@ -64,10 +64,17 @@ actor PlatformSet {
         }
     }
 
+    /// What a reload did to one platform.
+    struct Outcome {
+        var summary: String
+        /// It could not start with its new settings (it runs with the old ones, or not at all).
+        var failed = false
+    }
+
     /// Puts `settings` (a reloaded file's `platforms`) in force, one platform at a time;
     /// returns what happened to each platform that changed, for the reply and the journal.
-    func apply(_ settings: [String: any PlatformSettings]) async -> [String: String] {
-        var outcomes: [String: String] = [:]
+    func apply(_ settings: [String: any PlatformSettings]) async -> [String: Outcome] {
+        var outcomes: [String: Outcome] = [:]
         for name in Set(running.keys).union(settings.keys).sorted() {
             let current = running[name], wanted = settings[name]
             switch (current, wanted) {
@@ -75,25 +82,27 @@ actor PlatformSet {
             case let (current?, nil):
                 running[name] = nil
                 await current.adapter.stop(flushingWithin: GatewayConstants.replyFlushMargin)
-                outcomes[name] = "stopped"
+                outcomes[name] = Outcome(summary: "stopped")
             case let (nil, wanted?):
-                outcomes[name] = await start(name, wanted) ?? "started"
+                let problem = await start(name, wanted)
+                outcomes[name] = Outcome(summary: problem ?? "started", failed: problem != nil)
             case let (current?, wanted?):
                 guard let keys = wanted.changedKeys(fromAny: current.settings), !keys.isEmpty else { continue }
                 if await current.adapter.apply(wanted) {
                     running[name] = (current.adapter, wanted)
-                    outcomes[name] = "applied on the open connection"
+                    outcomes[name] = Outcome(summary: "applied on the open connection")
                     continue
                 }
                 running[name] = nil
                 await current.adapter.stop(flushingWithin: GatewayConstants.replyFlushMargin)
                 guard let problem = await start(name, wanted) else {
-                    outcomes[name] = "restarted with the new settings"
+                    outcomes[name] = Outcome(summary: "restarted with the new settings")
                     continue
                 }
                 // The old settings worked: back to them rather than leaving the platform down.
                 let restored = await start(name, current.settings)
-                outcomes[name] = problem + (restored == nil ? "; running with the old settings" : "; \(restored!), the platform is down")
+                outcomes[name] = Outcome(summary: problem + (restored.map { "; with the old settings too (\($0)): the platform is down" }
+                    ?? "; running with the old settings"), failed: true)
             }
         }
         return outcomes
