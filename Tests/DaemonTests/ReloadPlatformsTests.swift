@@ -183,30 +183,11 @@ struct ReloadPlatformsTests {
 /// (no ngircd needed).
 @Suite("Reload adds and removes platforms", .timeLimit(.minutes(1)), .ownThread)
 struct ReloadAddRemoveTests {
-    /// A TCP listener on a loopback port, holding it so that nothing else can bind it.
-    final class PortHolder {
-        let port = freeLoopbackPort()
-        private let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-
-        init() throws {
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard bound == 0, listen(fd, 1) == 0 else { throw IRCTestError("cannot hold port \(port): errno \(errno)") }
-        }
-
-        deinit { close(fd) }
-    }
-
     @Test("an added webhook starts; one whose new listen address is taken keeps its old one (exit 1, FAILED); a removed one stops")
     func addRemove() throws {
         let setup = try ReloadPlatformsTests.Setup()
         defer { try? FileManager.default.removeItem(atPath: setup.directory) }
-        let holder = try PortHolder()
+        let holder = try LoopbackListener()  // holds a port: the webhook cannot bind it
         func write(webhook: Int?) throws {
             try """
                 control: {socket: \(setup.socket)}
