@@ -16,7 +16,7 @@ package actor Dispatcher {
     var lifecycle = LifecycleMachine()
     var sessions: [String: Session] = [:]
     var counters = GatewayCounters()
-    var execRunner: ProcessRunner
+    let execRunner: ProcessRunner
     let agent: any AgentBackend
     let clock: any GatewayClock
     var nextTurnID: UInt64 = 1
@@ -97,9 +97,7 @@ package actor Dispatcher {
     package func reload(_ newConfig: GatewayConfig) {
         let wasRunning = lifecycle.state == .running
         if wasRunning { lifecycle.move(to: .reloading); publish(.stateChanged(lifecycle.state)) }
-        if newConfig.exec.maxConcurrent != config.exec.maxConcurrent {
-            execRunner = ProcessRunner(maxConcurrent: newConfig.exec.maxConcurrent)
-        }
+        execRunner.setMaxConcurrent(newConfig.exec.maxConcurrent)
         config = newConfig
         access = AccessPolicy(newConfig.access)
         if wasRunning { lifecycle.move(to: .running); publish(.stateChanged(lifecycle.state)) }
