@@ -87,8 +87,11 @@ struct GatewaydCommand: AsyncParsableCommand {
         }
         var settings = checked.outcome.config
         if let stateDirectory { settings.stateDirectory = stateDirectory }
+        // Before the store opens and anything serves: a second instance stops here (exit 78).
+        let stateLock = try InstanceGuard.claim(settings, socketOverride: socket, logger: logger)
         let daemon = Daemon(configPath: configPath, configExplicit: config != nil, config: settings, adapters: checked.adapters,
-                            socketOverride: socket, stateDirectoryOverride: stateDirectory, eventLoops: eventLoops, logger: logger)
+                            socketOverride: socket, stateDirectoryOverride: stateDirectory, stateLock: stateLock,
+                            eventLoops: eventLoops, logger: logger)
         let status = await daemon.run()
         throw ExitCode(status)
     }

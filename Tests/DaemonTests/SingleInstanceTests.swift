@@ -1,0 +1,131 @@
+import Foundation
+import GatewayCore
+import GatewayTestSupport
+import Testing
+
+/// One gatewayd per state directory and per control socket, with the built daemon: a second one
+/// exits 78 at once (before READY=1, before it binds anything), naming the first one's PID and
+/// the path; the first serves on; a first one killed with SIGKILL leaves nothing that blocks
+/// the next start.
+@Suite("One instance per state directory", .timeLimit(.minutes(2)), .ownThread)
+struct SingleInstanceTests {
+    /// A scratch directory with a config file and gatewayctl against a socket in it.
+    struct Setup {
+        let directory = makeTemporaryDirectory("gatewayd-instance")
+        var config: String { directory + "/gatewayd.yaml" }
+
+        init() throws {
+            try "quick_commands:\n  up: {type: exec, command: \"echo up\"}\n".write(toFile: config, atomically: true, encoding: .utf8)
+        }
+
+        func arguments(socket: String, stateDirectory: String) -> [String] {
+            [TestPaths.product("gatewayd"), "--config", config, "--socket", socket, "--state-dir", stateDirectory,
+             "--log-target", "console"]
+        }
+
+        /// A daemon up to READY=1.
+        func start(socket: String, stateDirectory: String) throws -> ForegroundDaemon {
+            try ForegroundDaemon(arguments(socket: socket, stateDirectory: stateDirectory), environment: environment(with: [:]),
+                                 directory: directory)
+        }
+
+        /// A daemon that is expected to give up: its exit status, its log and how long it ran
+        /// (nil status when it was still running after 30 s, and was killed).
+        func startRefused(socket: String, stateDirectory: String) throws -> (status: Int32?, log: String, elapsed: Duration) {
+            let began = ContinuousClock.now
+            let child = try TestChild(arguments(socket: socket, stateDirectory: stateDirectory), environment: environment(with: [:]),
+                                      standardOutput: .null, standardError: .pipe)
+            let exited = waitForExit(of: child.pid, timeout: .seconds(30))
+            let elapsed = ContinuousClock.now - began
+            if !exited { kill(child.pid, SIGKILL) }
+            let log = String(decoding: child.readToEnd().standardError, as: UTF8.self)
+            let status = child.wait()
+            return (exited ? status : nil, log, elapsed)
+        }
+
+        func ctl(_ socket: String, _ arguments: [String]) throws -> ProcessOutput {
+            try run([TestPaths.product("gatewayctl"), "--socket", socket] + arguments)
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    @Test("same state directory, another socket: the second exits 78 at once naming the first's PID and the path; the first serves on")
+    func sameStateDirectory() throws {
+        let setup = try Setup()
+        defer { setup.remove() }
+        let state = setup.directory + "/state", first = setup.directory + "/first", second = setup.directory + "/second"
+        let daemon = try setup.start(socket: first, stateDirectory: state)
+        let refused = try setup.startRefused(socket: second, stateDirectory: state)
+        let check = try run([TestPaths.product("gatewayd"), "--check-config", "--config", setup.config, "--state-dir", state])
+        let status = try setup.ctl(first, ["status"])
+        let quick = try setup.ctl(first, ["quick", "run", "up"])
+        let (exit, log) = daemon.stop()
+        print("second gatewayd on one state directory: exit \(refused.status.map(String.init) ?? "none") after \(refused.elapsed)")
+        #expect(refused.status == GatewayConstants.ExitStatus.configInvalid, "\(refused.log)")
+        #expect(refused.elapsed < .seconds(10), "it gives up at once, it does not wait for anything")
+        #expect(refused.log.contains("PID \(daemon.process.pid)"), "\(refused.log)")
+        #expect(refused.log.contains(state + "/gatewayd.lock"), "\(refused.log)")
+        #expect(!refused.log.contains("gatewayd \(GatewayConstants.version) ready"), "\(refused.log)")
+        #expect(access(second, F_OK) != 0, "it bound nothing")
+        #expect(check.status == 0, "--check-config takes no lock: \(check.standardOutput)")
+        #expect(status.status == 0 && status.standardOutput.hasPrefix("● gatewayd — running"), "\(status.standardOutput)")
+        #expect(!status.standardOutput.contains("Durable: NO"), "\(status.standardOutput)")
+        #expect(quick.standardOutput == "up\n")
+        #expect(exit == 0, "\(log)")
+    }
+
+    @Test("same control socket, another state directory: the second exits 78 naming the first's PID and the socket")
+    func sameSocket() throws {
+        let setup = try Setup()
+        defer { setup.remove() }
+        let socket = setup.directory + "/control"
+        let daemon = try setup.start(socket: socket, stateDirectory: setup.directory + "/first")
+        let refused = try setup.startRefused(socket: socket, stateDirectory: setup.directory + "/second")
+        let status = try setup.ctl(socket, ["status"])
+        let (exit, log) = daemon.stop()
+        print("second gatewayd on one control socket: exit \(refused.status.map(String.init) ?? "none") after \(refused.elapsed)")
+        #expect(refused.status == GatewayConstants.ExitStatus.configInvalid, "\(refused.log)")
+        #expect(refused.elapsed < .seconds(10))
+        #expect(refused.log.contains("PID \(daemon.process.pid)"), "\(refused.log)")
+        #expect(refused.log.contains(socket), "\(refused.log)")
+        #expect(access(setup.directory + "/second/state.db", F_OK) != 0, "it opened no store")
+        #expect(status.status == 0, "\(status.standardError)")
+        #expect(exit == 0, "\(log)")
+    }
+
+    @Test("the first killed with SIGKILL: its lock file and socket file stay behind, and a new one starts on both")
+    func staleAfterKill() throws {
+        let setup = try Setup()
+        defer { setup.remove() }
+        let state = setup.directory + "/state", socket = setup.directory + "/control"
+        let killed = try setup.start(socket: socket, stateDirectory: state)
+        kill(killed.process.pid, SIGKILL)
+        _ = killed.process.readToEnd()
+        #expect(killed.process.wait() == 128 + SIGKILL)
+        #expect(access(state + "/gatewayd.lock", F_OK) == 0 && access(socket, F_OK) == 0, "both files outlive it")
+        let daemon = try setup.start(socket: socket, stateDirectory: state)
+        let holder = try String(contentsOfFile: state + "/gatewayd.lock", encoding: .utf8)
+        let status = try setup.ctl(socket, ["status"])
+        let (exit, log) = daemon.stop()
+        #expect(holder == "\(daemon.process.pid)\n")
+        #expect(status.status == 0, "\(status.standardError)")
+        #expect(exit == 0, "\(log)")
+    }
+
+    @Test("a state directory whose lock cannot be taken: it serves without durability, and says why")
+    func unlockable() throws {
+        let setup = try Setup()
+        defer { setup.remove() }
+        let socket = setup.directory + "/control"
+        // Below a regular file: neither the directory nor the lock file can exist.
+        let daemon = try setup.start(socket: socket, stateDirectory: setup.config + "/state")
+        let status = try setup.ctl(socket, ["status"])
+        let quick = try setup.ctl(socket, ["quick", "run", "up"])
+        let (exit, log) = daemon.stop()
+        #expect(status.standardOutput.contains("Durable: NO"), "\(status.standardOutput)")
+        #expect(status.standardOutput.contains("cannot lock \(setup.config)/state/gatewayd.lock"), "\(status.standardOutput)")
+        #expect(quick.standardOutput == "up\n")
+        #expect(exit == 0, "\(log)")
+    }
+}
