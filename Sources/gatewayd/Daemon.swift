@@ -219,7 +219,11 @@ actor Daemon: GatewayControlHost {
             } catch {
                 // Another gatewayd bound it since the start's check (`InstanceGuard`): 78, as then.
                 let taken = (error as? VarlinkSocketError)?.code == EADDRINUSE
-                logger.critical("cannot serve the control socket: \(describeSystemError(error))", metadata: ["event": "socket_failed"])
+                if taken, let path = Self.controlSocketPath(config, override: socketOverride) {
+                    InstanceGuard.reportSocketInUse(path: path, holder: VarlinkServer.listeningProcess(at: path), logger: logger)
+                } else {
+                    logger.critical("cannot serve the control socket: \(describeSystemError(error))", metadata: ["event": "socket_failed"])
+                }
                 // The adapters are up and turns may run: interrupt them; the adapters then
                 // leave the networks properly (IRC's QUIT), not by the process vanishing.
                 await dispatcher.interruptTurnsNow()

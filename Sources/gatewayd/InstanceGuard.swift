@@ -34,16 +34,27 @@ enum InstanceGuard {
         let activated = (try? SocketActivation.listener(named: GatewayConstants.controlSocketName)) ?? nil
         if activated == nil, let path = Daemon.controlSocketPath(config, override: socketOverride),
            let holder = VarlinkServer.listeningProcess(at: path) {
-            try refuse(GatewayText.controlSocketInUse(path: path, holder: holder.pid, name: holder.name),
-                   ["path": "\(path)", "holder_pid": "\(holder.pid)"], logger)
+            reportSocketInUse(path: path, holder: holder, logger: logger)
+            throw ExitCode(GatewayConstants.ExitStatus.configInvalid)
         }
         return lock
     }
 
+    /// The control socket at `path` is served by `holder` (nil: it no longer answers), found
+    /// before the start or when the bind was refused.
+    static func reportSocketInUse(path: String, holder: ListeningProcess?, logger: Logger) {
+        report(GatewayText.controlSocketInUse(path: path, holder: holder?.pid, name: holder?.name),
+               ["path": "\(path)", "holder_pid": "\(holder.map { String($0.pid) } ?? "")"], logger)
+    }
+
     private static func refuse(_ message: String, _ metadata: Logger.Metadata, _ logger: Logger) throws(ExitCode) -> Never {
+        report(message, metadata, logger)
+        throw ExitCode(GatewayConstants.ExitStatus.configInvalid)
+    }
+
+    private static func report(_ message: String, _ metadata: Logger.Metadata, _ logger: Logger) {
         logger.critical("\(message)", metadata: metadata.merging([
             "event": "instance_conflict", "MESSAGE_ID": "\(GatewayMessageID.instanceConflict)",
         ]) { $1 })
-        throw ExitCode(GatewayConstants.ExitStatus.configInvalid)
     }
 }

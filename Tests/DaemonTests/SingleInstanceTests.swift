@@ -94,6 +94,35 @@ struct SingleInstanceTests {
         #expect(exit == 0, "\(log)")
     }
 
+    @Test("the socket taken by another gatewayd while this one waited for IRC to register: exit 78 (not 1), naming the one that took it")
+    func socketTakenDuringStart() throws {
+        let setup = try Setup()
+        defer { setup.remove() }
+        let socket = setup.directory + "/control"
+        // An IRC server that accepts and never speaks: the start waits (5 s at most) for the
+        // adapter to register, past the instance check and before it binds the socket.
+        let server = try SilentListener()
+        let waiting = setup.directory + "/irc.yaml"
+        try "platforms:\n  irc: {server: \"127.0.0.1:\(server.port)\", nick: gatewayd}\n".write(toFile: waiting, atomically: true, encoding: .utf8)
+        let late = try TestChild([TestPaths.product("gatewayd"), "--config", waiting, "--socket", socket, "--state-dir", setup.directory + "/late",
+                                  "--log-target", "console"],
+                                 environment: environment(with: [:]), standardOutput: .null, standardError: .pipe)
+        let connection = server.accept(timeout: .seconds(30))
+        defer { if connection >= 0 { close(connection) } }
+        let daemon = try setup.start(socket: socket, stateDirectory: setup.directory + "/first")
+        let exited = waitForExit(of: late.pid, timeout: .seconds(30))
+        if !exited { kill(late.pid, SIGKILL) }
+        let log = String(decoding: late.readToEnd().standardError, as: UTF8.self)
+        let status = late.wait()
+        let served = try setup.ctl(socket, ["status"])
+        let (exit, firstLog) = daemon.stop()
+        #expect(connection >= 0, "the late one connected to IRC")
+        #expect(exited && status == GatewayConstants.ExitStatus.configInvalid, "status \(status): \(log)")
+        #expect(log.contains("PID \(daemon.process.pid)") && log.contains(socket), "\(log)")
+        #expect(served.status == 0, "the first serves on: \(served.standardError)")
+        #expect(exit == 0, "\(firstLog)")
+    }
+
     @Test("the first killed with SIGKILL: its lock file and socket file stay behind, and a new one starts on both")
     func staleAfterKill() throws {
         let setup = try Setup()
@@ -127,5 +156,37 @@ struct SingleInstanceTests {
         #expect(status.standardOutput.contains("cannot lock \(setup.config)/state/gatewayd.lock"), "\(status.standardOutput)")
         #expect(quick.standardOutput == "up\n")
         #expect(exit == 0, "\(log)")
+    }
+}
+
+/// A TCP listener on 127.0.0.1 that accepts and never says anything (an IRC server that does
+/// not let the gateway register).
+private final class SilentListener {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound, listen(fd, 8) == 0 else { throw ListenFailed(errno: errno) }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
+
+    struct ListenFailed: Error { let errno: Int32 }
+
+    /// The next connection, or -1 when none came within `timeout`.
+    func accept(timeout: Duration) -> Int32 {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&entry, 1, Int32(timeout.components.seconds * 1000)) == 1 else { return -1 }
+        return Glibc.accept(fd, nil, nil)
     }
 }
