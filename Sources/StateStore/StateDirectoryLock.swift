@@ -34,7 +34,8 @@ package final class StateDirectoryLock: Sendable {
         let path = directory + "/" + fileName
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
-            return .failure(StateDirectoryLockError(.unavailable, path: path, errno: errno))
+            let code = errno
+            return .failure(probeReadOnly(path) ?? StateDirectoryLockError(.unavailable, path: path, errno: code))
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
@@ -52,6 +53,19 @@ package final class StateDirectoryLock: Sendable {
             return .failure(StateDirectoryLockError(.unavailable, path: path, errno: code))
         }
         return .success(StateDirectoryLock(path: path, descriptor: fd))
+    }
+
+    /// A lock file this process may read but not write (the directory read-only to it, as
+    /// `ProtectSystem=strict` makes another unit's state directory): `flock` needs no write
+    /// access, so a live holder is still seen (`.held`). Free, it is let go at once: a process
+    /// that cannot write there must not keep the rightful one out. nil when it is not held.
+    private static func probeReadOnly(_ path: String) -> StateDirectoryLockError? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) != 0 else { return nil }
+        guard errno == EWOULDBLOCK else { return nil }
+        return StateDirectoryLockError(.held, path: path, holder: readHolder(fd))
     }
 
     /// The PID the holder wrote. It writes it right after taking the lock, so a file still empty

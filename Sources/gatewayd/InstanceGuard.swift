@@ -12,8 +12,9 @@ import Varlink
 /// same bot.
 ///
 /// - The state directory: `StateDirectoryLock` (a `flock` the kernel drops with its holder, so a
-///   `kill -9`'d one never blocks the next start). A directory whose lock cannot be taken at all
-///   (not creatable, read-only) leaves the daemon serving without durability, as a store that
+///   `kill -9`'d one never blocks the next start; a lock file this process may only read still
+///   shows a live holder). A directory whose lock cannot be taken at all (not creatable,
+///   read-only and unlocked) leaves the daemon serving without durability, as a store that
 ///   cannot be opened does: nothing then writes there, so two such daemons cannot collide.
 /// - The control socket, unless systemd passes it: whoever answers on the path (SO_PEERCRED
 ///   names it). `VarlinkServer.bind` refuses a live socket again when it binds, after the

@@ -123,6 +123,35 @@ struct SingleInstanceTests {
         #expect(exit == 0, "\(firstLog)")
     }
 
+    @Test("a second one that may read the state directory but not write it (another unit's, under ProtectSystem=strict): still 78 naming the first",
+          .enabled(if: geteuid() == 0, "needs root to run the second daemon as another user"))
+    func readOnlyView() throws {
+        let setup = try Setup()
+        defer { setup.remove() }
+        let state = setup.directory + "/state", own = setup.directory + "/nobody"
+        let daemon = try setup.start(socket: setup.directory + "/control", stateDirectory: state)
+        // Readable by all, writable by root only: nobody opens the lock file read-only at best.
+        for path in [setup.directory, state] { chmod(path, 0o755) }
+        chmod(setup.config, 0o644)
+        chmod(state + "/gatewayd.lock", 0o644)
+        mkdir(own, 0o755)
+        chown(own, 65534, 65534)
+        let began = ContinuousClock.now
+        let second = try TestChild(["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+                                       + setup.arguments(socket: own + "/control", stateDirectory: state),
+                                   environment: environment(with: [:]), standardOutput: .null, standardError: .pipe)
+        let exited = waitForExit(of: second.pid, timeout: .seconds(30))
+        if !exited { kill(second.pid, SIGKILL) }
+        let log = String(decoding: second.readToEnd().standardError, as: UTF8.self)
+        let status = second.wait()
+        let elapsed = ContinuousClock.now - began
+        let (exit, firstLog) = daemon.stop()
+        #expect(exited && status == GatewayConstants.ExitStatus.configInvalid, "status \(status) after \(elapsed): \(log)")
+        #expect(log.contains("PID \(daemon.process.pid)") && log.contains(state + "/gatewayd.lock"), "\(log)")
+        #expect(access(own + "/control", F_OK) != 0, "it bound nothing")
+        #expect(exit == 0, "\(firstLog)")
+    }
+
     @Test("the first killed with SIGKILL: its lock file and socket file stay behind, and a new one starts on both")
     func staleAfterKill() throws {
         let setup = try Setup()
