@@ -15,7 +15,11 @@ struct SingleInstanceTests {
         var config: String { directory + "/gatewayd.yaml" }
 
         init() throws {
-            try "quick_commands:\n  up: {type: exec, command: \"echo up\"}\n".write(toFile: config, atomically: true, encoding: .utf8)
+            try """
+                quick_commands:
+                  up: {type: exec, command: "echo up"}
+                  hold: {type: exec, command: 'echo go > "$1"; read line < "$2"', args: pass}
+                """.write(toFile: config, atomically: true, encoding: .utf8)
         }
 
         func arguments(socket: String, stateDirectory: String) -> [String] {
@@ -152,15 +156,23 @@ struct SingleInstanceTests {
         #expect(exit == 0, "\(firstLog)")
     }
 
-    @Test("the first killed with SIGKILL: its lock file and socket file stay behind, and a new one starts on both")
-    func staleAfterKill() throws {
+    @Test("the first killed with SIGKILL while its quick command runs on: the lock file and socket file stay behind, and a new one starts on both")
+    func staleAfterKill() async throws {
         let setup = try Setup()
         defer { setup.remove() }
         let state = setup.directory + "/state", socket = setup.directory + "/control"
         let killed = try setup.start(socket: socket, stateDirectory: state)
+        // A quick command that outlives the daemon (its own process group): it must not hold
+        // the lock on (the file is close-on-exec, and only fds 0-2 reach a child).
+        let started = FIFOSignal(), gate = FIFOSignal()
+        defer { gate.send("release") }
+        let client = try TestChild([TestPaths.product("gatewayctl"), "--socket", socket, "quick", "run", "hold", started.path, gate.path],
+                                   standardOutput: .null, standardError: .null)
+        #expect(await started.waitForLine(timeout: .seconds(30)) == "go")
         kill(killed.process.pid, SIGKILL)
         _ = killed.process.readToEnd()
         #expect(killed.process.wait() == 128 + SIGKILL)
+        _ = client.wait()
         #expect(access(state + "/gatewayd.lock", F_OK) == 0 && access(socket, F_OK) == 0, "both files outlive it")
         let daemon = try setup.start(socket: socket, stateDirectory: state)
         let holder = try String(contentsOfFile: state + "/gatewayd.lock", encoding: .utf8)
