@@ -22,7 +22,8 @@ struct GatewaydCommand: AsyncParsableCommand {
             fields when systemd connected stderr to journald, and to stderr as text otherwise.
 
             Steer a running daemon with gatewayctl; read its logs with journalctl -u gatewayd.
-            Exit status 78: the configuration is invalid.
+            Exit status 78: the configuration is invalid, or another gatewayd holds the state directory \
+            (state_dir/gatewayd.lock) or serves the control socket (the message names its PID).
             """,
         version: GatewayConstants.version
     )
