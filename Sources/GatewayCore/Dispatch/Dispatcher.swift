@@ -16,7 +16,7 @@ package actor Dispatcher {
     var lifecycle = LifecycleMachine()
     var sessions: [String: Session] = [:]
     var counters = GatewayCounters()
-    var execRunner: ProcessRunner
+    let execRunner: ProcessRunner
     /// Read when a turn starts: a reload's new agent serves the turns that start after it.
     var agent: any AgentBackend
     let clock: any GatewayClock
@@ -99,9 +99,7 @@ package actor Dispatcher {
     package func reload(_ newConfig: GatewayConfig, agent newAgent: (any AgentBackend)? = nil) {
         let wasRunning = lifecycle.state == .running
         if wasRunning { lifecycle.move(to: .reloading); publish(.stateChanged(lifecycle.state)) }
-        if newConfig.exec.maxConcurrent != config.exec.maxConcurrent {
-            execRunner = ProcessRunner(maxConcurrent: newConfig.exec.maxConcurrent)
-        }
+        execRunner.setMaxConcurrent(newConfig.exec.maxConcurrent)
         config = newConfig
         if let newAgent { agent = newAgent }
         access = AccessPolicy(newConfig.access)
