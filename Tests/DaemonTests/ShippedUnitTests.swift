@@ -61,9 +61,18 @@ struct ShippedUnitTests {
             echo "db=$(stat -c %U /var/lib/gatewayd/state.db)"
             echo "quick=$($CTL quick run uptime | grep -c 'load average') rc=$?"
             first=$(show gatewayd.service MainPID)
+            # An edit of the shipped file, previewed, then applied by `systemctl reload`.
+            sed -i 's/^quick_commands:.*/&\\n  hello: {type: exec, command: "echo hello"}/' /etc/gatewayd/gatewayd.yaml
+            $CTL reload --check > check.out; echo "check_rc=$? check=$(grep -c 'quick_commands .*added hello' check.out)"
             systemctl --user reload gatewayd.service || fail reload
             wait_for gatewayd.service ActiveState active
             echo "reloaded=$(state gatewayd.service) same_pid=$([ "$(show gatewayd.service MainPID)" = "$first" ] && echo yes)"
+            echo "hello=$($CTL quick run hello)"
+            revision=$(sha256sum /etc/gatewayd/gatewayd.yaml | cut -c1-12)
+            journalctl --sync
+            echo "journal_revision=$(journalctl --no-pager -o export MESSAGE_ID=\(GatewayMessageID.reloaded) | grep -c "^GATEWAY_CONFIG_REVISION=$revision")"
+            echo "catalog=$(journalctl --no-pager -x MESSAGE_ID=\(GatewayMessageID.reloaded) | grep -c 'Preview a change with')"
+            echo "status_revision=$($CTL status | grep -c "Config: revision $revision, applied")"
             systemctl --user restart gatewayd.service || fail restart
             echo "restarted=$(state gatewayd.service)"
             echo "after_restart=$($CTL status | head -1)"
@@ -89,6 +98,11 @@ struct ShippedUnitTests {
         #expect(result["db"] == "gatewayd")
         #expect(result["quick"] == "1 rc=0")
         #expect(result["reloaded"] == "ActiveState=active ExecMainStatus=0 NRestarts=0 Result=success  same_pid=yes")
+        #expect(result["check_rc"] == "0 check=1", "reload --check named the added command, all live: \(output.standardOutput)")
+        #expect(result["hello"] == "hello", "applied by systemctl reload")
+        #expect(result["journal_revision"] == "1", "one reload record, with the file's revision")
+        #expect(result["catalog"] == "1", "the catalog explains the record")
+        #expect(result["status_revision"] == "1")
         #expect(result["restarted"] == "ActiveState=active ExecMainStatus=0 NRestarts=0 Result=success ")
         #expect(result["after_restart"]?.hasPrefix("● gatewayd — running") == true,
                 "the socket survived the restart: \(result["after_restart"] ?? "")")
