@@ -76,11 +76,14 @@ extension Daemon {
     }
 
     /// A file's configuration as this process would run it: `--state-dir` and `--socket` win
-    /// over the file, so a file that differs only there changes nothing.
+    /// over the file, and a socket systemd passed makes `control.socket` and its mode the socket
+    /// unit's business; a file that differs only there changes nothing (a restart would not
+    /// apply it either).
     private func effective(_ file: GatewayConfig) -> GatewayConfig {
         var effective = file
         if let stateDirectoryOverride { effective.stateDirectory = stateDirectoryOverride }
-        if socketOverride != nil { effective.control.socket = config.control.socket }
+        if socketOverride != nil || socketActivated { effective.control.socket = config.control.socket }
+        if socketActivated { effective.control.socketMode = config.control.socketMode }
         return effective
     }
 

@@ -30,6 +30,8 @@ actor Daemon: GatewayControlHost {
     let control = ControlService()
     /// The control interface, kept to put reloaded permissions in force.
     var controlInterface: GatewayInterface?
+    /// The control socket came from systemd (`gatewayd.socket`): `control.socket` is unused.
+    var socketActivated = false
     /// The event loops of the control socket, the webhook and IRC.
     let eventLoops: any EventLoopGroup
     /// Why the daemon exits and how long adapters may still deliver, decided at the drain's end.
