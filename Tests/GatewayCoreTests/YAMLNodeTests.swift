@@ -33,6 +33,21 @@ struct YAMLNodeTests {
         #expect(try node("off").bool == false)
     }
 
+    @Test("a sign after the first, or after 0x/0o, is no number (and -0x-8000000000000000 no trap)")
+    func signs() throws {
+        func node(_ text: String) throws -> YAMLNode { try #require(try YAMLNode.parse(text)) }
+        for text in ["-0x-8000000000000000", "-0o-1000000000000000000000", "--5", "+-5", "0x-5", "0o+7", "-", "0x", "9223372036854775808"] {
+            #expect(try node(text).int == nil, "\(text)")
+        }
+        #expect(try node("-9223372036854775808").int == Int.min)
+        #expect(try node("9223372036854775807").int == Int.max)
+        #expect(try node("-0x10").int == -16)
+        #expect(try node("+0o17").int == 15)
+        #expect(try node("0").int == 0)
+        #expect(try node("-0").int == 0)
+        #expect(try node("1_0").int == 10)
+    }
+
     @Test("an alias is refused with its line (the config needs none); an anchor alone is harmless")
     func aliases() throws {
         let error = #expect(throws: YAMLError.self) { try YAMLNode.parse("base: &b {timeout: 5}\nother: *b\n") }
