@@ -50,6 +50,10 @@ extension Daemon {
         // control.admin_group as the new file says, and the group database says now.
         applyControlPermissions(controlPermissions(next))
         let platformOutcomes = await platforms.apply(next.platforms.network)
+        // What serves, not what the file asked for: a platform that could not take its new
+        // settings runs with its old ones (or not at all), so the next reload and `reload
+        // --check` still show that change (and try it again) instead of "no changes".
+        config.platforms.network = await platforms.settings
         for index in changes.indices {
             let section = changes[index].section
             guard section.hasPrefix("platforms."), let outcome = platformOutcomes[String(section.dropFirst("platforms.".count))] else { continue }

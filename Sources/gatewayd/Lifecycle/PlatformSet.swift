@@ -31,6 +31,9 @@ actor PlatformSet {
 
     var names: [String] { running.keys.sorted() }
 
+    /// The settings each running adapter serves with (after a failed reload: the old ones).
+    var settings: [String: any PlatformSettings] { running.mapValues(\.settings) }
+
     /// Starts every adapter at once; the first failure is thrown, after the others that did
     /// start are stopped again (the daemon then exits without them half-running).
     func startAll() async throws {
