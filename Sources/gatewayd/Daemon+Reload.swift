@@ -20,6 +20,13 @@ extension Daemon {
             return ReloadOutcome(applied: false, revision: outcome.outcome.revision,
                                  changes: ConfigChange.changes(from: config, to: effective(outcome.outcome.config)), warnings: outcome.warnings)
         }
+        if let reason = await stopUnderWay() {
+            // As a SIGHUP then is ignored: the shutdown stops the adapters (a reload would start
+            // new ones after it), and RELOADING=1 and READY=1 must not follow STOPPING=1.
+            logger.notice("reload refused: the gateway is \(reason.gerund)", metadata: ["event": "reload_ignored"])
+            throw ConfigError(file: configPath, problems: [
+                ConfigProblem(severity: .error, path: "", line: nil, message: GatewayText.reloadWhileStopping(reason.gerund))])
+        }
         notify { try $0.reloading(status: "Reloading") }
         let checked: StartupCheck
         do {
@@ -86,6 +93,15 @@ extension Daemon {
         if let stateDirectoryOverride { effective.stateDirectory = stateDirectoryOverride }
         if socketOverride != nil { effective.control.socket = config.control.socket }
         return effective
+    }
+
+    /// The stop or restart under way (SIGTERM, SIGUSR1, `gatewayctl stop` or `restart`, `/restart`);
+    /// nil while running or in an admin drain, which a reload may change.
+    func stopUnderWay() async -> DrainReason? {
+        if let requestedDrain { return requestedDrain }
+        let state = await dispatcher.state
+        guard state.refusesNewWork, let reason = state.reason, reason != .admin else { return nil }
+        return reason
     }
 
     /// One reload at a time: the adapters must not be changed by two at once.
