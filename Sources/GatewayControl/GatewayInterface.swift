@@ -80,6 +80,16 @@ package struct GatewayInterface: VarlinkInterface {
         case .drain: await serve(Wire.Drain.self, call, replies) { await drain($0, more: more, replies: $1) }
         case .resume: await answer(Wire.Resume.self, call, replies) { _ in await resume() }
         case .reload:
+            // A checked text makes the daemon read, as its own user, the files the text names
+            // (secrets, certificates): its answers would tell an admin-group member whether such
+            // a file exists, its size class, or whether it holds the running secret.
+            if let text = call.parameters["config_text"], !text.isNull, peer.uid != 0, peer.uid != permissions.daemonUID {
+                logger.notice("control: Reload with config_text refused to pid \(peer.pid) (uid \(peer.uid))", metadata: [
+                    "event": "control_denied", "method": "\(method.rawValue)", "uid": "\(peer.uid)", "pid": "\(peer.pid)",
+                ])
+                await replies.send(.error(VarlinkError.permissionDenied, ["message": .string(GatewayText.checkedTextNeedsDaemonUser)]))
+                return
+            }
             await answer(Wire.Reload.self, call, replies) { parameters in
                 // Without check the text was ignored and the daemon's own file applied: a caller
                 // that meant to apply its text got a reload it had not asked for.

@@ -128,4 +128,14 @@ extension GatewayText {
     package static func restartToApply(_ keys: [String]) -> String {
         "restart to apply \(keys.joined(separator: ", "))"
     }
+
+    /// `gatewayctl reload --check --config FILE` by an admin-group member.
+    package static let checkedTextNeedsDaemonUser =
+        "checking another file makes gatewayd read the files it names (secrets, certificates) as its own user, so only root and "
+        + "gatewayd's user may; check it as yourself with: gatewayd --check-config --config FILE"
+
+    /// A reload that finds the file without a YAML document.
+    package static let reloadEmptyFile =
+        "the file holds no settings (empty, or only comments; perhaps caught while being written): the running configuration "
+        + "stays. To run with no file at all, remove it and restart"
 }

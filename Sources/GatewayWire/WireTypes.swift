@@ -24,10 +24,12 @@ extension Wire {
         /// Set when the durable queue is not in use: why.
         package var storeProblem: String?
         /// The applied file's revision (the first 12 hex digits of its SHA-256), or `defaults`
-        /// (`Status.defaultsRevision`) when no file was read.
-        package var configRevision: String
-        /// When the running configuration was applied (start or reload), microseconds since the epoch.
-        package var configLoadedUsec: Int
+        /// (`Status.defaultsRevision`) when no file was read. Always sent by this version; nil
+        /// from an older daemon (a gatewayctl upgraded before the daemon restarted still works).
+        package var configRevision: String?
+        /// When the running configuration was applied (start or reload), microseconds since the
+        /// epoch; nil from an older daemon.
+        package var configLoadedUsec: Int?
         /// Keys a reload read but could not apply (`control.socket`, `state_dir`): a restart applies them.
         package var restartNeeded: [String]?
 
@@ -40,7 +42,7 @@ extension Wire {
 
         package init(state: String, reason: String? = nil, pid: Int, version: String, uptimeUsec: Int, turnsInFlight: Int,
                     execRunning: Int, sessions: Int, platforms: [String], platformHealth: [PlatformHealth]? = nil,
-                    storeProblem: String? = nil, configRevision: String = Status.defaultsRevision, configLoadedUsec: Int = 0) {
+                    storeProblem: String? = nil, configRevision: String? = nil, configLoadedUsec: Int? = nil) {
             self.state = state
             self.reason = reason
             self.pid = pid
@@ -71,8 +73,8 @@ extension Wire {
             platforms = try object.required(Key.platforms)
             platformHealth = try object.optional(Key.platformHealth)
             storeProblem = try object.optional(Key.storeProblem)
-            configRevision = try object.required(Key.configRevision)
-            configLoadedUsec = try object.required(Key.configLoadedUsec)
+            configRevision = try object.optional(Key.configRevision)
+            configLoadedUsec = try object.optional(Key.configLoadedUsec)
             restartNeeded = try object.optional(Key.restartNeeded)
         }
 

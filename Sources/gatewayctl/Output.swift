@@ -78,8 +78,11 @@ enum Output {
             platforms = health.map { "\($0.name) (\($0.health): \($0.detail))" }.joined(separator: "\n           ")
         }
         let durability = status.storeProblem.map { "\n  Durable: NO, queued messages are lost on a restart: \($0)" } ?? ""
-        var config = "\n   Config: " + (status.configRevision == Wire.Status.defaultsRevision ? "built-in defaults" : "revision \(status.configRevision)")
-        if status.configLoadedUsec > 0 { config += ", applied \(timestamp(status.configLoadedUsec))" }
+        var config = ""
+        if let revision = status.configRevision {
+            config = "\n   Config: " + (revision == Wire.Status.defaultsRevision ? "built-in defaults" : "revision \(revision)")
+            if let loaded = status.configLoadedUsec { config += ", applied \(timestamp(loaded))" }
+        }
         if let keys = status.restartNeeded, !keys.isEmpty {
             config += "\n           changed in the file, \(restartToApply(keys))"
         }

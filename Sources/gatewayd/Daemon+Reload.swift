@@ -29,10 +29,13 @@ extension Daemon {
         }
         notify { try $0.reloading(status: "Reloading") }
         let checked: StartupCheck
-        do {
+        do throws(ConfigError) {
             // The check a start runs (a missing --config file, the adapters' own settings): a
             // file that would not start is refused here, not at the next restart.
             checked = try StartupCheck(path: configPath, explicit: configExplicit)
+            if fileExists(configPath) && !checked.outcome.hasDocument {
+                throw ConfigError(file: configPath, problems: [ConfigProblem(severity: .error, path: "", line: nil, message: GatewayText.reloadEmptyFile)])
+            }
         } catch {
             logger.error("reload refused, the old configuration stays: \(error)", metadata: [
                 "event": "reload_failed", "MESSAGE_ID": "\(GatewayMessageID.reloadRefused)",

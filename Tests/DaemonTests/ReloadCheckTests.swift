@@ -35,6 +35,9 @@ struct ReloadCheckTests {
               up: {type: exec, command: "echo new config"}
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let badPlatform = try ctl(["reload"])
+        // Empty (an editor's truncate-then-write caught in between): refused, not the defaults.
+        try "# only a comment\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let empty = try ctl(["reload"])
         try FileManager.default.removeItem(atPath: config)
         let gone = try ctl(["reload"])
         let quick = try ctl(["quick", "run", "up"])
@@ -42,6 +45,8 @@ struct ReloadCheckTests {
         let (exit, log) = daemon.stop()
         #expect(badPlatform.status == 1, "\(badPlatform.standardOutput)")
         #expect(badPlatform.standardError.contains("platforms.irc.server"), "\(badPlatform.standardError)")
+        #expect(empty.status == 1, "\(empty.standardOutput)")
+        #expect(empty.standardError.contains("holds no settings"), "\(empty.standardError)")
         #expect(gone.status == 1)
         #expect(gone.standardError.contains("no such file"), "\(gone.standardError)")
         #expect(quick.standardOutput == "old config\n", "the old quick commands stay")

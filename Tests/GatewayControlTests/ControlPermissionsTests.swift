@@ -193,6 +193,22 @@ struct ControlPermissionsTests {
         #expect(try await gateway.ctl(["resume"], asNobody: true, groups: ["staff"]).status == 0)
     }
 
+    @Test("reload --check of another file's text: root and the daemon's user only, not the admin group (the daemon would read the files it names)",
+          .enabled(if: geteuid() == 0, "needs root to start peers as nobody with chosen groups"))
+    func checkedTextNeedsDaemonUser() async throws {
+        let gateway = try await Gateway.start(mode: 0o666, yaml: "control: {admin_group: adm}\n" + Gateway.yaml)
+        defer { Task { await gateway.stop() } }
+        let file = gateway.directory + "/other.yaml"
+        try "platforms: {webhook: {listen: \"127.0.0.1:1\", secret_file: /etc/shadow}}\n".write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o644)
+        let member = try await gateway.ctl(["reload", "--check", "--config", file], asNobody: true, groups: ["adm"])
+        #expect(member.status == 4, "\(member.standardOutput) \(member.standardError)")
+        #expect(member.standardError.contains("gatewayd --check-config --config FILE"), "\(member.standardError)")
+        #expect(!member.standardOutput.contains("valid"), "nothing about the file")
+        #expect(try await gateway.ctl(["reload", "--check"], asNobody: true, groups: ["adm"]).status == 0, "the daemon's own file: fine")
+        #expect(try await gateway.ctl(["reload", "--check", "--config", file]).status != 4, "root may")
+    }
+
     @Test("an admin_group that names no group is reported, and gives nobody rights")
     func unknownGroup() {
         let permissions = ControlPermissions(daemonUID: 990, adminGroup: "no-such-group-here", lineage: Gateway.unrelatedLineage)

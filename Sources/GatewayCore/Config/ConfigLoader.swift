@@ -13,6 +13,9 @@ package enum ConfigLoader {
         /// The first 12 hex digits of the file's SHA-256 (what `sha256sum` prints), nil for the
         /// built-in defaults: says which file a running daemon applied.
         package var revision: String?
+        /// False for a file with no YAML document (empty, or only comments): the built-in
+        /// defaults. A start may run them; a reload refuses (a file caught mid-write is empty).
+        package var hasDocument = true
 
         package var errors: [ConfigProblem] { problems.filter { $0.severity == .error } }
         package var warnings: [ConfigProblem] { problems.filter { $0.severity == .warning } }
@@ -97,7 +100,11 @@ package enum ConfigLoader {
             reader.error("", error.line, "not valid YAML: \(error.message)")
             return LoadedConfig(config: config, problems: reader.problems)
         }
-        guard let root else { return LoadedConfig(config: config, problems: []) }
+        guard let root else {
+            var empty = LoadedConfig(config: config, problems: [])
+            empty.hasDocument = false
+            return empty
+        }
         guard let top = reader.keyedMapping(root, "") else { return LoadedConfig(config: config, problems: reader.problems) }
         for (key, keyLine, value) in top {
             switch key {
