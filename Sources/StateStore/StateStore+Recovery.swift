@@ -45,7 +45,14 @@ extension StateStore {
                 platform: row.text(0), chat: row.text(1), account: row.optionalText(2), hostmask: row.optionalText(3)))
         }
         try connection.run("DELETE FROM restart_notices")
-        try connection.run("SELECT key, turn_count FROM sessions ORDER BY key") { row in
+        // At most `maxSessions` (most recently active first, by the index of migration 4), and
+        // every session with a message to replay, whose turn count must not restart at 0.
+        try connection.run("""
+            SELECT key, turn_count FROM sessions WHERE key IN (
+                SELECT key FROM (SELECT key FROM sessions ORDER BY last_active_usec DESC LIMIT ?)
+                UNION SELECT session FROM messages WHERE state != 'parked')
+            ORDER BY last_active_usec DESC
+            """, [.int(Int64(policy.maxSessions))]) { row in
             recovery.sessions.append(SessionRecord(key: row.text(0), turnCount: Int(row.int(1))))
         }
         return recovery

@@ -49,9 +49,8 @@ extension Dispatcher {
         case .stop:
             if let turn = sessions[key]?.turn {
                 turn.task.cancel()
-                store?.markDone(sessions[key]?.pending.flatMap(\.storeIDs) ?? [])
-                sessions[key]?.pending.removeAll()
-                updateQueuedCounter()
+                store?.markDone(sessions.clearPending(key, now: clock.now()).flatMap(\.storeIDs))
+                syncSessionCounters()
                 await replies.send(GatewayText.stopped)
             } else {
                 await replies.send(GatewayText.nothingToStop)
@@ -61,10 +60,9 @@ extension Dispatcher {
                 await replies.send(GatewayText.agentRunning(builtin.rawValue))
                 return
             }
-            let now = clock.now()
-            sessions[key] = Session(key: key, createdAt: now, lastActive: now)
+            sessions.reset(key, now: clock.now())
             store?.forgetSession(key)
-            updateQueuedCounter()
+            syncSessionCounters()
             await replies.send(GatewayText.sessionReset)
         case .queue:
             guard !command.argumentText.isEmpty else {

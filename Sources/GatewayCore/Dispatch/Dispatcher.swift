@@ -14,7 +14,11 @@ package actor Dispatcher {
     /// Strangers told "not allowed" lately (each at most once per interval, memory bounded).
     var refusals = RefusalNotices()
     var lifecycle = LifecycleMachine()
-    var sessions: [String: Session] = [:]
+    /// The sessions in memory, their counters and eviction order (`sessions:` in the config).
+    var sessions: SessionTable
+    /// Wakes when the least recently active idle session's `idle_timeout` runs out.
+    var sessionSweep: Task<Void, Never>?
+    var sessionSweepWake: Duration?
     var counters = GatewayCounters()
     var execRunner: ProcessRunner
     let agent: any AgentBackend
@@ -41,6 +45,7 @@ package actor Dispatcher {
         self.store = store
         self.config = config
         access = AccessPolicy(config.access)
+        sessions = SessionTable(limits: config.sessions)
         execRunner = ProcessRunner(maxConcurrent: config.exec.maxConcurrent)
         self.agent = agent
         self.clock = clock
@@ -51,7 +56,7 @@ package actor Dispatcher {
     package var snapshot: GatewaySnapshot { GatewaySnapshot(state: lifecycle.state, counters: counters) }
 
     package func sessionSnapshots() -> [SessionSnapshot] {
-        sessions.values.sorted { $0.key < $1.key }.map {
+        sessions.all.map {
             SessionSnapshot(key: $0.key, turnRunning: $0.turn != nil, queued: $0.pending.count, turnCount: $0.turnCount)
         }
     }
@@ -65,12 +70,10 @@ package actor Dispatcher {
 
     /// Forgets a session (`gatewayctl sessions reset`); its running turn, if any, is stopped.
     package func resetSession(_ key: String) -> Bool {
-        guard let session = sessions.removeValue(forKey: key) else { return false }
+        guard let session = sessions.remove(key) else { return false }
         session.turn?.task.cancel()
         store?.forgetSession(key)
-        counters.sessions = sessions.count
-        updateQueuedCounter()
-        publish(.countersChanged(counters))
+        syncSessionCounters()
         return true
     }
 
@@ -102,6 +105,7 @@ package actor Dispatcher {
         }
         config = newConfig
         access = AccessPolicy(newConfig.access)
+        applySessionLimits(newConfig.sessions)
         if wasRunning { lifecycle.move(to: .running); publish(.stateChanged(lifecycle.state)) }
         publish(.configReloaded)
     }
@@ -201,8 +205,8 @@ package actor Dispatcher {
         if lifecycle.state.refusesNewWork {
             // A restart drain and the session busy: kept for after the restart, as the reply says.
             publish(.messageDispatched(session: key, route: .restartQueued))
-            sessions[key]?.pending.append(item)
-            updateQueuedCounter()
+            sessions.enqueue(key, item)
+            syncSessionCounters()
             finishRouting(key, ticket)
             await replies.send(GatewayText.queuedForRestart)
             return
@@ -216,11 +220,11 @@ package actor Dispatcher {
                 await acknowledgeBusy(key, GatewayText.interruptingAck, replies)
             } else {
                 publish(.messageDispatched(session: key, route: .busyQueued))
-                sessions[key]?.pending.append(item)
-                updateQueuedCounter()
+                let count = sessions.enqueue(key, item)
+                syncSessionCounters()
                 finishRouting(key, ticket)
                 if explicitQueue {
-                    await replies.send(GatewayText.queued(count: sessions[key]?.pending.count ?? 1))
+                    await replies.send(GatewayText.queued(count: max(count, 1)))
                 } else {
                     await acknowledgeBusy(key, GatewayText.queuedAck, replies)
                 }
@@ -244,7 +248,9 @@ package actor Dispatcher {
         await replies.send(GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining"))
     }
 
+    /// The session is held (not evictable) while it has tickets out.
     private func takeRoutingTicket(_ key: String) -> UInt64 {
+        if routingOrder[key] == nil { sessions.hold(key) }
         routingOrder[key, default: RoutingOrder()].issued += 1
         return routingOrder[key]!.issued - 1
     }
@@ -261,6 +267,8 @@ package actor Dispatcher {
         order.next = ticket + 1
         if order.next == order.issued {
             routingOrder[key] = nil
+            sessions.release(key, now: clock.now())
+            scheduleSessionSweep()
         } else {
             let waiter = order.waiters.removeValue(forKey: order.next)
             routingOrder[key] = order
@@ -271,41 +279,14 @@ package actor Dispatcher {
     /// An interrupting message replaces what waits (their texts merged), so the next turn sees
     /// everything the user said since the interrupted one.
     private func mergeIntoPending(_ key: String, _ incoming: PendingMessage) {
-        guard var session = sessions[key] else { return }
-        if var waiting = session.pending.last {
-            waiting.message.text += "\n" + incoming.message.text
-            waiting = PendingMessage(message: waiting.message, replies: incoming.replies,
-                                     storeIDs: waiting.storeIDs + incoming.storeIDs)
-            session.pending[session.pending.count - 1] = waiting
-        } else {
-            session.pending.append(incoming)
-        }
-        sessions[key] = session
-        updateQueuedCounter()
+        sessions.mergeIntoPending(key, incoming)
+        syncSessionCounters()
     }
 
     private func acknowledgeBusy(_ key: String, _ text: String, _ replies: any ReplySink) async {
         let now = clock.now()
         if let last = sessions[key]?.lastAcknowledgement, now - last < GatewayConstants.busyAckInterval { return }
-        sessions[key]?.lastAcknowledgement = now
+        sessions.acknowledged(key, at: now)
         await replies.send(text)
-    }
-
-    func touchSession(_ key: String) {
-        let now = clock.now()
-        if sessions[key] == nil {
-            sessions[key] = Session(key: key, createdAt: now, lastActive: now)
-            counters.sessions = sessions.count
-            publish(.countersChanged(counters))
-        } else {
-            sessions[key]?.lastActive = now
-        }
-    }
-
-    func updateQueuedCounter() {
-        let queued = sessions.values.reduce(0) { $0 + $1.pending.count }
-        guard queued != counters.queued else { return }
-        counters.queued = queued
-        publish(.countersChanged(counters))
     }
 }
