@@ -6,7 +6,7 @@
 // from exec to READY=1, idle RSS, an exec quick command's round trip (RunQuickCommand and
 // SendMessage "/hi") against a C posix_spawn baseline run here, GetStatus, and echo-agent
 // messages/s with 16 clients. Prints one JSON document last.
-//   gatewayd-bench --senders 1000000 [--max 10000] [--idle-timeout 10] [--clients 8]
+//   gatewayd-bench --senders 1000000 [--max 10000] [--idle-timeout 10] [--clients 8] [--keep]
 // instead drives that many distinct senders through SendMessage (see Senders.swift) and reports
 // the daemon's RSS before, during, after, and after `sessions.idle_timeout` evicted them.
 import CControlBaseline
@@ -73,7 +73,8 @@ if let senders {
                clients: option("--clients").flatMap { Int($0) } ?? 8, idleTimeout: idleTimeout)
     daemon.terminate()
     daemon.waitUntilExit()
-    try? FileManager.default.removeItem(atPath: directory)
+    // --keep: the state directory stays (a million session rows, to time a start on).
+    if CommandLine.arguments.contains("--keep") { print("kept: \(directory)") } else { try? FileManager.default.removeItem(atPath: directory) }
     exit(0)
 }
 
