@@ -18,7 +18,9 @@ import VarlinkClient
 #endif
 
 struct Host: GatewayControlHost {
-    func reloadConfiguration() async throws(ConfigError) {}
+    func reloadConfiguration(check: Bool, text: String?) async throws(ConfigError) -> ReloadOutcome {
+        ReloadOutcome(applied: !check, revision: nil, changes: [], warnings: [])
+    }
     var platformNames: [String] { ["local"] }
 }
 

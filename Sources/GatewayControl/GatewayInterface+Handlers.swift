@@ -50,13 +50,21 @@ extension GatewayInterface {
         return await getStatus()
     }
 
-    func reload() async throws(Wire.Failure) -> Wire.StatusResult {
+    func reload(_ parameters: Wire.Reload.Parameters) async throws(Wire.Failure) -> Wire.Reload.Result {
+        let outcome: ReloadOutcome
         do {
-            try await host.reloadConfiguration()
+            outcome = try await host.reloadConfiguration(check: parameters.check ?? false, text: parameters.configText)
         } catch {
-            throw .configInvalid(message: error.description)
+            throw .configInvalid(message: error.description, problems: error.problems.map(Self.wire))
         }
-        return await getStatus()
+        return Wire.Reload.Result(
+            status: await status(), applied: outcome.applied, revision: outcome.revision ?? Wire.Status.defaultsRevision,
+            changes: outcome.changes.map { Wire.ConfigChange(section: $0.section, summary: $0.summary, applies: $0.applies.rawValue) },
+            problems: outcome.warnings.map(Self.wire))
+    }
+
+    static func wire(_ problem: ConfigProblem) -> Wire.ConfigProblem {
+        Wire.ConfigProblem(severity: problem.severity.rawValue, path: problem.path, line: problem.line, message: problem.message)
     }
 
     func restart() async -> Wire.StatusResult {
@@ -141,10 +149,16 @@ extension GatewayInterface {
         let health = await host.platformHealth().map {
             Wire.PlatformHealth(name: $0.name, health: $0.health.state.rawValue, detail: $0.health.detail)
         }
-        return Wire.Status(
+        var status = Wire.Status(
             state: snapshot.state.name, reason: snapshot.state.reason?.rawValue, pid: Int(getpid()), version: GatewayConstants.version,
             uptimeUsec: Self.microseconds(ContinuousClock.now - startedAt), turnsInFlight: snapshot.counters.turnsInFlight,
             execRunning: snapshot.counters.execRunning, sessions: snapshot.counters.sessions, platforms: await host.platformNames,
             platformHealth: health.isEmpty ? nil : health, storeProblem: await host.storeProblem)
+        if let applied = await host.configState {
+            status.configRevision = applied.revision ?? Wire.Status.defaultsRevision
+            status.configLoadedUsec = applied.loadedUsec
+            status.restartNeeded = applied.restartNeeded.isEmpty ? nil : applied.restartNeeded
+        }
+        return status
     }
 }

@@ -11,9 +11,12 @@ import Glibc
 
 /// The daemon-level actions the interface cannot do through the dispatcher alone.
 package protocol GatewayControlHost: Sendable {
-    /// Re-reads the configuration file and applies it; throws with the reason when it is invalid
-    /// (the old configuration then stays).
-    func reloadConfiguration() async throws(ConfigError)
+    /// Re-reads the configuration file and applies what can change live; throws with every
+    /// problem when it is invalid (nothing changes then). `check`: compare only, apply nothing;
+    /// `text`: a file's text to check instead of the daemon's own file.
+    func reloadConfiguration(check: Bool, text: String?) async throws(ConfigError) -> ReloadOutcome
+    /// The running configuration's revision, when it was applied, and what waits for a restart.
+    var configState: AppliedConfig? { get async }
     /// The platform adapters running now, for `Status.platforms`.
     var platformNames: [String] { get async }
     /// Each platform's health, for `Status.platform_health`.
@@ -26,6 +29,7 @@ package protocol GatewayControlHost: Sendable {
 extension GatewayControlHost {
     package func platformHealth() async -> [(name: String, health: PlatformHealth)] { [] }
     package var storeProblem: String? { get async { nil } }
+    package var configState: AppliedConfig? { get async { nil } }
 }
 
 /// `io.gatewayd.Gateway` over a `Dispatcher`. Reading methods are open to any peer that can
@@ -75,7 +79,7 @@ package struct GatewayInterface: VarlinkInterface {
         case .getStatus: await answer(Wire.GetStatus.self, call, replies) { _ in await getStatus() }
         case .drain: await serve(Wire.Drain.self, call, replies) { await drain($0, more: more, replies: $1) }
         case .resume: await answer(Wire.Resume.self, call, replies) { _ in await resume() }
-        case .reload: await answer(Wire.Reload.self, call, replies) { _ in try await reload() }
+        case .reload: await answer(Wire.Reload.self, call, replies) { try await reload($0) }
         case .restart: await answer(Wire.Restart.self, call, replies) { _ in await restart() }
         case .listSessions: await answer(Wire.ListSessions.self, call, replies) { _ in await listSessions() }
         case .stopTurn: await answer(Wire.StopTurn.self, call, replies) { await stopTurn($0) }

@@ -87,6 +87,8 @@ extension GatewayConstants {
 extension GatewayConstants {
     /// The platform name of messages sent over the control socket.
     package static let localPlatform = "local"
+    /// The platform name of IRC messages (`irc:~account` in `access`).
+    package static let ircPlatform = "irc"
     /// The platform name of webhook deliveries (`webhook:<user>` in `access`).
     package static let webhookPlatform = "webhook"
 }

@@ -114,4 +114,9 @@ extension GatewayText {
     package static func controlCallFailed(_ method: String) -> String {
         "\(method) failed unexpectedly; the gateway's journal has the details"
     }
+
+    /// Keys a reload read but kept at their old values (STATUS=, the journal, gatewayctl).
+    package static func restartToApply(_ keys: [String]) -> String {
+        "restart to apply \(keys.joined(separator: ", "))"
+    }
 }

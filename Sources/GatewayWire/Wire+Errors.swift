@@ -6,7 +6,8 @@ extension Wire {
         case noSuchQuickCommand(name: String)
         case quickCommandFailed(name: String, message: String)
         case noSuchSession(key: String)
-        case configInvalid(message: String)
+        /// `problems`: every one the file has, errors and warnings (absent from older daemons).
+        case configInvalid(message: String, problems: [ConfigProblem]? = nil)
         /// `SendMessage` while `platforms.local.enabled` is false.
         case platformDisabled(platform: String, message: String)
         /// `RunQuickCommand` or `SendMessage` once the drain is over and the daemon is about to
@@ -27,7 +28,7 @@ extension Wire {
             package static let internalError = "\(Wire.interface).InternalError"
         }
 
-        enum Key: String { case name, message, key, platform, reason }
+        enum Key: String { case name, message, key, platform, reason, problems }
 
         package var name: String {
             switch self {
@@ -52,7 +53,10 @@ extension Wire {
                 object.set(Key.message, message)
             case .noSuchSession(let key):
                 object.set(Key.key, key)
-            case .configInvalid(let message), .internalError(let message):
+            case .configInvalid(let message, let problems):
+                object.set(Key.message, message)
+                object.set(Key.problems, problems)
+            case .internalError(let message):
                 object.set(Key.message, message)
             case .platformDisabled(let platform, let message):
                 object.set(Key.platform, platform)
@@ -73,7 +77,8 @@ extension Wire {
             case Name.quickCommandFailed:
                 self = .quickCommandFailed(name: try object.required(Key.name), message: try object.required(Key.message))
             case Name.noSuchSession: self = .noSuchSession(key: try object.required(Key.key))
-            case Name.configInvalid: self = .configInvalid(message: try object.required(Key.message))
+            case Name.configInvalid:
+                self = .configInvalid(message: try object.required(Key.message), problems: try object.optional(Key.problems))
             case Name.platformDisabled:
                 self = .platformDisabled(platform: try object.required(Key.platform), message: try object.required(Key.message))
             case Name.stopping:
@@ -88,7 +93,7 @@ extension Wire {
             case .noSuchQuickCommand(let name): "no exec quick command named '\(name)'"
             case .quickCommandFailed(let name, let message): "/\(name) failed: \(message)"
             case .noSuchSession(let key): "no session '\(key)'"
-            case .configInvalid(let message), .internalError(let message), .platformDisabled(_, let message),
+            case .configInvalid(let message, _), .internalError(let message), .platformDisabled(_, let message),
                  .stopping(_, let message): message
             }
         }

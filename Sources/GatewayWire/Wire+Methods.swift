@@ -89,12 +89,6 @@ extension Wire {
         package typealias Result = StatusResult
     }
 
-    package enum Reload: WireMethod {
-        package static var method: Method { .reload }
-        package typealias Parameters = NoFields
-        package typealias Result = StatusResult
-    }
-
     package enum Restart: WireMethod {
         package static var method: Method { .restart }
         package typealias Parameters = NoFields

@@ -23,16 +23,24 @@ extension Wire {
         package var platformHealth: [PlatformHealth]?
         /// Set when the durable queue is not in use: why.
         package var storeProblem: String?
+        /// The applied file's revision (the first 12 hex digits of its SHA-256), or `defaults`
+        /// (`Status.defaultsRevision`) when no file was read.
+        package var configRevision: String
+        /// When the running configuration was applied (start or reload), microseconds since the epoch.
+        package var configLoadedUsec: Int
+        /// Keys a reload read but could not apply (`control.socket`, `state_dir`): a restart applies them.
+        package var restartNeeded: [String]?
 
         enum Key: String {
             case state, reason, pid, version, sessions, platforms
             case uptimeUsec = "uptime_usec", turnsInFlight = "turns_in_flight", execRunning = "exec_running"
             case platformHealth = "platform_health", storeProblem = "store_problem"
+            case configRevision = "config_revision", configLoadedUsec = "config_loaded_usec", restartNeeded = "restart_needed"
         }
 
         package init(state: String, reason: String? = nil, pid: Int, version: String, uptimeUsec: Int, turnsInFlight: Int,
                     execRunning: Int, sessions: Int, platforms: [String], platformHealth: [PlatformHealth]? = nil,
-                    storeProblem: String? = nil) {
+                    storeProblem: String? = nil, configRevision: String = Status.defaultsRevision, configLoadedUsec: Int = 0) {
             self.state = state
             self.reason = reason
             self.pid = pid
@@ -44,7 +52,12 @@ extension Wire {
             self.platforms = platforms
             self.platformHealth = platformHealth
             self.storeProblem = storeProblem
+            self.configRevision = configRevision
+            self.configLoadedUsec = configLoadedUsec
         }
+
+        /// `config_revision` when the built-in defaults run (no file was read).
+        package static let defaultsRevision = "defaults"
 
         package init(reading object: WireReader) throws(WireDecodingError) {
             state = try object.required(Key.state)
@@ -58,6 +71,9 @@ extension Wire {
             platforms = try object.required(Key.platforms)
             platformHealth = try object.optional(Key.platformHealth)
             storeProblem = try object.optional(Key.storeProblem)
+            configRevision = try object.required(Key.configRevision)
+            configLoadedUsec = try object.required(Key.configLoadedUsec)
+            restartNeeded = try object.optional(Key.restartNeeded)
         }
 
         package func write(to object: inout WireWriter) {
@@ -72,6 +88,9 @@ extension Wire {
             object.set(Key.platforms, platforms)
             object.set(Key.platformHealth, platformHealth)
             object.set(Key.storeProblem, storeProblem)
+            object.set(Key.configRevision, configRevision)
+            object.set(Key.configLoadedUsec, configLoadedUsec)
+            object.set(Key.restartNeeded, restartNeeded)
         }
     }
 

@@ -82,7 +82,7 @@ final class DeliveryLog: Sendable {
     static let defaultMaxSignatures = 65_536
 
     init(window: Duration = WebhookConfiguration.deduplicationWindow,
-         replayWindow: Duration = WebhookSettings.defaultReplayWindow,
+         replayWindow: Duration = WebhookConfiguration.Defaults.replayWindow,
          maxAnswerBytes: Int = defaultMaxAnswerBytes, maxSignatures: Int = defaultMaxSignatures,
          now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
          wallClock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }) {

@@ -24,7 +24,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     private let tls: NIOSSLContext?
     /// The daemon's one event-loop group (not shut down here).
     private let group: any EventLoopGroup
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let outbox: IRCOutbox
     private let logger: Logger
     private let registrationCount = WaitableCount()
@@ -33,10 +33,14 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     private let droppedMessageCount = WaitableCount()
 
     private struct State {
+        /// `configuration` with what a reload changed in place (channels, prefix, per-user sessions).
+        var settings: IRCConfiguration
         var health = PlatformHealth(.connecting, "not connected yet")
         /// Closed by `stop()`: ending the connection is what ends the read loop.
         var connection: (any Channel)?
         var nick = ""
+        /// ", logged in as ACCOUNT" once SASL said so, for the health detail.
+        var login = ""
         /// `stop()` began: new messages are not taken; replies still go out.
         var closing = false
         /// No more reconnects.
@@ -53,6 +57,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     package init(configuration: IRCConfiguration, logger: Logger = Logger(label: "gatewayd.irc"),
                 eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws(PlatformError) {
         self.configuration = configuration
+        state = Mutex(State(settings: configuration))
         group = eventLoops
         self.logger = logger
         outbox = IRCOutbox(burst: configuration.floodBurst, perSecond: configuration.floodPerSecond, logger: logger,
@@ -72,7 +77,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             }
             return try NIOSSLContext(configuration: settings)
         } catch {
-            throw PlatformError("platforms.irc.tls_ca_file: \(configuration.tlsCAFile ?? "system roots"): \(error)")
+            throw PlatformError("\(configuration.tlsCAFile ?? "the system's trust roots"): \(error)")
         }
     }
 
@@ -297,15 +302,48 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
 
     private func welcomed(_ registration: IRCRegistration, _ generation: UInt64) {
         let nick = registration.nick
-        let joined = configuration.channels.joined(separator: ",")
-        if !joined.isEmpty { outbox.sendControl(IRCMessage(command: "JOIN", parameters: [joined])) }
-        outbox.markRegistered(generation)
         let login = registration.account.map { ", logged in as \($0)" } ?? ""
-        state.withLock {
+        let channels = state.withLock {
             $0.nick = nick
-            $0.health = PlatformHealth(.up, "\(configuration.host):\(configuration.port) as \(nick)" + (joined.isEmpty ? "" : " in \(joined)") + login)
+            $0.login = login
+            $0.health = PlatformHealth(.up, Self.upDetail($0))
+            return $0.settings.channels
         }
+        if !channels.isEmpty { outbox.sendControl(IRCMessage(command: "JOIN", parameters: [channels.joined(separator: ",")])) }
+        outbox.markRegistered(generation)
         registrationCount.add()
+    }
+
+    private static func upDetail(_ state: State) -> String {
+        let joined = state.settings.channels.joined(separator: ",")
+        return "\(state.settings.host):\(state.settings.port) as \(state.nick)" + (joined.isEmpty ? "" : " in \(joined)") + state.login
+    }
+
+    /// Takes a reload's channels, prefix and per-user sessions on the open connection: PART
+    /// for the channels gone, JOIN for the new ones (on the next welcome when not connected).
+    /// False for anything else: that needs a new connection, so a new adapter.
+    package func apply(_ settings: any PlatformSettings) async -> Bool {
+        guard let new = settings as? IRCConfiguration else { return false }
+        let outcome = state.withLock { state -> (old: [String], registered: Bool)? in
+            guard new.appliesInPlace(over: state.settings) else { return nil }
+            let old = state.settings.channels
+            state.settings = new
+            let registered = state.health.state == .up
+            if registered { state.health = PlatformHealth(.up, Self.upDetail(state)) }
+            return (old, registered)
+        }
+        guard let outcome else { return false }
+        let fold = { (channel: String) in IRCCasemapping.fold(channel) }
+        let oldKeys = Set(outcome.old.map(fold)), newKeys = Set(new.channels.map(fold))
+        let parted = outcome.old.filter { !newKeys.contains(fold($0)) }
+        let joined = new.channels.filter { !oldKeys.contains(fold($0)) }
+        if outcome.registered {
+            if !parted.isEmpty { outbox.sendControl(IRCMessage(command: "PART", parameters: [parted.joined(separator: ","), "configuration reloaded"])) }
+            if !joined.isEmpty { outbox.sendControl(IRCMessage(command: "JOIN", parameters: [joined.joined(separator: ",")])) }
+        }
+        let change = (parted.isEmpty ? "" : "; parting \(parted.joined(separator: ","))") + (joined.isEmpty ? "" : "; joining \(joined.joined(separator: ","))")
+        logger.info("IRC: settings applied on the open connection\(change)", metadata: ["event": "platform_reloaded", "platform": "irc"])
+        return true
     }
 
     /// After the welcome: messages for us, and what tells us a nick changed hands.
@@ -315,10 +353,10 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         let fromUs = message.senderNick.map { IRCCasemapping.equal($0, nick) } ?? false
         switch message.command {
         case "PRIVMSG":
-            guard !state.withLock({ $0.closing }),
-                  var incoming = Self.inbound(message, nick: nick, prefix: configuration.commandPrefix, accountTags: registration.accountTags)
+            let (closing, settings) = state.withLock { ($0.closing, $0.settings) }
+            guard !closing, var incoming = Self.inbound(message, nick: nick, prefix: settings.commandPrefix, accountTags: registration.accountTags)
             else { return }
-            incoming.sessionPerUser = configuration.sessionsPerUser
+            incoming.sessionPerUser = settings.sessionsPerUser
             guard admitInbound() else { return }
             let replies = IRCReplies(adapter: self, message: incoming, inbound: inbound, seen: IRCRecipient.Sighting(
                 sequence: outbox.departureSequence, generation: generation, at: .now))

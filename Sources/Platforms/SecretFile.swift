@@ -4,15 +4,16 @@ import GatewayCore
 /// the webhook's `secret_file` reads the same way): at most 4 KiB, the trailing newline dropped,
 /// not empty.
 enum SecretFile {
-    static func read(_ path: String, key: String) throws(PlatformError) -> [UInt8] {
+    /// The secret; the error says what is wrong with `path` (the caller adds the key and line).
+    static func read(_ path: String) throws(PlatformError) -> [UInt8] {
         var secret: [UInt8]
         do {
             secret = try FileBytes.read(path, limit: 4096)
         } catch {
-            throw PlatformError("\(key): cannot read \(path): \(error)")
+            throw PlatformError("cannot read \(path): \(error)")
         }
         while let last = secret.last, last == 0x0a || last == 0x0d { secret.removeLast() }
-        guard !secret.isEmpty else { throw PlatformError("\(key): \(path) is empty") }
+        guard !secret.isEmpty else { throw PlatformError("\(path) is empty") }
         return secret
     }
 }

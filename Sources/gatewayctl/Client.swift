@@ -23,6 +23,8 @@ struct CtlFailure: Error {
     let message: String
     /// The varlink error behind it, when the daemon answered with one.
     var error: String?
+    /// The declared error behind it, decoded (a refused reload's problems are in it).
+    var failure: Wire.Failure?
 
     func report() { Output.error("gatewayctl: \(message)") }
 
@@ -137,7 +139,7 @@ struct Client {
     static func check(_ reply: VarlinkReply, method: Wire.Method) throws {
         guard let error = reply.error else { return }
         if let failure = try? Wire.Failure(name: error, parameters: reply.parameters), let message = message(for: failure) {
-            throw CtlFailure(status: ExitStatus.failed, message: message, error: error)
+            throw CtlFailure(status: ExitStatus.failed, message: message, error: error, failure: failure)
         }
         let detail = reply.parameters["message"]?.string ?? reply.parameters["name"]?.string
             ?? reply.parameters["parameter"]?.string ?? reply.parameters["key"]?.string
@@ -160,7 +162,7 @@ struct Client {
         switch failure {
         case .platformDisabled(_, let message): "\(message); enable it with platforms.local.enabled: true and reload"
         case .noSuchQuickCommand(let name): "no exec quick command named '\(name)'; see `gatewayctl quick list`"
-        case .configInvalid(let message): "the configuration was refused, the old one stays: \(message)"
+        case .configInvalid(let message, _): "the configuration was refused, the old one stays: \(message)"
         case .noSuchSession(let key): "no session '\(key)'; see `gatewayctl sessions`"
         case .stopping(_, let message): message
         case .quickCommandFailed, .internalError: nil

@@ -18,7 +18,8 @@ struct GatewayCtl: ParsableCommand {
               --timeout S      seconds to wait for an answer (default 30)
 
             Exit codes: 0 done, 1 failed, 3 daemon not running, 4 permission denied, 64 usage. \
-            `quick run` exits as timeout(1) does: the command's status, 124 timed out, 125 not run.
+            `quick run` exits as timeout(1) does: the command's status, 124 timed out, 125 not run. \
+            `reload` exits 2 when some changes wait for a restart.
             """,
         version: GatewayProduct.version,
         subcommands: [
@@ -109,12 +110,6 @@ struct Resume: ParsableCommand {
     func run() throws { try Output.stateReply(Client(options).call(Wire.Resume.self), options) }
 }
 
-struct Reload: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Re-read the configuration; an invalid file is refused and the old one stays.")
-    @OptionGroup var options: ClientOptions
-    func run() throws { try Output.stateReply(Client(options).call(Wire.Reload.self), options) }
-}
 
 struct Restart: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -7,8 +7,10 @@ import Glibc
 /// Text and JSON output in one place.
 enum Output {
     /// One line of compact JSON, keys sorted (`--json`).
-    static func json(_ value: some WireField) {
-        print(String(decoding: value.wireValue.serialized(), as: UTF8.self))
+    static func json(_ value: some WireField) { json(value.wireValue) }
+
+    static func json(_ value: JSONValue) {
+        print(String(decoding: value.serialized(), as: UTF8.self))
     }
 
     /// Straight to fd 2, unbuffered, as the line is complete.
@@ -76,12 +78,57 @@ enum Output {
             platforms = health.map { "\($0.name) (\($0.health): \($0.detail))" }.joined(separator: "\n           ")
         }
         let durability = status.storeProblem.map { "\n  Durable: NO, queued messages are lost on a restart: \($0)" } ?? ""
+        var config = "\n   Config: " + (status.configRevision == Wire.Status.defaultsRevision ? "built-in defaults" : "revision \(status.configRevision)")
+        if status.configLoadedUsec > 0 { config += ", applied \(timestamp(status.configLoadedUsec))" }
+        if let keys = status.restartNeeded, !keys.isEmpty {
+            config += "\n           changed in the file, \(restartToApply(keys))"
+        }
         return """
             \(bullet) gatewayd — \(status.state)\(reason)
                   PID: \(status.pid)   version \(status.version)   up \(uptime(status.uptimeUsec))
                 Turns: \(status.turnsInFlight) in flight   Exec: \(status.execRunning) running   Sessions: \(status.sessions)
-            Platforms: \(platforms.isEmpty ? "none" : platforms)\(durability)
+            Platforms: \(platforms.isEmpty ? "none" : platforms)\(config)\(durability)
             """
+    }
+
+    /// As the daemon words it (GatewayText.restartToApply).
+    static func restartToApply(_ keys: [String]) -> String { "restart to apply \(keys.joined(separator: ", "))" }
+
+    /// `2026-12-01 12:40:59 UTC`, in the local time zone as systemctl shows times.
+    static func timestamp(_ usec: Int) -> String {
+        var seconds = time_t(usec / 1_000_000)
+        var parts = tm()
+        guard localtime_r(&seconds, &parts) != nil else { return "\(usec / 1_000_000)" }
+        var buffer = [CChar](repeating: 0, count: 64)
+        let count = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S %Z", &parts)
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// A reload's or a check's outcome: one line per changed section, then what it means.
+    static func reloadText(_ result: Wire.Reload.Result, file: String?, checked: Bool) -> String {
+        let changes = result.changes ?? []
+        let revision = result.revision.map { "revision \($0)" } ?? "built-in defaults"
+        var lines = [checked ? "\(file ?? "The configuration file") is valid (\(revision))." : "Reloaded (\(revision))."]
+        let width = changes.map(\.section.count).max() ?? 0
+        for change in changes {
+            let padding = String(repeating: " ", count: width - change.section.count)
+            let applies = switch change.applies {
+            case Wire.ConfigChange.Applies.restart: "[restart]"
+            case Wire.ConfigChange.Applies.failed: "[FAILED] "
+            default: "[live]   "
+            }
+            lines.append("  \(change.section)\(padding)  \(applies)  \(change.summary)")
+        }
+        for problem in result.problems ?? [] { lines.append("warning: \(problem.text)") }
+        let waiting = changes.filter { $0.applies == Wire.ConfigChange.Applies.restart }.map(\.section)
+        if changes.isEmpty {
+            lines.append(checked ? "No changes against the running configuration." : "No changes.")
+        } else if waiting.isEmpty {
+            lines.append(checked ? "Every change applies live (gatewayctl reload)." : "Every change applied.")
+        } else {
+            lines.append("Not applied until a restart: \(waiting.joined(separator: ", ")) (gatewayctl restart).")
+        }
+        return lines.joined(separator: "\n")
     }
 
     static func uptime(_ usec: Int) -> String {

@@ -32,39 +32,4 @@ extension Daemon {
             }
         }
     }
-
-    func reloadConfiguration() async throws(ConfigError) {
-        notify { try $0.reloading(status: "Reloading") }
-        do {
-            // The check a start runs (a missing --config file, the adapters' own settings): a
-            // file that would not start is refused here, not at the next restart.
-            let checked = try StartupCheck(path: configPath, explicit: configExplicit)
-            let outcome = checked.outcome
-            for warning in checked.warnings {
-                logger.warning("\(configPath): \(warning)", metadata: ["event": "config_warning"])
-            }
-            var reloaded = outcome.config
-            if let stateDirectoryOverride { reloaded.stateDirectory = stateDirectoryOverride }
-            config = reloaded
-            await dispatcher.reload(reloaded)
-            // control.admin_group as the new file says, and the group database says now.
-            applyControlPermissions(controlPermissions(reloaded))
-            let source = fileExists(configPath) ? "from \(configPath)" : "(no file at \(configPath): built-in defaults)"
-            logger.info("configuration reloaded \(source)", metadata: ["event": "reload", "MESSAGE_ID": "\(GatewayMessageID.reloaded)"])
-        } catch let error as ConfigError {
-            logger.error("reload refused, the old configuration stays: \(error)", metadata: [
-                "event": "reload_failed", "MESSAGE_ID": "\(GatewayMessageID.reloadRefused)",
-            ])
-            let line = status.lastLine
-            notify { try $0.ready(status: line) }
-            throw error
-        } catch {
-            let line = status.lastLine
-            notify { try $0.ready(status: line) }
-            throw ConfigError(file: configPath, problems: [])
-        }
-        let line = status.reset(to: await dispatcher.snapshot, platformCount: platformNames.count)
-        notify { try $0.ready(status: line) }
-    }
-
 }

@@ -44,8 +44,16 @@ actor Daemon: GatewayControlHost {
     /// The durable queue under `state_dir`; nil when it could not be opened (then
     /// `status.storeProblem` says why).
     let store: StateStore?
-    /// The network platforms, started before the control socket serves (READY=1 follows both).
-    let adapters: [any PlatformAdapter]
+    /// The network platforms, started before the control socket serves (READY=1 follows both),
+    /// and changed one by one by a reload.
+    let platforms: PlatformSet
+    /// Where the adapters hand their messages: held until what the store kept is replayed.
+    let gate: InboundGate
+    /// The running configuration's revision and load time, for `GetStatus`.
+    var applied: AppliedConfig
+    /// A reload under way: the next one waits for it (two must not change the adapters at once).
+    var reloading = false
+    var reloadWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// The file was named with `--config`: a reload refuses it missing, as a start does.
     let configExplicit: Bool
@@ -53,13 +61,13 @@ actor Daemon: GatewayControlHost {
     let stateDirectoryOverride: String?
 
     /// `adapters` come built from the configuration (see `StartupCheck`); `run` starts them.
-    init(configPath: String, configExplicit: Bool, config: GatewayConfig, adapters: [any PlatformAdapter], socketOverride: String?,
-         stateDirectoryOverride: String?, eventLoops: any EventLoopGroup, logger: Logger) {
+    init(configPath: String, configExplicit: Bool, config: GatewayConfig, revision: String?, adapters: [any PlatformAdapter],
+         socketOverride: String?, stateDirectoryOverride: String?, eventLoops: any EventLoopGroup, logger: Logger) {
         self.eventLoops = eventLoops
         self.configPath = configPath
         self.configExplicit = configExplicit
         self.config = config
-        self.adapters = adapters
+        applied = AppliedConfig(revision: revision, loadedUsec: Self.wallClockMicroseconds())
         self.socketOverride = socketOverride
         self.stateDirectoryOverride = stateDirectoryOverride
         self.logger = logger
@@ -72,24 +80,14 @@ actor Daemon: GatewayControlHost {
         store = opening.store
         status.storeProblem = opening.problem
         dispatcher = Dispatcher(config: config, agent: Self.makeAgent(config), store: opening.store)
+        gate = InboundGate(dispatcher)
+        platforms = PlatformSet(adapters: adapters, settings: config.platforms.network, inbound: gate, eventLoops: eventLoops, logger: logger)
     }
 
-    /// The adapters the config asks for; a bad setting is a config error (exit 78).
-    /// What `makeAdapters` would refuse, without building anything (an adapter owns a thread).
-    static func checkAdapters(_ config: GatewayConfig) throws {
-        if let settings = config.platforms.irc { _ = try IRCAdapter.tlsContext(try IRCConfiguration(settings: settings)) }
-        if let settings = config.platforms.webhook { _ = try WebhookConfiguration(settings: settings) }
-    }
-
-    static func makeAdapters(_ config: GatewayConfig, eventLoops: any EventLoopGroup) throws -> [any PlatformAdapter] {
-        var adapters: [any PlatformAdapter] = []
-        if let settings = config.platforms.irc {
-            adapters.append(try IRCAdapter(configuration: try IRCConfiguration(settings: settings), eventLoops: eventLoops))
-        }
-        if let settings = config.platforms.webhook {
-            adapters.append(WebhookAdapter(configuration: try WebhookConfiguration(settings: settings), eventLoops: eventLoops))
-        }
-        return adapters
+    static func wallClockMicroseconds() -> Int {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return now.tv_sec * 1_000_000 + now.tv_nsec / 1000
     }
 
     static func makeAgent(_ config: GatewayConfig) -> any AgentBackend {
@@ -104,28 +102,30 @@ actor Daemon: GatewayControlHost {
         }
     }
 
-    /// What serves now: `local` as the config says, and the adapters started (a reload does not
-    /// start or stop adapters, so they are the truth, not the new file).
+    /// What serves now: `local` as the config says, and the adapters running (one that a
+    /// reload could not start is not among them).
     var platformNames: [String] {
-        (config.platforms.localEnabled ? [GatewayConstants.localPlatform] : []) + adapters.map(\.name)
+        get async { (config.platforms.localEnabled ? [GatewayConstants.localPlatform] : []) + (await platforms.names) }
     }
 
     var storeProblem: String? { status.storeProblem }
+
+    var configState: AppliedConfig? { applied }
 
     func platformHealth() async -> [(name: String, health: PlatformHealth)] {
         var health: [(name: String, health: PlatformHealth)] = []
         if config.platforms.localEnabled {
             health.append((GatewayConstants.localPlatform, PlatformHealth(.up, "the control socket's SendMessage")))
         }
-        for adapter in adapters { health.append((adapter.name, await adapter.health())) }
+        for adapter in await platforms.adapters { health.append((adapter.name, await adapter.health())) }
         return health
     }
 
     /// Runs the services until a stop or restart drain completes and every service has wound
     /// down; returns the exit status.
     func run() async -> Int32 {
-        let gate = InboundGate(dispatcher)
-        let startup = AdapterStartup(count: adapters.count)
+        let gate = self.gate
+        let startup = AdapterStartup(count: 1)
         func service(_ service: any Service, _ name: String) -> ServiceGroupConfiguration.ServiceConfiguration {
             // A service that ends (or fails) takes the others down in order, never by cancellation.
             .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
@@ -140,9 +140,7 @@ actor Daemon: GatewayControlHost {
             service(WatchdogService(dispatcher: dispatcher, notifier: notifier, logger: logger), "watchdog"),
             service(control, "control"),
             service(StoreService(store: store), "store"),
-        ] + adapters.map {
-            service(AdapterService(adapter: $0, inbound: gate, startup: startup, plan: plan, logger: logger), "platform \($0.name)")
-        } + [
+            service(PlatformsService(platforms: platforms, startup: startup, plan: plan), "platforms"),
             service(DaemonService(daemon: self, gate: gate, startup: startup), "gateway"),
         ]
         var serviceLogger = logger
@@ -190,7 +188,8 @@ actor Daemon: GatewayControlHost {
             // on. Messages that arrive meanwhile wait at the gate, so none overtakes a replayed
             // one of its session.
             guard await startup.allStarted() else { throw StartupFailed() }
-            await cancelWhenGracefulShutdown { [adapters] in
+            let adapters = await platforms.adapters
+            await cancelWhenGracefulShutdown {
                 await withTaskGroup(of: Void.self) { group in
                     for adapter in adapters { group.addTask { await adapter.waitUntilReady(within: GatewayConstants.platformReadyWait) } }
                 }
@@ -211,13 +210,13 @@ actor Daemon: GatewayControlHost {
                 await dispatcher.interruptTurnsNow()
                 throw StartupFailed()
             }
-            let readyLine = status.reset(to: await dispatcher.snapshot, platformCount: platformNames.count)
+            let readyLine = status.reset(to: await dispatcher.snapshot, platformCount: await platformNames.count)
             notify { try $0.ready(status: readyLine) }
             isReady = true
             logger.info("gatewayd \(GatewayConstants.version) ready", metadata: ["event": "started", "MESSAGE_ID": "\(GatewayMessageID.started)"])
             if reloadPending {
                 reloadPending = false
-                try? await reloadConfiguration()
+                _ = try? await reloadConfiguration(check: false, text: nil)
             }
             await withTaskGroup(of: Void.self) { group in
                 // The drain a graceful shutdown asks for; a drain begun otherwise (gatewayctl
@@ -280,7 +279,7 @@ actor Daemon: GatewayControlHost {
             reloadPending = true
             return
         }
-        try? await reloadConfiguration()
+        _ = try? await reloadConfiguration(check: false, text: nil)
     }
 
     func notify(_ body: @escaping @Sendable (Notifier) throws -> Void) {

@@ -87,7 +87,8 @@ struct GatewaydCommand: AsyncParsableCommand {
         }
         var settings = checked.outcome.config
         if let stateDirectory { settings.stateDirectory = stateDirectory }
-        let daemon = Daemon(configPath: configPath, configExplicit: config != nil, config: settings, adapters: checked.adapters,
+        let daemon = Daemon(configPath: configPath, configExplicit: config != nil, config: settings, revision: checked.outcome.revision,
+                            adapters: checked.adapters,
                             socketOverride: socket, stateDirectoryOverride: stateDirectory, eventLoops: eventLoops, logger: logger)
         let status = await daemon.run()
         throw ExitCode(status)

@@ -72,6 +72,40 @@ struct ConfigCheckTests {
         #expect(check.standardOutput.contains("(line 2)"), "\(check.standardOutput)")
     }
 
+    @Test("a typo in every section: all of them reported in one run, each with key path and line; a start refuses the same file")
+    func typosEverywhere() throws {
+        let (check, start) = try Self.checkAndStart("""
+            control: {sockt: /run/x}
+            drain: {timout: 5s}
+            agent: {backnd: echo}
+            exec: {max_concurent: 2}
+            quick_commands:
+              up: {type: exec, comand: uptime}
+            access: {admns: ["local:*"]}
+            platforms:
+              irc:
+                server: "127.0.0.1:1"
+                nick: gw
+                chanels: ["#ops"]
+                flood_burst: ten
+              webhook: {listen: "127.0.0.1:1", secret_fil: /x}
+            sesions: {max: 1}
+            """)
+        let expected = [
+            "control.sockt: unknown key (line 1)", "drain.timout: unknown key (line 2)", "agent.backnd: unknown key (line 3)",
+            "exec.max_concurent: unknown key (line 4)", "quick_commands.up.comand: unknown key (line 6)",
+            "access.admns: unknown key (line 7)", "platforms.irc.chanels: unknown key (line 12)",
+            #"platforms.irc.flood_burst: expected a whole number from 1 to 1000, got "ten" (line 13)"#,
+            "platforms.webhook.secret_fil: unknown key (line 14)", "sesions: unknown key (line 15)",
+        ]
+        #expect(check.status == 78)
+        for line in expected {
+            #expect(check.standardOutput.contains(line), "\(line) in: \(check.standardOutput)")
+            #expect(start.standardError.contains(line), "\(line) in: \(start.standardError)")
+        }
+        #expect(start.status == 78)
+    }
+
     @Test("a file named with --config that does not exist: 78 both ways, not the built-in defaults")
     func missingExplicitFile() throws {
         try Self.expectRefused(nil, "no such file")

@@ -51,19 +51,8 @@ struct EarlyStopTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // An IRC server that accepts and never speaks: the start waits (5 s at most) for the
         // adapter to register before READY=1.
-        let port = freeLoopbackPort()
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
-        var one: Int32 = 1
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        try #require(bound == 0 && listen(listener, 8) == 0, "cannot listen on 127.0.0.1:\(port): errno \(errno)")
+        let listener = try LoopbackListener(port: freeLoopbackPort())
+        let port = listener.port
         let config = directory + "/gatewayd.yaml"
         try "platforms:\n  irc: {server: \"127.0.0.1:\(port)\", nick: gatewayd}\n".write(toFile: config, atomically: true, encoding: .utf8)
         let notify = directory + "/notify.sock"
@@ -73,9 +62,8 @@ struct EarlyStopTests {
         let child = try TestChild([TestPaths.product("gatewayd"), "--config", config, "--socket", directory + "/control",
                                    "--state-dir", directory + "/state", "--log-target", "console"],
                                   environment: environment(with: ["NOTIFY_SOCKET": notify]), standardOutput: .null, standardError: .pipe)
-        var waiting = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-        let connected = poll(&waiting, 1, 30_000) == 1
-        let connection = connected ? accept(listener, nil, nil) : -1
+        let connection = listener.accept(timeout: .seconds(30)) ?? -1
+        let connected = connection >= 0
         defer { if connection >= 0 { close(connection) } }
         let stopped = ContinuousClock.now
         kill(child.pid, SIGTERM)

@@ -16,6 +16,16 @@ struct ShippedBinaryTests {
         "gw_recv_with_credentials", "gw_unix_bind", "gw_free_loopback_port",
     ]
 
+    @Test("the shell completions in contrib/ are what this gatewayctl generates (a new option is never missing from them)",
+          arguments: ["bash", "zsh", "fish"])
+    func completionsCurrent(shell: String) throws {
+        let generated = try run([TestPaths.product("gatewayctl"), "--generate-completion-script", shell])
+        let shipped = try String(contentsOfFile: TestPaths.packageRoot + "/contrib/completions/gatewayctl.\(shell)", encoding: .utf8)
+        #expect(generated.status == 0)
+        #expect(generated.standardOutput == shipped,
+                "regenerate: gatewayctl --generate-completion-script \(shell) > contrib/completions/gatewayctl.\(shell)")
+    }
+
     @Test("gatewayd and gatewayctl link none of the test-only C shims", arguments: ["gatewayd", "gatewayctl"])
     func noTestShims(product: String) throws {
         let binary = try Data(contentsOf: URL(fileURLWithPath: TestPaths.product(product)))

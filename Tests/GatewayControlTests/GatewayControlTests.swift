@@ -26,13 +26,17 @@ actor FileHost: GatewayControlHost {
 
     func attach(_ interface: GatewayInterface) { self.interface = interface }
 
-    func reloadConfiguration() async throws(ConfigError) {
+    func reloadConfiguration(check: Bool, text: String?) async throws(ConfigError) -> ReloadOutcome {
         let outcome: ConfigLoader.LoadedConfig
         do { outcome = try ConfigLoader.load(path: path) } catch let error as ConfigError { throw error } catch {
             throw ConfigError(file: path, problems: [])
         }
-        await dispatcher.reload(outcome.config)
-        interface?.replacePermissions(makePermissions(outcome.config))
+        let changes = ConfigChange.changes(from: await dispatcher.config, to: outcome.config)
+        if !check {
+            await dispatcher.reload(outcome.config)
+            interface?.replacePermissions(makePermissions(outcome.config))
+        }
+        return ReloadOutcome(applied: !check, revision: outcome.revision, changes: changes, warnings: outcome.warnings)
     }
 
     var platformNames: [String] { ["local"] }

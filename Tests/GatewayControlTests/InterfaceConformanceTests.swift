@@ -201,8 +201,11 @@ struct InterfaceConformanceTests {
     func swiftTypesMatchTheInterfaceFile() throws {
         let idl = try VarlinkIDL(String(contentsOfFile: Self.interfaceFile, encoding: .utf8))
         let health = Wire.PlatformHealth(name: "irc", health: "up", detail: "connected")
-        let status = Wire.Status(state: "draining", reason: "admin", pid: 1, version: "v", uptimeUsec: 2, turnsInFlight: 3, execRunning: 4,
+        var status = Wire.Status(state: "draining", reason: "admin", pid: 1, version: "v", uptimeUsec: 2, turnsInFlight: 3, execRunning: 4,
                                  sessions: 5, platforms: ["local"], platformHealth: [health], storeProblem: "full")
+        status.configRevision = "0123456789ab"; status.configLoadedUsec = 1; status.restartNeeded = ["state_dir"]
+        let change = Wire.ConfigChange(section: "quick_commands", summary: "added up", applies: Wire.ConfigChange.Applies.live)
+        let problem = Wire.ConfigProblem(severity: "warning", path: "access.admins", line: 3, message: "m")
         let session = Wire.Session(key: "k", turnRunning: true, queued: 1, turns: 2)
         let command = Wire.QuickCommand(name: "n", type: "exec", command: "c", target: "t", args: "pass", timeoutUsec: 1, description: "d")
         var event = Wire.Event.quickCommandFinished(name: "n", session: "s", exitStatus: 0, signal: 9, timedOut: false, durationUsec: 1)
@@ -215,6 +218,7 @@ struct InterfaceConformanceTests {
         var problems = Self.mismatches(status, type("Status"), "Status", idl) + Self.mismatches(health, type("PlatformHealth"), "PlatformHealth", idl)
             + Self.mismatches(session, type("Session"), "Session", idl) + Self.mismatches(command, type("QuickCommand"), "QuickCommand", idl)
             + Self.mismatches(event, type("Event"), "Event", idl)
+            + Self.mismatches(change, type("ConfigChange"), "ConfigChange", idl) + Self.mismatches(problem, type("ConfigProblem"), "ConfigProblem", idl)
 
         func method<M: WireMethod>(_ method: M.Type, _ parameters: M.Parameters, _ result: M.Result) {
             guard let declared = idl.methods[M.method.rawValue] else { return problems.append("\(M.method.rawValue): not in the IDL") }
@@ -225,7 +229,8 @@ struct InterfaceConformanceTests {
         method(Wire.GetStatus.self, NoFields(), statusResult)
         method(Wire.Drain.self, Wire.Drain.Parameters(timeoutUsec: 1), statusResult)
         method(Wire.Resume.self, NoFields(), statusResult)
-        method(Wire.Reload.self, NoFields(), statusResult)
+        method(Wire.Reload.self, Wire.Reload.Parameters(check: true, configText: "t"),
+               Wire.Reload.Result(status: status, applied: false, revision: "r", changes: [change], problems: [problem]))
         method(Wire.Restart.self, NoFields(), statusResult)
         method(Wire.ListSessions.self, NoFields(), Wire.ListSessions.Result(sessions: [session]))
         method(Wire.StopTurn.self, Wire.SessionParameters(session: "s"), Wire.StopTurn.Result(stopped: true))
@@ -239,7 +244,7 @@ struct InterfaceConformanceTests {
 
         let failures: [Wire.Failure] = [
             .noSuchQuickCommand(name: "n"), .quickCommandFailed(name: "n", message: "m"), .noSuchSession(key: "k"),
-            .configInvalid(message: "m"), .platformDisabled(platform: "p", message: "m"), .internalError(message: "m"),
+            .configInvalid(message: "m", problems: [problem]), .platformDisabled(platform: "p", message: "m"), .internalError(message: "m"),
             .stopping(reason: "stop", message: "m"),
         ]
         #expect(Set(failures.map(\.name)) == Set(idl.errors.keys.map { "\(idl.name).\($0)" }))
@@ -255,7 +260,7 @@ struct InterfaceConformanceTests {
         let idl = try VarlinkIDL(String(contentsOfFile: Self.interfaceFile, encoding: .utf8))
         #expect(idl.name == Wire.interface)
         #expect(Set(idl.methods.keys) == Set(Wire.Method.allCases.map(\.rawValue)))
-        #expect(Set(idl.types.keys) == ["Status", "PlatformHealth", "Session", "QuickCommand", "Event"])
+        #expect(Set(idl.types.keys) == ["Status", "PlatformHealth", "Session", "QuickCommand", "Event", "ConfigChange", "ConfigProblem"])
         let reply: JSONValue = ["kind": "reply", "platform": "local", "chat": "ops", "text": "hi"]
         #expect(idl.problems(reply, as: .named("Event"), at: "event").isEmpty)
         let old = try VarlinkIDL("interface x.Y\ntype Event (kind: string, state: ?string)\nmethod M() -> (event: ?Event)")

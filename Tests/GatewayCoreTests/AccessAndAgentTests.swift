@@ -65,6 +65,25 @@ struct AgentTests {
         ])
     }
 
+    @Test("a reload's new agent serves the turns that start after it; a turn already running finishes on the old one")
+    func reloadedAgent() async throws {
+        let old = GateAgent()
+        let d = Dispatcher(config: GatewayConfig(), agent: old)
+        await d.markRunning()
+        let running = Replies()
+        let turn = Task { await d.handle(message("before", chat: "a"), replies: running) }
+        await old.waitForStarts(1)
+        var next = GatewayConfig()
+        next.agent.turnTimeout = .seconds(5)
+        await d.reload(next, agent: EchoAgent())
+        #expect(await send(d, "after", chat: "b") == ["echo: after"], "a new turn: the new agent")
+        old.release("before")
+        await turn.value
+        #expect(running.texts == ["answer: before"], "the running turn finished on the old agent")
+        #expect(old.startedTurns.count == 1)
+        #expect(await d.config.agent.turnTimeout == .seconds(5))
+    }
+
     @Test("a crashing agent command becomes a clear reply, not silence")
     func crashingBackend() async throws {
         let agent = CommandAgent(

@@ -46,53 +46,6 @@ struct AccessEntryTests {
         #expect(errors.contains { $0.hasPrefix(#"access.allowed_users: "irc:a b""#) })
     }
 
-    @Test("IRC admins over plaintext: a warning at load; none with tls: true or with no IRC admin")
-    func plaintextWarning() {
-        let plaintext = ConfigLoader.parse("""
-            access: {admins: ["irc:~alice"]}
-            platforms: {irc: {server: "irc.example.net:6667", nick: gw, sasl_user: gw, sasl_password_file: /x}}
-            """)
-        #expect(plaintext.errors.isEmpty)
-        #expect(plaintext.warnings.map(\.path) == ["access.admins", "platforms.irc.sasl_user"])
-        #expect(plaintext.warnings.first?.description.contains("set tls: true") == true)
-        #expect(ConfigLoader.parse("""
-            access: {admins: ["irc:~alice"]}
-            platforms: {irc: {server: "irc.example.net:6697", nick: gw, tls: true}}
-            """).problems.isEmpty)
-        #expect(ConfigLoader.parse("""
-            access: {admins: ["webhook:ops"]}
-            platforms: {irc: {server: "irc.example.net:6667", nick: gw}}
-            """).problems.isEmpty)
-    }
-
-    @Test("admins anyone on IRC can match (\"*\" with IRC, irc:*, a mask with an all-wildcard host): a warning naming the entry and its line")
-    func openAdminsWarning() {
-        let tls = "platforms: {irc: {server: \"irc.example.net:6697\", nick: gw, tls: true}}"
-        let outcome = ConfigLoader.parse("""
-            access:
-              admins:
-                - "*"
-                - "irc:*"
-                - "irc:*!*@*"
-                - "irc:bob!*@?*"
-                - "irc:~alice"
-                - "irc:bob!~bob@*.example.org"
-                - "local:*"
-            \(tls)
-            """)
-        #expect(outcome.errors.isEmpty, "warnings, not errors: \(outcome.errors)")
-        let warnings = outcome.warnings.map(\.description)
-        #expect(warnings.count == 4, "\(warnings)")
-        #expect(warnings.contains { $0.hasPrefix(#"access.admins: "*" makes everyone an admin, on IRC too"#) && $0.hasSuffix("(line 3)") })
-        #expect(warnings.contains { $0.hasPrefix(#"access.admins: "irc:*" makes everyone on IRC an admin"#) && $0.hasSuffix("(line 4)") })
-        #expect(warnings.contains { $0.hasPrefix(#"access.admins: "irc:*!*@*" matches anyone"#) && $0.hasSuffix("(line 5)") })
-        #expect(warnings.contains { $0.hasPrefix(#"access.admins: "irc:bob!*@?*" matches anyone"#) && $0.hasSuffix("(line 6)") })
-        // Without IRC, "*" and "local:*" name local users (vetted by uid) and signed webhook callers.
-        #expect(ConfigLoader.parse(#"access: {allowed_users: ["*"], admins: ["*", "local:*"]}"#).problems.isEmpty)
-        #expect(ConfigLoader.parse("access: {allowed_users: [\"irc:*\", \"irc:*!*@*\"]}\n" + tls).problems.isEmpty,
-                "anyone may talk to the bot: only admins are warned about")
-    }
-
     @Test("the refusal memory stays bounded under 100,000 distinct strangers")
     func refusalMemoryBounded() {
         var notices = RefusalNotices()

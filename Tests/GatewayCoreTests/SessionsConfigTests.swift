@@ -38,3 +38,12 @@ struct SessionsConfigTests {
             == ["sessions: expected a mapping (key: value lines) (line 1)"])
     }
 }
+
+@Suite("sessions config on reload")
+struct SessionsConfigReloadTests {
+    @Test("a change of sessions is listed as applying live")
+    func changeIsLive() throws {
+        let changes = ConfigChange.changes(from: try config(""), to: try config("sessions: {idle_timeout: 1h, max: 50}"))
+        #expect(changes == [ConfigChange(section: "sessions", summary: "idle_timeout 1d → 1h, max 10000 → 50", applies: .live)])
+    }
+}

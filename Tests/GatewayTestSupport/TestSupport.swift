@@ -75,7 +75,7 @@ public func waitForExit(of pid: pid_t, timeout: Duration) -> Bool {
     if fd < 0 { return errno == ESRCH }
     defer { close(fd) }
     var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-    let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+    let milliseconds = pollMilliseconds(timeout)
     return poll(&entry, 1, milliseconds) == 1
 }
 
@@ -145,7 +145,7 @@ public final class FIFOSignal: @unchecked Sendable {
             let left = deadline - ContinuousClock.now
             guard left > .zero else { return nil }
             var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let milliseconds = Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+            let milliseconds = pollMilliseconds(left)
             guard poll(&entry, 1, milliseconds) == 1 else { continue }
             let n = read(fd, &buffer, buffer.count)
             if n > 0 { collected += buffer[0..<n] }

@@ -23,7 +23,7 @@ struct IRCIdentityTests {
             access: {allowed_users: ["irc:*"], admins: ["irc:~alice"]}
             """)
         let peer = try ScriptedIRCPeer()
-        let adapter = try IRCAdapter(configuration: IRCConfiguration(settings: [
+        let adapter = try IRCAdapter(configuration: IRCConfiguration.reading([
             "server": "127.0.0.1:\(peer.port)", "nick": "gatewayd", "sasl_user": "gwbot", "sasl_password_file": directory + "/password",
         ]))
         try await adapter.start(inbound: dispatcher)
@@ -66,7 +66,7 @@ struct IRCIdentityTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "s3cret".write(toFile: directory + "/password", atomically: true, encoding: .utf8)
         let peer = try ScriptedIRCPeer()
-        let adapter = try IRCAdapter(configuration: IRCConfiguration(settings: [
+        let adapter = try IRCAdapter(configuration: IRCConfiguration.reading([
             "server": "127.0.0.1:\(peer.port)", "nick": "gatewayd", "sasl_user": "gwbot", "sasl_password_file": directory + "/password",
             "reconnect_min": "50ms",
         ]))

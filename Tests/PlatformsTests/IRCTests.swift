@@ -170,8 +170,8 @@ struct IRCTLSTests {
         defer { server.stop() }
         let alice = try await person(server)
         let dispatcher = await runningDispatcher(#"access: {allowed_users: ["irc:*"]}"#)
-        let adapter = try IRCAdapter(configuration: IRCConfiguration(settings: [
-            "server": "localhost:\(server.tlsPort!)", "nick": "gatewayd", "channels": "[#ops]",
+        let adapter = try IRCAdapter(configuration: IRCConfiguration.reading([
+            "server": "localhost:\(server.tlsPort!)", "nick": "gatewayd", "channels": "[\"#ops\"]",
             "tls": "true", "tls_ca_file": server.certificate, "reconnect_min": "100ms", "reconnect_max": "1s",
         ]))
         try await adapter.start(inbound: dispatcher)
@@ -188,7 +188,7 @@ struct IRCTLSTests {
         defer { server.stop() }
         try IRCServer.makeCertificate(in: server.directory, name: "other")
         let dispatcher = Dispatcher(config: GatewayConfig(), agent: EchoAgent())
-        let adapter = try IRCAdapter(configuration: IRCConfiguration(settings: [
+        let adapter = try IRCAdapter(configuration: IRCConfiguration.reading([
             "server": "localhost:\(server.tlsPort!)", "nick": "gatewayd",
             "tls": "true", "tls_ca_file": server.directory + "/other.pem", "reconnect_min": "5s",
         ]))
@@ -200,7 +200,7 @@ struct IRCTLSTests {
         #expect(adapter.lastConnectionError?.lowercased().contains("certificate_verify_failed") == true,
                 "\(adapter.lastConnectionError ?? "nil")")
         await adapter.stop()
-        #expect(throws: PlatformError.self) { try IRCAdapter(configuration: IRCConfiguration(settings: [
+        #expect(throws: ConfigError.self) { try IRCAdapter(configuration: IRCConfiguration.reading([
             "server": "localhost:1", "nick": "gw", "tls": "true", "tls_ca_file": "/nonexistent.pem"])) }
     }
 }
@@ -234,14 +234,14 @@ struct IRCMessageTests {
 
     @Test("settings: sessions per channel unless sessions_per_user; bad values are config errors")
     func settings() throws {
-        let base = ["server": "irc.example.net:6667", "nick": "gw", "channels": "[#ops, \"#dev\"]"]
-        let plain = try IRCConfiguration(settings: base)
+        let base = ["server": "irc.example.net:6667", "nick": "gw", "channels": "[\"#ops\", \"#dev\"]"]
+        let plain = try IRCConfiguration.reading(base)
         #expect(plain.channels == ["#ops", "#dev"])
         #expect(!plain.sessionsPerUser)
-        #expect(try IRCConfiguration(settings: base.merging(["sessions_per_user": "true"]) { $1 }).sessionsPerUser)
-        #expect(throws: PlatformError.self) { try IRCConfiguration(settings: base.merging(["sessions_per_user": "maybe"]) { $1 }) }
-        #expect(throws: PlatformError.self) { try IRCConfiguration(settings: base.merging(["server": "nowhere"]) { $1 }) }
-        #expect(throws: PlatformError.self) { try IRCConfiguration(settings: base.merging(["reconnect_min": "soon"]) { $1 }) }
+        #expect(try IRCConfiguration.reading(base.merging(["sessions_per_user": "true"]) { $1 }).sessionsPerUser)
+        #expect(throws: ConfigError.self) { try IRCConfiguration.reading(base.merging(["sessions_per_user": "maybe"]) { $1 }) }
+        #expect(throws: ConfigError.self) { try IRCConfiguration.reading(base.merging(["server": "nowhere"]) { $1 }) }
+        #expect(throws: ConfigError.self) { try IRCConfiguration.reading(base.merging(["reconnect_min": "soon"]) { $1 }) }
         var shared = InboundMessage(platform: "irc", chat: "#ops", chatType: .group, user: "alice", text: "x", sessionPerUser: false)
         #expect(shared.sessionKey == "irc:group:#ops")
         shared.sessionPerUser = true

@@ -97,13 +97,13 @@ struct IRCWireTests {
     func configNames() throws {
         let base = ["server": "irc.example.net:6667", "nick": "gw"]
         for channels in ["[\"#ops\rQUIT\"]", "[\"#ops\nQUIT\"]", "[\"#o\u{0}ps\"]", "[\"#ops x\"]", "[\"#ops\u{7}\"]"] {
-            #expect(throws: PlatformError.self, "\(channels.debugDescription)") {
-                try IRCConfiguration(settings: base.merging(["channels": channels]) { $1 })
+            #expect(throws: ConfigError.self, "\(channels.debugDescription)") {
+                try IRCConfiguration.reading(base.merging(["channels": channels]) { $1 })
             }
         }
         for nick in ["gw\r", "gw\nQUIT", "g\u{0}w", "gw,x", ":gw", "#gw"] {
-            #expect(throws: PlatformError.self, "\(nick.debugDescription)") {
-                try IRCConfiguration(settings: base.merging(["nick": nick]) { $1 })
+            #expect(throws: ConfigError.self, "\(nick.debugDescription)") {
+                try IRCConfiguration.reading(base.merging(["nick": nick]) { $1 })
             }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,31 +22,38 @@ final class RawTCPClient: @unchecked Sendable {
         if let source {
             var noPort: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_IP), 24 /* IP_BIND_ADDRESS_NO_PORT */, &noPort, socklen_t(MemoryLayout<Int32>.size))
-            guard Self.withAddress(source, port: 0, { bind(fd, $0, $1) }) == 0 else {
+            guard withIPv4Address(source, port: 0, { bind(fd, $0, $1) }) == 0 else {
                 let saved = errno
                 Glibc.close(fd)
                 throw RawTCPError("bind \(source)", saved)
             }
         }
-        guard Self.withAddress("127.0.0.1", port: port, { connect(fd, $0, $1) }) == 0 else {
+        guard withIPv4Address("127.0.0.1", port: port, { connect(fd, $0, $1) }) == 0 || Self.finishConnect(fd, timeout: timeout) else {
             let saved = errno
             Glibc.close(fd)
             throw RawTCPError("connect", saved)
         }
     }
 
+    /// A connect cut short by a signal (EINTR; the test process gets SIGCHLD from the daemons it
+    /// runs) or by the send timeout (EINPROGRESS) goes on in the kernel: waits for it to finish.
+    /// False with errno set when it did not.
+    private static func finishConnect(_ fd: Int32, timeout: Duration) -> Bool {
+        guard errno == EINTR || errno == EINPROGRESS else { return false }
+        var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        guard poll(&entry, 1, pollMilliseconds(timeout)) == 1 else {
+            errno = ETIMEDOUT
+            return false
+        }
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+        errno = error
+        return error == 0
+    }
+
     deinit { Glibc.close(fd) }
 
-    /// `body` with an IPv4 socket address (bind or connect).
-    private static func withAddress(_ host: String, port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr(host)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-    }
 
     /// Sends all of `bytes`; the errno when the peer refused them (EPIPE, ECONNRESET), else nil.
     @discardableResult
@@ -100,7 +108,7 @@ final class RawTCPClient: @unchecked Sendable {
     /// Whether the peer has closed: end of file (or a reset) within `timeout`.
     func closedByPeer(within timeout: Duration) -> Bool {
         var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = pollMilliseconds(timeout)
         guard poll(&entry, 1, milliseconds) == 1 else { return false }
         var byte: UInt8 = 0
         let n = recv(fd, &byte, 1, Int32(MSG_PEEK))

@@ -10,37 +10,19 @@ import Glibc
 /// use it from `onThread`.
 final class ScriptedIRCPeer: @unchecked Sendable {
     let port: Int
-    private let listener: Int32
+    private let listener: LoopbackListener
     private var connection: Int32 = -1
     private var buffer: [UInt8] = []
     /// Every byte the gateway wrote on the current connection, in order.
     private(set) var received: [UInt8] = []
 
     init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 8) == 0 else {
-            Glibc.close(fd)
-            throw IRCTestError("scripted peer: bind/listen errno \(errno)")
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        listener = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        listener = try LoopbackListener()
+        port = listener.port
     }
 
     deinit {
         if connection >= 0 { Glibc.close(connection) }
-        Glibc.close(listener)
     }
 
     /// Waits (bounded, generously: a loaded machine runs the whole suite beside it) for the
@@ -50,10 +32,8 @@ final class ScriptedIRCPeer: @unchecked Sendable {
         connection = -1
         buffer = []
         received = []
-        var entry = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-        guard poll(&entry, 1, Self.milliseconds(timeout)) == 1 else { throw IRCTestError("scripted peer: no connection") }
-        connection = Glibc.accept(listener, nil, nil)
-        guard connection >= 0 else { throw IRCTestError("scripted peer: accept errno \(errno)") }
+        guard let accepted = listener.accept(timeout: timeout) else { throw IRCTestError("scripted peer: no connection") }
+        connection = accepted
     }
 
     /// Writes raw server lines (each gets CRLF).
@@ -94,7 +74,7 @@ final class ScriptedIRCPeer: @unchecked Sendable {
             let left = deadline - ContinuousClock.now
             guard left > .zero, connection >= 0 else { return nil }
             var entry = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
-            guard poll(&entry, 1, Self.milliseconds(left)) == 1 else { continue }
+            guard poll(&entry, 1, pollMilliseconds(left)) == 1 else { continue }
             var chunk = [UInt8](repeating: 0, count: 65536)
             let n = chunk.withUnsafeMutableBytes { read(connection, $0.baseAddress, $0.count) }
             if n <= 0 { return nil }
@@ -153,9 +133,5 @@ final class ScriptedIRCPeer: @unchecked Sendable {
         send(":irc.test 311 gatewayd \(nick) \(user) \(host) * :\(nick)")
         if let account { send(":irc.test 330 gatewayd \(nick) \(account) :is logged in as") }
         send(":irc.test 318 gatewayd \(nick) :End of WHOIS list")
-    }
-
-    private static func milliseconds(_ duration: Duration) -> Int32 {
-        Int32(max(0, min(Int64(Int32.max), duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000 + 1)))
     }
 }

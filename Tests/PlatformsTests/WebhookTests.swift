@@ -55,8 +55,8 @@ struct WebhookTests {
             access: {allowed_users: ["webhook:*"], admins: ["webhook:ops"]}
             """)
         let inbound = RecordingInbound(dispatcher)
-        let adapter = WebhookAdapter(configuration: try WebhookConfiguration(
-            settings: ["listen": "127.0.0.1:0", "secret_file": directory + "/secret"]))
+        let adapter = WebhookAdapter(configuration: try WebhookConfiguration.reading(
+            ["listen": "127.0.0.1:0", "secret_file": directory + "/secret"]))
         try await adapter.start(inbound: inbound)
         let port = try #require(adapter.boundPort)
         #expect(await adapter.health() == PlatformHealth(.up, "listening on 127.0.0.1:\(port)"))
@@ -168,10 +168,10 @@ struct WebhookTests {
 
     @Test("a secret file that is missing or empty, or a bad listen address, is a config error")
     func configuration() throws {
-        #expect(throws: PlatformError.self) { try WebhookConfiguration(settings: ["listen": "nowhere", "secret_file": "/dev/null"]) }
-        let empty = #expect(throws: PlatformError.self) { try WebhookConfiguration(settings: ["listen": "127.0.0.1:1", "secret_file": "/dev/null"]) }
-        #expect(empty?.message.contains("is empty") == true)
-        let missing = #expect(throws: PlatformError.self) { try WebhookConfiguration(settings: ["listen": "127.0.0.1:1", "secret_file": "/nonexistent"]) }
-        #expect(missing?.message.contains("cannot read /nonexistent") == true)
+        #expect(throws: ConfigError.self) { try WebhookConfiguration.reading(["listen": "nowhere", "secret_file": "/dev/null"]) }
+        let empty = #expect(throws: ConfigError.self) { try WebhookConfiguration.reading(["listen": "127.0.0.1:1", "secret_file": "/dev/null"]) }
+        #expect(empty?.description.contains("is empty") == true)
+        let missing = #expect(throws: ConfigError.self) { try WebhookConfiguration.reading(["listen": "127.0.0.1:1", "secret_file": "/nonexistent"]) }
+        #expect(missing?.description.contains("cannot read /nonexistent") == true)
     }
 }

@@ -1,5 +1,6 @@
 import CGatewayShims
 import Foundation
+import GatewayTestSupport
 import JSON
 import Synchronization
 import Varlink
@@ -46,7 +47,7 @@ final class RawPeer: Sendable {
     /// Waits up to `timeout` for room to write: false when none came (the peer is not reading).
     func waitWritable(timeout: Duration) -> Bool {
         var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        return poll(&entry, 1, Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)) == 1
+        return poll(&entry, 1, pollMilliseconds(timeout)) == 1
     }
 
     /// Reads until end of file (discarding), up to `timeout`; true when the server closed.
@@ -56,7 +57,7 @@ final class RawPeer: Sendable {
         while ContinuousClock.now < deadline {
             var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let left = deadline - ContinuousClock.now
-            guard poll(&entry, 1, Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1) == 1 else { continue }
+            guard poll(&entry, 1, pollMilliseconds(left)) == 1 else { continue }
             let n = read(fd, &buffer, buffer.count)
             if n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) { return true }
         }

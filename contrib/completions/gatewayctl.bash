@@ -243,9 +243,9 @@ _gatewayctl_resume() {
 
 _gatewayctl_reload() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --check --version -h --help)
     repeating_options=()
-    non_repeating_options=(--socket --timeout)
+    non_repeating_options=(--socket --timeout --config)
     __gatewayctl_offer_flags_options 0
 
     # Offer option value completions
@@ -254,6 +254,9 @@ _gatewayctl_reload() {
         return
         ;;
     '--timeout')
+        return
+        ;;
+    '--config')
         return
         ;;
     esac

@@ -53,7 +53,7 @@ _gatewayctl() {
             'status:Show the gateway'\''s state, turns, quick commands and sessions.'
             'drain:Stop taking new agent work (exec quick commands still run) and wait until nothing is in flight.'
             'resume:Leave a drain started with `gatewayctl drain`.'
-            'reload:Re-read the configuration; an invalid file is refused and the old one stays.'
+            'reload:Re-read the configuration and apply it; or with --check, show what a reload would change.'
             'restart:Drain, then exit so that systemd starts gatewayd again (exit status 75).'
             'sessions:List sessions, or stop or reset one: sessions [stop|reset KEY].'
             'quick:List or run quick commands.'
@@ -79,7 +79,7 @@ _gatewayctl() {
 _gatewayctl_status() {
     local -i ret=1
     local -ar arg_specs=(
-        '--socket[The control socket (default\: $GATEWAYD_SOCKET or /run/gatewayd/control).]:path:'
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
         '--json[Print JSON (stable field names) instead of text.]'
         '--timeout[Seconds to wait for an answer.]:seconds:'
         '--version[Show the version.]'
@@ -93,7 +93,7 @@ _gatewayctl_status() {
 _gatewayctl_drain() {
     local -i ret=1
     local -ar arg_specs=(
-        '--socket[The control socket (default\: $GATEWAYD_SOCKET or /run/gatewayd/control).]:path:'
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
         '--json[Print JSON (stable field names) instead of text.]'
         '--timeout[Seconds to wait for an answer.]:seconds:'
         '--drain-timeout[Interrupt turns still running after this many seconds (default\: drain.timeout).]:seconds:'
@@ -109,7 +109,7 @@ _gatewayctl_drain() {
 _gatewayctl_resume() {
     local -i ret=1
     local -ar arg_specs=(
-        '--socket[The control socket (default\: $GATEWAYD_SOCKET or /run/gatewayd/control).]:path:'
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
         '--json[Print JSON (stable field names) instead of text.]'
         '--timeout[Seconds to wait for an answer.]:seconds:'
         '--version[Show the version.]'
@@ -123,9 +123,11 @@ _gatewayctl_resume() {
 _gatewayctl_reload() {
     local -i ret=1
     local -ar arg_specs=(
-        '--socket[The control socket (default\: $GATEWAYD_SOCKET or /run/gatewayd/control).]:path:'
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
         '--json[Print JSON (stable field names) instead of text.]'
         '--timeout[Seconds to wait for an answer.]:seconds:'
+        '--check[Validate and compare only; apply nothing.]'
+        '--config[With --check\: the file to check instead of the daemon'\''s own.]:path:'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
@@ -137,7 +139,7 @@ _gatewayctl_reload() {
 _gatewayctl_restart() {
     local -i ret=1
     local -ar arg_specs=(
-        '--socket[The control socket (default\: $GATEWAYD_SOCKET or /run/gatewayd/control).]:path:'
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
         '--json[Print JSON (stable field names) instead of text.]'
         '--timeout[Seconds to wait for an answer.]:seconds:'
         '--version[Show the version.]'
@@ -151,7 +153,7 @@ _gatewayctl_restart() {
 _gatewayctl_sessions() {
     local -i ret=1
     local -ar arg_specs=(
-        '--socket[The control socket (default\: $GATEWAYD_SOCKET or /run/gatewayd/control).]:path:'
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
         '--json[Print JSON (stable field names) instead of text.]'
         '--timeout[Seconds to wait for an answer.]:seconds:'
         '*:action:'
@@ -195,7 +197,7 @@ _gatewayctl_quick() {
 _gatewayctl_quick_list() {
     local -i ret=1
     local -ar arg_specs=(
-        '--socket[The control socket (default\: $GATEWAYD_SOCKET or /run/gatewayd/control).]:path:'
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
         '--json[Print JSON (stable field names) instead of text.]'
         '--timeout[Seconds to wait for an answer.]:seconds:'
         '--version[Show the version.]'
@@ -209,7 +211,7 @@ _gatewayctl_quick_list() {
 _gatewayctl_quick_run() {
     local -i ret=1
     local -ar arg_specs=(
-        '--socket[The control socket (default\: $GATEWAYD_SOCKET or /run/gatewayd/control).]:path:'
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
         '--json[Print JSON (stable field names) instead of text.]'
         '--timeout[Seconds to wait for an answer.]:seconds:'
         ':name:'
@@ -225,7 +227,7 @@ _gatewayctl_quick_run() {
 _gatewayctl_send() {
     local -i ret=1
     local -ar arg_specs=(
-        '--socket[The control socket (default\: $GATEWAYD_SOCKET or /run/gatewayd/control).]:path:'
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
         '--json[Print JSON (stable field names) instead of text.]'
         '--timeout[Seconds to wait for an answer.]:seconds:'
         '--chat[The chat to send in (default\: your user name).]:chat:'
@@ -241,7 +243,7 @@ _gatewayctl_send() {
 _gatewayctl_events() {
     local -i ret=1
     local -ar arg_specs=(
-        '--socket[The control socket (default\: $GATEWAYD_SOCKET or /run/gatewayd/control).]:path:'
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
         '--json[Print JSON (stable field names) instead of text.]'
         '--timeout[Seconds to wait for an answer.]:seconds:'
         '--version[Show the version.]'
@@ -260,7 +262,7 @@ _gatewayctl_logs() {
         '--session[Only records of this session (GATEWAY_SESSION).]:session:'
         '--quick[Only records of this quick command (GATEWAY_QUICK_COMMAND).]:quick:'
         '--unit[The systemd unit.]:unit:'
-        '--socket[The control socket (default\: $GATEWAYD_SOCKET or /run/gatewayd/control).]:path:'
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
         '--json[Print JSON (stable field names) instead of text.]'
         '--timeout[Seconds to wait for an answer.]:seconds:'
         '--version[Show the version.]'

@@ -2,7 +2,7 @@ extension ConfigLoader {
     /// `access`: each entry parsed (see `AccessEntry`), every bad one reported with its line. A
     /// bare `irc:NICK` is refused in `admins`: whoever takes the nick when it is free would get
     /// its rights.
-    static func readAccess(_ node: YAMLNode, into access: inout AccessConfig, _ reader: inout Reader) {
+    static func readAccess(_ node: YAMLNode, into access: inout AccessConfig, _ reader: inout ConfigReader) {
         for (key, value) in reader.entries(node, "access", allowed: ["allowed_users", "admins"]) {
             let path = "access.\(key)"
             guard let items = value.sequence else {
@@ -33,14 +33,14 @@ extension ConfigLoader {
     /// warning, not an error, each with its line. `*` only when IRC is configured: where the
     /// senders are the control socket's peers (vetted by uid), `*` or `local:*` is a fair way
     /// to say "every local user". (Webhook admins have a warning of their own, `StartupCheck`.)
-    static func checkOpenAdmins(_ config: GatewayConfig, root: YAMLNode, _ reader: inout Reader) {
+    static func checkOpenAdmins(_ config: GatewayConfig, root: YAMLNode, _ reader: inout ConfigReader) {
         let access = root.mapping?.first { $0.key.string == "access" }?.value
         guard let admins = access?.mapping?.first(where: { $0.key.string == "admins" })?.value.sequence else { return }
         for item in admins {
             guard let text = item.string, let entry = try? AccessEntry(parsing: text), entry.matchesAnyoneOnIRC else { continue }
             switch entry {
             case .everyone:
-                guard config.platforms.irc != nil else { continue }
+                guard config.platforms.network[GatewayConstants.ircPlatform] != nil else { continue }
                 reader.warning("access.admins", item.line, "\"*\" makes everyone an admin, on IRC too, where anyone may connect and "
                                + "take any free nick; name IRC admins by account (\"irc:~ACCOUNT\") and local ones as \"local:*\"")
             case .platform:
@@ -50,26 +50,6 @@ extension ConfigLoader {
                 reader.warning("access.admins", item.line, "\(text.debugDescription) matches anyone who picks that nick and user name: "
                                + "its host part is all wildcards; name a services account (\"irc:~ACCOUNT\") or the host")
             }
-        }
-    }
-
-    /// Warnings about IRC identities that a plaintext connection cannot protect: whoever is on the
-    /// path between the gateway and the server can read and forge the lines that carry them.
-    static func checkIRCTransport(_ config: GatewayConfig, root: YAMLNode, _ reader: inout Reader) {
-        guard let irc = config.platforms.irc, !["true", "yes", "on"].contains(irc["tls"] ?? "") else { return }
-        func line(_ path: String...) -> Int? {
-            var node: YAMLNode? = root
-            for key in path { node = node?.mapping?.first { $0.key.string == key }?.value }
-            return node?.line
-        }
-        if config.access.admins.contains(where: { $0 == "*" || $0.hasPrefix("irc:") }) {
-            reader.warning("access.admins", line("access", "admins"),
-                           "IRC admins over a plaintext connection (platforms.irc.tls is off): anyone on the path can read "
-                           + "their commands and forge their lines; set tls: true")
-        }
-        if irc["sasl_user"] != nil {
-            reader.warning("platforms.irc.sasl_user", line("platforms", "irc", "sasl_user"),
-                           "the SASL password would cross a plaintext connection (platforms.irc.tls is off); set tls: true")
         }
     }
 }

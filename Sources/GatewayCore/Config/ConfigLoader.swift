@@ -1,3 +1,4 @@
+import Crypto
 import Glibc
 
 /// Reads `gatewayd.yaml` into a `GatewayConfig`, collecting every problem with its key path and
@@ -9,6 +10,9 @@ package enum ConfigLoader {
         package let config: GatewayConfig
         /// Errors and warnings, in file order.
         package let problems: [ConfigProblem]
+        /// The first 12 hex digits of the file's SHA-256 (what `sha256sum` prints), nil for the
+        /// built-in defaults: says which file a running daemon applied.
+        package var revision: String?
 
         package var errors: [ConfigProblem] { problems.filter { $0.severity == .error } }
         package var warnings: [ConfigProblem] { problems.filter { $0.severity == .warning } }
@@ -16,8 +20,8 @@ package enum ConfigLoader {
 
     /// Loads `path`. A missing file gives the built-in defaults (a first run needs nothing);
     /// an unreadable or invalid one throws `ConfigError` with every error found.
-    package static func load(path: String, requireFile: Bool = false) throws -> LoadedConfig {
-        guard let text = try readText(path) else {
+    package static func load(path: String, requireFile: Bool = false, platforms: [any PlatformSettings.Type] = []) throws -> LoadedConfig {
+        guard let bytes = try readBytes(path) else {
             if requireFile {
                 throw ConfigError(file: path, problems: [ConfigProblem(
                     severity: .error, path: "", line: nil, message: "no such file")])
@@ -26,8 +30,20 @@ package enum ConfigLoader {
             config.stateDirectory = DefaultPaths.stateDirectory()
             return LoadedConfig(config: config, problems: [])
         }
-        let outcome = parse(text, stateDirectoryFallback: DefaultPaths.stateDirectory(), groupExists: systemGroupExists)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigError(file: path, problems: [ConfigProblem(severity: .error, path: "", line: nil, message: "not UTF-8 text")])
+        }
+        var outcome = parse(text, platforms: platforms, stateDirectoryFallback: DefaultPaths.stateDirectory(), groupExists: systemGroupExists)
         if !outcome.errors.isEmpty { throw ConfigError(file: path, problems: outcome.problems) }
+        outcome.revision = revision(of: bytes)
+        return outcome
+    }
+
+    /// A file's text (sent by a client, not read here), checked as `load` checks a file: the
+    /// problems are in the outcome.
+    package static func load(text: String, platforms: [any PlatformSettings.Type]) -> LoadedConfig {
+        var outcome = parse(text, platforms: platforms, stateDirectoryFallback: DefaultPaths.stateDirectory(), groupExists: systemGroupExists)
+        outcome.revision = revision(of: text.utf8)
         return outcome
     }
 
@@ -42,8 +58,13 @@ package enum ConfigLoader {
     /// A config file larger than this is refused rather than read (it is surely not one).
     static let maxFileSize = 4 << 20
 
-    /// The file as UTF-8 text; nil when there is no such file.
-    private static func readText(_ path: String) throws(ConfigError) -> String? {
+    /// The first 12 hex digits of the SHA-256 of `bytes`.
+    package static func revision(of bytes: some Sequence<UInt8>) -> String {
+        SHA256.hash(data: Array(bytes)).prefix(6).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    /// The file's bytes; nil when there is no such file.
+    private static func readBytes(_ path: String) throws(ConfigError) -> [UInt8]? {
         func problem(_ message: String) -> ConfigError {
             ConfigError(file: path, problems: [ConfigProblem(severity: .error, path: "", line: nil, message: message)])
         }
@@ -57,16 +78,16 @@ package enum ConfigLoader {
         } catch {
             throw problem("cannot read: \(error)")
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw problem("not UTF-8 text") }
-        return text
+        return bytes
     }
 
     /// Parses YAML text. Never throws: problems are in the outcome (with the defaults in place of
     /// anything invalid). `groupExists` checks `control.admin_group` (`load` asks the system; a
-    /// text parsed on its own has no system to ask, so any name passes).
-    package static func parse(_ text: String, stateDirectoryFallback: String? = nil,
+    /// text parsed on its own has no system to ask, so any name passes). `platforms`: the network
+    /// platforms this build has, each reading its own section (any other is an unknown key).
+    package static func parse(_ text: String, platforms: [any PlatformSettings.Type] = [], stateDirectoryFallback: String? = nil,
                              groupExists: (String) -> Bool = { _ in true }) -> LoadedConfig {
-        var reader = Reader()
+        var reader = ConfigReader()
         var config = GatewayConfig()
         if let stateDirectoryFallback { config.stateDirectory = stateDirectoryFallback }
         let root: YAMLNode?
@@ -77,8 +98,8 @@ package enum ConfigLoader {
             return LoadedConfig(config: config, problems: reader.problems)
         }
         guard let root else { return LoadedConfig(config: config, problems: []) }
-        guard let top = reader.mapping(root, "") else { return LoadedConfig(config: config, problems: reader.problems) }
-        for (key, value) in top {
+        guard let top = reader.keyedMapping(root, "") else { return LoadedConfig(config: config, problems: reader.problems) }
+        for (key, keyLine, value) in top {
             switch key {
             case "control": readControl(value, into: &config.control, &reader, groupExists: groupExists)
             case "drain":
@@ -91,20 +112,28 @@ package enum ConfigLoader {
             case "exec": readExec(value, into: &config.exec, &reader)
             case "quick_commands": config.quickCommands = readQuickCommands(value, &reader)
             case "access": readAccess(value, into: &config.access, &reader)
-            case "platforms": readPlatforms(value, into: &config.platforms, &reader)
+            case "platforms": readPlatforms(value, into: &config.platforms, known: platforms, &reader)
             case "sessions": readSessions(value, into: &config.sessions, &reader)
             case "state_dir":
                 if let directory = reader.string(value, "state_dir") { config.stateDirectory = directory }
             default:
-                reader.unknownKey(key, path: "", value)
+                reader.unknownKey(key, path: "", line: keyLine)
             }
         }
         checkOpenAdmins(config, root: root, &reader)
-        checkIRCTransport(config, root: root, &reader)
-        return LoadedConfig(config: config, problems: reader.problems)
+        let lines = ConfigLines(root: root)
+        for name in config.platforms.network.keys.sorted() {
+            reader.problems += config.platforms.network[name]?.warnings(for: config, lines: lines) ?? []
+        }
+        // In file order (a section's unknown keys are found before its values are read);
+        // problems without a line keep their place after the located ones.
+        let ordered = reader.problems.enumerated().sorted { a, b in
+            (a.element.line ?? .max, a.offset) < (b.element.line ?? .max, b.offset)
+        }.map(\.element)
+        return LoadedConfig(config: config, problems: ordered)
     }
 
-    private static func readControl(_ node: YAMLNode, into control: inout ControlConfig, _ reader: inout Reader,
+    private static func readControl(_ node: YAMLNode, into control: inout ControlConfig, _ reader: inout ConfigReader,
                                     groupExists: (String) -> Bool) {
         for (key, value) in reader.entries(node, "control", allowed: ["socket", "socket_mode", "admin_group"]) {
             let path = "control.\(key)"
@@ -128,11 +157,17 @@ package enum ConfigLoader {
         }
     }
 
-    private static func readAgent(_ node: YAMLNode, into agent: inout AgentConfig, _ reader: inout Reader) {
+    private static func readAgent(_ node: YAMLNode, into agent: inout AgentConfig, _ reader: inout ConfigReader) {
         for (key, value) in reader.entries(node, "agent", allowed: ["backend", "command", "turn_timeout"]) {
             let path = "agent.\(key)"
             switch key {
-            case "backend": if let backend = reader.choice(value, path, AgentConfig.Backend.self) { agent.backend = backend }
+            case "backend":
+                guard let backend = reader.choice(value, path, AgentConfig.Backend.self) else { continue }
+                if backend == .openai {
+                    reader.error(path, value.line, "openai is not available in this build; use echo or command")
+                } else {
+                    agent.backend = backend
+                }
             case "command": agent.command = reader.strings(value, path) ?? []
             default: if let duration = reader.duration(value, path) { agent.turnTimeout = duration }
             }
@@ -142,7 +177,7 @@ package enum ConfigLoader {
         }
     }
 
-    private static func readExec(_ node: YAMLNode, into exec: inout ExecConfig, _ reader: inout Reader) {
+    private static func readExec(_ node: YAMLNode, into exec: inout ExecConfig, _ reader: inout ConfigReader) {
         for (key, value) in reader.entries(node, "exec", allowed: ["max_concurrent", "default_timeout", "max_output"]) {
             let path = "exec.\(key)"
             switch key {
@@ -154,7 +189,7 @@ package enum ConfigLoader {
         }
     }
 
-    private static func readQuickCommands(_ node: YAMLNode, _ reader: inout Reader) -> [String: QuickCommand] {
+    private static func readQuickCommands(_ node: YAMLNode, _ reader: inout ConfigReader) -> [String: QuickCommand] {
         guard let entries = reader.mapping(node, "quick_commands") else { return [:] }
         var commands: [String: QuickCommand] = [:]
         for (name, value) in entries {
@@ -209,136 +244,19 @@ package enum ConfigLoader {
         return commands
     }
 
-    private static func readPlatforms(_ node: YAMLNode, into platforms: inout PlatformsConfig, _ reader: inout Reader) {
-        for (key, value) in reader.entries(node, "platforms", allowed: ["local", "irc", "webhook"]) {
+    private static func readPlatforms(_ node: YAMLNode, into platforms: inout PlatformsConfig, known: [any PlatformSettings.Type],
+                                      _ reader: inout ConfigReader) {
+        let local = GatewayConstants.localPlatform
+        let allowed = Set([local] + known.map { $0.platform })
+        for (key, value) in reader.entries(node, "platforms", allowed: allowed) {
             let path = "platforms.\(key)"
-            switch key {
-            case "local":
+            if key == local {
                 for (k, v) in reader.entries(value, path, allowed: ["enabled"]) where k == "enabled" {
                     if let enabled = reader.bool(v, "\(path).enabled") { platforms.localEnabled = enabled }
                 }
-            default:
-                // Kept as text until the adapters (IRC, webhook) read them.
-                var settings: [String: String] = [:]
-                let pairs = reader.mapping(value, path) ?? []
-                if key == "webhook" { WebhookSettings.check(pairs, path: path, &reader) }
-                if key == "irc" { IRCSettings.check(pairs, path: path, &reader) }
-                for (k, v) in pairs {
-                    settings[k] = v.flowText
-                }
-                if key == "irc" { platforms.irc = settings } else { platforms.webhook = settings }
+            } else if let type = known.first(where: { $0.platform == key }) {
+                platforms.network[key] = type.read(value, path: path, &reader)
             }
         }
-    }
-}
-
-/// Typed reads of YAML nodes that record what is wrong instead of throwing.
-struct Reader {
-    var problems: [ConfigProblem] = []
-
-    mutating func error(_ path: String, _ line: Int?, _ message: String) {
-        problems.append(ConfigProblem(severity: .error, path: path, line: line, message: message))
-    }
-
-    mutating func warning(_ path: String, _ line: Int?, _ message: String) {
-        problems.append(ConfigProblem(severity: .warning, path: path, line: line, message: message))
-    }
-
-    mutating func unknownKey(_ key: String, path: String, _ node: YAMLNode) {
-        let full = path.isEmpty ? key : "\(path).\(key)"
-        error(full, node.line, "unknown key")
-    }
-
-    /// A mapping's (key, value) pairs in file order; nil (with a problem) when it is not a mapping.
-    mutating func mapping(_ node: YAMLNode, _ path: String) -> [(String, YAMLNode)]? {
-        if node.isNull { return [] }
-        guard let mapping = node.mapping else {
-            error(path, node.line, "expected a mapping (key: value lines)")
-            return nil
-        }
-        var pairs: [(String, YAMLNode)] = []
-        var seen: Set<String> = []
-        for (key, value) in mapping {
-            guard let name = key.string else {
-                error(path, key.line, "keys must be plain text")
-                continue
-            }
-            guard seen.insert(name).inserted else {
-                // YAML forbids it, and silently taking the first or the last hides a mistake.
-                error(path.isEmpty ? name : "\(path).\(name)", key.line, "duplicate key")
-                continue
-            }
-            pairs.append((name, value))
-        }
-        return pairs
-    }
-
-    /// A mapping's entries, unknown keys reported.
-    mutating func entries(_ node: YAMLNode, _ path: String, allowed: Set<String>) -> [(String, YAMLNode)] {
-        (mapping(node, path) ?? []).filter { key, value in
-            if allowed.contains(key) { return true }
-            unknownKey(key, path: path, value)
-            return false
-        }
-    }
-
-    mutating func string(_ node: YAMLNode, _ path: String) -> String? {
-        guard let text = node.string else {
-            error(path, node.line, "expected text")
-            return nil
-        }
-        return text
-    }
-
-    mutating func strings(_ node: YAMLNode, _ path: String) -> [String]? {
-        guard let sequence = node.sequence else {
-            error(path, node.line, "expected a list, such as [\"a\", \"b\"]")
-            return nil
-        }
-        return sequence.compactMap { string($0, path) }
-    }
-
-    mutating func bool(_ node: YAMLNode, _ path: String) -> Bool? {
-        guard let value = node.bool else {
-            error(path, node.line, "expected true or false, got \((node.string ?? "").debugDescription)")
-            return nil
-        }
-        return value
-    }
-
-    /// A whole number within `range` (`2^64`, `1e3`, `-1` and `0` for a count are refused with
-    /// the range in the message, not wrapped or trapped on later).
-    mutating func int(_ node: YAMLNode, _ path: String, in range: ClosedRange<Int>) -> Int? {
-        guard let value = node.int, range.contains(value) else {
-            error(path, node.line, "expected a whole number \(ConfigLimits.describe(range)), got \((node.string ?? "a list or mapping").debugDescription)")
-            return nil
-        }
-        return value
-    }
-
-    /// A duration within `ConfigLimits.durations`: `inf`, `nan`, negative, `0` and `1e300`
-    /// are refused here, so no consumer ever computes a deadline from them.
-    mutating func duration(_ node: YAMLNode, _ path: String) -> Duration? {
-        let range = ConfigLimits.durations
-        guard let text = node.string, let seconds = DurationValue.seconds(text) else {
-            error(path, node.line, "expected a duration (seconds, or \"30s\", \"10m\", \"1h\") \(ConfigLimits.describe(range)), got \((node.string ?? "a list or mapping").debugDescription)")
-            return nil
-        }
-        guard let duration = DurationValue.parse(text), range.contains(duration), seconds > 0 else {
-            error(path, node.line, "duration out of range: must be \(ConfigLimits.describe(range)), got \(text.debugDescription)")
-            return nil
-        }
-        return duration
-    }
-
-    mutating func choice<T: RawRepresentable & CaseIterable>(_ node: YAMLNode, _ path: String, _ type: T.Type) -> T?
-    where T.RawValue == String {
-        guard let text = string(node, path) else { return nil }
-        guard let value = T(rawValue: text) else {
-            let options = T.allCases.map(\.rawValue).joined(separator: ", ")
-            error(path, node.line, "expected one of \(options), got \(text.debugDescription)")
-            return nil
-        }
-        return value
     }
 }

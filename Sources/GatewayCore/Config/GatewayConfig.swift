@@ -106,7 +106,17 @@ package struct AccessConfig: Sendable, Equatable {
 
 package struct PlatformsConfig: Sendable, Equatable {
     package var localEnabled = true
-    /// Settings of the network platforms, kept as text until their adapters read them.
-    package var irc: [String: String]?
-    package var webhook: [String: String]?
+    /// The network platforms' settings by platform name (`irc`, `webhook`), each read by its
+    /// adapter's module (see `PlatformSettings`).
+    package var network: [String: any PlatformSettings] = [:]
+
+    package init() {}
+
+    /// Every platform that serves: `local` when enabled, then the network ones by name.
+    package var names: [String] { (localEnabled ? [GatewayConstants.localPlatform] : []) + network.keys.sorted() }
+
+    package static func == (lhs: PlatformsConfig, rhs: PlatformsConfig) -> Bool {
+        lhs.localEnabled == rhs.localEnabled && lhs.network.keys.sorted() == rhs.network.keys.sorted()
+            && lhs.network.allSatisfy { name, settings in rhs.network[name].flatMap { settings.changedKeys(fromAny: $0) }?.isEmpty ?? false }
+    }
 }

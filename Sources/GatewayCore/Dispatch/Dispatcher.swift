@@ -21,7 +21,8 @@ package actor Dispatcher {
     var sessionSweepWake: Duration?
     var counters = GatewayCounters()
     var execRunner: ProcessRunner
-    let agent: any AgentBackend
+    /// Read when a turn starts: a reload's new agent serves the turns that start after it.
+    var agent: any AgentBackend
     let clock: any GatewayClock
     var nextTurnID: UInt64 = 1
     var observers: [UInt64: EventObserver] = [:]
@@ -95,15 +96,17 @@ package actor Dispatcher {
         while true { sleep(3600) }
     }
 
-    /// Swaps in a new configuration. Sessions, queues and running commands carry on; removed
-    /// quick commands stop being offered at once.
-    package func reload(_ newConfig: GatewayConfig) {
+    /// Swaps in a new configuration (and `agent`, when its settings changed). Sessions, queues,
+    /// running commands and running turns carry on; removed quick commands stop being offered
+    /// at once, and turns that start from now use the new agent.
+    package func reload(_ newConfig: GatewayConfig, agent newAgent: (any AgentBackend)? = nil) {
         let wasRunning = lifecycle.state == .running
         if wasRunning { lifecycle.move(to: .reloading); publish(.stateChanged(lifecycle.state)) }
         if newConfig.exec.maxConcurrent != config.exec.maxConcurrent {
             execRunner = ProcessRunner(maxConcurrent: newConfig.exec.maxConcurrent)
         }
         config = newConfig
+        if let newAgent { agent = newAgent }
         access = AccessPolicy(newConfig.access)
         applySessionLimits(newConfig.sessions)
         if wasRunning { lifecycle.move(to: .running); publish(.stateChanged(lifecycle.state)) }

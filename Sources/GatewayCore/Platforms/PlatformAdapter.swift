@@ -24,12 +24,16 @@ package protocol PlatformAdapter: AnyObject, Sendable {
     func send(_ text: String, to address: ChatAddress) async throws
     /// For `GetStatus` and `STATUS=`.
     func health() async -> PlatformHealth
+    /// A reload's new settings for this platform, taken on the open connection if the adapter
+    /// can (IRC's channels); false when only a new adapter can take them.
+    func apply(_ settings: any PlatformSettings) async -> Bool
 }
 
 extension PlatformAdapter {
     package func send(_ text: String, to address: ChatAddress) async throws { try await send(text, to: address.chat) }
     package func stop(flushingWithin limit: Duration) async { await stop() }
     package func waitUntilReady(within limit: Duration) async {}
+    package func apply(_ settings: any PlatformSettings) async -> Bool { false }
 }
 
 /// Where messages go: the dispatcher, or a test's recorder.

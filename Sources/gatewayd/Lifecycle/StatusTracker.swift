@@ -16,6 +16,7 @@ final class StatusTracker: Sendable {
         var drainDeadline: ContinuousClock.Instant?
         var platformCount = 0
         var storeProblem: String?
+        var restartNeeded: [String] = []
     }
 
     private let state = Mutex(State())
@@ -48,6 +49,12 @@ final class StatusTracker: Sendable {
     var storeProblem: String? {
         get { state.withLock { $0.storeProblem } }
         set { state.withLock { $0.storeProblem = newValue } }
+    }
+
+    /// Keys a reload read but could not apply; the line says so while they wait for a restart.
+    var restartNeeded: [String] {
+        get { state.withLock { $0.restartNeeded } }
+        set { state.withLock { $0.restartNeeded = newValue } }
     }
 
     /// Takes `snapshot` and the platforms serving (at READY=1, after a reload) as the truth and
@@ -117,8 +124,10 @@ final class StatusTracker: Sendable {
     /// `; state store /var/lib/gatewayd/state.db was corrupt (...)` after it while the store is
     /// not what it should be.
     private static func line(_ state: State) -> String {
-        let line = stateLine(state.current, platforms: state.platformCount)
-        return state.storeProblem.map { "\(line); \(shortProblem($0))" } ?? line
+        var line = stateLine(state.current, platforms: state.platformCount)
+        if let problem = state.storeProblem { line += "; \(shortProblem(problem))" }
+        if !state.restartNeeded.isEmpty { line += "; \(GatewayText.restartToApply(state.restartNeeded))" }
+        return line
     }
 
     /// STATUS= is one short line: the problem's first clause (the log has all of it).

@@ -4,28 +4,25 @@ import ServiceLifecycle
 import Varlink
 import Synchronization
 
-/// One platform adapter for the service group's life: started when the group starts (its
-/// messages wait at the gate until the daemon has replayed what the store kept), stopped at
-/// the group's shutdown, which reaches it once the drain is over, with the drain's remaining
-/// time to deliver what is queued.
-struct AdapterService: Service {
-    let adapter: any PlatformAdapter
-    let inbound: InboundGate
+/// The network adapters for the service group's life: started when the group starts (their
+/// messages wait at the gate until the daemon has replayed what the store kept), stopped at the
+/// group's shutdown, which reaches them once the drain is over, with the drain's remaining time
+/// to deliver what is queued. A reload changes them in between (`PlatformSet.apply`).
+struct PlatformsService: Service {
+    let platforms: PlatformSet
     let startup: AdapterStartup
     let plan: ShutdownPlan
-    let logger: Logger
 
     func run() async throws {
         do {
-            try await adapter.start(inbound: inbound)
+            try await platforms.startAll()
         } catch {
-            logger.critical("platform \(adapter.name) cannot start: \(describeSystemError(error))", metadata: ["event": "platform_failed", "platform": "\(adapter.name)"])
             startup.report(failed: true)
             throw StartupFailed()
         }
         startup.report(failed: false)
         try? await gracefulShutdown()
-        await adapter.stop(flushingWithin: plan.flushWindow)
+        await platforms.stopAll(flushingWithin: plan.flushWindow)
     }
 }
 

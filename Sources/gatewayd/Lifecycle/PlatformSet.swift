@@ -1,0 +1,130 @@
+import GatewayCore
+import Logging
+import NIOCore
+import Platforms
+import Varlink
+
+/// The network adapters serving now, by platform name, and a reload's changes to them: an
+/// adapter whose settings did not change is left alone (its connection, its requests in
+/// flight), one that can take its new settings on the open connection takes them there, any
+/// other is replaced (stopped, delivering what it has queued, then a new one started), a
+/// removed one stops and an added one starts.
+actor PlatformSet {
+    private var running: [String: (adapter: any PlatformAdapter, settings: any PlatformSettings)] = [:]
+    private let eventLoops: any EventLoopGroup
+    private let inbound: any InboundHandler
+    private let logger: Logger
+
+    /// `adapters`: built at start from `settings` (see `StartupCheck`), started by `startAll()`.
+    init(adapters: [any PlatformAdapter], settings: [String: any PlatformSettings], inbound: any InboundHandler,
+         eventLoops: any EventLoopGroup, logger: Logger) {
+        for adapter in adapters {
+            if let configured = settings[adapter.name] { running[adapter.name] = (adapter, configured) }
+        }
+        self.eventLoops = eventLoops
+        self.inbound = inbound
+        self.logger = logger
+    }
+
+    /// In name order.
+    var adapters: [any PlatformAdapter] { running.keys.sorted().compactMap { running[$0]?.adapter } }
+
+    var names: [String] { running.keys.sorted() }
+
+    /// Starts every adapter at once; the first failure is thrown, after the others that did
+    /// start are stopped again (the daemon then exits without them half-running).
+    func startAll() async throws {
+        let adapters = self.adapters, inbound = self.inbound
+        let failures = await withTaskGroup(of: (String, (any Error)?).self) { group in
+            for adapter in adapters {
+                group.addTask {
+                    do { try await adapter.start(inbound: inbound); return (adapter.name, nil) } catch { return (adapter.name, error) }
+                }
+            }
+            var failures: [(String, any Error)] = []
+            for await (name, error) in group { if let error { failures.append((name, error)) } }
+            return failures
+        }
+        guard let (name, error) = failures.first else { return }
+        for (failed, error) in failures {
+            logger.critical("platform \(failed) cannot start: \(describeSystemError(error))", metadata: ["event": "platform_failed", "platform": "\(failed)"])
+        }
+        let failed = Set(failures.map(\.0))
+        for adapter in adapters where !failed.contains(adapter.name) { await adapter.stop(flushingWithin: .zero) }
+        running = [:]
+        throw PlatformStartFailed(platform: name, reason: describeSystemError(error))
+    }
+
+    /// Stops every adapter at once, each delivering what it has queued for at most `limit`.
+    func stopAll(flushingWithin limit: Duration) async {
+        let adapters = self.adapters
+        running = [:]
+        await withTaskGroup(of: Void.self) { group in
+            for adapter in adapters { group.addTask { await adapter.stop(flushingWithin: limit) } }
+        }
+    }
+
+    /// What a reload did to one platform.
+    struct Outcome {
+        var summary: String
+        /// It could not start with its new settings (it runs with the old ones, or not at all).
+        var failed = false
+    }
+
+    /// Puts `settings` (a reloaded file's `platforms`) in force, one platform at a time;
+    /// returns what happened to each platform that changed, for the reply and the journal.
+    func apply(_ settings: [String: any PlatformSettings]) async -> [String: Outcome] {
+        var outcomes: [String: Outcome] = [:]
+        for name in Set(running.keys).union(settings.keys).sorted() {
+            let current = running[name], wanted = settings[name]
+            switch (current, wanted) {
+            case (nil, nil): continue
+            case let (current?, nil):
+                running[name] = nil
+                await current.adapter.stop(flushingWithin: GatewayConstants.replyFlushMargin)
+                outcomes[name] = Outcome(summary: "stopped")
+            case let (nil, wanted?):
+                let problem = await start(name, wanted)
+                outcomes[name] = Outcome(summary: problem ?? "started", failed: problem != nil)
+            case let (current?, wanted?):
+                guard let keys = wanted.changedKeys(fromAny: current.settings), !keys.isEmpty else { continue }
+                if await current.adapter.apply(wanted) {
+                    running[name] = (current.adapter, wanted)
+                    outcomes[name] = Outcome(summary: "applied on the open connection")
+                    continue
+                }
+                running[name] = nil
+                await current.adapter.stop(flushingWithin: GatewayConstants.replyFlushMargin)
+                guard let problem = await start(name, wanted) else {
+                    outcomes[name] = Outcome(summary: "restarted with the new settings")
+                    continue
+                }
+                // The old settings worked: back to them rather than leaving the platform down.
+                let restored = await start(name, current.settings)
+                outcomes[name] = Outcome(summary: problem + (restored.map { "; with the old settings too (\($0)): the platform is down" }
+                    ?? "; running with the old settings"), failed: true)
+            }
+        }
+        return outcomes
+    }
+
+    /// Builds and starts an adapter; nil when it serves, otherwise why not.
+    private func start(_ name: String, _ settings: any PlatformSettings) async -> String? {
+        do {
+            let adapter = try PlatformCatalog.makeAdapter(settings, eventLoops: eventLoops)
+            try await adapter.start(inbound: inbound)
+            running[name] = (adapter, settings)
+            return nil
+        } catch {
+            let reason = "cannot start: \(describeSystemError(error))"
+            logger.error("platform \(name) \(reason)", metadata: ["event": "platform_failed", "platform": "\(name)"])
+            return reason
+        }
+    }
+}
+
+/// An adapter that could not start at the daemon's start (it was logged where it failed).
+struct PlatformStartFailed: Error {
+    let platform: String
+    let reason: String
+}
