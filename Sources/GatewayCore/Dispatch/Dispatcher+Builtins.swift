@@ -47,7 +47,7 @@ extension Dispatcher {
             await replies.send("You are \(message.senderID)"
                 + (admin ? " (admin: exec quick commands and /restart)." : "."))
         case .stop:
-            if let turn = sessions[key]?.turn {
+            if let turn = sessions.turn(key) {
                 turn.task.cancel()
                 store?.markDone(sessions.clearPending(key, now: clock.now()).flatMap(\.storeIDs))
                 syncSessionCounters()
@@ -56,7 +56,7 @@ extension Dispatcher {
                 await replies.send(GatewayText.nothingToStop)
             }
         case .new, .reset:
-            if sessions[key]?.turn != nil {
+            if sessions.turn(key) != nil {
                 await replies.send(GatewayText.agentRunning(builtin.rawValue))
                 return
             }

@@ -34,7 +34,7 @@ extension Dispatcher {
         guard let reason = lifecycle.state.reason else { return }
         var notices: [(String, any ReplySink)] = []
         for key in sessions.busyKeys {
-            guard let turn = sessions[key]?.turn, !turn.interruptedByDrain else { continue }
+            guard let turn = sessions.turn(key), !turn.interruptedByDrain else { continue }
             sessions.updateTurn(key) { $0.interruptedByDrain = true }
             turn.task.cancel()
             let chat = "\(turn.message.platform):\(turn.message.chat)"

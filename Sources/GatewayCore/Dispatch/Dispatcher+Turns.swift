@@ -32,7 +32,7 @@ extension Dispatcher {
         let task = Task { await Self.performTurn(agent, turn, replies) }
         let deadline = clock.now() + config.agent.turnTimeout
         // Back in memory if it was evicted before its queued message's turn could start.
-        touchSession(key)
+        if !sessions.contains(key) { touchSession(key) }
         sessions.startTurn(key, RunningTurn(id: id, task: task, message: message, replies: replies,
                                             storeIDs: item.storeIDs, deadline: deadline))
         store?.markActive(item.storeIDs, session: key)
@@ -42,7 +42,7 @@ extension Dispatcher {
         await task.value
         // Its replies are handed over (the sink's sends were awaited): done, unless a drain cut it
         // short, and then it is retried after the restart.
-        if sessions[key]?.turn?.interruptedByDrain == true {
+        if sessions.turn(key)?.interruptedByDrain == true {
             store?.markInterrupted(item.storeIDs)
         } else {
             store?.markDone(item.storeIDs)
@@ -89,7 +89,7 @@ extension Dispatcher {
         var expired: [(any ReplySink, Duration)] = []
         var next: Duration?
         for key in sessions.busyKeys {
-            guard let turn = sessions[key]?.turn, !turn.timedOut, !turn.interruptedByDrain else { continue }
+            guard let turn = sessions.turn(key), !turn.timedOut, !turn.interruptedByDrain else { continue }
             if turn.deadline <= now {
                 sessions.updateTurn(key) { $0.timedOut = true }
                 turn.task.cancel()

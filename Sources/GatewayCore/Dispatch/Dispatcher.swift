@@ -64,7 +64,7 @@ package actor Dispatcher {
 
     /// Stops the session's running turn (`gatewayctl sessions stop`); false when none runs.
     package func stopTurn(session key: String) -> Bool {
-        guard let turn = sessions[key]?.turn else { return false }
+        guard let turn = sessions.turn(key) else { return false }
         turn.task.cancel()
         return true
     }
@@ -214,7 +214,7 @@ package actor Dispatcher {
             await replies.send(GatewayText.queuedForRestart)
             return
         }
-        if let running = sessions[key]?.turn {
+        if let running = sessions.turn(key) {
             if config.busyInputMode == .interrupt && !explicitQueue {
                 publish(.messageDispatched(session: key, route: .busyInterrupt))
                 mergeIntoPending(key, item)
@@ -243,7 +243,7 @@ package actor Dispatcher {
     /// store keeps it (without one the promise would be false).
     private func acceptsTurn(for key: String) -> Bool {
         guard lifecycle.state.refusesNewWork else { return true }
-        return lifecycle.state == .draining(.restart) && store != nil && sessions[key]?.turn != nil
+        return lifecycle.state == .draining(.restart) && store != nil && sessions.turn(key) != nil
     }
 
     private func refuseWhileDraining(_ key: String, _ replies: any ReplySink) async {

@@ -66,6 +66,9 @@ struct Session {
         self.generation = generation
     }
 
+    /// What a free slot of `SessionTable` holds (empty strings and arrays: nothing allocated).
+    static var vacant: Session { Session(key: "", createdAt: .zero, generation: 0) }
+
     /// The running turn, if any (`starting` has none yet).
     var turn: RunningTurn? {
         if case .running(let turn) = state { return turn }

@@ -8,8 +8,8 @@
 /// and no message ever scans the table. An evicted session's durable state (its turn count)
 /// stays in the state store; the dispatcher brings it back with the session's next message.
 struct SessionTable {
-    private struct Slot {
-        var session: Session
+    /// A slot's place in the idle list: plain values, so relinking costs no reference counting.
+    private struct Link {
         /// When it joined the idle list (its last activity, or the end of its last turn).
         var idleSince: Duration = .zero
         var previous = -1
@@ -17,8 +17,11 @@ struct SessionTable {
         var isListed = false
     }
 
-    /// Sessions live in slots (reused once free) so that the idle list links are indices, not keys.
-    private var slots: [Slot?] = []
+    /// Sessions live in slots (reused once free) so that the idle list links are indices, not
+    /// keys. A free slot holds `Session.vacant`: not optional, so reading a field of a session
+    /// borrows it in place instead of copying it out of an optional.
+    private var storage: [Session] = []
+    private var links: [Link] = []
     private var freeSlots: [Int] = []
     private var slotByKey: [String: Int] = [:]
     /// The idle list: `idleHead` is the least recently active idle session.
@@ -44,16 +47,22 @@ struct SessionTable {
 
     subscript(key: String) -> Session? {
         guard let slot = slotByKey[key] else { return nil }
-        return slots[slot]!.session
+        return storage[slot]
     }
 
     func contains(_ key: String) -> Bool { slotByKey[key] != nil }
 
+    /// The session's running turn (without copying the rest of the session: the hot path asks).
+    func turn(_ key: String) -> RunningTurn? {
+        guard let slot = slotByKey[key] else { return nil }
+        return storage[slot].turn
+    }
+
     /// The busy sessions' keys (a copy: callers change the table while they walk it).
-    var busyKeys: [String] { busySlots.map { slots[$0]!.session.key } }
+    var busyKeys: [String] { busySlots.map { storage[$0].key } }
 
     /// Every session, by key (`ListSessions`: at most `max` plus the busy ones).
-    var all: [Session] { slotByKey.values.map { slots[$0]!.session }.sorted { $0.key < $1.key } }
+    var all: [Session] { slotByKey.values.map { storage[$0] }.sorted { $0.key < $1.key } }
 
     // MARK: Arrival and eviction
 
@@ -63,8 +72,8 @@ struct SessionTable {
     @discardableResult
     mutating func touch(_ key: String, now: Duration) -> UInt64? {
         if let slot = slotByKey[key] {
-            slots[slot]!.session.lastActive = now
-            if slots[slot]!.isListed {
+            storage[slot].lastActive = now
+            if links[slot].isListed {
                 unlink(slot)
                 link(slot, now: now)
             }
@@ -91,8 +100,8 @@ struct SessionTable {
     /// it is still the incarnation that asked. The store answers in order, before any turn of
     /// this incarnation is written, so the sum is the durable count.
     mutating func adoptStoredTurns(_ key: String, generation: UInt64, turnCount: Int) {
-        guard let slot = slotByKey[key], slots[slot]!.session.generation == generation else { return }
-        slots[slot]!.session.turnCount += turnCount
+        guard let slot = slotByKey[key], storage[slot].generation == generation else { return }
+        storage[slot].turnCount += turnCount
     }
 
     /// New limits (a reload): a lower `max` evicts at once, least recently active first.
@@ -110,13 +119,13 @@ struct SessionTable {
     @discardableResult
     mutating func evictExpired(now: Duration) -> Int {
         let before = evictions
-        while idleHead >= 0, slots[idleHead]!.idleSince + limits.idleTimeout <= now { evict(idleHead) }
+        while idleHead >= 0, links[idleHead].idleSince + limits.idleTimeout <= now { evict(idleHead) }
         return evictions - before
     }
 
     /// When the least recently active idle session expires; nil with no idle session.
     var nextExpiry: Duration? {
-        idleHead >= 0 ? slots[idleHead]!.idleSince + limits.idleTimeout : nil
+        idleHead >= 0 ? links[idleHead].idleSince + limits.idleTimeout : nil
     }
 
     /// The idle sessions' keys, least recently active first (tests).
@@ -124,8 +133,8 @@ struct SessionTable {
         var keys: [String] = []
         var slot = idleHead
         while slot >= 0 {
-            keys.append(slots[slot]!.session.key)
-            slot = slots[slot]!.next
+            keys.append(storage[slot].key)
+            slot = links[slot].next
         }
         return keys
     }
@@ -135,7 +144,10 @@ struct SessionTable {
     /// Queues a message behind the running turn; returns the queue's length.
     @discardableResult
     mutating func enqueue(_ key: String, _ item: PendingMessage) -> Int {
-        modify(key) { $0.pending.append(item) }?.0.pending.count ?? 0
+        modify(key) { session -> Int in
+            session.pending.append(item)
+            return session.pending.count
+        } ?? 0
     }
 
     /// An interrupting message: merged with the last waiting one (texts joined, its sink replies)
@@ -155,11 +167,11 @@ struct SessionTable {
 
     /// `idle` -> `starting`: takes the first queued message, when no turn runs.
     mutating func takeNext(_ key: String) -> PendingMessage? {
-        guard let session = self[key], case .idle = session.state, !session.pending.isEmpty else { return nil }
-        return modify(key) { session -> PendingMessage in
+        modify(key) { session -> PendingMessage? in
+            guard case .idle = session.state, !session.pending.isEmpty else { return nil }
             session.state = .starting
             return session.pending.removeFirst()
-        }.map { $0.1 }
+        } ?? nil
     }
 
     /// `idle`/`starting` -> `running`; the turn count goes up.
@@ -172,15 +184,18 @@ struct SessionTable {
 
     /// `running` -> `idle`, if `id` is still the session's turn.
     mutating func finishTurn(_ key: String, id: UInt64, now: Duration) {
-        guard self[key]?.turn?.id == id else { return }
-        modify(key, now: now) { $0.state = .idle }
+        modify(key, now: now) { session in
+            if session.turn?.id == id { session.state = .idle }
+        }
     }
 
     /// Flags the running turn (interrupted by the drain, or timed out).
     mutating func updateTurn(_ key: String, _ change: (inout RunningTurn) -> Void) {
-        guard var turn = self[key]?.turn else { return }
-        change(&turn)
-        modify(key) { $0.state = .running(turn) }
+        modify(key) { session in
+            guard case .running(var turn) = session.state else { return }
+            change(&turn)
+            session.state = .running(turn)
+        }
     }
 
     /// `/stop`: drops what waits; returns it (its store rows are done).
@@ -188,7 +203,7 @@ struct SessionTable {
         modify(key, now: now) { session -> [PendingMessage] in
             defer { session.pending.removeAll() }
             return session.pending
-        }?.1 ?? []
+        } ?? []
     }
 
     mutating func acknowledged(_ key: String, at now: Duration) {
@@ -232,10 +247,12 @@ struct SessionTable {
         let slot: Int
         if let reused = freeSlots.popLast() {
             slot = reused
-            slots[slot] = Slot(session: session)
+            storage[slot] = session
+            links[slot] = Link()
         } else {
-            slot = slots.count
-            slots.append(Slot(session: session))
+            slot = storage.count
+            storage.append(session)
+            links.append(Link())
         }
         slotByKey[session.key] = slot
         queued += session.pending.count
@@ -246,22 +263,22 @@ struct SessionTable {
     /// A session that becomes idle joins the list's tail at `now`; nil `now` is for changes
     /// that cannot make a session idle.
     @discardableResult
-    private mutating func modify<R>(_ key: String, now: Duration? = nil, _ change: (inout Session) -> R) -> (Session, R)? {
+    private mutating func modify<R>(_ key: String, now: Duration? = nil, _ change: (inout Session) -> R) -> R? {
         guard let slot = slotByKey[key] else { return nil }
-        let queuedBefore = slots[slot]!.session.pending.count
-        let result = change(&slots[slot]!.session)
-        let session = slots[slot]!.session
-        queued += session.pending.count - queuedBefore
-        if session.isEvictable != slots[slot]!.isListed {
-            if session.isEvictable {
+        let queuedBefore = storage[slot].pending.count
+        let result = change(&storage[slot])
+        queued += storage[slot].pending.count - queuedBefore
+        let evictable = storage[slot].isEvictable
+        if evictable != links[slot].isListed {
+            if evictable {
                 busySlots.remove(slot)
-                link(slot, now: now ?? slots[slot]!.session.lastActive)
+                link(slot, now: now ?? storage[slot].lastActive)
             } else {
                 unlink(slot)
                 busySlots.insert(slot)
             }
         }
-        return (session, result)
+        return result
     }
 
     private mutating func evict(_ slot: Int) {
@@ -271,31 +288,31 @@ struct SessionTable {
 
     @discardableResult
     private mutating func free(_ slot: Int) -> Session {
-        let session = slots[slot]!.session
-        if slots[slot]!.isListed { unlink(slot) } else { busySlots.remove(slot) }
+        let session = storage[slot]
+        if links[slot].isListed { unlink(slot) } else { busySlots.remove(slot) }
         queued -= session.pending.count
         slotByKey[session.key] = nil
-        slots[slot] = nil
+        storage[slot] = .vacant
         freeSlots.append(slot)
         return session
     }
 
     /// Appends to the idle list's tail (most recently active).
     private mutating func link(_ slot: Int, now: Duration) {
-        slots[slot]!.idleSince = now
-        slots[slot]!.previous = idleTail
-        slots[slot]!.next = -1
-        slots[slot]!.isListed = true
-        if idleTail >= 0 { slots[idleTail]!.next = slot } else { idleHead = slot }
+        links[slot].idleSince = now
+        links[slot].previous = idleTail
+        links[slot].next = -1
+        links[slot].isListed = true
+        if idleTail >= 0 { links[idleTail].next = slot } else { idleHead = slot }
         idleTail = slot
     }
 
     private mutating func unlink(_ slot: Int) {
-        let previous = slots[slot]!.previous, next = slots[slot]!.next
-        if previous >= 0 { slots[previous]!.next = next } else { idleHead = next }
-        if next >= 0 { slots[next]!.previous = previous } else { idleTail = previous }
-        slots[slot]!.previous = -1
-        slots[slot]!.next = -1
-        slots[slot]!.isListed = false
+        let previous = links[slot].previous, next = links[slot].next
+        if previous >= 0 { links[previous].next = next } else { idleHead = next }
+        if next >= 0 { links[next].previous = previous } else { idleTail = previous }
+        links[slot].previous = -1
+        links[slot].next = -1
+        links[slot].isListed = false
     }
 }
