@@ -24,6 +24,11 @@ struct Host: GatewayControlHost {
     var platformNames: [String] { ["local"] }
 }
 
+if CommandLine.arguments.contains("--wire") {
+    wireBenchmark()
+    exit(0)
+}
+
 if CommandLine.arguments.contains("--framing") {
     framingBenchmark()
     exit(0)

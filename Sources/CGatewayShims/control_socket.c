@@ -111,6 +111,34 @@ int gw_unix_listen(const char *path, unsigned int mode, int backlog, int *privat
     return request.fd;
 }
 
+int gw_unix_listener_pid(const char *path, pid_t *pid) {
+    struct sockaddr_un address;
+    socklen_t length = gw_fill_unix_address(&address, path);
+    *pid = 0;
+    if (length == 0) return -1;
+    // Non-blocking: a listener whose backlog is full answers EAGAIN at once instead of holding
+    // the caller (it is alive all the same).
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    int result;
+    if (connect(fd, (struct sockaddr *)&address, length) == 0) {
+        struct ucred credentials;
+        socklen_t size = sizeof(credentials);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &size) == 0) *pid = credentials.pid;
+        result = 1;
+    } else if (errno == EAGAIN) {
+        result = 1;
+    } else if (errno == ECONNREFUSED || errno == ENOENT || errno == ENOTSOCK || errno == ENOTDIR) {
+        result = 0;
+    } else {
+        result = -1;
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return result;
+}
+
 /// Opens the socket file at `path` without following a symlink, and checks that it is a socket.
 static int open_socket_file(const char *path) {
     int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);

@@ -110,6 +110,7 @@ package enum GatewayMessageID {
     package static let reloadRefused = "57438b8e4c1a47e39a34333fe6bbbe8d"
     package static let quickCommand = "ca6705d160e849389c72632fd57afbdc"
     package static let configInvalid = "2ef2ce96e70d49159ed5dd9cd1ed7a3e"
+    package static let instanceConflict = "e1c15099e83b420e82f03399cde6347b"
     package static let storeProblem = "e8ea41e422db4266b9e4caf090148db8"
 }
 

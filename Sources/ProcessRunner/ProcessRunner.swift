@@ -11,7 +11,9 @@ import Glibc
 /// Safe to call from many tasks at once. Past the limit, `run` throws `.busy` at once rather than
 /// queueing: a chat user gets "busy, try again" instead of a reply minutes later.
 public final class ProcessRunner: Sendable {
-    public let maxConcurrent: Int
+    /// The limit now (`setMaxConcurrent` changes it).
+    public var maxConcurrent: Int { limit.load(ordering: .relaxed) }
+    private let limit: Atomic<Int>
     private let running = Atomic<Int>(0)
     private let reactor = Reactor.shared
     /// How groups are signalled once their leader exited; tests choose, the daemon detects.
@@ -23,8 +25,17 @@ public final class ProcessRunner: Sendable {
 
     init(maxConcurrent: Int, groupSignals: GroupSignals) {
         precondition(maxConcurrent > 0, "maxConcurrent must be positive")
-        self.maxConcurrent = maxConcurrent
+        limit = Atomic(maxConcurrent)
         self.groupSignals = groupSignals
+    }
+
+    /// Changes the limit in place (a reload of `exec.max_concurrent`). Processes already running
+    /// keep running and keep counting: after lowering it, `run` refuses (`.busy`) until fewer
+    /// than the new limit run; raising it lets the next ones start at once. A new runner would
+    /// start counting from zero, and the old one's processes would exceed the limit.
+    public func setMaxConcurrent(_ maxConcurrent: Int) {
+        precondition(maxConcurrent > 0, "maxConcurrent must be positive")
+        limit.store(maxConcurrent, ordering: .releasing)
     }
 
     /// How many processes of this runner are running now.
@@ -74,6 +85,7 @@ public final class ProcessRunner: Sendable {
     private func acquireSlot() throws {
         var current = running.load(ordering: .relaxed)
         while true {
+            let maxConcurrent = limit.load(ordering: .acquiring)
             guard current < maxConcurrent else {
                 throw ProcessRunnerError(
                     .busy, "\(current) commands are already running (limit \(maxConcurrent)); try again when one finishes")

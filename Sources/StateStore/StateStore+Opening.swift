@@ -95,7 +95,7 @@ extension StateStore {
     }
 
     /// `mkdir -p`: systemd's `StateDirectory=` makes it in production, a test or a first run may not.
-    private static func makeDirectories(_ path: String) {
+    static func makeDirectories(_ path: String) {
         var prefix = ""
         for component in path.split(separator: "/", omittingEmptySubsequences: true) {
             prefix += "/" + component

@@ -19,7 +19,38 @@ package struct VarlinkSocketError: Error, Sendable, Equatable, CustomStringConve
     package var description: String { message }
 }
 
+/// The process that listens on a Unix socket (see `VarlinkServer.listeningProcess(at:)`).
+package struct ListeningProcess: Sendable, Equatable {
+    /// From `SO_PEERCRED`: the process that called `listen()` (PID 1 or a user manager for a
+    /// systemd socket unit); 0 when the kernel cannot say (its backlog is full, or it is in
+    /// another PID namespace).
+    package let pid: Int32
+    /// Its command name (`/proc/PID/comm`), where this process may read it.
+    package let name: String?
+}
+
 extension VarlinkServer {
+    /// Who serves on the socket file at `path`, asked with a connection that is closed at once;
+    /// nil when nobody answers there (no file, not a socket, a stale socket left by a process
+    /// that died). A daemon checks it before it starts anything, so that a second instance on
+    /// one control socket stops at once and names the first.
+    package static func listeningProcess(at path: String) -> ListeningProcess? {
+        var pid: pid_t = 0
+        guard gw_unix_listener_pid(path, &pid) == 1 else { return nil }
+        return ListeningProcess(pid: pid, name: pid > 0 ? commandName(of: pid) : nil)
+    }
+
+    private static func commandName(of pid: pid_t) -> String? {
+        let fd = open("/proc/\(pid)/comm", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { return nil }
+        let name = String(decoding: buffer[0..<count], as: UTF8.self).split(separator: "\n").first.map(String.init)
+        return name?.isEmpty == false ? name : nil
+    }
+
     /// Binds a socket at `path` and serves on it.
     ///
     /// The file is created with `mode` from the start (bound on a thread with a umask of its own,
@@ -44,7 +75,8 @@ extension VarlinkServer {
             let error = errno
             let reason = switch error {
             case EEXIST: "\(path) exists and is not a socket (a symlink or another file); not replacing it"
-            case EADDRINUSE: "another process is serving on \(path) (another gatewayd, or its socket unit); not taking it over"
+            case EADDRINUSE:
+                "another process is serving on \(path) (\(Self.listeningProcess(at: path).map { $0.pid > 0 ? "PID \($0.pid): " : "" } ?? "")another gatewayd, or its socket unit); not taking it over"
             default: "cannot bind \(path): \(String(cString: strerror(error)))"
             }
             throw VarlinkSocketError(code: error, reason)

@@ -21,10 +21,7 @@ extension Daemon {
             try await server.adopt(listeningDescriptor: activated.fileDescriptor)
             logger.info("control socket passed by systemd", metadata: ["event": "socket", "fd": "\(activated.fileDescriptor)"])
         } else {
-            // The file's control.socket, unless it is the default: then a per-user one for a
-            // gatewayd started by hand as a normal user (DefaultPaths).
-            let configured = config.control.socket == GatewayConstants.defaultControlSocket ? DefaultPaths.daemonSocket() : config.control.socket
-            guard let path = socketOverride ?? configured else {
+            guard let path = Self.controlSocketPath(config, override: socketOverride) else {
                 throw ControlSocketError("no control socket: XDG_RUNTIME_DIR is not set; give one with --socket PATH or control.socket")
             }
             let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
@@ -42,6 +39,13 @@ extension Daemon {
         }
         control.serve(server)
         controlInterface = interface
+    }
+
+    /// The socket the daemon binds when systemd passes none: `--socket`, else the file's
+    /// control.socket, unless it is the default: then a per-user one for a gatewayd started by
+    /// hand as a normal user (DefaultPaths). nil when there is none (no XDG_RUNTIME_DIR).
+    static func controlSocketPath(_ config: GatewayConfig, override: String?) -> String? {
+        override ?? (config.control.socket == GatewayConstants.defaultControlSocket ? DefaultPaths.daemonSocket() : config.control.socket)
     }
 
     /// Puts reloaded permissions in force, and gives a socket the daemon bound itself the new

@@ -44,6 +44,9 @@ actor Daemon: GatewayControlHost {
     /// The durable queue under `state_dir`; nil when it could not be opened (then
     /// `status.storeProblem` says why).
     let store: StateStore?
+    /// `state_dir`'s lock, held for the process's life (`InstanceGuard`); nil when it could not
+    /// be taken, and then there is no store either.
+    let stateLock: StateDirectoryLock?
     /// The network platforms, started before the control socket serves (READY=1 follows both),
     /// and changed one by one by a reload.
     let platforms: PlatformSet
@@ -61,8 +64,11 @@ actor Daemon: GatewayControlHost {
     let stateDirectoryOverride: String?
 
     /// `adapters` come built from the configuration (see `StartupCheck`); `run` starts them.
+    /// `stateLock`: the state directory's lock (`InstanceGuard`); the store is opened only
+    /// under it.
     init(configPath: String, configExplicit: Bool, config: GatewayConfig, revision: String?, adapters: [any PlatformAdapter],
-         socketOverride: String?, stateDirectoryOverride: String?, eventLoops: any EventLoopGroup, logger: Logger) {
+         socketOverride: String?, stateDirectoryOverride: String?, stateLock: Result<StateDirectoryLock, StateDirectoryLockError>,
+         eventLoops: any EventLoopGroup, logger: Logger) {
         self.eventLoops = eventLoops
         self.configPath = configPath
         self.configExplicit = configExplicit
@@ -74,12 +80,20 @@ actor Daemon: GatewayControlHost {
         notifications = NotifyQueue(notifier: notifier, logger: logger)
         status = StatusTracker(notify: notifications)
         ProcessRunner.raiseFileDescriptorLimit()
-        let opening = StateStore.open(directory: config.stateDirectory) { problem in
-            logger.error("state store write failed: \(problem)", metadata: ["event": "store_failed", "code": "\(problem.code.rawValue)"])
+        switch stateLock {
+        case .success(let lock):
+            self.stateLock = lock
+            let opening = StateStore.open(directory: config.stateDirectory) { problem in
+                logger.error("state store write failed: \(problem)", metadata: ["event": "store_failed", "code": "\(problem.code.rawValue)"])
+            }
+            store = opening.store
+            status.storeProblem = opening.problem
+        case .failure(let problem):
+            self.stateLock = nil
+            store = nil
+            status.storeProblem = problem.description
         }
-        store = opening.store
-        status.storeProblem = opening.problem
-        dispatcher = Dispatcher(config: config, agent: Self.makeAgent(config), store: opening.store)
+        dispatcher = Dispatcher(config: config, agent: Self.makeAgent(config), store: store)
         gate = InboundGate(dispatcher)
         platforms = PlatformSet(adapters: adapters, settings: config.platforms.network, inbound: gate, eventLoops: eventLoops, logger: logger)
     }
@@ -150,9 +164,8 @@ actor Daemon: GatewayControlHost {
         do {
             try await group.run()
         } catch {
-            if !(error is StartupFailed) {
-                logger.critical("gatewayd stopped on an error: \(describeSystemError(error))", metadata: ["event": "failed"])
-            }
+            if let failed = error as? StartupFailed { return failed.status }
+            logger.critical("gatewayd stopped on an error: \(describeSystemError(error))", metadata: ["event": "failed"])
             return GatewayConstants.ExitStatus.failure
         }
         let reason = plan.reason
@@ -204,11 +217,17 @@ actor Daemon: GatewayControlHost {
             do {
                 try await startControlSocket()
             } catch {
-                logger.critical("cannot serve the control socket: \(describeSystemError(error))", metadata: ["event": "socket_failed"])
+                // Another gatewayd bound it since the start's check (`InstanceGuard`): 78, as then.
+                let taken = (error as? VarlinkSocketError)?.code == EADDRINUSE
+                if taken, let path = Self.controlSocketPath(config, override: socketOverride) {
+                    InstanceGuard.reportSocketInUse(path: path, holder: VarlinkServer.listeningProcess(at: path), logger: logger)
+                } else {
+                    logger.critical("cannot serve the control socket: \(describeSystemError(error))", metadata: ["event": "socket_failed"])
+                }
                 // The adapters are up and turns may run: interrupt them; the adapters then
                 // leave the networks properly (IRC's QUIT), not by the process vanishing.
                 await dispatcher.interruptTurnsNow()
-                throw StartupFailed()
+                throw StartupFailed(status: taken ? GatewayConstants.ExitStatus.configInvalid : GatewayConstants.ExitStatus.failure)
             }
             let readyLine = status.reset(to: await dispatcher.snapshot, platformCount: await platformNames.count)
             notify { try $0.ready(status: readyLine) }

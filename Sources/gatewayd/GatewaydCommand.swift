@@ -22,7 +22,8 @@ struct GatewaydCommand: AsyncParsableCommand {
             fields when systemd connected stderr to journald, and to stderr as text otherwise.
 
             Steer a running daemon with gatewayctl; read its logs with journalctl -u gatewayd.
-            Exit status 78: the configuration is invalid.
+            Exit status 78: the configuration is invalid, or another gatewayd holds the state directory \
+            (state_dir/gatewayd.lock) or serves the control socket (the message names its PID).
             """,
         version: GatewayConstants.version
     )
@@ -87,9 +88,11 @@ struct GatewaydCommand: AsyncParsableCommand {
         }
         var settings = checked.outcome.config
         if let stateDirectory { settings.stateDirectory = stateDirectory }
+        // Before the store opens and anything serves: a second instance stops here (exit 78).
+        let stateLock = try InstanceGuard.claim(settings, socketOverride: socket, logger: logger)
         let daemon = Daemon(configPath: configPath, configExplicit: config != nil, config: settings, revision: checked.outcome.revision,
-                            adapters: checked.adapters,
-                            socketOverride: socket, stateDirectoryOverride: stateDirectory, eventLoops: eventLoops, logger: logger)
+                            adapters: checked.adapters, socketOverride: socket, stateDirectoryOverride: stateDirectory, stateLock: stateLock,
+                            eventLoops: eventLoops, logger: logger)
         let status = await daemon.run()
         throw ExitCode(status)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import GatewayTestSupport
 import Testing
 
@@ -60,9 +61,18 @@ struct ShippedUnitTests {
             echo "db=$(stat -c %U /var/lib/gatewayd/state.db)"
             echo "quick=$($CTL quick run uptime | grep -c 'load average') rc=$?"
             first=$(show gatewayd.service MainPID)
+            # An edit of the shipped file, previewed, then applied by `systemctl reload`.
+            sed -i 's/^quick_commands:.*/&\\n  hello: {type: exec, command: "echo hello"}/' /etc/gatewayd/gatewayd.yaml
+            $CTL reload --check > check.out; echo "check_rc=$? check=$(grep -c 'quick_commands .*added hello' check.out)"
             systemctl --user reload gatewayd.service || fail reload
             wait_for gatewayd.service ActiveState active
             echo "reloaded=$(state gatewayd.service) same_pid=$([ "$(show gatewayd.service MainPID)" = "$first" ] && echo yes)"
+            echo "hello=$($CTL quick run hello)"
+            revision=$(sha256sum /etc/gatewayd/gatewayd.yaml | cut -c1-12)
+            journalctl --sync
+            echo "journal_revision=$(journalctl --no-pager -o export MESSAGE_ID=\(GatewayMessageID.reloaded) | grep -c "^GATEWAY_CONFIG_REVISION=$revision")"
+            echo "catalog=$(journalctl --no-pager -x MESSAGE_ID=\(GatewayMessageID.reloaded) | grep -c 'Preview a change with')"
+            echo "status_revision=$($CTL status | grep -c "Config: revision $revision, applied")"
             systemctl --user restart gatewayd.service || fail restart
             echo "restarted=$(state gatewayd.service)"
             echo "after_restart=$($CTL status | head -1)"
@@ -88,6 +98,11 @@ struct ShippedUnitTests {
         #expect(result["db"] == "gatewayd")
         #expect(result["quick"] == "1 rc=0")
         #expect(result["reloaded"] == "ActiveState=active ExecMainStatus=0 NRestarts=0 Result=success  same_pid=yes")
+        #expect(result["check_rc"] == "0 check=1", "reload --check named the added command, all live: \(output.standardOutput)")
+        #expect(result["hello"] == "hello", "applied by systemctl reload")
+        #expect(result["journal_revision"] == "1", "one reload record, with the file's revision")
+        #expect(result["catalog"] == "1", "the catalog explains the record")
+        #expect(result["status_revision"] == "1")
         #expect(result["restarted"] == "ActiveState=active ExecMainStatus=0 NRestarts=0 Result=success ")
         #expect(result["after_restart"]?.hasPrefix("● gatewayd — running") == true,
                 "the socket survived the restart: \(result["after_restart"] ?? "")")
@@ -164,6 +179,32 @@ struct ShippedUnitTests {
         #expect(result["stopped"] == "ActiveState=inactive ExecMainStatus=0 NRestarts=1 Result=success ", "NRestarts counts until the next explicit start")
         #expect(result["alone"]?.hasPrefix("● gatewayd — running") == true, "\(output.standardOutput)")
         #expect(result["sigsys"] == "0")
+    }
+
+    @Test("a second unit on the first one's state directory: exit 78, failed without a restart, the first serves on")
+    func duplicateInstance() throws {
+        let output = try installedHost("""
+            systemctl --user enable --now gatewayd.socket gatewayd.service > /dev/null 2>&1 || fail "enable --now"
+            first=$(show gatewayd.service MainPID)
+            # An instance whose file names the main unit's state directory (read-only in its
+            # sandbox: ProtectSystem=strict), as a copied gatewayd.yaml with state_dir set would.
+            cp /etc/gatewayd/gatewayd.yaml /etc/gatewayd/dup.yaml
+            echo "state_dir: /var/lib/gatewayd" >> /etc/gatewayd/dup.yaml
+            chgrp gatewayd /etc/gatewayd/dup.yaml && chmod 0640 /etc/gatewayd/dup.yaml
+            systemctl --user start gatewayd@dup.socket gatewayd@dup.service 2> /dev/null && fail "the duplicate started"
+            # A restart to come would show as activating/auto-restart; failed means none is scheduled.
+            echo "dup=$(state gatewayd@dup.service) sub=$(show gatewayd@dup.service SubState)"
+            echo "first=$(state gatewayd.service) same_pid=$([ "$(show gatewayd.service MainPID)" = "$first" ] && echo yes)"
+            echo "status=$($CTL status | head -1)"
+            journalctl --sync
+            echo "named=$(journalctl --no-pager -o cat MESSAGE_ID=\(GatewayMessageID.instanceConflict) | grep -c "PID $first")"
+            """)
+        let result = fields(output.standardOutput)
+        #expect(output.status == 0, "\(output.standardOutput)")
+        #expect(result["dup"] == "ActiveState=failed ExecMainStatus=78 NRestarts=0 Result=exit-code  sub=failed", "\(output.standardOutput)")
+        #expect(result["first"] == "ActiveState=active ExecMainStatus=0 NRestarts=0 Result=success  same_pid=yes")
+        #expect(result["status"]?.hasPrefix("● gatewayd — running") == true, "\(result["status"] ?? "")")
+        #expect(result["named"] == "1", "the journal names the first one's PID: \(output.standardOutput)")
     }
 
     @Test("a failing service: gatewayctl says so within seconds and names where to look")

@@ -346,6 +346,46 @@ struct ProcessRunnerTests {
         #expect(try await limited.run(.shell("echo again", environment: environment)).standardOutput.text == "again\n")
     }
 
+    @Test("a lowered limit counts the processes already running: busy until fewer than it run; raised, the next starts at once")
+    func adjustedLimit() async throws {
+        let limited = ProcessRunner(maxConcurrent: 3)
+        var held: [(gate: FIFOSignal, task: Task<ProcessResult, any Error>)] = []
+        for _ in 0..<3 {
+            let started = FIFOSignal(), gate = FIFOSignal()
+            let task = Task {
+                try await limited.run(.shell(
+                    #"echo go > "$1"; read line < "$2"; echo done"#, arguments: [started.path, gate.path],
+                    environment: environment))
+            }
+            #expect(await started.waitForLine(timeout: .seconds(30)) == "go")
+            held.append((gate, task))
+        }
+        func quick() async -> ProcessRunnerError.Code? {
+            do {
+                _ = try await limited.run(.shell("true", environment: environment))
+                return nil
+            } catch let error as ProcessRunnerError {
+                return error.code
+            } catch {
+                return .spawnFailed
+            }
+        }
+        limited.setMaxConcurrent(2)
+        #expect(limited.maxConcurrent == 2)
+        #expect(limited.runningCount == 3, "lowering the limit ends nothing")
+        #expect(await quick() == .busy, "3 run, limit 2")
+        held[0].gate.send("release")
+        #expect(try await held[0].task.value.standardOutput.text == "done\n")
+        #expect(await quick() == .busy, "2 run, limit 2")
+        limited.setMaxConcurrent(3)
+        #expect(await quick() == nil, "raised: 2 run, limit 3")
+        for entry in held.dropFirst() {
+            entry.gate.send("release")
+            _ = try await entry.task.value
+        }
+        #expect(limited.runningCount == 0)
+    }
+
     @Test("a command's exit raises no SIGCHLD that wakes the daemon's other threads", .ownThread)
     func noChildSignal() throws {
         // In a process of its own, whose main thread does nothing else: Dispatch's, sitting in

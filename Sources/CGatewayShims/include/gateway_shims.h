@@ -93,6 +93,11 @@ int gw_pidfd_alive(int pidfd);
 /// thread could not get a umask of its own: then the file has mode less the process umask
 /// (never looser than asked) and gw_socket_file_chmod can widen it. Returns the fd or -1.
 int gw_unix_listen(const char *path, unsigned int mode, int backlog, int *private_umask);
+/// Who listens on the Unix socket at path, asked without blocking: 1 when someone does (*pid is
+/// the listener's, from SO_PEERCRED: the process that called listen(); 0 when the kernel cannot
+/// say, as when its backlog is full or it is in another PID namespace), 0 when nobody answers
+/// (no file, not a socket, a stale socket), -1 with errno when it cannot be told.
+int gw_unix_listener_pid(const char *path, pid_t *pid);
 /// Gives the socket file at path the group, without following a symlink (ENOTSOCK when path is
 /// not a socket, ELOOP when it is a symlink). 0 or -1 with errno.
 int gw_socket_file_chown_group(const char *path, gid_t group);

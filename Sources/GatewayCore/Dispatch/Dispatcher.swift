@@ -20,7 +20,7 @@ package actor Dispatcher {
     var sessionSweep: Task<Void, Never>?
     var sessionSweepWake: Duration?
     var counters = GatewayCounters()
-    var execRunner: ProcessRunner
+    let execRunner: ProcessRunner
     /// Read when a turn starts: a reload's new agent serves the turns that start after it.
     var agent: any AgentBackend
     let clock: any GatewayClock
@@ -102,9 +102,7 @@ package actor Dispatcher {
     package func reload(_ newConfig: GatewayConfig, agent newAgent: (any AgentBackend)? = nil) {
         let wasRunning = lifecycle.state == .running
         if wasRunning { lifecycle.move(to: .reloading); publish(.stateChanged(lifecycle.state)) }
-        if newConfig.exec.maxConcurrent != config.exec.maxConcurrent {
-            execRunner = ProcessRunner(maxConcurrent: newConfig.exec.maxConcurrent)
-        }
+        execRunner.setMaxConcurrent(newConfig.exec.maxConcurrent)
         config = newConfig
         if let newAgent { agent = newAgent }
         access = AccessPolicy(newConfig.access)

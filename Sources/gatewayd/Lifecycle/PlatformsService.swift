@@ -76,5 +76,8 @@ final class ShutdownPlan: Sendable {
     }
 }
 
-/// A start that failed and was logged where it failed: the daemon exits 1 without another line.
-struct StartupFailed: Error {}
+/// A start that failed and was logged where it failed: the daemon exits with `status` (1, or 78
+/// when another instance holds what it needs) without another line.
+struct StartupFailed: Error {
+    var status: Int32 = GatewayConstants.ExitStatus.failure
+}
