@@ -95,4 +95,22 @@ struct SessionEvictionTests {
         let all = try await store.recover(policy: RecoveryPolicy(maxSessions: 10))
         #expect(all.sessions.map(\.key) == ["local:dm:zoe", "local:dm:alice", "local:dm:bob"])
     }
+
+    @Test("a restart restores the most recent sessions in their order: the least recently active is evicted first")
+    func restoredOrder() async throws {
+        let directory = makeTemporaryDirectory()
+        let store = try openStore(directory)
+        for key in ["old", "middle", "recent"] {
+            store.markActive([], session: "local:dm:\(key)")
+            await store.flush()
+        }
+        let recovery = try await store.recover(policy: RecoveryPolicy(maxSessions: 2))
+        #expect(recovery.sessions.map(\.key) == ["local:dm:recent", "local:dm:middle"])
+        let d = Dispatcher(config: try config("sessions: {max: 2}"), agent: EchoAgent(), clock: ManualClock(), store: store)
+        await d.restore(recovery, outbox: Outbox())
+        await d.markRunning()
+        #expect(await d.snapshot.counters.sessions == 2)
+        _ = await send(d, "hi", chat: "new")
+        #expect(await d.sessionSnapshots().map(\.key) == ["local:dm:new", "local:dm:recent"])
+    }
 }
