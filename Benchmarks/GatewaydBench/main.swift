@@ -14,6 +14,9 @@ import CGatewayShims
 import CGatewayTestShims
 import CSpawnBaseline
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 let quick = CommandLine.arguments.contains("--quick")
 let rounds = quick ? 200 : 2000
@@ -114,6 +117,38 @@ for _ in 0..<2 {
     inside += durations.map { $0 * 1000 }
     sendQuick += trips(send)
 }
+/// The daemon's CPU time so far (user + system), in microseconds.
+func daemonCPU() -> Double {
+    let stat = (try? String(contentsOfFile: "/proc/\(daemon.processIdentifier)/stat", encoding: .utf8)) ?? ""
+    // Fields after the command name (which is in parentheses and may hold spaces): utime is the 14th.
+    let fields = stat[(stat.lastIndex(of: ")") ?? stat.startIndex)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[12]), let system = Double(fields[13]) else { return 0 }
+    return (user + system) * 1_000_000 / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+// 32 in flight (issue 16): 32 clients, each on its own connection, calling RunQuickCommand "hi"
+// as fast as they are answered, against the C floor: 32 threads each spawning `/bin/sh -c
+// 'echo hi'` and reading it to EOF. Alternated, twice each; commands/s and gatewayd's CPU per
+// command under that load.
+let inFlight = 32
+var floorRates: [Double] = [], daemonRates: [Double] = [], cpuPerCommand: [Double] = []
+for _ in 0..<2 {
+    let total = quick ? 320 : 1280
+    var latencies = [UInt64](repeating: 0, count: total)
+    let t0 = gw_monotonic_nsec()
+    precondition(gwb_run_concurrent("echo hi", Int32(inFlight), Int32(total), &latencies) == 0)
+    floorRates.append(Double(total) / (Double(gw_monotonic_nsec() - t0) / 1e9))
+    var done: UInt64 = 0
+    let cpu0 = daemonCPU()
+    precondition(gwc_throughput(socket, run, Int32(inFlight), loadSeconds, &done) == 0)
+    cpuPerCommand.append((daemonCPU() - cpu0) / Double(max(done, 1)))
+    daemonRates.append(Double(done) / loadSeconds)
+}
+// One at a time, the daemon's CPU per command.
+let cpuSerial0 = daemonCPU()
+_ = trips(run)
+let cpuSerial = (daemonCPU() - cpuSerial0) / Double(rounds)
+
 let statusTrips = trips(getStatus)
 var completed: UInt64 = 0
 precondition(gwc_throughput(socket, echo, 16, loadSeconds, &completed) == 0)
@@ -130,11 +165,16 @@ print("exec to READY=1:            \(format(readyMs)) ms (target < 50)")
 print("idle RSS:                   \(rssKiB / 1024) MiB (\(rssKiB) KiB; target < 20 MiB)")
 print("exec quick command, median: C posix_spawn \(format(cMedian)) ms, RunQuickCommand \(format(runMedian)) ms (x\(format(runMedian / cMedian))), SendMessage /hi \(format(sendMedian)) ms (x\(format(sendMedian / cMedian))) (target x1.3)")
 print("  of which spawn to reap inside gatewayd (duration_usec): \(format(median(inside) / 1000)) ms")
+let floorRate = floorRates.sorted()[floorRates.count / 2], daemonRate = daemonRates.sorted()[daemonRates.count / 2]
+print("32 in flight:               C floor \(Int(floorRate))/s, RunQuickCommand \(Int(daemonRate))/s (x\(format(daemonRate / floorRate)); target >= 0.85), runs: C \(floorRates.map { Int($0) }), gatewayd \(daemonRates.map { Int($0) })")
+print("gatewayd CPU per command:   \(Int(cpuPerCommand.sorted()[cpuPerCommand.count / 2])) us under load (target <= 100), \(Int(cpuSerial)) us one at a time")
 print("GetStatus round trip:       \(format(median(statusTrips))) us median")
 print("echo agent, 16 clients:     \(Int(echoRate)) messages/s")
 print("""
 {"ready_ms":\(format(readyMs)),"idle_rss_kib":\(rssKiB),\
 "exec_median_ms":{"c_posix_spawn":\(format(cMedian)),"run_quick_command":\(format(runMedian)),"send_message":\(format(sendMedian))},\
 "exec_inside_gatewayd_median_ms":\(format(median(inside) / 1000)),"exec_ratio":{"run_quick_command":\(format(runMedian / cMedian)),"send_message":\(format(sendMedian / cMedian))},\
+"in_flight_32":{"c_floor_per_s":\(Int(floorRate)),"run_quick_command_per_s":\(Int(daemonRate)),"ratio":\(format(daemonRate / floorRate))},\
+"cpu_per_command_us":{"under_load":\(Int(cpuPerCommand.sorted()[cpuPerCommand.count / 2])),"one_at_a_time":\(Int(cpuSerial))},\
 "get_status_median_us":\(format(median(statusTrips))),"echo_messages_per_s_16_clients":\(Int(echoRate))}
 """)

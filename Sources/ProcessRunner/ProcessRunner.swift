@@ -53,11 +53,14 @@ public final class ProcessRunner: Sendable {
     /// wake-up of the reactor thread and no hop back.)
     public nonisolated(nonsending) func run(_ spec: ProcessSpec, running: () -> Void = {}) async throws -> ProcessResult {
         try Task.checkCancellation()
-        try acquireSlot()
+        // Alone, the spawn is done right here (no thread hop on a command run one at a time);
+        // with others running it goes to the spawn threads, so that the caller's thread (the
+        // event loop, the dispatcher) is not held while the child waits for a core to execve.
+        let alone = try acquireSlot() == 0
         let start = gw_monotonic_nsec()
         let process: SpawnedProcess
         do {
-            process = try Spawner.spawn(spec)
+            process = alone ? try Spawner.spawn(spec) : try await SpawnThreads.shared.spawn(spec)
         } catch {
             releaseSlot()
             throw error
@@ -82,7 +85,8 @@ public final class ProcessRunner: Sendable {
         }
     }
 
-    private func acquireSlot() throws {
+    /// Takes a slot; returns how many were taken before (0: this is the only one running).
+    private func acquireSlot() throws -> Int {
         var current = running.load(ordering: .relaxed)
         while true {
             let maxConcurrent = limit.load(ordering: .acquiring)
@@ -92,7 +96,7 @@ public final class ProcessRunner: Sendable {
             }
             let (exchanged, original) = running.compareExchange(
                 expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
-            if exchanged { return }
+            if exchanged { return current }
             current = original
         }
     }

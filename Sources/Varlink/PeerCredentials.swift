@@ -1,4 +1,5 @@
 import CGatewayShims
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,6 +15,8 @@ package struct PeerCredentials: Sendable, Equatable {
     package let groups: [UInt32]
     /// The peer process, immune to pid reuse; nil where the kernel has no `SO_PEERPIDFD`.
     package let process: PeerProcess?
+    /// What was worked out about this peer once, for every later call on its connection.
+    package let memo = PeerMemo()
 
     package init(pid: Int32, uid: UInt32, gid: UInt32, groups: [UInt32] = [], process: PeerProcess? = nil) {
         self.pid = pid
@@ -24,7 +27,7 @@ package struct PeerCredentials: Sendable, Equatable {
     }
 
     /// No credentials could be read: no uid matches, so nothing privileged is allowed.
-    package static let unknown = PeerCredentials(pid: -1, uid: .max, gid: .max)
+    package static var unknown: PeerCredentials { PeerCredentials(pid: -1, uid: .max, gid: .max) }
 
     package static func == (lhs: PeerCredentials, rhs: PeerCredentials) -> Bool {
         lhs.pid == rhs.pid && lhs.uid == rhs.uid && lhs.gid == rhs.gid && lhs.groups == rhs.groups
@@ -48,6 +51,24 @@ package struct PeerCredentials: Sendable, Equatable {
             guard errno == ERANGE, needed > capacity else { return [] }
             capacity = needed
         }
+    }
+}
+
+/// Facts about a connection's peer that cannot change while it is connected, worked out on its
+/// first call that needs them: the credentials are the connecting process's, fixed at connect.
+package final class PeerMemo: Sendable {
+    private let lineage = Mutex<String??>(nil)
+
+    package init() {}
+
+    /// `decide()` on the first call; its answer on every later one. (Whether the peer was
+    /// started by the daemon: a process gains no ancestor, and one that loses its parent stays
+    /// what it was when it connected, which is what the first answer keeps.)
+    package func lineage(_ decide: () -> String?) -> String? {
+        if let known = lineage.withLock({ $0 }) { return known }
+        let verdict = decide()
+        lineage.withLock { $0 = .some(verdict) }
+        return verdict
     }
 }
 
