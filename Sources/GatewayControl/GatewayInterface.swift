@@ -79,7 +79,15 @@ package struct GatewayInterface: VarlinkInterface {
         case .getStatus: await answer(Wire.GetStatus.self, call, replies) { _ in await getStatus() }
         case .drain: await serve(Wire.Drain.self, call, replies) { await drain($0, more: more, replies: $1) }
         case .resume: await answer(Wire.Resume.self, call, replies) { _ in await resume() }
-        case .reload: await answer(Wire.Reload.self, call, replies) { try await reload($0) }
+        case .reload:
+            await answer(Wire.Reload.self, call, replies) { parameters in
+                // Without check the text was ignored and the daemon's own file applied: a caller
+                // that meant to apply its text got a reload it had not asked for.
+                if parameters.configText != nil && parameters.check != true {
+                    throw WireDecodingError(field: "config_text", expected: "string, with check: true")
+                }
+                return try await reload(parameters)
+            }
         case .restart: await answer(Wire.Restart.self, call, replies) { _ in await restart() }
         case .listSessions: await answer(Wire.ListSessions.self, call, replies) { _ in await listSessions() }
         case .stopTurn: await answer(Wire.StopTurn.self, call, replies) { await stopTurn($0) }

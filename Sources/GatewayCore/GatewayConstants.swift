@@ -59,6 +59,8 @@ extension GatewayConstants {
         package static let maxInboundInFlight = 4096
         /// How long `stop()` waits for queued lines when the caller gives no bound.
         package static let stopFlushDefault: Duration = .seconds(5)
+        /// `tls_ca_file`: a bundle of PEM certificates (Debian's whole bundle is about 220 KiB).
+        package static let maxCAFileBytes = 4 << 20
         /// Registration (CAP, SASL, NICK/USER up to the welcome) must finish within this.
         package static let registrationTimeout: Duration = .seconds(30)
         /// A WHOIS that confirms who holds a nick before a private reply goes to it: answer

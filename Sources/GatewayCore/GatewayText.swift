@@ -116,6 +116,15 @@ extension GatewayText {
     }
 
     /// Keys a reload read but kept at their old values (STATUS=, the journal, gatewayctl).
+    /// A reload asked for while the gateway stops or restarts: refused (the file is read again
+    /// at the next start anyway).
+    package static func reloadWhileStopping(_ gerund: String) -> String {
+        "the gateway is \(gerund): nothing was reloaded (the next start reads the file)"
+    }
+
+    /// A reload's platform start that met the shutdown.
+    package static let platformNotStartedStopping = "not started: the gateway is stopping"
+
     package static func restartToApply(_ keys: [String]) -> String {
         "restart to apply \(keys.joined(separator: ", "))"
     }

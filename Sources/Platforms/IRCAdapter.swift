@@ -73,7 +73,9 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         var settings = TLSConfiguration.makeClientConfiguration()
         do {
             if let file = configuration.tlsCAFile {
-                settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(file))
+                // Read here, not by BoringSSL's fopen: a FIFO or a device must not block the reader.
+                let pem = try FileBytes.read(file, limit: GatewayConstants.IRC.maxCAFileBytes, regularFileOnly: true)
+                settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(pem))
             }
             return try NIOSSLContext(configuration: settings)
         } catch {

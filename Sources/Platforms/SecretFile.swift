@@ -8,7 +8,7 @@ enum SecretFile {
     static func read(_ path: String) throws(PlatformError) -> [UInt8] {
         var secret: [UInt8]
         do {
-            secret = try FileBytes.read(path, limit: 4096)
+            secret = try FileBytes.read(path, limit: 4096, regularFileOnly: true)
         } catch {
             throw PlatformError("cannot read \(path): \(error)")
         }

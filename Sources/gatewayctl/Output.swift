@@ -121,8 +121,12 @@ enum Output {
         }
         for problem in result.problems ?? [] { lines.append("warning: \(problem.text)") }
         let waiting = changes.filter { $0.applies == Wire.ConfigChange.Applies.restart }.map(\.section)
+        let failed = changes.filter { $0.applies == Wire.ConfigChange.Applies.failed }.map(\.section)
         if changes.isEmpty {
             lines.append(checked ? "No changes against the running configuration." : "No changes.")
+        } else if !failed.isEmpty {
+            lines.append("Not applied: \(failed.joined(separator: ", ")) (see above; a reload tries again).")
+            if !waiting.isEmpty { lines.append("Not applied until a restart: \(waiting.joined(separator: ", ")) (gatewayctl restart).") }
         } else if waiting.isEmpty {
             lines.append(checked ? "Every change applies live (gatewayctl reload)." : "Every change applied.")
         } else {

@@ -19,6 +19,7 @@ extension Daemon {
             interfaces: [interface], logger: logger, eventLoops: eventLoops)
         if let activated = try SocketActivation.listener(named: GatewayConstants.controlSocketName) {
             try await server.adopt(listeningDescriptor: activated.fileDescriptor)
+            socketActivated = true
             logger.info("control socket passed by systemd", metadata: ["event": "socket", "fd": "\(activated.fileDescriptor)"])
         } else {
             guard let path = Self.controlSocketPath(config, override: socketOverride) else {

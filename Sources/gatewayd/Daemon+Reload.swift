@@ -20,6 +20,13 @@ extension Daemon {
             return ReloadOutcome(applied: false, revision: outcome.outcome.revision,
                                  changes: ConfigChange.changes(from: config, to: effective(outcome.outcome.config)), warnings: outcome.warnings)
         }
+        if let reason = await stopUnderWay() {
+            // As a SIGHUP then is ignored: the shutdown stops the adapters (a reload would start
+            // new ones after it), and RELOADING=1 and READY=1 must not follow STOPPING=1.
+            logger.notice("reload refused: the gateway is \(reason.gerund)", metadata: ["event": "reload_ignored"])
+            throw ConfigError(file: configPath, problems: [
+                ConfigProblem(severity: .error, path: "", line: nil, message: GatewayText.reloadWhileStopping(reason.gerund))])
+        }
         notify { try $0.reloading(status: "Reloading") }
         let checked: StartupCheck
         do {
@@ -50,6 +57,10 @@ extension Daemon {
         // control.admin_group as the new file says, and the group database says now.
         applyControlPermissions(controlPermissions(next))
         let platformOutcomes = await platforms.apply(next.platforms.network)
+        // What serves, not what the file asked for: a platform that could not take its new
+        // settings runs with its old ones (or not at all), so the next reload and `reload
+        // --check` still show that change (and try it again) instead of "no changes".
+        config.platforms.network = await platforms.settings
         for index in changes.indices {
             let section = changes[index].section
             guard section.hasPrefix("platforms."), let outcome = platformOutcomes[String(section.dropFirst("platforms.".count))] else { continue }
@@ -76,12 +87,24 @@ extension Daemon {
     }
 
     /// A file's configuration as this process would run it: `--state-dir` and `--socket` win
-    /// over the file, so a file that differs only there changes nothing.
+    /// over the file, and a socket systemd passed makes `control.socket` and its mode the socket
+    /// unit's business; a file that differs only there changes nothing (a restart would not
+    /// apply it either).
     private func effective(_ file: GatewayConfig) -> GatewayConfig {
         var effective = file
         if let stateDirectoryOverride { effective.stateDirectory = stateDirectoryOverride }
-        if socketOverride != nil { effective.control.socket = config.control.socket }
+        if socketOverride != nil || socketActivated { effective.control.socket = config.control.socket }
+        if socketActivated { effective.control.socketMode = config.control.socketMode }
         return effective
+    }
+
+    /// The stop or restart under way (SIGTERM, SIGUSR1, `gatewayctl stop` or `restart`, `/restart`);
+    /// nil while running or in an admin drain, which a reload may change.
+    func stopUnderWay() async -> DrainReason? {
+        if let requestedDrain { return requestedDrain }
+        let state = await dispatcher.state
+        guard state.refusesNewWork, let reason = state.reason, reason != .admin else { return nil }
+        return reason
     }
 
     /// One reload at a time: the adapters must not be changed by two at once.

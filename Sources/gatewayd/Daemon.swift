@@ -30,6 +30,8 @@ actor Daemon: GatewayControlHost {
     let control = ControlService()
     /// The control interface, kept to put reloaded permissions in force.
     var controlInterface: GatewayInterface?
+    /// The control socket came from systemd (`gatewayd.socket`): `control.socket` is unused.
+    var socketActivated = false
     /// The event loops of the control socket, the webhook and IRC.
     let eventLoops: any EventLoopGroup
     /// Why the daemon exits and how long adapters may still deliver, decided at the drain's end.
@@ -37,7 +39,7 @@ actor Daemon: GatewayControlHost {
     /// Set once the services run: a stop signal starts its graceful shutdown.
     private var group: ServiceGroup?
     /// The drain a graceful shutdown runs (a SIGUSR1 makes it a restart).
-    private var requestedDrain: DrainReason?
+    var requestedDrain: DrainReason?
     /// READY=1 is out; before it, a SIGHUP waits (`reloadPending`) and runs right after.
     private var isReady = false
     private var reloadPending = false
@@ -290,7 +292,7 @@ actor Daemon: GatewayControlHost {
     /// A SIGHUP before READY=1 is run right after it; one during a stop or restart is ignored
     /// (a reload then would say RELOADING=1 and READY=1 after STOPPING=1).
     func reloadWhenReady() async {
-        if let reason = requestedDrain {
+        if let reason = await stopUnderWay() {
             logger.notice("reload ignored: the gateway is \(reason.gerund)", metadata: ["event": "reload_ignored"])
             return
         }

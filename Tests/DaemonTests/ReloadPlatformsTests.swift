@@ -219,8 +219,18 @@ struct ReloadAddRemoveTests {
         #expect(taken.status == 1, "\(taken.standardOutput) \(taken.standardError)")
         #expect(taken.standardOutput.contains("[FAILED]") && taken.standardOutput.contains("running with the old settings"),
                 "\(taken.standardOutput)")
+        #expect(!taken.standardOutput.contains("Every change applied"), "\(taken.standardOutput)")
+        #expect(taken.standardOutput.contains("Not applied: platforms.webhook"), "\(taken.standardOutput)")
         #expect(try post() == #"{"replies":["done"]} 200"#, "still on the old address")
         #expect(try setup.ctl(["status"]).standardOutput.contains("webhook (up: listening on 127.0.0.1:\(setup.webhookPort))"))
+        // The same file again: the change still stands against what runs, and fails again,
+        // rather than "No changes" (exit 0) while the webhook serves the old address.
+        let again = try setup.ctl(["reload"])
+        #expect(again.status == 1, "\(again.standardOutput) \(again.standardError)")
+        #expect(again.standardOutput.contains("platforms.webhook  [FAILED]   listen (reconnects)"), "\(again.standardOutput)")
+        let pending = try setup.ctl(["reload", "--check"])
+        #expect(pending.status == 0 && pending.standardOutput.contains("platforms.webhook  [live]     listen (reconnects)"),
+                "\(pending.standardOutput)")
 
         try write(webhook: nil)
         let removed = try setup.ctl(["--json", "reload"])

@@ -92,6 +92,14 @@ struct ControlStreamTests {
         // Quick commands (the operator's tools) still run; a reload that enables it again lets messages in.
         #expect(try await gateway.call(.runQuickCommand, ["name": "hello"]).parameters["output"] == "hello")
         try gateway.writeConfig(Gateway.yaml)
+        // A text is for a check only: without check: true it is refused, not ignored while the
+        // daemon's own file is applied (here: messages stay disabled).
+        for parameters: [String: JSONValue] in [["config_text": "a: 1"], ["config_text": "a: 1", "check": false]] {
+            let textWithoutCheck = try await gateway.call(.reload, parameters)
+            #expect(textWithoutCheck.error == VarlinkError.invalidParameter)
+            #expect(textWithoutCheck.parameters["parameter"] == "config_text")
+        }
+        #expect(try await gateway.call(.sendMessage, ["text": "hi"]).error == Wire.Failure.Name.platformDisabled, "nothing was applied")
         #expect(try await gateway.call(.reload).error == nil)
         #expect(try await gateway.call(.sendMessage, ["text": "hi"]).parameters["replies"] == ["echo: hi"])
         // The interface file documents the error.

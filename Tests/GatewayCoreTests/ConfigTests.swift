@@ -94,6 +94,23 @@ struct ConfigTests {
         ])
     }
 
+    /// A key is the file's text: written raw, `"\e[2J\r\nfake: line"` cleared the operator's
+    /// terminal and printed a line of its own under `--check-config` and `gatewayctl reload --check`.
+    @Test("control characters in a key or a value a problem names are written out, one line per problem")
+    func controlCharactersInProblems() {
+        let outcome = ConfigLoader.parse(#"""
+            drain: {"\e[31mred\r\nfake: line": 1}
+            state_dir: "/tmp/\e]0;title\u0007"
+            agent: {backend: "\u009b2J"}
+            """#)
+        let printed = outcome.problems.map(\.description)
+        #expect(printed.first == #"drain.\u{1B}[31mred\u{D}\u{A}fake: line: unknown key (line 1)"#, "\(printed)")
+        #expect(!printed.isEmpty)
+        for line in printed {
+            #expect(!line.unicodeScalars.contains { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) }, "\(line.debugDescription)")
+        }
+    }
+
     @Test("a quick command without its command or target is a warning and keeps the reference's reply; an unknown type is an error")
     func brokenQuickCommands() {
         let outcome = ConfigLoader.parse("""

@@ -2,7 +2,11 @@ import Foundation
 import GatewayCore
 import GatewayTestSupport
 import Platforms
+import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The platforms' sections read by their adapters' own readers inside the loader's one run:
 /// every problem with key path and line, and the warnings only the whole file shows.
@@ -33,6 +37,43 @@ struct PlatformSettingsTests {
         #expect(bounds.problems.isEmpty, "\(bounds.problems)")
         let webhook = try #require(bounds.config.platforms.network["webhook"] as? WebhookConfiguration)
         #expect(webhook.replayWindow == .seconds(300) && webhook.requireTimestamp && webhook.maxConnections == 1)
+    }
+
+    /// `reload --check` reads the files a client's text names: open(2) of a FIFO with no
+    /// writer used to wait for good, on the daemon's actor, so no control call, reload or stop
+    /// was served after it (gatewayctl status hung; SIGTERM waited too).
+    @Test("a FIFO or a device as secret_file, sasl_password_file or tls_ca_file is refused at once, not waited on")
+    func nonRegularFiles() throws {
+        let directory = makeTemporaryDirectory("gatewayd-settings-fifo")
+        let fifo = directory + "/fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let texts = [
+            "platforms: {irc: {server: \"irc.example.net:6697\", nick: gw, tls: true, tls_ca_file: \(fifo)}}",
+            "platforms: {irc: {server: \"irc.example.net:6697\", nick: gw, tls: true, sasl_user: gw, sasl_password_file: \(fifo)}}",
+            "platforms: {webhook: {listen: \"127.0.0.1:1\", secret_file: \(fifo)}}",
+        ]
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<[String]?>(nil)
+        Thread.detachNewThread {
+            let errors = texts.flatMap { ConfigLoader.parse($0, platforms: PlatformCatalog.all).errors.map(\.description) }
+            outcome.withLock { $0 = errors }
+            done.signal()
+        }
+        let finished = done.wait(timeout: .now() + 30) == .success
+        #expect(finished, "the reader waited on the FIFO")
+        if !finished {
+            // Let the blocked open(2) return, so the thread does not outlive the test.
+            for _ in 0..<3 { let writer = open(fifo, O_WRONLY | O_NONBLOCK); if writer >= 0 { close(writer) } }
+            return
+        }
+        let errors = try #require(outcome.withLock { $0 })
+        #expect(errors == [
+            "platforms.irc.tls_ca_file: \(fifo): not a regular file (line 1)",
+            "platforms.irc.sasl_password_file: cannot read \(fifo): not a regular file (line 1)",
+            "platforms.webhook.secret_file: cannot read \(fifo): not a regular file (line 1)",
+        ], "\(errors)")
+        let device = parse("platforms: {webhook: {listen: \"127.0.0.1:1\", secret_file: /dev/zero}}")
+        #expect(device.errors.map(\.description) == ["platforms.webhook.secret_file: cannot read /dev/zero: not a regular file (line 1)"])
     }
 
     @Test("every problem of every platform in one run, each with its line: typos, wrong types, missing keys, unreadable files")

@@ -169,8 +169,13 @@ struct WebhookTests {
     @Test("a secret file that is missing or empty, or a bad listen address, is a config error")
     func configuration() throws {
         #expect(throws: ConfigError.self) { try WebhookConfiguration.reading(["listen": "nowhere", "secret_file": "/dev/null"]) }
-        let empty = #expect(throws: ConfigError.self) { try WebhookConfiguration.reading(["listen": "127.0.0.1:1", "secret_file": "/dev/null"]) }
+        let emptyFile = makeTemporaryDirectory("gatewayd-webhook-secret") + "/empty"
+        #expect(FileManager.default.createFile(atPath: emptyFile, contents: Data()))
+        let empty = #expect(throws: ConfigError.self) { try WebhookConfiguration.reading(["listen": "127.0.0.1:1", "secret_file": emptyFile]) }
         #expect(empty?.description.contains("is empty") == true)
+        // A device (or a FIFO) is no secret file: refused without being read.
+        let device = #expect(throws: ConfigError.self) { try WebhookConfiguration.reading(["listen": "127.0.0.1:1", "secret_file": "/dev/null"]) }
+        #expect(device?.description.contains("not a regular file") == true)
         let missing = #expect(throws: ConfigError.self) { try WebhookConfiguration.reading(["listen": "127.0.0.1:1", "secret_file": "/nonexistent"]) }
         #expect(missing?.description.contains("cannot read /nonexistent") == true)
     }

@@ -13,11 +13,21 @@ package struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
     package let line: Int?
     package let message: String
 
+    /// `path` and `message` carry the file's own keys and values (an unknown key, a secret
+    /// file's name): control characters in them are written out (`\u{1B}`), so a problem printed
+    /// by `--check-config`, `gatewayctl reload --check` or the journal stays one line and cannot
+    /// recolour the terminal or forge a line of its own.
     package init(severity: Severity, path: String, line: Int?, message: String) {
         self.severity = severity
-        self.path = path
+        self.path = Self.visible(path)
         self.line = line
-        self.message = message
+        self.message = Self.visible(message)
+    }
+
+    static func visible(_ text: String) -> String {
+        func isControl(_ scalar: Unicode.Scalar) -> Bool { scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) }
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        return text.unicodeScalars.map { isControl($0) ? "\\u{\(String($0.value, radix: 16, uppercase: true))}" : String($0) }.joined()
     }
 
     package var description: String {

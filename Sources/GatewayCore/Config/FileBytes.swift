@@ -8,19 +8,31 @@ package enum FileBytes {
         case system(Int32)
         /// Longer than the caller's limit; reading stopped there.
         case tooLarge
+        /// A FIFO, a device or a socket where the caller wants a file (`regularFileOnly`).
+        case notRegularFile
 
         package var description: String {
             switch self {
             case .system(let code): String(cString: strerror(code))
             case .tooLarge: "too large"
+            case .notRegularFile: "not a regular file"
             }
         }
     }
 
-    package static func read(_ path: String, limit: Int) throws(ReadError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// `regularFileOnly`: a secret or a certificate named by a file's text, which a client may
+    /// send (`reload --check`): opened without blocking and refused unless it is a regular file,
+    /// since open(2) of a FIFO without a writer, or a read of a terminal, waits for good, and the
+    /// reader runs on the daemon's actor (every later control call and signal would wait too).
+    package static func read(_ path: String, limit: Int, regularFileOnly: Bool = false) throws(ReadError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (regularFileOnly ? O_NONBLOCK : 0))
         guard fd >= 0 else { throw .system(errno) }
         defer { close(fd) }
+        if regularFileOnly {
+            var status = stat()
+            guard fstat(fd, &status) == 0 else { throw .system(errno) }
+            guard status.st_mode & S_IFMT == S_IFREG else { throw .notRegularFile }
+        }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         while true {

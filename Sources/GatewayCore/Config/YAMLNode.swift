@@ -48,19 +48,25 @@ package indirect enum YAMLNode: Sendable, Equatable {
     }
 
     /// Whole numbers written plainly: decimal with an optional sign and `_` separators, or 0x/0o.
+    /// One sign at most, before the digits (`--5` and `0x-5` are not numbers): `Int(_:radix:)`
+    /// takes a sign of its own, and `-0x-8000000000000000` negated `Int.min`, a trap that a
+    /// `reload --check` of such a file turned into the running daemon's crash.
     package var int: Int? {
         guard case .scalar(var text, false, _) = self else { return nil }
         text.removeAll { $0 == "_" }
-        var sign = 1
-        if text.hasPrefix("-") || text.hasPrefix("+") {
-            if text.hasPrefix("-") { sign = -1 }
+        var negative = false
+        if let first = text.first, first == "-" || first == "+" {
+            negative = first == "-"
             text.removeFirst()
         }
-        let value: Int?
-        if text.hasPrefix("0x") { value = Int(text.dropFirst(2), radix: 16) }
-        else if text.hasPrefix("0o") { value = Int(text.dropFirst(2), radix: 8) }
-        else { value = text.isEmpty || !text.allSatisfy(\.isASCII) ? nil : Int(text) }
-        return value.map { $0 * sign }
+        var radix = 10
+        if text.hasPrefix("0x") { radix = 16 } else if text.hasPrefix("0o") { radix = 8 }
+        let digits = radix == 10 ? Substring(text) : text.dropFirst(2)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isHexDigit }),
+              let magnitude = UInt(digits, radix: radix) else { return nil }
+        // -9223372036854775808 is a whole number; 9223372036854775808 is not one an Int holds.
+        if negative { return magnitude <= UInt(Int.max) + 1 ? Int(truncatingIfNeeded: 0 &- magnitude) : nil }
+        return magnitude <= UInt(Int.max) ? Int(magnitude) : nil
     }
 
     package var sequence: [YAMLNode]? {

@@ -14,6 +14,8 @@ actor PlatformSet {
     private let eventLoops: any EventLoopGroup
     private let inbound: any InboundHandler
     private let logger: Logger
+    /// `stopAll()` ran (the shutdown): a reload under way starts nothing after it.
+    private var stopped = false
 
     /// `adapters`: built at start from `settings` (see `StartupCheck`), started by `startAll()`.
     init(adapters: [any PlatformAdapter], settings: [String: any PlatformSettings], inbound: any InboundHandler,
@@ -30,6 +32,9 @@ actor PlatformSet {
     var adapters: [any PlatformAdapter] { running.keys.sorted().compactMap { running[$0]?.adapter } }
 
     var names: [String] { running.keys.sorted() }
+
+    /// The settings each running adapter serves with (after a failed reload: the old ones).
+    var settings: [String: any PlatformSettings] { running.mapValues(\.settings) }
 
     /// Starts every adapter at once; the first failure is thrown, after the others that did
     /// start are stopped again (the daemon then exits without them half-running).
@@ -59,6 +64,7 @@ actor PlatformSet {
     func stopAll(flushingWithin limit: Duration) async {
         let adapters = self.adapters
         running = [:]
+        stopped = true
         await withTaskGroup(of: Void.self) { group in
             for adapter in adapters { group.addTask { await adapter.stop(flushingWithin: limit) } }
         }
@@ -111,8 +117,14 @@ actor PlatformSet {
     /// Builds and starts an adapter; nil when it serves, otherwise why not.
     private func start(_ name: String, _ settings: any PlatformSettings) async -> String? {
         do {
+            guard !stopped else { return GatewayText.platformNotStartedStopping }
             let adapter = try PlatformCatalog.makeAdapter(settings, eventLoops: eventLoops)
             try await adapter.start(inbound: inbound)
+            guard !stopped else {
+                // The shutdown's stopAll() ran while it started: nothing would stop it later.
+                await adapter.stop(flushingWithin: .zero)
+                return GatewayText.platformNotStartedStopping
+            }
             running[name] = (adapter, settings)
             return nil
         } catch {
