@@ -4,6 +4,7 @@
 #include "gateway_test_shims.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -124,4 +125,52 @@ int gwc_throughput(const char *path, const char *request, int clients, double se
     for (int i = 0; i < clients; i++) pthread_join(threads[i], NULL);
     *completed = atomic_load(&l.done);
     return atomic_load(&l.error);
+}
+
+struct senders { const char *path; const char *prefix; uint64_t end; atomic_uint_fast64_t next; atomic_uint_fast64_t done; atomic_int error; };
+
+static void *senders_client(void *arg) {
+    struct senders *s = arg;
+    int fd = gw_unix_connect(s->path);
+    if (fd < 0) { atomic_store(&s->error, errno); return NULL; }
+    char request[512], buffer[65536];
+    for (;;) {
+        uint64_t n = atomic_fetch_add(&s->next, 1);
+        if (n >= s->end) break;
+        int length = snprintf(request, sizeof(request),
+            "{\"method\":\"io.gatewayd.Gateway.SendMessage\",\"parameters\":{\"text\":\"hi\",\"chat\":\"%s%llu\"}}",
+            s->prefix, (unsigned long long)n);
+        int rc = round_trip(fd, request, (size_t)length + 1, buffer, sizeof(buffer));
+        if (rc != 0) { atomic_store(&s->error, rc); break; }
+        if (strstr(buffer, "\"error\"")) { atomic_store(&s->error, EPROTO); break; }
+        atomic_fetch_add(&s->done, 1);
+    }
+    close(fd);
+    return NULL;
+}
+
+int gwc_distinct_senders(const char *path, const char *prefix, uint64_t first, uint64_t count, int clients,
+                         uint64_t *completed) {
+    struct senders s = { .path = path, .prefix = prefix, .end = first + count };
+    atomic_init(&s.next, first);
+    atomic_init(&s.done, 0);
+    atomic_init(&s.error, 0);
+    pthread_t threads[clients];
+    for (int i = 0; i < clients; i++) pthread_create(&threads[i], NULL, senders_client, &s);
+    for (int i = 0; i < clients; i++) pthread_join(threads[i], NULL);
+    *completed = atomic_load(&s.done);
+    return atomic_load(&s.error);
+}
+
+int gwc_request(const char *path, const char *request, char *reply, size_t size) {
+    int fd = gw_unix_connect(path);
+    if (fd < 0) return errno;
+    char buffer[65536];
+    int rc = round_trip(fd, request, strlen(request) + 1, buffer, sizeof(buffer));
+    close(fd);
+    if (rc == 0 && size > 0) {
+        strncpy(reply, buffer, size - 1);
+        reply[size - 1] = 0;
+    }
+    return rc;
 }

@@ -6,6 +6,9 @@
 // from exec to READY=1, idle RSS, an exec quick command's round trip (RunQuickCommand and
 // SendMessage "/hi") against a C posix_spawn baseline run here, GetStatus, and echo-agent
 // messages/s with 16 clients. Prints one JSON document last.
+//   gatewayd-bench --senders 1000000 [--max 10000] [--idle-timeout 10] [--clients 8] [--keep]
+// instead drives that many distinct senders through SendMessage (see Senders.swift) and reports
+// the daemon's RSS before, during, after, and after `sessions.idle_timeout` evicted them.
 import CControlBaseline
 import CGatewayShims
 import CGatewayTestShims
@@ -18,15 +21,23 @@ import Glibc
 let quick = CommandLine.arguments.contains("--quick")
 let rounds = quick ? 200 : 2000
 let loadSeconds = quick ? 0.5 : 2.0
+func option(_ name: String) -> String? {
+    guard let index = CommandLine.arguments.firstIndex(of: name), index + 1 < CommandLine.arguments.count else { return nil }
+    return CommandLine.arguments[index + 1]
+}
+let senders = option("--senders").flatMap { Int($0) }
+let sessionsMax = option("--max").flatMap { Int($0) } ?? 10_000
+let idleTimeout = option("--idle-timeout").flatMap { Int($0) } ?? 10
 
 let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
 let directory = String(cString: mkdtemp(strdup("/tmp/gatewayd-bench.XXXXXX"))!)
 let socket = directory + "/control", notify = directory + "/notify", config = directory + "/gatewayd.yaml"
+let sessionsLine = senders == nil ? "" : "\nsessions: {max: \(sessionsMax), idle_timeout: \(idleTimeout)s}"
 try """
     quick_commands:
       hi: {type: exec, command: "echo hi"}
     exec: {max_concurrent: 64}
-    state_dir: \(directory)/state
+    state_dir: \(directory)/state\(sessionsLine)
     """.write(toFile: config, atomically: true, encoding: .utf8)
 
 let notifyFD = gw_unix_bind(notify, 0)
@@ -59,6 +70,16 @@ usleep(300_000)
 let status = (try? String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8)) ?? ""
 let rssKiB = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
     .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0) } ?? -1
+
+if let senders {
+    runSenders(socket: socket, pid: daemon.processIdentifier, total: senders,
+               clients: option("--clients").flatMap { Int($0) } ?? 8, idleTimeout: idleTimeout)
+    daemon.terminate()
+    daemon.waitUntilExit()
+    // --keep: the state directory stays (a million session rows, to time a start on).
+    if CommandLine.arguments.contains("--keep") { print("kept: \(directory)") } else { try? FileManager.default.removeItem(atPath: directory) }
+    exit(0)
+}
 
 func median(_ values: [UInt64]) -> Double { Double(values.sorted()[values.count / 2]) / 1000 }
 

@@ -49,6 +49,11 @@ extension StateStore {
         ALTER TABLE restart_notices ADD COLUMN account TEXT;
         ALTER TABLE restart_notices ADD COLUMN hostmask TEXT;
         """,
+        // 4: the start loads the most recently active sessions only (`sessions.max`), without
+        // sorting every row.
+        """
+        CREATE INDEX sessions_by_last_active ON sessions (last_active_usec);
+        """,
     ]
 
     /// What opening found, for the log and `STATUS=`.

@@ -45,7 +45,17 @@ extension StateStore {
                 platform: row.text(0), chat: row.text(1), account: row.optionalText(2), hostmask: row.optionalText(3)))
         }
         try connection.run("DELETE FROM restart_notices")
-        try connection.run("SELECT key, turn_count FROM sessions ORDER BY key") { row in
+        // At most `maxSessions` (most recently active first, by the index of migration 4), and
+        // every session with a message to replay, whose turn count must not restart at 0. Both
+        // halves are index lookups: a million rows cost the start nothing it does not load.
+        try connection.run("""
+            SELECT key, turn_count, last_active_usec FROM (
+                SELECT key, turn_count, last_active_usec FROM sessions ORDER BY last_active_usec DESC LIMIT ?)
+            UNION
+            SELECT sessions.key, sessions.turn_count, sessions.last_active_usec
+                FROM messages JOIN sessions ON sessions.key = messages.session WHERE messages.state != 'parked'
+            ORDER BY last_active_usec DESC
+            """, [.int(Int64(policy.maxSessions))]) { row in
             recovery.sessions.append(SessionRecord(key: row.text(0), turnCount: Int(row.int(1))))
         }
         return recovery

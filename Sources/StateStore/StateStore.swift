@@ -29,6 +29,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case markDone([Int64])
         case markInterrupted([Int64])
         case forgetSession(String)
+        case lookUpSession(String, @Sendable (SessionRecord?) -> Void)
         case addNotice(ChatAddress, at: Int64, CheckedContinuation<Result<Void, StoreError>, Never>)
         case recover(RecoveryPolicy, CheckedContinuation<Result<StoreRecovery, StoreError>, Never>)
     }
@@ -56,6 +57,10 @@ package final class StateStore: MessageStore, @unchecked Sendable {
     package func markInterrupted(_ ids: [Int64]) { if !ids.isEmpty { submit(.markInterrupted(ids)) } }
 
     package func forgetSession(_ key: String) { submit(.forgetSession(key)) }
+
+    package func lookUpSession(_ key: String, then: @escaping @Sendable (SessionRecord?) -> Void) {
+        submit(.lookUpSession(key, then))
+    }
 
     package func addRestartNotice(_ chat: ChatAddress) async throws(StoreError) {
         let now = Self.nowMicroseconds()
@@ -126,6 +131,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .append(_, _, _, let continuation): continuation.resume(returning: .success(result as! Int64))
         case .addNotice(_, _, let continuation): continuation.resume(returning: .success(()))
         case .recover(_, let continuation): continuation.resume(returning: .success(result as! StoreRecovery))
+        case .lookUpSession(_, let then): then(result as? SessionRecord)
         case .markActive, .markDone, .markInterrupted, .forgetSession: break
         }
     }
@@ -135,6 +141,9 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .append(_, _, _, let continuation): continuation.resume(returning: .failure(error))
         case .addNotice(_, _, let continuation): continuation.resume(returning: .failure(error))
         case .recover(_, let continuation): continuation.resume(returning: .failure(error))
+        case .lookUpSession(_, let then):
+            onProblem(error)
+            then(nil)
         case .markActive, .markDone, .markInterrupted, .forgetSession: onProblem(error)
         }
     }
@@ -172,6 +181,12 @@ package final class StateStore: MessageStore, @unchecked Sendable {
                 """, [.text(chat.platform), .text(chat.chat), .int(now), .optionalText(chat.account), .optionalText(chat.hostmask)])
         case .recover(let policy, _):
             return try recover(policy)
+        case .lookUpSession(let key, _):
+            var record: SessionRecord?
+            try connection.run("SELECT key, turn_count FROM sessions WHERE key = ?", [.text(key)]) { row in
+                record = SessionRecord(key: row.text(0), turnCount: Int(row.int(1)))
+            }
+            return record as Any
         }
         return ()
     }

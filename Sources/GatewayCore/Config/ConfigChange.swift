@@ -50,6 +50,10 @@ package struct ConfigChange: Sendable, Equatable {
             ("max_output", value(old.exec.maxOutput, new.exec.maxOutput) { "\($0)" }),
         ]))
         note("quick_commands", namedChanges(old.quickCommands, new.quickCommands))
+        note("sessions", keyed([
+            ("idle_timeout", value(old.sessions.idleTimeout, new.sessions.idleTimeout, duration)),
+            ("max", value(old.sessions.max, new.sessions.max) { "\($0)" }),
+        ]))
         note("access", keyed([
             ("allowed_users", listChange(old.access.allowedUsers, new.access.allowedUsers)),
             ("admins", listChange(old.access.admins, new.access.admins)),

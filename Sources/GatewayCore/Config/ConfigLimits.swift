@@ -11,6 +11,8 @@ package enum ConfigLimits {
     package static let maxOutput: ClosedRange<Int> = 1...(64 << 20)
     /// `platforms.webhook.max_connections`: open HTTP connections at once.
     package static let webhookConnections: ClosedRange<Int> = 1...65_536
+    /// `sessions.max`: sessions kept in memory (idle ones past it are evicted).
+    package static let sessionsMax: ClosedRange<Int> = 1...10_000_000
 
     /// "between 1ms and 30d", for error messages.
     package static func describe(_ range: ClosedRange<Duration>) -> String {

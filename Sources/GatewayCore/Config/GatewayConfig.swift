@@ -10,6 +10,7 @@ package struct GatewayConfig: Sendable, Equatable {
     package var quickCommands: [String: QuickCommand] = [:]
     package var access = AccessConfig()
     package var platforms = PlatformsConfig()
+    package var sessions = SessionsConfig()
     package var stateDirectory = "/var/lib/gatewayd"
 
     /// Built-in defaults: the local platform and the echo agent, so a first run needs no file.
@@ -44,6 +45,23 @@ package struct AgentConfig: Sendable, Equatable {
     /// argv for the `command` backend.
     package var command: [String] = []
     package var turnTimeout: Duration = .seconds(600)
+}
+
+/// How many conversations stay in memory (`sessions:`). An evicted session's durable state (its
+/// turn count) stays in the state store and comes back with its next message.
+package struct SessionsConfig: Sendable, Equatable {
+    package static let defaultIdleTimeout: Duration = .seconds(86_400)
+    package static let defaultMax = 10_000
+
+    /// An idle session (no turn, nothing queued) is forgotten after this long.
+    package var idleTimeout: Duration = Self.defaultIdleTimeout
+    /// Past this many sessions, the least recently active idle one is forgotten first.
+    package var max: Int = Self.defaultMax
+
+    package init(idleTimeout: Duration = Self.defaultIdleTimeout, max: Int = Self.defaultMax) {
+        self.idleTimeout = idleTimeout
+        self.max = max
+    }
 }
 
 package struct ExecConfig: Sendable, Equatable {

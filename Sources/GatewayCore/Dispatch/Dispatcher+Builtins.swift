@@ -47,24 +47,22 @@ extension Dispatcher {
             await replies.send("You are \(message.senderID)"
                 + (admin ? " (admin: exec quick commands and /restart)." : "."))
         case .stop:
-            if let turn = sessions[key]?.turn {
+            if let turn = sessions.turn(key) {
                 turn.task.cancel()
-                store?.markDone(sessions[key]?.pending.flatMap(\.storeIDs) ?? [])
-                sessions[key]?.pending.removeAll()
-                updateQueuedCounter()
+                store?.markDone(sessions.clearPending(key, now: clock.now()).flatMap(\.storeIDs))
+                syncSessionCounters()
                 await replies.send(GatewayText.stopped)
             } else {
                 await replies.send(GatewayText.nothingToStop)
             }
         case .new, .reset:
-            if sessions[key]?.turn != nil {
+            if sessions.turn(key) != nil {
                 await replies.send(GatewayText.agentRunning(builtin.rawValue))
                 return
             }
-            let now = clock.now()
-            sessions[key] = Session(key: key, createdAt: now, lastActive: now)
+            sessions.reset(key, now: clock.now())
             store?.forgetSession(key)
-            updateQueuedCounter()
+            syncSessionCounters()
             await replies.send(GatewayText.sessionReset)
         case .queue:
             guard !command.argumentText.isEmpty else {

@@ -33,9 +33,9 @@ extension Dispatcher {
     package func interruptTurnsNow() async {
         guard let reason = lifecycle.state.reason else { return }
         var notices: [(String, any ReplySink)] = []
-        for (key, session) in sessions {
-            guard let turn = session.turn, !turn.interruptedByDrain else { continue }
-            sessions[key]?.turn?.interruptedByDrain = true
+        for key in sessions.busyKeys {
+            guard let turn = sessions.turn(key), !turn.interruptedByDrain else { continue }
+            sessions.updateTurn(key) { $0.interruptedByDrain = true }
             turn.task.cancel()
             let chat = "\(turn.message.platform):\(turn.message.chat)"
             if !notices.contains(where: { $0.0 == chat }) { notices.append((chat, turn.replies)) }

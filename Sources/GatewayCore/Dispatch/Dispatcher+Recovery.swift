@@ -11,22 +11,21 @@ extension Dispatcher {
     /// restart. Call before `markRunning`.
     package func restore(_ recovery: StoreRecovery, outbox: any ChatOutbox) async {
         let now = clock.now()
-        for record in recovery.sessions where sessions[record.key] == nil {
-            var session = Session(key: record.key, createdAt: now, lastActive: now)
-            session.turnCount = record.turnCount
-            sessions[record.key] = session
+        // The store lists them most recently active first (at most `sessions.max`, plus those
+        // with messages to replay): restored oldest first, so the idle list's order is theirs.
+        for record in recovery.sessions.reversed() {
+            sessions.restore(record.key, turnCount: record.turnCount, now: now)
         }
         for stored in recovery.replay {
             let key = stored.session
-            if sessions[key] == nil { sessions[key] = Session(key: key, createdAt: now, lastActive: now) }
+            sessions.restore(key, turnCount: 0, now: now)
             let chat = ChatAddress(replyingTo: stored.message)
-            sessions[key]?.pending.append(PendingMessage(
+            sessions.enqueue(key, PendingMessage(
                 message: stored.message, replies: OutboxReplies(chat: chat, outbox: outbox, dispatcher: self),
                 storeIDs: [stored.id]))
         }
-        counters.sessions = sessions.count
-        updateQueuedCounter()
-        publish(.countersChanged(counters))
+        syncSessionCounters(force: true)
+        scheduleSessionSweep()
         for abandoned in recovery.abandoned {
             let message = abandoned.message
             await deliverLater(GatewayText.abandoned(abandoned.reason, text: message.message.text, attempts: message.attempts),

@@ -6,24 +6,21 @@ extension Dispatcher {
         while let item = next {
             await runOneTurn(key, item)
             next = nil
-            if !lifecycle.state.refusesNewWork, var session = sessions[key], session.turn == nil,
-               !session.pending.isEmpty {
-                next = session.pending.removeFirst()
-                sessions[key] = session
-                updateQueuedCounter()
+            if !lifecycle.state.refusesNewWork, let taken = sessions.takeNext(key) {
+                next = taken
+                syncSessionCounters()
             }
         }
     }
 
     /// Starts the waiting messages of sessions that are idle (after `resume`).
     func startIdleQueues() {
-        for (key, session) in sessions where session.turn == nil && !session.pending.isEmpty {
-            var waiting = session
-            let first = waiting.pending.removeFirst()
-            sessions[key] = waiting
+        // Only busy sessions can have a queue: no walk over the idle ones.
+        for key in sessions.busyKeys {
+            guard let first = sessions.takeNext(key) else { continue }
             Task { await self.runTurns(key, first: first) }
         }
-        updateQueuedCounter()
+        syncSessionCounters()
     }
 
     private func runOneTurn(_ key: String, _ item: PendingMessage) async {
@@ -34,9 +31,10 @@ extension Dispatcher {
         let agent = self.agent, replies = item.replies
         let task = Task { await Self.performTurn(agent, turn, replies) }
         let deadline = clock.now() + config.agent.turnTimeout
-        sessions[key]?.turn = RunningTurn(id: id, task: task, message: message, replies: replies,
-                                          storeIDs: item.storeIDs, deadline: deadline)
-        sessions[key]?.turnCount += 1
+        // Back in memory if it was evicted before its queued message's turn could start.
+        if !sessions.contains(key) { touchSession(key) }
+        sessions.startTurn(key, RunningTurn(id: id, task: task, message: message, replies: replies,
+                                            storeIDs: item.storeIDs, deadline: deadline))
         store?.markActive(item.storeIDs, session: key)
         counters.turnsInFlight += 1
         publish(.countersChanged(counters))
@@ -44,12 +42,13 @@ extension Dispatcher {
         await task.value
         // Its replies are handed over (the sink's sends were awaited): done, unless a drain cut it
         // short, and then it is retried after the restart.
-        if sessions[key]?.turn?.interruptedByDrain == true {
+        if sessions.turn(key)?.interruptedByDrain == true {
             store?.markInterrupted(item.storeIDs)
         } else {
             store?.markDone(item.storeIDs)
         }
-        if sessions[key]?.turn?.id == id { sessions[key]?.turn = nil }
+        sessions.finishTurn(key, id: id, now: clock.now())
+        scheduleSessionSweep()
         counters.turnsInFlight -= 1
         publish(.countersChanged(counters))
         checkDrained()
@@ -89,10 +88,10 @@ extension Dispatcher {
         let now = clock.now()
         var expired: [(any ReplySink, Duration)] = []
         var next: Duration?
-        for (key, session) in sessions {
-            guard let turn = session.turn, !turn.timedOut, !turn.interruptedByDrain else { continue }
+        for key in sessions.busyKeys {
+            guard let turn = sessions.turn(key), !turn.timedOut, !turn.interruptedByDrain else { continue }
             if turn.deadline <= now {
-                sessions[key]?.turn?.timedOut = true
+                sessions.updateTurn(key) { $0.timedOut = true }
                 turn.task.cancel()
                 expired.append((turn.replies, config.agent.turnTimeout))
             } else {

@@ -14,7 +14,11 @@ package actor Dispatcher {
     /// Strangers told "not allowed" lately (each at most once per interval, memory bounded).
     var refusals = RefusalNotices()
     var lifecycle = LifecycleMachine()
-    var sessions: [String: Session] = [:]
+    /// The sessions in memory, their counters and eviction order (`sessions:` in the config).
+    var sessions: SessionTable
+    /// Wakes when the least recently active idle session's `idle_timeout` runs out.
+    var sessionSweep: Task<Void, Never>?
+    var sessionSweepWake: Duration?
     var counters = GatewayCounters()
     let execRunner: ProcessRunner
     /// Read when a turn starts: a reload's new agent serves the turns that start after it.
@@ -42,6 +46,7 @@ package actor Dispatcher {
         self.store = store
         self.config = config
         access = AccessPolicy(config.access)
+        sessions = SessionTable(limits: config.sessions)
         execRunner = ProcessRunner(maxConcurrent: config.exec.maxConcurrent)
         self.agent = agent
         self.clock = clock
@@ -52,26 +57,24 @@ package actor Dispatcher {
     package var snapshot: GatewaySnapshot { GatewaySnapshot(state: lifecycle.state, counters: counters) }
 
     package func sessionSnapshots() -> [SessionSnapshot] {
-        sessions.values.sorted { $0.key < $1.key }.map {
+        sessions.all.map {
             SessionSnapshot(key: $0.key, turnRunning: $0.turn != nil, queued: $0.pending.count, turnCount: $0.turnCount)
         }
     }
 
     /// Stops the session's running turn (`gatewayctl sessions stop`); false when none runs.
     package func stopTurn(session key: String) -> Bool {
-        guard let turn = sessions[key]?.turn else { return false }
+        guard let turn = sessions.turn(key) else { return false }
         turn.task.cancel()
         return true
     }
 
     /// Forgets a session (`gatewayctl sessions reset`); its running turn, if any, is stopped.
     package func resetSession(_ key: String) -> Bool {
-        guard let session = sessions.removeValue(forKey: key) else { return false }
+        guard let session = sessions.remove(key) else { return false }
         session.turn?.task.cancel()
         store?.forgetSession(key)
-        counters.sessions = sessions.count
-        updateQueuedCounter()
-        publish(.countersChanged(counters))
+        syncSessionCounters()
         return true
     }
 
@@ -103,6 +106,7 @@ package actor Dispatcher {
         config = newConfig
         if let newAgent { agent = newAgent }
         access = AccessPolicy(newConfig.access)
+        applySessionLimits(newConfig.sessions)
         if wasRunning { lifecycle.move(to: .running); publish(.stateChanged(lifecycle.state)) }
         publish(.configReloaded)
     }
@@ -202,13 +206,13 @@ package actor Dispatcher {
         if lifecycle.state.refusesNewWork {
             // A restart drain and the session busy: kept for after the restart, as the reply says.
             publish(.messageDispatched(session: key, route: .restartQueued))
-            sessions[key]?.pending.append(item)
-            updateQueuedCounter()
+            sessions.enqueue(key, item)
+            syncSessionCounters()
             finishRouting(key, ticket)
             await replies.send(GatewayText.queuedForRestart)
             return
         }
-        if let running = sessions[key]?.turn {
+        if let running = sessions.turn(key) {
             if config.busyInputMode == .interrupt && !explicitQueue {
                 publish(.messageDispatched(session: key, route: .busyInterrupt))
                 mergeIntoPending(key, item)
@@ -217,11 +221,11 @@ package actor Dispatcher {
                 await acknowledgeBusy(key, GatewayText.interruptingAck, replies)
             } else {
                 publish(.messageDispatched(session: key, route: .busyQueued))
-                sessions[key]?.pending.append(item)
-                updateQueuedCounter()
+                let count = sessions.enqueue(key, item)
+                syncSessionCounters()
                 finishRouting(key, ticket)
                 if explicitQueue {
-                    await replies.send(GatewayText.queued(count: sessions[key]?.pending.count ?? 1))
+                    await replies.send(GatewayText.queued(count: max(count, 1)))
                 } else {
                     await acknowledgeBusy(key, GatewayText.queuedAck, replies)
                 }
@@ -237,7 +241,7 @@ package actor Dispatcher {
     /// store keeps it (without one the promise would be false).
     private func acceptsTurn(for key: String) -> Bool {
         guard lifecycle.state.refusesNewWork else { return true }
-        return lifecycle.state == .draining(.restart) && store != nil && sessions[key]?.turn != nil
+        return lifecycle.state == .draining(.restart) && store != nil && sessions.turn(key) != nil
     }
 
     private func refuseWhileDraining(_ key: String, _ replies: any ReplySink) async {
@@ -245,7 +249,9 @@ package actor Dispatcher {
         await replies.send(GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining"))
     }
 
+    /// The session is held (not evictable) while it has tickets out.
     private func takeRoutingTicket(_ key: String) -> UInt64 {
+        if routingOrder[key] == nil { sessions.hold(key) }
         routingOrder[key, default: RoutingOrder()].issued += 1
         return routingOrder[key]!.issued - 1
     }
@@ -262,6 +268,8 @@ package actor Dispatcher {
         order.next = ticket + 1
         if order.next == order.issued {
             routingOrder[key] = nil
+            sessions.release(key, now: clock.now())
+            scheduleSessionSweep()
         } else {
             let waiter = order.waiters.removeValue(forKey: order.next)
             routingOrder[key] = order
@@ -272,41 +280,14 @@ package actor Dispatcher {
     /// An interrupting message replaces what waits (their texts merged), so the next turn sees
     /// everything the user said since the interrupted one.
     private func mergeIntoPending(_ key: String, _ incoming: PendingMessage) {
-        guard var session = sessions[key] else { return }
-        if var waiting = session.pending.last {
-            waiting.message.text += "\n" + incoming.message.text
-            waiting = PendingMessage(message: waiting.message, replies: incoming.replies,
-                                     storeIDs: waiting.storeIDs + incoming.storeIDs)
-            session.pending[session.pending.count - 1] = waiting
-        } else {
-            session.pending.append(incoming)
-        }
-        sessions[key] = session
-        updateQueuedCounter()
+        sessions.mergeIntoPending(key, incoming)
+        syncSessionCounters()
     }
 
     private func acknowledgeBusy(_ key: String, _ text: String, _ replies: any ReplySink) async {
         let now = clock.now()
         if let last = sessions[key]?.lastAcknowledgement, now - last < GatewayConstants.busyAckInterval { return }
-        sessions[key]?.lastAcknowledgement = now
+        sessions.acknowledged(key, at: now)
         await replies.send(text)
-    }
-
-    func touchSession(_ key: String) {
-        let now = clock.now()
-        if sessions[key] == nil {
-            sessions[key] = Session(key: key, createdAt: now, lastActive: now)
-            counters.sessions = sessions.count
-            publish(.countersChanged(counters))
-        } else {
-            sessions[key]?.lastActive = now
-        }
-    }
-
-    func updateQueuedCounter() {
-        let queued = sessions.values.reduce(0) { $0 + $1.pending.count }
-        guard queued != counters.queued else { return }
-        counters.queued = queued
-        publish(.countersChanged(counters))
     }
 }

@@ -16,6 +16,10 @@ package protocol MessageStore: AnyObject, Sendable {
     func markInterrupted(_ ids: [Int64])
     /// `/reset`: the session and everything it still had waiting.
     func forgetSession(_ key: String)
+    /// The session's durable record (nil when the store has none), handed to `then` on the
+    /// store's own thread once every call made before this one is applied: a session that comes
+    /// back into memory (evicted, or beyond what recovery loaded) continues its turn count.
+    func lookUpSession(_ key: String, then: @escaping @Sendable (SessionRecord?) -> Void)
     /// `/restart` from a chat: it is told when the gateway is back (a direct chat only if the
     /// person who asked still holds it: the address keeps their identity).
     func addRestartNotice(_ chat: ChatAddress) async throws(StoreError)
@@ -75,8 +79,14 @@ package struct RecoveryPolicy: Sendable, Equatable {
     /// A turn still active when the process died (a crash, a kill -9, the watchdog) is parked once
     /// it was active across this many consecutive starts.
     package var parkAfterAttempts = 3
+    /// Sessions loaded at start, most recently active first (`sessions.max`): with a million
+    /// rows in the store, memory would otherwise hold them all. Sessions with messages to
+    /// replay come too; the rest come back with their next message.
+    package var maxSessions = SessionsConfig.defaultMax
 
-    package init() {}
+    package init(maxSessions: Int = SessionsConfig.defaultMax) {
+        self.maxSessions = maxSessions
+    }
 }
 
 /// Why recovery gave up on a message; its chat is told.
@@ -102,6 +112,7 @@ package struct StoreRecovery: Sendable, Equatable {
     package var replay: [StoredMessage] = []
     package var abandoned: [Abandoned] = []
     package var restartNotices: [ChatAddress] = []
+    /// Most recently active first.
     package var sessions: [SessionRecord] = []
 
     package struct Abandoned: Sendable, Equatable {
