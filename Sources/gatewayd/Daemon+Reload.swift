@@ -33,7 +33,8 @@ extension Daemon {
             // The check a start runs (a missing --config file, the adapters' own settings): a
             // file that would not start is refused here, not at the next restart.
             checked = try StartupCheck(path: configPath, explicit: configExplicit)
-            if fileExists(configPath) && !checked.outcome.hasDocument {
+            // Unless what runs came from that same settings-less file (then nothing changes).
+            if fileExists(configPath) && !checked.outcome.hasDocument && checked.outcome.revision != applied.revision {
                 throw ConfigError(file: configPath, problems: [ConfigProblem(severity: .error, path: "", line: nil, message: GatewayText.reloadEmptyFile)])
             }
         } catch {
