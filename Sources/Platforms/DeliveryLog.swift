@@ -68,11 +68,12 @@ final class DeliveryLog: Sendable {
         var signatureOrder: CircularBuffer<(digest: SignatureDigest, timestamp: Int64)> = []
         /// Deliveries stamped at or before this are refused (see the type's comment).
         var floor = Int64.min
+        /// Seconds; a reload may change it (`setReplayWindow`).
+        var replayWindow: Int64
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let window: Duration
-    private let replayWindow: Int64
     private let maxAnswerBytes: Int
     private let maxSignatures: Int
     private let now: @Sendable () -> ContinuousClock.Instant
@@ -87,7 +88,7 @@ final class DeliveryLog: Sendable {
          now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
          wallClock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }) {
         self.window = window
-        self.replayWindow = replayWindow.components.seconds
+        state = Mutex(State(replayWindow: replayWindow.components.seconds))
         self.maxAnswerBytes = maxAnswerBytes
         self.maxSignatures = maxSignatures
         self.now = now
@@ -115,7 +116,7 @@ final class DeliveryLog: Sendable {
                 if case .signature(let digest) = key, let timestamp {
                     // Checked again here, not only at the head: a body trickled in for up to
                     // the body timeout could otherwise arrive once its signature was forgotten.
-                    if abs(wall - timestamp) > replayWindow {
+                    if abs(wall - timestamp) > state.replayWindow {
                         return .refused("its timestamp left the replay window while the delivery was being received; send it again with a new timestamp")
                     }
                     if state.signatures.contains(digest) {
@@ -160,6 +161,17 @@ final class DeliveryLog: Sendable {
         }
     }
 
+    /// A reload's `replay_window`. Widened, every delivery stamped before the old window's
+    /// start is refused from now on: signatures older than the old window were forgotten, and
+    /// the wider window must not let their replays back in.
+    func setReplayWindow(_ duration: Duration) {
+        let seconds = duration.components.seconds
+        state.withLock { state in
+            if seconds > state.replayWindow { state.floor = max(state.floor, wallClock() - state.replayWindow) }
+            state.replayWindow = seconds
+        }
+    }
+
     /// Signatures remembered (for tests).
     var rememberedSignatures: Int { state.withLock { $0.signatures.count } }
 
@@ -184,7 +196,7 @@ final class DeliveryLog: Sendable {
         }
         // Arrival order is nearly timestamp order; one stamped later than its successors only
         // holds them a little longer.
-        while let oldest = state.signatureOrder.first, wall - oldest.timestamp > replayWindow {
+        while let oldest = state.signatureOrder.first, wall - oldest.timestamp > state.replayWindow {
             state.signatureOrder.removeFirst()
             state.signatures.remove(oldest.digest)
         }

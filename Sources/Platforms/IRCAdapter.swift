@@ -45,6 +45,10 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         var closing = false
         /// No more reconnects.
         var stopping = false
+        /// The adapter a reload replaced this one by (see `handOver`).
+        var successor: (any PlatformAdapter)?
+        /// Why it stops, for the QUIT message.
+        var quitMessage = "gatewayd stopping"
         var lastError: String?
         var loop: Task<Void, Never>?
         var writer: Task<Void, Never>?
@@ -147,7 +151,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             return (state.connection, state.loop, state.writer)
         }
         if let connection, outbox.isConnected {
-            outbox.sendControl(IRCMessage(command: "QUIT", parameters: ["gatewayd stopping"]))
+            outbox.sendControl(IRCMessage(command: "QUIT", parameters: [state.withLock { $0.quitMessage }]))
             // The server answers QUIT by closing; if it does not, close it ourselves.
             let grace = max(.milliseconds(100), min(.seconds(2), deadline - .now))
             let closer = Task {
@@ -200,6 +204,19 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
 
     /// A reply to a message: split into PRIVMSGs and queued in its lane.
     func reply(_ text: String, to target: String, lane: IRCLane, recipient: IRCRecipient?) {
+        let successor = state.withLock { $0.stopping ? $0.successor : nil }
+        if let successor {
+            // This connection is gone (a reload replaced the adapter): the successor's, with the
+            // recipient as the message named them, confirmed there as any late reply is.
+            let address = ChatAddress(platform: name, chat: target, account: recipient?.account, hostmask: recipient?.hostmask)
+            Task {
+                do { try await successor.send(text, to: address) } catch {
+                    logger.warning("IRC: a reply to \(target) after the adapter was replaced was not delivered: \(error)",
+                                   metadata: ["event": "reply_undelivered", "platform": "irc"])
+                }
+            }
+            return
+        }
         outbox.enqueue(IRCText.privmsgParts(text, maxBytes: textBudget(for: target)), to: target, lane: lane, recipient: recipient)
     }
 
@@ -319,6 +336,13 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     private static func upDetail(_ state: State) -> String {
         let joined = state.settings.channels.joined(separator: ",")
         return "\(state.settings.host):\(state.settings.port) as \(state.nick)" + (joined.isEmpty ? "" : " in \(joined)") + state.login
+    }
+
+    package func handOver(to successor: any PlatformAdapter) {
+        state.withLock {
+            $0.successor = successor
+            $0.quitMessage = "gatewayd reconnecting with new settings"
+        }
     }
 
     /// Takes a reload's channels, prefix and per-user sessions on the open connection: PART

@@ -23,6 +23,9 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
     /// One HTTP response carries every reply; there is no per-message limit to split at.
     package let maxMessageBytes = Int.max
     package let configuration: WebhookConfiguration
+    /// `configuration` as a reload last changed it in place (everything but `listen`): read per
+    /// request and per accepted connection.
+    let live: WebhookLiveSettings
     let deliveries: DeliveryLog
     package let statistics = WebhookStatistics()
     private let logger: Logger
@@ -39,16 +42,29 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
     package init(configuration: WebhookConfiguration, logger: Logger = Logger(label: "gatewayd.webhook"),
                 eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
+        live = WebhookLiveSettings(configuration)
         group = eventLoops
         self.logger = logger
         deliveries = DeliveryLog(replayWindow: configuration.replayWindow)
+    }
+
+    /// A reload's settings for the same `listen`: the secret, the replay window, the timestamp
+    /// rule and the connection limit take effect for the next request and the next connection;
+    /// the listening socket and the requests under way are not touched. A new `listen` needs a
+    /// new adapter (false).
+    package func apply(_ settings: any PlatformSettings) async -> Bool {
+        guard let new = settings as? WebhookConfiguration, new.appliesInPlace(over: live.value) else { return false }
+        live.value = new
+        deliveries.setReplayWindow(new.replayWindow)
+        logger.info("webhook: settings applied in place", metadata: ["event": "platform_reloaded", "platform": "webhook"])
+        return true
     }
 
     /// The address it listens on (the port the kernel chose when the configuration said 0).
     package var boundPort: Int? { channel.withLock { $0?.localAddress?.port } }
 
     package func start(inbound: any InboundHandler) async throws {
-        let configuration = self.configuration, deliveries = self.deliveries, statistics = self.statistics
+        let configuration = self.configuration, live = self.live, deliveries = self.deliveries, statistics = self.statistics
         let connections = self.connections
         let bound = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -56,7 +72,7 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
             .serverChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(WebhookConnectionCap(
-                        limit: configuration.maxConnections, statistics: statistics, connections: connections,
+                        live: live, statistics: statistics, connections: connections,
                         refused: { self.logRefusal() }))
                 }
             }
@@ -70,7 +86,7 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(connection)
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(WebhookHTTPHandler(
-                        configuration: configuration, inbound: inbound, deliveries: deliveries,
+                        live: live, inbound: inbound, deliveries: deliveries,
                         connection: connection, connections: connections, statistics: statistics))
                 }
             }
@@ -104,13 +120,25 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
             return true
         }
         guard due else { return }
-        logger.warning("webhook: \(configuration.maxConnections) connections open; closing new ones (\(statistics.refused) so far)",
+        logger.warning("webhook: \(live.value.maxConnections) connections open; closing new ones (\(statistics.refused) so far)",
                        metadata: ["event": "webhook_refused", "refused": "\(statistics.refused)"])
     }
 
     package func health() async -> PlatformHealth {
         if let port = boundPort { return PlatformHealth(.up, "listening on \(configuration.host):\(port)") }
         return PlatformHealth(.down, "not listening")
+    }
+}
+
+/// The webhook's settings in force now, shared by the adapter, its acceptor and its connections.
+final class WebhookLiveSettings: Sendable {
+    private let current: Mutex<WebhookConfiguration>
+
+    init(_ configuration: WebhookConfiguration) { current = Mutex(configuration) }
+
+    var value: WebhookConfiguration {
+        get { current.withLock { $0 } }
+        set { current.withLock { $0 = newValue } }
     }
 }
 

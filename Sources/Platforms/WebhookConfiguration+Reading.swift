@@ -53,6 +53,12 @@ extension WebhookConfiguration: PlatformSettings {
         return configuration
     }
 
+    /// Everything but `listen` changes on the running adapter (a secret rotated, a window
+    /// changed): its socket and the requests under way are not touched.
+    package func appliesInPlace(over old: WebhookConfiguration) -> Bool {
+        Set(changedKeys(from: old)).isSubset(of: [Key.secretFile, Key.replayWindow, Key.requireTimestamp, Key.maxConnections])
+    }
+
     package func changedKeys(from old: WebhookConfiguration) -> [String] {
         var changed: [String] = []
         if host != old.host || port != old.port { changed.append(Key.listen) }

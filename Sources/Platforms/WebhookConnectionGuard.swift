@@ -40,7 +40,8 @@ package final class WebhookStatistics: Sendable {
     }
 }
 
-/// On the listening channel, in front of NIO's acceptor: a connection past `limit` is closed as
+/// On the listening channel, in front of NIO's acceptor: a connection past `max_connections` (as
+/// a reload last set it) is closed as
 /// it is accepted, before it is registered or given a pipeline (the cheapest refusal NIO allows:
 /// a flood of connections costs an accept and a close each). One admitted is held in
 /// `connections` until it closes, for the adapter's stop to close; one accepted as the adapter
@@ -49,13 +50,13 @@ final class WebhookConnectionCap: ChannelInboundHandler {
     typealias InboundIn = any Channel
     typealias InboundOut = any Channel
 
-    private let limit: Int
+    private let live: WebhookLiveSettings
     private let statistics: WebhookStatistics
     private let connections: WebhookConnections
     private let refused: () -> Void
 
-    init(limit: Int, statistics: WebhookStatistics, connections: WebhookConnections, refused: @escaping () -> Void) {
-        self.limit = limit
+    init(live: WebhookLiveSettings, statistics: WebhookStatistics, connections: WebhookConnections, refused: @escaping () -> Void) {
+        self.live = live
         self.statistics = statistics
         self.connections = connections
         self.refused = refused
@@ -63,7 +64,7 @@ final class WebhookConnectionCap: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let accepted = unwrapInboundIn(data)
-        guard statistics.admit(limit: limit) else {
+        guard statistics.admit(limit: live.value.maxConnections) else {
             accepted.close(promise: nil)
             refused()
             return

@@ -15,7 +15,8 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let configuration: WebhookConfiguration
+    /// Read per request: a reload's new secret or timestamp rule applies to the next one.
+    private let live: WebhookLiveSettings
     private let inbound: any InboundHandler
     private let deliveries: DeliveryLog
     private let connection: WebhookConnectionGuard
@@ -28,9 +29,9 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// closes once the answer is out.
     private var answeredEarly = false
 
-    init(configuration: WebhookConfiguration, inbound: any InboundHandler, deliveries: DeliveryLog,
+    init(live: WebhookLiveSettings, inbound: any InboundHandler, deliveries: DeliveryLog,
          connection: WebhookConnectionGuard, connections: WebhookConnections, statistics: WebhookStatistics) {
-        self.configuration = configuration
+        self.live = live
         self.inbound = inbound
         self.deliveries = deliveries
         self.connection = connection
@@ -69,7 +70,7 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             if let length = Self.declaredLength(request), length > WebhookConfiguration.maxBody {
                 return answerEarly(context, request, .payloadTooLarge, Self.error("body larger than \(WebhookConfiguration.maxBody) bytes"))
             }
-            guard let signature = WebhookSignature(request.headers, configuration: configuration) else {
+            guard let signature = WebhookSignature(request.headers, configuration: live.value) else {
                 // No detail: a prober learns nothing about what it got wrong.
                 return answerEarly(context, request, .unauthorized, [])
             }
@@ -128,7 +129,7 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case (.GET, "/health"):
             respond(context, request, .ok, Self.healthBody)
         case (.POST, "/webhook"):
-            guard let signature = self.signature, signature.verifies(body: body, secret: configuration.secret) else {
+            guard let signature = self.signature, signature.verifies(body: body, secret: live.value.secret) else {
                 respond(context, request, .unauthorized, [])
                 return
             }

@@ -220,6 +220,32 @@ struct WebhookLimitsTests {
         #expect(recording?.messages.count == 1)
     }
 
+    @Test("a replay window widened by a reload lets no forgotten signature back in; narrowed, it applies at once")
+    func replayWindowReloaded() async {
+        let clock = TestClock()
+        let wall = Mutex<Int64>(1_000_000)
+        let log = DeliveryLog(window: .seconds(60), replayWindow: .seconds(300), now: { clock.now }, wallClock: { wall.withLock { $0 } })
+        func key(_ n: UInt8) -> DeliveryKey { .signature(SignatureDigest([UInt8](repeating: n, count: 32))) }
+        #expect(await log.claim(key(1), timestamp: 1_000_000) == .first)
+        log.answer([key(1)], [])
+        // 400 s later its answer and its signature (300 s window) are forgotten.
+        clock.advance(by: .seconds(400))
+        wall.withLock { $0 += 400 }
+        #expect(await log.claim(key(9), timestamp: 1_000_400) == .first)
+        #expect(log.rememberedSignatures == 1, "key(1)'s signature was forgotten with its window")
+        log.setReplayWindow(.seconds(3600))
+        // Inside the new window, but stamped before the old one began: a replay would pass the
+        // signature check, so it is refused.
+        if case .refused = await log.claim(key(1), timestamp: 1_000_000) {} else {
+            Issue.record("a replay of a forgotten signature was let in by the wider window")
+        }
+        #expect(await log.claim(key(2), timestamp: 1_000_390) == .first, "a fresh delivery still passes")
+        log.setReplayWindow(.seconds(5))
+        if case .refused = await log.claim(key(3), timestamp: 1_000_390) {} else {
+            Issue.record("the narrowed window did not apply")
+        }
+    }
+
     @Test("a retry waiting on a delivery still being worked out gets its answer, however long it takes")
     func retryWhileInFlight() async throws {
         let clock = TestClock()

@@ -98,7 +98,7 @@ package struct ConfigChange: Sendable, Equatable {
         case (_, nil): return "removed (stops)"
         case let (old?, new?):
             guard let keys = new.changedKeys(fromAny: old), !keys.isEmpty else { return nil }
-            return keys.joined(separator: ", ") + (new.appliesInPlace(overAny: old) ? " (on the open connection)" : " (reconnects)")
+            return keys.joined(separator: ", ") + (new.appliesInPlace(overAny: old) ? " (in place)" : " (reconnects)")
         }
     }
 

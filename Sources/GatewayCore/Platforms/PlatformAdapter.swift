@@ -27,6 +27,10 @@ package protocol PlatformAdapter: AnyObject, Sendable {
     /// A reload's new settings for this platform, taken on the open connection if the adapter
     /// can (IRC's channels); false when only a new adapter can take them.
     func apply(_ settings: any PlatformSettings) async -> Bool
+    /// A reload replaced this adapter by `successor`: replies to messages it took that come
+    /// once it has stopped (a turn that outlives the replacement) go out through the successor,
+    /// which checks the recipient as it would for any reply with no request waiting.
+    func handOver(to successor: any PlatformAdapter)
 }
 
 extension PlatformAdapter {
@@ -34,6 +38,7 @@ extension PlatformAdapter {
     package func stop(flushingWithin limit: Duration) async { await stop() }
     package func waitUntilReady(within limit: Duration) async {}
     package func apply(_ settings: any PlatformSettings) async -> Bool { false }
+    package func handOver(to successor: any PlatformAdapter) {}
 }
 
 /// Where messages go: the dispatcher, or a test's recorder.

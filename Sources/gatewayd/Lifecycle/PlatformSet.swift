@@ -96,17 +96,23 @@ actor PlatformSet {
                 guard let keys = wanted.changedKeys(fromAny: current.settings), !keys.isEmpty else { continue }
                 if await current.adapter.apply(wanted) {
                     running[name] = (current.adapter, wanted)
-                    outcomes[name] = Outcome(summary: "applied on the open connection")
+                    outcomes[name] = Outcome(summary: "applied in place")
                     continue
                 }
                 running[name] = nil
+                // Built before the old one stops, so that replies to its messages that come
+                // after it stopped (a turn outliving the replacement) have somewhere to go.
+                let replacement = make(name, wanted)
+                if case .success(let adapter) = replacement { current.adapter.handOver(to: adapter) }
                 await current.adapter.stop(flushingWithin: GatewayConstants.replyFlushMargin)
-                guard let problem = await start(name, wanted) else {
+                guard let problem = await launch(name, replacement, wanted) else {
                     outcomes[name] = Outcome(summary: "restarted with the new settings")
                     continue
                 }
                 // The old settings worked: back to them rather than leaving the platform down.
-                let restored = await start(name, current.settings)
+                let fallback = make(name, current.settings)
+                if case .success(let adapter) = fallback { current.adapter.handOver(to: adapter) }
+                let restored = await launch(name, fallback, current.settings)
                 outcomes[name] = Outcome(summary: problem + (restored.map { "; with the old settings too (\($0)): the platform is down" }
                     ?? "; running with the old settings"), failed: true)
             }
@@ -116,9 +122,19 @@ actor PlatformSet {
 
     /// Builds and starts an adapter; nil when it serves, otherwise why not.
     private func start(_ name: String, _ settings: any PlatformSettings) async -> String? {
+        await launch(name, make(name, settings), settings)
+    }
+
+    /// The adapter for `settings`, built, not started.
+    private func make(_ name: String, _ settings: any PlatformSettings) -> Result<any PlatformAdapter, PlatformError> {
+        Result { () throws(PlatformError) in try PlatformCatalog.makeAdapter(settings, eventLoops: eventLoops) }
+    }
+
+    /// Starts what `make` built; nil when it serves, otherwise why not.
+    private func launch(_ name: String, _ made: Result<any PlatformAdapter, PlatformError>, _ settings: any PlatformSettings) async -> String? {
         do {
             guard !stopped else { return GatewayText.platformNotStartedStopping }
-            let adapter = try PlatformCatalog.makeAdapter(settings, eventLoops: eventLoops)
+            let adapter = try made.get()
             try await adapter.start(inbound: inbound)
             guard !stopped else {
                 // The shutdown's stopAll() ran while it started: nothing would stop it later.
