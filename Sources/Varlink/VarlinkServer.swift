@@ -148,8 +148,13 @@ package final class VarlinkServer: Sendable {
     /// Connection tasks alive now (one per open connection, until it has wound down).
     package var connectionTaskCount: Int { activity.withLock { $0.connectionTasks } }
 
-    /// Returns once no connection task and no stream is left (every connection closed has
-    /// wound down): what a test awaits before counting what the closed connections left behind.
+    /// Connection handlers not yet freed (one per open connection, until its pipeline and its
+    /// task have let it go): a count that grows with closed connections is memory leaking.
+    package var connectionHandlerCount: Int { activity.withLock { $0.connectionHandlers } }
+
+    /// Returns once no connection task, handler or stream is left (every connection closed has
+    /// wound down and been freed): what a test awaits before counting what the closed
+    /// connections left behind.
     package func quiesced() async {
         await withCheckedContinuation { continuation in
             let quiet = activity.withLock { state in
@@ -188,7 +193,10 @@ package final class VarlinkServer: Sendable {
                     admission.withLock { $0.release(uid: peer.uid) }
                     connections.withLock { _ = $0.removeValue(forKey: id) }
                 }
-                let handler = VarlinkConnectionHandler(configuration: configuration)
+                activity.withLock { $0.connectionHandlers += 1 }
+                let handler = VarlinkConnectionHandler(configuration: configuration) { [weak self] in
+                    self?.changeActivity { $0.connectionHandlers -= 1 }
+                }
                 do {
                     try channel.pipeline.syncOperations.addHandler(handler)
                 } catch {
@@ -309,11 +317,12 @@ package final class VarlinkServer: Sendable {
         var calls = 0
         var streams = 0
         var connectionTasks = 0
+        var connectionHandlers = 0
         var waiters: [CheckedContinuation<Void, Never>] = []
         /// The shutdown's wait for calls is over (so a `callsFinished` that starts late returns).
         var graceOver = false
         var quietWaiters: [CheckedContinuation<Void, Never>] = []
-        var isQuiet: Bool { streams == 0 && connectionTasks == 0 }
+        var isQuiet: Bool { streams == 0 && connectionTasks == 0 && connectionHandlers == 0 }
     }
 
     /// Applies `change`, then resumes whoever waits for what it brought about.
