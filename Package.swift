@@ -77,9 +77,7 @@ let package = Package(
         .target(name: "VarlinkClient", dependencies: ["VarlinkProtocol", "JSON", "CGatewayShims"]),
         .target(
             name: "GatewayCore",
-            dependencies: ["ProcessRunner", "CYAML", "JSON", "GatewayWire",
-                           // SHA-256 of the config file: its revision (`sha256sum` shows the same).
-                           .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ProcessRunner", "CYAML", "JSON", "GatewayWire"]
         ),
         .target(name: "StateStore", dependencies: ["GatewayCore", "CSQLite"]),
         // The varlink server on SwiftNIO: framing, connections, the org.varlink.service interface.

@@ -38,7 +38,7 @@ extension Wire {
             package var status: Status
             /// False for a check.
             package var applied: Bool?
-            /// The file's revision (the first 12 hex digits of its SHA-256); none for built-in defaults.
+            /// The file's revision (16 hex digits, as `gatewayd --check-config` prints it).
             package var revision: String?
             package var changes: [ConfigChange]?
             /// The file's warnings (its errors come as `ConfigInvalid`).

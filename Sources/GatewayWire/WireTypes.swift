@@ -23,7 +23,7 @@ extension Wire {
         package var platformHealth: [PlatformHealth]?
         /// Set when the durable queue is not in use: why.
         package var storeProblem: String?
-        /// The applied file's revision (the first 12 hex digits of its SHA-256), or `defaults`
+        /// The applied file's revision (16 hex digits, as `gatewayd --check-config` prints it), or `defaults`
         /// (`Status.defaultsRevision`) when no file was read. Always sent by this version; nil
         /// from an older daemon (a gatewayctl upgraded before the daemon restarted still works).
         package var configRevision: String?

@@ -57,6 +57,7 @@ extension Daemon {
         next.stateDirectory = config.stateDirectory
         let newAgent = next.agent == config.agent ? nil : Self.makeAgent(next)
         config = next
+        published.withLock { $0.localEnabled = next.platforms.localEnabled }
         await dispatcher.reload(next, agent: newAgent)
         // control.admin_group as the new file says, and the group database says now.
         applyControlPermissions(controlPermissions(next))

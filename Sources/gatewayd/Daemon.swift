@@ -7,6 +7,7 @@ import ProcessRunner
 import StateStore
 import Systemd
 import ServiceLifecycle
+import Synchronization
 import Varlink
 #if canImport(Glibc)
 import Glibc
@@ -55,7 +56,13 @@ actor Daemon: GatewayControlHost {
     /// Where the adapters hand their messages: held until what the store kept is replayed.
     let gate: InboundGate
     /// The running configuration's revision and load time, for `GetStatus`.
-    var applied: AppliedConfig
+    var applied: AppliedConfig {
+        get { published.withLock { $0.applied } }
+        set { published.withLock { $0.applied = newValue } }
+    }
+    /// What `GetStatus` reads of the daemon, readable without waiting for the actor (a status
+    /// call then costs no hop to it, and none while a reload runs).
+    nonisolated let published: Mutex<PublishedState>
     /// A reload under way: the next one waits for it (two must not change the adapters at once).
     var reloading = false
     var reloadWaiters: [CheckedContinuation<Void, Never>] = []
@@ -75,7 +82,8 @@ actor Daemon: GatewayControlHost {
         self.configPath = configPath
         self.configExplicit = configExplicit
         self.config = config
-        applied = AppliedConfig(revision: revision, loadedUsec: Self.wallClockMicroseconds())
+        published = Mutex(PublishedState(applied: AppliedConfig(revision: revision, loadedUsec: Self.wallClockMicroseconds()),
+                                          localEnabled: config.platforms.localEnabled))
         self.socketOverride = socketOverride
         self.stateDirectoryOverride = stateDirectoryOverride
         self.logger = logger
@@ -120,20 +128,20 @@ actor Daemon: GatewayControlHost {
 
     /// What serves now: `local` as the config says, and the adapters running (one that a
     /// reload could not start is not among them).
-    var platformNames: [String] {
-        get async { (config.platforms.localEnabled ? [GatewayConstants.localPlatform] : []) + (await platforms.names) }
+    nonisolated var platformNames: [String] {
+        (published.withLock { $0.localEnabled } ? [GatewayConstants.localPlatform] : []) + platforms.serving.map(\.name)
     }
 
-    var storeProblem: String? { status.storeProblem }
+    nonisolated var storeProblem: String? { status.storeProblem }
 
-    var configState: AppliedConfig? { applied }
+    nonisolated var configState: AppliedConfig? { published.withLock { $0.applied } }
 
-    func platformHealth() async -> [(name: String, health: PlatformHealth)] {
+    nonisolated func platformHealth() async -> [(name: String, health: PlatformHealth)] {
         var health: [(name: String, health: PlatformHealth)] = []
-        if config.platforms.localEnabled {
+        if published.withLock({ $0.localEnabled }) {
             health.append((GatewayConstants.localPlatform, PlatformHealth(.up, "the control socket's SendMessage")))
         }
-        for adapter in await platforms.adapters { health.append((adapter.name, await adapter.health())) }
+        for adapter in platforms.serving { health.append((adapter.name, await adapter.health())) }
         return health
     }
 
@@ -317,6 +325,12 @@ struct DaemonService: Service {
     func run() async throws {
         try await daemon.serve(gate: gate, startup: startup)
     }
+}
+
+/// The daemon's state that `GetStatus` reads (see `Daemon.published`).
+struct PublishedState: Sendable {
+    var applied: AppliedConfig
+    var localEnabled: Bool
 }
 
 /// Why the control socket cannot be served.

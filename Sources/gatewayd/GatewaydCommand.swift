@@ -103,7 +103,7 @@ struct GatewaydCommand: AsyncParsableCommand {
         do {
             let checked = try StartupCheck(path: path, explicit: explicit)
             for problem in checked.warnings { print("\(path): warning: \(problem)") }
-            print("\(path): OK" + (fileExists(path) ? "" : " (no file: built-in defaults)"))
+            print("\(path): OK" + (checked.outcome.revision.map { " (revision \($0))" } ?? " (no file: built-in defaults)"))
         } catch {
             for problem in error.problems { print("\(path): \(problem.severity.rawValue): \(problem)") }
             throw ExitCode(GatewayConstants.ExitStatus.configInvalid)

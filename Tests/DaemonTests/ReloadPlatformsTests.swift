@@ -172,7 +172,9 @@ struct ReloadPlatformsTests {
         let daemon = try ForegroundDaemon(
             [TestPaths.product("gatewayd"), "--config", setup.config, "--log-target", "console"],
             environment: environment(with: [:]), directory: setup.directory)
-        let digest = try run(["/usr/bin/sha256sum", setup.config]).standardOutput.prefix(12)
+        let checkOutput = try run([TestPaths.product("gatewayd"), "--check-config", "--config", setup.config]).standardOutput
+        let digest = String(try #require(checkOutput.split(separator: " ").last?.dropLast(2), "\(checkOutput)"))  // "... (revision X)\n"
+        #expect(digest.count == 16, "\(checkOutput)")
         let status = try setup.ctl(["--json", "status"])
         #expect(status.standardOutput.contains(#""config_revision":"\#(digest)""#), "\(status.standardOutput)")
         #expect(status.standardOutput.contains(#""config_loaded_usec":"#))

@@ -68,7 +68,8 @@ struct ShippedUnitTests {
             wait_for gatewayd.service ActiveState active
             echo "reloaded=$(state gatewayd.service) same_pid=$([ "$(show gatewayd.service MainPID)" = "$first" ] && echo yes)"
             echo "hello=$($CTL quick run hello)"
-            revision=$(sha256sum /etc/gatewayd/gatewayd.yaml | cut -c1-12)
+            revision=$(/usr/local/bin/gatewayd --check-config --config /etc/gatewayd/gatewayd.yaml | sed -n 's/.*(revision \\([0-9a-f]*\\)).*/\\1/p')
+            echo "revision_length=${#revision}"
             journalctl --sync
             echo "journal_revision=$(journalctl --no-pager -o export MESSAGE_ID=\(GatewayMessageID.reloaded) | grep -c "^GATEWAY_CONFIG_REVISION=$revision")"
             echo "catalog=$(journalctl --no-pager -x MESSAGE_ID=\(GatewayMessageID.reloaded) | grep -c 'Preview a change with')"
@@ -100,6 +101,7 @@ struct ShippedUnitTests {
         #expect(result["reloaded"] == "ActiveState=active ExecMainStatus=0 NRestarts=0 Result=success  same_pid=yes")
         #expect(result["check_rc"] == "0 check=1", "reload --check named the added command, all live: \(output.standardOutput)")
         #expect(result["hello"] == "hello", "applied by systemctl reload")
+        #expect(result["revision_length"] == "16", "gatewayd --check-config printed the file's revision")
         #expect(result["journal_revision"] == "1", "one reload record, with the file's revision")
         #expect(result["catalog"] == "1", "the catalog explains the record")
         #expect(result["status_revision"] == "1")

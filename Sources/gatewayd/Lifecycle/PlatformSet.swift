@@ -2,6 +2,7 @@ import GatewayCore
 import Logging
 import NIOCore
 import Platforms
+import Synchronization
 import Varlink
 
 /// The network adapters serving now, by platform name, and a reload's changes to them: an
@@ -10,7 +11,19 @@ import Varlink
 /// other is replaced (stopped, delivering what it has queued, then a new one started), a
 /// removed one stops and an added one starts.
 actor PlatformSet {
-    private var running: [String: (adapter: any PlatformAdapter, settings: any PlatformSettings)] = [:]
+    private var running: [String: (adapter: any PlatformAdapter, settings: any PlatformSettings)] {
+        didSet { publish() }
+    }
+    /// `running`'s adapters in name order, readable without waiting for the actor (GetStatus).
+    private nonisolated let servingList: Mutex<[any PlatformAdapter]>
+
+    /// The adapters serving now, in name order.
+    nonisolated var serving: [any PlatformAdapter] { servingList.withLock { $0 } }
+
+    private func publish() {
+        let adapters = running.keys.sorted().compactMap { running[$0]?.adapter }
+        servingList.withLock { $0 = adapters }
+    }
     private let eventLoops: any EventLoopGroup
     private let inbound: any InboundHandler
     private let logger: Logger
@@ -20,16 +33,19 @@ actor PlatformSet {
     /// `adapters`: built at start from `settings` (see `StartupCheck`), started by `startAll()`.
     init(adapters: [any PlatformAdapter], settings: [String: any PlatformSettings], inbound: any InboundHandler,
          eventLoops: any EventLoopGroup, logger: Logger) {
+        var running: [String: (adapter: any PlatformAdapter, settings: any PlatformSettings)] = [:]
         for adapter in adapters {
             if let configured = settings[adapter.name] { running[adapter.name] = (adapter, configured) }
         }
+        self.running = running
+        servingList = Mutex(running.keys.sorted().compactMap { running[$0]?.adapter })
         self.eventLoops = eventLoops
         self.inbound = inbound
         self.logger = logger
     }
 
     /// In name order.
-    var adapters: [any PlatformAdapter] { running.keys.sorted().compactMap { running[$0]?.adapter } }
+    var adapters: [any PlatformAdapter] { serving }
 
     var names: [String] { running.keys.sorted() }
 
