@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs gatewayd: binaries, systemd units, sysusers/tmpfiles entries, the journald catalog,
-# gatewayctl completions and the example configuration. Honours DESTDIR and PREFIX.
+# gatewayctl completions, the man pages and the example configuration. Honours DESTDIR and PREFIX.
 #
 #   contrib/install.sh                       build (release) and install under /usr/local
 #   PREFIX=/usr DESTDIR=/tmp/pkg contrib/install.sh
@@ -22,7 +22,8 @@ fi
 root=$DESTDIR$PREFIX
 install -d "$root/bin" "$root/lib/systemd/system" "$root/lib/sysusers.d" "$root/lib/tmpfiles.d" \
   "$root/lib/systemd/catalog" "$root/share/bash-completion/completions" "$root/share/zsh/site-functions" \
-  "$root/share/fish/vendor_completions.d" "$root/share/doc/gatewayd"
+  "$root/share/fish/vendor_completions.d" "$root/share/doc/gatewayd" \
+  "$root/share/man/man1" "$root/share/man/man5" "$root/share/man/man8"
 # Stripped: the symbols are most of a static Swift binary (gatewayctl 90 MB before, a few after).
 install -m 0755 -s "$from/gatewayd" "$from/gatewayctl" "$root/bin/"
 for unit in gatewayd.service gatewayd@.service gatewayd.socket gatewayd@.socket; do
@@ -36,6 +37,9 @@ install -m 0644 contrib/completions/gatewayctl.bash "$root/share/bash-completion
 install -m 0644 contrib/completions/gatewayctl.zsh "$root/share/zsh/site-functions/_gatewayctl"
 install -m 0644 contrib/completions/gatewayctl.fish "$root/share/fish/vendor_completions.d/gatewayctl.fish"
 install -m 0644 contrib/gatewayd.yaml "$root/share/doc/gatewayd/gatewayd.yaml.example"
+install -m 0644 man/gatewayctl.1 "$root/share/man/man1/gatewayctl.1"
+install -m 0644 man/gatewayd.yaml.5 "$root/share/man/man5/gatewayd.yaml.5"
+install -m 0644 man/gatewayd.8 "$root/share/man/man8/gatewayd.8"
 if [ -z "$DESTDIR" ]; then
   cat <<EOT
 Installed under $PREFIX. To enable:

@@ -20,7 +20,8 @@ struct UnitFileTests {
         for file in ["bin/gatewayd", "bin/gatewayctl", "lib/systemd/system/gatewayd.service", "lib/systemd/system/gatewayd.socket",
                      "lib/systemd/system/gatewayd@.service", "lib/systemd/system/gatewayd@.socket", "lib/sysusers.d/gatewayd.conf", "lib/tmpfiles.d/gatewayd.conf",
                      "lib/systemd/catalog/gatewayd.catalog", "share/bash-completion/completions/gatewayctl",
-                     "share/zsh/site-functions/_gatewayctl", "share/doc/gatewayd/gatewayd.yaml.example"] {
+                     "share/zsh/site-functions/_gatewayctl", "share/doc/gatewayd/gatewayd.yaml.example",
+                     "share/man/man1/gatewayctl.1", "share/man/man5/gatewayd.yaml.5", "share/man/man8/gatewayd.8"] {
             #expect(FileManager.default.fileExists(atPath: prefix + "/" + file), "\(file)")
         }
         let unit = try String(contentsOfFile: prefix + "/lib/systemd/system/gatewayd.service", encoding: .utf8)
@@ -41,5 +42,32 @@ struct UnitFileTests {
         let line = security.standardOutput.split(separator: "\n").first { $0.contains("Overall exposure level") } ?? ""
         let exposure = line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }
         #expect(exposure != nil && exposure! <= 1.6, "\(line)")
+    }
+
+    @Test("the man pages render without a warning, and gatewayd.yaml(5) names every key of the example config",
+          .enabled(if: access("/usr/bin/man", X_OK) == 0, "man is not installed (.ci/install-deps installs man-db)"))
+    func manPages() throws {
+        for page in ["gatewayd.8", "gatewayctl.1", "gatewayd.yaml.5"] {
+            let rendered = try run(["/usr/bin/man", "--warnings", "-l", TestPaths.packageRoot + "/man/" + page],
+                                   environment: environment(with: ["MANWIDTH": "80", "MANPAGER": "cat", "PAGER": "cat"]))
+            #expect(rendered.status == 0, "\(page): \(rendered.standardError)")
+            #expect(rendered.standardError.isEmpty, "\(page): \(rendered.standardError)")
+            #expect(rendered.standardOutput.contains("SEE ALSO"), "\(page)")
+        }
+        let manual = try String(contentsOfFile: TestPaths.packageRoot + "/man/gatewayd.yaml.5", encoding: .utf8)
+        let example = try String(contentsOfFile: TestPaths.packageRoot + "/contrib/gatewayd.yaml", encoding: .utf8)
+        // Every key the example shows, commented out or not (quick command names are the operator's own).
+        let quickCommandNames: Set<String> = ["uptime", "disk", "llm-restart", "st"]
+        var keys: Set<String> = []
+        for line in example.split(separator: "\n") {
+            let text = line.drop { $0 == " " || $0 == "#" }
+            guard let colon = text.firstIndex(of: ":"), text.first?.isLetter == true else { continue }
+            let key = String(text[..<colon])
+            if key.allSatisfy({ $0.isLowercase || $0 == "_" }), !quickCommandNames.contains(key) { keys.insert(key) }
+        }
+        #expect(keys.count > 30, "\(keys.sorted())")
+        for key in keys.sorted() {
+            #expect(manual.contains(key), "gatewayd.yaml(5) does not name \(key)")
+        }
     }
 }
