@@ -173,13 +173,13 @@ _gatewayctl() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    status|drain|resume|reload|restart|sessions|quick|send|events|logs|help)
+    status|health|drain|resume|reload|restart|sessions|quick|send|events|logs|help)
         # Offer subcommand argument completions
         "_gatewayctl_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'status drain resume reload restart sessions quick send events logs help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'status health drain resume reload restart sessions quick send events logs help' -- "${cur}"))
         ;;
     esac
 }
@@ -197,6 +197,27 @@ _gatewayctl_status() {
         return
         ;;
     '--timeout')
+        return
+        ;;
+    esac
+}
+
+_gatewayctl_health() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--socket --timeout --within)
+    __gatewayctl_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--socket')
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    '--within')
         return
         ;;
     esac

@@ -51,6 +51,7 @@ _gatewayctl() {
     command)
         local -ar subcommands=(
             'status:Show the gateway'\''s state, turns, quick commands and sessions.'
+            'health:Check that gatewayd is alive and ready; say what is not ready and why.'
             'drain:Stop taking new agent work (exec quick commands still run) and wait until nothing is in flight.'
             'resume:Leave a drain started with `gatewayctl drain`.'
             'reload:Re-read the configuration and apply it; or with --check, show what a reload would change.'
@@ -66,7 +67,7 @@ _gatewayctl() {
         ;;
     arg)
         case "${words[1]}" in
-        status|drain|resume|reload|restart|sessions|quick|send|events|logs|help)
+        status|health|drain|resume|reload|restart|sessions|quick|send|events|logs|help)
             "_gatewayctl_${words[1]}" && ret=0
             ;;
         esac
@@ -82,6 +83,21 @@ _gatewayctl_status() {
         '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
         '--json[Print JSON (stable field names) instead of text.]'
         '--timeout[Seconds to wait for an answer.]:seconds:'
+        '--version[Show the version.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_gatewayctl_health() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
+        '--json[Print JSON (stable field names) instead of text.]'
+        '--timeout[Seconds to wait for an answer.]:seconds:'
+        '--within[Seconds the gateway has to answer before it counts as not alive.]:seconds:'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
