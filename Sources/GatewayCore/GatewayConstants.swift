@@ -73,6 +73,9 @@ extension GatewayConstants {
         /// and QUIT only from people who share a channel with it). Answers that need no turn
         /// (refusals, built-ins, quick commands) come well within it.
         package static let unconfirmedReplyWindow: Duration = .seconds(3)
+        /// Registered under a fallback nick (`gatewayd_`: the configured one was taken), the bot
+        /// asks for its own again this often, and at once when it sees the holder leave it.
+        package static let nickRegainInterval: Duration = .seconds(60)
         /// WHOIS asked and not yet answered, at most (each also takes a token of the flood limit);
         /// replies to others than admins may hold half of them.
         package static let maxPendingWhois = 16

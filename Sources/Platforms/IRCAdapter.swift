@@ -41,6 +41,8 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         var nick = ""
         /// ", logged in as ACCOUNT" once SASL said so, for the health detail.
         var login = ""
+        /// Asks for the configured nick again while registered under a fallback one.
+        var regain: Task<Void, Never>?
         /// `stop()` began: new messages are not taken; replies still go out.
         var closing = false
         /// No more reconnects.
@@ -144,7 +146,10 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// with the server down should not take the whole drain time for nothing.
     package func stop(flushingWithin limit: Duration) async {
         let deadline = ContinuousClock.now + (outbox.isConnected ? limit : min(limit, GatewayConstants.IRC.stopFlushDefault))
-        state.withLock { $0.closing = true }
+        state.withLock {
+            $0.closing = true
+            $0.regain?.cancel()
+        }
         _ = await outbox.flush(until: deadline)
         let (connection, loop, writer) = state.withLock { state in
             state.stopping = true
@@ -326,9 +331,12 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             $0.nick = nick
             $0.login = login
             $0.health = PlatformHealth(.up, Self.upDetail($0))
+            $0.regain?.cancel()
+            $0.regain = nil
             return $0.settings.channels
         }
         if !channels.isEmpty { outbox.sendControl(IRCMessage(command: "JOIN", parameters: [channels.joined(separator: ",")])) }
+        if !IRCCasemapping.equal(nick, configuration.nick) { startRegaining(generation) }
         outbox.markRegistered(generation)
         registrationCount.add()
     }
@@ -393,18 +401,48 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         case "NICK":
             guard let old = message.senderNick, let new = message.parameters.first else { return }
             if fromUs {
-                state.withLock { $0.nick = new }
+                state.withLock {
+                    $0.nick = new
+                    if $0.health.state == .up { $0.health = PlatformHealth(.up, Self.upDetail($0)) }
+                }
             } else {
                 outbox.noteDeparture(old)
                 outbox.noteDeparture(new)
+                regainIfFreed(old, ourNick: nick)
             }
         case "QUIT", "ACCOUNT":
-            if let sender = message.senderNick, !fromUs { outbox.noteDeparture(sender) }
+            if let sender = message.senderNick, !fromUs {
+                outbox.noteDeparture(sender)
+                if message.command == "QUIT" { regainIfFreed(sender, ourNick: nick) }
+            }
         case "311", "330", "318", "401":
             outbox.noteWhois(message)
         default:
             break
         }
+    }
+
+    /// Registered under a fallback nick: asks for the configured one every `nickRegainInterval`
+    /// until it is ours, this connection ends, or the adapter stops (a bot answering as
+    /// `gatewayd_` is not addressed by people who write `gatewayd: ...`).
+    private func startRegaining(_ generation: UInt64) {
+        let wanted = configuration.nick, interval = state.withLock { $0.settings.nickRegainInterval }
+        let task = Task { [weak self] in
+            while (try? await Task.sleep(for: interval)) != nil {
+                guard let self, self.outbox.isConnected, self.outbox.generation == generation else { return }
+                let done = self.state.withLock { $0.closing || IRCCasemapping.equal($0.nick, wanted) }
+                if done { return }
+                self.outbox.sendControl(IRCMessage(command: "NICK", parameters: [wanted]))
+            }
+        }
+        state.withLock { $0.regain = task }
+    }
+
+    /// The holder of the configured nick quit or changed nick: ask for it at once.
+    private func regainIfFreed(_ departed: String, ourNick: String) {
+        let wanted = configuration.nick
+        guard IRCCasemapping.equal(departed, wanted), !IRCCasemapping.equal(ourNick, wanted) else { return }
+        outbox.sendControl(IRCMessage(command: "NICK", parameters: [wanted]))
     }
 
     /// Whether one more message may be handed to the dispatcher: at most

@@ -122,6 +122,7 @@ extension IRCConfiguration: PlatformSettings {
         note(Key.saslUser, sasl?.user != old.sasl?.user)
         note(Key.saslPasswordFile, sasl?.password != old.sasl?.password)
         note("unconfirmed_reply_window", unconfirmedReplyWindow != old.unconfirmedReplyWindow)
+        note("nick_regain_interval", nickRegainInterval != old.nickRegainInterval)
         return changed
     }
 

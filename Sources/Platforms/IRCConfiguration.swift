@@ -25,6 +25,9 @@ package struct IRCConfiguration: Sendable, Equatable {
     /// holder. Not a config key (the default is the policy); tests shorten it to see a late reply
     /// without waiting for one.
     package var unconfirmedReplyWindow = GatewayConstants.IRC.unconfirmedReplyWindow
+    /// How often a bot registered under a fallback nick asks for its own again. Not a config
+    /// key; tests shorten it.
+    package var nickRegainInterval = GatewayConstants.IRC.nickRegainInterval
 
     package struct SASLCredentials: Sendable, Equatable {
         package var user: String
