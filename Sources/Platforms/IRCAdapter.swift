@@ -43,6 +43,9 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         var login = ""
         /// Asks for the configured nick again while registered under a fallback one.
         var regain: Task<Void, Never>?
+        /// The channels the server says the bot is in (its JOIN echoes, less PART and KICK), in
+        /// the order joined: health names these, not the configured ones it may not have got into.
+        var joined: [String] = []
         /// `stop()` began: new messages are not taken; replies still go out.
         var closing = false
         /// No more reconnects.
@@ -330,6 +333,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         let channels = state.withLock {
             $0.nick = nick
             $0.login = login
+            $0.joined = []
             $0.health = PlatformHealth(.up, Self.upDetail($0))
             $0.regain?.cancel()
             $0.regain = nil
@@ -341,9 +345,23 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         registrationCount.add()
     }
 
+    /// `host:port as NICK in #a,#b; not in #c, logged in as ACCOUNT`.
     private static func upDetail(_ state: State) -> String {
-        let joined = state.settings.channels.joined(separator: ",")
-        return "\(state.settings.host):\(state.settings.port) as \(state.nick)" + (joined.isEmpty ? "" : " in \(joined)") + state.login
+        let joinedKeys = Set(state.joined.map(IRCCasemapping.fold))
+        let missing = state.settings.channels.filter { !joinedKeys.contains(IRCCasemapping.fold($0)) }
+        return "\(state.settings.host):\(state.settings.port) as \(state.nick)"
+            + (state.joined.isEmpty ? "" : " in \(state.joined.joined(separator: ","))")
+            + (missing.isEmpty ? "" : "; not in \(missing.joined(separator: ","))") + state.login
+    }
+
+    /// The bot joined, left or was kicked from `channel`: health follows.
+    private func noteMembership(_ channel: String, joined: Bool) {
+        state.withLock { state in
+            let key = IRCCasemapping.fold(channel)
+            state.joined.removeAll { IRCCasemapping.fold($0) == key }
+            if joined { state.joined.append(channel) }
+            if state.health.state == .up { state.health = PlatformHealth(.up, Self.upDetail(state)) }
+        }
     }
 
     package func handOver(to successor: any PlatformAdapter) {
@@ -409,6 +427,14 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
                 outbox.noteDeparture(old)
                 outbox.noteDeparture(new)
                 regainIfFreed(old, ourNick: nick)
+            }
+        case "JOIN" where fromUs:
+            if let channel = message.parameters.first { noteMembership(channel, joined: true) }
+        case "PART" where fromUs:
+            if let channel = message.parameters.first { noteMembership(channel, joined: false) }
+        case "KICK":
+            if message.parameters.count >= 2, IRCCasemapping.equal(message.parameters[1], nick) {
+                noteMembership(message.parameters[0], joined: false)
             }
         case "QUIT", "ACCOUNT":
             if let sender = message.senderNick, !fromUs {

@@ -34,7 +34,7 @@ struct IRCNickTests {
         #expect(before.contains("as gatewayd_"), "\(before)")
         try await onThread {
             try peer.expect("a NICK for its own nick") { $0 == "NICK :gatewayd" }
-            peer.send(":gatewayd_!gw@127.0.0.1 NICK :gatewayd")
+            peer.send(":gatewayd_!gw@127.0.0.1 JOIN :#ops", ":gatewayd_!gw@127.0.0.1 NICK :gatewayd")
             peer.send("PING :sync")
             try peer.expect("the PONG") { $0 == "PONG :sync" }
         }
@@ -51,6 +51,26 @@ struct IRCNickTests {
             peer.send(":gatewayd!someone@elsewhere QUIT :bye")
             try peer.expect(timeout: .seconds(5), "a NICK for its own nick") { $0 == "NICK :gatewayd" }
         }
+        await adapter.stop(flushingWithin: .zero)
+    }
+
+    @Test("health names the channels the server put the bot in, and those it is not in (refused, kicked)")
+    func channelsAsJoined() async throws {
+        let peer = try ScriptedIRCPeer()
+        let adapter = try await scriptedGateway(peer, Dispatcher(config: GatewayConfig(), agent: EchoAgent()), channels: ["#ops", "#full"])
+        try await onThread {
+            try peer.expect("the JOIN") { $0.hasPrefix("JOIN") }
+            peer.send(":gatewayd!gw@127.0.0.1 JOIN :#ops", ":irc.test 471 gatewayd #full :Cannot join channel (+l)", "PING :a")
+            try peer.expect("the PONG") { $0 == "PONG :a" }
+        }
+        let joined = await adapter.health().detail
+        #expect(joined.hasSuffix("as gatewayd in #ops; not in #full"), "\(joined)")
+        try await onThread {
+            peer.send(":op!o@h KICK #ops gatewayd :out", "PING :b")
+            try peer.expect("the PONG") { $0 == "PONG :b" }
+        }
+        let kicked = await adapter.health().detail
+        #expect(kicked.hasSuffix("as gatewayd; not in #ops,#full"), "\(kicked)")
         await adapter.stop(flushingWithin: .zero)
     }
 }
