@@ -83,7 +83,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         do {
             if let file = configuration.tlsCAFile {
                 // Read here, not by BoringSSL's fopen: a FIFO or a device must not block the reader.
-                let pem = try FileBytes.read(file, limit: GatewayConstants.IRC.maxCAFileBytes, regularFileOnly: true)
+                let pem = try configuration.tlsCAPEM ?? FileBytes.read(file, limit: GatewayConstants.IRC.maxCAFileBytes, regularFileOnly: true)
                 settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(pem))
             }
             return try NIOSSLContext(configuration: settings)

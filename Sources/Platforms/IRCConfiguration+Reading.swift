@@ -94,7 +94,14 @@ extension IRCConfiguration: PlatformSettings {
             floodBurst: burst, floodPerSecond: rate, reconnectMin: reconnectMin, reconnectMax: reconnectMax, sasl: sasl)
         configuration.tls = tls
         configuration.tlsCAFile = caFile
-        do {
+        do throws(PlatformError) {
+            if let caFile, tls {
+                do {
+                    configuration.tlsCAPEM = try FileBytes.read(caFile, limit: GatewayConstants.IRC.maxCAFileBytes, regularFileOnly: true)
+                } catch {
+                    throw PlatformError("\(caFile): \(error)")
+                }
+            }
             _ = try IRCAdapter.tlsContext(configuration)
         } catch {
             reader.error("\(path).\(Key.tlsCAFile)", lines[Key.tlsCAFile] ?? lines[Key.tls], error.message)
@@ -114,7 +121,7 @@ extension IRCConfiguration: PlatformSettings {
         note(Key.prefix, commandPrefix != old.commandPrefix)
         note(Key.sessionsPerUser, sessionsPerUser != old.sessionsPerUser)
         note(Key.tls, tls != old.tls)
-        note(Key.tlsCAFile, tlsCAFile != old.tlsCAFile)
+        note(Key.tlsCAFile, tlsCAFile != old.tlsCAFile || tlsCAPEM != old.tlsCAPEM)
         note(Key.floodBurst, floodBurst != old.floodBurst)
         note(Key.floodPerSecond, floodPerSecond != old.floodPerSecond)
         note(Key.reconnectMin, reconnectMin != old.reconnectMin)

@@ -13,6 +13,9 @@ package struct IRCConfiguration: Sendable, Equatable {
     /// TLS to the server (certificate verified against the system roots, or `tlsCAFile`).
     package var tls = false
     package var tlsCAFile: String?
+    /// `tlsCAFile`'s certificates as read with the settings: a reload compares them, so a CA
+    /// rotated under the same path is a change (and the adapter connects with what was checked).
+    package var tlsCAPEM: [UInt8]?
     package var floodBurst: Int
     package var floodPerSecond: Double
     package var reconnectMin: Duration

@@ -213,4 +213,21 @@ struct PlatformSettingsTests {
         }
         #expect(tried > 40, "every key was tried: \(tried)")
     }
+
+    @Test("a CA certificate rotated under the same path is a change a reload sees (reconnects IRC)")
+    func rotatedCA() throws {
+        let directory = makeTemporaryDirectory("gatewayd-ca")
+        try IRCServer.makeCertificate(in: directory, name: "first")
+        try IRCServer.makeCertificate(in: directory, name: "second")
+        let ca = directory + "/ca.pem"
+        let yaml = "server: \"irc.example.net:6697\"\nnick: gw\ntls: true\ntls_ca_file: \(ca)\n"
+        try FileManager.default.copyItem(atPath: directory + "/first.pem", toPath: ca)
+        let before = try IRCConfiguration.parse(yaml)
+        try FileManager.default.removeItem(atPath: ca)
+        try FileManager.default.copyItem(atPath: directory + "/second.pem", toPath: ca)
+        let after = try IRCConfiguration.parse(yaml)
+        #expect(after.changedKeys(from: before) == ["tls_ca_file"])
+        #expect(!after.appliesInPlace(over: before))
+        #expect(try IRCConfiguration.parse(yaml).changedKeys(from: after).isEmpty, "the same file: no change")
+    }
 }
