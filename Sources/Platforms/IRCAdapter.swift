@@ -217,7 +217,12 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             }
             return
         }
-        outbox.enqueue(IRCText.privmsgParts(text, maxBytes: textBudget(for: target)), to: target, lane: lane, recipient: recipient)
+        let parts = IRCText.privmsgParts(text, maxBytes: textBudget(for: target))
+        let lost = outbox.enqueue(parts, to: target, lane: lane, recipient: recipient)
+        if lost > 0 && lost == parts.count && state.withLock({ $0.stopping }) {
+            logger.warning("IRC: a reply to \(target) came after the adapter stopped and was not delivered",
+                           metadata: ["event": "reply_undelivered", "platform": "irc"])
+        }
     }
 
     /// The most text one PRIVMSG to `target` may carry so that the line the server relays
@@ -338,9 +343,14 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         return "\(state.settings.host):\(state.settings.port) as \(state.nick)" + (joined.isEmpty ? "" : " in \(joined)") + state.login
     }
 
+    /// Late replies go to `successor` only when it connects to the same server: on another
+    /// network a channel of the same name is other people's, and a nick (or services account)
+    /// of the same name may be someone else's, which a WHOIS there cannot tell. Otherwise they
+    /// are dropped and logged.
     package func handOver(to successor: any PlatformAdapter) {
+        let sameServer = (successor as? IRCAdapter)?.configuration.host.lowercased() == configuration.host.lowercased()
         state.withLock {
-            $0.successor = successor
+            $0.successor = sameServer ? successor : nil
             $0.quitMessage = "gatewayd reconnecting with new settings"
         }
     }
