@@ -70,4 +70,15 @@ struct UnitFileTests {
             #expect(manual.contains(key), "gatewayd.yaml(5) does not name \(key)")
         }
     }
+
+    @Test("gatewayd.yaml(5) gives the default state directory and control socket as DefaultPaths picks them")
+    func manPathDefaults() throws {
+        let manual = try String(contentsOfFile: TestPaths.packageRoot + "/man/gatewayd.yaml.5", encoding: .utf8)
+        let stateDir = try #require(manual.split(separator: "\n").first { $0.hasPrefix(".BR state_dir ") })
+        // $STATE_DIRECTORY, else $XDG_STATE_HOME/gatewayd, else ~/.local/state/gatewayd: never
+        // /var/lib/gatewayd outside the unit (a gatewayd started by hand could not write it).
+        #expect(stateDir.contains("StateDirectory=") && stateDir.contains("$XDG_STATE_HOME/gatewayd")
+                && stateDir.contains("~/.local/state/gatewayd") && !stateDir.contains("/var/lib/gatewayd"), "\(stateDir)")
+        #expect(manual.contains("$XDG_RUNTIME_DIR/gatewayd/control"), "the default socket of a gatewayd not run as root")
+    }
 }
