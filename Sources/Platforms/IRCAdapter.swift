@@ -186,7 +186,11 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// without an identity is withheld (counted and logged like every withheld reply).
     package func send(_ text: String, to address: ChatAddress) async throws {
         let chat = address.chat
-        guard !state.withLock({ $0.stopping }) else { throw PlatformError("the IRC adapter is stopped") }
+        let (stopping, successor) = state.withLock { ($0.stopping, $0.successor) }
+        // Replaced in turn while a reply handed over to it was on its way (two reloads during
+        // one turn): its own successor serves now.
+        if stopping, let successor { return try await successor.send(text, to: address) }
+        guard !stopping else { throw PlatformError("the IRC adapter is stopped") }
         guard IRCText.isChannel(chat) || IRCText.isNick(chat) else { throw PlatformError("\(chat.debugDescription) is not a nick or channel") }
         let recipient = IRCText.isChannel(chat)
             ? nil : IRCRecipient(nick: chat, hostmask: address.hostmask, account: address.account, privileged: false, seen: nil)
