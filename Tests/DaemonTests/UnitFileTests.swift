@@ -81,4 +81,12 @@ struct UnitFileTests {
                 && stateDir.contains("~/.local/state/gatewayd") && !stateDir.contains("/var/lib/gatewayd"), "\(stateDir)")
         #expect(manual.contains("$XDG_RUNTIME_DIR/gatewayd/control"), "the default socket of a gatewayd not run as root")
     }
+
+    @Test("gatewayd.yaml(5) says who may steer as ControlPermissions decides: never a process gatewayd started")
+    func manControlPermissions() throws {
+        let manual = try String(contentsOfFile: TestPaths.packageRoot + "/man/gatewayd.yaml.5", encoding: .utf8)
+        let entry = try #require(manual.components(separatedBy: ".BR control.admin_group ").last?.components(separatedBy: ".SH").first)
+        #expect(!entry.contains("always may"), "the daemon's children run as its user and never may: \(entry)")
+        #expect(entry.contains("gatewayd started") && entry.contains("SO_PEERPIDFD"), "\(entry)")
+    }
 }
