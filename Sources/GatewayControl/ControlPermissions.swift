@@ -57,6 +57,12 @@ package struct ControlPermissions: Sendable {
         // Worked out once per connection: reading the peer's ancestry under /proc cost about a
         // quarter of the daemon's CPU per RunQuickCommand when done on every call.
         if let why = peer.memo.lineage({ lineage.startedByDaemon(peer) }) { return .denied(GatewayText.startedByGateway(why)) }
+        // The memo keeps the lineage, which cannot change, not the process, which can end: a
+        // connection that outlives the process that opened it (its descriptor inherited or
+        // passed on) speaks for nobody any more, as before the memo. One pidfd signal-0 call.
+        if let process = peer.process, !process.isAlive {
+            return .denied(GatewayText.startedByGateway(ProcessLineage.exited(peer.pid)))
+        }
         if peer.uid == 0 { return .allowed }
         if peer.uid == daemonUID {
             // gatewayd's own user is who its children run as. Without the peer's pidfd (Linux

@@ -65,6 +65,9 @@ package struct ProcessLineage: Sendable {
         return nil
     }
 
+    /// Why a peer whose process is gone is not trusted: its pid may be someone else's by now.
+    package static func exited(_ pid: Int32) -> String { "process \(pid) has exited, so its lineage cannot be checked" }
+
     /// Why `peer` counts as a process gatewayd started, or nil when it does not. The daemon
     /// itself (a call from inside its own process) does not count.
     package func startedByDaemon(_ peer: PeerCredentials) -> String? {
@@ -75,7 +78,7 @@ package struct ProcessLineage: Sendable {
            cgroup == serviceCgroup || cgroup.hasPrefix(serviceCgroup.hasSuffix("/") ? serviceCgroup : serviceCgroup + "/") {
             return "it runs in gatewayd's own service cgroup (\(cgroup))"
         }
-        let exited = "process \(pid) has exited, so its lineage cannot be checked"
+        let exited = Self.exited(pid)
         var parent = parentOf(pid)
         if parent == nil {
             // Alive but unreadable: /proc hides other users' processes (hidepid=, ProtectProc=).

@@ -194,7 +194,11 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// without an identity is withheld (counted and logged like every withheld reply).
     package func send(_ text: String, to address: ChatAddress) async throws {
         let chat = address.chat
-        guard !state.withLock({ $0.stopping }) else { throw PlatformError("the IRC adapter is stopped") }
+        let (stopping, successor) = state.withLock { ($0.stopping, $0.successor) }
+        // Replaced in turn while a reply handed over to it was on its way (two reloads during
+        // one turn): its own successor serves now.
+        if stopping, let successor { return try await successor.send(text, to: address) }
+        guard !stopping else { throw PlatformError("the IRC adapter is stopped") }
         guard IRCText.isChannel(chat) || IRCText.isNick(chat) else { throw PlatformError("\(chat.debugDescription) is not a nick or channel") }
         let recipient = IRCText.isChannel(chat)
             ? nil : IRCRecipient(nick: chat, hostmask: address.hostmask, account: address.account, privileged: false, seen: nil)
@@ -225,7 +229,12 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             }
             return
         }
-        outbox.enqueue(IRCText.privmsgParts(text, maxBytes: textBudget(for: target)), to: target, lane: lane, recipient: recipient)
+        let parts = IRCText.privmsgParts(text, maxBytes: textBudget(for: target))
+        let lost = outbox.enqueue(parts, to: target, lane: lane, recipient: recipient)
+        if lost > 0 && lost == parts.count && state.withLock({ $0.stopping }) {
+            logger.warning("IRC: a reply to \(target) came after the adapter stopped and was not delivered",
+                           metadata: ["event": "reply_undelivered", "platform": "irc"])
+        }
     }
 
     /// The most text one PRIVMSG to `target` may carry so that the line the server relays
@@ -364,9 +373,14 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         }
     }
 
+    /// Late replies go to `successor` only when it connects to the same server: on another
+    /// network a channel of the same name is other people's, and a nick (or services account)
+    /// of the same name may be someone else's, which a WHOIS there cannot tell. Otherwise they
+    /// are dropped and logged.
     package func handOver(to successor: any PlatformAdapter) {
+        let sameServer = (successor as? IRCAdapter)?.configuration.host.lowercased() == configuration.host.lowercased()
         state.withLock {
-            $0.successor = successor
+            $0.successor = sameServer ? successor : nil
             $0.quitMessage = "gatewayd reconnecting with new settings"
         }
     }

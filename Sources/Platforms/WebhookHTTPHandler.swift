@@ -15,7 +15,7 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// Read per request: a reload's new secret or timestamp rule applies to the next one.
+    /// Read at each request's head: a reload's new secret or timestamp rule applies to the next one.
     private let live: WebhookLiveSettings
     private let inbound: any InboundHandler
     private let deliveries: DeliveryLog
@@ -24,6 +24,9 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let statistics: WebhookStatistics
     private var head: HTTPRequestHead?
     private var signature: WebhookSignature?
+    /// The secret in force when the request's head came: a request under way when a reload
+    /// rotates the secret was signed with the old one and is checked against it.
+    private var signingSecret: [UInt8] = []
     private var body: [UInt8] = []
     /// The request was answered before its end; the rest of it is ignored and the connection
     /// closes once the answer is out.
@@ -70,11 +73,13 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             if let length = Self.declaredLength(request), length > WebhookConfiguration.maxBody {
                 return answerEarly(context, request, .payloadTooLarge, Self.error("body larger than \(WebhookConfiguration.maxBody) bytes"))
             }
-            guard let signature = WebhookSignature(request.headers, configuration: live.value) else {
+            let settings = live.value
+            guard let signature = WebhookSignature(request.headers, configuration: settings) else {
                 // No detail: a prober learns nothing about what it got wrong.
                 return answerEarly(context, request, .unauthorized, [])
             }
             self.signature = signature
+            signingSecret = settings.secret
         case .body(var buffer):
             // Only a signed POST /webhook has a body worth keeping; another's is dropped as it comes.
             guard let request = head, !answeredEarly, signature != nil else { return }
@@ -129,7 +134,7 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case (.GET, "/health"):
             respond(context, request, .ok, Self.healthBody)
         case (.POST, "/webhook"):
-            guard let signature = self.signature, signature.verifies(body: body, secret: live.value.secret) else {
+            guard let signature = self.signature, signature.verifies(body: body, secret: signingSecret) else {
                 respond(context, request, .unauthorized, [])
                 return
             }

@@ -60,7 +60,12 @@ public final class ProcessRunner: Sendable {
         let start = gw_monotonic_nsec()
         let process: SpawnedProcess
         do {
-            process = alone ? try Spawner.spawn(spec) : try await SpawnThreads.shared.spawn(spec)
+            if alone {
+                process = try Spawner.spawn(spec)
+            } else {
+                guard let spawned = try await SpawnThreads.shared.spawn(spec) else { throw CancellationError() }
+                process = spawned
+            }
         } catch {
             releaseSlot()
             throw error

@@ -16,8 +16,10 @@ final class SpawnThreads: @unchecked Sendable {
     static let shared = SpawnThreads(count: 4)
 
     private struct Request {
+        let id: UInt64
         let spec: ProcessSpec
-        let continuation: CheckedContinuation<Result<SpawnedProcess, ProcessRunnerError>, Never>
+        /// nil: cancelled while still queued (nothing was spawned).
+        let continuation: CheckedContinuation<Result<SpawnedProcess, ProcessRunnerError>?, Never>
     }
 
     private let count: Int
@@ -26,23 +28,45 @@ final class SpawnThreads: @unchecked Sendable {
     /// Guarded by `mutex`.
     private var queue: [Request] = []
     private var started = false
+    private var nextID: UInt64 = 0
 
-    private init(count: Int) {
+    init(count: Int) {
         self.count = count
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
     }
 
     /// `Spawner.spawn(spec)` on one of the threads; the caller's thread is free meanwhile.
-    func spawn(_ spec: ProcessSpec) async throws(ProcessRunnerError) -> SpawnedProcess {
-        let result = await withCheckedContinuation { continuation in
+    /// nil when the task was cancelled while the spawn was still queued: nothing was started (a
+    /// cancelled request must not run its command, even for the instant before it is killed).
+    /// A spawn already under way completes; the caller kills what it started.
+    func spawn(_ spec: ProcessSpec) async throws(ProcessRunnerError) -> SpawnedProcess? {
+        pthread_mutex_lock(&mutex)
+        let id = nextID
+        nextID &+= 1
+        pthread_mutex_unlock(&mutex)
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<SpawnedProcess, ProcessRunnerError>?, Never>) in
+                pthread_mutex_lock(&mutex)
+                // Cancelled before it was queued: the handler below found nothing to take out.
+                guard !Task.isCancelled else {
+                    pthread_mutex_unlock(&mutex)
+                    continuation.resume(returning: nil)
+                    return
+                }
+                startThreadsIfNeeded()
+                queue.append(Request(id: id, spec: spec, continuation: continuation))
+                pthread_cond_signal(&condition)
+                pthread_mutex_unlock(&mutex)
+            }
+        } onCancel: {
             pthread_mutex_lock(&mutex)
-            startThreadsIfNeeded()
-            queue.append(Request(spec: spec, continuation: continuation))
-            pthread_cond_signal(&condition)
+            let index = queue.firstIndex { $0.id == id }
+            let request = index.map { queue.remove(at: $0) }
             pthread_mutex_unlock(&mutex)
+            request?.continuation.resume(returning: nil)
         }
-        return try result.get()
+        return try result?.get()
     }
 
     /// Started on first use (a daemon whose quick commands run one at a time never needs them).

@@ -142,6 +142,8 @@ actor Daemon: GatewayControlHost {
             health.append((GatewayConstants.localPlatform, PlatformHealth(.up, "the control socket's SendMessage")))
         }
         for adapter in platforms.serving { health.append((adapter.name, await adapter.health())) }
+        // Configured but serving nothing (a reload could not start them): down, with why.
+        for (name, reason) in platforms.down { health.append((name, PlatformHealth(.down, reason))) }
         return health
     }
 

@@ -52,6 +52,30 @@ struct HealthTests {
         _ = daemon.stop()
     }
 
+    @Test("a platform a reload added but could not start: alive, not ready, the platform named as down")
+    func platformNotStarted() throws {
+        let directory = makeTemporaryDirectory("gatewayd-health-added")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let holder = try LoopbackListener()  // holds a port: the webhook cannot bind it
+        try "s3cret\n".write(toFile: directory + "/secret", atomically: true, encoding: .utf8)
+        let daemon = try start("", in: directory)
+        try ("platforms: {webhook: {listen: \"127.0.0.1:\(holder.port)\", secret_file: \(directory)/secret}}\n"
+             + "control: {socket: \(directory)/control.sock}\nstate_dir: \(directory)/state\n")
+            .write(toFile: directory + "/gatewayd.yaml", atomically: true, encoding: .utf8)
+        let reload = try run([TestPaths.product("gatewayctl"), "--socket", directory + "/control.sock", "reload"])
+        #expect(reload.status == 1, "\(reload.standardOutput) \(reload.standardError)")
+        let output = try health(directory)
+        #expect(output.status == 1, "\(output.standardOutput) \(output.standardError)")
+        #expect(output.standardOutput.contains("platform webhook is down"), "\(output.standardOutput)")
+        // Removed from the file: no longer configured, so no longer down.
+        try "control: {socket: \(directory)/control.sock}\nstate_dir: \(directory)/state\n"
+            .write(toFile: directory + "/gatewayd.yaml", atomically: true, encoding: .utf8)
+        _ = try run([TestPaths.product("gatewayctl"), "--socket", directory + "/control.sock", "reload"])
+        let ready = try health(directory)
+        #expect(ready.status == 0, "\(ready.standardOutput) \(ready.standardError)")
+        _ = daemon.stop()
+    }
+
     @Test("a wedged dispatcher: not alive within --within, exit 3")
     func wedged() throws {
         let directory = makeTemporaryDirectory("gatewayd-health-wedged")

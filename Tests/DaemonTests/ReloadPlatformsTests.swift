@@ -161,6 +161,72 @@ struct ReloadPlatformsTests {
         #expect(!log.contains("reply_undelivered"), "\(log)")
     }
 
+    @Test("a turn that outlives two replacements of the IRC adapter is answered through the newest connection", .ownThread)
+    func replyAfterTwoReplacements() async throws {
+        let ircd = try await IRCServer.started()
+        defer { ircd.stop() }
+        let setup = try Setup()
+        defer { try? FileManager.default.removeItem(atPath: setup.directory) }
+        try setup.write(server: ircd, channels: ##"["#ops"]"##)
+        let alice = try await LineClient.registered(port: ircd.port, "alice", joining: "#ops")
+        defer { alice.close() }
+        let daemon = try ForegroundDaemon([TestPaths.product("gatewayd"), "--config", setup.config, "--log-target", "console"],
+                                          environment: environment(with: [:]), directory: setup.directory)
+        #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.hasSuffix(" JOIN :#ops") } != nil)
+        alice.send("PRIVMSG #ops :gatewayd: hold this")
+        #expect(await setup.started.waitForLine(timeout: .seconds(20)) == "started")
+        // Two settings in turn that each need a new connection, while the turn runs.
+        let original = try String(contentsOfFile: setup.config, encoding: .utf8)
+        for burst in [20, 30] {
+            try original.replacingOccurrences(of: "reconnect_min: 100ms", with: "reconnect_min: 100ms, flood_burst: \(burst)")
+                .write(toFile: setup.config, atomically: true, encoding: .utf8)
+            let reload = try setup.ctl(["reload"])
+            #expect(reload.status == 0, "\(reload.standardOutput) \(reload.standardError)")
+            #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.hasSuffix(" JOIN :#ops") } != nil, "back in #ops")
+        }
+        setup.gate.send("go")
+        #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.hasSuffix(" PRIVMSG #ops :done: hold") } != nil,
+                "the reply went out through the newest connection")
+        let (exit, log) = daemon.stop()
+        #expect(exit == 0, "\(log)")
+        #expect(!log.contains("reply_undelivered"), "\(log)")
+    }
+
+    @Test("a turn that outlives a move to another IRC server is not answered there (same channel name, other people)", .ownThread)
+    func noReplyAcrossServers() async throws {
+        let first = try await IRCServer.started()
+        defer { first.stop() }
+        let second = try await IRCServer.started()
+        defer { second.stop() }
+        let setup = try Setup()
+        defer { try? FileManager.default.removeItem(atPath: setup.directory) }
+        try setup.write(server: first, channels: ##"["#ops"]"##)
+        let alice = try await LineClient.registered(port: first.port, "alice", joining: "#ops")
+        defer { alice.close() }
+        let bob = try await LineClient.registered(port: second.port, "bob", joining: "#ops")
+        defer { bob.close() }
+        let daemon = try ForegroundDaemon([TestPaths.product("gatewayd"), "--config", setup.config, "--log-target", "console"],
+                                          environment: environment(with: [:]), directory: setup.directory)
+        #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.hasSuffix(" JOIN :#ops") } != nil)
+        alice.send("PRIVMSG #ops :gatewayd: hold this")
+        #expect(await setup.started.waitForLine(timeout: .seconds(20)) == "started")
+        // Another server (another host name: another network as far as the gateway can tell).
+        let text = try String(contentsOfFile: setup.config, encoding: .utf8)
+            .replacingOccurrences(of: "127.0.0.1:\(first.port)", with: "localhost:\(second.port)")
+        try text.write(toFile: setup.config, atomically: true, encoding: .utf8)
+        let reload = try setup.ctl(["reload"])
+        #expect(reload.status == 0, "\(reload.standardOutput) \(reload.standardError)")
+        #expect(bob.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.hasSuffix(" JOIN :#ops") } != nil, "joined there")
+        setup.gate.send("go")
+        // The stop lets the turn end and its reply go wherever it goes before the QUIT.
+        let (exit, log) = daemon.stop()
+        #expect(exit == 0, "\(log)")
+        var seen: [String] = []
+        #expect(bob.waitFor(timeout: .seconds(20)) { seen.append($0); return $0.hasPrefix(":gatewayd!") && $0.contains(" QUIT ") } != nil)
+        #expect(!seen.contains { $0.contains("PRIVMSG #ops :done: hold") }, "the reply reached #ops on the other server: \(seen)")
+        #expect(log.contains("reply_undelivered"), "\(log)")
+    }
+
     @Test("reload --check: per section, live or restart; exit 0, 1 (problems with lines) or 2; nothing applied; GetStatus has the revision",
           .ownThread)
     func check() async throws {

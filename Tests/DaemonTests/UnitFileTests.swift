@@ -70,4 +70,23 @@ struct UnitFileTests {
             #expect(manual.contains(key), "gatewayd.yaml(5) does not name \(key)")
         }
     }
+
+    @Test("gatewayd.yaml(5) gives the default state directory and control socket as DefaultPaths picks them")
+    func manPathDefaults() throws {
+        let manual = try String(contentsOfFile: TestPaths.packageRoot + "/man/gatewayd.yaml.5", encoding: .utf8)
+        let stateDir = try #require(manual.split(separator: "\n").first { $0.hasPrefix(".BR state_dir ") })
+        // $STATE_DIRECTORY, else $XDG_STATE_HOME/gatewayd, else ~/.local/state/gatewayd: never
+        // /var/lib/gatewayd outside the unit (a gatewayd started by hand could not write it).
+        #expect(stateDir.contains("StateDirectory=") && stateDir.contains("$XDG_STATE_HOME/gatewayd")
+                && stateDir.contains("~/.local/state/gatewayd") && !stateDir.contains("/var/lib/gatewayd"), "\(stateDir)")
+        #expect(manual.contains("$XDG_RUNTIME_DIR/gatewayd/control"), "the default socket of a gatewayd not run as root")
+    }
+
+    @Test("gatewayd.yaml(5) says who may steer as ControlPermissions decides: never a process gatewayd started")
+    func manControlPermissions() throws {
+        let manual = try String(contentsOfFile: TestPaths.packageRoot + "/man/gatewayd.yaml.5", encoding: .utf8)
+        let entry = try #require(manual.components(separatedBy: ".BR control.admin_group ").last?.components(separatedBy: ".SH").first)
+        #expect(!entry.contains("always may"), "the daemon's children run as its user and never may: \(entry)")
+        #expect(entry.contains("gatewayd started") && entry.contains("SO_PEERPIDFD"), "\(entry)")
+    }
 }

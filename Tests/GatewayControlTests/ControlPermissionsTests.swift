@@ -157,6 +157,43 @@ struct ControlPermissionsTests {
         #expect(logged.allSatisfy { $0.contains("descends from gatewayd") })
     }
 
+    @Test("a connection that outlives the process that opened it may not steer, though that process could (the lineage memo keeps no liveness)")
+    func connectionOutlivesItsProcess() async throws {
+        let gateway = try await Gateway.start()
+        defer { Task { await gateway.stop() } }
+        // A connects and resumes (allowed: root or the daemon's user, not started by gatewayd),
+        // then leaves the connection to its child G and exits; once A is reaped, G calls again.
+        let script = """
+            import socket, sys, os
+            def call(s):
+                s.sendall(b'{"method":"io.gatewayd.Gateway.Resume"}\\0')
+                reply = b""
+                while not reply.endswith(b"\\0"): reply += s.recv(65536)
+                return reply[:-1].decode()
+            r, w = os.pipe()
+            a = os.fork()
+            if a == 0:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(sys.argv[1])
+                print(call(s), flush=True)
+                if os.fork() == 0:
+                    os.close(w)
+                    os.read(r, 1)
+                    print(call(s), flush=True)
+                os._exit(0)
+            os.waitpid(a, 0)
+            os.write(w, b"x")
+            """
+        let raw = try await onThread { try run(["/usr/bin/python3", "-c", script, gateway.socket]) }
+        let lines = raw.standardOutput.split(separator: "\n")
+        #expect(lines.count == 2, "\(raw.standardOutput) \(raw.standardError)")
+        guard lines.count == 2 else { return }
+        #expect(try VarlinkCoding.decodeReply(Array(lines[0].utf8)).error == nil, "A may: \(lines[0])")
+        let after = try VarlinkCoding.decodeReply(Array(lines[1].utf8))
+        #expect(after.error == VarlinkError.permissionDenied, "the connection's process is gone: \(lines[1])")
+        #expect(after.parameters["message"]?.string?.contains("has exited") == true, "\(lines[1])")
+    }
+
     @Test("a process of the same uid that gatewayd did not start may steer it; one it started may not")
     func unrelatedProcessAllowed() async throws {
         // A stand-in daemon: a shell that starts gatewayctl when told to. The server runs in

@@ -246,6 +246,34 @@ struct WebhookLimitsTests {
         }
     }
 
+    @Test("a request under way when a reload rotates the secret is checked against the secret it was signed with")
+    func secretRotatedMidRequest() async throws {
+        try await Self.withWebhook { port, adapter in
+            let body = #"{"chat":"c","user":"ops","text":"/up"}"#
+            let request = Self.post(body, headers: ["X-Hub-Signature-256: \(Self.signature(Array(body.utf8)))"])
+            let split = request.utf8.count - 5
+            let client = try await onThread { try RawTCPClient(port: port) }
+            // The head and most of the body, signed with the secret in force now.
+            _ = client.send(Array(request.utf8.prefix(split)))
+            let deadline = ContinuousClock.now + .seconds(30)
+            while adapter.statistics.bodyBytesHeld == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(adapter.statistics.bodyBytesHeld > 0, "the body never arrived")
+            var rotated = adapter.configuration
+            rotated.secret = Array("a new secret".utf8)
+            #expect(await adapter.apply(rotated), "a new secret applies in place")
+            _ = client.send(Array(request.utf8.dropFirst(split)))
+            let answer = try await onThread { client.receiveResponse() }
+            #expect(answer?.hasPrefix("HTTP/1.1 200") == true, "\(answer ?? "no answer")")
+            // The next request needs the new secret.
+            let next = try await onThread { () -> String? in
+                let other = try RawTCPClient(port: port)
+                _ = other.send(request)
+                return other.receiveResponse()
+            }
+            #expect(next?.hasPrefix("HTTP/1.1 401") == true, "\(next ?? "no answer")")
+        }
+    }
+
     @Test("a retry waiting on a delivery still being worked out gets its answer, however long it takes")
     func retryWhileInFlight() async throws {
         let clock = TestClock()

@@ -20,6 +20,17 @@ actor PlatformSet {
     /// The adapters serving now, in name order.
     nonisolated var serving: [any PlatformAdapter] { servingList.withLock { $0 } }
 
+    /// Configured platforms that a reload could not start (neither with their new settings nor
+    /// with their old ones), with why: they serve nothing, and GetStatus (so `gatewayctl
+    /// health`) must say so rather than leave them out as if they were not configured.
+    private var failed: [String: String] = [:] {
+        didSet { failedList.withLock { $0 = failed.keys.sorted().map { ($0, failed[$0]!) } } }
+    }
+    private nonisolated let failedList = Mutex<[(name: String, reason: String)]>([])
+
+    /// `failed`, in name order, readable without waiting for the actor (GetStatus).
+    nonisolated var down: [(name: String, reason: String)] { failedList.withLock { $0 } }
+
     private func publish() {
         let adapters = running.keys.sorted().compactMap { running[$0]?.adapter }
         servingList.withLock { $0 = adapters }
@@ -80,6 +91,7 @@ actor PlatformSet {
     func stopAll(flushingWithin limit: Duration) async {
         let adapters = self.adapters
         running = [:]
+        failed = [:]
         stopped = true
         await withTaskGroup(of: Void.self) { group in
             for adapter in adapters { group.addTask { await adapter.stop(flushingWithin: limit) } }
@@ -97,6 +109,8 @@ actor PlatformSet {
     /// returns what happened to each platform that changed, for the reply and the journal.
     func apply(_ settings: [String: any PlatformSettings]) async -> [String: Outcome] {
         var outcomes: [String: Outcome] = [:]
+        // One no longer configured is no longer down; one still configured is tried again below.
+        failed = failed.filter { settings[$0.key] != nil }
         for name in Set(running.keys).union(settings.keys).sorted() {
             let current = running[name], wanted = settings[name]
             switch (current, wanted) {
@@ -107,6 +121,7 @@ actor PlatformSet {
                 outcomes[name] = Outcome(summary: "stopped")
             case let (nil, wanted?):
                 let problem = await start(name, wanted)
+                failed[name] = problem
                 outcomes[name] = Outcome(summary: problem ?? "started", failed: problem != nil)
             case let (current?, wanted?):
                 guard let keys = wanted.changedKeys(fromAny: current.settings), !keys.isEmpty else { continue }
@@ -129,6 +144,7 @@ actor PlatformSet {
                 let fallback = make(name, current.settings)
                 if case .success(let adapter) = fallback { current.adapter.handOver(to: adapter) }
                 let restored = await launch(name, fallback, current.settings)
+                failed[name] = restored.map { problem + "; with the old settings too: \($0)" }
                 outcomes[name] = Outcome(summary: problem + (restored.map { "; with the old settings too (\($0)): the platform is down" }
                     ?? "; running with the old settings"), failed: true)
             }
