@@ -57,7 +57,7 @@ public final class ProcessRunner: Sendable {
         // with others running it goes to the spawn threads, so that the caller's thread (the
         // event loop, the dispatcher) is not held while the child waits for a core to execve.
         let alone = try acquireSlot() == 0
-        let start = gw_monotonic_nsec()
+        var start = gw_monotonic_nsec()
         let process: SpawnedProcess
         do {
             if alone {
@@ -65,6 +65,8 @@ public final class ProcessRunner: Sendable {
             } else {
                 guard let spawned = try await SpawnThreads.shared.spawn(spec) else { throw CancellationError() }
                 process = spawned
+                // The timeout counts from the spawn, not from the wait for a spawn thread.
+                start = gw_monotonic_nsec()
             }
         } catch {
             releaseSlot()

@@ -23,17 +23,32 @@ final class SpawnThreads: @unchecked Sendable {
     }
 
     private let count: Int
-    private var mutex = pthread_mutex_t()
-    private var condition = pthread_cond_t()
+    /// Heap-allocated: a pthread mutex or condition must not move, and Swift promises no fixed
+    /// address for a stored property passed with `&`.
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let condition: UnsafeMutablePointer<pthread_cond_t>
     /// Guarded by `mutex`.
     private var queue: [Request] = []
-    private var started = false
+    /// Threads started so far (guarded by `mutex`); fewer than `count` when creating one failed.
+    private var running = 0
     private var nextID: UInt64 = 0
 
     init(count: Int) {
         self.count = count
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&condition, nil)
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+        condition = .allocate(capacity: 1)
+        condition.initialize(to: pthread_cond_t())
+        pthread_cond_init(condition, nil)
+    }
+
+    /// Only test instances end (with no thread started); the shared one lives with the process.
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
     }
 
     /// `Spawner.spawn(spec)` on one of the threads; the caller's thread is free meanwhile.
@@ -41,53 +56,56 @@ final class SpawnThreads: @unchecked Sendable {
     /// cancelled request must not run its command, even for the instant before it is killed).
     /// A spawn already under way completes; the caller kills what it started.
     func spawn(_ spec: ProcessSpec) async throws(ProcessRunnerError) -> SpawnedProcess? {
-        pthread_mutex_lock(&mutex)
+        pthread_mutex_lock(mutex)
         let id = nextID
         nextID &+= 1
-        pthread_mutex_unlock(&mutex)
+        let threads = startThreadsIfNeeded()
+        pthread_mutex_unlock(mutex)
+        // No thread could be created (a TasksMax= reached): spawned here, as when alone.
+        if threads == 0 && count > 0 { return try Spawner.spawn(spec) }
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<SpawnedProcess, ProcessRunnerError>?, Never>) in
-                pthread_mutex_lock(&mutex)
+                pthread_mutex_lock(mutex)
                 // Cancelled before it was queued: the handler below found nothing to take out.
                 guard !Task.isCancelled else {
-                    pthread_mutex_unlock(&mutex)
+                    pthread_mutex_unlock(mutex)
                     continuation.resume(returning: nil)
                     return
                 }
-                startThreadsIfNeeded()
                 queue.append(Request(id: id, spec: spec, continuation: continuation))
-                pthread_cond_signal(&condition)
-                pthread_mutex_unlock(&mutex)
+                pthread_cond_signal(condition)
+                pthread_mutex_unlock(mutex)
             }
         } onCancel: {
-            pthread_mutex_lock(&mutex)
+            pthread_mutex_lock(mutex)
             let index = queue.firstIndex { $0.id == id }
             let request = index.map { queue.remove(at: $0) }
-            pthread_mutex_unlock(&mutex)
+            pthread_mutex_unlock(mutex)
             request?.continuation.resume(returning: nil)
         }
         return try result?.get()
     }
 
-    /// Started on first use (a daemon whose quick commands run one at a time never needs them).
+    /// Started on first use (a daemon whose quick commands run one at a time never needs them);
+    /// one that could not be created is tried again on a later spawn. Returns how many run.
     /// Called with `mutex` held.
-    private func startThreadsIfNeeded() {
-        guard !started else { return }
-        started = true
-        for _ in 0..<count {
+    private func startThreadsIfNeeded() -> Int {
+        while running < count {
             let created = gw_start_thread("gw-spawn", { context in
                 Unmanaged<SpawnThreads>.fromOpaque(context!).takeUnretainedValue().serve()
             }, Unmanaged.passUnretained(self).toOpaque())
-            precondition(created == 0, "ProcessRunner: cannot start a spawn thread: \(created)")
+            guard created == 0 else { break }
+            running += 1
         }
+        return running
     }
 
     private func serve() {
         while true {
-            pthread_mutex_lock(&mutex)
-            while queue.isEmpty { pthread_cond_wait(&condition, &mutex) }
+            pthread_mutex_lock(mutex)
+            while queue.isEmpty { pthread_cond_wait(condition, mutex) }
             let request = queue.removeFirst()
-            pthread_mutex_unlock(&mutex)
+            pthread_mutex_unlock(mutex)
             request.continuation.resume(returning: Result { () throws(ProcessRunnerError) in try Spawner.spawn(request.spec) })
         }
     }

@@ -34,7 +34,9 @@ extension Daemon {
             // file that would not start is refused here, not at the next restart.
             checked = try StartupCheck(path: configPath, explicit: configExplicit)
             // Unless what runs came from that same settings-less file (then nothing changes).
-            if fileExists(configPath) && !checked.outcome.hasDocument && checked.outcome.revision != applied.revision {
+            // (A daemon that runs the built-in defaults, with no file, takes a settings-less new one.)
+            if fileExists(configPath) && !checked.outcome.hasDocument && applied.revision != nil
+                && checked.outcome.revision != applied.revision {
                 throw ConfigError(file: configPath, problems: [ConfigProblem(severity: .error, path: "", line: nil, message: GatewayText.reloadEmptyFile)])
             }
         } catch {
