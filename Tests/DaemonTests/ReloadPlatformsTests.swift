@@ -59,6 +59,18 @@ struct ReloadPlatformsTests {
             return String(decoding: output.standardOutput, as: UTF8.self)
         }
 
+        /// gatewayd on this setup, with alice in #ops on `server` and a turn of hers held at the gate.
+        func daemonWithHeldTurn(on server: IRCServer) async throws -> (ForegroundDaemon, LineClient) {
+            try write(server: server, channels: ##"["#ops"]"##)
+            let alice = try await LineClient.registered(port: server.port, "alice", joining: "#ops")
+            let daemon = try ForegroundDaemon([TestPaths.product("gatewayd"), "--config", config, "--log-target", "console"],
+                                              environment: environment(with: [:]), directory: directory)
+            #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.hasSuffix(" JOIN :#ops") } != nil)
+            alice.send("PRIVMSG #ops :gatewayd: hold this")
+            #expect(await started.waitForLine(timeout: .seconds(20)) == "started")
+            return (daemon, alice)
+        }
+
         func ctl(_ arguments: [String]) throws -> ProcessOutput {
             try run([TestPaths.product("gatewayctl"), "--socket", socket] + arguments)
         }
@@ -132,49 +144,14 @@ struct ReloadPlatformsTests {
         #expect(log.contains("platforms.irc: server (reconnects): restarted with the new settings"), "one journal record per reload: \(log)")
     }
 
-    @Test("a turn that outlives the IRC adapter's replacement is answered through the new connection", .ownThread)
-    func replyAfterReplacement() async throws {
-        let ircd = try await IRCServer.started()
-        defer { ircd.stop() }
-        let setup = try Setup()
-        defer { try? FileManager.default.removeItem(atPath: setup.directory) }
-        try setup.write(server: ircd, channels: ##"["#ops"]"##)
-        let alice = try await LineClient.registered(port: ircd.port, "alice", joining: "#ops")
-        defer { alice.close() }
-        let daemon = try ForegroundDaemon([TestPaths.product("gatewayd"), "--config", setup.config, "--log-target", "console"],
-                                          environment: environment(with: [:]), directory: setup.directory)
-        #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.hasSuffix(" JOIN :#ops") } != nil)
-        alice.send("PRIVMSG #ops :gatewayd: hold this")
-        #expect(await setup.started.waitForLine(timeout: .seconds(20)) == "started")
-        // A setting that needs a new connection, while the turn runs.
-        let text = try String(contentsOfFile: setup.config, encoding: .utf8).replacingOccurrences(of: "reconnect_min: 100ms", with: "reconnect_min: 100ms, flood_burst: 20")
-        try text.write(toFile: setup.config, atomically: true, encoding: .utf8)
-        let reload = try setup.ctl(["reload"])
-        #expect(reload.status == 0, "\(reload.standardOutput) \(reload.standardError)")
-        #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.contains(" QUIT ") && $0.contains("new settings") } != nil)
-        #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.hasSuffix(" JOIN :#ops") } != nil, "back in #ops")
-        setup.gate.send("go")
-        #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.hasSuffix(" PRIVMSG #ops :done: hold") } != nil,
-                "the reply went out through the new connection")
-        let (exit, log) = daemon.stop()
-        #expect(exit == 0, "\(log)")
-        #expect(!log.contains("reply_undelivered"), "\(log)")
-    }
-
     @Test("a turn that outlives two replacements of the IRC adapter is answered through the newest connection", .ownThread)
     func replyAfterTwoReplacements() async throws {
         let ircd = try await IRCServer.started()
         defer { ircd.stop() }
         let setup = try Setup()
         defer { try? FileManager.default.removeItem(atPath: setup.directory) }
-        try setup.write(server: ircd, channels: ##"["#ops"]"##)
-        let alice = try await LineClient.registered(port: ircd.port, "alice", joining: "#ops")
+        let (daemon, alice) = try await setup.daemonWithHeldTurn(on: ircd)
         defer { alice.close() }
-        let daemon = try ForegroundDaemon([TestPaths.product("gatewayd"), "--config", setup.config, "--log-target", "console"],
-                                          environment: environment(with: [:]), directory: setup.directory)
-        #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.hasSuffix(" JOIN :#ops") } != nil)
-        alice.send("PRIVMSG #ops :gatewayd: hold this")
-        #expect(await setup.started.waitForLine(timeout: .seconds(20)) == "started")
         // Two settings in turn that each need a new connection, while the turn runs.
         let original = try String(contentsOfFile: setup.config, encoding: .utf8)
         for burst in [20, 30] {
@@ -182,6 +159,7 @@ struct ReloadPlatformsTests {
                 .write(toFile: setup.config, atomically: true, encoding: .utf8)
             let reload = try setup.ctl(["reload"])
             #expect(reload.status == 0, "\(reload.standardOutput) \(reload.standardError)")
+            #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.contains(" QUIT ") && $0.contains("new settings") } != nil)
             #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.hasSuffix(" JOIN :#ops") } != nil, "back in #ops")
         }
         setup.gate.send("go")
@@ -200,16 +178,10 @@ struct ReloadPlatformsTests {
         defer { second.stop() }
         let setup = try Setup()
         defer { try? FileManager.default.removeItem(atPath: setup.directory) }
-        try setup.write(server: first, channels: ##"["#ops"]"##)
-        let alice = try await LineClient.registered(port: first.port, "alice", joining: "#ops")
-        defer { alice.close() }
         let bob = try await LineClient.registered(port: second.port, "bob", joining: "#ops")
         defer { bob.close() }
-        let daemon = try ForegroundDaemon([TestPaths.product("gatewayd"), "--config", setup.config, "--log-target", "console"],
-                                          environment: environment(with: [:]), directory: setup.directory)
-        #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.hasSuffix(" JOIN :#ops") } != nil)
-        alice.send("PRIVMSG #ops :gatewayd: hold this")
-        #expect(await setup.started.waitForLine(timeout: .seconds(20)) == "started")
+        let (daemon, alice) = try await setup.daemonWithHeldTurn(on: first)
+        defer { alice.close() }
         // Another server (another host name: another network as far as the gateway can tell).
         let text = try String(contentsOfFile: setup.config, encoding: .utf8)
             .replacingOccurrences(of: "127.0.0.1:\(first.port)", with: "localhost:\(second.port)")
