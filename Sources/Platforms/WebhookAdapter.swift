@@ -97,15 +97,24 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
     /// Closes the listening socket, then every connection: a request being answered loses its
     /// answer, as it did when the adapter shut its own event loops down (by now the drain is
     /// over, so none is waiting for an agent). A request that comes meanwhile gets 503.
-    package func stop() async {
+    package func stop() async { await stop(flushingWithin: .zero) }
+
+    /// Closes the listening socket, lets the deliveries under way be answered for at most
+    /// `limit` (a request that comes meanwhile gets 503), then closes every connection.
+    package func stop(flushingWithin limit: Duration) async {
         let bound = channel.withLock { channel in
             defer { channel = nil }
             return channel
         }
         try? await bound?.close()
-        let closing = connections.stop().map { $0.close() }
-        for closed in closing { try? await closed.get() }
+        let open = connections.stop()
+        await connections.waitForRequests(within: limit)
+        for closed in open.map({ $0.close() }) { try? await closed.get() }
     }
+
+    /// A webhook on another address can listen beside the one it replaces, which then answers
+    /// the requests it has under way.
+    package var canRunBesideSuccessor: Bool { true }
 
     /// A webhook has no way to reach its sender later: a reply after a restart is only logged.
     package func send(_ text: String, to chat: String) async throws {

@@ -9,6 +9,9 @@ final class WebhookConnections: Sendable {
     private struct State {
         var open: [ObjectIdentifier: any Channel] = [:]
         var stopping = false
+        /// Deliveries being worked out (dispatched, not yet answered).
+        var requests = 0
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
@@ -32,6 +35,47 @@ final class WebhookConnections: Sendable {
             state.withLock { _ = $0.open.removeValue(forKey: id) }
         }
         return true
+    }
+
+    /// A delivery was dispatched; `endRequest` once its answer is written.
+    func beginRequest() { state.withLock { $0.requests += 1 } }
+
+    func endRequest() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.requests -= 1
+            guard state.requests == 0 else { return [] }
+            defer { state.idleWaiters = [] }
+            return state.idleWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once no delivery is being worked out, or after `limit` (a stop lets the requests
+    /// under way be answered before it closes their connections).
+    func waitForRequests(within limit: Duration) async {
+        guard limit > .zero, state.withLock({ $0.requests }) > 0 else { return }
+        let deadline = ContinuousClock.now + limit
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                await withCheckedContinuation { continuation in
+                    let idle = state.withLock { state -> Bool in
+                        if state.requests == 0 { return true }
+                        state.idleWaiters.append(continuation)
+                        return false
+                    }
+                    if idle { continuation.resume() }
+                }
+            }
+            group.addTask { try? await Task.sleep(until: deadline) }
+            await group.next()
+            group.cancelAll()
+            // The continuation still waiting (the deadline came first) is resumed, not leaked.
+            let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                defer { state.idleWaiters = [] }
+                return state.idleWaiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
     }
 
     /// Takes no more connections and returns those open, for the caller to close.

@@ -28,7 +28,7 @@ struct ReloadPlatformsTests {
                 """.write(toFile: directory + "/agent.sh", atomically: true, encoding: .utf8)
             try """
                 sig=$(python3 -c 'import hmac,hashlib,sys; print("sha256=" + hmac.new(sys.argv[2].encode(), sys.argv[1].encode(), hashlib.sha256).hexdigest())' "$1" "${SECRET:-s3cret}")
-                curl -sS --max-time 60 -w ' %{http_code}' -H "X-Hub-Signature-256: $sig" --data-binary "$1" http://127.0.0.1:\(webhookPort)/webhook
+                curl -sS --max-time 60 -w ' %{http_code}' -H "X-Hub-Signature-256: $sig" --data-binary "$1" http://127.0.0.1:${PORT:-\(webhookPort)}/webhook
                 """.write(toFile: directory + "/post.sh", atomically: true, encoding: .utf8)
         }
 
@@ -46,14 +46,15 @@ struct ReloadPlatformsTests {
 
         /// A delivery signed with `secret`, posted by a child process (its output: the body and
         /// the HTTP code).
-        func post(_ text: String, secret: String = "s3cret", chat: String = "room") throws -> TestChild {
+        func post(_ text: String, secret: String = "s3cret", chat: String = "room", port: Int? = nil) throws -> TestChild {
             try TestChild(["/bin/sh", directory + "/post.sh", #"{"chat":"\#(chat)","user":"ops","text":"\#(text)"}"#],
-                          environment: environment(with: ["SECRET": secret]), standardOutput: .pipe, standardError: .pipe)
+                          environment: environment(with: ["SECRET": secret, "PORT": port.map(String.init)]),
+                          standardOutput: .pipe, standardError: .pipe)
         }
 
         /// `post`, waited for (in a chat of its own: the held turn's session stays busy): its output.
-        func posted(_ text: String, secret: String = "s3cret") throws -> String {
-            let child = try post(text, secret: secret, chat: "other-room")
+        func posted(_ text: String, secret: String = "s3cret", port: Int? = nil) throws -> String {
+            let child = try post(text, secret: secret, chat: "other-room", port: port)
             let output = child.readToEnd()
             _ = child.wait()
             return String(decoding: output.standardOutput, as: UTF8.self)
@@ -267,6 +268,42 @@ struct ReloadPlatformsTests {
 /// (no ngircd needed).
 @Suite("Reload adds and removes platforms", .timeLimit(.minutes(1)), .ownThread)
 struct ReloadAddRemoveTests {
+    @Test("a webhook moved to a new address answers its requests under way on the old one; the new one serves at once")
+    func moveListen() async throws {
+        let setup = try ReloadPlatformsTests.Setup()
+        defer { try? FileManager.default.removeItem(atPath: setup.directory) }
+        func write(port: Int) throws {
+            try """
+                control: {socket: \(setup.socket)}
+                agent: {backend: command, command: ["/bin/sh", "\(setup.directory)/agent.sh"]}
+                access: {allowed_users: ["webhook:*"]}
+                platforms:
+                  webhook: {listen: "127.0.0.1:\(port)", secret_file: \(setup.directory)/secret}
+                state_dir: \(setup.directory)/state
+                """.write(toFile: setup.config, atomically: true, encoding: .utf8)
+        }
+        try write(port: setup.webhookPort)
+        let daemon = try ForegroundDaemon([TestPaths.product("gatewayd"), "--config", setup.config, "--log-target", "console"],
+                                          environment: environment(with: [:]), directory: setup.directory)
+        let held = try setup.post("hold this")
+        #expect(await setup.started.waitForLine(timeout: .seconds(20)) == "started")
+        let newPort = freeLoopbackPort()
+        try write(port: newPort)
+        let moved = try setup.ctl(["reload"])
+        #expect(moved.status == 0, "\(moved.standardOutput) \(moved.standardError)")
+        #expect(moved.standardOutput.contains("listen (reconnects): restarted with the new settings"), "\(moved.standardOutput)")
+        #expect(try setup.posted("fresh", port: newPort) == #"{"replies":["done"]} 200"#, "the new address serves")
+        setup.gate.send("go")
+        let answer = held.readToEnd()
+        #expect(held.wait() == 0)
+        #expect(String(decoding: answer.standardOutput, as: UTF8.self) == #"{"replies":["done: hold"]} 200"#,
+                "the request under way was answered: \(String(decoding: answer.standardError, as: UTF8.self))")
+        #expect(try setup.posted("old address").hasSuffix(" 000"), "nothing listens on the old address")
+        let (exit, log) = daemon.stop()
+        #expect(exit == 0, "\(log)")
+        #expect(!log.contains("platform_failed"), "\(log)")
+    }
+
     @Test("an added webhook starts; one whose new listen address is taken keeps its old one (exit 1, FAILED); a removed one stops")
     func addRemove() throws {
         let setup = try ReloadPlatformsTests.Setup()

@@ -31,6 +31,10 @@ package protocol PlatformAdapter: AnyObject, Sendable {
     /// once it has stopped (a turn that outlives the replacement) go out through the successor,
     /// which checks the recipient as it would for any reply with no request waiting.
     func handOver(to successor: any PlatformAdapter)
+    /// Whether a reload may start the successor before this one stops (a webhook on a new
+    /// address: its requests under way are answered); false where two would clash (IRC: two
+    /// connections, one nick).
+    var canRunBesideSuccessor: Bool { get }
 }
 
 extension PlatformAdapter {
@@ -39,6 +43,7 @@ extension PlatformAdapter {
     package func waitUntilReady(within limit: Duration) async {}
     package func apply(_ settings: any PlatformSettings) async -> Bool { false }
     package func handOver(to successor: any PlatformAdapter) {}
+    package var canRunBesideSuccessor: Bool { false }
 }
 
 /// Where messages go: the dispatcher, or a test's recorder.

@@ -38,6 +38,13 @@ actor PlatformSet {
     private let eventLoops: any EventLoopGroup
     private let inbound: any InboundHandler
     private let logger: Logger
+    /// Replaced adapters still answering their requests under way (see `apply`); the shutdown
+    /// waits for them.
+    private var retiring: [UInt64: Task<Void, Never>] = [:]
+    private var nextRetiring: UInt64 = 0
+
+    private func retired(_ id: UInt64) { retiring[id] = nil }
+
     /// `stopAll()` ran (the shutdown): a reload under way starts nothing after it.
     private var stopped = false
 
@@ -96,6 +103,9 @@ actor PlatformSet {
         await withTaskGroup(of: Void.self) { group in
             for adapter in adapters { group.addTask { await adapter.stop(flushingWithin: limit) } }
         }
+        let retiringNow = retiring.values
+        retiring = [:]
+        for task in retiringNow { await task.value }
     }
 
     /// What a reload did to one platform.
@@ -128,6 +138,20 @@ actor PlatformSet {
                 if await current.adapter.apply(wanted) {
                     running[name] = (current.adapter, wanted)
                     outcomes[name] = Outcome(summary: "applied in place")
+                    continue
+                }
+                // One that can listen beside its successor (a webhook on a new address) keeps
+                // answering its requests under way while the new one already serves.
+                if current.adapter.canRunBesideSuccessor,
+                   await launch(name, make(name, wanted), wanted, reportingFailure: false) == nil {
+                    // Its requests under way may take a while: the reload does not wait for them.
+                    let old = current.adapter, id = nextRetiring
+                    nextRetiring += 1
+                    retiring[id] = Task {
+                        await old.stop(flushingWithin: GatewayConstants.replyFlushMargin)
+                        await self.retired(id)
+                    }
+                    outcomes[name] = Outcome(summary: "restarted with the new settings")
                     continue
                 }
                 running[name] = nil
@@ -163,7 +187,9 @@ actor PlatformSet {
     }
 
     /// Starts what `make` built; nil when it serves, otherwise why not.
-    private func launch(_ name: String, _ made: Result<any PlatformAdapter, PlatformError>, _ settings: any PlatformSettings) async -> String? {
+    /// `reportingFailure` false: a try whose failure has a fallback (no error record for it).
+    private func launch(_ name: String, _ made: Result<any PlatformAdapter, PlatformError>, _ settings: any PlatformSettings,
+                        reportingFailure: Bool = true) async -> String? {
         do {
             guard !stopped else { return GatewayText.platformNotStartedStopping }
             let adapter = try made.get()
@@ -177,7 +203,9 @@ actor PlatformSet {
             return nil
         } catch {
             let reason = "cannot start: \(describeSystemError(error))"
-            logger.error("platform \(name) \(reason)", metadata: ["event": "platform_failed", "platform": "\(name)"])
+            if reportingFailure {
+                logger.error("platform \(name) \(reason)", metadata: ["event": "platform_failed", "platform": "\(name)"])
+            }
             return reason
         }
     }
