@@ -138,4 +138,7 @@ extension GatewayText {
     package static let reloadEmptyFile =
         "the file holds no settings (empty, or only comments; perhaps caught while being written): the running configuration "
         + "stays. To run with no file at all, remove it and restart"
+
+    /// A platform a reload replaces, between its old adapter's stop and its new one's start.
+    package static let platformBeingReplaced = "reconnecting with the new settings of a reload"
 }

@@ -159,8 +159,12 @@ actor PlatformSet {
                 // after it stopped (a turn outliving the replacement) have somewhere to go.
                 let replacement = make(name, wanted)
                 if case .success(let adapter) = replacement { current.adapter.handOver(to: adapter) }
+                // Not serving while it changes over: status and health say so, rather than
+                // leaving the platform out (which `gatewayctl health` would take for ready).
+                failed[name] = GatewayText.platformBeingReplaced
                 await current.adapter.stop(flushingWithin: GatewayConstants.replyFlushMargin)
                 guard let problem = await launch(name, replacement, wanted) else {
+                    failed[name] = nil
                     outcomes[name] = Outcome(summary: "restarted with the new settings")
                     continue
                 }
