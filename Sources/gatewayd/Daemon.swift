@@ -213,7 +213,7 @@ actor Daemon: GatewayControlHost {
             // on. Messages that arrive meanwhile wait at the gate, so none overtakes a replayed
             // one of its session.
             guard await startup.allStarted() else { throw StartupFailed() }
-            let adapters = await platforms.adapters
+            let adapters = platforms.serving
             await cancelWhenGracefulShutdown {
                 await withTaskGroup(of: Void.self) { group in
                     for adapter in adapters { group.addTask { await adapter.waitUntilReady(within: GatewayConstants.platformReadyWait) } }

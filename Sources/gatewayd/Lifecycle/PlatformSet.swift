@@ -32,8 +32,12 @@ actor PlatformSet {
     nonisolated var down: [(name: String, reason: String)] { failedList.withLock { $0 } }
 
     private func publish() {
-        let adapters = running.keys.sorted().compactMap { running[$0]?.adapter }
+        let adapters = Self.inNameOrder(running)
         servingList.withLock { $0 = adapters }
+    }
+
+    private static func inNameOrder(_ running: [String: (adapter: any PlatformAdapter, settings: any PlatformSettings)]) -> [any PlatformAdapter] {
+        running.keys.sorted().compactMap { running[$0]?.adapter }
     }
     private let eventLoops: any EventLoopGroup
     private let inbound: any InboundHandler
@@ -56,16 +60,11 @@ actor PlatformSet {
             if let configured = settings[adapter.name] { running[adapter.name] = (adapter, configured) }
         }
         self.running = running
-        servingList = Mutex(running.keys.sorted().compactMap { running[$0]?.adapter })
+        servingList = Mutex(Self.inNameOrder(running))
         self.eventLoops = eventLoops
         self.inbound = inbound
         self.logger = logger
     }
-
-    /// In name order.
-    var adapters: [any PlatformAdapter] { serving }
-
-    var names: [String] { running.keys.sorted() }
 
     /// The settings each running adapter serves with (after a failed reload: the old ones).
     var settings: [String: any PlatformSettings] { running.mapValues(\.settings) }
@@ -73,7 +72,7 @@ actor PlatformSet {
     /// Starts every adapter at once; the first failure is thrown, after the others that did
     /// start are stopped again (the daemon then exits without them half-running).
     func startAll() async throws {
-        let adapters = self.adapters, inbound = self.inbound
+        let adapters = serving, inbound = self.inbound
         let failures = await withTaskGroup(of: (String, (any Error)?).self) { group in
             for adapter in adapters {
                 group.addTask {
@@ -96,7 +95,7 @@ actor PlatformSet {
 
     /// Stops every adapter at once, each delivering what it has queued for at most `limit`.
     func stopAll(flushingWithin limit: Duration) async {
-        let adapters = self.adapters
+        let adapters = serving
         running = [:]
         failed = [:]
         stopped = true
