@@ -125,10 +125,6 @@ extension GatewayText {
     /// A reload's platform start that met the shutdown.
     package static let platformNotStartedStopping = "not started: the gateway is stopping"
 
-    package static func restartToApply(_ keys: [String]) -> String {
-        "restart to apply \(keys.joined(separator: ", "))"
-    }
-
     /// `gatewayctl reload --check --config FILE` by an admin-group member.
     package static let checkedTextNeedsDaemonUser =
         "checking another file makes gatewayd read the files it names (secrets, certificates) as its own user, so only root and "

@@ -78,6 +78,12 @@ extension Wire {
         }
     }
 
+    /// Keys a reload read but kept at their old values, as the daemon (STATUS=, the journal) and
+    /// gatewayctl word them.
+    package static func restartToApply(_ keys: [String]) -> String {
+        "restart to apply \(keys.joined(separator: ", "))"
+    }
+
     /// One section that differs between the running configuration and a file.
     package struct ConfigChange: WireObject {
         package static var wireType: String { "ConfigChange" }

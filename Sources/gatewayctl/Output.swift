@@ -84,7 +84,7 @@ enum Output {
             if let loaded = status.configLoadedUsec { config += ", applied \(timestamp(loaded))" }
         }
         if let keys = status.restartNeeded, !keys.isEmpty {
-            config += "\n           changed in the file, \(restartToApply(keys))"
+            config += "\n           changed in the file, \(Wire.restartToApply(keys))"
         }
         return """
             \(bullet) gatewayd — \(status.state)\(reason)
@@ -93,9 +93,6 @@ enum Output {
             Platforms: \(platforms.isEmpty ? "none" : platforms)\(config)\(durability)
             """
     }
-
-    /// As the daemon words it (GatewayText.restartToApply).
-    static func restartToApply(_ keys: [String]) -> String { "restart to apply \(keys.joined(separator: ", "))" }
 
     /// `2026-12-01 12:40:59 UTC`, in the local time zone as systemctl shows times.
     static func timestamp(_ usec: Int) -> String {

@@ -1,3 +1,4 @@
+import GatewayWire
 import GatewayCore
 import Logging
 
@@ -84,7 +85,7 @@ extension Daemon {
             "changes": "\(summary)",
         ]
         if !restartNeeded.isEmpty { metadata["restart_needed"] = "\(restartNeeded.joined(separator: ","))" }
-        let waiting = restartNeeded.isEmpty ? "" : "; \(GatewayText.restartToApply(restartNeeded))"
+        let waiting = restartNeeded.isEmpty ? "" : "; \(Wire.restartToApply(restartNeeded))"
         // An error when a platform could not take its new settings: the reload did not do all it said.
         let level: Logger.Level = changes.contains { $0.applies == .failed } ? .error : .info
         logger.log(level: level, "configuration reloaded \(source): \(summary)\(waiting)", metadata: metadata)

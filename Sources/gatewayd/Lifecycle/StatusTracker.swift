@@ -1,3 +1,4 @@
+import GatewayWire
 import GatewayCore
 import Logging
 import Synchronization
@@ -126,7 +127,7 @@ final class StatusTracker: Sendable {
     private static func line(_ state: State) -> String {
         var line = stateLine(state.current, platforms: state.platformCount)
         if let problem = state.storeProblem { line += "; \(shortProblem(problem))" }
-        if !state.restartNeeded.isEmpty { line += "; \(GatewayText.restartToApply(state.restartNeeded))" }
+        if !state.restartNeeded.isEmpty { line += "; \(Wire.restartToApply(state.restartNeeded))" }
         return line
     }
 
