@@ -59,7 +59,7 @@ extension GatewayInterface {
         }
         return Wire.Reload.Result(
             status: await status(), applied: outcome.applied, revision: outcome.revision ?? Wire.Status.defaultsRevision,
-            changes: outcome.changes.map { Wire.ConfigChange(section: $0.section, summary: $0.summary, applies: $0.applies.rawValue) },
+            changes: outcome.changes.map { Wire.ConfigChange(section: $0.section, summary: $0.summary, applies: $0.applies.wireName) },
             problems: outcome.warnings.map(Self.wire))
     }
 

@@ -1,14 +1,24 @@
+import GatewayWire
 /// One section's difference between the running configuration and a file: what a reload
 /// changes, and whether it can change without a restart. `gatewayctl reload --check` shows
 /// these before anything is applied; the reload's reply and journal record show them after.
 package struct ConfigChange: Sendable, Equatable {
-    package enum Applies: String, Sendable {
+    package enum Applies: Sendable {
         /// A reload puts it in force.
         case live
         /// A reload keeps the old value (`control.socket`, `state_dir`): only a restart applies it.
         case restart
         /// A reload tried and could not (a platform that would not start with its new settings).
         case failed
+
+        /// Its name on the wire (`Wire.ConfigChange.Applies`).
+        package var wireName: String {
+            switch self {
+            case .live: Wire.ConfigChange.Applies.live
+            case .restart: Wire.ConfigChange.Applies.restart
+            case .failed: Wire.ConfigChange.Applies.failed
+            }
+        }
     }
 
     /// `quick_commands`, `agent`, `platforms.irc`, `control.socket`, ...
