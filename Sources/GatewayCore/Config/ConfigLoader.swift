@@ -35,9 +35,8 @@ package enum ConfigLoader {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(file: path, problems: [ConfigProblem(severity: .error, path: "", line: nil, message: "not UTF-8 text")])
         }
-        var outcome = parse(text, platforms: platforms, stateDirectoryFallback: DefaultPaths.stateDirectory(), groupExists: systemGroupExists)
+        let outcome = load(text: text, platforms: platforms)
         if !outcome.errors.isEmpty { throw ConfigError(file: path, problems: outcome.problems) }
-        outcome.revision = revision(of: bytes)
         return outcome
     }
 
