@@ -44,6 +44,19 @@ struct ReloadPlatformsTests {
                 """.write(toFile: config, atomically: true, encoding: .utf8)
         }
 
+        /// A configuration with the local platform and, when `webhook` names a port, the webhook on it.
+        func writeWithoutIRC(webhook: Int?) throws {
+            try """
+                control: {socket: \(socket)}
+                agent: {backend: command, command: ["/bin/sh", "\(directory)/agent.sh"]}
+                access: {allowed_users: ["webhook:*", "local:*"]}
+                platforms:
+                  local: {enabled: true}
+                \(webhook.map { "  webhook: {listen: \"127.0.0.1:\($0)\", secret_file: \(directory)/secret}" } ?? "")
+                state_dir: \(directory)/state
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+        }
+
         /// A delivery signed with `secret`, posted by a child process (its output: the body and
         /// the HTTP code).
         func post(_ text: String, secret: String = "s3cret", chat: String = "room", port: Int? = nil) throws -> TestChild {
@@ -272,23 +285,13 @@ struct ReloadAddRemoveTests {
     func moveListen() async throws {
         let setup = try ReloadPlatformsTests.Setup()
         defer { try? FileManager.default.removeItem(atPath: setup.directory) }
-        func write(port: Int) throws {
-            try """
-                control: {socket: \(setup.socket)}
-                agent: {backend: command, command: ["/bin/sh", "\(setup.directory)/agent.sh"]}
-                access: {allowed_users: ["webhook:*"]}
-                platforms:
-                  webhook: {listen: "127.0.0.1:\(port)", secret_file: \(setup.directory)/secret}
-                state_dir: \(setup.directory)/state
-                """.write(toFile: setup.config, atomically: true, encoding: .utf8)
-        }
-        try write(port: setup.webhookPort)
+        try setup.writeWithoutIRC(webhook: setup.webhookPort)
         let daemon = try ForegroundDaemon([TestPaths.product("gatewayd"), "--config", setup.config, "--log-target", "console"],
                                           environment: environment(with: [:]), directory: setup.directory)
         let held = try setup.post("hold this")
         #expect(await setup.started.waitForLine(timeout: .seconds(20)) == "started")
         let newPort = freeLoopbackPort()
-        try write(port: newPort)
+        try setup.writeWithoutIRC(webhook: newPort)
         let moved = try setup.ctl(["reload"])
         #expect(moved.status == 0, "\(moved.standardOutput) \(moved.standardError)")
         #expect(moved.standardOutput.contains("listen (reconnects): restarted with the new settings"), "\(moved.standardOutput)")
@@ -309,17 +312,7 @@ struct ReloadAddRemoveTests {
         let setup = try ReloadPlatformsTests.Setup()
         defer { try? FileManager.default.removeItem(atPath: setup.directory) }
         let holder = try LoopbackListener()  // holds a port: the webhook cannot bind it
-        func write(webhook: Int?) throws {
-            try """
-                control: {socket: \(setup.socket)}
-                agent: {backend: command, command: ["/bin/sh", "\(setup.directory)/agent.sh"]}
-                access: {allowed_users: ["webhook:*", "local:*"]}
-                platforms:
-                  local: {enabled: true}
-                \(webhook.map { "  webhook: {listen: \"127.0.0.1:\($0)\", secret_file: \(setup.directory)/secret}" } ?? "")
-                state_dir: \(setup.directory)/state
-                """.write(toFile: setup.config, atomically: true, encoding: .utf8)
-        }
+        func write(webhook: Int?) throws { try setup.writeWithoutIRC(webhook: webhook) }
         func post() throws -> String { try setup.posted("hello") }
         try write(webhook: nil)
         let daemon = try ForegroundDaemon([TestPaths.product("gatewayd"), "--config", setup.config, "--log-target", "console"],
