@@ -197,9 +197,5 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         return StoreError(.failed, "the state store failed: \(error.message)")
     }
 
-    static func nowMicroseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1_000
-    }
+    static func nowMicroseconds() -> Int64 { WallClock.microseconds() }
 }

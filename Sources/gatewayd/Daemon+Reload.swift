@@ -76,7 +76,7 @@ extension Daemon {
             if outcome.failed { changes[index].applies = .failed }
         }
         let restartNeeded = changes.filter { $0.applies == .restart }.map(\.section)
-        applied = AppliedConfig(revision: checked.outcome.revision, loadedUsec: Self.wallClockMicroseconds(), restartNeeded: restartNeeded)
+        applied = AppliedConfig(revision: checked.outcome.revision, loadedUsec: Int(WallClock.microseconds()), restartNeeded: restartNeeded)
         status.restartNeeded = restartNeeded
         let source = fileExists(configPath) ? "from \(configPath)" : "(no file at \(configPath): built-in defaults)"
         let summary = changes.isEmpty ? "no changes" : changes.map { "\($0.section): \($0.summary)" }.joined(separator: "; ")

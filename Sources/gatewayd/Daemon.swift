@@ -82,7 +82,7 @@ actor Daemon: GatewayControlHost {
         self.configPath = configPath
         self.configExplicit = configExplicit
         self.config = config
-        published = Mutex(PublishedState(applied: AppliedConfig(revision: revision, loadedUsec: Self.wallClockMicroseconds()),
+        published = Mutex(PublishedState(applied: AppliedConfig(revision: revision, loadedUsec: Int(WallClock.microseconds())),
                                           localEnabled: config.platforms.localEnabled))
         self.socketOverride = socketOverride
         self.stateDirectoryOverride = stateDirectoryOverride
@@ -108,11 +108,6 @@ actor Daemon: GatewayControlHost {
         platforms = PlatformSet(adapters: adapters, settings: config.platforms.network, inbound: gate, eventLoops: eventLoops, logger: logger)
     }
 
-    static func wallClockMicroseconds() -> Int {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return now.tv_sec * 1_000_000 + now.tv_nsec / 1000
-    }
 
     static func makeAgent(_ config: GatewayConfig) -> any AgentBackend {
         switch config.agent.backend {

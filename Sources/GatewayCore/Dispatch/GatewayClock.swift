@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Time as the dispatcher sees it, so tests can drive the 30 s acknowledgement window and the
 /// drain timeout without sleeping.
 package protocol GatewayClock: Sendable {
@@ -16,5 +20,16 @@ package struct SystemClock: GatewayClock {
 
     package func sleep(for duration: Duration) async throws {
         try await Task.sleep(for: duration)
+    }
+}
+
+/// Wall-clock time, for what is recorded or shown as a date (the store's rows, when a
+/// configuration was applied).
+package enum WallClock {
+    /// Microseconds since the epoch.
+    package static func microseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1_000
     }
 }
