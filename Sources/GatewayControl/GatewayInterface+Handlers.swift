@@ -74,7 +74,8 @@ extension GatewayInterface {
 
     func listSessions() async -> Wire.ListSessions.Result {
         Wire.ListSessions.Result(sessions: await dispatcher.sessionSnapshots().map {
-            Wire.Session(key: $0.key, turnRunning: $0.turnRunning, queued: $0.queued, turns: $0.turnCount)
+            Wire.Session(key: $0.key, turnRunning: $0.turnRunning, queued: $0.queued, turns: $0.turnCount,
+                         tokensIn: $0.usage.tokensIn, tokensOut: $0.usage.tokensOut)
         })
     }
 
@@ -158,6 +159,15 @@ extension GatewayInterface {
             status.configRevision = applied.revision ?? Wire.Status.defaultsRevision
             status.configLoadedUsec = applied.loadedUsec
             status.restartNeeded = applied.restartNeeded.isEmpty ? nil : applied.restartNeeded
+        }
+        if let agent = host.agentState {
+            status.agentBackend = agent.backend
+            let endpoints = agent.endpoints.map {
+                Wire.AgentEndpoint(baseURL: $0.baseURL, model: $0.model, breaker: $0.breaker.rawValue,
+                                   consecutiveFailures: $0.consecutiveFailures, lastError: $0.lastError,
+                                   lastErrorUsec: $0.lastErrorUsec.map { Int($0) })
+            }
+            status.agentEndpoints = endpoints.isEmpty ? nil : endpoints
         }
         return status
     }

@@ -24,12 +24,16 @@ package protocol GatewayControlHost: Sendable {
     /// Why the durable queue is not in use (it could not be opened, or failed since), for
     /// `Status.store_problem`: an operator must learn that acknowledged messages are not safe.
     var storeProblem: String? { get async }
+    /// The agent backend and its endpoints' breakers, for `Status.agent_backend` and
+    /// `agent_endpoints` (read without waiting: every status call asks).
+    var agentState: (backend: String, endpoints: [AgentEndpointStatus])? { get }
 }
 
 extension GatewayControlHost {
     package func platformHealth() async -> [(name: String, health: PlatformHealth)] { [] }
     package var storeProblem: String? { get async { nil } }
     package var configState: AppliedConfig? { get async { nil } }
+    package var agentState: (backend: String, endpoints: [AgentEndpointStatus])? { nil }
 }
 
 /// `io.gatewayd.Gateway` over a `Dispatcher`. Reading methods are open to any peer that can
