@@ -28,8 +28,19 @@ public final class FakeOpenAIServer: @unchecked Sendable {
         case rawEvents(String)
         /// A complete answer as one JSON completion (a server that ignores `stream: true`).
         case whole(String)
+        /// Streams `before`, waits until the test opens `gate`, then streams `after` and ends:
+        /// proof that what came before reached the chat while the answer was still being made.
+        case gated(before: [String], gate: Gate, after: [String])
         /// Waits this long before the response head, then plays the reply.
         indirect case delayed(Duration, Reply)
+    }
+
+    /// Opened once by the test; a `gated` reply waits for it (at most 30 s).
+    public final class Gate: Sendable {
+        private let semaphore = DispatchSemaphore(value: 0)
+        public init() {}
+        public func open() { semaphore.signal() }
+        func wait() { _ = semaphore.wait(timeout: .now() + 30) }
     }
 
     public struct Request: Sendable {
@@ -202,6 +213,13 @@ public final class FakeOpenAIServer: @unchecked Sendable {
             let body = Array(("{\"id\":\"fake\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"\(content)\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1}}").utf8)
             let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
             return write(fd, Array(head.utf8) + body)
+        case .gated(let before, let gate, let after):
+            guard write(fd, Array(Self.streamHead.utf8)) else { return false }
+            for delta in before where !chunk(fd, "data: " + Self.deltaJSON(delta) + "\n\n") { return false }
+            gate.wait()
+            for delta in after where !chunk(fd, "data: " + Self.deltaJSON(delta) + "\n\n") { return false }
+            return chunk(fd, "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":21,\"completion_tokens\":9}}\n\n")
+                && chunk(fd, "data: [DONE]\n\n") && write(fd, Array("0\r\n\r\n".utf8))
         case .rawEvents(let text):
             return write(fd, Array(Self.streamHead.utf8)) && chunk(fd, text) && write(fd, Array("0\r\n\r\n".utf8))
         case .hold(let deltas):

@@ -13,10 +13,19 @@ import Glibc
 
 /// What the chat was sent, with when each part arrived.
 final class ChatRecorder: Sendable {
-    private let parts = Mutex<[(String, ContinuousClock.Instant)]>([])
-    var texts: [String] { parts.withLock { $0.map(\.0) } }
-    var times: [ContinuousClock.Instant] { parts.withLock { $0.map(\.1) } }
-    var reply: @Sendable (String) async -> Void { { text in self.parts.withLock { $0.append((text, .now)) } } }
+    private let parts = Mutex<[String]>([])
+    private let onFirst: @Sendable () -> Void
+    init(onFirst: @escaping @Sendable () -> Void = {}) { self.onFirst = onFirst }
+    var texts: [String] { parts.withLock { $0 } }
+    var reply: @Sendable (String) async -> Void {
+        { text in
+            let first = self.parts.withLock { parts in
+                parts.append(text)
+                return parts.count == 1
+            }
+            if first { self.onFirst() }
+        }
+    }
 }
 
 func makeAgent(_ endpoints: [FakeOpenAIServer], key: String? = "sk-test-secret", history: (any ConversationHistory)? = nil,
@@ -56,18 +65,15 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
     @Test func aStreamedAnswerReachesTheChatLineByLineWithUsage() async throws {
         let server = try FakeOpenAIServer()
         defer { server.stop() }
-        server.script(.stream(["Fir", "st line\nSecond", " line\n", "tail"], usage: (21, 9), gap: .milliseconds(150)))
+        let gate = FakeOpenAIServer.Gate()
+        server.script(.gated(before: ["Fir", "st line\nSecond"], gate: gate, after: [" line\n", "tail"]))
         let agent = makeAgent([server])
         defer { agent.retire() }
-        let chat = ChatRecorder()
-        let started = ContinuousClock.now
+        // The gate opens only once the first line reached the chat: the turn cannot end before.
+        let chat = ChatRecorder(onFirst: { gate.open() })
         let usage = try await agent.run(turn("hello"), reply: chat.reply)
-        let ended = ContinuousClock.now
         #expect(chat.texts == ["First line", "Second line", "tail"])
         #expect(usage == AgentUsage(tokensIn: 21, tokensOut: 9))
-        // The first part left while the server was still generating (three more gaps to go).
-        let first = try #require(chat.times.first)
-        #expect(first - started < ended - started - .milliseconds(250))
 
         let request = try #require(server.requests.first)
         #expect(request.path == "/v1/chat/completions")
@@ -217,17 +223,18 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         let server = try FakeOpenAIServer()
         defer { server.stop() }
         server.script(.hold(["first part\n"]))
-        let agent = makeAgent([server])
+        let agent = makeAgent([server], configure: { $0.retries = 0 })
         defer { agent.retire() }
-        let chat = ChatRecorder()
+        let (firstPart, arrived) = AsyncStream.makeStream(of: Void.self)
+        let chat = ChatRecorder(onFirst: { arrived.yield() })
         let task = Task { try await agent.run(turn("long"), reply: chat.reply) }
-        await server.waitForRequests(1)
-        // Wait for the first part, then interrupt.
-        let deadline = ContinuousClock.now + .seconds(10)
-        while chat.texts.isEmpty && ContinuousClock.now < deadline { await Task.yield() }
+        // The first part, then the interrupt.
+        for await _ in firstPart { break }
         #expect(chat.texts == ["first part"])
         task.cancel()
-        await #expect(throws: CancellationError.self) { try await task.value }
+        var thrown: (any Error)?
+        do { _ = try await task.value } catch { thrown = error }
+        #expect(thrown is CancellationError, "\(String(describing: thrown))")
         #expect(await server.waitForClientCloses(1, timeout: .seconds(10)), "the server saw the connection closed")
         #expect(chat.texts == ["first part"])
     }

@@ -35,7 +35,9 @@ extension ConfigLoader {
         var model: String?
         var keyFile: (path: String, line: Int?)?
         var settings = OpenAISettings(primary: .init(baseURL: "", model: ""))
-        for (key, value) in reader.entries(node, "agent.openai", allowed: openAIKeys) {
+        let entries = reader.entries(node, "agent.openai", allowed: openAIKeys)
+        let keys = Set(entries.map(\.0))
+        for (key, value) in entries {
             let path = "agent.openai.\(key)"
             switch key {
             case "base_url": baseURL = readBaseURL(value, path, &reader)
@@ -53,11 +55,13 @@ extension ConfigLoader {
             default: settings.fallbacks = readFallbacks(value, &reader)
             }
         }
-        if baseURL == nil { reader.error("agent.openai.base_url", node.line, "required: the server's URL, such as \"http://127.0.0.1:8080/v1\"") }
-        if model == nil { reader.error("agent.openai.model", node.line, "required: the model name the server knows") }
+        if case .mapping = node {
+            if !keys.contains("base_url") { reader.error("agent.openai.base_url", node.line, "required: the server's URL, such as \"http://127.0.0.1:8080/v1\"") }
+            if !keys.contains("model") { reader.error("agent.openai.model", node.line, "required: the model name the server knows") }
+        }
+        let key = readKey(keyFile, path: "agent.openai.api_key_file", credential: true, &reader)
         guard let baseURL, let model else { return nil }
-        settings.primary = .init(baseURL: baseURL, model: model, apiKey: readKey(keyFile, path: "agent.openai.api_key_file",
-                                                                                  credential: true, &reader))
+        settings.primary = .init(baseURL: baseURL, model: model, apiKey: key)
         return settings
     }
 
@@ -72,7 +76,9 @@ extension ConfigLoader {
             var baseURL: String?
             var model: String?
             var keyFile: (path: String, line: Int?)?
-            for (key, value) in reader.entries(item, itemPath, allowed: fallbackKeys) {
+            let entries = reader.entries(item, itemPath, allowed: fallbackKeys)
+            let keys = Set(entries.map(\.0))
+            for (key, value) in entries {
                 let path = "\(itemPath).\(key)"
                 switch key {
                 case "base_url": baseURL = readBaseURL(value, path, &reader)
@@ -80,11 +86,13 @@ extension ConfigLoader {
                 default: if let file = reader.string(value, path) { keyFile = (file, value.line) }
                 }
             }
-            if baseURL == nil { reader.error("\(itemPath).base_url", item.line, "required: the server's URL") }
-            if model == nil { reader.error("\(itemPath).model", item.line, "required: the model name the server knows") }
+            if case .mapping = item {
+                if !keys.contains("base_url") { reader.error("\(itemPath).base_url", item.line, "required: the server's URL") }
+                if !keys.contains("model") { reader.error("\(itemPath).model", item.line, "required: the model name the server knows") }
+            }
+            let key = readKey(keyFile, path: "\(itemPath).api_key_file", credential: false, &reader)
             guard let baseURL, let model else { continue }
-            endpoints.append(.init(baseURL: baseURL, model: model,
-                                   apiKey: readKey(keyFile, path: "\(itemPath).api_key_file", credential: false, &reader)))
+            endpoints.append(.init(baseURL: baseURL, model: model, apiKey: key))
         }
         return endpoints
     }
