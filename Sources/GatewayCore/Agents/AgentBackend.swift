@@ -131,16 +131,31 @@ package struct CommandAgent: AgentBackend {
     package func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws -> AgentUsage {
         guard let executable = argv.first else { throw AgentError("agent.command is empty") }
         let input = turn.json.serialized() + [UInt8(ascii: "\n")]
-        let result: ProcessResult
-        do {
-            result = try await runner.run(ProcessSpec(
-                executable: executable, argv: argv, environment: environment, timeout: timeout,
-                outputLimit: 1 << 20, standardInput: input))
-        } catch let error as ProcessRunnerError {
-            throw AgentError("cannot run \(executable): \(error.message)")
-        }
-        for line in result.standardOutput.text.split(separator: "\n", omittingEmptySubsequences: true) {
-            await reply(String(line))
+        // Each line reaches the chat as soon as the command writes it, not when it exits.
+        let (chunks, output) = AsyncStream.makeStream(of: [UInt8].self)
+        var spec = ProcessSpec(executable: executable, argv: argv, environment: environment, timeout: timeout,
+                               outputLimit: 1 << 20, standardInput: input)
+        spec.onStandardOutput = { output.yield($0) }
+        let result: ProcessResult = try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var pending: [UInt8] = []
+                for await chunk in chunks {
+                    pending += chunk
+                    while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                        var line = pending[..<newline]
+                        if line.last == UInt8(ascii: "\r") { line.removeLast() }
+                        pending.removeSubrange(...newline)
+                        if !line.isEmpty { await reply(String(decoding: line, as: UTF8.self)) }
+                    }
+                }
+                if !pending.isEmpty { await reply(String(decoding: pending, as: UTF8.self)) }
+            }
+            defer { output.finish() }
+            do {
+                return try await runner.run(spec)
+            } catch let error as ProcessRunnerError {
+                throw AgentError("cannot run \(executable): \(error.message)")
+            }
         }
         if result.timedOut { throw AgentError("\(executable) did not finish within its timeout") }
         if result.termination != .exited(0) {
