@@ -85,6 +85,35 @@ struct OpenAIDaemonTests {
         #expect(!log.contains(Self.key), "the key is never logged")
     }
 
+    @Test("gatewayctl send prints the answer's first line while the rest is still being generated (SendMessage with more)")
+    func streamedToTheClient() throws {
+        let directory = makeTemporaryDirectory("gatewayd-openai-stream")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        let gate = FakeOpenAIServer.Gate()
+        server.script(.gated(before: ["First line.\n"], gate: gate, after: ["Second line."]))
+        let daemon = try start(server, in: directory)
+        let client = try TestChild([TestPaths.product("gatewayctl"), "--socket", directory + "/control.sock", "send", "--chat", "ops", "hi"],
+                                   standardOutput: .pipe, standardError: .null)
+        // The server holds the rest back until the client printed the first line: without
+        // streaming, the client would print nothing until the gate's 30 s ran out.
+        var received: [UInt8] = []
+        var byte: UInt8 = 0
+        var entry = pollfd(fd: client.standardOutput, events: Int16(POLLIN), revents: 0)
+        while !received.contains(UInt8(ascii: "\n")), poll(&entry, 1, 20_000) == 1, read(client.standardOutput, &byte, 1) == 1 {
+            received.append(byte)
+        }
+        #expect(String(decoding: received, as: UTF8.self) == "First line.\n")
+        gate.open()
+        let rest = String(decoding: client.readToEnd().standardOutput, as: UTF8.self)
+        #expect(client.wait() == 0)
+        #expect(rest == "Second line.\n", "\(rest)")
+        let json = try ctl(directory, ["send", "--json", "again"])
+        #expect(json.standardOutput.contains(#"["Hello there.","Second line."]"#), "\(json.standardOutput)")
+        _ = daemon.stop()
+    }
+
     @Test("a refused key: one clear reply; a failing backend: the breaker opens, status shows it, health is not ready")
     func failuresAreTold() throws {
         let directory = makeTemporaryDirectory("gatewayd-openai-fail")
