@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "gatewayd-dispatch-bench", targets: ["DispatchBench"]),
         .executable(name: "gatewayd-control-bench", targets: ["ControlBench"]),
         .executable(name: "gatewayd-bench", targets: ["GatewaydBench"]),
+        .executable(name: "gatewayd-agent-bench", targets: ["AgentBench"]),
         .executable(name: "gatewayd-store-bench", targets: ["StateStoreBench"]),
         .executable(name: "gatewayd-webhook-bench", targets: ["WebhookBench"]),
         .executable(name: "gatewayd-irc-bench", targets: ["IRCBench"]),
@@ -208,6 +209,14 @@ let package = Package(
             name: "GatewaydBench",
             dependencies: ["CControlBaseline", "CSpawnBaseline", "CGatewayShims", "CGatewayTestShims"],
             path: "Benchmarks/GatewaydBench"
+        ),
+
+        // `swift build -c release && .build/release/gatewayd-agent-bench`: the openai backend's
+        // added latency and turns/s against a direct client of the same fake server.
+        .executableTarget(
+            name: "AgentBench",
+            dependencies: ["GatewayTestSupport", "JSON", "VarlinkClient", "VarlinkProtocol", "CGatewayShims", "CGatewayTestShims"],
+            path: "Benchmarks/AgentBench"
         ),
 
         // MARK: Tests (Tests/): not shipped.
