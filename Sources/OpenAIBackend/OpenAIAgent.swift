@@ -19,6 +19,12 @@ package final class OpenAIAgent: AgentBackend {
     static let connectTimeout: TimeAmount = .seconds(10)
     /// What is read of an error response's body for its message.
     static let maxErrorBody = 64 << 10
+    /// An answer longer than this ends the turn (a server that never stops must not grow the
+    /// daemon's memory until `turn_timeout`); far beyond any `max_tokens` a chat needs.
+    static let maxAnswerBytes = 1 << 20
+    /// The history row of a running turn is brought up to date at most this often (each part
+    /// would rewrite a long answer over and over); a crash loses at most this much of it.
+    static let progressInterval: Duration = .seconds(1)
 
     /// Timing of retries and breakers; tests shorten them.
     package struct Tuning: Sendable {
@@ -113,7 +119,7 @@ package final class OpenAIAgent: AgentBackend {
                 }
                 let body = ChatCompletion.requestBody(model: endpoint.settings.model, settings: settings, earlier: earlier, text: text)
                 do {
-                    let usage = try await endpoint.stream(body: body) { await output.add($0) }
+                    let usage = try await endpoint.stream(body: body) { (content: String) throws(OpenAIFailure) in try await output.add(content) }
                     endpoint.succeeded()
                     return usage
                 } catch let failure as OpenAIFailure {
@@ -201,6 +207,7 @@ final class TurnOutput {
     private(set) var answer = ""
     private(set) var sentAnything = false
     private var recorded = false
+    private var lastProgress: ContinuousClock.Instant?
 
     init(reply: @escaping @Sendable (String) async -> Void, history: (any ConversationHistory)?, turn: Int64?) {
         self.reply = reply
@@ -208,8 +215,12 @@ final class TurnOutput {
         self.turn = turn
     }
 
-    func add(_ content: String) async {
+    /// Throws once the answer passes `OpenAIAgent.maxAnswerBytes`.
+    func add(_ content: String) async throws(OpenAIFailure) {
         answer += content
+        guard answer.utf8.count <= OpenAIAgent.maxAnswerBytes else {
+            throw OpenAIFailure(kind: .malformed, message: "the agent backend's answer passed \(OpenAIAgent.maxAnswerBytes >> 20) MiB")
+        }
         for part in lines.add(content) { await send(part) }
     }
 
@@ -226,7 +237,11 @@ final class TurnOutput {
     private func send(_ part: String) async {
         sentAnything = true
         await reply(part)
-        if let turn { history?.recordProgress(turn: turn, answer: answer) }
+        let now = ContinuousClock.now
+        if let turn, lastProgress.map({ now - $0 >= OpenAIAgent.progressInterval }) ?? true {
+            lastProgress = now
+            history?.recordProgress(turn: turn, answer: answer)
+        }
     }
 
     func record(_ session: String, _ outcome: HistoryTurn.Outcome, _ usage: AgentUsage) {

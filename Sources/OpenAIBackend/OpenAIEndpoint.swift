@@ -85,7 +85,7 @@ final class OpenAIEndpoint: Sendable {
     /// Sends the request and hands each piece of content to `onContent` as it arrives. Throws
     /// `OpenAIFailure`, or `CancellationError` when the turn was interrupted (the connection is
     /// closed then: no more tokens are generated for nobody).
-    func stream(body: [UInt8], onContent: (String) async -> Void) async throws -> AgentUsage {
+    func stream(body: [UInt8], onContent: (String) async throws(OpenAIFailure) -> Void) async throws -> AgentUsage {
         var request = HTTPClientRequest(url: chatURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -128,7 +128,7 @@ final class OpenAIEndpoint: Sendable {
                     if let message = chunk.error {
                         throw OpenAIFailure(kind: .server, message: "the agent backend failed mid-answer: \(ChatCompletion.oneLine(message))")
                     }
-                    if !chunk.content.isEmpty { await onContent(chunk.content) }
+                    if !chunk.content.isEmpty { try await onContent(chunk.content) }
                     if let reported = chunk.usage { usage = reported }
                     // The last choice chunk: a stream that ends after it without `[DONE]` still ended well.
                     if chunk.finishReason != nil { finished = true }
@@ -147,7 +147,7 @@ final class OpenAIEndpoint: Sendable {
     }
 
     /// A server that ignored `stream: true` and sent one JSON completion: still an answer.
-    private func wholeAnswer(_ response: HTTPClientResponse, onContent: (String) async -> Void) async throws -> AgentUsage {
+    private func wholeAnswer(_ response: HTTPClientResponse, onContent: (String) async throws(OpenAIFailure) -> Void) async throws -> AgentUsage {
         let body: ByteBuffer
         do {
             body = try await response.body.collect(upTo: OpenAIAgent.maxErrorBody * 64)
@@ -158,7 +158,7 @@ final class OpenAIEndpoint: Sendable {
               let content = object["choices"]?.array?.first?.object?["message"]?.object?["content"]?.string else {
             throw OpenAIFailure(kind: .malformed, message: "the agent backend answered JSON without a message")
         }
-        await onContent(content)
+        try await onContent(content)
         let usage = object["usage"]?.object
         return AgentUsage(tokensIn: Int(clamping: max(0, usage?["prompt_tokens"]?.int ?? 0)),
                           tokensOut: Int(clamping: max(0, usage?["completion_tokens"]?.int ?? 0)))

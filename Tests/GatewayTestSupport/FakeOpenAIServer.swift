@@ -160,6 +160,10 @@ public final class FakeOpenAIServer: @unchecked Sendable {
                 return true
             }
             guard accepted else { close(fd); return }
+            // Each event as its own segment at once, as a streaming server sends it (Nagle
+            // would hold the second small write for the client's delayed ACK: 40 ms).
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             Thread.detachNewThread { [self] in
                 serve(fd)
                 state.withLock { _ = $0.connections.remove(fd) }

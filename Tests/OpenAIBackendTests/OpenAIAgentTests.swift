@@ -297,6 +297,21 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         #expect(again.earlier.map(\.user) == ["q3", "q4"])
     }
 
+    @Test func anAnswerThatNeverEndsIsCutAtItsBound() async throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        let piece = String(repeating: "token ", count: 1000)
+        server.script(.stream(Array(repeating: piece, count: 200)))
+        let agent = makeAgent([server], configure: { $0.retries = 0 })
+        defer { agent.retire() }
+        let chat = ChatRecorder()
+        let message = try #require(await failure(of: agent, "x", chat))
+        #expect(message.contains("answer passed 1 MiB"), "\(message)")
+        let sent = chat.texts.reduce(0) { $0 + $1.utf8.count }
+        #expect(sent > 0 && sent <= OpenAIAgent.maxAnswerBytes, "parts went out while it streamed, and stopped at the bound")
+        #expect(chat.texts.allSatisfy { $0.count <= 2_000 }, "no part longer than a chat line")
+    }
+
     @Test func aServerThatIgnoresStreamStillAnswers() async throws {
         let server = try FakeOpenAIServer()
         defer { server.stop() }
