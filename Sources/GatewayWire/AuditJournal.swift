@@ -61,14 +61,22 @@ package enum AuditJournal {
     /// `text` as one line for MESSAGE: control characters (CR, LF, NUL, ESC, ...) shown as
     /// `\u{XX}`, so a value cannot forge a second line in `journalctl`'s output; capped.
     package static func oneLine(_ text: String, limit: Int = maxMessageBytes) -> String {
+        // Most lines need nothing: returned as they are, without a copy scalar by scalar (this
+        // runs with every quick command run).
+        if !text.unicodeScalars.contains(where: needsEscape) { return capped(text, limit: limit) }
         var line = ""
         for scalar in text.unicodeScalars {
-            if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}" {
+            if needsEscape(scalar) {
                 line += "\\u{" + String(scalar.value, radix: 16) + "}"
             } else {
                 line.unicodeScalars.append(scalar)
             }
         }
         return capped(line, limit: limit)
+    }
+
+    /// C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}"
     }
 }

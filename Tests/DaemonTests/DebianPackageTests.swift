@@ -27,7 +27,7 @@ struct DebianPackageTests {
     func buildAndCheck() throws {
         let output = try run([TestPaths.packageRoot + "/contrib/build-deb"])
         #expect(output.status == 0, "\(output.standardOutput)\n\(output.standardError)")
-        for check in ["lintian ok", "verify ok", "layout ok"] {
+        for check in ["lintian ok", "verify ok", "binaries ok", "layout ok"] {
             #expect(output.standardOutput.contains("check: " + check), "\(output.standardOutput)")
         }
     }
