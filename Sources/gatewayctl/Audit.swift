@@ -91,11 +91,16 @@ struct AuditEntry {
 
     var timestampUsec: Int64? { value("__REALTIME_TIMESTAMP").flatMap { Int64($0) } }
 
-    /// `2026-12-01 15:03:47 Drain by local:root (uid 0, pid 42, gatewayctl): ok`: the local
-    /// time and the record's one-line message.
+    /// `2026-12-01 15:03:47 Drain by local:root (uid 0, pid 42, gatewayctl): ok {"timeout_usec":5000000}`:
+    /// the local time, the record's one-line message, and the arguments (the first 200 bytes;
+    /// `--json` has them whole, as recorded).
     var text: String {
         let time = timestampUsec.map(Self.localTime) ?? "-"
-        return time + " " + AuditJournal.oneLine(value("MESSAGE") ?? "")
+        var line = time + " " + AuditJournal.oneLine(value("MESSAGE") ?? "")
+        if let arguments = audit(AuditJournal.arguments), !arguments.isEmpty, arguments != "{}" {
+            line += " " + AuditJournal.oneLine(arguments, limit: 200)
+        }
+        return line
     }
 
     /// Stable keys, only those the record has: `time_usec`, `action`, `arguments`, `outcome`,

@@ -28,6 +28,7 @@ struct AuditTrailTests {
             $CTL audit --unit "$UNIT" --json > audit.json; echo "audit_rc=$?"
             echo "last=$($CTL audit --unit "$UNIT" --json -n 1 | wc -l)"
             echo "text=$($CTL audit --unit "$UNIT" | grep -c 'Drain refused to local:nobody (uid 65534, pid [0-9]*, gatewayctl): ')"
+            echo "text_args=$($CTL audit --unit "$UNIT" | grep -c 'local:nobody .* {"timeout_usec":5000000}$')"
             echo "since=$($CTL audit --unit "$UNIT" --since '+1h' | wc -l)"
             echo "denied_ids=$(journalctl -o cat --no-pager MESSAGE_ID=\(GatewayMessageID.auditDenied) | wc -l)"
             # A record another process writes with the same fields is not the unit's.
@@ -42,6 +43,7 @@ struct AuditTrailTests {
         #expect(result["audit_rc"] == "0")
         #expect(result["last"] == "1", "-n 1")
         #expect(result["text"] == "1", "\(output.standardOutput)")
+        #expect(result["text_args"] == "1", "the text line ends with the arguments")
         #expect(result["since"] == "0", "--since reaches journalctl")
         #expect(result["denied_ids"] == "1")
         #expect(result["forged"] == "0", "a record from another process (not the unit's) is not in the trail")
