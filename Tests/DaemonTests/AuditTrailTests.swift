@@ -23,8 +23,11 @@ struct AuditTrailTests {
             echo "nobody_rc=$?"
             $CTL resume > /dev/null || exit 3
             echo "chat=$($CTL send /up)"
-            wait_record "SendMessage by" GATEWAY_AUDIT=1 || exit 4
+            # A built-in's record comes from the dispatcher's audit sink (the chat side).
+            echo "stop=$($CTL send /stop)"
             wait_record "quick command /up" GATEWAY_AUDIT=1 || exit 5
+            wait_record "/stop by local:root" GATEWAY_AUDIT=1 || exit 4
+            wait_record "SendMessage by" GATEWAY_AUDIT=1 'GATEWAY_ARGUMENTS={"text":"/stop"}' || exit 7
             $CTL audit --unit "$UNIT" --json > audit.json; echo "audit_rc=$?"
             echo "last=$($CTL audit --unit "$UNIT" --json -n 1 | wc -l)"
             echo "text=$($CTL audit --unit "$UNIT" | grep -c 'Drain refused to local:nobody (uid 65534, pid [0-9]*, gatewayctl): ')"
@@ -40,6 +43,7 @@ struct AuditTrailTests {
         let result = fields(output.standardOutput)
         #expect(result["nobody_rc"] == "4", "permission denied")
         #expect(result["chat"] == "up")
+        #expect(result["stop"] == GatewayText.nothingToStop, "\(output.standardOutput)")
         #expect(result["audit_rc"] == "0")
         #expect(result["last"] == "1", "-n 1")
         #expect(result["text"] == "1", "\(output.standardOutput)")
@@ -54,9 +58,9 @@ struct AuditTrailTests {
         let summary = records.map { "\($0["action"] ?? "-") \($0["caller"] ?? "-") \(($0["outcome"] as? String)?.prefix(7) ?? "-")" }
         #expect(summary == [
             "Drain local:root ok", "Drain local:nobody denied:", "Resume local:root ok", "/up local:root ok",
-            "SendMessage local:root ok",
+            "SendMessage local:root ok", "/stop local:root ok", "SendMessage local:root ok",
         ], "\(lines)")
-        guard records.count == 5 else { return }
+        guard records.count == 7 else { return }
         #expect(records[0]["peer_uid"] as? Int == 0)
         #expect(records[0]["peer_comm"] as? String == "gatewayctl")
         #expect((records[0]["peer_pid"] as? Int ?? 0) > 0)
@@ -68,5 +72,7 @@ struct AuditTrailTests {
         #expect(records[3]["exit_status"] as? Int == 0)
         #expect(records[3]["message_id"] as? String == GatewayMessageID.quickCommand, "the command's own record is its audit record")
         #expect(records[4]["arguments"] as? String == #"{"text":"/up"}"#)
+        #expect(records[5]["chat"] as? String == "local:root")
+        #expect(records[5]["message_id"] as? String == GatewayMessageID.audit)
     }
 }
