@@ -93,12 +93,14 @@ extension GatewayInterface {
     }
 
     /// Answers as soon as the command is over, before the dispatcher tells its subscribers.
-    func runQuickCommand(_ parameters: Wire.RunQuickCommand.Parameters, peer: PeerCredentials,
+    /// `audit`: the caller's record, which the command's own journal record carries.
+    func runQuickCommand(_ parameters: Wire.RunQuickCommand.Parameters, peer: PeerCredentials, audit: AuditRecord?,
                          replies: MethodReplies<Wire.RunQuickCommand>) async throws(Wire.Failure) {
         let name = parameters.name
         let context = InboundMessage(platform: GatewayConstants.localPlatform, chat: "control",
                                      user: Self.userName(peer.uid), text: "/\(name)")
-        let run = await dispatcher.runQuickCommand(named: name, arguments: parameters.args ?? [], context: context) { outcome in
+        let run = await dispatcher.runQuickCommand(named: name, arguments: parameters.args ?? [], context: context,
+                                                   audit: audit) { outcome in
             switch outcome {
             case .failed(let error):
                 await replies.send(.quickCommandFailed(name: name, message: error.message))

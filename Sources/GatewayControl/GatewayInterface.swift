@@ -71,12 +71,19 @@ package struct GatewayInterface: VarlinkInterface {
             await replies.send(.error(VarlinkError.methodNotFound, ["method": .string(call.method)]))
             return
         }
-        if method.changesState, case .denied(let reason) = permissions.check(peer) {
-            logger.notice("control: \(method.rawValue) refused to pid \(peer.pid) (uid \(peer.uid)): \(reason)", metadata: [
-                "event": "control_denied", "method": "\(method.rawValue)", "uid": "\(peer.uid)", "pid": "\(peer.pid)",
-            ])
-            await replies.send(.error(VarlinkError.permissionDenied, ["message": .string(reason)]))
-            return
+        // A changing call is an audit record, refused or not (`GatewayInterface+Audit.swift`).
+        let unaudited = replies
+        var replies = replies, audit: AuditRecord?
+        if method.changesState {
+            if case .denied(let reason) = permissions.check(peer) {
+                auditDenied(method, call, peer, reason: reason)
+                await replies.send(.error(VarlinkError.permissionDenied, ["message": .string(reason)]))
+                return
+            }
+            let record = AuditRecord(caller: Self.auditCaller(peer), action: method.rawValue,
+                                     arguments: Self.auditArguments(call), outcome: .ok)
+            replies = auditing(replies, method, record)
+            audit = record
         }
         let more = call.more
         switch method {
@@ -88,10 +95,9 @@ package struct GatewayInterface: VarlinkInterface {
             // (secrets, certificates): its answers would tell an admin-group member whether such
             // a file exists, its size class, or whether it holds the running secret.
             if let text = call.parameters["config_text"], !text.isNull, peer.uid != 0, peer.uid != permissions.daemonUID {
-                logger.notice("control: Reload with config_text refused to pid \(peer.pid) (uid \(peer.uid))", metadata: [
-                    "event": "control_denied", "method": "\(method.rawValue)", "uid": "\(peer.uid)", "pid": "\(peer.pid)",
-                ])
-                await replies.send(.error(VarlinkError.permissionDenied, ["message": .string(GatewayText.checkedTextNeedsDaemonUser)]))
+                // Recorded as refused (not as the error reply the wrapper would record).
+                auditDenied(method, call, peer, reason: GatewayText.checkedTextNeedsDaemonUser)
+                await unaudited.send(.error(VarlinkError.permissionDenied, ["message": .string(GatewayText.checkedTextNeedsDaemonUser)]))
                 return
             }
             await answer(Wire.Reload.self, call, replies) { parameters in
@@ -108,7 +114,7 @@ package struct GatewayInterface: VarlinkInterface {
         case .resetSession: await answer(Wire.ResetSession.self, call, replies) { try await resetSession($0) }
         case .listQuickCommands: await answer(Wire.ListQuickCommands.self, call, replies) { _ in await listQuickCommands() }
         case .runQuickCommand:
-            await serve(Wire.RunQuickCommand.self, call, replies) { try await runQuickCommand($0, peer: peer, replies: $1) }
+            await serve(Wire.RunQuickCommand.self, call, replies) { try await runQuickCommand($0, peer: peer, audit: audit, replies: $1) }
         case .sendMessage:
             if more {
                 await serve(Wire.SendMessage.self, call, replies) { try await streamMessage($0, peer: peer, replies: $1) }

@@ -115,6 +115,13 @@ package enum ProcFS {
         read("/proc/\(pid)/cgroup").flatMap(ProcessLineage.unifiedCgroup)
     }
 
+    /// The process's command name (/proc/PID/comm, at most 15 bytes, which the process itself
+    /// may set: attacker text); `?` when the process is gone or hidden.
+    package static func comm(of pid: Int32) -> String {
+        guard pid > 0, let text = read("/proc/\(pid)/comm") else { return "?" }
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
+    }
+
     /// A small file's contents.
     static func read(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -117,6 +117,10 @@ package enum GatewayMessageID {
     package static let configInvalid = "2ef2ce96e70d49159ed5dd9cd1ed7a3e"
     package static let instanceConflict = "e1c15099e83b420e82f03399cde6347b"
     package static let storeProblem = "e8ea41e422db4266b9e4caf090148db8"
+    /// An admin action (changing control call, privileged chat command) was carried out or failed.
+    package static let audit = "5dfd384f9bef49f682670b4db0dd360f"
+    /// An admin action was refused: the caller may not do it.
+    package static let auditDenied = "239ea609f569414fb5be1cdf779e4d2c"
 }
 
 /// Reads the process environment (for gatewayd's and gatewayctl's variables).

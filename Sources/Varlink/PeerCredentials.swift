@@ -58,8 +58,18 @@ package struct PeerCredentials: Sendable, Equatable {
 /// first call that needs them: the credentials are the connecting process's, fixed at connect.
 package final class PeerMemo: Sendable {
     private let lineage = Mutex<String??>(nil)
+    private let comm = Mutex<String?>(nil)
 
     package init() {}
+
+    /// The peer's command name, `read()` on the first call that needs it (the audit record of a
+    /// changing call); the same name on every later one, never a /proc read per call.
+    package func comm(_ read: () -> String) -> String {
+        if let known = comm.withLock({ $0 }) { return known }
+        let name = read()
+        comm.withLock { $0 = name }
+        return name
+    }
 
     /// `decide()` on the first call; its answer on every later one. (Whether the peer was
     /// started by the daemon: a process gains no ancestor, and one that loses its parent stays

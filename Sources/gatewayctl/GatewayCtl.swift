@@ -20,12 +20,13 @@ struct GatewayCtl: ParsableCommand {
             Exit codes: 0 done, 1 failed, 3 daemon not running, 4 permission denied, 64 usage. \
             `quick run` exits as timeout(1) does: the command's status, 124 timed out, 125 not run. \
             `reload` exits 2 when some changes wait for a restart; `health` exits 0 ready, 1 alive but \
-            not ready, 3 not running or not answering.
+            not ready, 3 not running or not answering. \
+            `audit` reads the journal: 0 shown (none found included), 1 journalctl failed.
             """,
         version: GatewayProduct.version,
         subcommands: [
             Status.self, Health.self, Drain.self, Resume.self, Reload.self, Restart.self, Sessions.self, Quick.self,
-            Send.self, Events.self, Logs.self,
+            Send.self, Events.self, Logs.self, Audit.self,
         ]
     )
 

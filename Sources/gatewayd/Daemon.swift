@@ -208,6 +208,8 @@ actor Daemon: GatewayControlHost {
             journal.record(event)
             status.follow(event)
         }
+        let auditLogger = logger
+        await dispatcher.setAuditSink { $0.log(to: auditLogger) }
         let events = await dispatcher.subscribe {
             switch $0 {
             case .drained, .stateChanged(.draining): true

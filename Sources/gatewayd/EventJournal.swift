@@ -1,4 +1,5 @@
 import GatewayCore
+import GatewayWire
 import Logging
 
 /// The journal record of each event: what happened, with `GATEWAY_*` fields to filter on, and a
@@ -22,12 +23,19 @@ struct EventJournal: Sendable {
         case .quickCommandFinished(let report):
             let usec = DurationValue.microseconds(report.duration)
             let outcome = report.timedOut ? "timed out" : report.signal.map { "killed by signal \($0)" } ?? "exited with status \(report.exitStatus ?? -1)"
-            logger.info("quick command /\(report.name) \(outcome)", metadata: [
+            var metadata: Logger.Metadata = [
                 "event": "quick_command", "quick_command": "\(report.name)", "session": "\(report.session)",
                 "MESSAGE_ID": "\(GatewayMessageID.quickCommand)",
                 "exit_status": "\(report.exitStatus.map(String.init) ?? "")", "timed_out": "\(report.timedOut)",
                 "duration_usec": "\(usec)",
-            ])
+            ]
+            // Its audit record too (GATEWAY_AUDIT=1, the caller): one record per run, not two.
+            var by = ""
+            if let audit = report.audit {
+                for (key, value) in audit.fields { metadata[key] = .string(value) }
+                by = AuditJournal.oneLine(" by \(audit.caller)")
+            }
+            logger.info("quick command /\(report.name) \(outcome)\(by)", metadata: metadata)
         case .delayedReply(let chat, let text):
             logger.info("reply to \(chat.platform):\(chat.chat): \(text)", metadata: [
                 "event": "reply", "platform": "\(chat.platform)", "chat": "\(chat.chat)",

@@ -61,13 +61,14 @@ _gatewayctl() {
             'send:Send TEXT as a message from the local platform and print the replies.'
             'events:Follow state changes, messages and quick commands until interrupted.'
             'logs:Show gatewayd'\''s journal (runs journalctl with the unit and field matches filled in).'
+            'audit:Show who steered gatewayd: changing control calls and privileged chat commands, refused ones too.'
             'help:Show subcommand help information.'
         )
         _describe -V subcommand subcommands && ret=0
         ;;
     arg)
         case "${words[1]}" in
-        status|health|drain|resume|reload|restart|sessions|quick|send|events|logs|help)
+        status|health|drain|resume|reload|restart|sessions|quick|send|events|logs|audit|help)
             "_gatewayctl_${words[1]}" && ret=0
             ;;
         esac
@@ -277,6 +278,24 @@ _gatewayctl_logs() {
         '-n[Show the last N records.]:N:'
         '--session[Only records of this session (GATEWAY_SESSION).]:session:'
         '--quick[Only records of this quick command (GATEWAY_QUICK_COMMAND).]:quick:'
+        '--unit[The systemd unit.]:unit:'
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
+        '--json[Print JSON (stable field names) instead of text.]'
+        '--timeout[Seconds to wait for an answer.]:seconds:'
+        '--version[Show the version.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_gatewayctl_audit() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '(--follow -f)'{--follow,-f}'[Follow new records.]'
+        '-n[Show the last N records.]:N:'
+        '--since[Records since TIME, as journalctl takes it ("2026-12-01 10\:00", "-1h", today).]:TIME:'
         '--unit[The systemd unit.]:unit:'
         '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
         '--json[Print JSON (stable field names) instead of text.]'

@@ -10,6 +10,9 @@ enum BuiltinCommand: String, CaseIterable {
         }
     }
 
+    /// Changes the gateway or stops someone's work: each use is an audit record.
+    var isAudited: Bool { self == .restart || self == .stop }
+
     var summary: String {
         switch self {
         case .help: "this help"
@@ -30,9 +33,11 @@ extension Dispatcher {
                     _ replies: any ReplySink) async {
         let key = message.sessionKey
         if !builtin.needsNoAgent && lifecycle.state.refusesNewWork {
-            await replies.send(builtin == .restart && lifecycle.state.reason == .restart
+            let reply = builtin == .restart && lifecycle.state.reason == .restart
                 ? GatewayText.restartInProgress
-                : GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining"))
+                : GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining")
+            if builtin.isAudited { audit(Self.auditRecord(builtin, command, message, .failed(reply))) }
+            await replies.send(reply)
             return
         }
         switch builtin {
@@ -51,8 +56,10 @@ extension Dispatcher {
                 turn.task.cancel()
                 store?.markDone(sessions.clearPending(key, now: clock.now()).flatMap(\.storeIDs))
                 syncSessionCounters()
+                audit(Self.auditRecord(builtin, command, message, .ok))
                 await replies.send(GatewayText.stopped)
             } else {
+                audit(Self.auditRecord(builtin, command, message, .ok))
                 await replies.send(GatewayText.nothingToStop)
             }
         case .new, .reset:
@@ -74,9 +81,12 @@ extension Dispatcher {
             await submitTurn(queuedMessage, replies, explicitQueue: true)
         case .restart:
             guard access.isAdmin(message) else {
-                await replies.send(GatewayText.adminOnly(builtin.rawValue))
+                let reply = GatewayText.adminOnly(builtin.rawValue)
+                audit(Self.auditRecord(builtin, command, message, .denied(reply)))
+                await replies.send(reply)
                 return
             }
+            audit(Self.auditRecord(builtin, command, message, .ok))
             let turns = counters.turnsInFlight
             // Remembered before the reply, so "restarted successfully" reaches this chat afterwards.
             do {
@@ -87,6 +97,12 @@ extension Dispatcher {
             await replies.send(turns > 0 ? GatewayText.drainingBeforeRestart(turns) : GatewayText.restarting)
             beginDrain(.restart)
         }
+    }
+
+    /// The audit record of a privileged built-in (`isAudited`).
+    static func auditRecord(_ builtin: BuiltinCommand, _ command: ParsedCommand, _ message: InboundMessage,
+                            _ outcome: AuditOutcome) -> AuditRecord {
+        AuditRecord(caller: AuditCaller(message), action: "/\(builtin.rawValue)", arguments: command.argumentText, outcome: outcome)
     }
 
     func helpText() -> String {

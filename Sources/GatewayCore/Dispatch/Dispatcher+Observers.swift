@@ -32,6 +32,20 @@ extension Dispatcher {
         sinks.append(sink)
     }
 
+    /// Calls `sink` with the audit record of every privileged chat command (an exec quick
+    /// command refused or failed, `/restart`, `/stop`), synchronously, on the dispatcher. A quick
+    /// command that ran is audited by its `quickCommandFinished` event instead (`report.audit`):
+    /// one journal record per run.
+    package func setAuditSink(_ sink: @escaping AuditSink) {
+        auditSink = sink
+    }
+
+    /// Hands a record to the audit sink; builds it only when there is one.
+    func audit(_ record: @autoclosure () -> AuditRecord) {
+        guard let auditSink else { return }
+        auditSink(record())
+    }
+
     private func removeObserver(_ id: UInt64) { observers[id] = nil }
 
     /// Subscribers whose streams are open (for tests: a stream that ended, its reader gone, must

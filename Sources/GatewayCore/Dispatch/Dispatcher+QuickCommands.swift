@@ -21,11 +21,18 @@ extension Dispatcher {
         _ quick: QuickCommand, _ command: String, _ arguments: [String], _ message: InboundMessage,
         _ replies: any ReplySink
     ) async {
+        let audit = AuditRecord(caller: AuditCaller(message), action: "/\(quick.name)",
+                                arguments: arguments.joined(separator: " "), outcome: .ok)
         guard access.isAdmin(message) else {
-            await replies.send(GatewayText.adminOnly(quick.name))
+            let reply = GatewayText.adminOnly(quick.name)
+            self.audit(with(audit) { $0.outcome = .denied(reply) })
+            await replies.send(reply)
             return
         }
-        await executeQuickCommand(quick, command, arguments, message) { outcome in
+        await executeQuickCommand(quick, command, arguments, message, audit: audit) { outcome in
+            if case .failed(let error) = outcome {
+                self.audit(with(audit) { $0.outcome = .failed("\(error.code): \(error.message)") })
+            }
             await replies.send(self.chatReply(for: outcome, quick))
         }
     }
@@ -35,13 +42,15 @@ extension Dispatcher {
     /// operator's tools are what a drain keeps); refused once `stopping`: the control socket is
     /// served until the very end of a stop, and a command begun then would hold the exit.
     /// `deliver` is called only when it ran.
+    /// `audit`: the caller's audit record (outcome `ok`), carried by the finished command's
+    /// report and so by its journal record.
     package func runQuickCommand(
-        named name: String, arguments: [String], context: InboundMessage,
+        named name: String, arguments: [String], context: InboundMessage, audit: AuditRecord? = nil,
         deliver: @Sendable (QuickCommandOutcome) async -> Void
     ) async -> QuickCommandRun {
         if let reason = stoppingReason { return .stopping(reason) }
         guard let quick = config.quickCommands[name.lowercased()], case .exec(let command) = quick.kind else { return .notFound }
-        await executeQuickCommand(quick, command, arguments, context, deliver: deliver)
+        await executeQuickCommand(quick, command, arguments, context, audit: audit, deliver: deliver)
         return .ran
     }
 
@@ -67,7 +76,7 @@ extension Dispatcher {
     /// finished, after its reply (waking the events' consumer before it cost the reply ≈40 µs).
     func executeQuickCommand(
         _ quick: QuickCommand, _ command: String, _ arguments: [String], _ message: InboundMessage,
-        deliver: (QuickCommandOutcome) async -> Void
+        audit: AuditRecord?, deliver: (QuickCommandOutcome) async -> Void
     ) async {
         let spec = ProcessSpec.shell(
             command, arguments: quick.passArguments ? arguments : [],
@@ -90,7 +99,7 @@ extension Dispatcher {
             outcome = .finished(QuickCommandReport(
                 name: quick.name, session: session, exitStatus: result.exitStatus, signal: result.signal,
                 timedOut: result.timedOut, truncated: chosen.truncated, duration: result.duration,
-                output: chosen.text.trimmingWhitespace))
+                output: chosen.text.trimmingWhitespace, audit: audit))
         } catch let error as ProcessRunnerError {
             outcome = .failed(error)
         } catch {
@@ -135,6 +144,13 @@ extension Dispatcher {
             "GATEWAY_SESSION": message.sessionKey,
         ]
     }
+}
+
+/// `value` changed by `change` (a record with another outcome).
+fileprivate func with<Value>(_ value: Value, _ change: (inout Value) -> Void) -> Value {
+    var copy = value
+    change(&copy)
+    return copy
 }
 
 /// Carries an outcome out of a `deliver` closure (one writer, then read by the same task).

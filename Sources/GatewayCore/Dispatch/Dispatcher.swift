@@ -29,6 +29,8 @@ package actor Dispatcher {
     var nextObserverID: UInt64 = 1
     /// Called synchronously with every event (see `observe(_:)`).
     var sinks: [@Sendable (GatewayEvent) -> Void] = []
+    /// Takes the audit records of privileged chat commands (see `setAuditSink(_:)`).
+    var auditSink: AuditSink?
     var drainWaiters: [CheckedContinuation<Void, Never>] = []
     var drainTimer: Task<Void, Never>?
     /// One task enforces `agent.turn_timeout` for every turn: it sleeps until the earliest

@@ -53,4 +53,7 @@ package struct QuickCommandReport: Sendable, Equatable {
     package var duration: Duration
     /// What the chat reply carries (before the wording for empty output), or the error.
     package var output: String
+    /// Who ran it and how (every exec quick command is an admin action): the command's journal
+    /// record is its audit record too, carrying these fields. nil only for callers that give none.
+    package var audit: AuditRecord? = nil
 }
