@@ -35,7 +35,10 @@ extension GatewayInterface {
         let pending = Mutex(true)
         let logger = logger
         return VarlinkReplies { reply in
-            if pending.withLock({ let first = $0; $0 = false; return first }) {
+            // A streamed SendMessage is recorded with its last reply, once its handling is over
+            // (its parts go out while the agent still writes; the outcome is the call's).
+            let partial = method == .sendMessage && reply.continues && reply.error == nil
+            if !partial, pending.withLock({ let first = $0; $0 = false; return first }) {
                 if let error = reply.error {
                     var failed = record
                     failed.outcome = .failed(Self.auditError(error, reply.parameters))

@@ -343,9 +343,8 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         let agent = OpenAIAgent(settings: settings, history: nil, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
                                 logger: Logger(label: "t"), environment: [:], tuning: tuning)
         defer { agent.retire() }
-        let started = ContinuousClock.now
         let message = try #require(await failure(of: agent, "x"))
+        // Refused at once, not waited out until the connect timeout ("timed out" then).
         #expect(message.contains("127.0.0.1:\(port)") && message.contains("connection refused"), "\(message)")
-        #expect(ContinuousClock.now - started < .seconds(10))
     }
 }
