@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "gatewayd-dispatch-bench", targets: ["DispatchBench"]),
         .executable(name: "gatewayd-control-bench", targets: ["ControlBench"]),
         .executable(name: "gatewayd-bench", targets: ["GatewaydBench"]),
+        .executable(name: "gatewayd-agent-bench", targets: ["AgentBench"]),
         .executable(name: "gatewayd-store-bench", targets: ["StateStoreBench"]),
         .executable(name: "gatewayd-webhook-bench", targets: ["WebhookBench"]),
         .executable(name: "gatewayd-irc-bench", targets: ["IRCBench"]),
@@ -35,6 +36,10 @@ let package = Package(
         // The daemon's services (control socket, adapters, watchdog, sd_notify) and their
         // graceful shutdown in reverse start order.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // The OpenAI-compatible agent's HTTP client: streaming bodies, connection pooling, TLS
+        // against the system roots, proxies, read timeouts and cancellation that closes the
+        // connection.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // MARK: What ships (Sources/): the product targets and the modules they are built from.
@@ -111,10 +116,23 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // The OpenAI-compatible agent backend (`agent.backend: openai`): chat completions streamed
+        // over server-sent events, retries, fallbacks and a circuit breaker per endpoint.
+        .target(
+            name: "OpenAIBackend",
+            dependencies: [
+                "GatewayCore", "JSON",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "gatewayd",
             dependencies: [
-                "Systemd", "GatewayCore", "StateStore", "Platforms", "GatewayControl", "Varlink", "ProcessRunner", "CGatewayShims",
+                "Systemd", "GatewayCore", "StateStore", "Platforms", "OpenAIBackend", "GatewayControl", "Varlink", "ProcessRunner", "CGatewayShims",
                 "CGatewaydStart",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -202,6 +220,14 @@ let package = Package(
             path: "Benchmarks/GatewaydBench"
         ),
 
+        // `swift build -c release && .build/release/gatewayd-agent-bench`: the openai backend's
+        // added latency and turns/s against a direct client of the same fake server.
+        .executableTarget(
+            name: "AgentBench",
+            dependencies: ["GatewayTestSupport", "JSON", "VarlinkClient", "VarlinkProtocol", "CGatewayShims", "CGatewayTestShims"],
+            path: "Benchmarks/AgentBench"
+        ),
+
         // MARK: Tests (Tests/): not shipped.
 
         // C shims only tests and benchmarks call (binding sockets, a fake notify socket's
@@ -254,6 +280,14 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "PlatformsTests", dependencies: ["Platforms", "GatewayCore", "GatewayTestSupport"]),
+        .testTarget(
+            name: "OpenAIBackendTests",
+            dependencies: ["OpenAIBackend", "GatewayCore", "StateStore", "JSON", "GatewayTestSupport",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")]
+        ),
         // Spawns the built gatewayd; depends on it so that `swift test` builds it first.
         .testTarget(
             name: "DaemonTests",

@@ -74,7 +74,8 @@ extension GatewayInterface {
 
     func listSessions() async -> Wire.ListSessions.Result {
         Wire.ListSessions.Result(sessions: await dispatcher.sessionSnapshots().map {
-            Wire.Session(key: $0.key, turnRunning: $0.turnRunning, queued: $0.queued, turns: $0.turnCount)
+            Wire.Session(key: $0.key, turnRunning: $0.turnRunning, queued: $0.queued, turns: $0.turnCount,
+                         tokensIn: $0.usage.tokensIn, tokensOut: $0.usage.tokensOut)
         })
     }
 
@@ -116,18 +117,33 @@ extension GatewayInterface {
 
     /// As `local:<the caller's user>`; root may name another user.
     func sendMessage(_ parameters: Wire.SendMessage.Parameters, peer: PeerCredentials) async throws(Wire.Failure) -> Wire.SendMessage.Result {
+        let message = try await localMessage(parameters, peer: peer)
+        let collector = ReplyCollector(chat: ChatAddress(platform: message.platform, chat: message.chat), dispatcher: dispatcher)
+        if let reason = await dispatcher.handleUnlessStopping(message, replies: collector) {
+            throw .stopping(reason: reason.rawValue, message: GatewayText.stoppingRefusal(reason))
+        }
+        return Wire.SendMessage.Result(replies: await collector.finish())
+    }
+
+    /// `SendMessage` with `more`: each reply as it comes, then an empty last one.
+    func streamMessage(_ parameters: Wire.SendMessage.Parameters, peer: PeerCredentials,
+                       replies: MethodReplies<Wire.SendMessage>) async throws(Wire.Failure) {
+        let message = try await localMessage(parameters, peer: peer)
+        let streamer = ReplyStreamer(chat: ChatAddress(platform: message.platform, chat: message.chat), dispatcher: dispatcher,
+                                     replies: replies)
+        if let reason = await dispatcher.handleUnlessStopping(message, replies: streamer) {
+            throw .stopping(reason: reason.rawValue, message: GatewayText.stoppingRefusal(reason))
+        }
+        await streamer.finish()
+    }
+
+    private func localMessage(_ parameters: Wire.SendMessage.Parameters, peer: PeerCredentials) async throws(Wire.Failure) -> InboundMessage {
         let platform = GatewayConstants.localPlatform
         guard await dispatcher.config.platforms.localEnabled else {
             throw .platformDisabled(platform: platform, message: GatewayText.localPlatformDisabled)
         }
         let user = (peer.uid == 0 ? parameters.user : nil) ?? Self.userName(peer.uid)
-        let chat = parameters.chat ?? user
-        let collector = ReplyCollector(chat: ChatAddress(platform: platform, chat: chat), dispatcher: dispatcher)
-        let message = InboundMessage(platform: platform, chat: chat, user: user, text: parameters.text)
-        if let reason = await dispatcher.handleUnlessStopping(message, replies: collector) {
-            throw .stopping(reason: reason.rawValue, message: GatewayText.stoppingRefusal(reason))
-        }
-        return Wire.SendMessage.Result(replies: await collector.finish())
+        return InboundMessage(platform: platform, chat: parameters.chat ?? user, user: user, text: parameters.text)
     }
 
     /// The status first, then an event per reply until the client goes.
@@ -158,6 +174,15 @@ extension GatewayInterface {
             status.configRevision = applied.revision ?? Wire.Status.defaultsRevision
             status.configLoadedUsec = applied.loadedUsec
             status.restartNeeded = applied.restartNeeded.isEmpty ? nil : applied.restartNeeded
+        }
+        if let agent = host.agentState {
+            status.agentBackend = agent.backend
+            let endpoints = agent.endpoints.map {
+                Wire.AgentEndpoint(baseURL: $0.baseURL, model: $0.model, breaker: $0.breaker.rawValue,
+                                   consecutiveFailures: $0.consecutiveFailures, lastError: $0.lastError,
+                                   lastErrorUsec: $0.lastErrorUsec.map { Int($0) })
+            }
+            status.agentEndpoints = endpoints.isEmpty ? nil : endpoints
         }
         return status
     }

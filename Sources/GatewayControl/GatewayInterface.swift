@@ -24,12 +24,16 @@ package protocol GatewayControlHost: Sendable {
     /// Why the durable queue is not in use (it could not be opened, or failed since), for
     /// `Status.store_problem`: an operator must learn that acknowledged messages are not safe.
     var storeProblem: String? { get async }
+    /// The agent backend and its endpoints' breakers, for `Status.agent_backend` and
+    /// `agent_endpoints` (read without waiting: every status call asks).
+    var agentState: (backend: String, endpoints: [AgentEndpointStatus])? { get }
 }
 
 extension GatewayControlHost {
     package func platformHealth() async -> [(name: String, health: PlatformHealth)] { [] }
     package var storeProblem: String? { get async { nil } }
     package var configState: AppliedConfig? { get async { nil } }
+    package var agentState: (backend: String, endpoints: [AgentEndpointStatus])? { nil }
 }
 
 /// `io.gatewayd.Gateway` over a `Dispatcher`. Reading methods are open to any peer that can
@@ -105,7 +109,12 @@ package struct GatewayInterface: VarlinkInterface {
         case .listQuickCommands: await answer(Wire.ListQuickCommands.self, call, replies) { _ in await listQuickCommands() }
         case .runQuickCommand:
             await serve(Wire.RunQuickCommand.self, call, replies) { try await runQuickCommand($0, peer: peer, replies: $1) }
-        case .sendMessage: await answer(Wire.SendMessage.self, call, replies) { try await sendMessage($0, peer: peer) }
+        case .sendMessage:
+            if more {
+                await serve(Wire.SendMessage.self, call, replies) { try await streamMessage($0, peer: peer, replies: $1) }
+            } else {
+                await answer(Wire.SendMessage.self, call, replies) { try await sendMessage($0, peer: peer) }
+            }
         case .subscribe: await serve(Wire.Subscribe.self, call, replies) { _, replies in await subscribe(more: more, replies: replies) }
         }
     }
@@ -182,6 +191,35 @@ package struct GatewayInterface: VarlinkInterface {
 final class PermissionsHolder: Sendable {
     let value: Mutex<ControlPermissions>
     init(_ permissions: ControlPermissions) { value = Mutex(permissions) }
+}
+
+/// Sends each reply to a `SendMessage` called with `more` as soon as the dispatcher hands it
+/// over (an agent's answer line by line while it is generated); the call's last reply, without
+/// `continues`, has no replies. A reply after that is announced, as `ReplyCollector` does.
+actor ReplyStreamer: ReplySink {
+    let chat: ChatAddress
+    let dispatcher: Dispatcher
+    let replies: MethodReplies<Wire.SendMessage>
+    private var answered = false
+
+    init(chat: ChatAddress, dispatcher: Dispatcher, replies: MethodReplies<Wire.SendMessage>) {
+        self.chat = chat
+        self.dispatcher = dispatcher
+        self.replies = replies
+    }
+
+    func send(_ text: String) async {
+        guard answered else {
+            _ = await replies.send(Wire.SendMessage.Result(replies: [text]), continues: true)
+            return
+        }
+        await dispatcher.announceLateReply(text, to: chat)
+    }
+
+    func finish() async {
+        answered = true
+        _ = await replies.send(Wire.SendMessage.Result(replies: []))
+    }
 }
 
 /// Collects the dispatcher's replies to one `SendMessage` until the call is answered; a reply

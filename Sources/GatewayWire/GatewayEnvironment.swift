@@ -24,6 +24,20 @@ package enum GatewayEnvironment {
     package static func value(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
     }
+
+    /// The whole environment (the agent's HTTP client reads `https_proxy`, `no_proxy` from it).
+    package static func all() -> [String: String] {
+        var result: [String: String] = [:]
+        var entry = environ
+        while let pointer = entry.pointee {
+            let text = String(cString: pointer)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            entry += 1
+        }
+        return result
+    }
 }
 
 /// Where the control socket is when neither the command line nor the configuration says.

@@ -32,12 +32,17 @@ extension Wire {
         package var configLoadedUsec: Int?
         /// Keys a reload read but could not apply (`control.socket`, `state_dir`): a restart applies them.
         package var restartNeeded: [String]?
+        /// `agent.backend`: echo, command or openai (nil from an older daemon).
+        package var agentBackend: String?
+        /// A remote backend's endpoints, primary first, with their circuit breakers.
+        package var agentEndpoints: [AgentEndpoint]?
 
         enum Key: String {
             case state, reason, pid, version, sessions, platforms
             case uptimeUsec = "uptime_usec", turnsInFlight = "turns_in_flight", execRunning = "exec_running"
             case platformHealth = "platform_health", storeProblem = "store_problem"
             case configRevision = "config_revision", configLoadedUsec = "config_loaded_usec", restartNeeded = "restart_needed"
+            case agentBackend = "agent_backend", agentEndpoints = "agent_endpoints"
         }
 
         package init(state: String, reason: String? = nil, pid: Int, version: String, uptimeUsec: Int, turnsInFlight: Int,
@@ -76,6 +81,8 @@ extension Wire {
             configRevision = try object.optional(Key.configRevision)
             configLoadedUsec = try object.optional(Key.configLoadedUsec)
             restartNeeded = try object.optional(Key.restartNeeded)
+            agentBackend = try object.optional(Key.agentBackend)
+            agentEndpoints = try object.optional(Key.agentEndpoints)
         }
 
         package func write(to object: inout WireWriter) {
@@ -93,7 +100,58 @@ extension Wire {
             object.set(Key.configRevision, configRevision)
             object.set(Key.configLoadedUsec, configLoadedUsec)
             object.set(Key.restartNeeded, restartNeeded)
+            object.set(Key.agentBackend, agentBackend)
+            object.set(Key.agentEndpoints, agentEndpoints)
         }
+    }
+
+    /// One endpoint of a remote agent backend (never its key).
+    package struct AgentEndpoint: WireObject {
+        package static var wireType: String { "AgentEndpoint" }
+        package var baseURL: String
+        package var model: String
+        /// closed, open or half-open.
+        package var breaker: String
+        package var consecutiveFailures: Int
+        package var lastError: String?
+        package var lastErrorUsec: Int?
+
+        enum Key: String {
+            case model, breaker
+            case baseURL = "base_url", consecutiveFailures = "consecutive_failures", lastError = "last_error"
+            case lastErrorUsec = "last_error_usec"
+        }
+
+        package init(baseURL: String, model: String, breaker: String, consecutiveFailures: Int, lastError: String? = nil,
+                     lastErrorUsec: Int? = nil) {
+            self.baseURL = baseURL
+            self.model = model
+            self.breaker = breaker
+            self.consecutiveFailures = consecutiveFailures
+            self.lastError = lastError
+            self.lastErrorUsec = lastErrorUsec
+        }
+
+        package init(reading object: WireReader) throws(WireDecodingError) {
+            baseURL = try object.required(Key.baseURL)
+            model = try object.required(Key.model)
+            breaker = try object.required(Key.breaker)
+            consecutiveFailures = try object.required(Key.consecutiveFailures)
+            lastError = try object.optional(Key.lastError)
+            lastErrorUsec = try object.optional(Key.lastErrorUsec)
+        }
+
+        package func write(to object: inout WireWriter) {
+            object.set(Key.baseURL, baseURL)
+            object.set(Key.model, model)
+            object.set(Key.breaker, breaker)
+            object.set(Key.consecutiveFailures, consecutiveFailures)
+            object.set(Key.lastError, lastError)
+            object.set(Key.lastErrorUsec, lastErrorUsec)
+        }
+
+        /// The breaker value that keeps turns away from the endpoint.
+        package static let openBreaker = "open"
     }
 
     /// How a platform adapter is doing.
@@ -132,14 +190,19 @@ extension Wire {
         package var turnRunning: Bool
         package var queued: Int
         package var turns: Int
+        /// Tokens its turns sent and received, summed (nil from an older daemon).
+        package var tokensIn: Int?
+        package var tokensOut: Int?
 
-        enum Key: String { case key, queued, turns, turnRunning = "turn_running" }
+        enum Key: String { case key, queued, turns, turnRunning = "turn_running", tokensIn = "tokens_in", tokensOut = "tokens_out" }
 
-        package init(key: String, turnRunning: Bool, queued: Int, turns: Int) {
+        package init(key: String, turnRunning: Bool, queued: Int, turns: Int, tokensIn: Int? = nil, tokensOut: Int? = nil) {
             self.key = key
             self.turnRunning = turnRunning
             self.queued = queued
             self.turns = turns
+            self.tokensIn = tokensIn
+            self.tokensOut = tokensOut
         }
 
         package init(reading object: WireReader) throws(WireDecodingError) {
@@ -147,6 +210,8 @@ extension Wire {
             turnRunning = try object.required(Key.turnRunning)
             queued = try object.required(Key.queued)
             turns = try object.required(Key.turns)
+            tokensIn = try object.optional(Key.tokensIn)
+            tokensOut = try object.optional(Key.tokensOut)
         }
 
         package func write(to object: inout WireWriter) {
@@ -154,6 +219,8 @@ extension Wire {
             object.set(Key.turnRunning, turnRunning)
             object.set(Key.queued, queued)
             object.set(Key.turns, turns)
+            object.set(Key.tokensIn, tokensIn)
+            object.set(Key.tokensOut, tokensOut)
         }
     }
 

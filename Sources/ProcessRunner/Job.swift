@@ -44,7 +44,7 @@ final class Job: @unchecked Sendable {
         self.groupSignals = groupSignals
         graceNanos = spec.killGrace.nanoseconds
         timeoutDeadline = startNanos.addingSaturated(spec.timeout.nanoseconds)
-        standardOutput = OutputCapture(fd: process.standardOutput, limit: spec.outputLimit)
+        standardOutput = OutputCapture(fd: process.standardOutput, limit: spec.outputLimit, onChunk: spec.onStandardOutput)
         standardError = OutputCapture(fd: process.standardError, limit: spec.outputLimit)
         self.onReaped = onReaped
     }

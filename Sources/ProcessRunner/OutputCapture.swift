@@ -5,10 +5,13 @@ struct OutputCapture {
     let limit: Int
     var bytes: [UInt8] = []
     var totalBytes = 0
+    /// Told each kept piece as it arrives (`ProcessSpec.onStandardOutput`).
+    let onChunk: (@Sendable ([UInt8]) -> Void)?
 
-    init(fd: Int32, limit: Int) {
+    init(fd: Int32, limit: Int, onChunk: (@Sendable ([UInt8]) -> Void)? = nil) {
         self.fd = fd
         self.limit = limit
+        self.onChunk = onChunk
     }
 
     var isOpen: Bool { fd >= 0 }
@@ -16,7 +19,9 @@ struct OutputCapture {
     mutating func append(_ chunk: UnsafeRawBufferPointer) {
         totalBytes += chunk.count
         let room = limit - bytes.count
-        if room > 0 { bytes.append(contentsOf: chunk.prefix(room)) }
+        guard room > 0 else { return }
+        bytes.append(contentsOf: chunk.prefix(room))
+        onChunk?(Array(chunk.prefix(room)))
     }
 
     var captured: CapturedOutput { CapturedOutput(bytes: bytes, totalBytes: totalBytes) }

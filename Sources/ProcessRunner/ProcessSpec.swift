@@ -17,6 +17,10 @@ public struct ProcessSpec: Sendable {
     /// Bytes the child reads on stdin, then end of file; nil gives it `/dev/null`. Written into
     /// the pipe before the spawn, so at most `ProcessRunnerDefaults.maxInput` bytes.
     public var standardInput: [UInt8]?
+    /// Each piece of stdout as it is read (within `outputLimit`, as kept), on the runner's
+    /// reactor thread: for a caller that shows output while the command still runs (the
+    /// `command` agent's replies). Must return at once; the result still carries all of it.
+    public var onStandardOutput: (@Sendable ([UInt8]) -> Void)?
 
     public init(
         executable: String, argv: [String], environment: [String: String] = [:],

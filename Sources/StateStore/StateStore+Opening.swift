@@ -54,6 +54,24 @@ extension StateStore {
         """
         CREATE INDEX sessions_by_last_active ON sessions (last_active_usec);
         """,
+        // 5: the agent's conversation history (one row per turn: the user's message and the
+        // answer, with how it ended) and the tokens each session used.
+        """
+        CREATE TABLE turns (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session TEXT NOT NULL,
+            user_text TEXT NOT NULL,
+            answer TEXT NOT NULL DEFAULT '',
+            outcome TEXT NOT NULL DEFAULT 'open',
+            tokens_in INTEGER NOT NULL DEFAULT 0,
+            tokens_out INTEGER NOT NULL DEFAULT 0,
+            started_usec INTEGER NOT NULL,
+            finished_usec INTEGER
+        );
+        CREATE INDEX turns_by_session ON turns (session, id);
+        ALTER TABLE sessions ADD COLUMN tokens_in INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sessions ADD COLUMN tokens_out INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     /// What opening found, for the log and `STATUS=`.

@@ -49,15 +49,18 @@ extension StateStore {
         // every session with a message to replay, whose turn count must not restart at 0. Both
         // halves are index lookups: a million rows cost the start nothing it does not load.
         try connection.run("""
-            SELECT key, turn_count, last_active_usec FROM (
-                SELECT key, turn_count, last_active_usec FROM sessions ORDER BY last_active_usec DESC LIMIT ?)
+            SELECT key, turn_count, last_active_usec, tokens_in, tokens_out FROM (
+                SELECT key, turn_count, last_active_usec, tokens_in, tokens_out FROM sessions
+                ORDER BY last_active_usec DESC LIMIT ?)
             UNION
-            SELECT sessions.key, sessions.turn_count, sessions.last_active_usec
+            SELECT sessions.key, sessions.turn_count, sessions.last_active_usec, sessions.tokens_in, sessions.tokens_out
                 FROM messages JOIN sessions ON sessions.key = messages.session WHERE messages.state != 'parked'
             ORDER BY last_active_usec DESC
             """, [.int(Int64(policy.maxSessions))]) { row in
-            recovery.sessions.append(SessionRecord(key: row.text(0), turnCount: Int(row.int(1))))
+            recovery.sessions.append(Self.sessionRecord(row))
         }
+        // A turn still open belonged to a process that died: its answer is partial.
+        try connection.run("UPDATE turns SET outcome = 'interrupted' WHERE outcome = 'open'")
         return recovery
     }
 }

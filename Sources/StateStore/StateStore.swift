@@ -32,6 +32,9 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case lookUpSession(String, @Sendable (SessionRecord?) -> Void)
         case addNotice(ChatAddress, at: Int64, CheckedContinuation<Result<Void, StoreError>, Never>)
         case recover(RecoveryPolicy, CheckedContinuation<Result<StoreRecovery, StoreError>, Never>)
+        case beginTurn(session: String, text: String, pairs: Int, at: Int64, CheckedContinuation<Result<HistoryStart, StoreError>, Never>)
+        case recordProgress(turn: Int64, answer: String)
+        case finishTurn(turn: Int64, session: String, answer: String, outcome: HistoryTurn.Outcome, usage: AgentUsage, at: Int64)
     }
 
     init(path: String, connection: SQLiteConnection, onProblem: @escaping @Sendable (StoreError) -> Void) {
@@ -82,7 +85,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
 
     // MARK: The writer
 
-    private func submit(_ operation: Operation) {
+    func submit(_ operation: Operation) {
         let first = pending.withLock { operations in
             operations.append(operation)
             return operations.count == 1
@@ -132,7 +135,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .addNotice(_, _, let continuation): continuation.resume(returning: .success(()))
         case .recover(_, let continuation): continuation.resume(returning: .success(result as! StoreRecovery))
         case .lookUpSession(_, let then): then(result as? SessionRecord)
-        case .markActive, .markDone, .markInterrupted, .forgetSession: break
+        case .beginTurn(_, _, _, _, let continuation): continuation.resume(returning: .success(result as! HistoryStart))
+        case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn: break
         }
     }
 
@@ -144,7 +148,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .lookUpSession(_, let then):
             onProblem(error)
             then(nil)
-        case .markActive, .markDone, .markInterrupted, .forgetSession: onProblem(error)
+        case .beginTurn(_, _, _, _, let continuation): continuation.resume(returning: .failure(error))
+        case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn: onProblem(error)
         }
     }
 
@@ -173,6 +178,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .forgetSession(let key):
             try connection.run("DELETE FROM messages WHERE session = ? AND state != 'parked'", [.text(key)])
             try connection.run("DELETE FROM sessions WHERE key = ?", [.text(key)])
+            try connection.run("DELETE FROM turns WHERE session = ?", [.text(key)])
         case .addNotice(let chat, let now, _):
             try connection.run("""
                 INSERT INTO restart_notices (platform, chat, requested_usec, account, hostmask) VALUES (?, ?, ?, ?, ?)
@@ -183,10 +189,17 @@ package final class StateStore: MessageStore, @unchecked Sendable {
             return try recover(policy)
         case .lookUpSession(let key, _):
             var record: SessionRecord?
-            try connection.run("SELECT key, turn_count FROM sessions WHERE key = ?", [.text(key)]) { row in
-                record = SessionRecord(key: row.text(0), turnCount: Int(row.int(1)))
+            try connection.run("SELECT key, turn_count, last_active_usec, tokens_in, tokens_out FROM sessions WHERE key = ?",
+                               [.text(key)]) { row in
+                record = Self.sessionRecord(row)
             }
             return record as Any
+        case .beginTurn(let session, let text, let pairs, let now, _):
+            return try beginTurn(session: session, text: text, pairs: pairs, now: now)
+        case .recordProgress(let turn, let answer):
+            try connection.run("UPDATE turns SET answer = ? WHERE id = ? AND outcome = 'open'", [.text(answer), .int(turn)])
+        case .finishTurn(let turn, let session, let answer, let outcome, let usage, let now):
+            try finishTurn(turn: turn, session: session, answer: answer, outcome: outcome, usage: usage, now: now)
         }
         return ()
     }

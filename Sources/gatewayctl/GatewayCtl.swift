@@ -159,9 +159,13 @@ struct Send: ParsableCommand {
 
     func run() throws {
         let parameters = Wire.SendMessage.Parameters(text: text.joined(separator: " "), chat: chat)
-        let replies = try Client(options, waitForever: true).call(Wire.SendMessage.self, parameters).replies
-        if options.json { return Output.json(replies) }
-        for reply in replies { print(reply) }
+        // Each reply printed as it comes (an agent's answer line by line); --json prints them
+        // all at the end, as one list.
+        var all: [String] = []
+        try Client(options, waitForever: true).stream(Wire.SendMessage.self, parameters) { result in
+            if options.json { all += result.replies } else { for reply in result.replies { print(reply) } }
+        }
+        if options.json { Output.json(all) }
     }
 }
 

@@ -57,6 +57,11 @@ struct Health: ParsableCommand {
             problems.append("platform \(platform.name) is \(platform.health): \(platform.detail)")
         }
         if let store = status.storeProblem { problems.append("the durable queue is not in use: \(store)") }
+        // Ready while one endpoint can take a turn: a fallback serving is the point of having one.
+        if let endpoints = status.agentEndpoints, !endpoints.isEmpty, endpoints.allSatisfy({ $0.breaker == Wire.AgentEndpoint.openBreaker }) {
+            let reasons = endpoints.map { "\($0.baseURL): \($0.lastError ?? "failing")" }.joined(separator: "; ")
+            problems.append("the agent backend is unavailable, every endpoint's circuit breaker is open (\(reasons))")
+        }
         return problems
     }
 }

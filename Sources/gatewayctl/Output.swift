@@ -78,6 +78,12 @@ enum Output {
             platforms = health.map { "\($0.name) (\($0.health): \($0.detail))" }.joined(separator: "\n           ")
         }
         let durability = status.storeProblem.map { "\n  Durable: NO, queued messages are lost on a restart: \($0)" } ?? ""
+        var agent = status.agentBackend.map { "\n    Agent: \($0)" } ?? ""
+        for (index, endpoint) in (status.agentEndpoints ?? []).enumerated() {
+            let failures = endpoint.consecutiveFailures > 0 ? ", \(endpoint.consecutiveFailures) failures in a row" : ""
+            let last = endpoint.lastError.map { "\n             last error: \($0)" + (endpoint.lastErrorUsec.map { " (\(timestamp($0)))" } ?? "") } ?? ""
+            agent += (index == 0 ? " " : "\n           ") + "\(endpoint.baseURL) (\(endpoint.model)): breaker \(endpoint.breaker)\(failures)\(last)"
+        }
         var config = ""
         if let revision = status.configRevision {
             config = "\n   Config: " + (revision == Wire.Status.defaultsRevision ? "built-in defaults" : "revision \(revision)")
@@ -90,7 +96,7 @@ enum Output {
             \(bullet) gatewayd — \(status.state)\(reason)
                   PID: \(status.pid)   version \(status.version)   up \(uptime(status.uptimeUsec))
                 Turns: \(status.turnsInFlight) in flight   Exec: \(status.execRunning) running   Sessions: \(status.sessions)
-            Platforms: \(platforms.isEmpty ? "none" : platforms)\(config)\(durability)
+            Platforms: \(platforms.isEmpty ? "none" : platforms)\(agent)\(config)\(durability)
             """
     }
 
@@ -144,9 +150,10 @@ enum Output {
 
     static func sessionsTable(_ sessions: [Wire.Session]) -> String {
         if sessions.isEmpty { return "No sessions." }
-        var lines = ["SESSION\tTURN\tQUEUED\tTURNS"]
+        var lines = ["SESSION\tTURN\tQUEUED\tTURNS\tTOKENS IN\tTOKENS OUT"]
         for session in sessions {
-            lines.append("\(session.key)\t\(session.turnRunning ? "running" : "idle")\t\(session.queued)\t\(session.turns)")
+            lines.append("\(session.key)\t\(session.turnRunning ? "running" : "idle")\t\(session.queued)\t\(session.turns)"
+                         + "\t\(session.tokensIn ?? 0)\t\(session.tokensOut ?? 0)")
         }
         return lines.joined(separator: "\n")
     }

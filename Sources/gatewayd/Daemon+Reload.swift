@@ -58,10 +58,17 @@ extension Daemon {
         next.control.socket = config.control.socket
         next.control.socketMode = config.control.socketMode
         next.stateDirectory = config.stateDirectory
-        let newAgent = next.agent == config.agent ? nil : Self.makeAgent(next)
+        let newAgent = next.agent == config.agent ? nil : Self.makeAgent(next, store: store, eventLoops: eventLoops, logger: logger)
         config = next
-        published.withLock { $0.localEnabled = next.platforms.localEnabled }
+        let oldAgent = published.withLock { state -> (any AgentBackend)? in
+            state.localEnabled = next.platforms.localEnabled
+            guard let newAgent else { return nil }
+            defer { state.agent = newAgent; state.agentBackend = next.agent.backend }
+            return state.agent
+        }
         await dispatcher.reload(next, agent: newAgent)
+        // Its running turns finish on it; it lets go of its connections after the last one.
+        oldAgent?.retire()
         // control.admin_group as the new file says, and the group database says now.
         applyControlPermissions(controlPermissions(next))
         let platformOutcomes = await platforms.apply(next.platforms.network)

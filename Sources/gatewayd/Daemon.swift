@@ -2,6 +2,7 @@ import GatewayControl
 import GatewayCore
 import Logging
 import NIOCore
+import OpenAIBackend
 import Platforms
 import ProcessRunner
 import StateStore
@@ -83,7 +84,7 @@ actor Daemon: GatewayControlHost {
         self.configExplicit = configExplicit
         self.config = config
         published = Mutex(PublishedState(applied: AppliedConfig(revision: revision, loadedUsec: Int(WallClock.microseconds())),
-                                          localEnabled: config.platforms.localEnabled))
+                                          localEnabled: config.platforms.localEnabled, agentBackend: config.agent.backend))
         self.socketOverride = socketOverride
         self.stateDirectoryOverride = stateDirectoryOverride
         self.logger = logger
@@ -103,16 +104,24 @@ actor Daemon: GatewayControlHost {
             store = nil
             status.storeProblem = problem.description
         }
-        dispatcher = Dispatcher(config: config, agent: Self.makeAgent(config), store: store)
+        let agent = Self.makeAgent(config, store: store, eventLoops: eventLoops, logger: logger)
+        dispatcher = Dispatcher(config: config, agent: agent, store: store)
         gate = InboundGate(dispatcher)
         platforms = PlatformSet(adapters: adapters, settings: config.platforms.network, inbound: gate, eventLoops: eventLoops, logger: logger)
+        published.withLock { $0.agent = agent }
     }
 
-
-    static func makeAgent(_ config: GatewayConfig) -> any AgentBackend {
+    /// The backend `agent` asks for. The OpenAI one keeps its history in the store (none when
+    /// the store could not be opened: turns then go without earlier context).
+    static func makeAgent(_ config: GatewayConfig, store: StateStore?, eventLoops: any EventLoopGroup,
+                          logger: Logger) -> any AgentBackend {
         switch config.agent.backend {
-        case .echo, .openai:
+        case .echo:
             return EchoAgent()
+        case .openai:
+            guard let settings = config.agent.openai else { return EchoAgent() }
+            return OpenAIAgent(settings: settings, history: store, eventLoopGroup: eventLoops, logger: logger,
+                               environment: ProcessEnvironment.all())
         case .command:
             return CommandAgent(
                 argv: config.agent.command, runner: ProcessRunner(maxConcurrent: 64),
@@ -130,6 +139,10 @@ actor Daemon: GatewayControlHost {
     nonisolated var storeProblem: String? { status.storeProblem }
 
     nonisolated var configState: AppliedConfig? { published.withLock { $0.applied } }
+
+    nonisolated var agentState: (backend: String, endpoints: [AgentEndpointStatus])? {
+        published.withLock { state in state.agent.map { (state.agentBackend.rawValue, $0.endpointStatus()) } }
+    }
 
     nonisolated func platformHealth() async -> [(name: String, health: PlatformHealth)] {
         var health: [(name: String, health: PlatformHealth)] = []
@@ -328,6 +341,9 @@ struct DaemonService: Service {
 struct PublishedState: Sendable {
     var applied: AppliedConfig
     var localEnabled: Bool
+    /// The backend turns start on now (set once the daemon is built, swapped by a reload).
+    var agent: (any AgentBackend)?
+    var agentBackend: AgentConfig.Backend
 }
 
 /// Why the control socket cannot be served.

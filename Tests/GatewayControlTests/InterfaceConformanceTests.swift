@@ -204,9 +204,12 @@ struct InterfaceConformanceTests {
         var status = Wire.Status(state: "draining", reason: "admin", pid: 1, version: "v", uptimeUsec: 2, turnsInFlight: 3, execRunning: 4,
                                  sessions: 5, platforms: ["local"], platformHealth: [health], storeProblem: "full")
         status.configRevision = "0123456789ab"; status.configLoadedUsec = 1; status.restartNeeded = ["state_dir"]
+        let endpoint = Wire.AgentEndpoint(baseURL: "http://x/v1", model: "m", breaker: "open", consecutiveFailures: 5,
+                                          lastError: "e", lastErrorUsec: 1)
+        status.agentBackend = "openai"; status.agentEndpoints = [endpoint]
         let change = Wire.ConfigChange(section: "quick_commands", summary: "added up", applies: Wire.ConfigChange.Applies.live)
         let problem = Wire.ConfigProblem(severity: "warning", path: "access.admins", line: 3, message: "m")
-        let session = Wire.Session(key: "k", turnRunning: true, queued: 1, turns: 2)
+        let session = Wire.Session(key: "k", turnRunning: true, queued: 1, turns: 2, tokensIn: 3, tokensOut: 4)
         let command = Wire.QuickCommand(name: "n", type: "exec", command: "c", target: "t", args: "pass", timeoutUsec: 1, description: "d")
         var event = Wire.Event.quickCommandFinished(name: "n", session: "s", exitStatus: 0, signal: 9, timedOut: false, durationUsec: 1)
         event.state = "running"; event.reason = "stop"; event.route = "exec"; event.turnsInFlight = 1; event.execRunning = 0
@@ -217,7 +220,7 @@ struct InterfaceConformanceTests {
         }
         var problems = Self.mismatches(status, type("Status"), "Status", idl) + Self.mismatches(health, type("PlatformHealth"), "PlatformHealth", idl)
             + Self.mismatches(session, type("Session"), "Session", idl) + Self.mismatches(command, type("QuickCommand"), "QuickCommand", idl)
-            + Self.mismatches(event, type("Event"), "Event", idl)
+            + Self.mismatches(event, type("Event"), "Event", idl) + Self.mismatches(endpoint, type("AgentEndpoint"), "AgentEndpoint", idl)
             + Self.mismatches(change, type("ConfigChange"), "ConfigChange", idl) + Self.mismatches(problem, type("ConfigProblem"), "ConfigProblem", idl)
 
         func method<M: WireMethod>(_ method: M.Type, _ parameters: M.Parameters, _ result: M.Result) {
@@ -260,7 +263,8 @@ struct InterfaceConformanceTests {
         let idl = try VarlinkIDL(String(contentsOfFile: Self.interfaceFile, encoding: .utf8))
         #expect(idl.name == Wire.interface)
         #expect(Set(idl.methods.keys) == Set(Wire.Method.allCases.map(\.rawValue)))
-        #expect(Set(idl.types.keys) == ["Status", "PlatformHealth", "Session", "QuickCommand", "Event", "ConfigChange", "ConfigProblem"])
+        #expect(Set(idl.types.keys) == ["Status", "PlatformHealth", "Session", "QuickCommand", "Event", "ConfigChange", "ConfigProblem",
+                                        "AgentEndpoint"])
         let reply: JSONValue = ["kind": "reply", "platform": "local", "chat": "ops", "text": "hi"]
         #expect(idl.problems(reply, as: .named("Event"), at: "event").isEmpty)
         let old = try VarlinkIDL("interface x.Y\ntype Event (kind: string, state: ?string)\nmethod M() -> (event: ?Event)")

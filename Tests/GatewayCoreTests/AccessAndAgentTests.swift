@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import ProcessRunner
+import Synchronization
 import Testing
 
 @Suite("Access", .timeLimit(.minutes(1)))
@@ -63,6 +64,23 @@ struct AgentTests {
             #"got {"chat":"c9","platform":"local","session":"local:dm:c9","text":"hello there","user":"alice"}"#,
             "second",
         ])
+    }
+
+    @Test("command backend: each line reaches the chat as soon as it is written, before the command exits")
+    func commandBackendStreams() async throws {
+        let gate = NSTemporaryDirectory() + "gatewayd-agent-gate-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(gate) }
+        // The command waits for a file that the test creates only once the first line arrived.
+        let agent = CommandAgent(
+            argv: ["/bin/sh", "-c", "echo first; i=0; while [ ! -e '\(gate)' ] && [ $i -lt 2000 ]; do sleep 0.01; i=$((i+1)); done; [ -e '\(gate)' ] && echo second"],
+            runner: ProcessRunner(maxConcurrent: 4), environment: ProcessRunner.minimalEnvironment,
+            timeout: .seconds(30))
+        let replies = Mutex<[String]>([])
+        _ = try await agent.run(AgentTurn(session: "s", platform: "local", chat: "c", user: "u", text: "x")) { text in
+            let first = replies.withLock { $0.append(text); return $0.count == 1 }
+            if first { FileManager.default.createFile(atPath: gate, contents: nil) }
+        }
+        #expect(replies.withLock { $0 } == ["first", "second"])
     }
 
     @Test("a reload's new agent serves the turns that start after it; a turn already running finishes on the old one")

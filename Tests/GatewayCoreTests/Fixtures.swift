@@ -129,7 +129,7 @@ final class GateAgent: AgentBackend, @unchecked Sendable {
     var startedTurns: [AgentTurn] { state.withLock { $0.started } }
     var cancelledTexts: [String] { state.withLock { $0.cancelled } }
 
-    func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws {
+    func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws -> AgentUsage {
         let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
             state.started.append(turn)
             let count = state.started.count
@@ -156,6 +156,7 @@ final class GateAgent: AgentBackend, @unchecked Sendable {
             throw CancellationError()
         }
         await reply("answer: \(turn.text)")
+        return .none
     }
 
     /// Lets the turn whose text is `text` finish.

@@ -13,6 +13,12 @@ package enum ConfigLimits {
     package static let webhookConnections: ClosedRange<Int> = 1...65_536
     /// `sessions.max`: sessions kept in memory (idle ones past it are evicted).
     package static let sessionsMax: ClosedRange<Int> = 1...10_000_000
+    /// `agent.openai.history_turns`: earlier pairs sent with a turn.
+    package static let historyTurns: ClosedRange<Int> = 0...1_000
+    /// `agent.openai.max_tokens`.
+    package static let maxTokens: ClosedRange<Int> = 1...1_000_000
+    /// `agent.openai.retries`: attempts after the first, per endpoint.
+    package static let retries: ClosedRange<Int> = 0...10
 
     /// "between 1ms and 30d", for error messages.
     package static func describe(_ range: ClosedRange<Duration>) -> String {

@@ -167,26 +167,6 @@ package enum ConfigLoader {
         }
     }
 
-    private static func readAgent(_ node: YAMLNode, into agent: inout AgentConfig, _ reader: inout ConfigReader) {
-        for (key, value) in reader.entries(node, "agent", allowed: ["backend", "command", "turn_timeout"]) {
-            let path = "agent.\(key)"
-            switch key {
-            case "backend":
-                guard let backend = reader.choice(value, path, AgentConfig.Backend.self) else { continue }
-                if backend == .openai {
-                    reader.error(path, value.line, "openai is not available in this build; use echo or command")
-                } else {
-                    agent.backend = backend
-                }
-            case "command": agent.command = reader.strings(value, path) ?? []
-            default: if let duration = reader.duration(value, path) { agent.turnTimeout = duration }
-            }
-        }
-        if agent.backend == .command && agent.command.isEmpty {
-            reader.error("agent.command", node.line, "backend 'command' needs a command (an argv list)")
-        }
-    }
-
     private static func readExec(_ node: YAMLNode, into exec: inout ExecConfig, _ reader: inout ConfigReader) {
         for (key, value) in reader.entries(node, "exec", allowed: ["max_concurrent", "default_timeout", "max_output"]) {
             let path = "exec.\(key)"

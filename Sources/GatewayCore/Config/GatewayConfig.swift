@@ -45,6 +45,9 @@ package struct AgentConfig: Sendable, Equatable {
     /// argv for the `command` backend.
     package var command: [String] = []
     package var turnTimeout: Duration = .seconds(600)
+    /// `agent.openai`, read whatever the backend (so a file that switches backends is checked
+    /// whole); used when `backend` is `openai`, which requires it.
+    package var openai: OpenAISettings?
 }
 
 /// How many conversations stay in memory (`sessions:`). An evicted session's durable state (its

@@ -14,7 +14,7 @@ extension Dispatcher {
         // The store lists them most recently active first (at most `sessions.max`, plus those
         // with messages to replay): restored oldest first, so the idle list's order is theirs.
         for record in recovery.sessions.reversed() {
-            sessions.restore(record.key, turnCount: record.turnCount, now: now)
+            sessions.restore(record.key, turnCount: record.turnCount, usage: record.usage, now: now)
         }
         for stored in recovery.replay {
             let key = stored.session

@@ -9,16 +9,16 @@ extension Dispatcher {
         if routingOrder[key] != nil { sessions.hold(key) }
         if let store {
             store.lookUpSession(key) { [weak self] record in
-                guard let self, let record, record.turnCount > 0 else { return }
-                Task { await self.adoptStoredTurns(key, generation: generation, turnCount: record.turnCount) }
+                guard let self, let record, record.turnCount > 0 || record.usage != .none else { return }
+                Task { await self.adoptStoredTurns(key, generation: generation, record) }
             }
         }
         syncSessionCounters()
         scheduleSessionSweep()
     }
 
-    private func adoptStoredTurns(_ key: String, generation: UInt64, turnCount: Int) {
-        sessions.adoptStoredTurns(key, generation: generation, turnCount: turnCount)
+    private func adoptStoredTurns(_ key: String, generation: UInt64, _ record: SessionRecord) {
+        sessions.adoptStoredTurns(key, generation: generation, turnCount: record.turnCount, usage: record.usage)
     }
 
     /// Copies the table's counts into `counters`, telling subscribers when they changed.

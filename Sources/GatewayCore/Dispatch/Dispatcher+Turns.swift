@@ -29,7 +29,10 @@ extension Dispatcher {
         let message = item.message
         let turn = AgentTurn(session: key, platform: message.platform, chat: message.chat, user: message.user, text: message.text)
         let agent = self.agent, replies = item.replies
-        let task = Task { await Self.performTurn(agent, turn, replies) }
+        let task = Task {
+            let usage = await Self.performTurn(agent, turn, replies)
+            if usage != .none { await self.addUsage(key, usage) }
+        }
         let deadline = clock.now() + config.agent.turnTimeout
         // Back in memory if it was evicted before its queued message's turn could start.
         if !sessions.contains(key) { touchSession(key) }
@@ -56,9 +59,9 @@ extension Dispatcher {
 
     /// One agent turn. Cancellation (an interrupt, `/stop`, the drain or turn timeout) ends it
     /// quietly: whoever cancelled says why.
-    private static func performTurn(_ agent: any AgentBackend, _ turn: AgentTurn, _ replies: any ReplySink) async {
+    private static func performTurn(_ agent: any AgentBackend, _ turn: AgentTurn, _ replies: any ReplySink) async -> AgentUsage {
         do {
-            try await agent.run(turn) { await replies.send($0) }
+            return try await agent.run(turn) { await replies.send($0) }
         } catch is CancellationError {
         } catch {
             if !Task.isCancelled {
@@ -66,6 +69,11 @@ extension Dispatcher {
                 await replies.send(GatewayText.agentFailed(reason))
             }
         }
+        return .none
+    }
+
+    private func addUsage(_ key: String, _ usage: AgentUsage) {
+        sessions.addUsage(key, usage)
     }
 
     /// Makes sure the monitor wakes by `deadline`.

@@ -58,7 +58,8 @@ package actor Dispatcher {
 
     package func sessionSnapshots() -> [SessionSnapshot] {
         sessions.all.map {
-            SessionSnapshot(key: $0.key, turnRunning: $0.turn != nil, queued: $0.pending.count, turnCount: $0.turnCount)
+            SessionSnapshot(key: $0.key, turnRunning: $0.turn != nil, queued: $0.pending.count, turnCount: $0.turnCount,
+                            usage: $0.usage)
         }
     }
 

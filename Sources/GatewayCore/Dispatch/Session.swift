@@ -50,6 +50,8 @@ struct Session {
     /// Turns run, counting those of earlier incarnations once the store has answered (see
     /// `SessionTable.adoptStoredTurns`).
     var turnCount = 0
+    /// Tokens its turns used (summed in the store too, so it outlives eviction and restarts).
+    var usage = AgentUsage.none
     let createdAt: Duration
     var lastActive: Duration
     /// Messages of this session between their arrival and their routing (their store write under
@@ -88,6 +90,7 @@ package struct SessionSnapshot: Sendable, Equatable {
     package var turnRunning: Bool
     package var queued: Int
     package var turnCount: Int
+    package var usage: AgentUsage = .none
 }
 
 /// The gateway as `GetStatus` and `/status` show it.

@@ -88,20 +88,28 @@ struct SessionTable {
 
     /// Adds a session recovered from the store (or replayed messages' session); the table's
     /// bound does not apply (recovery already keeps to it, most recent first).
-    mutating func restore(_ key: String, turnCount: Int, now: Duration) {
+    mutating func restore(_ key: String, turnCount: Int, usage: AgentUsage = .none, now: Duration) {
         guard slotByKey[key] == nil else { return }
         var session = Session(key: key, createdAt: now, generation: nextGeneration)
         nextGeneration += 1
         session.turnCount = turnCount
+        session.usage = usage
         insert(session, now: now)
     }
 
     /// Adds the turns an earlier incarnation ran (as the store counts them) to the session, if
     /// it is still the incarnation that asked. The store answers in order, before any turn of
     /// this incarnation is written, so the sum is the durable count.
-    mutating func adoptStoredTurns(_ key: String, generation: UInt64, turnCount: Int) {
+    mutating func adoptStoredTurns(_ key: String, generation: UInt64, turnCount: Int, usage: AgentUsage = .none) {
         guard let slot = slotByKey[key], storage[slot].generation == generation else { return }
         storage[slot].turnCount += turnCount
+        storage[slot].usage = storage[slot].usage + usage
+    }
+
+    /// Tokens a turn of the session used (a session runs its turns while in memory).
+    mutating func addUsage(_ key: String, _ usage: AgentUsage) {
+        guard let slot = slotByKey[key] else { return }
+        storage[slot].usage = storage[slot].usage + usage
     }
 
     /// New limits (a reload): a lower `max` evicts at once, least recently active first.

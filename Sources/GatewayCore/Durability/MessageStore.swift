@@ -100,10 +100,13 @@ package enum AbandonReason: Sendable, Equatable {
 package struct SessionRecord: Sendable, Equatable {
     package var key: String
     package var turnCount: Int
+    /// Tokens the session's turns used, summed.
+    package var usage: AgentUsage
 
-    package init(key: String, turnCount: Int) {
+    package init(key: String, turnCount: Int, usage: AgentUsage = .none) {
         self.key = key
         self.turnCount = turnCount
+        self.usage = usage
     }
 }
 

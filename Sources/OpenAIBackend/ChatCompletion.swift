@@ -1,0 +1,104 @@
+import GatewayCore
+import JSON
+
+/// The wire format of `POST /chat/completions` (OpenAI's, which vLLM, llama.cpp, Ollama and
+/// OpenRouter speak): the request body and the streamed chunks.
+enum ChatCompletion {
+    /// The SSE data that ends a stream.
+    static let done = "[DONE]"
+
+    /// The request body: system prompt, then the earlier pairs, then this turn's text.
+    static func requestBody(model: String, settings: OpenAISettings, earlier: [HistoryTurn], text: String) -> [UInt8] {
+        var messages: [JSONValue] = []
+        if let prompt = settings.systemPrompt, !prompt.isEmpty {
+            messages.append(["role": "system", "content": .string(prompt)])
+        }
+        for turn in earlier {
+            messages.append(["role": "user", "content": .string(turn.user)])
+            if let answer = historyAnswer(turn) { messages.append(["role": "assistant", "content": .string(answer)]) }
+        }
+        messages.append(["role": "user", "content": .string(text)])
+        var body: [String: JSONValue] = [
+            "model": .string(model),
+            "messages": .array(messages),
+            "stream": true,
+            "stream_options": ["include_usage": true],
+        ]
+        if let maxTokens = settings.maxTokens { body["max_tokens"] = .int(Int64(maxTokens)) }
+        if let temperature = settings.temperature { body["temperature"] = .double(temperature) }
+        return JSONValue.object(body).serialized()
+    }
+
+    /// What the model is told it answered: the answer, marked when it was cut short (so it does
+    /// not take a fragment for its own complete reply); nothing when there was no answer.
+    static func historyAnswer(_ turn: HistoryTurn) -> String? {
+        switch turn.outcome {
+        case .complete: return turn.answer
+        case .interrupted, .open, .failed:
+            return turn.answer.isEmpty ? nil : turn.answer + " " + interruptedMark
+        }
+    }
+
+    static let interruptedMark = "[interrupted]"
+
+    /// One streamed chunk, as far as the gateway cares.
+    struct Chunk: Equatable {
+        var content: String = ""
+        /// `stop`, `length`, ... on the choice's last chunk.
+        var finishReason: String?
+        var usage: AgentUsage?
+        /// `{"error": {...}}` sent inside the stream (vLLM and llama.cpp do this mid-stream).
+        var error: String?
+    }
+
+    struct MalformedChunk: Error, Equatable {
+        let reason: String
+    }
+
+    static func parseChunk(_ data: String) throws(MalformedChunk) -> Chunk {
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(data.utf8)
+        } catch {
+            throw MalformedChunk(reason: "an event that is not JSON (\(error))")
+        }
+        guard let object = value.object else { throw MalformedChunk(reason: "an event that is not a JSON object") }
+        var chunk = Chunk()
+        if let error = object["error"] {
+            chunk.error = error.object?["message"]?.string ?? error.string ?? "an error without a message"
+            return chunk
+        }
+        if let choices = object["choices"]?.array, let first = choices.first?.object {
+            if let content = first["delta"]?.object?["content"]?.string { chunk.content = content }
+            chunk.finishReason = first["finish_reason"]?.string
+        } else if object["choices"] != nil, object["choices"]?.array == nil {
+            throw MalformedChunk(reason: "choices is not a list")
+        }
+        if let usage = object["usage"]?.object {
+            chunk.usage = AgentUsage(tokensIn: clamp(usage["prompt_tokens"]?.int), tokensOut: clamp(usage["completion_tokens"]?.int))
+        }
+        return chunk
+    }
+
+    /// A server's count, kept within what the gateway can add up (never negative, never a trap).
+    private static func clamp(_ value: Int64?) -> Int {
+        guard let value, value > 0 else { return 0 }
+        return Int(min(value, 1 << 40))
+    }
+
+    /// The message of an error body (`{"error": {"message": ...}}`), cut to a line fit for a
+    /// chat and a log; nil when the body says nothing usable.
+    static func errorMessage(_ body: [UInt8]) -> String? {
+        guard let value = try? JSONValue.parse(body) else { return nil }
+        let message = value.object?["error"]?.object?["message"]?.string ?? value.object?["error"]?.string
+            ?? value.object?["message"]?.string
+        return message.map(oneLine)
+    }
+
+    /// Single line, at most 300 characters: server text goes into logs and chat replies.
+    static func oneLine(_ text: String) -> String {
+        var line = String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? " " : Character($0) })
+        if line.count > 300 { line = String(line.prefix(300)) + "…" }
+        return line
+    }
+}

@@ -1,0 +1,237 @@
+import AsyncHTTPClient
+import GatewayCore
+import Logging
+import NIOCore
+import Synchronization
+
+/// `agent.backend: openai`: each turn is one streamed chat completion, sent with the session's
+/// history, on the first endpoint that answers.
+///
+/// Failures are bounded and told: an attempt that fails before any part reached the chat is
+/// retried on the same endpoint (`retries`, with backoff; a 429 waits its `Retry-After`), then
+/// the fallbacks are tried in order; every endpoint has a circuit breaker, so once one has failed
+/// five times in a row turns skip it (and, when all are open, are answered at once) until a trial
+/// request after the cooldown succeeds. Once a part has reached the chat, a failure ends the turn
+/// (a retry would repeat what the chat already has). An interrupt cancels the turn's task, which
+/// closes the connection: the server stops generating and no more parts are sent.
+package final class OpenAIAgent: AgentBackend {
+    /// How long establishing a connection may take (at most `request_timeout`).
+    static let connectTimeout: TimeAmount = .seconds(10)
+    /// What is read of an error response's body for its message.
+    static let maxErrorBody = 64 << 10
+
+    /// Timing of retries and breakers; tests shorten them.
+    package struct Tuning: Sendable {
+        package var backoffBase: Duration = .milliseconds(500)
+        package var backoffMax: Duration = .seconds(8)
+        package var breakerThreshold = CircuitBreaker.defaultThreshold
+        package var breakerCooldown = CircuitBreaker.defaultCooldown
+        package init() {}
+    }
+
+    let settings: OpenAISettings
+    let endpoints: [OpenAIEndpoint]
+    let history: (any ConversationHistory)?
+    let logger: Logger
+    let tuning: Tuning
+    private let lifetime = Mutex(Lifetime())
+
+    private struct Lifetime {
+        var running = 0
+        var retired = false
+        var shutDown = false
+    }
+
+    /// `environment` is the process's (`https_proxy`, `http_proxy`, `no_proxy`).
+    package init(settings: OpenAISettings, history: (any ConversationHistory)?, eventLoopGroup: any EventLoopGroup,
+                 logger: Logger, environment: [String: String], tuning: Tuning = Tuning()) {
+        self.settings = settings
+        self.history = history
+        self.logger = logger
+        self.tuning = tuning
+        let proxies = ProxyEnvironment(environment: environment)
+        endpoints = settings.endpoints.map {
+            OpenAIEndpoint($0, requestTimeout: settings.requestTimeout, proxy: proxies.proxy(for: $0.baseURL),
+                           breaker: CircuitBreaker(threshold: tuning.breakerThreshold, cooldown: tuning.breakerCooldown),
+                           eventLoopGroup: eventLoopGroup)
+        }
+    }
+
+    package func endpointStatus() -> [AgentEndpointStatus] { endpoints.map(\.status) }
+
+    package func retire() {
+        let shutDown = lifetime.withLock { state -> Bool in
+            state.retired = true
+            return takeShutdown(&state)
+        }
+        if shutDown { shutDownClients() }
+    }
+
+    package func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws -> AgentUsage {
+        let entered = lifetime.withLock { state -> Bool in
+            if state.shutDown { return false }
+            state.running += 1
+            return true
+        }
+        guard entered else { throw AgentError("the agent backend was just replaced; send the message again") }
+        defer {
+            let shutDown = lifetime.withLock { state -> Bool in
+                state.running -= 1
+                return takeShutdown(&state)
+            }
+            if shutDown { shutDownClients() }
+        }
+        let start = await beginHistory(turn)
+        let output = TurnOutput(reply: reply, history: history, turn: start?.turn)
+        do {
+            let usage = try await attempt(turn.text, earlier: start?.earlier ?? [], output)
+            await output.finish()
+            output.record(turn.session, .complete, usage)
+            return usage
+        } catch let failure as OpenAIFailure {
+            // What was already sent stays the chat's; the partial line too, so it ends readably.
+            await output.finish()
+            output.record(turn.session, .failed, .none)
+            throw AgentError(output.sentAnything ? "the answer was cut off: \(failure.message)" : failure.message)
+        } catch {
+            output.record(turn.session, .interrupted, .none)
+            throw error
+        }
+    }
+
+    /// Tries the endpoints in order (each with its retries); returns the tokens used.
+    private func attempt(_ text: String, earlier: [HistoryTurn], _ output: TurnOutput) async throws -> AgentUsage {
+        // The last failure of each endpoint, in order.
+        var failures: [OpenAIFailure] = []
+        for endpoint in endpoints {
+            var retries = 0
+            while true {
+                let admission = endpoint.admit()
+                if case .refused(let retryIn) = admission {
+                    failures.append(OpenAIFailure(kind: .unavailable, message: unavailable(endpoint, retryIn: retryIn)))
+                    break
+                }
+                let body = ChatCompletion.requestBody(model: endpoint.settings.model, settings: settings, earlier: earlier, text: text)
+                do {
+                    let usage = try await endpoint.stream(body: body) { await output.add($0) }
+                    endpoint.succeeded()
+                    return usage
+                } catch let failure as OpenAIFailure {
+                    endpoint.failed(failure)
+                    log(failure, endpoint, attempt: retries + 1)
+                    if output.sentAnything { throw failure }
+                    // Nothing reached the chat: the next attempt starts the answer afresh.
+                    output.discardUnsent()
+                    guard failure.retryable, retries < settings.retries else {
+                        failures.append(failure)
+                        break
+                    }
+                    retries += 1
+                    try await Task.sleep(for: failure.retryAfter ?? backoff(retries))
+                } catch {
+                    endpoint.abandoned(admission)
+                    throw error
+                }
+            }
+        }
+        throw summary(failures)
+    }
+
+    /// Exponential from `backoffBase`, capped, with up to 25% jitter so that sessions that
+    /// failed together do not retry together.
+    private func backoff(_ retry: Int) -> Duration {
+        let exponential = tuning.backoffBase * (1 << min(retry - 1, 16))
+        let capped = min(exponential, tuning.backoffMax)
+        return capped + capped * Double.random(in: 0..<0.25)
+    }
+
+    /// One reason for the chat: the breakers' when nothing was tried, else the first real
+    /// failure (the primary's, usually), saying when the fallbacks failed as well.
+    private func summary(_ failures: [OpenAIFailure]) -> OpenAIFailure {
+        let tried = failures.filter { $0.kind != .unavailable }
+        guard let first = tried.first else {
+            return failures.first ?? OpenAIFailure(kind: .unavailable, message: "the agent backend has no endpoint")
+        }
+        guard failures.count > 1 else { return first }
+        return OpenAIFailure(kind: first.kind, message: first.message + " (the fallbacks failed too)")
+    }
+
+    private func unavailable(_ endpoint: OpenAIEndpoint, retryIn: Duration) -> String {
+        let status = endpoint.status
+        let last = status.lastError.map { "; last: \($0)" } ?? ""
+        return "the agent backend at \(status.baseURL) is unavailable after \(status.consecutiveFailures) failures in a row"
+            + " (trying again in \(DurationValue.wholeSeconds(retryIn) + 1)s)\(last)"
+    }
+
+    private func log(_ failure: OpenAIFailure, _ endpoint: OpenAIEndpoint, attempt: Int) {
+        logger.error("agent backend attempt failed: \(failure.message)", metadata: [
+            "event": "agent_error", "kind": "\(failure.kind.rawValue)", "endpoint": "\(endpoint.settings.baseURL)",
+            "model": "\(endpoint.settings.model)", "attempt": "\(attempt)",
+        ])
+    }
+
+    private func beginHistory(_ turn: AgentTurn) async -> HistoryStart? {
+        guard let history else { return nil }
+        do {
+            return try await history.beginTurn(session: turn.session, userText: turn.text, earlierPairs: settings.historyTurns)
+        } catch {
+            logger.warning("turn runs without history: \(error)", metadata: ["event": "agent_history_failed"])
+            return nil
+        }
+    }
+
+    private func takeShutdown(_ state: inout Lifetime) -> Bool {
+        guard state.retired, state.running == 0, !state.shutDown else { return false }
+        state.shutDown = true
+        return true
+    }
+
+    private func shutDownClients() {
+        for endpoint in endpoints { _ = endpoint.client.shutdown() }
+    }
+}
+
+/// What one turn sent so far: the parts the chat has, the answer as the model wrote it (kept in
+/// the history as each part goes out).
+final class TurnOutput {
+    private let reply: @Sendable (String) async -> Void
+    private let history: (any ConversationHistory)?
+    private let turn: Int64?
+    private var lines = ReplyLines()
+    private(set) var answer = ""
+    private(set) var sentAnything = false
+    private var recorded = false
+
+    init(reply: @escaping @Sendable (String) async -> Void, history: (any ConversationHistory)?, turn: Int64?) {
+        self.reply = reply
+        self.history = history
+        self.turn = turn
+    }
+
+    func add(_ content: String) async {
+        answer += content
+        for part in lines.add(content) { await send(part) }
+    }
+
+    /// Forgets text that never made a part (an attempt that failed before its first line).
+    func discardUnsent() {
+        lines = ReplyLines()
+        answer = ""
+    }
+
+    func finish() async {
+        if let tail = lines.finish() { await send(tail) }
+    }
+
+    private func send(_ part: String) async {
+        sentAnything = true
+        await reply(part)
+        if let turn { history?.recordProgress(turn: turn, answer: answer) }
+    }
+
+    func record(_ session: String, _ outcome: HistoryTurn.Outcome, _ usage: AgentUsage) {
+        guard !recorded, let turn else { return }
+        recorded = true
+        history?.finishTurn(turn: turn, session: session, answer: answer, outcome: outcome, usage: usage)
+    }
+}

@@ -1,0 +1,222 @@
+import AsyncHTTPClient
+import GatewayCore
+import JSON
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One server and model, with its own HTTP client (its proxy may differ from the others') and
+/// circuit breaker. Shared by every turn that runs on the backend.
+final class OpenAIEndpoint: Sendable {
+    let settings: OpenAISettings.Endpoint
+    let chatURL: String
+    let client: HTTPClient
+    /// `request_timeout`, for the message of a stall.
+    let readTimeout: Duration
+    private let state: Mutex<State>
+
+    struct State {
+        var breaker: CircuitBreaker
+        var lastError: String?
+        var lastErrorUsec: Int64?
+    }
+
+    init(_ settings: OpenAISettings.Endpoint, requestTimeout: Duration, proxy: ProxyEnvironment.Proxy?,
+         breaker: CircuitBreaker, eventLoopGroup: any EventLoopGroup) {
+        self.settings = settings
+        self.chatURL = settings.baseURL + "/chat/completions"
+        self.state = Mutex(State(breaker: breaker))
+        self.readTimeout = requestTimeout
+        var configuration = HTTPClient.Configuration()
+        let idle = TimeAmount.nanoseconds(Int64(clamping: requestTimeout.components.seconds) * 1_000_000_000
+                                          + requestTimeout.components.attoseconds / 1_000_000_000)
+        // "No byte for request_timeout": the read timeout is idle time between reads, from the
+        // request's end to the head and between every two pieces of the body.
+        configuration.timeout = .init(connect: min(idle, OpenAIAgent.connectTimeout), read: idle)
+        // A refused connection fails the attempt at once: the agent's own retries (with backoff,
+        // then the fallbacks) decide what comes next, not a silent wait up to the connect timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.redirectConfiguration = .disallow
+        configuration.decompression = .disabled
+        if let proxy {
+            configuration.proxy = .server(host: proxy.host, port: proxy.port,
+                                          authorization: proxy.credentials.map { HTTPClient.Authorization.basic(credentials: $0) })
+        }
+        self.client = HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
+    }
+
+    // MARK: Breaker
+
+    func admit() -> CircuitBreaker.Admission {
+        state.withLock { $0.breaker.admit(now: .now) }
+    }
+
+    func succeeded() {
+        state.withLock { $0.breaker.succeeded() }
+    }
+
+    func failed(_ failure: OpenAIFailure) {
+        let now = WallClock.microseconds()
+        state.withLock {
+            $0.breaker.failed(now: .now)
+            $0.lastError = failure.message
+            $0.lastErrorUsec = now
+        }
+    }
+
+    func abandoned(_ admission: CircuitBreaker.Admission) {
+        state.withLock { $0.breaker.abandoned(admission) }
+    }
+
+    var status: AgentEndpointStatus {
+        state.withLock {
+            AgentEndpointStatus(baseURL: settings.baseURL, model: settings.model, breaker: $0.breaker.status(now: .now),
+                                consecutiveFailures: $0.breaker.consecutiveFailures, lastError: $0.lastError,
+                                lastErrorUsec: $0.lastErrorUsec)
+        }
+    }
+
+    // MARK: One attempt
+
+    /// Sends the request and hands each piece of content to `onContent` as it arrives. Throws
+    /// `OpenAIFailure`, or `CancellationError` when the turn was interrupted (the connection is
+    /// closed then: no more tokens are generated for nobody).
+    func stream(body: [UInt8], onContent: (String) async -> Void) async throws -> AgentUsage {
+        var request = HTTPClientRequest(url: chatURL)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "text/event-stream")
+        if let key = settings.apiKey { request.headers.add(name: "Authorization", value: "Bearer " + key.text) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response: HTTPClientResponse
+        do {
+            // The turn's own timeout bounds it; this only keeps AHC's deadline out of the way.
+            response = try await client.execute(request, deadline: .now() + .hours(24 * 30))
+        } catch {
+            throw classify(error)
+        }
+        guard response.status == .ok else { throw await failure(for: response) }
+        let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""
+        if contentType.hasPrefix("application/json") { return try await wholeAnswer(response, onContent: onContent) }
+
+        var parser = ServerSentEventParser()
+        var usage: AgentUsage?
+        var finished = false
+        do {
+            reading: for try await buffer in response.body {
+                let events: [ServerSentEvent]
+                do {
+                    events = try parser.feed(buffer.readableBytesView)
+                } catch {
+                    throw OpenAIFailure(kind: .malformed, message: "the agent backend sent an event over \(error.limit) bytes")
+                }
+                for event in events {
+                    if event.data == ChatCompletion.done {
+                        finished = true
+                        break reading
+                    }
+                    let chunk: ChatCompletion.Chunk
+                    do {
+                        chunk = try ChatCompletion.parseChunk(event.data)
+                    } catch {
+                        throw OpenAIFailure(kind: .malformed, message: "the agent backend sent a malformed stream: \(error.reason)")
+                    }
+                    if let message = chunk.error {
+                        throw OpenAIFailure(kind: .server, message: "the agent backend failed mid-answer: \(ChatCompletion.oneLine(message))")
+                    }
+                    if !chunk.content.isEmpty { await onContent(chunk.content) }
+                    if let reported = chunk.usage { usage = reported }
+                    // The last choice chunk: a stream that ends after it without `[DONE]` still ended well.
+                    if chunk.finishReason != nil { finished = true }
+                }
+            }
+        } catch let failure as OpenAIFailure {
+            throw failure
+        } catch {
+            throw classify(error)
+        }
+        if Task.isCancelled { throw CancellationError() }
+        guard finished else {
+            throw OpenAIFailure(kind: .malformed, message: "the agent backend's stream ended before the answer was complete")
+        }
+        return usage ?? .none
+    }
+
+    /// A server that ignored `stream: true` and sent one JSON completion: still an answer.
+    private func wholeAnswer(_ response: HTTPClientResponse, onContent: (String) async -> Void) async throws -> AgentUsage {
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: OpenAIAgent.maxErrorBody * 64)
+        } catch {
+            throw classify(error)
+        }
+        guard let value = try? JSONValue.parse(body.readableBytesView), let object = value.object,
+              let content = object["choices"]?.array?.first?.object?["message"]?.object?["content"]?.string else {
+            throw OpenAIFailure(kind: .malformed, message: "the agent backend answered JSON without a message")
+        }
+        await onContent(content)
+        let usage = object["usage"]?.object
+        return AgentUsage(tokensIn: Int(clamping: max(0, usage?["prompt_tokens"]?.int ?? 0)),
+                          tokensOut: Int(clamping: max(0, usage?["completion_tokens"]?.int ?? 0)))
+    }
+
+    private func failure(for response: HTTPClientResponse) async -> OpenAIFailure {
+        let status = Int(response.status.code)
+        var bodyBytes: [UInt8] = []
+        if let body = try? await response.body.collect(upTo: OpenAIAgent.maxErrorBody) {
+            bodyBytes = Array(body.readableBytesView)
+        }
+        let detail = ChatCompletion.errorMessage(bodyBytes).map { ": \($0)" } ?? ""
+        switch status {
+        case 401, 403:
+            return OpenAIFailure(kind: .auth, message: "the agent backend refused the API key (HTTP \(status)\(detail))")
+        case 429:
+            let wait = response.headers.first(name: "retry-after").flatMap(Self.retryAfter)
+            return OpenAIFailure(kind: .rateLimited, message: "the agent backend is rate limiting (HTTP 429\(detail))",
+                                 retryAfter: wait.map { min($0, OpenAIFailure.maxRetryAfter) })
+        case 500...599:
+            return OpenAIFailure(kind: .server, message: "the agent backend failed (HTTP \(status)\(detail))")
+        default:
+            return OpenAIFailure(kind: .rejected, message: "the agent backend rejected the request (HTTP \(status)\(detail))")
+        }
+    }
+
+    /// `Retry-After` in seconds (an HTTP date is not worth a date parser here: the cap applies).
+    static func retryAfter(_ text: String) -> Duration? {
+        guard let seconds = Double(text.trimmed(of: " ")), seconds.isFinite, seconds >= 0 else {
+            return text.isEmpty ? nil : OpenAIFailure.maxRetryAfter
+        }
+        return .milliseconds(Int64(min(seconds, 86_400) * 1000))
+    }
+
+    /// "connection refused", "connection reset by peer": the system's words, not NIO's dump.
+    static func reason(_ error: any Error) -> String {
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
+        if let connect = error as? NIOConnectionError, let first = connect.connectionErrors.first {
+            return reason(first.error)
+        }
+        return ChatCompletion.oneLine(String(describing: error))
+    }
+
+    private func classify(_ error: any Error) -> any Error {
+        if error is CancellationError || Task.isCancelled { return CancellationError() }
+        if let failure = error as? OpenAIFailure { return failure }
+        if let client = error as? HTTPClientError {
+            switch client {
+            case .readTimeout:
+                return OpenAIFailure(kind: .stalled, message: "the agent backend at \(settings.baseURL) sent nothing for \(DurationValue.describe(readTimeout))")
+            case .connectTimeout:
+                return OpenAIFailure(kind: .connection, message: "cannot connect to the agent backend at \(settings.baseURL) (timed out)")
+            case .cancelled:
+                return CancellationError()
+            default:
+                break
+            }
+        }
+        return OpenAIFailure(kind: .connection, message: "cannot talk to the agent backend at \(settings.baseURL): \(Self.reason(error))")
+    }
+}

@@ -1,0 +1,40 @@
+/// Why one attempt at an endpoint failed, with what the chat and the journal are told.
+/// `retryable` failures are tried again on the same endpoint (with backoff) before the next one.
+struct OpenAIFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    enum Kind: String, Sendable, Equatable {
+        /// 401/403: the key is wrong; no retry on this endpoint (it would not get better).
+        case auth
+        /// 429: waits `Retry-After` (capped) before the next attempt.
+        case rateLimited = "rate_limited"
+        /// 5xx.
+        case server
+        /// Any other 4xx (an unknown model, a prompt too long): the request itself is wrong here.
+        case rejected
+        /// Refused, reset, unreachable, TLS: nothing or not all of the answer arrived.
+        case connection
+        /// No byte for `request_timeout`.
+        case stalled
+        /// Not SSE, not JSON, an error event inside the stream, or a stream that ends without `[DONE]`.
+        case malformed
+        /// Every endpoint's breaker is open: not even tried.
+        case unavailable
+    }
+
+    let kind: Kind
+    /// For the chat and the journal: single line, no secrets.
+    let message: String
+    /// 429's `Retry-After`, already capped.
+    var retryAfter: Duration?
+
+    var retryable: Bool {
+        switch kind {
+        case .rateLimited, .server, .connection, .stalled, .malformed: true
+        case .auth, .rejected, .unavailable: false
+        }
+    }
+
+    var description: String { message }
+
+    /// Longest honoured `Retry-After`: a longer one moves on to the next endpoint instead.
+    static let maxRetryAfter: Duration = .seconds(30)
+}

@@ -1,0 +1,351 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An OpenAI-compatible chat completions server on loopback that does what a real one will not
+/// do on demand: refuse the key, rate limit, fail, stall mid-stream, reset, send malformed
+/// events, answer slowly. It speaks the real wire format (HTTP/1.1 with keep-alive, chunked
+/// `text/event-stream`, `data:` events, `[DONE]`), one thread per connection, blocking sockets.
+///
+/// Each request takes the next scripted `Reply` (or `defaultReply` when none is left) and is
+/// recorded; a client closing its connection is recorded too, so a test can see that an
+/// interrupt really cut the request.
+public final class FakeOpenAIServer: @unchecked Sendable {
+    public enum Reply: Sendable {
+        /// A complete streamed answer: one chunk per delta, `gap` between them, then the
+        /// finish chunk, usage and `[DONE]`. `crlf` ends lines with CRLF; `comments` adds
+        /// `: keep-alive` lines between events.
+        case stream([String], usage: (Int, Int)? = (7, 3), gap: Duration = .zero, crlf: Bool = false, comments: Bool = false)
+        /// A plain response (401, 429 with Retry-After, 500 ...) with a JSON error body.
+        case status(Int, headers: [(String, String)] = [], message: String = "fake failure")
+        /// Streams these deltas, then sends nothing more and waits until the client closes.
+        case hold([String])
+        /// Streams these deltas, then resets the connection (RST).
+        case reset([String])
+        /// Sends these bytes as the body of a `text/event-stream` response, then ends it.
+        case rawEvents(String)
+        /// A complete answer as one JSON completion (a server that ignores `stream: true`).
+        case whole(String)
+        /// Streams `before`, waits until the test opens `gate`, then streams `after` and ends:
+        /// proof that what came before reached the chat while the answer was still being made.
+        case gated(before: [String], gate: Gate, after: [String])
+        /// Waits this long before the response head, then plays the reply.
+        indirect case delayed(Duration, Reply)
+    }
+
+    /// Opened once by the test; a `gated` reply waits for it (at most 30 s).
+    public final class Gate: Sendable {
+        private let semaphore = DispatchSemaphore(value: 0)
+        public init() {}
+        public func open() { semaphore.signal() }
+        func wait() { _ = semaphore.wait(timeout: .now() + 30) }
+    }
+
+    public struct Request: Sendable {
+        public var path: String
+        public var headers: [String: String]
+        public var body: [UInt8]
+        public var bodyText: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    public let port: Int
+    public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+
+    private let listener: Int32
+    private let state = Mutex(State())
+
+    private struct State {
+        var script: [Reply] = []
+        var defaultReply: Reply = .stream(["Hello", " there.\n", "Second line."])
+        var requests: [Request] = []
+        var clientCloses = 0
+        var closeWaiters: [(Int, CheckedContinuation<Bool, Never>)] = []
+        var requestWaiters: [(Int, CheckedContinuation<Void, Never>)] = []
+        var stopped = false
+        var connections: Set<Int32> = []
+    }
+
+    public init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard withIPv4Address(port: 0, { bind(fd, $0, $1) }) == 0, listen(fd, 128) == 0 else {
+            close(fd)
+            throw IRCTestError("fake OpenAI server: cannot listen: \(String(cString: strerror(errno)))")
+        }
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        listener = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread { [self] in acceptLoop() }
+    }
+
+    /// Stops accepting and closes every connection.
+    public func stop() {
+        let open = state.withLock { state -> Set<Int32> in
+            state.stopped = true
+            return state.connections
+        }
+        shutdown(listener, Int32(SHUT_RDWR))
+        for fd in open { shutdown(fd, Int32(SHUT_RDWR)) }
+    }
+
+    deinit { close(listener) }
+
+    /// Replies for the next requests, in order.
+    public func script(_ replies: Reply...) {
+        state.withLock { $0.script += replies }
+    }
+
+    public func setDefault(_ reply: Reply) {
+        state.withLock { $0.defaultReply = reply }
+    }
+
+    public var requests: [Request] { state.withLock { $0.requests } }
+
+    /// Connections the client closed while the server was still sending or holding them.
+    public var clientCloses: Int { state.withLock { $0.clientCloses } }
+
+    /// True once `count` client closes were seen, false after `timeout`.
+    public func waitForClientCloses(_ count: Int, timeout: Duration = .seconds(30)) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let ready = state.withLock { state -> Bool in
+                if state.clientCloses >= count { return true }
+                state.closeWaiters.append((count, continuation))
+                return false
+            }
+            if ready { continuation.resume(returning: true) }
+            else {
+                Task {
+                    try? await Task.sleep(for: timeout)
+                    let waiter = self.state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                        guard let index = state.closeWaiters.firstIndex(where: { $0.0 == count }) else { return nil }
+                        return state.closeWaiters.remove(at: index).1
+                    }
+                    waiter?.resume(returning: false)
+                }
+            }
+        }
+    }
+
+    /// Returns once `count` requests arrived (bounded by the caller's own timeout).
+    public func waitForRequests(_ count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { state -> Bool in
+                if state.requests.count >= count { return true }
+                state.requestWaiters.append((count, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    // MARK: Serving
+
+    private func acceptLoop() {
+        while true {
+            let fd = accept(listener, nil, nil)
+            if fd < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            let accepted = state.withLock { state -> Bool in
+                if state.stopped { return false }
+                state.connections.insert(fd)
+                return true
+            }
+            guard accepted else { close(fd); return }
+            Thread.detachNewThread { [self] in
+                serve(fd)
+                state.withLock { _ = $0.connections.remove(fd) }
+                close(fd)
+            }
+        }
+    }
+
+    private func serve(_ fd: Int32) {
+        var buffer: [UInt8] = []
+        while let request = readRequest(fd, &buffer) {
+            let (reply, waiters) = state.withLock { state -> (Reply, [CheckedContinuation<Void, Never>]) in
+                state.requests.append(request)
+                let count = state.requests.count
+                let ready = state.requestWaiters.filter { $0.0 <= count }.map(\.1)
+                state.requestWaiters.removeAll { $0.0 <= count }
+                let reply = state.script.isEmpty ? state.defaultReply : state.script.removeFirst()
+                return (reply, ready)
+            }
+            for waiter in waiters { waiter.resume() }
+            guard play(reply, fd) else { return }
+        }
+    }
+
+    /// Plays one reply; false when the connection is over.
+    private func play(_ reply: Reply, _ fd: Int32) -> Bool {
+        switch reply {
+        case .delayed(let delay, let next):
+            Thread.sleep(forTimeInterval: Self.seconds(delay))
+            return play(next, fd)
+        case .status(let code, let headers, let message):
+            let body = Array("{\"error\":{\"message\":\"\(message)\",\"type\":\"fake\"}}".utf8)
+            var head = "HTTP/1.1 \(code) Fake\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+            for (name, value) in headers { head += "\(name): \(value)\r\n" }
+            return write(fd, Array((head + "\r\n").utf8) + body)
+        case .stream(let deltas, let usage, let gap, let crlf, let comments):
+            guard write(fd, Array(Self.streamHead.utf8)) else { return false }
+            let end = crlf ? "\r\n" : "\n"
+            for delta in deltas {
+                if comments, !chunk(fd, ": keep-alive" + end + end) { return false }
+                guard chunk(fd, "data: " + Self.deltaJSON(delta) + end + end) else { return false }
+                if gap > .zero { Thread.sleep(forTimeInterval: Self.seconds(gap)) }
+            }
+            guard chunk(fd, "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}" + end + end) else { return false }
+            if let usage {
+                let json = "{\"choices\":[],\"usage\":{\"prompt_tokens\":\(usage.0),\"completion_tokens\":\(usage.1),\"total_tokens\":\(usage.0 + usage.1)}}"
+                guard chunk(fd, "data: " + json + end + end) else { return false }
+            }
+            return chunk(fd, "data: [DONE]" + end + end) && write(fd, Array("0\r\n\r\n".utf8))
+        case .whole(let content):
+            let body = Array(("{\"id\":\"fake\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"\(content)\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1}}").utf8)
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
+            return write(fd, Array(head.utf8) + body)
+        case .gated(let before, let gate, let after):
+            guard write(fd, Array(Self.streamHead.utf8)) else { return false }
+            for delta in before where !chunk(fd, "data: " + Self.deltaJSON(delta) + "\n\n") { return false }
+            gate.wait()
+            for delta in after where !chunk(fd, "data: " + Self.deltaJSON(delta) + "\n\n") { return false }
+            return chunk(fd, "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":21,\"completion_tokens\":9}}\n\n")
+                && chunk(fd, "data: [DONE]\n\n") && write(fd, Array("0\r\n\r\n".utf8))
+        case .rawEvents(let text):
+            return write(fd, Array(Self.streamHead.utf8)) && chunk(fd, text) && write(fd, Array("0\r\n\r\n".utf8))
+        case .hold(let deltas):
+            guard write(fd, Array(Self.streamHead.utf8)) else { return false }
+            for delta in deltas where !chunk(fd, "data: " + Self.deltaJSON(delta) + "\n\n") { return false }
+            waitForClose(fd)
+            return false
+        case .reset(let deltas):
+            guard write(fd, Array(Self.streamHead.utf8)) else { return false }
+            for delta in deltas where !chunk(fd, "data: " + Self.deltaJSON(delta) + "\n\n") { return false }
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            return false
+        }
+    }
+
+    private static let streamHead =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    private static func deltaJSON(_ text: String) -> String {
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case "\n": escaped += "\\n"
+            case "\r": escaped += "\\r"
+            case "\t": escaped += "\\t"
+            default:
+                if scalar.value < 0x20 { escaped += String(format: "\\u%04x", scalar.value) } else { escaped.unicodeScalars.append(scalar) }
+            }
+        }
+        return "{\"id\":\"fake\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\(escaped)\"},\"finish_reason\":null}]}"
+    }
+
+    private static func seconds(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// Blocks until the peer closes (read returns 0 or fails), then records it.
+    private func waitForClose(_ fd: Int32) {
+        var byte: UInt8 = 0
+        while true {
+            let n = read(fd, &byte, 1)
+            if n > 0 { continue }
+            if n < 0 && errno == EINTR { continue }
+            break
+        }
+        let stopped = state.withLock { $0.stopped }
+        if !stopped { recordClientClose() }
+    }
+
+    private func recordClientClose() {
+        let ready = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+            state.clientCloses += 1
+            let count = state.clientCloses
+            let ready = state.closeWaiters.filter { $0.0 <= count }.map(\.1)
+            state.closeWaiters.removeAll { $0.0 <= count }
+            return ready
+        }
+        for waiter in ready { waiter.resume(returning: true) }
+    }
+
+    private func chunk(_ fd: Int32, _ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return write(fd, Array((String(bytes.count, radix: 16) + "\r\n").utf8) + bytes + [13, 10])
+    }
+
+    private func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                // The client went away while we were sending: that is a close too.
+                recordClientClose()
+                return false
+            }
+            offset += n
+        }
+        return true
+    }
+
+    /// One request (head and Content-Length body); nil when the connection ended.
+    private func readRequest(_ fd: Int32, _ buffer: inout [UInt8]) -> Request? {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        var headEnd: Int?
+        while true {
+            if let end = Self.find(separator, in: buffer) { headEnd = end; break }
+            guard fill(fd, &buffer) else { return nil }
+        }
+        guard let headEnd else { return nil }
+        let head = String(decoding: buffer[..<headEnd], as: UTF8.self)
+        var lines = head.components(separatedBy: "\r\n")
+        let requestLine = lines.removeFirst().split(separator: " ")
+        var headers: [String: String] = [:]
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        let length = Int(headers["content-length"] ?? "0") ?? 0
+        let bodyStart = headEnd + 4
+        while buffer.count < bodyStart + length {
+            guard fill(fd, &buffer) else { return nil }
+        }
+        let body = Array(buffer[bodyStart..<(bodyStart + length)])
+        buffer.removeFirst(bodyStart + length)
+        return Request(path: requestLine.count > 1 ? String(requestLine[1]) : "", headers: headers, body: body)
+    }
+
+    private func fill(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            buffer += chunk[..<n]
+            return true
+        }
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        for index in 0...(haystack.count - needle.count) where haystack[index] == needle[0] {
+            if Array(haystack[index..<(index + needle.count)]) == needle { return index }
+        }
+        return nil
+    }
+}
