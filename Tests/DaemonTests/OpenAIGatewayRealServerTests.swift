@@ -9,7 +9,6 @@ import Glibc
 /// `LlamaServer`), a recording proxy between them (`RecordingProxy`: bytes unchanged, requests
 /// logged) so that the test sees what the gateway sent.
 @Suite("The openai backend against llama.cpp's real server", .timeLimit(.minutes(5)), .serialized, .ownThread,
-       .disabled("needs the openai backend (issue 17)"),
        .enabled(if: LlamaServer.isAvailable, Comment(rawValue: LlamaServer.unavailableReason ?? "")))
 struct OpenAIGatewayRealServerTests {
     /// gatewayd's files in a directory of the test's.
