@@ -210,7 +210,7 @@ let package = Package(
         // server (the tests' LlamaServer, IRCServer and HTTP client, hence GatewayTestSupport).
         .executableTarget(
             name: "LlamaBench",
-            dependencies: ["GatewayTestSupport"],
+            dependencies: ["GatewayTestSupport", "GatewayCore"],
             path: "Benchmarks/LlamaBench"
         ),
         // `swift build -c release && .build/release/gatewayd-bench`: the whole daemon.

@@ -9,6 +9,7 @@
 // turn `/new` clears the channel's history, so both sides send the same prompt. Medians over N
 // turns (default 10) and their ratio. Last line: one JSON document.
 import Foundation
+import GatewayCore
 import GatewayTestSupport
 #if canImport(Glibc)
 import Glibc
@@ -92,7 +93,9 @@ func direct() throws -> (delta: Double, line: Double) {
             else { continue }
             if delta == nil { delta = milliseconds(at - start) }
             content += piece
-            if line == nil, content.trimmingCharacters(in: .newlines).contains("\n") { line = milliseconds(at - start) }
+            // The first line is finished at the first newline after some text.
+            if line == nil, let newline = content.firstIndex(of: "\n"),
+               !content[..<newline].trimmingCharacters(in: .whitespaces).isEmpty { line = milliseconds(at - start) }
         }
     }
     // An answer of one line: its end is the first part's end.
@@ -114,8 +117,10 @@ func waitIdle() {
 /// Through gatewayd: milliseconds from the question on IRC to the answer's first line there.
 func throughGateway() -> Double {
     waitIdle()
+    // /new's answer comes after every line of the previous answer (one channel, in order): past
+    // it, the next line is the new answer's first.
     alice.send("PRIVMSG #bench :/new")
-    guard alice.waitFor(timeout: .seconds(30), { $0.hasPrefix(":gatewayd!") && $0.contains(" PRIVMSG #bench :") }) != nil else {
+    guard alice.waitFor(timeout: .seconds(30), { $0.hasPrefix(":gatewayd!") && $0.contains(GatewayText.sessionReset) }) != nil else {
         fail("no answer to /new")
     }
     let start = ContinuousClock.now
@@ -138,7 +143,7 @@ for _ in 0..<turns {
 }
 waitIdle()
 let ratio = median(gateway) / max(median(directLine), 0.001)
-print("Time to first part, llama.cpp (SmolLM2-135M, 2 threads), \(turns) turns, medians:")
+print("Time to first part, llama.cpp (SmolLM2-135M, 1 thread), \(turns) turns, medians:")
 print(String(format: "  direct client: first delta %.1f ms, first line %.1f ms", median(directDelta), median(directLine)))
 print(String(format: "  through gatewayd (IRC): first line %.1f ms; ratio to direct %.2f", median(gateway), ratio))
 print(String(format: #"{"direct_first_delta_ms":%.1f,"direct_first_line_ms":%.1f,"gatewayd_first_part_ms":%.1f,"ratio":%.3f}"#,
