@@ -2,7 +2,7 @@
 // client of the same real server: llama.cpp's (llama-cpp-python, SmolLM2-135M-Instruct, see
 // Tests/GatewayTestSupport/LlamaServer.swift; .ci/install-deps installs both). Release build:
 //   swift build -c release && .build/release/gatewayd-llama-bench [--turns N]
-// Each turn, alternately: the direct client POSTs the same messages the gateway sends (system
+// Each turn, in alternating order: the direct client POSTs the same messages the gateway sends (system
 // prompt, then the question; temperature 0) and reads the stream until the first finished line
 // of content, the unit the gateway sends as its first part; then a person on IRC (ngircd on
 // loopback) asks gatewayd the same question and waits for its first PRIVMSG. Before each gateway
@@ -137,11 +137,13 @@ func throughGateway() -> Double {
 _ = try direct()
 _ = throughGateway()
 var directDelta: [Double] = [], directLine: [Double] = [], gateway: [Double] = []
-for _ in 0..<turns {
+// The order alternates, so neither side always runs right after the other's request.
+for turn in 0..<turns {
+    if turn % 2 == 1 { gateway.append(throughGateway()) }
     let (delta, line) = try direct()
     directDelta.append(delta)
     directLine.append(line)
-    gateway.append(throughGateway())
+    if turn % 2 == 0 { gateway.append(throughGateway()) }
 }
 waitIdle()
 let ratio = median(gateway) / max(median(directLine), 0.001)
