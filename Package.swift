@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "gatewayd-store-bench", targets: ["StateStoreBench"]),
         .executable(name: "gatewayd-webhook-bench", targets: ["WebhookBench"]),
         .executable(name: "gatewayd-irc-bench", targets: ["IRCBench"]),
+        .executable(name: "gatewayd-llama-bench", targets: ["LlamaBench"]),
         .executable(name: "gatewayd-test-helper", targets: ["GatewayTestHelper"]),
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "ProcessRunner", targets: ["ProcessRunner"]),
@@ -203,6 +204,14 @@ let package = Package(
             name: "IRCBench",
             dependencies: ["Platforms", "GatewayCore", "CIRCLoad", "CGatewayShims", "CGatewayTestShims"],
             path: "Benchmarks/IRCBench"
+        ),
+        // `swift build -c release && .build/release/gatewayd-llama-bench`: time to the first part
+        // through gatewayd's openai backend against a direct client of the same real llama.cpp
+        // server (the tests' LlamaServer, IRCServer and HTTP client, hence GatewayTestSupport).
+        .executableTarget(
+            name: "LlamaBench",
+            dependencies: ["GatewayTestSupport", "GatewayCore"],
+            path: "Benchmarks/LlamaBench"
         ),
         // `swift build -c release && .build/release/gatewayd-bench`: the whole daemon.
         .executableTarget(
