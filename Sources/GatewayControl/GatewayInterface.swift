@@ -24,12 +24,17 @@ package protocol GatewayControlHost: Sendable {
     /// Why the durable queue is not in use (it could not be opened, or failed since), for
     /// `Status.store_problem`: an operator must learn that acknowledged messages are not safe.
     var storeProblem: String? { get async }
+    /// What a metrics scrape reads of the daemon beside the dispatcher (`GetMetrics`).
+    func metricsScrape() async -> MetricsScrape
 }
 
 extension GatewayControlHost {
     package func platformHealth() async -> [(name: String, health: PlatformHealth)] { [] }
     package var storeProblem: String? { get async { nil } }
     package var configState: AppliedConfig? { get async { nil } }
+    package func metricsScrape() async -> MetricsScrape {
+        MetricsScrape(platforms: await platformHealth(), configRevision: await configState?.revision)
+    }
 }
 
 /// `io.gatewayd.Gateway` over a `Dispatcher`. Reading methods are open to any peer that can
@@ -107,6 +112,7 @@ package struct GatewayInterface: VarlinkInterface {
             await serve(Wire.RunQuickCommand.self, call, replies) { try await runQuickCommand($0, peer: peer, replies: $1) }
         case .sendMessage: await answer(Wire.SendMessage.self, call, replies) { try await sendMessage($0, peer: peer) }
         case .subscribe: await serve(Wire.Subscribe.self, call, replies) { _, replies in await subscribe(more: more, replies: replies) }
+        case .getMetrics: await answer(Wire.GetMetrics.self, call, replies) { _ in await getMetrics() }
         }
     }
 

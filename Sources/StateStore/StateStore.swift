@@ -22,6 +22,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
     private let pending = Mutex<[Operation]>([])
     /// Failures of calls nobody awaits (`markDone`, ...), for the log.
     private let onProblem: @Sendable (StoreError) -> Void
+    /// Each transaction's time goes to `gatewayd_store_commit_duration_seconds`.
+    private let metrics: GatewayMetrics?
 
     enum Operation {
         case append(InboundMessage, session: String, at: Int64, CheckedContinuation<Result<Int64, StoreError>, Never>)
@@ -34,8 +36,9 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case recover(RecoveryPolicy, CheckedContinuation<Result<StoreRecovery, StoreError>, Never>)
     }
 
-    init(path: String, connection: SQLiteConnection, onProblem: @escaping @Sendable (StoreError) -> Void) {
+    init(path: String, connection: SQLiteConnection, metrics: GatewayMetrics? = nil, onProblem: @escaping @Sendable (StoreError) -> Void) {
         self.path = path
+        self.metrics = metrics
         self.connection = connection
         self.onProblem = onProblem
     }
@@ -106,6 +109,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
     /// own so one bad write does not fail the others, and each caller gets its own answer.
     private func apply(_ batch: [Operation]) {
         var results: [Any] = []
+        let started = ContinuousClock.now
+        defer { metrics?.storeCommitted(after: .now - started) }
         do throws(SQLiteError) {
             try connection.execute("BEGIN IMMEDIATE")
             do throws(SQLiteError) {

@@ -25,7 +25,7 @@ struct GatewayCtl: ParsableCommand {
         version: GatewayProduct.version,
         subcommands: [
             Status.self, Health.self, Drain.self, Resume.self, Reload.self, Restart.self, Sessions.self, Quick.self,
-            Send.self, Events.self, Logs.self,
+            Send.self, Events.self, Logs.self, Metrics.self,
         ]
     )
 

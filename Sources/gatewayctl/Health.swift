@@ -47,16 +47,6 @@ struct Health: ParsableCommand {
         if !problems.isEmpty { throw ExitCode(ExitStatus.failed) }
     }
 
-    /// Why the gateway is not ready; empty when it is.
-    static func readinessProblems(_ status: Wire.Status) -> [String] {
-        var problems: [String] = []
-        if status.state != "running" {
-            problems.append("the gateway is \(status.state)" + (status.reason.map { " (\($0))" } ?? ""))
-        }
-        for platform in status.platformHealth ?? [] where platform.health != "up" {
-            problems.append("platform \(platform.name) is \(platform.health): \(platform.detail)")
-        }
-        if let store = status.storeProblem { problems.append("the durable queue is not in use: \(store)") }
-        return problems
-    }
+    /// Why the gateway is not ready; empty when it is (`Wire.Status.readinessProblems`).
+    static func readinessProblems(_ status: Wire.Status) -> [String] { status.readinessProblems }
 }

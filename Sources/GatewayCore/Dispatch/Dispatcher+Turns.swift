@@ -30,7 +30,8 @@ extension Dispatcher {
         let turn = AgentTurn(session: key, platform: message.platform, chat: message.chat, user: message.user, text: message.text)
         let agent = self.agent, replies = item.replies
         let task = Task { await Self.performTurn(agent, turn, replies) }
-        let deadline = clock.now() + config.agent.turnTimeout
+        let started = clock.now()
+        let deadline = started + config.agent.turnTimeout
         // Back in memory if it was evicted before its queued message's turn could start.
         if !sessions.contains(key) { touchSession(key) }
         sessions.startTurn(key, RunningTurn(id: id, task: task, message: message, replies: replies,
@@ -39,7 +40,16 @@ extension Dispatcher {
         counters.turnsInFlight += 1
         publish(.countersChanged(counters))
         scheduleTurnMonitor(for: deadline)
-        await task.value
+        let failed = await task.value
+        if let metrics {
+            let running = sessions.turn(key)
+            let outcome: GatewayMetrics.TurnOutcome =
+                running?.interruptedByDrain == true ? .drained
+                : running?.timedOut == true ? .timedOut
+                : task.isCancelled ? .interrupted
+                : failed ? .failed : .completed
+            metrics.turnFinished(outcome, after: clock.now() - started)
+        }
         // Its replies are handed over (the sink's sends were awaited): done, unless a drain cut it
         // short, and then it is retried after the restart.
         if sessions.turn(key)?.interruptedByDrain == true {
@@ -55,8 +65,8 @@ extension Dispatcher {
     }
 
     /// One agent turn. Cancellation (an interrupt, `/stop`, the drain or turn timeout) ends it
-    /// quietly: whoever cancelled says why.
-    private static func performTurn(_ agent: any AgentBackend, _ turn: AgentTurn, _ replies: any ReplySink) async {
+    /// quietly: whoever cancelled says why. True when the backend failed (for `gatewayd_turns`).
+    private static func performTurn(_ agent: any AgentBackend, _ turn: AgentTurn, _ replies: any ReplySink) async -> Bool {
         do {
             try await agent.run(turn) { await replies.send($0) }
         } catch is CancellationError {
@@ -64,8 +74,10 @@ extension Dispatcher {
             if !Task.isCancelled {
                 let reason = (error as? AgentError)?.message ?? "\(error)"
                 await replies.send(GatewayText.agentFailed(reason))
+                return true
             }
         }
+        return false
     }
 
     /// Makes sure the monitor wakes by `deadline`.
