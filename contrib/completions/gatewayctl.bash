@@ -173,13 +173,13 @@ _gatewayctl() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    status|health|drain|resume|reload|restart|sessions|quick|send|events|logs|help)
+    status|health|drain|resume|reload|restart|sessions|quick|send|events|logs|metrics|help)
         # Offer subcommand argument completions
         "_gatewayctl_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'status health drain resume reload restart sessions quick send events logs help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'status health drain resume reload restart sessions quick send events logs metrics help' -- "${cur}"))
         ;;
     esac
 }
@@ -438,6 +438,24 @@ _gatewayctl_logs() {
     '--unit')
         return
         ;;
+    '--socket')
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    esac
+}
+
+_gatewayctl_metrics() {
+    repeating_flags=()
+    non_repeating_flags=(--json --openmetrics --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--socket --timeout)
+    __gatewayctl_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
     '--socket')
         return
         ;;

@@ -55,7 +55,7 @@ package final class HistogramCell: @unchecked Sendable {
 
 /// Cells by label values, made on first use. The lookup takes a lock; hot paths keep the cell
 /// they got (`Dispatcher.metricCells`), so an increment there is the atomic add alone. At most
-/// `limit` label sets: past it, new values share the `overflow` one (a backend naming its errors
+/// `limit` label sets, `overflow` among them: past it, new values share the `overflow` one (a backend naming its errors
 /// by message must not grow the registry without end).
 package final class LabeledCells<Cell: AnyObject & Sendable>: Sendable {
     private let cells = Mutex<(order: [[String]], byLabels: [[String]: Cell])>(([], [:]))
@@ -72,7 +72,8 @@ package final class LabeledCells<Cell: AnyObject & Sendable>: Sendable {
     package func cell(_ labels: [String]) -> Cell {
         cells.withLock { cells in
             if let cell = cells.byLabels[labels] { return cell }
-            let key = cells.order.count >= limit ? (overflow ?? labels) : labels
+            let full = cells.order.count >= limit - (overflow == nil || cells.byLabels[overflow!] != nil ? 0 : 1)
+            let key = full ? (overflow ?? labels) : labels
             if let cell = cells.byLabels[key] { return cell }
             let cell = make()
             cells.order.append(key)
