@@ -186,6 +186,20 @@ struct MetricsTests {
         #expect(m.first { $0.name == MetricNames.messages.name }?.samples.isEmpty == true)
     }
 
+    @Test("metrics.listen: host:port (IPv6 in brackets), anything else refused with its path; a change waits for a restart")
+    func listenConfig() throws {
+        #expect(try config("metrics: {listen: \"127.0.0.1:9464\"}").metrics.listen == ListenAddress(host: "127.0.0.1", port: 9464))
+        #expect(try config("metrics: {listen: \"[::1]:9464\"}").metrics.listen?.description == "[::1]:9464")
+        #expect(try config("").metrics.listen == nil)
+        for bad in ["9464", "127.0.0.1", "127.0.0.1:99999", ":9464"] {
+            let problems = ConfigLoader.parse("metrics: {listen: \"\(bad)\"}").errors
+            #expect(problems.map(\.path) == ["metrics.listen"], "\(bad)")
+        }
+        #expect(ConfigLoader.parse("metrics: {port: 1}").errors.map(\.path) == ["metrics.port"])
+        let change = ConfigChange.changes(from: try config(""), to: try config("metrics: {listen: \"127.0.0.1:9464\"}"))
+        #expect(change == [ConfigChange(section: "metrics.listen", summary: "off → 127.0.0.1:9464", applies: .restart)])
+    }
+
     @Test("the README's metrics table lists every metric exported, with its HELP text")
     func readmeListsEveryMetric() throws {
         let readme = try String(contentsOfFile: TestPaths.packageRoot + "/README.md", encoding: .utf8)

@@ -4,6 +4,10 @@ import ProcessRunner
 /// The registry's cells the dispatcher has looked up, by platform and by quick command (see
 /// `Dispatcher.metricCells`).
 struct MetricCellCache {
+    /// The last platform counted and its cells: messages come in runs from one platform, and a
+    /// short string's comparison costs less than hashing it for the dictionary.
+    var lastPlatform = ""
+    var lastPlatformCells: GatewayMetrics.RouteCells?
     var platforms: [String: GatewayMetrics.RouteCells] = [:]
     var quickCommands: [String: GatewayMetrics.ExecCells] = [:]
 }
@@ -13,12 +17,15 @@ extension Dispatcher {
     /// already was, as an alias or `/queue`), and published for the journal and `Subscribe`.
     func dispatched(_ message: InboundMessage, _ route: GatewayEvent.Route, counted: Bool = false) {
         if !counted, let metrics {
-            let cells = metricCells.platforms[message.platform] ?? {
-                let cells = metrics.messageCells(platform: message.platform)
+            if let cells = metricCells.lastPlatformCells, metricCells.lastPlatform == message.platform {
+                cells.count(GatewayMetrics.MessageRoute(route))
+            } else {
+                let cells = metricCells.platforms[message.platform] ?? metrics.messageCells(platform: message.platform)
                 metricCells.platforms[message.platform] = cells
-                return cells
-            }()
-            cells.count(GatewayMetrics.MessageRoute(route))
+                metricCells.lastPlatform = message.platform
+                metricCells.lastPlatformCells = cells
+                cells.count(GatewayMetrics.MessageRoute(route))
+            }
         }
         publish(.messageDispatched(session: message.sessionKey, route: route))
     }

@@ -41,23 +41,24 @@ extension Dispatcher {
         publish(.countersChanged(counters))
         scheduleTurnMonitor(for: deadline)
         let failed = await task.value
+        let finished = clock.now()
+        let running = sessions.turn(key)
         if let metrics {
-            let running = sessions.turn(key)
             let outcome: GatewayMetrics.TurnOutcome =
                 running?.interruptedByDrain == true ? .drained
                 : running?.timedOut == true ? .timedOut
                 : task.isCancelled ? .interrupted
                 : failed ? .failed : .completed
-            metrics.turnFinished(outcome, after: clock.now() - started)
+            metrics.turnFinished(outcome, after: finished - started)
         }
         // Its replies are handed over (the sink's sends were awaited): done, unless a drain cut it
         // short, and then it is retried after the restart.
-        if sessions.turn(key)?.interruptedByDrain == true {
+        if running?.interruptedByDrain == true {
             store?.markInterrupted(item.storeIDs)
         } else {
             store?.markDone(item.storeIDs)
         }
-        sessions.finishTurn(key, id: id, now: clock.now())
+        sessions.finishTurn(key, id: id, now: finished)
         scheduleSessionSweep()
         counters.turnsInFlight -= 1
         publish(.countersChanged(counters))

@@ -30,7 +30,7 @@ extension GatewayMetrics {
         for (labels, cells) in messages.all {
             for route in MessageRoute.allCases {
                 routeSamples.append(Sample(suffix: total, labels: [("platform", labels[0]), ("route", route.label)],
-                                           value: Double(cells.routes[route.rawValue].value)))
+                                           value: Double(cells.routes.value(at: route.rawValue))))
             }
         }
         let execs = exec.all
@@ -38,11 +38,11 @@ extension GatewayMetrics {
         for (labels, cells) in execs {
             for outcome in ExecOutcome.allCases {
                 execSamples.append(Sample(suffix: total, labels: [("command", labels[0]), ("outcome", outcome.label)],
-                                          value: Double(cells.outcomes[outcome.rawValue].value)))
+                                          value: Double(cells.outcomes.value(at: outcome.rawValue))))
             }
         }
         let turnSamples = TurnOutcome.allCases.map {
-            Sample(suffix: total, labels: [("outcome", $0.label)], value: Double(turns[$0.rawValue].value))
+            Sample(suffix: total, labels: [("outcome", $0.label)], value: Double(turns.value(at: $0.rawValue)))
         }
         let tokenSamples = [Sample(suffix: total, labels: [("direction", "in")], value: Double(tokensIn.value)),
                             Sample(suffix: total, labels: [("direction", "out")], value: Double(tokensOut.value))]

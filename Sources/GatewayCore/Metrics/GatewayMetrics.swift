@@ -84,21 +84,22 @@ package final class GatewayMetrics: Sendable {
 
     /// One platform's message counters, one per route.
     package final class RouteCells: Sendable {
-        let routes = MessageRoute.allCases.map { _ in CounterCell() }
-        package func count(_ route: MessageRoute) { routes[route.rawValue].add() }
+        let routes = CounterRow(count: MessageRoute.allCases.count)
+        @inline(__always)
+        package func count(_ route: MessageRoute) { routes.add(at: route.rawValue) }
     }
 
     /// One quick command's run counters and duration histogram.
     package final class ExecCells: Sendable {
-        let outcomes = ExecOutcome.allCases.map { _ in CounterCell() }
+        let outcomes = CounterRow(count: ExecOutcome.allCases.count)
         let duration = HistogramCell(bounds: MetricNames.execBounds)
-        package func count(_ outcome: ExecOutcome) { outcomes[outcome.rawValue].add() }
+        package func count(_ outcome: ExecOutcome) { outcomes.add(at: outcome.rawValue) }
         package func observe(_ elapsed: Duration) { duration.observe(elapsed) }
     }
 
     let messages = LabeledCells(limit: 64, overflow: ["other"]) { RouteCells() }
     let exec = LabeledCells(limit: 1_024, overflow: ["other"]) { ExecCells() }
-    let turns = TurnOutcome.allCases.map { _ in CounterCell() }
+    let turns = CounterRow(count: TurnOutcome.allCases.count)
     let turnDuration = HistogramCell(bounds: MetricNames.turnBounds)
     let tokensIn = CounterCell(), tokensOut = CounterCell()
     let agentErrors = LabeledCells(limit: 32, overflow: ["other"]) { CounterCell() }
@@ -120,7 +121,7 @@ package final class GatewayMetrics: Sendable {
     package func execCells(command: String) -> ExecCells { exec.cell([command]) }
 
     package func turnFinished(_ outcome: TurnOutcome, after duration: Duration) {
-        turns[outcome.rawValue].add()
+        turns.add(at: outcome.rawValue)
         turnDuration.observe(duration)
     }
 

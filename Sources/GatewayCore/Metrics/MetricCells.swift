@@ -10,6 +10,32 @@ package final class CounterCell: Sendable {
     package var value: UInt64 { count.load(ordering: .relaxed) }
 }
 
+/// A row of counters in one allocation, one per case of a label (a message's route, a run's
+/// outcome): counting is one atomic add at an offset, with no counter object to retain.
+package final class CounterRow: @unchecked Sendable {
+    package let count: Int
+    private let counts: UnsafeMutablePointer<Atomic<UInt64>>
+
+    package init(count: Int) {
+        self.count = count
+        counts = .allocate(capacity: count)
+        for index in 0..<count { (counts + index).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        counts.deinitialize(count: count)
+        counts.deallocate()
+    }
+
+    @inline(__always)
+    package func add(at index: Int, _ amount: UInt64 = 1) {
+        precondition(index >= 0 && index < count)
+        counts[index].add(amount, ordering: .relaxed)
+    }
+
+    package func value(at index: Int) -> UInt64 { counts[index].load(ordering: .relaxed) }
+}
+
 /// A histogram with fixed bounds: one atomic per bucket and one for the sum (in microseconds,
 /// so no floating-point atomics), no lock. Rendered cumulative, as Prometheus wants.
 package final class HistogramCell: @unchecked Sendable {

@@ -24,7 +24,9 @@ extension Daemon {
         let dispatcher = self.dispatcher
         let listener = MetricsListener(address: address, endpoints: MetricsEndpoints(
             metrics: { await dispatcher.metricFamilies(await self.metricsScrape()) },
-            alive: { await Self.answers(dispatcher, within: MetricsListener.aliveWithin) },
+            alive: { [probe = LivenessProbe(dispatcher: dispatcher, timers: eventLoops.next())] in
+                await probe.answers(within: MetricsListener.aliveWithin)
+            },
             readinessProblems: { await self.readinessProblems() }), eventLoops: eventLoops)
         do {
             try await listener.start()
@@ -47,32 +49,4 @@ extension Daemon {
         guard let interface = controlInterface else { return ["the gateway is starting"] }
         return await interface.status().readinessProblems
     }
-
-    /// Whether the dispatcher answers a ping within `limit`. A wedged one is not waited for: the
-    /// ping's task is left behind (it ends if the dispatcher ever answers).
-    static func answers(_ dispatcher: Dispatcher, within limit: Duration) async -> Bool {
-        let answer = FirstAnswer()
-        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            answer.waiter.withLock { $0 = continuation }
-            Task { answer.give(await dispatcher.ping()) }
-            Task {
-                try? await Task.sleep(for: limit)
-                answer.give(false)
-            }
-        }
-    }
-}
-
-/// Hands the first of two answers to the one waiting; the other is dropped.
-private final class FirstAnswer: Sendable {
-    let waiter = Mutex<CheckedContinuation<Bool, Never>?>(nil)
-
-    func give(_ answer: Bool) {
-        let taken = waiter.withLock { waiter in
-            defer { waiter = nil }
-            return waiter
-        }
-        taken?.resume(returning: answer)
-    }
-
 }

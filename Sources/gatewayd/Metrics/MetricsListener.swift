@@ -50,7 +50,7 @@ final class MetricsListener: Sendable {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1024, maximum: 16 << 10))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let (admitted, _) = open.add(1, ordering: .relaxed)
+                    let admitted = open.add(1, ordering: .relaxed).newValue
                     channel.closeFuture.whenComplete { _ in self.open.subtract(1, ordering: .relaxed) }
                     guard admitted <= Self.maxConnections else {
                         channel.close(promise: nil)
