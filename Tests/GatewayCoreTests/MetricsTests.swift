@@ -75,6 +75,7 @@ struct MetricsTests {
         let started = await d.subscribe { if case .quickCommandStarted = $0 { true } else { false } }
         let slow = Task { await send(d, "/slow") }
         for await _ in started { break }
+        #expect(sample(await families(d), MetricNames.execRunning.name, nil) == 1)
         _ = await send(d, "/ok")
         _ = await slow.value
         let m = await families(d)
