@@ -33,6 +33,7 @@ struct MetricsTests {
           killed: {type: exec, command: "kill -KILL $$"}
           slow: {type: exec, command: "sleep 30", timeout: 1s}
           al: {type: alias, target: ok}
+          broken: {type: exec, command: ""}
         """
 
     func families(_ dispatcher: Dispatcher, _ scrape: MetricsScrape = MetricsScrape()) async -> [Wire.Metric] {
@@ -49,6 +50,7 @@ struct MetricsTests {
         _ = await send(d, "hello")
         _ = await send(d, "/queue later")
         _ = await send(d, "/nope")
+        _ = await send(d, "/broken")
         _ = await send(d, "hi", user: "mallory", platform: "irc")
         let m = await families(d)
         let name = MetricNames.messages.name
@@ -56,7 +58,7 @@ struct MetricsTests {
         #expect(sample(m, name, "_total", ["platform": "local", "route": "exec"]) == 1)
         #expect(sample(m, name, "_total", ["platform": "local", "route": "alias"]) == 1)
         #expect(sample(m, name, "_total", ["platform": "local", "route": "agent"]) == 1)
-        #expect(sample(m, name, "_total", ["platform": "local", "route": "dropped"]) == 1)
+        #expect(sample(m, name, "_total", ["platform": "local", "route": "dropped"]) == 2)  // /nope, /broken
         #expect(sample(m, name, "_total", ["platform": "local", "route": "refused"]) == 0)
         #expect(sample(m, name, "_total", ["platform": "irc", "route": "refused"]) == 1)
         #expect(sample(m, name, "_total", ["platform": "irc", "route": "agent"]) == 0)

@@ -16,18 +16,23 @@ extension Dispatcher {
     /// A message went `route`: counted once per message in `gatewayd_messages` (`counted`: it
     /// already was, as an alias or `/queue`), and published for the journal and `Subscribe`.
     func dispatched(_ message: InboundMessage, _ route: GatewayEvent.Route, counted: Bool = false) {
-        if !counted, let metrics {
-            if let cells = metricCells.lastPlatformCells, metricCells.lastPlatform == message.platform {
-                cells.count(GatewayMetrics.MessageRoute(route))
-            } else {
-                let cells = metricCells.platforms[message.platform] ?? metrics.messageCells(platform: message.platform)
-                metricCells.platforms[message.platform] = cells
-                metricCells.lastPlatform = message.platform
-                metricCells.lastPlatformCells = cells
-                cells.count(GatewayMetrics.MessageRoute(route))
-            }
-        }
+        if !counted { countMessage(message.platform, GatewayMetrics.MessageRoute(route)) }
         publish(.messageDispatched(session: message.sessionKey, route: route))
+    }
+
+    /// Counts a message in `gatewayd_messages` (and only there: a quick command whose entry is
+    /// invalid has no event of its own).
+    func countMessage(_ platform: String, _ route: GatewayMetrics.MessageRoute) {
+        guard let metrics else { return }
+        if let cells = metricCells.lastPlatformCells, metricCells.lastPlatform == platform {
+            cells.count(route)
+        } else {
+            let cells = metricCells.platforms[platform] ?? metrics.messageCells(platform: platform)
+            metricCells.platforms[platform] = cells
+            metricCells.lastPlatform = platform
+            metricCells.lastPlatformCells = cells
+            cells.count(route)
+        }
     }
 
     /// Counts an exec quick command's outcome, and its duration when it ran.

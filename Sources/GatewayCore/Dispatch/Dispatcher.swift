@@ -157,6 +157,7 @@ package actor Dispatcher {
                 await runExecQuickCommand(quick, text, command.arguments, current, replies)
                 return
             case .invalid(let reply):
+                if chain.isEmpty { countMessage(current.platform, .dropped) }
                 await replies.send(reply)
                 return
             case .alias(let target):

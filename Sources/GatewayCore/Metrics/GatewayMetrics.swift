@@ -14,10 +14,10 @@ package final class GatewayMetrics: Sendable {
     /// (`GatewayMetrics.agentTokens(in:out:)`, `agentError(kind:)`).
     package static let shared = GatewayMetrics()
 
-    /// Where a message went, as `gatewayd_messages` counts it (once per message). Finer than
+    /// Where a message went, as `gatewayd_messages` counts it (once per message). Coarser than
     /// the event stream's routes: `agent` covers a turn, a busy interrupt and a queued message;
-    /// `dropped` a drain's refusal, an unknown command, a store that could not take it; `alias`
-    /// a message that named an alias, wherever its target went.
+    /// `dropped` a drain's refusal, an unknown command, an invalid quick command entry, a store
+    /// that could not take it; `alias` a message that named an alias, wherever its target went.
     package enum MessageRoute: Int, Sendable, CaseIterable {
         case builtin, exec, alias, agent, refused, dropped
 
