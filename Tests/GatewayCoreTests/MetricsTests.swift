@@ -31,7 +31,7 @@ struct MetricsTests {
           ok: {type: exec, command: "true"}
           fails: {type: exec, command: "exit 3"}
           killed: {type: exec, command: "kill -KILL $$"}
-          slow: {type: exec, command: "sleep 30", timeout: 1s}
+          slow: {type: exec, command: "sleep 30", timeout: 300ms}
           al: {type: alias, target: ok}
           broken: {type: exec, command: ""}
         """
@@ -66,20 +66,30 @@ struct MetricsTests {
 
     @Test("gatewayd_exec_runs by outcome and gatewayd_exec_duration_seconds for the runs that started")
     func execOutcomes() async throws {
-        var settings = try config(yaml)
+        // A command held until the test writes to its FIFO: the one slot stays taken for as long
+        // as the test needs, however loaded the machine.
+        let directory = makeTemporaryDirectory("gatewayd-metrics-exec")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let gate = directory + "/gate"
+        mkfifo(gate, 0o600)
+        let gateFD = open(gate, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        defer { close(gateFD) }
+        var settings = try config(yaml + "\n  held: {type: exec, command: 'read -r _ < \(gate)'}\n")
         settings.exec.maxConcurrent = 1
         let d = Dispatcher(config: settings, agent: EchoAgent(), metrics: GatewayMetrics())
         await d.markRunning()
         _ = await send(d, "/ok")
         _ = await send(d, "/fails")
         _ = await send(d, "/killed")
-        // One slot: /ok while /slow runs is busy.
+        _ = await send(d, "/slow")
+        // One slot: /ok while /held runs is busy.
         let started = await d.subscribe { if case .quickCommandStarted = $0 { true } else { false } }
-        let slow = Task { await send(d, "/slow") }
+        let held = Task { await send(d, "/held") }
         for await _ in started { break }
         #expect(sample(await families(d), MetricNames.execRunning.name, nil) == 1)
         _ = await send(d, "/ok")
-        _ = await slow.value
+        _ = write(gateFD, "go\n", 3)
+        _ = await held.value
         let m = await families(d)
         let runs = MetricNames.execRuns.name
         #expect(sample(m, runs, "_total", ["command": "ok", "outcome": "exited_0"]) == 1)
@@ -87,12 +97,13 @@ struct MetricsTests {
         #expect(sample(m, runs, "_total", ["command": "fails", "outcome": "exited_nonzero"]) == 1)
         #expect(sample(m, runs, "_total", ["command": "killed", "outcome": "signaled"]) == 1)
         #expect(sample(m, runs, "_total", ["command": "slow", "outcome": "timed_out"]) == 1)
+        #expect(sample(m, runs, "_total", ["command": "held", "outcome": "exited_0"]) == 1)
         #expect(sample(m, runs, "_total", ["command": "ok", "outcome": "spawn_failed"]) == 0)
         let duration = MetricNames.execDuration.name
         #expect(sample(m, duration, "_count", ["command": "ok"]) == 1)  // the busy one never started
-        #expect(sample(m, duration, "_bucket", ["command": "slow", "le": "0.5"]) == 0)
+        #expect(sample(m, duration, "_bucket", ["command": "slow", "le": "0.25"]) == 0)
         #expect(sample(m, duration, "_bucket", ["command": "slow", "le": "+Inf"]) == 1)
-        #expect((sample(m, duration, "_sum", ["command": "slow"]) ?? 0) >= 1)
+        #expect((sample(m, duration, "_sum", ["command": "slow"]) ?? 0) >= 0.3)
     }
 
     @Test("gatewayd_turns by outcome, gatewayd_turn_duration_seconds, queue depth, sessions and turns in flight")
