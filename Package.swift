@@ -139,6 +139,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // The metrics listener (`metrics.listen`).
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             // Release builds link with the toolchain's lld and packed relative relocations
             // (DT_RELR, glibc 2.36+): the loader no longer reads 1.7 MB of .rela.dyn at every
@@ -176,7 +178,7 @@ let package = Package(
         // `swift run -c release gatewayd-dispatch-bench`: messages/s and allocations per message.
         .executableTarget(
             name: "DispatchBench",
-            dependencies: ["GatewayCore", "CAllocCounter", "CGatewayShims"],
+            dependencies: ["GatewayCore", "GatewayWire", "CAllocCounter", "CGatewayShims"],
             path: "Benchmarks/DispatchBench"
         ),
         // `swift run -c release gatewayd-control-bench`: GetStatus against a C socket floor.

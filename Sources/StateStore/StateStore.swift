@@ -22,6 +22,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
     private let pending = Mutex<[Operation]>([])
     /// Failures of calls nobody awaits (`markDone`, ...), for the log.
     private let onProblem: @Sendable (StoreError) -> Void
+    /// Each transaction's time goes to `gatewayd_store_commit_duration_seconds`.
+    private let metrics: GatewayMetrics?
 
     enum Operation {
         case append(InboundMessage, session: String, at: Int64, CheckedContinuation<Result<Int64, StoreError>, Never>)
@@ -37,8 +39,9 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case finishTurn(turn: Int64, session: String, answer: String, outcome: HistoryTurn.Outcome, usage: AgentUsage, at: Int64)
     }
 
-    init(path: String, connection: SQLiteConnection, onProblem: @escaping @Sendable (StoreError) -> Void) {
+    init(path: String, connection: SQLiteConnection, metrics: GatewayMetrics? = nil, onProblem: @escaping @Sendable (StoreError) -> Void) {
         self.path = path
+        self.metrics = metrics
         self.connection = connection
         self.onProblem = onProblem
     }
@@ -109,6 +112,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
     /// own so one bad write does not fail the others, and each caller gets its own answer.
     private func apply(_ batch: [Operation]) {
         var results: [Any] = []
+        let started = ContinuousClock.now
+        defer { metrics?.storeCommitted(after: .now - started) }
         do throws(SQLiteError) {
             try connection.execute("BEGIN IMMEDIATE")
             do throws(SQLiteError) {
