@@ -40,6 +40,8 @@ package final class OpenAIAgent: AgentBackend {
     let history: (any ConversationHistory)?
     let logger: Logger
     let tuning: Tuning
+    /// `gatewayd_agent_errors_total{kind}`: one per failed attempt, by `OpenAIFailure.Kind`.
+    let metrics: GatewayMetrics?
     private let lifetime = Mutex(Lifetime())
 
     private struct Lifetime {
@@ -50,8 +52,9 @@ package final class OpenAIAgent: AgentBackend {
 
     /// `environment` is the process's (`https_proxy`, `http_proxy`, `no_proxy`).
     package init(settings: OpenAISettings, history: (any ConversationHistory)?, eventLoopGroup: any EventLoopGroup,
-                 logger: Logger, environment: [String: String], tuning: Tuning = Tuning()) {
+                 logger: Logger, environment: [String: String], tuning: Tuning = Tuning(), metrics: GatewayMetrics? = nil) {
         self.settings = settings
+        self.metrics = metrics
         self.history = history
         self.logger = logger
         self.tuning = tuning
@@ -170,6 +173,7 @@ package final class OpenAIAgent: AgentBackend {
     }
 
     private func log(_ failure: OpenAIFailure, _ endpoint: OpenAIEndpoint, attempt: Int) {
+        metrics?.agentError(kind: failure.kind.rawValue)
         logger.error("agent backend attempt failed: \(failure.message)", metadata: [
             "event": "agent_error", "kind": "\(failure.kind.rawValue)", "endpoint": "\(endpoint.settings.baseURL)",
             "model": "\(endpoint.settings.model)", "attempt": "\(attempt)",

@@ -123,7 +123,7 @@ actor Daemon: GatewayControlHost {
         case .openai:
             guard let settings = config.agent.openai else { return EchoAgent() }
             return OpenAIAgent(settings: settings, history: store, eventLoopGroup: eventLoops, logger: logger,
-                               environment: ProcessEnvironment.all())
+                               environment: ProcessEnvironment.all(), metrics: GatewayMetrics.shared)
         case .command:
             return CommandAgent(
                 argv: config.agent.command, runner: ProcessRunner(maxConcurrent: 64),

@@ -30,7 +30,7 @@ final class ChatRecorder: Sendable {
 
 func makeAgent(_ endpoints: [FakeOpenAIServer], key: String? = "sk-test-secret", history: (any ConversationHistory)? = nil,
                configure: (inout OpenAISettings) -> Void = { _ in }, tuning: OpenAIAgent.Tuning? = nil,
-               logger: Logger = Logger(label: "test")) -> OpenAIAgent {
+               logger: Logger = Logger(label: "test"), metrics: GatewayMetrics? = nil) -> OpenAIAgent {
     let list = endpoints.enumerated().map { index, server in
         OpenAISettings.Endpoint(baseURL: server.baseURL, model: "model-\(index)", apiKey: key.map { Secret(Array($0.utf8)) })
     }
@@ -44,7 +44,7 @@ func makeAgent(_ endpoints: [FakeOpenAIServer], key: String? = "sk-test-secret",
     fast.backoffBase = .milliseconds(10)
     fast.backoffMax = .milliseconds(50)
     return OpenAIAgent(settings: settings, history: history, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-                       logger: logger, environment: [:], tuning: tuning ?? fast)
+                       logger: logger, environment: [:], tuning: tuning ?? fast, metrics: metrics)
 }
 
 func turn(_ text: String, session: String = "local:test:alice") -> AgentTurn {
@@ -103,12 +103,14 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         defer { server.stop() }
         server.setDefault(.status(401, message: "Incorrect API key provided: sk-test-secret"))
         let logs = LogRecorder()
-        let agent = makeAgent([server], logger: logs.logger())
+        let metrics = GatewayMetrics()
+        let agent = makeAgent([server], logger: logs.logger(), metrics: metrics)
         defer { agent.retire() }
         let message = try #require(await failure(of: agent, "hi"))
         #expect(message.hasPrefix("the agent backend refused the API key (HTTP 401"))
         #expect(server.requests.count == 1, "a wrong key does not get better by retrying")
         #expect(logs.messages(event: "agent_error").contains { $0.contains("refused the API key") }, "an error record")
+        #expect(metrics.agentErrorCount(kind: "auth") == 1, "gatewayd_agent_errors_total{kind=\"auth\"}")
         let status = try #require(agent.endpointStatus().first)
         #expect(status.lastError?.contains("HTTP 401") == true && status.consecutiveFailures == 1)
         #expect(!"\(agent.endpointStatus())".contains("sk-test-secret") || status.lastError?.contains("Incorrect API key") == true)
@@ -235,7 +237,7 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         var thrown: (any Error)?
         do { _ = try await task.value } catch { thrown = error }
         #expect(thrown is CancellationError, "\(String(describing: thrown))")
-        #expect(await server.waitForClientCloses(1, timeout: .seconds(10)), "the server saw the connection closed")
+        #expect(await server.waitForClientCloses(1, timeout: .seconds(30)), "the server saw the connection closed")
         #expect(chat.texts == ["first part"])
     }
 

@@ -146,6 +146,11 @@ package final class GatewayMetrics: Sendable {
     /// A platform adapter connected again after losing (or failing) its connection.
     package func platformReconnected(_ platform: String) { reconnects.cell([platform]).add() }
 
+    /// `gatewayd_agent_errors_total` of one kind.
+    package func agentErrorCount(kind: String) -> UInt64 {
+        agentErrors.all.first { $0.labels == [kind] }?.cell.value ?? 0
+    }
+
     /// `gatewayd_platform_reconnects_total` of one platform.
     package func reconnectCount(of platform: String) -> UInt64 {
         reconnects.all.first { $0.labels == [platform] }?.cell.value ?? 0
