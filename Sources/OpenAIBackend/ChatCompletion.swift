@@ -15,7 +15,7 @@ enum ChatCompletion {
         }
         for turn in earlier {
             messages.append(["role": "user", "content": .string(turn.user)])
-            if let answer = historyAnswer(turn) { messages.append(["role": "assistant", "content": .string(answer)]) }
+            messages.append(["role": "assistant", "content": .string(historyAnswer(turn))])
         }
         messages.append(["role": "user", "content": .string(text)])
         var body: [String: JSONValue] = [
@@ -30,12 +30,15 @@ enum ChatCompletion {
     }
 
     /// What the model is told it answered: the answer, marked when it was cut short (so it does
-    /// not take a fragment for its own complete reply); nothing when there was no answer.
-    static func historyAnswer(_ turn: HistoryTurn) -> String? {
+    /// not take a fragment for its own complete reply); the mark alone when there was no answer,
+    /// so that user and assistant still alternate (a turn that failed before its first word must
+    /// not send two user messages in a row: chat templates such as Mistral's refuse that, and
+    /// the session would fail on every later turn until `/new`).
+    static func historyAnswer(_ turn: HistoryTurn) -> String {
         switch turn.outcome {
         case .complete: return turn.answer
         case .interrupted, .open, .failed:
-            return turn.answer.isEmpty ? nil : turn.answer + " " + interruptedMark
+            return turn.answer.isEmpty ? interruptedMark : turn.answer + " " + interruptedMark
         }
     }
 

@@ -87,6 +87,9 @@ package final class OpenAIAgent: AgentBackend {
             }
             if shutDown { shutDownClients() }
         }
+        // Stopped before it began (`sessions reset` cancels the turn, then clears the history):
+        // no row for it may land after the reset.
+        try Task.checkCancellation()
         let start = await beginHistory(turn)
         let output = TurnOutput(reply: reply, history: history, turn: start?.turn)
         do {
@@ -205,6 +208,9 @@ final class TurnOutput {
     private let turn: Int64?
     private var lines = ReplyLines()
     private(set) var answer = ""
+    /// The parts the chat was sent, one per line: what an answer cut short is kept as (text
+    /// streamed after the last part, or after an interrupt, was never said).
+    private var said = ""
     private(set) var sentAnything = false
     private var recorded = false
     private var lastProgress: ContinuousClock.Instant?
@@ -228,25 +234,31 @@ final class TurnOutput {
     func discardUnsent() {
         lines = ReplyLines()
         answer = ""
+        said = ""
     }
 
     func finish() async {
         if let tail = lines.finish() { await send(tail) }
     }
 
+    /// Nothing once the turn is cancelled: `/stop` (or an interrupt, a timeout, a drain) has
+    /// told the chat the turn is over, and events already read (several arrive in one read, and
+    /// the tail waits for `finish`) must not follow that notice.
     private func send(_ part: String) async {
+        guard !Task.isCancelled else { return }
         sentAnything = true
+        said += said.isEmpty ? part : "\n" + part
         await reply(part)
         let now = ContinuousClock.now
         if let turn, lastProgress.map({ now - $0 >= OpenAIAgent.progressInterval }) ?? true {
             lastProgress = now
-            history?.recordProgress(turn: turn, answer: answer)
+            history?.recordProgress(turn: turn, answer: said)
         }
     }
 
     func record(_ session: String, _ outcome: HistoryTurn.Outcome, _ usage: AgentUsage) {
         guard !recorded, let turn else { return }
         recorded = true
-        history?.finishTurn(turn: turn, session: session, answer: answer, outcome: outcome, usage: usage)
+        history?.finishTurn(turn: turn, session: session, answer: outcome == .complete ? answer : said, outcome: outcome, usage: usage)
     }
 }

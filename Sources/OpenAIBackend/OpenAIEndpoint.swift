@@ -106,15 +106,19 @@ final class OpenAIEndpoint: Sendable {
         var parser = ServerSentEventParser()
         var usage: AgentUsage?
         var finished = false
+        var events = 0
         do {
             reading: for try await buffer in response.body {
-                let events: [ServerSentEvent]
+                let read: [ServerSentEvent]
                 do {
-                    events = try parser.feed(buffer.readableBytesView)
+                    read = try parser.feed(buffer.readableBytesView)
                 } catch {
                     throw OpenAIFailure(kind: .malformed, message: "the agent backend sent an event over \(error.limit) bytes")
                 }
-                for event in events {
+                events += read.count
+                for event in read {
+                    // One read can hold many events: an interrupt stops at the next one, not the read's end.
+                    try Task.checkCancellation()
                     if event.data == ChatCompletion.done {
                         finished = true
                         break reading
