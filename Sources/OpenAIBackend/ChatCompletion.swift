@@ -67,7 +67,8 @@ enum ChatCompletion {
         }
         guard let object = value.object else { throw MalformedChunk(reason: "an event that is not a JSON object") }
         var chunk = Chunk()
-        if let error = object["error"] {
+        // `"error": null` (or false) is no error: a server may write the field in every chunk.
+        if let error = object["error"], error != .null, error != false {
             chunk.error = error.object?["message"]?.string ?? error.string ?? "an error without a message"
             return chunk
         }
@@ -78,9 +79,14 @@ enum ChatCompletion {
             throw MalformedChunk(reason: "choices is not a list")
         }
         if let usage = object["usage"]?.object {
-            chunk.usage = AgentUsage(tokensIn: clamp(usage["prompt_tokens"]?.int), tokensOut: clamp(usage["completion_tokens"]?.int))
+            chunk.usage = usageCounts(usage)
         }
         return chunk
+    }
+
+    /// `usage` of a chunk or a whole completion.
+    static func usageCounts(_ usage: [String: JSONValue]?) -> AgentUsage {
+        AgentUsage(tokensIn: clamp(usage?["prompt_tokens"]?.int), tokensOut: clamp(usage?["completion_tokens"]?.int))
     }
 
     /// A server's count, kept within what the gateway can add up (never negative, never a trap).
@@ -89,13 +95,13 @@ enum ChatCompletion {
         return Int(min(value, 1 << 40))
     }
 
-    /// The message of an error body (`{"error": {"message": ...}}`), cut to a line fit for a
-    /// chat and a log; nil when the body says nothing usable.
+    /// The message of an error body (`{"error": {"message": ...}}`), as the server wrote it (the
+    /// endpoint cuts it to a line and takes its key out: `OpenAIEndpoint.serverText`); nil when
+    /// the body says nothing usable.
     static func errorMessage(_ body: [UInt8]) -> String? {
         guard let value = try? JSONValue.parse(body) else { return nil }
-        let message = value.object?["error"]?.object?["message"]?.string ?? value.object?["error"]?.string
+        return value.object?["error"]?.object?["message"]?.string ?? value.object?["error"]?.string
             ?? value.object?["message"]?.string
-        return message.map(oneLine)
     }
 
     /// Single line, at most 300 characters: server text goes into logs and chat replies.

@@ -145,6 +145,11 @@ final class OpenAIEndpoint: Sendable {
         }
         if Task.isCancelled { throw CancellationError() }
         guard finished else {
+            // Not one event: a web page or a proxy's answer where the API should be; say what came.
+            if events == 0 && !contentType.hasPrefix("text/event-stream") {
+                let type = contentType.isEmpty ? "no content type" : ChatCompletion.oneLine(contentType)
+                throw OpenAIFailure(kind: .malformed, message: "the agent backend at \(settings.baseURL) answered with \(type), not an event stream")
+            }
             throw OpenAIFailure(kind: .malformed, message: "the agent backend's stream ended before the answer was complete")
         }
         return usage ?? .none
@@ -163,9 +168,7 @@ final class OpenAIEndpoint: Sendable {
             throw OpenAIFailure(kind: .malformed, message: "the agent backend answered JSON without a message")
         }
         try await onContent(content)
-        let usage = object["usage"]?.object
-        return AgentUsage(tokensIn: Int(clamping: max(0, usage?["prompt_tokens"]?.int ?? 0)),
-                          tokensOut: Int(clamping: max(0, usage?["completion_tokens"]?.int ?? 0)))
+        return ChatCompletion.usageCounts(object["usage"]?.object)
     }
 
     private func failure(for response: HTTPClientResponse) async -> OpenAIFailure {

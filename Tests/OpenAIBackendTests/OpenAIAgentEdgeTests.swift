@@ -33,6 +33,41 @@ import Testing
         #expect(throws: CancellationError.self) { try result.get() }
     }
 
+    @Test func aByteOrderMarkDoesNotCostTheFirstEvent() async throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        server.script(.rawEvents("\u{FEFF}" + Self.delta("Hi") + Self.finish))
+        let agent = makeAgent([server])
+        defer { agent.retire() }
+        let chat = ChatRecorder()
+        _ = try await agent.run(turn("x"), reply: chat.reply)
+        #expect(chat.texts == ["Hi"])
+    }
+
+    @Test func aNullErrorFieldIsNoError() async throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        server.script(.rawEvents("data: {\"error\":null,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n" + Self.finish))
+        let agent = makeAgent([server], configure: { $0.retries = 0 })
+        defer { agent.retire() }
+        let chat = ChatRecorder()
+        _ = try await agent.run(turn("x"), reply: chat.reply)
+        #expect(chat.texts == ["Hi"])
+    }
+
+    @Test func usageOfAWholeCompletionIsClampedLikeAStreamedOne() async throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        let body = "{\"choices\":[{\"message\":{\"content\":\"ok\"}}],\"usage\":{\"prompt_tokens\":9223372036854775807,\"completion_tokens\":-5}}"
+        server.script(.raw(Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8)))
+        let agent = makeAgent([server])
+        defer { agent.retire() }
+        let usage = try await agent.run(turn("x"), reply: ChatRecorder().reply)
+        #expect(usage == AgentUsage(tokensIn: 1 << 40, tokensOut: 0))
+        let huge = AgentUsage(tokensIn: .max, tokensOut: .max)
+        #expect(huge + huge == huge, "a session's sum saturates, it does not wrap negative")
+    }
+
     /// The history keeps what the chat was told: an interrupted answer is its parts, not text
     /// that streamed in after the last one; a turn without an answer still gets an assistant
     /// message, so a strict chat template (user and assistant alternating) does not refuse
@@ -57,5 +92,16 @@ import Testing
         let pairs = messages.map { "\($0.object?["role"]?.string ?? ""): \($0.object?["content"]?.string ?? "")" }
         #expect(pairs == ["system: You are a test.", "user: story", "assistant: Said line [interrupted]",
                           "user: again", "assistant: [interrupted]", "user: third"])
+    }
+
+    @Test func aWebPageWhereTheAPIShouldBeIsSaidSo() async throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        let page = "<html><body>Please log in</body></html>"
+        server.setDefault(.raw(Array("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: \(page.utf8.count)\r\n\r\n\(page)".utf8)))
+        let agent = makeAgent([server], configure: { $0.retries = 0 })
+        defer { agent.retire() }
+        let message = try #require(await failure(of: agent, "hi"))
+        #expect(message.contains("answered with text/html; charset=utf-8, not an event stream"), "\(message)")
     }
 }

@@ -18,6 +18,21 @@ import Testing
         }
     }
 
+    /// A leading byte order mark is dropped (as the standard says), split across reads or not;
+    /// one later in the stream, or a lone first byte of one, is text.
+    @Test func aByteOrderMarkAtTheStartIsDropped() throws {
+        let bytes: [UInt8] = [0xef, 0xbb, 0xbf] + Array("data: a\n\n".utf8)
+        for cut in 0...bytes.count {
+            var parser = ServerSentEventParser()
+            let events = try parser.feed(bytes[..<cut]) + parser.feed(bytes[cut...])
+            #expect(events == [ServerSentEvent(type: nil, data: "a")], "cut at \(cut)")
+        }
+        var parser = ServerSentEventParser()
+        #expect(try parser.feed(Array("data: a\n\n\u{FEFF}data: b\n\n".utf8)) == [ServerSentEvent(type: nil, data: "a")])
+        var partial = ServerSentEventParser()
+        #expect(try partial.feed([0xef] + Array(":x\ndata: c\n\n".utf8)) == [ServerSentEvent(type: nil, data: "c")])
+    }
+
     @Test func commentsAndEmptyEventsDispatchNothing() throws {
         var parser = ServerSentEventParser()
         #expect(try parser.feed(Array(": keep-alive\n\n\n\nid: 4\nretry: 10\n\n".utf8)).isEmpty)
