@@ -131,7 +131,9 @@ package final class OpenAIAgent: AgentBackend {
                     if output.sentAnything { throw failure }
                     // Nothing reached the chat: the next attempt starts the answer afresh.
                     output.discardUnsent()
-                    guard failure.retryable, retries < settings.retries else {
+                    // A server that asks for a longer wait than the gateway makes a chat wait is
+                    // not asked again: the next endpoint (or the reason) comes at once.
+                    guard failure.retryable, retries < settings.retries, !failure.waitsTooLong else {
                         failures.append(failure)
                         break
                     }

@@ -62,7 +62,9 @@ final class OpenAIEndpoint: Sendable {
     func failed(_ failure: OpenAIFailure) {
         let now = WallClock.microseconds()
         state.withLock {
-            $0.breaker.failed(now: .now)
+            // A request the server refused as wrong (a prompt over the context, HTTP 400) says the
+            // server is up: one user's message sent five times must not open the breaker for all.
+            if failure.requestFault { $0.breaker.succeeded() } else { $0.breaker.failed(now: .now) }
             $0.lastError = failure.message
             $0.lastErrorUsec = now
         }
@@ -130,7 +132,7 @@ final class OpenAIEndpoint: Sendable {
                         throw OpenAIFailure(kind: .malformed, message: "the agent backend sent a malformed stream: \(error.reason)")
                     }
                     if let message = chunk.error {
-                        throw OpenAIFailure(kind: .server, message: "the agent backend failed mid-answer: \(ChatCompletion.oneLine(message))")
+                        throw OpenAIFailure(kind: .server, message: "the agent backend failed mid-answer: \(serverText(message))")
                     }
                     if !chunk.content.isEmpty { try await onContent(chunk.content) }
                     if let reported = chunk.usage { usage = reported }
@@ -177,26 +179,49 @@ final class OpenAIEndpoint: Sendable {
         if let body = try? await response.body.collect(upTo: OpenAIAgent.maxErrorBody) {
             bodyBytes = Array(body.readableBytesView)
         }
-        let detail = ChatCompletion.errorMessage(bodyBytes).map { ": \($0)" } ?? ""
+        let detail = ChatCompletion.errorMessage(bodyBytes).map { ": \(serverText($0))" } ?? ""
         switch status {
+        case 300...399:
+            // Redirects are not followed (the key would go wherever a server points): say where to.
+            let location = response.headers.first(name: "location").map { ", to \(serverText($0))" } ?? ""
+            return OpenAIFailure(kind: .rejected, message: "the agent backend redirects (HTTP \(status)\(location)); redirects are not followed: set base_url to the final address")
         case 401, 403:
             return OpenAIFailure(kind: .auth, message: "the agent backend refused the API key (HTTP \(status)\(detail))")
         case 429:
             let wait = response.headers.first(name: "retry-after").flatMap(Self.retryAfter)
             return OpenAIFailure(kind: .rateLimited, message: "the agent backend is rate limiting (HTTP 429\(detail))",
-                                 retryAfter: wait.map { min($0, OpenAIFailure.maxRetryAfter) })
+                                 retryAfter: wait)
         case 500...599:
             return OpenAIFailure(kind: .server, message: "the agent backend failed (HTTP \(status)\(detail))")
         default:
-            return OpenAIFailure(kind: .rejected, message: "the agent backend rejected the request (HTTP \(status)\(detail))")
+            return OpenAIFailure(kind: .rejected, message: "the agent backend rejected the request (HTTP \(status)\(detail))",
+                                 requestFault: [400, 413, 422].contains(status))
         }
     }
 
-    /// `Retry-After` in seconds (an HTTP date is not worth a date parser here: the cap applies).
-    static func retryAfter(_ text: String) -> Duration? {
-        guard let seconds = Double(text.trimmed(of: " ")), seconds.isFinite, seconds >= 0 else {
-            return text.isEmpty ? nil : OpenAIFailure.maxRetryAfter
+    /// A server's (or a library's) words, fit for the chat, the journal and `GetStatus`: one
+    /// line, and without this endpoint's key (servers and proxies echo a refused key in their error message:
+    /// "Incorrect API key provided: sk-...").
+    func serverText(_ text: String) -> String {
+        // Before the cut to one line, which could leave the key's first half; as written and as
+        // a Swift description escapes it (what a library's error quotes).
+        var text = text
+        if let key = settings.apiKey?.text, !key.isEmpty {
+            for form in [key, String(String(reflecting: key).dropFirst().dropLast())] where text.contains(form) {
+                text = text.replacing(form, with: Secret.placeholder)
+            }
         }
+        return ChatCompletion.oneLine(text)
+    }
+
+    /// `Retry-After` in seconds (at most a day). An HTTP date is not worth a date parser here:
+    /// it counts as longer than the gateway waits (the next endpoint is tried at once); a
+    /// negative or empty value is no advice (the usual backoff).
+    static func retryAfter(_ text: String) -> Duration? {
+        let trimmed = text.trimmed(of: " \t")
+        guard !trimmed.isEmpty else { return nil }
+        guard let seconds = Double(trimmed), seconds.isFinite else { return .seconds(86_400) }
+        guard seconds >= 0 else { return nil }
         return .milliseconds(Int64(min(seconds, 86_400) * 1000))
     }
 
@@ -224,6 +249,8 @@ final class OpenAIEndpoint: Sendable {
                 break
             }
         }
-        return OpenAIFailure(kind: .connection, message: "cannot talk to the agent backend at \(settings.baseURL): \(Self.reason(error))")
+        // The library's own description may quote the request's headers (a value it refused to
+        // send: `invalidHeaderFieldValues(["Bearer ..."])`), so it goes through the same filter.
+        return OpenAIFailure(kind: .connection, message: "cannot talk to the agent backend at \(settings.baseURL): \(serverText(Self.reason(error)))")
     }
 }

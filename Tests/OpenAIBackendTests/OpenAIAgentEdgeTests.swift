@@ -33,6 +33,30 @@ import Testing
         #expect(throws: CancellationError.self) { try result.get() }
     }
 
+    @Test func aKeyTheServerEchoesIsInNoMessageStatusOrLog() async throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        server.setDefault(.status(401, message: "Incorrect API key provided: sk-test-secret. Find yours at example.net"))
+        let logs = LogRecorder()
+        let agent = makeAgent([server], logger: logs.logger())
+        defer { agent.retire() }
+        let message = try #require(await failure(of: agent, "hi"))
+        #expect(message.contains("Incorrect API key provided: <secret>."), "\(message)")
+        #expect(!message.contains("sk-test-secret"))
+        #expect(!"\(agent.endpointStatus())".contains("sk-test-secret"))
+        #expect(!logs.all.contains { $0.message.contains("sk-test-secret") || $0.metadata.values.contains { $0.contains("sk-test-secret") } })
+    }
+
+    @Test func aKeyEchoedMidStreamIsTakenOutToo() async throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        server.setDefault(.rawEvents("data: {\"error\":{\"message\":\"key sk-test-secret over quota\"}}\n\n"))
+        let agent = makeAgent([server], configure: { $0.retries = 0 })
+        defer { agent.retire() }
+        let message = try #require(await failure(of: agent, "hi"))
+        #expect(message.contains("key <secret> over quota") && !message.contains("sk-test-secret"), "\(message)")
+    }
+
     @Test func aByteOrderMarkDoesNotCostTheFirstEvent() async throws {
         let server = try FakeOpenAIServer()
         defer { server.stop() }
@@ -55,6 +79,38 @@ import Testing
         #expect(chat.texts == ["Hi"])
     }
 
+    /// A 429 that asks for an hour (or gives a date) is not waited out 30 s per retry: the
+    /// fallback answers at once.
+    @Test(arguments: ["3600", "Wed, 21 Oct 2037 07:28:00 GMT"])
+    func aRetryAfterPastTheCapMovesOnToTheFallbackAtOnce(_ retryAfter: String) async throws {
+        let primary = try FakeOpenAIServer()
+        let fallback = try FakeOpenAIServer()
+        defer { primary.stop(); fallback.stop() }
+        primary.setDefault(.status(429, headers: [("Retry-After", retryAfter)]))
+        fallback.setDefault(.stream(["from the fallback"]))
+        let agent = makeAgent([primary, fallback], configure: { $0.retries = 2 })
+        defer { agent.retire() }
+        let chat = ChatRecorder()
+        let started = ContinuousClock.now
+        _ = try await agent.run(turn("x"), reply: chat.reply)
+        #expect(chat.texts == ["from the fallback"])
+        #expect(primary.requests.count == 1, "no retry of a server that asked for more than the cap")
+        #expect(ContinuousClock.now - started < .seconds(15))
+    }
+
+    @Test func aNegativeRetryAfterIsNoAdvice() async throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        server.script(.status(429, headers: [("Retry-After", "-1")]), .stream(["ok"]))
+        let agent = makeAgent([server], configure: { $0.retries = 1 })
+        defer { agent.retire() }
+        let chat = ChatRecorder()
+        let started = ContinuousClock.now
+        _ = try await agent.run(turn("x"), reply: chat.reply)
+        #expect(chat.texts == ["ok"])
+        #expect(ContinuousClock.now - started < .seconds(15), "the usual backoff, not the 30 s cap")
+    }
+
     @Test func usageOfAWholeCompletionIsClampedLikeAStreamedOne() async throws {
         let server = try FakeOpenAIServer()
         defer { server.stop() }
@@ -66,6 +122,23 @@ import Testing
         #expect(usage == AgentUsage(tokensIn: 1 << 40, tokensOut: 0))
         let huge = AgentUsage(tokensIn: .max, tokensOut: .max)
         #expect(huge + huge == huge, "a session's sum saturates, it does not wrap negative")
+    }
+
+    /// One user's prompt over the context, sent again and again, must not open the breaker for
+    /// every session: the server answered, it is up.
+    @Test func requestsRefusedAsWrongDoNotOpenTheBreaker() async throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        server.setDefault(.status(400, message: "This model's maximum context length is 8192 tokens"))
+        let agent = makeAgent([server])
+        defer { agent.retire() }
+        for _ in 0..<6 {
+            let message = try #require(await failure(of: agent, "a very long prompt"))
+            #expect(message.contains("maximum context length"), "\(message)")
+        }
+        #expect(server.requests.count == 6, "every turn reached the server")
+        let status = try #require(agent.endpointStatus().first)
+        #expect(status.breaker == .closed && status.lastError?.contains("HTTP 400") == true)
     }
 
     /// The history keeps what the chat was told: an interrupted answer is its parts, not text
@@ -103,5 +176,31 @@ import Testing
         defer { agent.retire() }
         let message = try #require(await failure(of: agent, "hi"))
         #expect(message.contains("answered with text/html; charset=utf-8, not an event stream"), "\(message)")
+    }
+
+    /// A key that cannot go into a header (the config refuses it; an agent built otherwise may
+    /// have one): the HTTP library's error quotes the header it refused, and that is no place for it.
+    @Test func aKeyTheHTTPLibraryRefusesIsNotQuotedBack() async throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        let logs = LogRecorder()
+        let agent = makeAgent([server], key: "sk-test-secret\r\nX-Injected: yes", configure: { $0.retries = 0 }, logger: logs.logger())
+        defer { agent.retire() }
+        let message = try #require(await failure(of: agent, "hi"))
+        #expect(!message.contains("sk-test-secret") && !"\(agent.endpointStatus())".contains("sk-test-secret"), "\(message)")
+        #expect(!logs.all.contains { $0.message.contains("sk-test-secret") })
+        #expect(server.requests.isEmpty, "nothing was sent with a split header")
+    }
+
+    @Test func aRedirectSaysWhereToAndIsNotFollowed() async throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        server.setDefault(.raw(Array("HTTP/1.1 301 Moved\r\nLocation: https://api.example.net/v1/chat/completions\r\nContent-Length: 0\r\n\r\n".utf8)))
+        let agent = makeAgent([server])
+        defer { agent.retire() }
+        let message = try #require(await failure(of: agent, "hi"))
+        #expect(message.contains("redirects (HTTP 301, to https://api.example.net/v1/chat/completions)") && message.contains("set base_url"),
+                "\(message)")
+        #expect(server.requests.count == 1)
     }
 }
