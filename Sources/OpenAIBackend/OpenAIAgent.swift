@@ -157,14 +157,19 @@ package final class OpenAIAgent: AgentBackend {
     }
 
     /// One reason for the chat: the breakers' when nothing was tried, else the first real
-    /// failure (the primary's, usually), saying when the fallbacks failed as well.
+    /// failure (the primary's, usually), saying when other endpoints failed as well or were
+    /// skipped (an open breaker is not a failure of this turn: "the fallbacks failed too" would
+    /// send the reader to logs of requests that were never made).
     private func summary(_ failures: [OpenAIFailure]) -> OpenAIFailure {
         let tried = failures.filter { $0.kind != .unavailable }
         guard let first = tried.first else {
             return failures.first ?? OpenAIFailure(kind: .unavailable, message: "the agent backend has no endpoint")
         }
-        guard failures.count > 1 else { return first }
-        return OpenAIFailure(kind: first.kind, message: first.message + " (the fallbacks failed too)")
+        var notes: [String] = []
+        if tried.count > 1 { notes.append("the fallbacks failed too") }
+        if tried.count < failures.count { notes.append("\(failures.count - tried.count) skipped: breaker open") }
+        guard !notes.isEmpty else { return first }
+        return OpenAIFailure(kind: first.kind, message: first.message + " (" + notes.joined(separator: "; ") + ")")
     }
 
     private func unavailable(_ endpoint: OpenAIEndpoint, retryIn: Duration) -> String {

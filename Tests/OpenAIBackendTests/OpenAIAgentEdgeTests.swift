@@ -203,4 +203,26 @@ import Testing
                 "\(message)")
         #expect(server.requests.count == 1)
     }
+
+    /// The primary's breaker is open and the fallback fails: the reason is the fallback's, and
+    /// it does not claim that fallbacks failed "too" (the primary was never asked).
+    @Test func aFailureBehindAnOpenBreakerSaysWhatWasSkipped() async throws {
+        let primary = try FakeOpenAIServer()
+        let fallback = try FakeOpenAIServer()
+        defer { primary.stop(); fallback.stop() }
+        primary.setDefault(.status(503, message: "primary down"))
+        fallback.script(.stream(["fine"]), .status(500, message: "fallback down"))
+        var tuning = OpenAIAgent.Tuning()
+        tuning.backoffBase = .milliseconds(1)
+        tuning.backoffMax = .milliseconds(2)
+        tuning.breakerThreshold = 1
+        tuning.breakerCooldown = .seconds(600)
+        let agent = makeAgent([primary, fallback], configure: { $0.retries = 0 }, tuning: tuning)
+        defer { agent.retire() }
+        _ = try await agent.run(turn("one"), reply: ChatRecorder().reply)
+        let message = try #require(await failure(of: agent, "two"))
+        #expect(message.hasPrefix("the agent backend failed (HTTP 500: fallback down)"), "\(message)")
+        #expect(message.contains("1 skipped: breaker open") && !message.contains("failed too"), "\(message)")
+        #expect(primary.requests.count == 1)
+    }
 }
