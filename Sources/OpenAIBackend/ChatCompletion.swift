@@ -13,7 +13,7 @@ enum ChatCompletion {
         if let prompt = settings.systemPrompt, !prompt.isEmpty {
             messages.append(["role": "system", "content": .string(prompt)])
         }
-        for turn in earlier {
+        for turn in fitting(earlier, maxBytes: maxHistoryBytes) {
             messages.append(["role": "user", "content": .string(turn.user)])
             messages.append(["role": "assistant", "content": .string(historyAnswer(turn))])
         }
@@ -27,6 +27,25 @@ enum ChatCompletion {
         if let maxTokens = settings.maxTokens { body["max_tokens"] = .int(Int64(maxTokens)) }
         if let temperature = settings.temperature { body["temperature"] = .double(temperature) }
         return JSONValue.object(body).serialized()
+    }
+
+    /// History sent with a turn, at most: `history_turns` bounds the pairs, this their size, so
+    /// that long answers (up to `OpenAIAgent.maxAnswerBytes` each) do not make every request of
+    /// a session megabytes long (16 sessions streaming 200 KB answers with 20 pairs grew the
+    /// daemon past 230 MiB in a minute; the server would refuse such a context anyway).
+    static let maxHistoryBytes = 256 << 10
+
+    /// The newest of `earlier` whose text fits in `maxBytes` (the oldest are left out first).
+    static func fitting(_ earlier: [HistoryTurn], maxBytes: Int) -> ArraySlice<HistoryTurn> {
+        var total = 0
+        var start = earlier.endIndex
+        while start > earlier.startIndex {
+            let turn = earlier[start - 1]
+            total += turn.user.utf8.count + turn.answer.utf8.count
+            if total > maxBytes { break }
+            start -= 1
+        }
+        return earlier[start...]
     }
 
     /// What the model is told it answered: the answer, marked when it was cut short (so it does
