@@ -189,7 +189,8 @@ package final class OpenAIAgent: AgentBackend {
     private func beginHistory(_ turn: AgentTurn) async -> HistoryStart? {
         guard let history else { return nil }
         do {
-            return try await history.beginTurn(session: turn.session, userText: turn.text, earlierPairs: settings.historyTurns)
+            return try await history.beginTurn(session: turn.session, userText: turn.text, earlierPairs: settings.historyTurns,
+                                               earlierBytes: ChatCompletion.maxHistoryBytes)
         } catch {
             logger.warning("turn runs without history: \(error)", metadata: ["event": "agent_history_failed"])
             return nil

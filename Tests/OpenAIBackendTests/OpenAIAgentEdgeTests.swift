@@ -225,4 +225,19 @@ import Testing
         #expect(message.contains("1 skipped: breaker open") && !message.contains("failed too"), "\(message)")
         #expect(primary.requests.count == 1)
     }
+
+    /// The store loads only the newest earlier turns that fit in the byte bound: a session of
+    /// long answers does not read megabytes per turn only to leave them out of the request.
+    @Test func theStoreLoadsOnlyTheHistoryThatFits() async throws {
+        let store = try #require(StateStore.open(directory: makeTemporaryDirectory()).store)
+        for (index, size) in [300, 100, 50].enumerated() {
+            let start = try await store.beginTurn(session: "s", userText: "q\(index)", earlierPairs: 5)
+            store.finishTurn(turn: start.turn, session: "s", answer: String(repeating: "é", count: size), outcome: .complete, usage: .none)
+        }
+        // "é" is two bytes: 2 + 100 and 2 + 200 fit in 310; the 600-byte answer does not.
+        let next = try await store.beginTurn(session: "s", userText: "now", earlierPairs: 5, earlierBytes: 310)
+        #expect(next.earlier.map(\.user) == ["q1", "q2"])
+        let none = try await store.beginTurn(session: "s", userText: "later", earlierPairs: 5, earlierBytes: 2)
+        #expect(none.earlier.isEmpty, "the newest (\"now\", 3 bytes) does not fit: nothing older is sent out of order")
+    }
 }
