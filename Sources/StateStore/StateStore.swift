@@ -34,7 +34,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case lookUpSession(String, @Sendable (SessionRecord?) -> Void)
         case addNotice(ChatAddress, at: Int64, CheckedContinuation<Result<Void, StoreError>, Never>)
         case recover(RecoveryPolicy, CheckedContinuation<Result<StoreRecovery, StoreError>, Never>)
-        case beginTurn(session: String, text: String, pairs: Int, at: Int64, CheckedContinuation<Result<HistoryStart, StoreError>, Never>)
+        case beginTurn(session: String, text: String, pairs: Int, bytes: Int, at: Int64, CheckedContinuation<Result<HistoryStart, StoreError>, Never>)
         case recordProgress(turn: Int64, answer: String)
         case finishTurn(turn: Int64, session: String, answer: String, outcome: HistoryTurn.Outcome, usage: AgentUsage, at: Int64)
     }
@@ -140,7 +140,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .addNotice(_, _, let continuation): continuation.resume(returning: .success(()))
         case .recover(_, let continuation): continuation.resume(returning: .success(result as! StoreRecovery))
         case .lookUpSession(_, let then): then(result as? SessionRecord)
-        case .beginTurn(_, _, _, _, let continuation): continuation.resume(returning: .success(result as! HistoryStart))
+        case .beginTurn(_, _, _, _, _, let continuation): continuation.resume(returning: .success(result as! HistoryStart))
         case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn: break
         }
     }
@@ -153,7 +153,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .lookUpSession(_, let then):
             onProblem(error)
             then(nil)
-        case .beginTurn(_, _, _, _, let continuation): continuation.resume(returning: .failure(error))
+        case .beginTurn(_, _, _, _, _, let continuation): continuation.resume(returning: .failure(error))
         case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn: onProblem(error)
         }
     }
@@ -199,8 +199,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
                 record = Self.sessionRecord(row)
             }
             return record as Any
-        case .beginTurn(let session, let text, let pairs, let now, _):
-            return try beginTurn(session: session, text: text, pairs: pairs, now: now)
+        case .beginTurn(let session, let text, let pairs, let bytes, let now, _):
+            return try beginTurn(session: session, text: text, pairs: pairs, bytes: bytes, now: now)
         case .recordProgress(let turn, let answer):
             try connection.run("UPDATE turns SET answer = ? WHERE id = ? AND outcome = 'open'", [.text(answer), .int(turn)])
         case .finishTurn(let turn, let session, let answer, let outcome, let usage, let now):

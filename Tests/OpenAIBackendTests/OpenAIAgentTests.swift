@@ -260,8 +260,8 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         let third = try JSONValue.parse(server.requests[2].body).object?["messages"]?.array ?? []
         let pairs = third.map { "\($0.object?["role"]?.string ?? ""): \($0.object?["content"]?.string ?? "")" }
         #expect(pairs == ["system: You are a test.", "user: Capital of France?", "assistant: Paris.",
-                          "user: Tell me a long story", "user: And Spain?"],
-                "the partial answer was never sent as a part (no full line), so it is not claimed as said")
+                          "user: Tell me a long story", "assistant: [interrupted]", "user: And Spain?"],
+                "the partial answer was never sent as a part (no full line), so it is not claimed as said; roles still alternate")
         await store.flush()
 
         // Another session knows nothing of it; /reset (forgetSession) clears it.
