@@ -115,6 +115,7 @@ package final class OpenAIAgent: AgentBackend {
     private func attempt(_ text: String, earlier: [HistoryTurn], _ output: TurnOutput) async throws -> AgentUsage {
         // The last failure of each endpoint, in order.
         var failures: [OpenAIFailure] = []
+        var earlier = earlier
         for endpoint in endpoints {
             var retries = 0
             while true {
@@ -134,6 +135,14 @@ package final class OpenAIAgent: AgentBackend {
                     if output.sentAnything { throw failure }
                     // Nothing reached the chat: the next attempt starts the answer afresh.
                     output.discardUnsent()
+                    // Refused as too big with the history (a context the session outgrew): once
+                    // more without it, rather than a session that can never be answered again.
+                    if failure.requestFault && !earlier.isEmpty {
+                        logger.warning("the agent backend refused the turn with its history; trying once without it",
+                                       metadata: ["event": "agent_history_dropped", "pairs": "\(earlier.count)"])
+                        earlier = []
+                        continue
+                    }
                     // A server that asks for a longer wait than the gateway makes a chat wait is
                     // not asked again: the next endpoint (or the reason) comes at once.
                     guard failure.retryable, retries < settings.retries, !failure.waitsTooLong else {

@@ -152,6 +152,15 @@ final class OpenAIEndpoint: Sendable {
                 let type = contentType.isEmpty ? "no content type" : ChatCompletion.oneLine(contentType)
                 throw OpenAIFailure(kind: .malformed, message: "the agent backend at \(settings.baseURL) answered with \(type), not an event stream")
             }
+            // An event stream without one event: how llama.cpp's server refuses a prompt over
+            // its context once streaming (the reason is only in its own log). The request is at
+            // fault, not the server: not retried as is, not held against the breaker.
+            if events == 0 {
+                var failure = OpenAIFailure(kind: .rejected,
+                                            message: "the agent backend ended the stream without an answer (a prompt over the model's context?)")
+                failure.requestFault = true
+                throw failure
+            }
             throw OpenAIFailure(kind: .malformed, message: "the agent backend's stream ended before the answer was complete")
         }
         return usage ?? .none

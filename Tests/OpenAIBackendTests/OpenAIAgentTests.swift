@@ -52,9 +52,10 @@ func turn(_ text: String, session: String = "local:test:alice") -> AgentTurn {
 }
 
 /// The agent's failure message, or nil when the turn succeeded.
-func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatRecorder()) async -> String? {
+func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatRecorder(),
+             session: String = "local:test:alice") async -> String? {
     do {
-        _ = try await agent.run(turn(text), reply: chat.reply)
+        _ = try await agent.run(turn(text, session: session), reply: chat.reply)
         return nil
     } catch {
         return (error as? AgentError)?.message ?? "\(error)"
@@ -297,6 +298,29 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         #expect(bounded.earlier.map(\.user) == ["q3"])
         let again = try await store.beginTurn(session: "s", userText: "q5", earlierPairs: 5)
         #expect(again.earlier.map(\.user) == ["q3", "q4"])
+    }
+
+    @Test func aPromptOverTheContextIsTriedOnceWithoutTheHistoryAndNotHeldAgainstTheBreaker() async throws {
+        let directory = makeTemporaryDirectory()
+        let store = try #require(StateStore.open(directory: directory).store)
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        // llama.cpp's answer to a prompt over its context, streamed: 200, an event stream, no event.
+        server.script(.stream(["First answer."]), .rawEvents(""), .stream(["Fresh start."]), .rawEvents(""))
+        let agent = makeAgent([server], history: store, configure: { $0.retries = 0 })
+        defer { agent.retire() }
+        let chat = ChatRecorder()
+        _ = try await agent.run(turn("one"), reply: chat.reply)
+        _ = try await agent.run(turn("two"), reply: chat.reply)
+        #expect(chat.texts == ["First answer.", "Fresh start."])
+        let refused = try JSONValue.parse(server.requests[1].body).object?["messages"]?.array ?? []
+        #expect(refused.count == 4, "system prompt, the first pair, the new message")
+        let retried = try JSONValue.parse(server.requests[2].body).object?["messages"]?.array ?? []
+        #expect(retried.count == 2, "system prompt and the new message only: \(retried)")
+        // Without history to drop, the reason is told; the breaker stays closed.
+        let message = try #require(await failure(of: agent, "three", chat, session: "local:test:nobody"))
+        #expect(message.contains("without an answer"), "\(message)")
+        #expect(agent.endpointStatus().first?.consecutiveFailures == 0)
     }
 
     @Test func anAnswerThatNeverEndsIsCutAtItsBound() async throws {
