@@ -60,6 +60,8 @@ package enum GatewayText {
     // Agent turns.
     package static func agentTimedOut(seconds: Int) -> String { "⏱ The agent did not answer within \(seconds)s; the turn was stopped." }
     package static func agentFailed(_ reason: String) -> String { "⚠️ The agent failed: \(reason)" }
+    /// After an answer the server ended at `agent.openai.max_tokens` (`finish_reason: length`).
+    package static let answerCutAtMaxTokens = "✂️ (the answer stopped at agent.openai.max_tokens)"
 
     // Durable queue and restarts.
     /// A busy session's message during a restart drain (reference wording; here it is true).

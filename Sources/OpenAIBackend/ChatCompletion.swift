@@ -6,6 +6,8 @@ import JSON
 enum ChatCompletion {
     /// The SSE data that ends a stream.
     static let done = "[DONE]"
+    /// The `finish_reason` of an answer cut at `max_tokens`.
+    static let lengthFinish = "length"
 
     /// The request body: system prompt, then the earlier pairs, then this turn's text.
     static func requestBody(model: String, settings: OpenAISettings, earlier: [HistoryTurn], text: String) -> [UInt8] {

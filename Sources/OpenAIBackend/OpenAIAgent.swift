@@ -126,9 +126,10 @@ package final class OpenAIAgent: AgentBackend {
                 }
                 let body = ChatCompletion.requestBody(model: endpoint.settings.model, settings: settings, earlier: earlier, text: text)
                 do {
-                    let usage = try await endpoint.stream(body: body) { (content: String) throws(OpenAIFailure) in try await output.add(content) }
+                    let answer = try await endpoint.stream(body: body) { (content: String) throws(OpenAIFailure) in try await output.add(content) }
                     endpoint.succeeded()
-                    return usage
+                    output.cutAtMaxTokens = answer.cutAtMaxTokens
+                    return answer.usage
                 } catch let failure as OpenAIFailure {
                     endpoint.failed(failure)
                     log(failure, endpoint, attempt: retries + 1)
@@ -258,8 +259,13 @@ final class TurnOutput {
         said = ""
     }
 
+    /// Set when the server said the answer stopped at `max_tokens`: the chat is told, after
+    /// the answer (not in the history: the model need not read it back).
+    var cutAtMaxTokens = false
+
     func finish() async {
         if let tail = lines.finish() { await send(tail) }
+        if cutAtMaxTokens, !Task.isCancelled { await reply(GatewayText.answerCutAtMaxTokens) }
     }
 
     /// Nothing once the turn is cancelled: `/stop` (or an interrupt, a timeout, a drain) has

@@ -87,7 +87,7 @@ final class OpenAIEndpoint: Sendable {
     /// Sends the request and hands each piece of content to `onContent` as it arrives. Throws
     /// `OpenAIFailure`, or `CancellationError` when the turn was interrupted (the connection is
     /// closed then: no more tokens are generated for nobody).
-    func stream(body: [UInt8], onContent: (String) async throws(OpenAIFailure) -> Void) async throws -> AgentUsage {
+    func stream(body: [UInt8], onContent: (String) async throws(OpenAIFailure) -> Void) async throws -> StreamedAnswer {
         var request = HTTPClientRequest(url: chatURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -107,6 +107,7 @@ final class OpenAIEndpoint: Sendable {
 
         var parser = ServerSentEventParser()
         var usage: AgentUsage?
+        var finishReason: String?
         var finished = false
         var events = 0
         do {
@@ -137,7 +138,10 @@ final class OpenAIEndpoint: Sendable {
                     if !chunk.content.isEmpty { try await onContent(chunk.content) }
                     if let reported = chunk.usage { usage = reported }
                     // The last choice chunk: a stream that ends after it without `[DONE]` still ended well.
-                    if chunk.finishReason != nil { finished = true }
+                    if let reason = chunk.finishReason {
+                        finished = true
+                        finishReason = reason
+                    }
                 }
             }
         } catch let failure as OpenAIFailure {
@@ -163,11 +167,11 @@ final class OpenAIEndpoint: Sendable {
             }
             throw OpenAIFailure(kind: .malformed, message: "the agent backend's stream ended before the answer was complete")
         }
-        return usage ?? .none
+        return StreamedAnswer(usage: usage ?? .none, cutAtMaxTokens: finishReason == ChatCompletion.lengthFinish)
     }
 
     /// A server that ignored `stream: true` and sent one JSON completion: still an answer.
-    private func wholeAnswer(_ response: HTTPClientResponse, onContent: (String) async throws(OpenAIFailure) -> Void) async throws -> AgentUsage {
+    private func wholeAnswer(_ response: HTTPClientResponse, onContent: (String) async throws(OpenAIFailure) -> Void) async throws -> StreamedAnswer {
         let body: ByteBuffer
         do {
             body = try await response.body.collect(upTo: OpenAIAgent.maxErrorBody * 64)
@@ -179,8 +183,19 @@ final class OpenAIEndpoint: Sendable {
             throw OpenAIFailure(kind: .malformed, message: "the agent backend answered JSON without a message")
         }
         try await onContent(content)
-        return ChatCompletion.usageCounts(object["usage"]?.object)
+        let reason = object["choices"]?.array?.first?.object?["finish_reason"]?.string
+        return StreamedAnswer(usage: ChatCompletion.usageCounts(object["usage"]?.object), cutAtMaxTokens: reason == ChatCompletion.lengthFinish)
     }
+}
+
+/// How an answer ended, as the server said.
+struct StreamedAnswer: Sendable, Equatable {
+    var usage: AgentUsage
+    /// `finish_reason: length`: the model had more to say than `max_tokens` allowed.
+    var cutAtMaxTokens = false
+}
+
+extension OpenAIEndpoint {
 
     private func failure(for response: HTTPClientResponse) async -> OpenAIFailure {
         let status = Int(response.status.code)

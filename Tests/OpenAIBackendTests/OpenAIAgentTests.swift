@@ -323,6 +323,27 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         #expect(agent.endpointStatus().first?.consecutiveFailures == 0)
     }
 
+    @Test func anAnswerCutAtMaxTokensIsSaidSoAfterIt() async throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        server.script(.rawEvents("""
+            data: {"choices":[{"index":0,"delta":{"content":"A long answ"},"finish_reason":null}]}
+
+            data: {"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}
+
+            data: [DONE]
+
+
+            """), .stream(["Short."]))
+        let agent = makeAgent([server])
+        defer { agent.retire() }
+        let chat = ChatRecorder()
+        _ = try await agent.run(turn("x"), reply: chat.reply)
+        #expect(chat.texts == ["A long answ", GatewayText.answerCutAtMaxTokens])
+        _ = try await agent.run(turn("y"), reply: chat.reply)
+        #expect(chat.texts.last == "Short.", "a finished answer gets no such note")
+    }
+
     @Test func anAnswerThatNeverEndsIsCutAtItsBound() async throws {
         let server = try FakeOpenAIServer()
         defer { server.stop() }
