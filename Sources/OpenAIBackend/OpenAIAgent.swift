@@ -42,13 +42,6 @@ package final class OpenAIAgent: AgentBackend {
     let tuning: Tuning
     /// `gatewayd_agent_errors_total{kind}`: one per failed attempt, by `OpenAIFailure.Kind`.
     let metrics: GatewayMetrics?
-    private let lifetime = Mutex(Lifetime())
-
-    private struct Lifetime {
-        var running = 0
-        var retired = false
-        var shutDown = false
-    }
 
     /// `environment` is the process's (`https_proxy`, `http_proxy`, `no_proxy`).
     package init(settings: OpenAISettings, history: (any ConversationHistory)?, eventLoopGroup: any EventLoopGroup,
@@ -68,28 +61,12 @@ package final class OpenAIAgent: AgentBackend {
 
     package func endpointStatus() -> [AgentEndpointStatus] { endpoints.map(\.status) }
 
-    package func retire() {
-        let shutDown = lifetime.withLock { state -> Bool in
-            state.retired = true
-            return takeShutdown(&state)
-        }
-        if shutDown { shutDownClients() }
-    }
+    /// Nothing to do here: each endpoint shuts its HTTP client down when the last reference to
+    /// this backend goes (the dispatcher's, and those of turns still running on it, or about to
+    /// start: a turn taken just before a reload still runs on the backend it was given).
+    package func retire() {}
 
     package func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws -> AgentUsage {
-        let entered = lifetime.withLock { state -> Bool in
-            if state.shutDown { return false }
-            state.running += 1
-            return true
-        }
-        guard entered else { throw AgentError("the agent backend was just replaced; send the message again") }
-        defer {
-            let shutDown = lifetime.withLock { state -> Bool in
-                state.running -= 1
-                return takeShutdown(&state)
-            }
-            if shutDown { shutDownClients() }
-        }
         // Stopped before it began (`sessions reset` cancels the turn, then clears the history):
         // no row for it may land after the reset.
         try Task.checkCancellation()
@@ -211,15 +188,6 @@ package final class OpenAIAgent: AgentBackend {
         }
     }
 
-    private func takeShutdown(_ state: inout Lifetime) -> Bool {
-        guard state.retired, state.running == 0, !state.shutDown else { return false }
-        state.shutDown = true
-        return true
-    }
-
-    private func shutDownClients() {
-        for endpoint in endpoints { _ = endpoint.client.shutdown() }
-    }
 }
 
 /// What one turn sent so far: the parts the chat has, the answer as the model wrote it (kept in

@@ -49,6 +49,12 @@ final class OpenAIEndpoint: Sendable {
         self.client = HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
     }
 
+    /// The backend is gone (replaced by a reload, its last turn over): its connections close.
+    /// Not blocking: the future is left to complete on the client's event loop.
+    deinit {
+        _ = client.shutdown()
+    }
+
     // MARK: Breaker
 
     func admit() -> CircuitBreaker.Admission {

@@ -114,6 +114,35 @@ struct OpenAIDaemonTests {
         _ = daemon.stop()
     }
 
+    @Test("a reload to another server: the running turn finishes on the old one, the next turn goes to the new one")
+    func reloadSwapsTheBackend() throws {
+        let directory = makeTemporaryDirectory("gatewayd-openai-reload")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let old = try FakeOpenAIServer(), new = try FakeOpenAIServer()
+        defer { old.stop(); new.stop() }
+        let gate = FakeOpenAIServer.Gate()
+        old.script(.gated(before: ["Old first.\n"], gate: gate, after: ["Old last."]))
+        new.setDefault(.stream(["From the new one."]))
+        let daemon = try start(old, in: directory)
+        let running = try TestChild([TestPaths.product("gatewayctl"), "--socket", directory + "/control.sock", "send", "--chat", "a", "q1"],
+                                    standardOutput: .pipe, standardError: .null)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while old.requests.isEmpty && ContinuousClock.now < deadline { usleep(10_000) }
+        let text = try String(contentsOfFile: directory + "/gatewayd.yaml", encoding: .utf8)
+        try text.replacingOccurrences(of: old.baseURL, with: new.baseURL).write(toFile: directory + "/gatewayd.yaml", atomically: true, encoding: .utf8)
+        let reload = try ctl(directory, ["reload"])
+        #expect(reload.status == 0, "\(reload.standardOutput) \(reload.standardError)")
+        let next = try ctl(directory, ["send", "--chat", "b", "q2"])
+        #expect(next.standardOutput == "From the new one.\n", "\(next.standardOutput)")
+        gate.open()
+        let finished = String(decoding: running.readToEnd().standardOutput, as: UTF8.self)
+        _ = running.wait()
+        #expect(finished == "Old first.\nOld last.\n", "\(finished)")
+        #expect(old.requests.count == 1 && new.requests.count == 1)
+        let (exit, _) = daemon.stop()
+        #expect(exit == 0)
+    }
+
     @Test("a refused key: one clear reply; a failing backend: the breaker opens, status shows it, health is not ready")
     func failuresAreTold() throws {
         let directory = makeTemporaryDirectory("gatewayd-openai-fail")
