@@ -80,7 +80,8 @@ enum Output {
         let durability = status.storeProblem.map { "\n  Durable: NO, queued messages are lost on a restart: \($0)" } ?? ""
         var agent = status.agentBackend.map { "\n    Agent: \($0)" } ?? ""
         for (index, endpoint) in (status.agentEndpoints ?? []).enumerated() {
-            let failures = endpoint.consecutiveFailures > 0 ? ", \(endpoint.consecutiveFailures) failures in a row" : ""
+            let count = endpoint.consecutiveFailures
+            let failures = count > 0 ? ", \(count) failure\(count == 1 ? "" : "s") in a row" : ""
             let last = endpoint.lastError.map { "\n             last error: \($0)" + (endpoint.lastErrorUsec.map { " (\(timestamp($0)))" } ?? "") } ?? ""
             agent += (index == 0 ? " " : "\n           ") + "\(endpoint.baseURL) (\(endpoint.model)): breaker \(endpoint.breaker)\(failures)\(last)"
         }
