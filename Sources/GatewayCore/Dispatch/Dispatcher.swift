@@ -121,6 +121,7 @@ package actor Dispatcher {
     package func handle(_ message: InboundMessage, replies: any ReplySink) async {
         let key = message.sessionKey
         guard access.isAllowed(message) else {
+            InboundReceipt.current?.taken()
             publish(.messageDispatched(session: key, route: .refused))
             // Silently in groups: a stranger in a channel gets nothing to probe with. In a direct
             // chat, once per interval: more would only queue refusals ahead of real replies.
@@ -134,11 +135,13 @@ package actor Dispatcher {
         var chain: [String] = []
         while let command = ParsedCommand(current.text) {
             if let builtin = BuiltinCommand(rawValue: command.name) {
+                InboundReceipt.current?.taken()
                 publish(.messageDispatched(session: key, route: .builtin))
                 await runBuiltin(builtin, command, current, replies)
                 return
             }
             guard let quick = config.quickCommands[command.name] else {
+                InboundReceipt.current?.taken()
                 if lifecycle.state.refusesNewWork {
                     publish(.messageDispatched(session: key, route: .drainRefused))
                     await replies.send(GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining"))
@@ -148,6 +151,7 @@ package actor Dispatcher {
                 }
                 return
             }
+            if case .alias = quick.kind {} else { InboundReceipt.current?.taken() }
             switch quick.kind {
             case .exec(let text):
                 publish(.messageDispatched(session: key, route: .execQuickCommand))
@@ -159,6 +163,7 @@ package actor Dispatcher {
             case .alias(let target):
                 chain.append(command.name)
                 guard chain.count <= GatewayConstants.maxAliasRewrites else {
+                    InboundReceipt.current?.taken()
                     await replies.send(GatewayText.aliasLoop(chain))
                     return
                 }
@@ -177,9 +182,12 @@ package actor Dispatcher {
     func submitTurn(_ message: InboundMessage, _ replies: any ReplySink, explicitQueue: Bool = false) async {
         let key = message.sessionKey
         guard acceptsTurn(for: key) else {
+            InboundReceipt.current?.taken()
             await refuseWhileDraining(key, replies)
             return
         }
+        // Without a store nothing is kept anyway; with one, it is taken once written (below).
+        if store == nil { InboundReceipt.current?.taken() }
         var storeIDs: [Int64] = []
         var ticket: UInt64?
         if let store {
@@ -187,6 +195,7 @@ package actor Dispatcher {
             // The write is queued at once (in arrival order); only routing waits for its turn.
             let stored: Result<Int64, StoreError>
             do { stored = .success(try await store.append(message, session: key)) } catch { stored = .failure(error) }
+            InboundReceipt.current?.taken()
             await waitForRoutingTurn(key, ticket!)
             switch stored {
             case .success(let id):
