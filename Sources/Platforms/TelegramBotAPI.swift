@@ -4,6 +4,7 @@ import JSON
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// The Bot API calls the adapter makes (`getMe`, `getUpdates`, `sendMessage`,
 /// `editMessageText`): JSON POSTs to `<api_base>/bot<token>/<method>`, answered with
@@ -12,7 +13,12 @@ import NIOPosix
 /// The token is in every URL's path: every message this type produces passes `redact` first,
 /// so no error, log line or health detail can carry it.
 final class TelegramBotAPI: Sendable {
-    let client: HTTPClient
+    /// Made at the first call, not with the adapter: an adapter built and never started (a
+    /// start that stops at the instance check, a reload's replacement that did not start) has
+    /// no client to shut down.
+    private let made = Mutex<HTTPClient?>(nil)
+    private let settings: HTTPClient.Configuration
+    private let eventLoops: any EventLoopGroup
     private let base: String
     private let token: String
     /// The longest body taken from the server (100 updates of 4096-character messages fit many times).
@@ -26,7 +32,17 @@ final class TelegramBotAPI: Sendable {
         settings.redirectConfiguration = .disallow
         settings.decompression = .disabled
         settings.connectionPool.retryConnectionEstablishment = false
-        client = HTTPClient(eventLoopGroupProvider: .shared(eventLoops), configuration: settings)
+        self.settings = settings
+        self.eventLoops = eventLoops
+    }
+
+    private var client: HTTPClient {
+        made.withLock { client in
+            if let client { return client }
+            let new = HTTPClient(eventLoopGroupProvider: .shared(eventLoops), configuration: settings)
+            client = new
+            return new
+        }
     }
 
     /// `text` with the token (and so `bot<token>`) replaced by `<token>`.
@@ -70,7 +86,11 @@ final class TelegramBotAPI: Sendable {
         }
     }
 
-    func shutdown() async { try? await client.shutdown() }
+    /// Closes the client, if one was made (a call after this fails).
+    func shutdown() async {
+        guard let client = made.withLock({ $0 }) else { return }
+        try? await client.shutdown()
+    }
 
     /// "connection refused": the system's words, not NIO's dump.
     static func reason(_ error: any Error) -> String {

@@ -181,6 +181,36 @@ struct TelegramTests {
     }
 }
 
+/// Answers in four parts, as a streaming agent does: three short lines, then a long one.
+struct LinesAgent: AgentBackend {
+    static let long = String(repeating: "x", count: 4080)
+    func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws -> AgentUsage {
+        for line in ["line 1", "line 2", "line 3", Self.long] { await reply(line) }
+        return .none
+    }
+}
+
+@Suite("Telegram edit streaming", .timeLimit(.minutes(1)))
+struct TelegramEditStreamingTests {
+    @Test("edit_streaming: later parts of a reply edit its first message, until 4096 UTF-16 units; then a new one")
+    func editsOneMessage() async throws {
+        let server = try FakeTelegramServer()
+        defer { server.stop() }
+        let dispatcher = Dispatcher(config: ConfigLoader.parse(TelegramTests.access).config, agent: LinesAgent())
+        await dispatcher.markRunning()
+        let adapter = TelegramAdapter(configuration: try telegramSettings(server, "edit_streaming: true"))
+        try await adapter.start(inbound: CursorInbound(dispatcher))
+        server.post("stream please")
+        let done = try await onThread { server.waitForSent { $0.contains { $0.text == LinesAgent.long } } }
+        await adapter.stop()
+        #expect(done)
+        #expect(server.sent.map(\.text) == ["line 1\nline 2\nline 3", LinesAgent.long], "\(server.sent)")
+        #expect(server.sent.first?.edited == true)
+        #expect(server.requests.filter { $0.method == "editMessageText" }.count == 2)
+        #expect(server.requests.filter { $0.method == "sendMessage" }.count == 2)
+    }
+}
+
 @Suite("Telegram settings")
 struct TelegramSettingsTests {
     @Test("token_file required (or the credential), control characters refused without showing the token; poll_timeout 1s..50s")
