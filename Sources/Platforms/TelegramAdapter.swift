@@ -53,7 +53,7 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
         state.withLock { $0.loop = loop }
     }
 
-    package func stop() async { await stop(flushingWithin: GatewayConstants.IRC.stopFlushDefault) }
+    package func stop() async { await stop(flushingWithin: GatewayConstants.replyFlushMargin) }
 
     /// Ends the long poll at once (no update it has not handed over is confirmed), lets the
     /// replies under way finish for at most `limit`, then closes the HTTP client.
@@ -81,10 +81,13 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
 
     package func health() async -> PlatformHealth { state.withLock { $0.health } }
 
+    /// Once stopped and replaced by a reload: the adapter that sends replies now.
+    var successor: (any PlatformAdapter)? { state.withLock { $0.stopped ? $0.successor : nil } }
+
     /// A reply with no request waiting (after a restart, a restart notice): to a chat by its id.
     package func send(_ text: String, to chat: String) async throws {
         guard let id = Int64(chat) else { throw PlatformError("telegram: \(chat.debugDescription) is not a chat id") }
-        if let successor = state.withLock({ $0.stopped ? $0.successor : nil }) {
+        if let successor {
             try await successor.send(text, to: chat)
             return
         }
@@ -129,7 +132,8 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
                 ready.add()
                 let updates = result.array ?? []
                 guard let last = updates.compactMap({ $0.object?["update_id"]?.int }).max() else { continue }
-                await handOver(updates, inbound)
+                // Stopped before all were taken: the offset stays (what was taken may come again).
+                guard await handOver(updates, inbound) else { break }
                 // Taken, all of them: stored before the next poll confirms them to Telegram.
                 offset = last + 1
                 if let key = cursorKey, let cursors = inbound.cursors {
@@ -160,15 +164,17 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
         }
     }
 
-    /// Each message of the batch to the dispatcher in order, the next once the last is taken.
-    private func handOver(_ updates: [JSONValue], _ inbound: any InboundHandler) async {
+    /// Each message of the batch to the dispatcher in order, the next once the last is taken;
+    /// false when the adapter stopped first.
+    private func handOver(_ updates: [JSONValue], _ inbound: any InboundHandler) async -> Bool {
         let username = botUsername ?? "", allowed = configuration.allowedChats
         for update in updates {
             guard let message = Self.inbound(update, botUsername: username, allowedChats: allowed),
                   let chat = Int64(message.chat) else { continue }
             let replies = TelegramReplies(adapter: self, chat: chat, editing: configuration.editStreaming)
-            await InboundReceipt.hand(message, to: inbound, replies: replies)
+            guard await InboundReceipt.hand(message, to: inbound, replies: replies) else { return false }
         }
+        return true
     }
 
     /// Health and the journal for a failed call: one error when a conflict begins (not one per

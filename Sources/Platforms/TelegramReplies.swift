@@ -20,6 +20,10 @@ final class TelegramReplies: ReplySink, Sendable {
 
     func send(_ text: String) async {
         do {
+            if let successor = adapter.successor {
+                try await successor.send(text, to: String(chat))
+                return
+            }
             if editing, let (id, sent) = current.withLock({ $0 }) {
                 let combined = sent + "\n" + text
                 if combined.utf16.count <= TelegramConfiguration.Defaults.maxMessageUTF16 {

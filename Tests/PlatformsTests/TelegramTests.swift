@@ -181,6 +181,58 @@ struct TelegramTests {
     }
 }
 
+/// Takes messages and never lets them through (a gate that never opens), until `release()`.
+final class HoldingInbound: InboundHandler, Sendable {
+    let cursors: (any PlatformCursorStore)?
+    private let state = Mutex<(held: [CheckedContinuation<Void, Never>], entered: [CheckedContinuation<Void, Never>], count: Int)>(([], [], 0))
+
+    init(cursors: any PlatformCursorStore) { self.cursors = cursors }
+
+    func handle(_ message: InboundMessage, replies: any ReplySink) async {
+        await withCheckedContinuation { continuation in
+            let entered = state.withLock { state in
+                state.held.append(continuation)
+                state.count += 1
+                defer { state.entered = [] }
+                return state.entered
+            }
+            for waiter in entered { waiter.resume() }
+        }
+    }
+
+    /// Returns once a message is being held.
+    func waitForEntry() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state in
+                if state.count == 0 { state.entered.append(continuation) }
+                return state.count > 0
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    func release() { for held in state.withLock({ $0.held }) { held.resume() } }
+}
+
+@Suite("Telegram stop", .timeLimit(.minutes(1)))
+struct TelegramStopTests {
+    @Test("a stop while a message waits to be taken (the daemon's gate still closed) returns, and stores no offset")
+    func stopWhileHeld() async throws {
+        let server = try FakeTelegramServer()
+        defer { server.stop() }
+        let cursors = MemoryCursors()
+        let inbound = HoldingInbound(cursors: cursors)
+        let adapter = TelegramAdapter(configuration: try telegramSettings(server))
+        try await adapter.start(inbound: inbound)
+        server.post("held")
+        await inbound.waitForEntry()
+        await adapter.stop()
+        #expect(cursors.all.isEmpty, "not taken: not confirmed")
+        #expect(server.requests.filter { $0.method == "getUpdates" }.count == 1, "no poll confirmed it")
+        inbound.release()
+    }
+}
+
 /// Answers in four parts, as a streaming agent does: three short lines, then a long one.
 struct LinesAgent: AgentBackend {
     static let long = String(repeating: "x", count: 4080)

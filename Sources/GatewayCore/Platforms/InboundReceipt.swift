@@ -11,7 +11,7 @@ import Synchronization
 package final class InboundReceipt: Sendable {
     @TaskLocal package static var current: InboundReceipt?
 
-    private let state = Mutex<(taken: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = Mutex<(taken: Bool, cancelled: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, false, []))
 
     package init() {}
 
@@ -26,25 +26,38 @@ package final class InboundReceipt: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns once `taken()` was called.
-    package func waitUntilTaken() async {
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { state in
-                if !state.taken { state.waiters.append(continuation) }
-                return state.taken
+    /// Returns once `taken()` was called (true), or when the waiting task is cancelled (false,
+    /// unless it was taken by then): a stopping adapter does not wait for a gate that may never
+    /// open, and does not confirm what it cannot tell was taken.
+    package func waitUntilTaken() async -> Bool {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let done = state.withLock { state in
+                    let done = state.taken || state.cancelled
+                    if !done { state.waiters.append(continuation) }
+                    return done
+                }
+                if done { continuation.resume() }
             }
-            if done { continuation.resume() }
+        } onCancel: {
+            let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.cancelled = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
         }
+        return state.withLock { $0.taken }
     }
 
-    /// `handle` with a receipt: returns once the message is taken, while its handling goes on
-    /// in a task of its own.
-    package static func hand(_ message: InboundMessage, to inbound: any InboundHandler, replies: any ReplySink) async {
+    /// `handle` with a receipt: returns once the message is taken (true), while its handling
+    /// goes on in a task of its own; false when the caller was cancelled before that.
+    package static func hand(_ message: InboundMessage, to inbound: any InboundHandler, replies: any ReplySink) async -> Bool {
         let receipt = InboundReceipt()
         Task {
             await $current.withValue(receipt) { await inbound.handle(message, replies: replies) }
             receipt.taken()
         }
-        await receipt.waitUntilTaken()
+        return await receipt.waitUntilTaken()
     }
 }
