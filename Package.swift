@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "gatewayd-store-bench", targets: ["StateStoreBench"]),
         .executable(name: "gatewayd-webhook-bench", targets: ["WebhookBench"]),
         .executable(name: "gatewayd-irc-bench", targets: ["IRCBench"]),
+        .executable(name: "gatewayd-llama-bench", targets: ["LlamaBench"]),
         .executable(name: "gatewayd-test-helper", targets: ["GatewayTestHelper"]),
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "ProcessRunner", targets: ["ProcessRunner"]),
@@ -139,6 +140,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // The metrics listener (`metrics.listen`).
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             // Release builds link with the toolchain's lld and packed relative relocations
             // (DT_RELR, glibc 2.36+): the loader no longer reads 1.7 MB of .rela.dyn at every
@@ -176,7 +179,7 @@ let package = Package(
         // `swift run -c release gatewayd-dispatch-bench`: messages/s and allocations per message.
         .executableTarget(
             name: "DispatchBench",
-            dependencies: ["GatewayCore", "CAllocCounter", "CGatewayShims"],
+            dependencies: ["GatewayCore", "GatewayWire", "CAllocCounter", "CGatewayShims"],
             path: "Benchmarks/DispatchBench"
         ),
         // `swift run -c release gatewayd-control-bench`: GetStatus against a C socket floor.
@@ -204,6 +207,14 @@ let package = Package(
             name: "IRCBench",
             dependencies: ["Platforms", "GatewayCore", "CIRCLoad", "CGatewayShims", "CGatewayTestShims"],
             path: "Benchmarks/IRCBench"
+        ),
+        // `swift build -c release && .build/release/gatewayd-llama-bench`: time to the first part
+        // through gatewayd's openai backend against a direct client of the same real llama.cpp
+        // server (the tests' LlamaServer, IRCServer and HTTP client, hence GatewayTestSupport).
+        .executableTarget(
+            name: "LlamaBench",
+            dependencies: ["GatewayTestSupport", "GatewayCore"],
+            path: "Benchmarks/LlamaBench"
         ),
         // `swift build -c release && .build/release/gatewayd-bench`: the whole daemon.
         .executableTarget(

@@ -5,7 +5,9 @@
 // Starts the gatewayd beside this binary with a notify socket, then measures: time
 // from exec to READY=1, idle RSS, an exec quick command's round trip (RunQuickCommand and
 // SendMessage "/hi") against a C posix_spawn baseline run here, GetStatus, and echo-agent
-// messages/s with 16 clients. Prints one JSON document last.
+// messages/s with 16 clients; then the exec round trip while `metrics.listen` is scraped every
+// 100 ms against not scraped (alternated), and a scrape's time over HTTP. Prints one JSON
+// document last.
 //   gatewayd-bench --senders 1000000 [--max 10000] [--idle-timeout 10] [--clients 8] [--keep]
 // instead drives that many distinct senders through SendMessage (see Senders.swift) and reports
 // the daemon's RSS before, during, after, and after `sessions.idle_timeout` evicted them.
@@ -33,10 +35,12 @@ let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deleti
 let directory = String(cString: mkdtemp(strdup("/tmp/gatewayd-bench.XXXXXX"))!)
 let socket = directory + "/control", notify = directory + "/notify", config = directory + "/gatewayd.yaml"
 let sessionsLine = senders == nil ? "" : "\nsessions: {max: \(sessionsMax), idle_timeout: \(idleTimeout)s}"
+let metricsPort = freeLoopbackPort()
 try """
     quick_commands:
       hi: {type: exec, command: "echo hi"}
     exec: {max_concurrent: 64}
+    metrics: {listen: "127.0.0.1:\(metricsPort)"}
     state_dir: \(directory)/state\(sessionsLine)
     """.write(toFile: config, atomically: true, encoding: .utf8)
 
@@ -154,6 +158,25 @@ var completed: UInt64 = 0
 precondition(gwc_throughput(socket, echo, 16, loadSeconds, &completed) == 0)
 let echoRate = Double(completed) / loadSeconds
 
+// Metrics (issue 19): RunQuickCommand's round trip not scraped, then scraped every 100 ms
+// (Prometheus's default is every 15 s), alternated twice; every scrape timed, connect to close.
+var quietTrips: [UInt64] = [], scrapedTrips: [UInt64] = [], scrapeTimes: [UInt64] = []
+var scrapeBytes = 0
+for _ in 0..<2 {
+    quietTrips += trips(run)
+    let scraper = Scraper()
+    scraper.start(port: metricsPort, interval: 100_000)
+    scrapedTrips += trips(run)
+    scraper.stop()
+    scrapeTimes += scraper.scrapes.times
+    scrapeBytes = max(scrapeBytes, scraper.scrapes.bytes)
+}
+for _ in 0..<200 {
+    let t = gw_monotonic_nsec()
+    scrapeBytes = max(scrapeBytes, httpGet(port: metricsPort, path: "/metrics"))
+    scrapeTimes.append(gw_monotonic_nsec() - t)
+}
+
 daemon.terminate()
 daemon.waitUntilExit()
 try? FileManager.default.removeItem(atPath: directory)
@@ -170,11 +193,15 @@ print("32 in flight:               C floor \(Int(floorRate))/s, RunQuickCommand 
 print("gatewayd CPU per command:   \(Int(cpuPerCommand.sorted()[cpuPerCommand.count / 2])) us under load (target <= 100), \(Int(cpuSerial)) us one at a time")
 print("GetStatus round trip:       \(format(median(statusTrips))) us median")
 print("echo agent, 16 clients:     \(Int(echoRate)) messages/s")
+let quietMedian = median(quietTrips) / 1000, scrapedMedian = median(scrapedTrips) / 1000
+print("metrics: RunQuickCommand \(format(quietMedian)) ms not scraped, \(format(scrapedMedian)) ms scraped every 100 ms (x\(format(scrapedMedian / quietMedian)); target <= 1.03)")
+print("metrics: a scrape over HTTP (connect to close), median \(format(median(scrapeTimes) / 1000)) ms of \(scrapeTimes.count), \(scrapeBytes) bytes (target < 5 ms)")
 print("""
 {"ready_ms":\(format(readyMs)),"idle_rss_kib":\(rssKiB),\
 "exec_median_ms":{"c_posix_spawn":\(format(cMedian)),"run_quick_command":\(format(runMedian)),"send_message":\(format(sendMedian))},\
 "exec_inside_gatewayd_median_ms":\(format(median(inside) / 1000)),"exec_ratio":{"run_quick_command":\(format(runMedian / cMedian)),"send_message":\(format(sendMedian / cMedian))},\
 "in_flight_32":{"c_floor_per_s":\(Int(floorRate)),"run_quick_command_per_s":\(Int(daemonRate)),"ratio":\(format(daemonRate / floorRate))},\
 "cpu_per_command_us":{"under_load":\(Int(cpuPerCommand.sorted()[cpuPerCommand.count / 2])),"one_at_a_time":\(Int(cpuSerial))},\
-"get_status_median_us":\(format(median(statusTrips))),"echo_messages_per_s_16_clients":\(Int(echoRate))}
+"get_status_median_us":\(format(median(statusTrips))),"echo_messages_per_s_16_clients":\(Int(echoRate)),\
+"metrics":{"exec_median_ms_not_scraped":\(format(quietMedian)),"exec_median_ms_scraped":\(format(scrapedMedian)),"scrape_median_ms":\(format(median(scrapeTimes) / 1000))}}
 """)

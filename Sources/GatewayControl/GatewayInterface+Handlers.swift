@@ -162,7 +162,12 @@ extension GatewayInterface {
     }
 
     /// The `Status` type of the interface.
-    func status() async -> Wire.Status {
+    /// Every metric family (`GetMetrics`): the dispatcher's registry and the host's gauges.
+    func getMetrics() async -> Wire.GetMetrics.Result {
+        Wire.GetMetrics.Result(metrics: await dispatcher.metricFamilies(await host.metricsScrape()))
+    }
+
+    package func status() async -> Wire.Status {
         let snapshot = await dispatcher.snapshot
         let health = await host.platformHealth().map {
             Wire.PlatformHealth(name: $0.name, health: $0.health.state.rawValue, detail: $0.health.detail)

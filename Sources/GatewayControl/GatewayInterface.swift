@@ -27,6 +27,8 @@ package protocol GatewayControlHost: Sendable {
     /// The agent backend and its endpoints' breakers, for `Status.agent_backend` and
     /// `agent_endpoints` (read without waiting: every status call asks).
     var agentState: (backend: String, endpoints: [AgentEndpointStatus])? { get }
+    /// What a metrics scrape reads of the daemon beside the dispatcher (`GetMetrics`).
+    func metricsScrape() async -> MetricsScrape
 }
 
 extension GatewayControlHost {
@@ -34,6 +36,9 @@ extension GatewayControlHost {
     package var storeProblem: String? { get async { nil } }
     package var configState: AppliedConfig? { get async { nil } }
     package var agentState: (backend: String, endpoints: [AgentEndpointStatus])? { nil }
+    package func metricsScrape() async -> MetricsScrape {
+        MetricsScrape(platforms: await platformHealth(), configRevision: await configState?.revision)
+    }
 }
 
 /// `io.gatewayd.Gateway` over a `Dispatcher`. Reading methods are open to any peer that can
@@ -122,6 +127,7 @@ package struct GatewayInterface: VarlinkInterface {
                 await answer(Wire.SendMessage.self, call, replies) { try await sendMessage($0, peer: peer) }
             }
         case .subscribe: await serve(Wire.Subscribe.self, call, replies) { _, replies in await subscribe(more: more, replies: replies) }
+        case .getMetrics: await answer(Wire.GetMetrics.self, call, replies) { _ in await getMetrics() }
         }
     }
 

@@ -25,11 +25,12 @@ extension Wire {
         case runQuickCommand = "RunQuickCommand"
         case sendMessage = "SendMessage"
         case subscribe = "Subscribe"
+        case getMetrics = "GetMetrics"
 
         /// Needs root, the daemon's uid or the admin group.
         package var changesState: Bool {
             switch self {
-            case .getStatus, .listSessions, .listQuickCommands, .subscribe: false
+            case .getStatus, .listSessions, .listQuickCommands, .subscribe, .getMetrics: false
             default: true
             }
         }

@@ -13,9 +13,9 @@ enum ChatCompletion {
         if let prompt = settings.systemPrompt, !prompt.isEmpty {
             messages.append(["role": "system", "content": .string(prompt)])
         }
-        for turn in earlier {
+        for turn in fitting(earlier, maxBytes: maxHistoryBytes) {
             messages.append(["role": "user", "content": .string(turn.user)])
-            if let answer = historyAnswer(turn) { messages.append(["role": "assistant", "content": .string(answer)]) }
+            messages.append(["role": "assistant", "content": .string(historyAnswer(turn))])
         }
         messages.append(["role": "user", "content": .string(text)])
         var body: [String: JSONValue] = [
@@ -29,13 +29,35 @@ enum ChatCompletion {
         return JSONValue.object(body).serialized()
     }
 
+    /// History sent with a turn, at most: `history_turns` bounds the pairs, this their size, so
+    /// that long answers (up to `OpenAIAgent.maxAnswerBytes` each) do not make every request of
+    /// a session megabytes long (16 sessions streaming 200 KB answers with 20 pairs grew the
+    /// daemon past 230 MiB in a minute; the server would refuse such a context anyway).
+    static let maxHistoryBytes = 256 << 10
+
+    /// The newest of `earlier` whose text fits in `maxBytes` (the oldest are left out first).
+    static func fitting(_ earlier: [HistoryTurn], maxBytes: Int) -> ArraySlice<HistoryTurn> {
+        var total = 0
+        var start = earlier.endIndex
+        while start > earlier.startIndex {
+            let turn = earlier[start - 1]
+            total += turn.user.utf8.count + turn.answer.utf8.count
+            if total > maxBytes { break }
+            start -= 1
+        }
+        return earlier[start...]
+    }
+
     /// What the model is told it answered: the answer, marked when it was cut short (so it does
-    /// not take a fragment for its own complete reply); nothing when there was no answer.
-    static func historyAnswer(_ turn: HistoryTurn) -> String? {
+    /// not take a fragment for its own complete reply); the mark alone when there was no answer,
+    /// so that user and assistant still alternate (a turn that failed before its first word must
+    /// not send two user messages in a row: chat templates such as Mistral's refuse that, and
+    /// the session would fail on every later turn until `/new`).
+    static func historyAnswer(_ turn: HistoryTurn) -> String {
         switch turn.outcome {
         case .complete: return turn.answer
         case .interrupted, .open, .failed:
-            return turn.answer.isEmpty ? nil : turn.answer + " " + interruptedMark
+            return turn.answer.isEmpty ? interruptedMark : turn.answer + " " + interruptedMark
         }
     }
 
@@ -64,7 +86,8 @@ enum ChatCompletion {
         }
         guard let object = value.object else { throw MalformedChunk(reason: "an event that is not a JSON object") }
         var chunk = Chunk()
-        if let error = object["error"] {
+        // `"error": null` (or false) is no error: a server may write the field in every chunk.
+        if let error = object["error"], error != .null, error != false {
             chunk.error = error.object?["message"]?.string ?? error.string ?? "an error without a message"
             return chunk
         }
@@ -75,9 +98,14 @@ enum ChatCompletion {
             throw MalformedChunk(reason: "choices is not a list")
         }
         if let usage = object["usage"]?.object {
-            chunk.usage = AgentUsage(tokensIn: clamp(usage["prompt_tokens"]?.int), tokensOut: clamp(usage["completion_tokens"]?.int))
+            chunk.usage = usageCounts(usage)
         }
         return chunk
+    }
+
+    /// `usage` of a chunk or a whole completion.
+    static func usageCounts(_ usage: [String: JSONValue]?) -> AgentUsage {
+        AgentUsage(tokensIn: clamp(usage?["prompt_tokens"]?.int), tokensOut: clamp(usage?["completion_tokens"]?.int))
     }
 
     /// A server's count, kept within what the gateway can add up (never negative, never a trap).
@@ -86,13 +114,13 @@ enum ChatCompletion {
         return Int(min(value, 1 << 40))
     }
 
-    /// The message of an error body (`{"error": {"message": ...}}`), cut to a line fit for a
-    /// chat and a log; nil when the body says nothing usable.
+    /// The message of an error body (`{"error": {"message": ...}}`), as the server wrote it (the
+    /// endpoint cuts it to a line and takes its key out: `OpenAIEndpoint.serverText`); nil when
+    /// the body says nothing usable.
     static func errorMessage(_ body: [UInt8]) -> String? {
         guard let value = try? JSONValue.parse(body) else { return nil }
-        let message = value.object?["error"]?.object?["message"]?.string ?? value.object?["error"]?.string
+        return value.object?["error"]?.object?["message"]?.string ?? value.object?["error"]?.string
             ?? value.object?["message"]?.string
-        return message.map(oneLine)
     }
 
     /// Single line, at most 300 characters: server text goes into logs and chat replies.

@@ -40,6 +40,8 @@ package final class OpenAIAgent: AgentBackend {
     let history: (any ConversationHistory)?
     let logger: Logger
     let tuning: Tuning
+    /// `gatewayd_agent_errors_total{kind}`: one per failed attempt, by `OpenAIFailure.Kind`.
+    let metrics: GatewayMetrics?
     private let lifetime = Mutex(Lifetime())
 
     private struct Lifetime {
@@ -50,8 +52,9 @@ package final class OpenAIAgent: AgentBackend {
 
     /// `environment` is the process's (`https_proxy`, `http_proxy`, `no_proxy`).
     package init(settings: OpenAISettings, history: (any ConversationHistory)?, eventLoopGroup: any EventLoopGroup,
-                 logger: Logger, environment: [String: String], tuning: Tuning = Tuning()) {
+                 logger: Logger, environment: [String: String], tuning: Tuning = Tuning(), metrics: GatewayMetrics? = nil) {
         self.settings = settings
+        self.metrics = metrics
         self.history = history
         self.logger = logger
         self.tuning = tuning
@@ -87,6 +90,9 @@ package final class OpenAIAgent: AgentBackend {
             }
             if shutDown { shutDownClients() }
         }
+        // Stopped before it began (`sessions reset` cancels the turn, then clears the history):
+        // no row for it may land after the reset.
+        try Task.checkCancellation()
         let start = await beginHistory(turn)
         let output = TurnOutput(reply: reply, history: history, turn: start?.turn)
         do {
@@ -109,6 +115,7 @@ package final class OpenAIAgent: AgentBackend {
     private func attempt(_ text: String, earlier: [HistoryTurn], _ output: TurnOutput) async throws -> AgentUsage {
         // The last failure of each endpoint, in order.
         var failures: [OpenAIFailure] = []
+        var earlier = earlier
         for endpoint in endpoints {
             var retries = 0
             while true {
@@ -128,7 +135,17 @@ package final class OpenAIAgent: AgentBackend {
                     if output.sentAnything { throw failure }
                     // Nothing reached the chat: the next attempt starts the answer afresh.
                     output.discardUnsent()
-                    guard failure.retryable, retries < settings.retries else {
+                    // Refused as too big with the history (a context the session outgrew): once
+                    // more without it, rather than a session that can never be answered again.
+                    if failure.requestFault && !earlier.isEmpty {
+                        logger.warning("the agent backend refused the turn with its history; trying once without it",
+                                       metadata: ["event": "agent_history_dropped", "pairs": "\(earlier.count)"])
+                        earlier = []
+                        continue
+                    }
+                    // A server that asks for a longer wait than the gateway makes a chat wait is
+                    // not asked again: the next endpoint (or the reason) comes at once.
+                    guard failure.retryable, retries < settings.retries, !failure.waitsTooLong else {
                         failures.append(failure)
                         break
                     }
@@ -152,14 +169,19 @@ package final class OpenAIAgent: AgentBackend {
     }
 
     /// One reason for the chat: the breakers' when nothing was tried, else the first real
-    /// failure (the primary's, usually), saying when the fallbacks failed as well.
+    /// failure (the primary's, usually), saying when other endpoints failed as well or were
+    /// skipped (an open breaker is not a failure of this turn: "the fallbacks failed too" would
+    /// send the reader to logs of requests that were never made).
     private func summary(_ failures: [OpenAIFailure]) -> OpenAIFailure {
         let tried = failures.filter { $0.kind != .unavailable }
         guard let first = tried.first else {
             return failures.first ?? OpenAIFailure(kind: .unavailable, message: "the agent backend has no endpoint")
         }
-        guard failures.count > 1 else { return first }
-        return OpenAIFailure(kind: first.kind, message: first.message + " (the fallbacks failed too)")
+        var notes: [String] = []
+        if tried.count > 1 { notes.append("the fallbacks failed too") }
+        if tried.count < failures.count { notes.append("\(failures.count - tried.count) skipped: breaker open") }
+        guard !notes.isEmpty else { return first }
+        return OpenAIFailure(kind: first.kind, message: first.message + " (" + notes.joined(separator: "; ") + ")")
     }
 
     private func unavailable(_ endpoint: OpenAIEndpoint, retryIn: Duration) -> String {
@@ -170,6 +192,7 @@ package final class OpenAIAgent: AgentBackend {
     }
 
     private func log(_ failure: OpenAIFailure, _ endpoint: OpenAIEndpoint, attempt: Int) {
+        metrics?.agentError(kind: failure.kind.rawValue)
         logger.error("agent backend attempt failed: \(failure.message)", metadata: [
             "event": "agent_error", "kind": "\(failure.kind.rawValue)", "endpoint": "\(endpoint.settings.baseURL)",
             "model": "\(endpoint.settings.model)", "attempt": "\(attempt)",
@@ -179,7 +202,8 @@ package final class OpenAIAgent: AgentBackend {
     private func beginHistory(_ turn: AgentTurn) async -> HistoryStart? {
         guard let history else { return nil }
         do {
-            return try await history.beginTurn(session: turn.session, userText: turn.text, earlierPairs: settings.historyTurns)
+            return try await history.beginTurn(session: turn.session, userText: turn.text, earlierPairs: settings.historyTurns,
+                                               earlierBytes: ChatCompletion.maxHistoryBytes)
         } catch {
             logger.warning("turn runs without history: \(error)", metadata: ["event": "agent_history_failed"])
             return nil
@@ -205,6 +229,9 @@ final class TurnOutput {
     private let turn: Int64?
     private var lines = ReplyLines()
     private(set) var answer = ""
+    /// The parts the chat was sent, one per line: what an answer cut short is kept as (text
+    /// streamed after the last part, or after an interrupt, was never said).
+    private var said = ""
     private(set) var sentAnything = false
     private var recorded = false
     private var lastProgress: ContinuousClock.Instant?
@@ -228,25 +255,31 @@ final class TurnOutput {
     func discardUnsent() {
         lines = ReplyLines()
         answer = ""
+        said = ""
     }
 
     func finish() async {
         if let tail = lines.finish() { await send(tail) }
     }
 
+    /// Nothing once the turn is cancelled: `/stop` (or an interrupt, a timeout, a drain) has
+    /// told the chat the turn is over, and events already read (several arrive in one read, and
+    /// the tail waits for `finish`) must not follow that notice.
     private func send(_ part: String) async {
+        guard !Task.isCancelled else { return }
         sentAnything = true
+        said += said.isEmpty ? part : "\n" + part
         await reply(part)
         let now = ContinuousClock.now
         if let turn, lastProgress.map({ now - $0 >= OpenAIAgent.progressInterval }) ?? true {
             lastProgress = now
-            history?.recordProgress(turn: turn, answer: answer)
+            history?.recordProgress(turn: turn, answer: said)
         }
     }
 
     func record(_ session: String, _ outcome: HistoryTurn.Outcome, _ usage: AgentUsage) {
         guard !recorded, let turn else { return }
         recorded = true
-        history?.finishTurn(turn: turn, session: session, answer: answer, outcome: outcome, usage: usage)
+        history?.finishTurn(turn: turn, session: session, answer: outcome == .complete ? answer : said, outcome: outcome, usage: usage)
     }
 }

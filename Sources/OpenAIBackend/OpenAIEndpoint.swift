@@ -62,7 +62,9 @@ final class OpenAIEndpoint: Sendable {
     func failed(_ failure: OpenAIFailure) {
         let now = WallClock.microseconds()
         state.withLock {
-            $0.breaker.failed(now: .now)
+            // A request the server refused as wrong (a prompt over the context, HTTP 400) says the
+            // server is up: one user's message sent five times must not open the breaker for all.
+            if failure.requestFault { $0.breaker.succeeded() } else { $0.breaker.failed(now: .now) }
             $0.lastError = failure.message
             $0.lastErrorUsec = now
         }
@@ -106,15 +108,19 @@ final class OpenAIEndpoint: Sendable {
         var parser = ServerSentEventParser()
         var usage: AgentUsage?
         var finished = false
+        var events = 0
         do {
             reading: for try await buffer in response.body {
-                let events: [ServerSentEvent]
+                let read: [ServerSentEvent]
                 do {
-                    events = try parser.feed(buffer.readableBytesView)
+                    read = try parser.feed(buffer.readableBytesView)
                 } catch {
                     throw OpenAIFailure(kind: .malformed, message: "the agent backend sent an event over \(error.limit) bytes")
                 }
-                for event in events {
+                events += read.count
+                for event in read {
+                    // One read can hold many events: an interrupt stops at the next one, not the read's end.
+                    try Task.checkCancellation()
                     if event.data == ChatCompletion.done {
                         finished = true
                         break reading
@@ -126,7 +132,7 @@ final class OpenAIEndpoint: Sendable {
                         throw OpenAIFailure(kind: .malformed, message: "the agent backend sent a malformed stream: \(error.reason)")
                     }
                     if let message = chunk.error {
-                        throw OpenAIFailure(kind: .server, message: "the agent backend failed mid-answer: \(ChatCompletion.oneLine(message))")
+                        throw OpenAIFailure(kind: .server, message: "the agent backend failed mid-answer: \(serverText(message))")
                     }
                     if !chunk.content.isEmpty { try await onContent(chunk.content) }
                     if let reported = chunk.usage { usage = reported }
@@ -141,6 +147,20 @@ final class OpenAIEndpoint: Sendable {
         }
         if Task.isCancelled { throw CancellationError() }
         guard finished else {
+            // Not one event: a web page or a proxy's answer where the API should be; say what came.
+            if events == 0 && !contentType.hasPrefix("text/event-stream") {
+                let type = contentType.isEmpty ? "no content type" : ChatCompletion.oneLine(contentType)
+                throw OpenAIFailure(kind: .malformed, message: "the agent backend at \(settings.baseURL) answered with \(type), not an event stream")
+            }
+            // An event stream without one event: how llama.cpp's server refuses a prompt over
+            // its context once streaming (the reason is only in its own log). The request is at
+            // fault, not the server: not retried as is, not held against the breaker.
+            if events == 0 {
+                var failure = OpenAIFailure(kind: .rejected,
+                                            message: "the agent backend ended the stream without an answer (a prompt over the model's context?)")
+                failure.requestFault = true
+                throw failure
+            }
             throw OpenAIFailure(kind: .malformed, message: "the agent backend's stream ended before the answer was complete")
         }
         return usage ?? .none
@@ -159,9 +179,7 @@ final class OpenAIEndpoint: Sendable {
             throw OpenAIFailure(kind: .malformed, message: "the agent backend answered JSON without a message")
         }
         try await onContent(content)
-        let usage = object["usage"]?.object
-        return AgentUsage(tokensIn: Int(clamping: max(0, usage?["prompt_tokens"]?.int ?? 0)),
-                          tokensOut: Int(clamping: max(0, usage?["completion_tokens"]?.int ?? 0)))
+        return ChatCompletion.usageCounts(object["usage"]?.object)
     }
 
     private func failure(for response: HTTPClientResponse) async -> OpenAIFailure {
@@ -170,26 +188,49 @@ final class OpenAIEndpoint: Sendable {
         if let body = try? await response.body.collect(upTo: OpenAIAgent.maxErrorBody) {
             bodyBytes = Array(body.readableBytesView)
         }
-        let detail = ChatCompletion.errorMessage(bodyBytes).map { ": \($0)" } ?? ""
+        let detail = ChatCompletion.errorMessage(bodyBytes).map { ": \(serverText($0))" } ?? ""
         switch status {
+        case 300...399:
+            // Redirects are not followed (the key would go wherever a server points): say where to.
+            let location = response.headers.first(name: "location").map { ", to \(serverText($0))" } ?? ""
+            return OpenAIFailure(kind: .rejected, message: "the agent backend redirects (HTTP \(status)\(location)); redirects are not followed: set base_url to the final address")
         case 401, 403:
             return OpenAIFailure(kind: .auth, message: "the agent backend refused the API key (HTTP \(status)\(detail))")
         case 429:
             let wait = response.headers.first(name: "retry-after").flatMap(Self.retryAfter)
             return OpenAIFailure(kind: .rateLimited, message: "the agent backend is rate limiting (HTTP 429\(detail))",
-                                 retryAfter: wait.map { min($0, OpenAIFailure.maxRetryAfter) })
+                                 retryAfter: wait)
         case 500...599:
             return OpenAIFailure(kind: .server, message: "the agent backend failed (HTTP \(status)\(detail))")
         default:
-            return OpenAIFailure(kind: .rejected, message: "the agent backend rejected the request (HTTP \(status)\(detail))")
+            return OpenAIFailure(kind: .rejected, message: "the agent backend rejected the request (HTTP \(status)\(detail))",
+                                 requestFault: [400, 413, 422].contains(status))
         }
     }
 
-    /// `Retry-After` in seconds (an HTTP date is not worth a date parser here: the cap applies).
-    static func retryAfter(_ text: String) -> Duration? {
-        guard let seconds = Double(text.trimmed(of: " ")), seconds.isFinite, seconds >= 0 else {
-            return text.isEmpty ? nil : OpenAIFailure.maxRetryAfter
+    /// A server's (or a library's) words, fit for the chat, the journal and `GetStatus`: one
+    /// line, and without this endpoint's key (servers and proxies echo a refused key in their error message:
+    /// "Incorrect API key provided: sk-...").
+    func serverText(_ text: String) -> String {
+        // Before the cut to one line, which could leave the key's first half; as written and as
+        // a Swift description escapes it (what a library's error quotes).
+        var text = text
+        if let key = settings.apiKey?.text, !key.isEmpty {
+            for form in [key, String(String(reflecting: key).dropFirst().dropLast())] where text.contains(form) {
+                text = text.replacing(form, with: Secret.placeholder)
+            }
         }
+        return ChatCompletion.oneLine(text)
+    }
+
+    /// `Retry-After` in seconds (at most a day). An HTTP date is not worth a date parser here:
+    /// it counts as longer than the gateway waits (the next endpoint is tried at once); a
+    /// negative or empty value is no advice (the usual backoff).
+    static func retryAfter(_ text: String) -> Duration? {
+        let trimmed = text.trimmed(of: " \t")
+        guard !trimmed.isEmpty else { return nil }
+        guard let seconds = Double(trimmed), seconds.isFinite else { return .seconds(86_400) }
+        guard seconds >= 0 else { return nil }
         return .milliseconds(Int64(min(seconds, 86_400) * 1000))
     }
 
@@ -217,6 +258,8 @@ final class OpenAIEndpoint: Sendable {
                 break
             }
         }
-        return OpenAIFailure(kind: .connection, message: "cannot talk to the agent backend at \(settings.baseURL): \(Self.reason(error))")
+        // The library's own description may quote the request's headers (a value it refused to
+        // send: `invalidHeaderFieldValues(["Bearer ..."])`), so it goes through the same filter.
+        return OpenAIFailure(kind: .connection, message: "cannot talk to the agent backend at \(settings.baseURL): \(serverText(Self.reason(error)))")
     }
 }

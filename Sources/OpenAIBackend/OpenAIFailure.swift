@@ -23,8 +23,11 @@ struct OpenAIFailure: Error, Sendable, Equatable, CustomStringConvertible {
     let kind: Kind
     /// For the chat and the journal: single line, no secrets.
     let message: String
-    /// 429's `Retry-After`, already capped.
+    /// 429's `Retry-After` (at most a day; see `waitsTooLong`).
     var retryAfter: Duration?
+
+    /// The server asks for a wait past `maxRetryAfter`: the next endpoint, not a retry.
+    var waitsTooLong: Bool { retryAfter.map { $0 > Self.maxRetryAfter } ?? false }
 
     var retryable: Bool {
         switch kind {
@@ -32,6 +35,10 @@ struct OpenAIFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .auth, .rejected, .unavailable: false
         }
     }
+
+    /// The server answered and refused this request as wrong (400, 413, 422: a prompt over the
+    /// context, say), which says nothing against the server: not counted by its breaker.
+    var requestFault = false
 
     var description: String { message }
 

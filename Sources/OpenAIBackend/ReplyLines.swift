@@ -10,32 +10,36 @@ struct ReplyLines {
         self.maxPart = max(16, maxPart)
     }
 
-    /// Adds streamed text; returns the parts it completes, in order.
+    /// Adds streamed text; returns the parts it completes, in order. Linear in the text: a whole
+    /// answer in one piece (a server that ignores `stream`, or one event with thousands of
+    /// lines) is walked once, not re-copied after every line it holds.
     mutating func add(_ text: String) -> [String] {
         pending += text
         var parts: [String] = []
-        while let newline = pending.firstIndex(where: { $0 == "\n" || $0 == "\r\n" }) {
-            let line = String(pending[..<newline])
-            pending.removeSubrange(...newline)
-            if let part = Self.part(line) { parts.append(part) }
+        var rest = pending[...]
+        while let newline = rest.firstIndex(where: { $0 == "\n" || $0 == "\r\n" }) {
+            if let part = Self.part(rest[..<newline]) { parts.append(part) }
+            rest = rest[rest.index(after: newline)...]
         }
-        while pending.count > maxPart {
-            let head = pending.prefix(maxPart)
-            let cut = head.lastIndex(of: " ").map { pending.index(after: $0) } ?? head.endIndex
-            if let part = Self.part(String(pending[..<cut])) { parts.append(part) }
-            pending.removeSubrange(..<cut)
+        // `count > maxPart`, found without counting the whole rest each time.
+        while let limit = rest.index(rest.startIndex, offsetBy: maxPart, limitedBy: rest.endIndex), limit < rest.endIndex {
+            let head = rest[..<limit]
+            let cut = head.lastIndex(of: " ").map { rest.index(after: $0) } ?? limit
+            if let part = Self.part(rest[..<cut]) { parts.append(part) }
+            rest = rest[cut...]
         }
+        pending = String(rest)
         return parts
     }
 
     /// What is left once the stream ended (nil when only whitespace).
     mutating func finish() -> String? {
         defer { pending = "" }
-        return Self.part(pending)
+        return Self.part(pending[...])
     }
 
-    private static func part(_ line: String) -> String? {
-        var line = Substring(line)
+    private static func part(_ line: Substring) -> String? {
+        var line = line
         while let last = line.last, last.isWhitespace { line.removeLast() }
         return line.allSatisfy(\.isWhitespace) ? nil : String(line)
     }

@@ -23,6 +23,11 @@ struct ServerSentEventParser {
     private var type: String?
     /// The previous piece ended in CR: an LF first in this one ends nothing more.
     private var skipLF = false
+    /// Bytes of the stream's opening byte order mark seen so far (the standard drops one; a
+    /// server that sends it would otherwise lose its first event, `\u{FEFF}data` being no field);
+    /// nil once past the start.
+    private var bomSeen: Int? = 0
+    private static let byteOrderMark: [UInt8] = [0xef, 0xbb, 0xbf]
 
     init(maxEventBytes: Int = 1 << 20) {
         self.maxEventBytes = maxEventBytes
@@ -32,6 +37,15 @@ struct ServerSentEventParser {
     mutating func feed(_ bytes: some Sequence<UInt8>) throws(TooLarge) -> [ServerSentEvent] {
         var events: [ServerSentEvent] = []
         for byte in bytes {
+            if let seen = bomSeen {
+                if byte == Self.byteOrderMark[seen] {
+                    bomSeen = seen + 1 == Self.byteOrderMark.count ? nil : seen + 1
+                    continue
+                }
+                // Not a mark after all: what looked like its start is text.
+                bomSeen = nil
+                line.append(contentsOf: Self.byteOrderMark[..<seen])
+            }
             if skipLF {
                 skipLF = false
                 if byte == 0x0a { continue }

@@ -272,6 +272,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             state.withLock { $0.health = PlatformHealth(.connecting, "reconnecting in \(wait)") }
             do { try await Task.sleep(for: wait) } catch { break }
             backoff = min(backoff * 2, configuration.reconnectMax)
+            GatewayMetrics.shared.platformReconnected(name)
         }
         state.withLock { $0.health = PlatformHealth(.down, "stopped") }
     }

@@ -4,10 +4,12 @@ import GatewayCore
 /// queue: a turn's rows are ordered with its session's other writes, and `/reset`
 /// (`forgetSession`) removes them in the same transaction as the session.
 extension StateStore: ConversationHistory {
-    package nonisolated(nonsending) func beginTurn(session: String, userText: String, earlierPairs pairs: Int)
-        async throws(StoreError) -> HistoryStart {
+    package nonisolated(nonsending) func beginTurn(session: String, userText: String, earlierPairs pairs: Int,
+                                                   earlierBytes bytes: Int = .max) async throws(StoreError) -> HistoryStart {
         let now = Self.nowMicroseconds()
-        let result = await withCheckedContinuation { submit(.beginTurn(session: session, text: userText, pairs: pairs, at: now, $0)) }
+        let result = await withCheckedContinuation {
+            submit(.beginTurn(session: session, text: userText, pairs: pairs, bytes: bytes, at: now, $0))
+        }
         return try result.get()
     }
 
@@ -21,11 +23,17 @@ extension StateStore: ConversationHistory {
 
     /// The earlier turns to send, then the new row. Rows older than those `pairs` are deleted
     /// here: the table holds at most `history_turns + 1` rows per session, whatever its age.
-    func beginTurn(session: String, text: String, pairs: Int, now: Int64) throws(SQLiteError) -> HistoryStart {
+    func beginTurn(session: String, text: String, pairs: Int, bytes: Int, now: Int64) throws(SQLiteError) -> HistoryStart {
         var earlier: [HistoryTurn] = []
+        var total = 0
+        var full = false
         try connection.run("""
-            SELECT user_text, answer, outcome FROM turns WHERE session = ? ORDER BY id DESC LIMIT ?
+            SELECT user_text, answer, outcome, length(CAST(user_text AS BLOB)) + length(CAST(answer AS BLOB))
+            FROM turns WHERE session = ? ORDER BY id DESC LIMIT ?
             """, [.text(session), .int(Int64(pairs))]) { row in
+            // Newest first: once one does not fit, the older ones are not read into memory.
+            total += Int(row.int(3))
+            guard !full, total <= bytes else { full = true; return }
             earlier.append(HistoryTurn(user: row.text(0), answer: row.text(1),
                                        outcome: HistoryTurn.Outcome(rawValue: row.text(2)) ?? .interrupted))
         }

@@ -95,14 +95,14 @@ extension StateStore {
     /// is not a database (or fails its integrity check) is moved aside and a fresh one started;
     /// a file from a newer gatewayd, or a directory that cannot be written, leaves no store.
     package static func open(
-        directory: String, busyTimeoutMilliseconds: Int32 = defaultBusyTimeoutMilliseconds,
+        directory: String, busyTimeoutMilliseconds: Int32 = defaultBusyTimeoutMilliseconds, metrics: GatewayMetrics? = nil,
         onProblem: @escaping @Sendable (StoreError) -> Void = { _ in }
     ) -> Opening {
         makeDirectories(directory)
         let path = directory + "/" + fileName
         do throws(SQLiteError) {
             let connection = try prepare(path, busyTimeoutMilliseconds)
-            return Opening(store: StateStore(path: path, connection: connection, onProblem: onProblem), problem: nil)
+            return Opening(store: StateStore(path: path, connection: connection, metrics: metrics, onProblem: onProblem), problem: nil)
         } catch where error.isCorrupt {
             let aside = "\(path).corrupt-\(nowMicroseconds() / 1_000_000)"
             guard rename(path, aside) == 0 else {
@@ -112,7 +112,7 @@ extension StateStore {
             let problem = "state store \(path) was corrupt (\(error.message)); moved to \(aside), started empty"
             do throws(SQLiteError) {
                 let connection = try prepare(path, busyTimeoutMilliseconds)
-                return Opening(store: StateStore(path: path, connection: connection, onProblem: onProblem), problem: problem)
+                return Opening(store: StateStore(path: path, connection: connection, metrics: metrics, onProblem: onProblem), problem: problem)
             } catch {
                 return Opening(store: nil, problem: problem + "; a fresh one failed too: \(error.message)")
             }

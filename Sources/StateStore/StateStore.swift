@@ -22,6 +22,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
     private let pending = Mutex<[Operation]>([])
     /// Failures of calls nobody awaits (`markDone`, ...), for the log.
     private let onProblem: @Sendable (StoreError) -> Void
+    /// Each transaction's time goes to `gatewayd_store_commit_duration_seconds`.
+    private let metrics: GatewayMetrics?
 
     enum Operation {
         case append(InboundMessage, session: String, at: Int64, CheckedContinuation<Result<Int64, StoreError>, Never>)
@@ -32,15 +34,16 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case lookUpSession(String, @Sendable (SessionRecord?) -> Void)
         case addNotice(ChatAddress, at: Int64, CheckedContinuation<Result<Void, StoreError>, Never>)
         case recover(RecoveryPolicy, CheckedContinuation<Result<StoreRecovery, StoreError>, Never>)
-        case beginTurn(session: String, text: String, pairs: Int, at: Int64, CheckedContinuation<Result<HistoryStart, StoreError>, Never>)
+        case beginTurn(session: String, text: String, pairs: Int, bytes: Int, at: Int64, CheckedContinuation<Result<HistoryStart, StoreError>, Never>)
         case recordProgress(turn: Int64, answer: String)
         case finishTurn(turn: Int64, session: String, answer: String, outcome: HistoryTurn.Outcome, usage: AgentUsage, at: Int64)
         case readCursor(String, CheckedContinuation<Result<String?, StoreError>, Never>)
         case writeCursor(String, value: String, at: Int64, CheckedContinuation<Result<Void, StoreError>, Never>)
     }
 
-    init(path: String, connection: SQLiteConnection, onProblem: @escaping @Sendable (StoreError) -> Void) {
+    init(path: String, connection: SQLiteConnection, metrics: GatewayMetrics? = nil, onProblem: @escaping @Sendable (StoreError) -> Void) {
         self.path = path
+        self.metrics = metrics
         self.connection = connection
         self.onProblem = onProblem
     }
@@ -111,6 +114,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
     /// own so one bad write does not fail the others, and each caller gets its own answer.
     private func apply(_ batch: [Operation]) {
         var results: [Any] = []
+        let started = ContinuousClock.now
+        defer { metrics?.storeCommitted(after: .now - started) }
         do throws(SQLiteError) {
             try connection.execute("BEGIN IMMEDIATE")
             do throws(SQLiteError) {
@@ -137,7 +142,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .addNotice(_, _, let continuation): continuation.resume(returning: .success(()))
         case .recover(_, let continuation): continuation.resume(returning: .success(result as! StoreRecovery))
         case .lookUpSession(_, let then): then(result as? SessionRecord)
-        case .beginTurn(_, _, _, _, let continuation): continuation.resume(returning: .success(result as! HistoryStart))
+        case .beginTurn(_, _, _, _, _, let continuation): continuation.resume(returning: .success(result as! HistoryStart))
         case .readCursor(_, let continuation): continuation.resume(returning: .success(result as? String))
         case .writeCursor(_, _, _, let continuation): continuation.resume(returning: .success(()))
         case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn: break
@@ -152,7 +157,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .lookUpSession(_, let then):
             onProblem(error)
             then(nil)
-        case .beginTurn(_, _, _, _, let continuation): continuation.resume(returning: .failure(error))
+        case .beginTurn(_, _, _, _, _, let continuation): continuation.resume(returning: .failure(error))
         case .readCursor(_, let continuation): continuation.resume(returning: .failure(error))
         case .writeCursor(_, _, _, let continuation): continuation.resume(returning: .failure(error))
         case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn: onProblem(error)
@@ -200,8 +205,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
                 record = Self.sessionRecord(row)
             }
             return record as Any
-        case .beginTurn(let session, let text, let pairs, let now, _):
-            return try beginTurn(session: session, text: text, pairs: pairs, now: now)
+        case .beginTurn(let session, let text, let pairs, let bytes, let now, _):
+            return try beginTurn(session: session, text: text, pairs: pairs, bytes: bytes, now: now)
         case .recordProgress(let turn, let answer):
             try connection.run("UPDATE turns SET answer = ? WHERE id = ? AND outcome = 'open'", [.text(answer), .int(turn)])
         case .finishTurn(let turn, let session, let answer, let outcome, let usage, let now):

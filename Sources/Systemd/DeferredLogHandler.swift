@@ -64,6 +64,9 @@ public final class LogWriter: Sendable {
     }
 
     private let queue = Mutex(Queue())
+    private let droppedTotal = Atomic<Int>(0)
+    /// Records dropped since the process started (`gatewayd_log_records_dropped`).
+    public var droppedRecords: Int { droppedTotal.load(ordering: .relaxed) }
     /// Held while records are written, so batches, `flush()` and urgent records keep their order.
     private let writing = Mutex(())
     private let timerFD: Int32
@@ -85,6 +88,7 @@ public final class LogWriter: Sendable {
         let arm = queue.withLock { queue -> Bool in
             guard queue.records.count < capacity else {
                 queue.dropped += 1
+                droppedTotal.add(1, ordering: .relaxed)
                 return false
             }
             queue.records.append((handler, event))

@@ -26,7 +26,7 @@ struct GatewayCtl: ParsableCommand {
         version: GatewayProduct.version,
         subcommands: [
             Status.self, Health.self, Drain.self, Resume.self, Reload.self, Restart.self, Sessions.self, Quick.self,
-            Send.self, Events.self, Logs.self, Audit.self,
+            Send.self, Events.self, Logs.self, Audit.self, Metrics.self,
         ]
     )
 

@@ -47,21 +47,6 @@ struct Health: ParsableCommand {
         if !problems.isEmpty { throw ExitCode(ExitStatus.failed) }
     }
 
-    /// Why the gateway is not ready; empty when it is.
-    static func readinessProblems(_ status: Wire.Status) -> [String] {
-        var problems: [String] = []
-        if status.state != "running" {
-            problems.append("the gateway is \(status.state)" + (status.reason.map { " (\($0))" } ?? ""))
-        }
-        for platform in status.platformHealth ?? [] where platform.health != "up" {
-            problems.append("platform \(platform.name) is \(platform.health): \(platform.detail)")
-        }
-        if let store = status.storeProblem { problems.append("the durable queue is not in use: \(store)") }
-        // Ready while one endpoint can take a turn: a fallback serving is the point of having one.
-        if let endpoints = status.agentEndpoints, !endpoints.isEmpty, endpoints.allSatisfy({ $0.breaker == Wire.AgentEndpoint.openBreaker }) {
-            let reasons = endpoints.map { "\($0.baseURL): \($0.lastError ?? "failing")" }.joined(separator: "; ")
-            problems.append("the agent backend is unavailable, every endpoint's circuit breaker is open (\(reasons))")
-        }
-        return problems
-    }
+    /// Why the gateway is not ready; empty when it is (`Wire.Status.readinessProblems`).
+    static func readinessProblems(_ status: Wire.Status) -> [String] { status.readinessProblems }
 }

@@ -58,6 +58,7 @@ extension Daemon {
         next.control.socket = config.control.socket
         next.control.socketMode = config.control.socketMode
         next.stateDirectory = config.stateDirectory
+        next.metrics = config.metrics
         let newAgent = next.agent == config.agent ? nil : Self.makeAgent(next, store: store, eventLoops: eventLoops, logger: logger)
         config = next
         let oldAgent = published.withLock { state -> (any AgentBackend)? in

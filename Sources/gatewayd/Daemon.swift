@@ -67,6 +67,8 @@ actor Daemon: GatewayControlHost {
     /// A reload under way: the next one waits for it (two must not change the adapters at once).
     var reloading = false
     var reloadWaiters: [CheckedContinuation<Void, Never>] = []
+    /// `metrics.listen`'s HTTP listener, while it serves.
+    var metricsListener: MetricsListener?
 
     /// The file was named with `--config`: a reload refuses it missing, as a start does.
     let configExplicit: Bool
@@ -94,7 +96,7 @@ actor Daemon: GatewayControlHost {
         switch stateLock {
         case .success(let lock):
             self.stateLock = lock
-            let opening = StateStore.open(directory: config.stateDirectory) { problem in
+            let opening = StateStore.open(directory: config.stateDirectory, metrics: GatewayMetrics.shared) { problem in
                 logger.error("state store write failed: \(problem)", metadata: ["event": "store_failed", "code": "\(problem.code.rawValue)"])
             }
             store = opening.store
@@ -105,7 +107,7 @@ actor Daemon: GatewayControlHost {
             status.storeProblem = problem.description
         }
         let agent = Self.makeAgent(config, store: store, eventLoops: eventLoops, logger: logger)
-        dispatcher = Dispatcher(config: config, agent: agent, store: store)
+        dispatcher = Dispatcher(config: config, agent: agent, store: store, metrics: GatewayMetrics.shared)
         gate = InboundGate(dispatcher, cursors: store)
         platforms = PlatformSet(adapters: adapters, settings: config.platforms.network, inbound: gate, eventLoops: eventLoops, logger: logger)
         published.withLock { $0.agent = agent }
@@ -121,7 +123,7 @@ actor Daemon: GatewayControlHost {
         case .openai:
             guard let settings = config.agent.openai else { return EchoAgent() }
             return OpenAIAgent(settings: settings, history: store, eventLoopGroup: eventLoops, logger: logger,
-                               environment: ProcessEnvironment.all())
+                               environment: ProcessEnvironment.all(), metrics: GatewayMetrics.shared)
         case .command:
             return CommandAgent(
                 argv: config.agent.command, runner: ProcessRunner(maxConcurrent: 64),
@@ -251,6 +253,7 @@ actor Daemon: GatewayControlHost {
                 await dispatcher.interruptTurnsNow()
                 throw StartupFailed(status: taken ? GatewayConstants.ExitStatus.configInvalid : GatewayConstants.ExitStatus.failure)
             }
+            await startMetricsListener()
             let readyLine = status.reset(to: await dispatcher.snapshot, platformCount: await platformNames.count)
             notify { try $0.ready(status: readyLine) }
             isReady = true
@@ -275,6 +278,7 @@ actor Daemon: GatewayControlHost {
             requestShutdown.yield()
         }
         await dispatcher.markStopping()
+        await stopMetricsListener()
     }
 
     /// Returns once a stop or restart drain is over, having decided what follows (`plan`).

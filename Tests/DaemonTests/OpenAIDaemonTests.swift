@@ -170,6 +170,44 @@ struct OpenAIDaemonTests {
     }
 }
 
+extension OpenAIDaemonTests {
+    /// `LoadCredential=openai_api_key:...`: the key from `$CREDENTIALS_DIRECTORY` when the config
+    /// names no file; one that is there but unusable is a config error, not a silent turn without
+    /// a key (which the server would answer with a 401 pointing nowhere near the cause).
+    @Test("the systemd credential openai_api_key is the primary's key; an empty one is refused by --check-config")
+    func credentialDirectory() throws {
+        let directory = makeTemporaryDirectory("gatewayd-openai-cred")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let credentials = directory + "/credentials"
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        try """
+            agent: {backend: openai, openai: {base_url: "\(server.baseURL)", model: m, retries: 0}}
+            control: {socket: \(directory)/control.sock}
+            state_dir: \(directory)/state
+            """.write(toFile: directory + "/gatewayd.yaml", atomically: true, encoding: .utf8)
+        let check = [TestPaths.product("gatewayd"), "--check-config", "--config", directory + "/gatewayd.yaml"]
+        let withCredentials = environment(with: ["CREDENTIALS_DIRECTORY": credentials])
+
+        // None there: a server that wants no key.
+        #expect(try run(check, environment: withCredentials).status == 0)
+        try "".write(toFile: credentials + "/openai_api_key", atomically: true, encoding: .utf8)
+        let empty = try run(check, environment: withCredentials)
+        #expect(empty.status != 0, "\(empty.standardOutput)")
+        #expect((empty.standardOutput + empty.standardError).contains("openai_api_key is empty"), "\(empty.standardOutput) \(empty.standardError)")
+
+        try "\(Self.key)\n".write(toFile: credentials + "/openai_api_key", atomically: true, encoding: .utf8)
+        let daemon = try ForegroundDaemon([TestPaths.product("gatewayd"), "--config", directory + "/gatewayd.yaml", "--log-target", "console"],
+                                          environment: withCredentials, directory: directory)
+        let answer = try ctl(directory, ["send", "hi"])
+        #expect(answer.standardOutput == "Hello there.\nSecond line.\n", "\(answer.standardOutput) \(answer.standardError)")
+        #expect(server.requests.first?.headers["authorization"] == "Bearer \(Self.key)")
+        let (_, log) = daemon.stop()
+        #expect(!log.contains(Self.key))
+    }
+}
+
 /// Runs an async wait from a blocking (own-thread) test.
 func waitBlocking<T: Sendable>(_ body: @escaping @Sendable () async -> T) throws -> T {
     let result = Mutex<T?>(nil)

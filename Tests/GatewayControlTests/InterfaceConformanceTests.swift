@@ -111,6 +111,7 @@ struct InterfaceConformanceTests {
         try await call(.runQuickCommand, ["name": "words", "args": ["a", "b"]])
         try await call(.runQuickCommand, ["name": 5])
         try await call(.subscribe)
+        try await call(.getMetrics)
         try await Self.call(socket, "io.gatewayd.Gateway.NoSuchMethod", log: log)
 
         // One exec command held in flight (max_concurrent 1): a second is refused as busy, and a
@@ -222,6 +223,9 @@ struct InterfaceConformanceTests {
             + Self.mismatches(session, type("Session"), "Session", idl) + Self.mismatches(command, type("QuickCommand"), "QuickCommand", idl)
             + Self.mismatches(event, type("Event"), "Event", idl) + Self.mismatches(endpoint, type("AgentEndpoint"), "AgentEndpoint", idl)
             + Self.mismatches(change, type("ConfigChange"), "ConfigChange", idl) + Self.mismatches(problem, type("ConfigProblem"), "ConfigProblem", idl)
+        let metricSample = Wire.MetricSample(suffix: "_total", labels: [("platform", "irc")], value: 1.5)
+        let metric = Wire.Metric(name: "gatewayd_messages", type: .counter, help: "h", samples: [metricSample])
+        problems += Self.mismatches(metricSample, type("MetricSample"), "MetricSample", idl) + Self.mismatches(metric, type("Metric"), "Metric", idl)
 
         func method<M: WireMethod>(_ method: M.Type, _ parameters: M.Parameters, _ result: M.Result) {
             guard let declared = idl.methods[M.method.rawValue] else { return problems.append("\(M.method.rawValue): not in the IDL") }
@@ -243,6 +247,7 @@ struct InterfaceConformanceTests {
                Wire.RunQuickCommand.Result(output: "o", exitStatus: 0, signal: 1, timedOut: false, truncated: false, durationUsec: 1))
         method(Wire.SendMessage.self, Wire.SendMessage.Parameters(text: "t", chat: "c", user: "u"), Wire.SendMessage.Result(replies: ["r"]))
         method(Wire.Subscribe.self, NoFields(), Wire.Subscribe.Result(status: status, event: event))
+        method(Wire.GetMetrics.self, NoFields(), Wire.GetMetrics.Result(metrics: [metric]))
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
 
         let failures: [Wire.Failure] = [
@@ -264,7 +269,7 @@ struct InterfaceConformanceTests {
         #expect(idl.name == Wire.interface)
         #expect(Set(idl.methods.keys) == Set(Wire.Method.allCases.map(\.rawValue)))
         #expect(Set(idl.types.keys) == ["Status", "PlatformHealth", "Session", "QuickCommand", "Event", "ConfigChange", "ConfigProblem",
-                                        "AgentEndpoint"])
+                                        "AgentEndpoint", "MetricSample", "Metric"])
         let reply: JSONValue = ["kind": "reply", "platform": "local", "chat": "ops", "text": "hi"]
         #expect(idl.problems(reply, as: .named("Event"), at: "event").isEmpty)
         let old = try VarlinkIDL("interface x.Y\ntype Event (kind: string, state: ?string)\nmethod M() -> (event: ?Event)")

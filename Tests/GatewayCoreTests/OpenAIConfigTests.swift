@@ -89,6 +89,36 @@ struct OpenAIConfigTests {
         #expect(checked.errors.map(\.path) == ["agent.openai.base_url"])
     }
 
+    @Test("a key file with a line break or another control character inside is refused (it goes into a header)")
+    func keyInjection() throws {
+        let directory = NSTemporaryDirectory() + "gatewayd-openai-key-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for (index, content) in ["sk-a\r\nX-Injected: yes\n", "sk-a\nsk-b\n", "sk-\u{0}a", "sk-\u{7f}"].enumerated() {
+            try content.write(toFile: directory + "/key\(index)", atomically: true, encoding: .utf8)
+            let outcome = ConfigLoader.parse("agent: {backend: openai, openai: {base_url: 'http://h/v1', model: m, api_key_file: \(directory)/key\(index)}}")
+            #expect(outcome.errors.map(\.path) == ["agent.openai.api_key_file"], "\(content.debugDescription)")
+            #expect(outcome.errors.first?.message.contains("control character") == true)
+            #expect(!outcome.errors.contains { $0.message.contains("sk-") }, "the key is not quoted in the error")
+        }
+        try "sk-fine\r\n".write(toFile: directory + "/fine", atomically: true, encoding: .utf8)
+        let fine = ConfigLoader.parse("agent: {backend: openai, openai: {base_url: 'http://h/v1', model: m, api_key_file: \(directory)/fine}}")
+        #expect(fine.problems.isEmpty && fine.config.agent.openai?.primary.apiKey == Secret(Array("sk-fine".utf8)))
+    }
+
+    @Test("a port the request could not use is refused at check time; IPv6 literals and plain ports read")
+    func ports() {
+        for url in ["http://h:99999/v1", "http://h:0/v1", "http://h:abc/v1", "http://h:/v1", "http://[::1/v1", "http://[::1]x/v1",
+                    "http://[]/v1", "http://:8080/v1", "http://h:８０/v1"] {
+            let outcome = ConfigLoader.parse("agent: {backend: openai, openai: {base_url: \(String(reflecting: url)), model: m}}")
+            #expect(outcome.errors.map(\.path) == ["agent.openai.base_url"], "\(url)")
+        }
+        for url in ["http://h:8080/v1", "http://[::1]:8080/v1", "https://[fe80::1]/v1", "http://h/v1", "https://h:65535"] {
+            let outcome = ConfigLoader.parse("agent: {backend: openai, openai: {base_url: \(String(reflecting: url)), model: m}}")
+            #expect(outcome.problems.isEmpty, "\(url): \(outcome.problems)")
+        }
+    }
+
     @Test("a URL that could split a request line or header is refused")
     func injection() {
         for url in ["http://h/v1\r\nX-Evil: 1", "http://h/v1\u{0}", "http:///v1", "https://h/v1?key=1", "http://h/v1#frag"] {

@@ -11,7 +11,7 @@ private func pending(_ text: String) -> PendingMessage {
 }
 
 private func runningTurn(_ id: UInt64) -> RunningTurn {
-    RunningTurn(id: id, task: Task {}, message: message("turn \(id)"), replies: NoReplies(), storeIDs: [],
+    RunningTurn(id: id, task: Task { false }, message: message("turn \(id)"), replies: NoReplies(), storeIDs: [],
                 deadline: .seconds(600))
 }
 

@@ -33,6 +33,9 @@ public final class FakeOpenAIServer: @unchecked Sendable {
         case gated(before: [String], gate: Gate, after: [String])
         /// Waits this long before the response head, then plays the reply.
         indirect case delayed(Duration, Reply)
+        /// Sends these bytes as they are (head and body, whatever framing they claim), then
+        /// closes the connection: redirects, HTTP/1.0 bodies, bodies cut mid-chunk, odd heads.
+        case raw([UInt8])
     }
 
     /// Opened once by the test; a `gated` reply waits for it (at most 30 s).
@@ -230,6 +233,9 @@ public final class FakeOpenAIServer: @unchecked Sendable {
             guard write(fd, Array(Self.streamHead.utf8)) else { return false }
             for delta in deltas where !chunk(fd, "data: " + Self.deltaJSON(delta) + "\n\n") { return false }
             waitForClose(fd)
+            return false
+        case .raw(let bytes):
+            _ = write(fd, bytes)
             return false
         case .reset(let deltas):
             guard write(fd, Array(Self.streamHead.utf8)) else { return false }

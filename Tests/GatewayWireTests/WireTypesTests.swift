@@ -85,7 +85,7 @@ struct WireTypesTests {
     @Test("every method has its wire name and whether it changes the gateway")
     func methods() {
         #expect(Wire.Method.getStatus.qualified == "io.gatewayd.Gateway.GetStatus")
-        #expect(Wire.Method.allCases.filter { !$0.changesState } == [.getStatus, .listSessions, .listQuickCommands, .subscribe])
+        #expect(Wire.Method.allCases.filter { !$0.changesState } == [.getStatus, .listSessions, .listQuickCommands, .subscribe, .getMetrics])
         #expect(Wire.RunQuickCommand.method == .runQuickCommand && Wire.Subscribe.method == .subscribe)
     }
 }

@@ -30,7 +30,7 @@ final class ChatRecorder: Sendable {
 
 func makeAgent(_ endpoints: [FakeOpenAIServer], key: String? = "sk-test-secret", history: (any ConversationHistory)? = nil,
                configure: (inout OpenAISettings) -> Void = { _ in }, tuning: OpenAIAgent.Tuning? = nil,
-               logger: Logger = Logger(label: "test")) -> OpenAIAgent {
+               logger: Logger = Logger(label: "test"), metrics: GatewayMetrics? = nil) -> OpenAIAgent {
     let list = endpoints.enumerated().map { index, server in
         OpenAISettings.Endpoint(baseURL: server.baseURL, model: "model-\(index)", apiKey: key.map { Secret(Array($0.utf8)) })
     }
@@ -44,7 +44,7 @@ func makeAgent(_ endpoints: [FakeOpenAIServer], key: String? = "sk-test-secret",
     fast.backoffBase = .milliseconds(10)
     fast.backoffMax = .milliseconds(50)
     return OpenAIAgent(settings: settings, history: history, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-                       logger: logger, environment: [:], tuning: tuning ?? fast)
+                       logger: logger, environment: [:], tuning: tuning ?? fast, metrics: metrics)
 }
 
 func turn(_ text: String, session: String = "local:test:alice") -> AgentTurn {
@@ -52,9 +52,10 @@ func turn(_ text: String, session: String = "local:test:alice") -> AgentTurn {
 }
 
 /// The agent's failure message, or nil when the turn succeeded.
-func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatRecorder()) async -> String? {
+func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatRecorder(),
+             session: String = "local:test:alice") async -> String? {
     do {
-        _ = try await agent.run(turn(text), reply: chat.reply)
+        _ = try await agent.run(turn(text, session: session), reply: chat.reply)
         return nil
     } catch {
         return (error as? AgentError)?.message ?? "\(error)"
@@ -103,12 +104,14 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         defer { server.stop() }
         server.setDefault(.status(401, message: "Incorrect API key provided: sk-test-secret"))
         let logs = LogRecorder()
-        let agent = makeAgent([server], logger: logs.logger())
+        let metrics = GatewayMetrics()
+        let agent = makeAgent([server], logger: logs.logger(), metrics: metrics)
         defer { agent.retire() }
         let message = try #require(await failure(of: agent, "hi"))
         #expect(message.hasPrefix("the agent backend refused the API key (HTTP 401"))
         #expect(server.requests.count == 1, "a wrong key does not get better by retrying")
         #expect(logs.messages(event: "agent_error").contains { $0.contains("refused the API key") }, "an error record")
+        #expect(metrics.agentErrorCount(kind: "auth") == 1, "gatewayd_agent_errors_total{kind=\"auth\"}")
         let status = try #require(agent.endpointStatus().first)
         #expect(status.lastError?.contains("HTTP 401") == true && status.consecutiveFailures == 1)
         #expect(!"\(agent.endpointStatus())".contains("sk-test-secret") || status.lastError?.contains("Incorrect API key") == true)
@@ -235,7 +238,7 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         var thrown: (any Error)?
         do { _ = try await task.value } catch { thrown = error }
         #expect(thrown is CancellationError, "\(String(describing: thrown))")
-        #expect(await server.waitForClientCloses(1, timeout: .seconds(10)), "the server saw the connection closed")
+        #expect(await server.waitForClientCloses(1, timeout: .seconds(30)), "the server saw the connection closed")
         #expect(chat.texts == ["first part"])
     }
 
@@ -258,8 +261,8 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         let third = try JSONValue.parse(server.requests[2].body).object?["messages"]?.array ?? []
         let pairs = third.map { "\($0.object?["role"]?.string ?? ""): \($0.object?["content"]?.string ?? "")" }
         #expect(pairs == ["system: You are a test.", "user: Capital of France?", "assistant: Paris.",
-                          "user: Tell me a long story", "user: And Spain?"],
-                "the partial answer was never sent as a part (no full line), so it is not claimed as said")
+                          "user: Tell me a long story", "assistant: [interrupted]", "user: And Spain?"],
+                "the partial answer was never sent as a part (no full line), so it is not claimed as said; roles still alternate")
         await store.flush()
 
         // Another session knows nothing of it; /reset (forgetSession) clears it.
@@ -295,6 +298,29 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         #expect(bounded.earlier.map(\.user) == ["q3"])
         let again = try await store.beginTurn(session: "s", userText: "q5", earlierPairs: 5)
         #expect(again.earlier.map(\.user) == ["q3", "q4"])
+    }
+
+    @Test func aPromptOverTheContextIsTriedOnceWithoutTheHistoryAndNotHeldAgainstTheBreaker() async throws {
+        let directory = makeTemporaryDirectory()
+        let store = try #require(StateStore.open(directory: directory).store)
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        // llama.cpp's answer to a prompt over its context, streamed: 200, an event stream, no event.
+        server.script(.stream(["First answer."]), .rawEvents(""), .stream(["Fresh start."]), .rawEvents(""))
+        let agent = makeAgent([server], history: store, configure: { $0.retries = 0 })
+        defer { agent.retire() }
+        let chat = ChatRecorder()
+        _ = try await agent.run(turn("one"), reply: chat.reply)
+        _ = try await agent.run(turn("two"), reply: chat.reply)
+        #expect(chat.texts == ["First answer.", "Fresh start."])
+        let refused = try JSONValue.parse(server.requests[1].body).object?["messages"]?.array ?? []
+        #expect(refused.count == 4, "system prompt, the first pair, the new message")
+        let retried = try JSONValue.parse(server.requests[2].body).object?["messages"]?.array ?? []
+        #expect(retried.count == 2, "system prompt and the new message only: \(retried)")
+        // Without history to drop, the reason is told; the breaker stays closed.
+        let message = try #require(await failure(of: agent, "three", chat, session: "local:test:nobody"))
+        #expect(message.contains("without an answer"), "\(message)")
+        #expect(agent.endpointStatus().first?.consecutiveFailures == 0)
     }
 
     @Test func anAnswerThatNeverEndsIsCutAtItsBound() async throws {

@@ -1,4 +1,5 @@
 import GatewayCore
+import JSON
 import Testing
 @testable import OpenAIBackend
 
@@ -16,6 +17,33 @@ import Testing
             let events = try parser.feed(bytes[..<cut]) + parser.feed(bytes[cut...])
             #expect(events == expected, "cut at \(cut)")
         }
+    }
+
+    /// A leading byte order mark is dropped (as the standard says), split across reads or not;
+    /// one later in the stream, or a lone first byte of one, is text.
+    @Test func aByteOrderMarkAtTheStartIsDropped() throws {
+        let bytes: [UInt8] = [0xef, 0xbb, 0xbf] + Array("data: a\n\n".utf8)
+        for cut in 0...bytes.count {
+            var parser = ServerSentEventParser()
+            let events = try parser.feed(bytes[..<cut]) + parser.feed(bytes[cut...])
+            #expect(events == [ServerSentEvent(type: nil, data: "a")], "cut at \(cut)")
+        }
+        var parser = ServerSentEventParser()
+        #expect(try parser.feed(Array("data: a\n\n\u{FEFF}data: b\n\n".utf8)) == [ServerSentEvent(type: nil, data: "a")])
+        var partial = ServerSentEventParser()
+        #expect(try partial.feed([0xef] + Array(":x\ndata: c\n\n".utf8)) == [ServerSentEvent(type: nil, data: "c")])
+    }
+
+    /// The history sent is bounded in bytes as well as in pairs: the oldest long answers go first.
+    @Test func historyIsBoundedInBytesNewestKept() throws {
+        let long = String(repeating: "x", count: 100 << 10)
+        let earlier = (1...3).map { HistoryTurn(user: "q\($0)", answer: long, outcome: .complete) }
+        let body = try JSONValue.parse(ChatCompletion.requestBody(model: "m", settings: OpenAISettings(primary: .init(baseURL: "http://h", model: "m")),
+                                                                  earlier: earlier, text: "now"))
+        let users = (body.object?["messages"]?.array ?? []).filter { $0.object?["role"] == "user" }.map { $0.object?["content"]?.string ?? "" }
+        #expect(users == ["q2", "q3", "now"], "two 100 KiB answers fit in 256 KiB, three do not")
+        #expect(ChatCompletion.fitting(earlier, maxBytes: 10).isEmpty)
+        #expect(ChatCompletion.fitting([HistoryTurn(user: "a", answer: "b", outcome: .complete)], maxBytes: 2).count == 1)
     }
 
     @Test func commentsAndEmptyEventsDispatchNothing() throws {

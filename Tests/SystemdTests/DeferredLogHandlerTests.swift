@@ -87,7 +87,8 @@ struct DeferredLogHandlerTests {
     @Test("a sink that blocks never blocks the caller: past capacity records are dropped, and the count is logged")
     func blockedSink() {
         let log = RecordingLog()
-        let logger = logger(log, LogWriter(interval: .milliseconds(1), capacity: 8))
+        let writer = LogWriter(interval: .milliseconds(1), capacity: 8)
+        let logger = logger(log, writer)
         log.close()
         logger.info("held")
         #expect(log.wait { entered, _ in entered == 1 }, "the writer never took the first record")
@@ -96,5 +97,6 @@ struct DeferredLogHandlerTests {
         log.reopen()
         #expect(log.wait { _, written in written.count == 10 })
         #expect(log.written == ["held"] + (0..<8).map(String.init) + ["12 log records dropped: the log was not keeping up"])
+        #expect(writer.droppedRecords == 12, "gatewayd_log_records_dropped_total counts them for good")
     }
 }

@@ -173,13 +173,13 @@ _gatewayctl() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    status|health|drain|resume|reload|restart|sessions|quick|send|events|logs|audit|help)
+    status|health|drain|resume|reload|restart|sessions|quick|send|events|logs|audit|metrics|help)
         # Offer subcommand argument completions
         "_gatewayctl_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'status health drain resume reload restart sessions quick send events logs audit help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'status health drain resume reload restart sessions quick send events logs audit metrics help' -- "${cur}"))
         ;;
     esac
 }
@@ -465,6 +465,24 @@ _gatewayctl_audit() {
     '--unit')
         return
         ;;
+    '--socket')
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    esac
+}
+
+_gatewayctl_metrics() {
+    repeating_flags=()
+    non_repeating_flags=(--json --openmetrics --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--socket --timeout)
+    __gatewayctl_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
     '--socket')
         return
         ;;

@@ -62,13 +62,14 @@ _gatewayctl() {
             'events:Follow state changes, messages and quick commands until interrupted.'
             'logs:Show gatewayd'\''s journal (runs journalctl with the unit and field matches filled in).'
             'audit:Show who steered gatewayd: changing control calls and privileged chat commands, refused ones too.'
+            'metrics:Print the gateway'\''s metrics in the Prometheus text format.'
             'help:Show subcommand help information.'
         )
         _describe -V subcommand subcommands && ret=0
         ;;
     arg)
         case "${words[1]}" in
-        status|health|drain|resume|reload|restart|sessions|quick|send|events|logs|audit|help)
+        status|health|drain|resume|reload|restart|sessions|quick|send|events|logs|audit|metrics|help)
             "_gatewayctl_${words[1]}" && ret=0
             ;;
         esac
@@ -300,6 +301,21 @@ _gatewayctl_audit() {
         '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
         '--json[Print JSON (stable field names) instead of text.]'
         '--timeout[Seconds to wait for an answer.]:seconds:'
+        '--version[Show the version.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_gatewayctl_metrics() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--socket[The control socket (default\: $GATEWAYD_SOCKET, else /run/gatewayd/control, else your own $XDG_RUNTIME_DIR/gatewayd/control).]:path:'
+        '--json[Print JSON (stable field names) instead of text.]'
+        '--timeout[Seconds to wait for an answer.]:seconds:'
+        '--openmetrics[Print OpenMetrics 1.0 instead of the Prometheus text format.]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )

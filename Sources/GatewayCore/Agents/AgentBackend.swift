@@ -59,8 +59,14 @@ package struct AgentUsage: Sendable, Equatable {
     /// A backend that does not count tokens (echo, command).
     package static let none = AgentUsage(tokensIn: 0, tokensOut: 0)
 
+    /// Saturating: a session's total stops at `Int.max` rather than wrapping to a negative count.
     package static func + (lhs: AgentUsage, rhs: AgentUsage) -> AgentUsage {
-        AgentUsage(tokensIn: lhs.tokensIn &+ rhs.tokensIn, tokensOut: lhs.tokensOut &+ rhs.tokensOut)
+        AgentUsage(tokensIn: saturating(lhs.tokensIn, rhs.tokensIn), tokensOut: saturating(lhs.tokensOut, rhs.tokensOut))
+    }
+
+    private static func saturating(_ a: Int, _ b: Int) -> Int {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b < 0 ? Int.min : Int.max) : sum
     }
 }
 

@@ -5,8 +5,9 @@
 /// is awaited (its answer is the context the request needs).
 package protocol ConversationHistory: AnyObject, Sendable {
     /// Records the user's message of a new turn and returns the turn's id with the last `pairs`
-    /// earlier turns of the session, oldest first.
-    func beginTurn(session: String, userText: String, earlierPairs pairs: Int) async throws(StoreError) -> HistoryStart
+    /// earlier turns of the session, oldest first, as many of them as fit in `bytes` of text
+    /// (the newest first: long answers are not loaded only to be left out of the request).
+    func beginTurn(session: String, userText: String, earlierPairs pairs: Int, earlierBytes bytes: Int) async throws(StoreError) -> HistoryStart
     /// The answer so far (every part the chat was sent), kept while the turn runs: a crash or
     /// `kill -9` leaves it as an interrupted answer, not lost.
     func recordProgress(turn: Int64, answer: String)

@@ -35,7 +35,7 @@ package struct ConfigChange: Sendable, Equatable {
 
     /// The keys a reload cannot change: the socket is bound and the store open for the
     /// process's life.
-    package static let restartOnly = ["control.socket", "control.socket_mode", "state_dir"]
+    package static let restartOnly = ["control.socket", "control.socket_mode", "state_dir", "metrics.listen"]
 
     /// Every section of `new` that differs from `old`, in the file's order of sections.
     package static func changes(from old: GatewayConfig, to new: GatewayConfig) -> [ConfigChange] {
@@ -68,6 +68,7 @@ package struct ConfigChange: Sendable, Equatable {
             ("allowed_users", listChange(old.access.allowedUsers, new.access.allowedUsers)),
             ("admins", listChange(old.access.admins, new.access.admins)),
         ]))
+        note("metrics.listen", value(old.metrics.listen, new.metrics.listen) { $0?.description ?? "off" }, .restart)
         note("platforms.local", value(old.platforms.localEnabled, new.platforms.localEnabled) { $0 ? "enabled" : "disabled" })
         for name in Set(old.platforms.network.keys).union(new.platforms.network.keys).sorted() {
             note("platforms.\(name)", platformChange(old.platforms.network[name], new.platforms.network[name]))

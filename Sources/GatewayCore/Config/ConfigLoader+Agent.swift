@@ -1,3 +1,5 @@
+import Glibc
+
 extension ConfigLoader {
     static let agentKeys: Set<String> = ["backend", "command", "turn_timeout", "openai"]
     static let openAIKeys: Set<String> = [
@@ -103,15 +105,41 @@ extension ConfigLoader {
         let lower = text.lowercased()
         let scheme = lower.hasPrefix("https://") ? "https://" : lower.hasPrefix("http://") ? "http://" : nil
         let rest = scheme.map { text.dropFirst($0.count) } ?? ""
-        let host = rest.prefix { $0 != "/" && $0 != ":" && $0 != "?" && $0 != "#" }
-        guard scheme != nil, !host.isEmpty, !text.contains(where: { $0.isWhitespace || ($0.asciiValue ?? 0x20) < 0x20 || $0 == "\u{7f}" }),
+        let authority = rest.prefix { $0 != "/" }
+        guard scheme != nil, validAuthority(authority), !text.contains(where: { $0.isWhitespace || ($0.asciiValue ?? 0x20) < 0x20 || $0 == "\u{7f}" }),
               !rest.contains("?"), !rest.contains("#"), !rest.contains("@") else {
-            reader.error(path, node.line, "expected an http:// or https:// URL without spaces, query or credentials, such as \"http://127.0.0.1:8080/v1\", got \(text.debugDescription)")
+            reader.error(path, node.line, "expected an http:// or https:// URL without spaces, query or credentials (a port from 1 to 65535), such as \"http://127.0.0.1:8080/v1\", got \(text.debugDescription)")
             return nil
         }
         var url = text
         while url.hasSuffix("/") { url.removeLast() }
         return url
+    }
+
+    /// `host`, `host:port` or `[v6]:port` with a port from 1 to 65535 (one the request could
+    /// use: a bad one is found by `--check-config`, not by the first turn).
+    private static func validAuthority(_ authority: Substring) -> Bool {
+        var host = authority
+        var port: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return false }
+            host = authority[...close]
+            let after = authority[authority.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { return false }
+                port = after.dropFirst()
+            }
+            guard host.count > 2 else { return false }
+        } else if let colon = authority.firstIndex(of: ":") {
+            host = authority[..<colon]
+            port = authority[authority.index(after: colon)...]
+        }
+        guard !host.isEmpty else { return false }
+        if let port {
+            guard !port.isEmpty, port.count <= 5, port.allSatisfy(\.isASCII), port.allSatisfy(\.isNumber),
+                  let number = Int(port), (1...65_535).contains(number) else { return false }
+        }
+        return true
     }
 
     private static func readModel(_ node: YAMLNode, _ path: String, _ reader: inout ConfigReader) -> String? {
@@ -124,20 +152,32 @@ extension ConfigLoader {
     }
 
     /// The key from its file, or (for the primary) the systemd credential `openai_api_key`;
-    /// nil when neither is there (a local server that wants none).
+    /// nil when neither is there (a local server that wants none). A credential that is there
+    /// but cannot be used is an error like a bad file (not a silent turn without a key, which
+    /// the server would answer with a 401 that points nowhere near the cause).
     private static func readKey(_ file: (path: String, line: Int?)?, path: String, credential: Bool,
                                 _ reader: inout ConfigReader) -> Secret? {
+        let source: String
         if let file {
-            do {
-                return try Secret.read(file: file.path)
-            } catch {
-                reader.error(path, file.line, error.description)
-                return nil
-            }
+            source = file.path
+        } else {
+            guard credential, let directory = ProcessEnvironment.value("CREDENTIALS_DIRECTORY") else { return nil }
+            source = directory + "/" + OpenAISettings.credentialName
+            var status = stat()
+            if stat(source, &status) != 0 && errno == ENOENT { return nil }
         }
-        guard credential, let directory = ProcessEnvironment.value("CREDENTIALS_DIRECTORY") else {
+        let secret: Secret
+        do {
+            secret = try Secret.read(file: source)
+        } catch {
+            reader.error(path, file?.line, error.description)
             return nil
         }
-        return try? Secret.read(file: directory + "/" + OpenAISettings.credentialName)
+        // It goes into a header: a CR or LF would end it and start another one of the file's choosing.
+        guard !secret.bytes.contains(where: { $0 < 0x20 || $0 == 0x7f }) else {
+            reader.error(path, file?.line, "\(source) holds a control character (a line break inside the key?): an API key is one line")
+            return nil
+        }
+        return secret
     }
 }

@@ -124,6 +124,7 @@ package enum ConfigLoader {
             case "access": readAccess(value, into: &config.access, &reader)
             case "platforms": readPlatforms(value, into: &config.platforms, known: platforms, &reader)
             case "sessions": readSessions(value, into: &config.sessions, &reader)
+            case "metrics": readMetrics(value, into: &config.metrics, &reader)
             case "state_dir":
                 if let directory = reader.string(value, "state_dir") { config.stateDirectory = directory }
             default:

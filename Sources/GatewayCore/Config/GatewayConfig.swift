@@ -11,6 +11,8 @@ package struct GatewayConfig: Sendable, Equatable {
     package var access = AccessConfig()
     package var platforms = PlatformsConfig()
     package var sessions = SessionsConfig()
+    /// The HTTP metrics listener (`metrics.listen`); a restart applies a change.
+    package var metrics = MetricsConfig()
     package var stateDirectory = "/var/lib/gatewayd"
 
     /// Built-in defaults: the local platform and the echo agent, so a first run needs no file.

@@ -54,8 +54,11 @@ package struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebug
 
     package init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    package var description: String { "<secret>" }
-    package var debugDescription: String { "<secret>" }
+    /// What is shown in its place.
+    package static let placeholder = "<secret>"
+
+    package var description: String { Self.placeholder }
+    package var debugDescription: String { Self.placeholder }
     /// For the one place that sends it (the Authorization header).
     package var text: String { String(decoding: bytes, as: UTF8.self) }
 }

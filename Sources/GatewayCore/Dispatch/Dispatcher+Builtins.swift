@@ -78,7 +78,7 @@ extension Dispatcher {
             }
             var queuedMessage = message
             queuedMessage.text = command.argumentText
-            await submitTurn(queuedMessage, replies, explicitQueue: true)
+            await submitTurn(queuedMessage, replies, explicitQueue: true, counted: true)
         case .restart:
             guard access.isAdmin(message) else {
                 let reply = GatewayText.adminOnly(builtin.rawValue)

@@ -105,6 +105,7 @@ extension Dispatcher {
         } catch {
             outcome = .failed(ProcessRunnerError(.spawnFailed, "\(error)"))
         }
+        countExec(quick.name, outcome)
         await deliver(outcome)
         counters.execRunning -= 1
         if case .finished(let report) = outcome {

@@ -30,10 +30,12 @@ extension Dispatcher {
         let turn = AgentTurn(session: key, platform: message.platform, chat: message.chat, user: message.user, text: message.text)
         let agent = self.agent, replies = item.replies
         let task = Task {
-            let usage = await Self.performTurn(agent, turn, replies)
-            if usage != .none { await self.addUsage(key, usage) }
+            let outcome = await Self.performTurn(agent, turn, replies)
+            if outcome.usage != .none { await self.addUsage(key, outcome.usage) }
+            return outcome.failed
         }
-        let deadline = clock.now() + config.agent.turnTimeout
+        let started = clock.now()
+        let deadline = started + config.agent.turnTimeout
         // Back in memory if it was evicted before its queued message's turn could start.
         if !sessions.contains(key) { touchSession(key) }
         sessions.startTurn(key, RunningTurn(id: id, task: task, message: message, replies: replies,
@@ -42,15 +44,25 @@ extension Dispatcher {
         counters.turnsInFlight += 1
         publish(.countersChanged(counters))
         scheduleTurnMonitor(for: deadline)
-        await task.value
+        let failed = await task.value
+        let finished = clock.now()
+        let running = sessions.turn(key)
+        if let metrics {
+            let outcome: GatewayMetrics.TurnOutcome =
+                running?.interruptedByDrain == true ? .drained
+                : running?.timedOut == true ? .timedOut
+                : task.isCancelled ? .interrupted
+                : failed ? .failed : .completed
+            metrics.turnFinished(outcome, after: finished - started)
+        }
         // Its replies are handed over (the sink's sends were awaited): done, unless a drain cut it
         // short, and then it is retried after the restart.
-        if sessions.turn(key)?.interruptedByDrain == true {
+        if running?.interruptedByDrain == true {
             store?.markInterrupted(item.storeIDs)
         } else {
             store?.markDone(item.storeIDs)
         }
-        sessions.finishTurn(key, id: id, now: clock.now())
+        sessions.finishTurn(key, id: id, now: finished)
         scheduleSessionSweep()
         counters.turnsInFlight -= 1
         publish(.countersChanged(counters))
@@ -58,22 +70,25 @@ extension Dispatcher {
     }
 
     /// One agent turn. Cancellation (an interrupt, `/stop`, the drain or turn timeout) ends it
-    /// quietly: whoever cancelled says why.
-    private static func performTurn(_ agent: any AgentBackend, _ turn: AgentTurn, _ replies: any ReplySink) async -> AgentUsage {
+    /// quietly: whoever cancelled says why. `failed` when the backend failed (for `gatewayd_turns`).
+    private static func performTurn(_ agent: any AgentBackend, _ turn: AgentTurn,
+                                    _ replies: any ReplySink) async -> (usage: AgentUsage, failed: Bool) {
         do {
-            return try await agent.run(turn) { await replies.send($0) }
+            return (try await agent.run(turn) { await replies.send($0) }, false)
         } catch is CancellationError {
         } catch {
             if !Task.isCancelled {
                 let reason = (error as? AgentError)?.message ?? "\(error)"
                 await replies.send(GatewayText.agentFailed(reason))
+                return (.none, true)
             }
         }
-        return .none
+        return (.none, false)
     }
 
     private func addUsage(_ key: String, _ usage: AgentUsage) {
         sessions.addUsage(key, usage)
+        metrics?.agentTokens(input: usage.tokensIn, output: usage.tokensOut)
     }
 
     /// Makes sure the monitor wakes by `deadline`.

@@ -42,10 +42,16 @@ package actor Dispatcher {
     /// Per session, the order in which messages waiting for their store write are routed: the
     /// writes of a burst share one commit, and the messages are still routed as they arrived.
     var routingOrder: [String: RoutingOrder] = [:]
+    /// Where the counters of `gatewayd_*` go; nil counts nothing (the benchmark's baseline).
+    package let metrics: GatewayMetrics?
+    /// The registry's cells by platform and by quick command, kept here so that counting a
+    /// message or a run is an atomic add, with no lookup under the registry's lock.
+    var metricCells = MetricCellCache()
 
     package init(config: GatewayConfig, agent: any AgentBackend, clock: any GatewayClock = SystemClock(),
-                store: (any MessageStore)? = nil) {
+                store: (any MessageStore)? = nil, metrics: GatewayMetrics? = nil) {
         self.store = store
+        self.metrics = metrics
         self.config = config
         access = AccessPolicy(config.access)
         sessions = SessionTable(limits: config.sessions)
@@ -122,7 +128,7 @@ package actor Dispatcher {
         let key = message.sessionKey
         guard access.isAllowed(message) else {
             InboundReceipt.current?.taken()
-            publish(.messageDispatched(session: key, route: .refused))
+            dispatched(message, .refused)
             // Silently in groups: a stranger in a channel gets nothing to probe with. In a direct
             // chat, once per interval: more would only queue refusals ahead of real replies.
             if message.chatType == .dm && refusals.shouldTell(message.senderID, now: clock.now()) {
@@ -136,17 +142,17 @@ package actor Dispatcher {
         while let command = ParsedCommand(current.text) {
             if let builtin = BuiltinCommand(rawValue: command.name) {
                 InboundReceipt.current?.taken()
-                publish(.messageDispatched(session: key, route: .builtin))
+                dispatched(current, .builtin, counted: !chain.isEmpty)
                 await runBuiltin(builtin, command, current, replies)
                 return
             }
             guard let quick = config.quickCommands[command.name] else {
                 InboundReceipt.current?.taken()
                 if lifecycle.state.refusesNewWork {
-                    publish(.messageDispatched(session: key, route: .drainRefused))
+                    dispatched(current, .drainRefused, counted: !chain.isEmpty)
                     await replies.send(GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining"))
                 } else {
-                    publish(.messageDispatched(session: key, route: .unknownCommand))
+                    dispatched(current, .unknownCommand, counted: !chain.isEmpty)
                     await replies.send(GatewayText.unknownCommand(command.name))
                 }
                 return
@@ -154,10 +160,11 @@ package actor Dispatcher {
             if case .alias = quick.kind {} else { InboundReceipt.current?.taken() }
             switch quick.kind {
             case .exec(let text):
-                publish(.messageDispatched(session: key, route: .execQuickCommand))
+                dispatched(current, .execQuickCommand, counted: !chain.isEmpty)
                 await runExecQuickCommand(quick, text, command.arguments, current, replies)
                 return
             case .invalid(let reply):
+                if chain.isEmpty { countMessage(current.platform, .dropped) }
                 await replies.send(reply)
                 return
             case .alias(let target):
@@ -169,21 +176,22 @@ package actor Dispatcher {
                 }
                 let slashed = target.hasPrefix("/") ? target : "/" + target
                 current.text = command.argumentText.isEmpty ? slashed : "\(slashed) \(command.argumentText)"
-                publish(.messageDispatched(session: key, route: .alias))
+                dispatched(current, .alias, counted: chain.count > 1)
             }
         }
-        await submitTurn(current, replies)
+        await submitTurn(current, replies, counted: !chain.isEmpty)
     }
 
     /// Draining guard, busy guard, agent turn: the path of plain text and agent-bound commands.
     /// With a store, the message is written first: nobody is told "queued" (or gets a turn) for
     /// a message that would not survive a restart. `explicitQueue` is `/queue`: it queues behind
     /// a running turn whatever `busy_input_mode` says, and its acknowledgement is not rate-limited.
-    func submitTurn(_ message: InboundMessage, _ replies: any ReplySink, explicitQueue: Bool = false) async {
+    /// `counted`: the message was already counted in `gatewayd_messages` (an alias, `/queue`).
+    func submitTurn(_ message: InboundMessage, _ replies: any ReplySink, explicitQueue: Bool = false, counted: Bool = false) async {
         let key = message.sessionKey
         guard acceptsTurn(for: key) else {
             InboundReceipt.current?.taken()
-            await refuseWhileDraining(key, replies)
+            await refuseWhileDraining(message, replies, counted: counted)
             return
         }
         // Without a store nothing is kept anyway; with one, it is taken once written (below).
@@ -202,7 +210,7 @@ package actor Dispatcher {
                 storeIDs = [id]
             case .failure(let error):
                 finishRouting(key, ticket)
-                publish(.messageDispatched(session: key, route: .storeFailed))
+                dispatched(message, .storeFailed, counted: counted)
                 await replies.send(GatewayText.notStored(error.message))
                 return
             }
@@ -210,14 +218,14 @@ package actor Dispatcher {
             guard acceptsTurn(for: key) else {
                 store.markDone(storeIDs)
                 finishRouting(key, ticket)
-                await refuseWhileDraining(key, replies)
+                await refuseWhileDraining(message, replies, counted: counted)
                 return
             }
         }
         let item = PendingMessage(message: message, replies: replies, storeIDs: storeIDs)
         if lifecycle.state.refusesNewWork {
             // A restart drain and the session busy: kept for after the restart, as the reply says.
-            publish(.messageDispatched(session: key, route: .restartQueued))
+            dispatched(message, .restartQueued, counted: counted)
             sessions.enqueue(key, item)
             syncSessionCounters()
             finishRouting(key, ticket)
@@ -226,13 +234,13 @@ package actor Dispatcher {
         }
         if let running = sessions.turn(key) {
             if config.busyInputMode == .interrupt && !explicitQueue {
-                publish(.messageDispatched(session: key, route: .busyInterrupt))
+                dispatched(message, .busyInterrupt, counted: counted)
                 mergeIntoPending(key, item)
                 running.task.cancel()
                 finishRouting(key, ticket)
                 await acknowledgeBusy(key, GatewayText.interruptingAck, replies)
             } else {
-                publish(.messageDispatched(session: key, route: .busyQueued))
+                dispatched(message, .busyQueued, counted: counted)
                 let count = sessions.enqueue(key, item)
                 syncSessionCounters()
                 finishRouting(key, ticket)
@@ -244,7 +252,7 @@ package actor Dispatcher {
             }
             return
         }
-        publish(.messageDispatched(session: key, route: .agentTurn))
+        dispatched(message, .agentTurn, counted: counted)
         finishRouting(key, ticket)
         await runTurns(key, first: item)
     }
@@ -256,8 +264,8 @@ package actor Dispatcher {
         return lifecycle.state == .draining(.restart) && store != nil && sessions.turn(key) != nil
     }
 
-    private func refuseWhileDraining(_ key: String, _ replies: any ReplySink) async {
-        publish(.messageDispatched(session: key, route: .drainRefused))
+    private func refuseWhileDraining(_ message: InboundMessage, _ replies: any ReplySink, counted: Bool) async {
+        dispatched(message, .drainRefused, counted: counted)
         await replies.send(GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining"))
     }
 

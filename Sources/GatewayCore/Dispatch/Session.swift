@@ -17,7 +17,8 @@ struct PendingMessage: Sendable {
 /// The turn a session is running now.
 struct RunningTurn {
     let id: UInt64
-    let task: Task<Void, Never>
+    /// Its value: whether the backend failed (`gatewayd_turns_total{outcome="failed"}`).
+    let task: Task<Bool, Never>
     let message: InboundMessage
     let replies: any ReplySink
     let storeIDs: [Int64]
