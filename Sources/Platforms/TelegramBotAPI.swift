@@ -81,7 +81,9 @@ final class TelegramBotAPI: Sendable {
             let wait = parameters?["retry_after"]?.int ?? 1
             throw TelegramAPIError(.rateLimited(retryAfter: .seconds(max(1, min(wait, 3600)))), "\(method): \(description)")
         case 409: throw TelegramAPIError(.conflict, "\(method): \(description)")
-        case 401, 404 where method == "getMe": throw TelegramAPIError(.unauthorized, "\(method): \(description)")
+        case 401: throw TelegramAPIError(.unauthorized, "\(method): \(description)")
+        // Telegram answers a token of no bot with 404 as well.
+        case 404 where method == "getMe": throw TelegramAPIError(.unauthorized, "\(method): \(description)")
         default: throw TelegramAPIError(.http(code), "\(method): \(code) \(description)")
         }
     }

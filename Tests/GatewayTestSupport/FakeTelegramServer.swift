@@ -104,7 +104,8 @@ public final class FakeTelegramServer: @unchecked Sendable {
     /// The next `count` sendMessage calls answer 429 with `retry_after`.
     public func rateLimitNextSends(_ count: Int, retryAfter: Int) { locked { rateLimited.append((count, retryAfter)) } }
 
-    /// While true, `getUpdates` answers 409 Conflict (as when another process polls the token).
+    /// While true, `getUpdates` answers 409 Conflict, a waiting one at once (as when another
+    /// process polls the token).
     public func setConflict(_ on: Bool) { locked { conflicting = on } }
 
     public var sent: [Sent] { locked { sentMessages } }
@@ -220,12 +221,14 @@ public final class FakeTelegramServer: @unchecked Sendable {
         let timeout = (parameters["timeout"] as? NSNumber)?.intValue ?? 0
         let deadline = Date(timeIntervalSinceNow: Double(timeout))
         condition.lock()
+        if let offset, !conflicting { updates.removeAll { $0.id < offset } }
+        // Another poller's request ends this one with 409, as Telegram's "terminated by other
+        // getUpdates request" does, even while it waits.
+        while updates.isEmpty && !stopped && !conflicting && condition.wait(until: deadline) {}
         if conflicting {
             condition.unlock()
             return reply(fd, 409, #"{"ok":false,"error_code":409,"description":"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"}"#)
         }
-        if let offset { updates.removeAll { $0.id < offset } }
-        while updates.isEmpty && !stopped && condition.wait(until: deadline) {}
         let batch = updates.prefix(100).map(\.json)
         condition.unlock()
         return ok(fd, "[" + batch.joined(separator: ",") + "]")

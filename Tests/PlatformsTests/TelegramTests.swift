@@ -121,17 +121,19 @@ struct TelegramTests {
         }
     }
 
-    @Test("409 Conflict: health says so, one journal error, polls again with backoff (no tight loop), recovers")
+    @Test("409 Conflict from a second poller (ending the long poll under way): health says so, one journal error, polls again with backoff (no tight loop), recovers")
     func conflict() async throws {
         let server = try FakeTelegramServer()
         defer { server.stop() }
-        server.setConflict(true)
         let records = LogRecorder()
         let inbound = CursorInbound(await runningDispatcher(Self.access))
         let adapter = TelegramAdapter(configuration: try telegramSettings(server), logger: records.logger())
         try await adapter.start(inbound: inbound)
-        let first = try await onThread { server.waitForCalls { $0.contains { $0.method == "getUpdates" } } }
-        #expect(first)
+        await adapter.waitUntilReady(within: .seconds(30))
+        #expect(await adapter.health().state == .up)
+        let first = try await onThread { server.waitForCalls { $0.filter { $0.method == "getUpdates" }.count >= 2 } }
+        #expect(first, "a long poll is under way")
+        server.setConflict(true)
         let started = ContinuousClock.now
         // Over the next 3 s: polls at +1 s and +3 s at most (1 s, then 2 s), not hundreds.
         _ = try await onThread { server.waitForCalls(timeout: .seconds(3)) { _ in false } }
