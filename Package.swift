@@ -108,6 +108,7 @@ let package = Package(
             name: "Platforms",
             dependencies: [
                 "GatewayCore", "JSON",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

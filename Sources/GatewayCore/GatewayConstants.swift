@@ -96,6 +96,8 @@ extension GatewayConstants {
     package static let ircPlatform = "irc"
     /// The platform name of webhook deliveries (`webhook:<user>` in `access`).
     package static let webhookPlatform = "webhook"
+    /// The platform name of Telegram messages (`telegram:<user id>` in `access`).
+    package static let telegramPlatform = "telegram"
 }
 
 extension GatewayConstants {

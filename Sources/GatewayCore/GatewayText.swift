@@ -139,4 +139,7 @@ extension GatewayText {
 
     /// A platform a reload replaces, between its old adapter's stop and its new one's start.
     package static let platformBeingReplaced = "reconnecting with the new settings of a reload"
+
+    /// Telegram's health while `getUpdates` answers 409 Conflict.
+    package static let telegramConflict = "conflict: another process polls this bot token"
 }

@@ -72,6 +72,15 @@ extension StateStore {
         ALTER TABLE sessions ADD COLUMN tokens_in INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE sessions ADD COLUMN tokens_out INTEGER NOT NULL DEFAULT 0;
         """,
+        // 6: each adapter's position in its platform's stream (Telegram's update offset), so
+        // what came while gatewayd was down is read after it starts, and nothing twice.
+        """
+        CREATE TABLE platform_cursors (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_usec INTEGER NOT NULL
+        );
+        """,
     ]
 
     /// What opening found, for the log and `STATUS=`.

@@ -37,6 +37,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case beginTurn(session: String, text: String, pairs: Int, bytes: Int, at: Int64, CheckedContinuation<Result<HistoryStart, StoreError>, Never>)
         case recordProgress(turn: Int64, answer: String)
         case finishTurn(turn: Int64, session: String, answer: String, outcome: HistoryTurn.Outcome, usage: AgentUsage, at: Int64)
+        case readCursor(String, CheckedContinuation<Result<String?, StoreError>, Never>)
+        case writeCursor(String, value: String, at: Int64, CheckedContinuation<Result<Void, StoreError>, Never>)
     }
 
     init(path: String, connection: SQLiteConnection, metrics: GatewayMetrics? = nil, onProblem: @escaping @Sendable (StoreError) -> Void) {
@@ -141,6 +143,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .recover(_, let continuation): continuation.resume(returning: .success(result as! StoreRecovery))
         case .lookUpSession(_, let then): then(result as? SessionRecord)
         case .beginTurn(_, _, _, _, _, let continuation): continuation.resume(returning: .success(result as! HistoryStart))
+        case .readCursor(_, let continuation): continuation.resume(returning: .success(result as? String))
+        case .writeCursor(_, _, _, let continuation): continuation.resume(returning: .success(()))
         case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn: break
         }
     }
@@ -154,6 +158,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
             onProblem(error)
             then(nil)
         case .beginTurn(_, _, _, _, _, let continuation): continuation.resume(returning: .failure(error))
+        case .readCursor(_, let continuation): continuation.resume(returning: .failure(error))
+        case .writeCursor(_, _, _, let continuation): continuation.resume(returning: .failure(error))
         case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn: onProblem(error)
         }
     }
@@ -205,6 +211,10 @@ package final class StateStore: MessageStore, @unchecked Sendable {
             try connection.run("UPDATE turns SET answer = ? WHERE id = ? AND outcome = 'open'", [.text(answer), .int(turn)])
         case .finishTurn(let turn, let session, let answer, let outcome, let usage, let now):
             try finishTurn(turn: turn, session: session, answer: answer, outcome: outcome, usage: usage, now: now)
+        case .readCursor(let key, _):
+            return try readCursor(key) as Any
+        case .writeCursor(let key, let value, let now, _):
+            try writeCursor(key, value: value, now: now)
         }
         return ()
     }

@@ -31,6 +31,8 @@ func runningDispatcher(_ yaml: String) async -> Dispatcher {
 /// One adapter under test, driven the way its platform's users drive it.
 protocol AdapterHarness {
     var platform: String { get }
+    /// `alice` as the platform names her (a Telegram user is a number).
+    var user: String { get }
     /// `alice` sends `text` in a direct conversation with the gateway; her replies.
     func deliver(_ text: String) async throws -> [String]
     func stop() async
@@ -38,6 +40,7 @@ protocol AdapterHarness {
 
 struct WebhookHarness: AdapterHarness {
     let platform = "webhook"
+    let user = "alice"
     let adapter: WebhookAdapter
     let url: String
     static let secret = Array("conformance".utf8)
@@ -63,6 +66,7 @@ struct WebhookHarness: AdapterHarness {
 
 struct IRCHarness: AdapterHarness {
     let platform = "irc"
+    let user = "alice"
     let server: IRCServer
     let adapter: IRCAdapter
     let alice: LineClient
@@ -92,6 +96,35 @@ struct IRCHarness: AdapterHarness {
     }
 }
 
+struct TelegramHarness: AdapterHarness {
+    let platform = "telegram"
+    let user = "1001"
+    let server: FakeTelegramServer
+    let adapter: TelegramAdapter
+
+    static func start(_ inbound: any InboundHandler) async throws -> TelegramHarness {
+        let server = try FakeTelegramServer()
+        let adapter = TelegramAdapter(configuration: try telegramSettings(server))
+        try await adapter.start(inbound: inbound)
+        return TelegramHarness(server: server, adapter: adapter)
+    }
+
+    func deliver(_ text: String) async throws -> [String] {
+        let before = server.sent.count
+        server.post(text, from: 1001)
+        let server = self.server
+        return try await onThread {
+            guard server.waitForSent({ $0.count > before }) else { return [] }
+            return server.sent[before...].filter { $0.chat == 1001 }.map(\.text)
+        }
+    }
+
+    func stop() async {
+        await adapter.stop()
+        server.stop()
+    }
+}
+
 extension JSONEncoder {
     fileprivate func encodeObject(_ object: [String: String]) -> Data { (try? encode(object)) ?? Data() }
 }
@@ -99,27 +132,33 @@ extension JSONEncoder {
 @Suite("Adapter conformance: the dispatcher cannot tell platforms apart", .timeLimit(.minutes(1)), .serialized,
        .enabled(if: IRCServer.isAvailable, "ngircd is not installed (.ci/install-deps installs it)"))
 struct ConformanceTests {
-    enum Kind: String, CaseIterable { case irc, webhook }
+    enum Kind: String, CaseIterable { case irc, webhook, telegram }
+
+    static let admin: [Kind: String] = [.irc: "irc:alice!~alice@127.0.0.1", .webhook: "webhook:alice", .telegram: "telegram:1001"]
 
     @Test("same message, same event, same replies", arguments: Kind.allCases)
     func conformance(_ kind: Kind) async throws {
         let dispatcher = await runningDispatcher("""
             quick_commands: {up: {type: exec, command: "echo up"}}
-            access: {allowed_users: ["\(kind.rawValue):alice"], admins: ["\(kind == .irc ? "irc:alice!~alice@127.0.0.1" : "webhook:alice")"]}
+            access: {allowed_users: ["\(kind.rawValue):alice", "telegram:1001"], admins: ["\(Self.admin[kind]!)"]}
             """)
         let inbound = RecordingInbound(dispatcher)
-        let harness: any AdapterHarness = kind == .irc ? try await IRCHarness.start(inbound) : try await WebhookHarness.start(inbound)
+        let harness: any AdapterHarness = switch kind {
+        case .irc: try await IRCHarness.start(inbound)
+        case .webhook: try await WebhookHarness.start(inbound)
+        case .telegram: try await TelegramHarness.start(inbound)
+        }
         #expect(try await harness.deliver("hello") == ["echo: hello"])
         #expect(try await harness.deliver("/up") == ["up"], "exec quick commands, admin by the platform's sender id")
         #expect(try await harness.deliver("grüße 🙂") == ["echo: grüße 🙂"])
         let messages = inbound.messages
         #expect(messages.map(\.text) == ["hello", "/up", "grüße 🙂"])
         #expect(messages.allSatisfy {
-            $0.platform == harness.platform && $0.user == "alice" && $0.chat == "alice" && $0.chatType == .dm
-                && $0.senderID == "\(harness.platform):alice"
+            $0.platform == harness.platform && $0.user == harness.user && $0.chat == harness.user && $0.chatType == .dm
+                && $0.senderID == "\(harness.platform):\(harness.user)"
                 && $0.hostmask == (kind == .irc ? "alice!~alice@127.0.0.1" : nil)
         })
-        #expect(Set(messages.map(\.sessionKey)) == ["\(harness.platform):dm:alice"], "one session per direct chat")
+        #expect(Set(messages.map(\.sessionKey)) == ["\(harness.platform):dm:\(harness.user)"], "one session per direct chat")
         await harness.stop()
     }
 }

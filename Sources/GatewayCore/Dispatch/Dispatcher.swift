@@ -127,6 +127,7 @@ package actor Dispatcher {
     package func handle(_ message: InboundMessage, replies: any ReplySink) async {
         let key = message.sessionKey
         guard access.isAllowed(message) else {
+            InboundReceipt.current?.taken()
             dispatched(message, .refused)
             // Silently in groups: a stranger in a channel gets nothing to probe with. In a direct
             // chat, once per interval: more would only queue refusals ahead of real replies.
@@ -140,11 +141,13 @@ package actor Dispatcher {
         var chain: [String] = []
         while let command = ParsedCommand(current.text) {
             if let builtin = BuiltinCommand(rawValue: command.name) {
+                InboundReceipt.current?.taken()
                 dispatched(current, .builtin, counted: !chain.isEmpty)
                 await runBuiltin(builtin, command, current, replies)
                 return
             }
             guard let quick = config.quickCommands[command.name] else {
+                InboundReceipt.current?.taken()
                 if lifecycle.state.refusesNewWork {
                     dispatched(current, .drainRefused, counted: !chain.isEmpty)
                     await replies.send(GatewayText.draining(lifecycle.state.reason?.gerund ?? "draining"))
@@ -154,6 +157,7 @@ package actor Dispatcher {
                 }
                 return
             }
+            if case .alias = quick.kind {} else { InboundReceipt.current?.taken() }
             switch quick.kind {
             case .exec(let text):
                 dispatched(current, .execQuickCommand, counted: !chain.isEmpty)
@@ -166,6 +170,7 @@ package actor Dispatcher {
             case .alias(let target):
                 chain.append(command.name)
                 guard chain.count <= GatewayConstants.maxAliasRewrites else {
+                    InboundReceipt.current?.taken()
                     await replies.send(GatewayText.aliasLoop(chain))
                     return
                 }
@@ -185,9 +190,12 @@ package actor Dispatcher {
     func submitTurn(_ message: InboundMessage, _ replies: any ReplySink, explicitQueue: Bool = false, counted: Bool = false) async {
         let key = message.sessionKey
         guard acceptsTurn(for: key) else {
+            InboundReceipt.current?.taken()
             await refuseWhileDraining(message, replies, counted: counted)
             return
         }
+        // Without a store nothing is kept anyway; with one, it is taken once written (below).
+        if store == nil { InboundReceipt.current?.taken() }
         var storeIDs: [Int64] = []
         var ticket: UInt64?
         if let store {
@@ -195,6 +203,7 @@ package actor Dispatcher {
             // The write is queued at once (in arrival order); only routing waits for its turn.
             let stored: Result<Int64, StoreError>
             do { stored = .success(try await store.append(message, session: key)) } catch { stored = .failure(error) }
+            InboundReceipt.current?.taken()
             await waitForRoutingTurn(key, ticket!)
             switch stored {
             case .success(let id):

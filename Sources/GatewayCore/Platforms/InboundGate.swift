@@ -6,10 +6,13 @@ import Synchronization
 /// not overtake a replayed one of its session.
 package final class InboundGate: InboundHandler, Sendable {
     package let dispatcher: Dispatcher
+    /// The state store, where adapters keep their positions in their platforms' streams.
+    package let cursors: (any PlatformCursorStore)?
     private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
-    package init(_ dispatcher: Dispatcher) {
+    package init(_ dispatcher: Dispatcher, cursors: (any PlatformCursorStore)? = nil) {
         self.dispatcher = dispatcher
+        self.cursors = cursors
     }
 
     package func handle(_ message: InboundMessage, replies: any ReplySink) async {

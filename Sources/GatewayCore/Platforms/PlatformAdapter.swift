@@ -52,10 +52,14 @@ package protocol InboundHandler: Sendable {
     /// Whether the sender is an admin: an adapter sends admins' replies first, and checks harder
     /// that they reach the person who asked.
     func isAdmin(_ message: InboundMessage) async -> Bool
+    /// Where an adapter keeps its position in its platform's stream (nil: nowhere durable; it
+    /// starts from what the platform still holds).
+    var cursors: (any PlatformCursorStore)? { get }
 }
 
 extension InboundHandler {
     package func isAdmin(_ message: InboundMessage) async -> Bool { false }
+    package var cursors: (any PlatformCursorStore)? { nil }
 }
 
 extension Dispatcher: InboundHandler {
@@ -82,14 +86,26 @@ package struct PlatformHealth: Sendable, Equatable {
 package enum ReplySplitter {
     package static func split(_ text: String, maxBytes: Int) -> [String] {
         precondition(maxBytes >= 4, "a limit below 4 bytes cannot hold every character")
+        return split(text, limit: maxBytes) { $0.utf8.count } character: { $0.utf8.count }
+    }
+
+    /// The same at a limit in UTF-16 code units (Telegram counts so: an emoji outside the basic
+    /// plane is 2, a flag 4), never inside a character (so never between a surrogate pair).
+    package static func split(_ text: String, maxUTF16 limit: Int) -> [String] {
+        precondition(limit >= 2, "a limit below 2 code units cannot hold every character")
+        return split(text, limit: limit) { $0.utf16.count } character: { $0.utf16.count }
+    }
+
+    private static func split(_ text: String, limit maxBytes: Int, length: (Substring) -> Int,
+                              character size: (Character) -> Int) -> [String] {
         var parts: [String] = []
         var rest = Substring(text)
-        while rest.utf8.count > maxBytes {
+        while length(rest) > maxBytes {
             // The longest prefix of whole characters that fits.
             var end = rest.startIndex
             var bytes = 0
             for index in rest.indices {
-                let size = rest[index].utf8.count
+                let size = size(rest[index])
                 if bytes + size > maxBytes { break }
                 bytes += size
                 end = rest.index(after: index)

@@ -1,0 +1,103 @@
+import GatewayCore
+import JSON
+import Synchronization
+
+/// Replies to one Telegram message, to its chat. With `edit_streaming`, the parts of one reply
+/// after the first edit the message the first became (`editMessageText`, the text so far),
+/// until it would pass 4096 UTF-16 units: then a new message starts, and edits go to that one.
+final class TelegramReplies: ReplySink, Sendable {
+    private let adapter: TelegramAdapter
+    private let chat: Int64
+    private let editing: Bool
+    /// The message being edited and its text (edit streaming only).
+    private let current = Mutex<(id: Int64, text: String)?>(nil)
+
+    init(adapter: TelegramAdapter, chat: Int64, editing: Bool) {
+        self.adapter = adapter
+        self.chat = chat
+        self.editing = editing
+    }
+
+    func send(_ text: String) async {
+        do {
+            if let successor = adapter.successor {
+                try await successor.send(text, to: String(chat))
+                return
+            }
+            if editing, let (id, sent) = current.withLock({ $0 }) {
+                let combined = sent + "\n" + text
+                if combined.utf16.count <= TelegramConfiguration.Defaults.maxMessageUTF16 {
+                    try await adapter.editMessage(id, in: chat, to: combined)
+                    current.withLock { $0 = (id, combined) }
+                    return
+                }
+            }
+            let last = try await adapter.sendMessage(text, to: chat)
+            if editing { current.withLock { $0 = last } }
+        } catch {
+            adapter.logger.warning("telegram: a reply to chat \(chat) was not delivered: \(error)",
+                                   metadata: ["event": "telegram_send_failed", "chat": "\(chat)"])
+        }
+    }
+}
+
+extension TelegramAdapter {
+    /// Sends `text` in parts of at most 4096 UTF-16 units (cut at a line break, else a space,
+    /// never inside a character); the last part's id and text.
+    @discardableResult
+    func sendMessage(_ text: String, to chat: Int64) async throws(TelegramAPIError) -> (id: Int64, text: String) {
+        var last: (id: Int64, text: String) = (0, "")
+        for part in ReplySplitter.split(text, maxUTF16: TelegramConfiguration.Defaults.maxMessageUTF16) where !part.isEmpty {
+            let result = try await call("sendMessage", ["chat_id": .int(chat), "text": .string(part)])
+            last = (result.object?["message_id"]?.int ?? 0, part)
+        }
+        return last
+    }
+
+    func editMessage(_ id: Int64, in chat: Int64, to text: String) async throws(TelegramAPIError) {
+        _ = try await call("editMessageText", ["chat_id": .int(chat), "message_id": .int(id), "text": .string(text)])
+    }
+
+    /// One call that must not be lost: a 429 waits its `retry_after` and sends again (as often
+    /// as Telegram asks), a network error or a 5xx is tried again up to 5 times with backoff.
+    private func call(_ method: String, _ parameters: [String: JSONValue]) async throws(TelegramAPIError) -> JSONValue {
+        sends.begin()
+        defer { sends.end() }
+        var backoff = Backoff(min: configuration.backoffMin, max: configuration.backoffMax)
+        var failures = 0
+        while true {
+            do {
+                return try await api.call(method, parameters, timeout: .seconds(30))
+            } catch {
+                let wait: Duration
+                if case .rateLimited(let retryAfter) = error.kind {
+                    wait = retryAfter
+                    logger.notice("telegram: rate limited; sending again in \(DurationValue.describe(wait))",
+                                  metadata: ["event": "telegram_rate_limited"])
+                } else if error.isTransient, failures < 5 {
+                    failures += 1
+                    wait = backoff.next()
+                } else {
+                    throw error
+                }
+                do { try await Task.sleep(for: wait) } catch { throw TelegramAPIError(.cancelled, "cancelled while waiting to send again") }
+            }
+        }
+    }
+}
+
+/// The calls being made now: a stop waits for them, for a bounded time.
+final class SendsInFlight: Sendable {
+    private let started = WaitableCount(), finished = WaitableCount()
+
+    var count: Int { started.value - finished.value }
+
+    func begin() { started.add() }
+
+    func end() { finished.add() }
+
+    /// True once those begun so far have ended; false after `limit`.
+    func waitUntilNone(within limit: Duration) async -> Bool {
+        await finished.wait(for: started.value, within: limit)
+    }
+}

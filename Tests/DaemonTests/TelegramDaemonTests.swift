@@ -1,0 +1,66 @@
+import Foundation
+import GatewayCore
+import GatewayTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("gatewayd over Telegram (a fake Bot API)", .timeLimit(.minutes(2)), .serialized)
+struct TelegramDaemonTests {
+    /// The built gatewayd as a plain child process, logging to `log`.
+    private func startDaemon(config: String, directory: String, log: String) throws -> TestChild {
+        let logFile = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        defer { close(logFile) }
+        return try TestChild(
+            [TestPaths.product("gatewayd"), "--config", config, "--socket", directory + "/control.sock", "--log-target", "console"],
+            environment: environment(with: ["CREDENTIALS_DIRECTORY": nil]), standardOutput: .null, standardError: .descriptor(logFile))
+    }
+
+    @Test("updates sent while gatewayd was stopped are answered after it starts (the offset is in state.db), none twice; the token is in no log line",
+          .ownThread)
+    func updatesWhileStopped() async throws {
+        let server = try FakeTelegramServer()
+        defer { server.stop() }
+        let directory = makeTemporaryDirectory("gatewayd-telegram-daemon")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try (server.token + "\n").write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+        let config = directory + "/gatewayd.yaml", log = directory + "/gatewayd.log"
+        try """
+            access: {allowed_users: ["telegram:*"]}
+            busy_input_mode: queue
+            platforms:
+              telegram: {token_file: \(directory)/token, api_base: "\(server.baseURL)", poll_timeout: 1s}
+            state_dir: \(directory)/state
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+
+        let first = try startDaemon(config: config, directory: directory, log: log)
+        let one = server.post("one")
+        #expect(server.waitForSent { $0.contains { $0.text == "echo: one" } })
+        kill(first.pid, SIGTERM)
+        #expect(waitForExit(of: first.pid, timeout: .seconds(30)))
+        #expect(first.wait() == 0)
+
+        // While it is down: two messages, and (at its start) another poller on the token.
+        server.post("two")
+        server.post("three", from: 1002)
+        server.setConflict(true)
+        let before = server.requests.count
+        let second = try startDaemon(config: config, directory: directory, log: log)
+        let conflicted = server.waitForCalls { $0.dropFirst(before).filter { $0.method == "getUpdates" }.count >= 2 }
+        server.setConflict(false)
+        let answered = server.waitForSent { sent in ["echo: two", "echo: three"].allSatisfy { text in sent.contains { $0.text == text } } }
+        kill(second.pid, SIGTERM)
+        #expect(waitForExit(of: second.pid, timeout: .seconds(30)))
+        #expect(second.wait() == 0)
+
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(conflicted && answered, "\(server.sent); log: \(text)")
+        #expect(server.sent.filter { $0.text == "echo: one" }.count == 1, "answered once")
+        let resumed = server.requests[before...].first { $0.method == "getUpdates" }
+        #expect((resumed?.body["offset"] as? NSNumber)?.int64Value == one + 1, "the first poll after the start names the stored offset")
+        #expect(text.contains(GatewayText.telegramConflict), "\(text)")
+        let secretPart = String(server.token.split(separator: ":")[1])
+        #expect(!text.contains(secretPart), "the token is in the log: \(text)")
+    }
+}
