@@ -46,12 +46,7 @@ public final class FakeOpenAIServer: @unchecked Sendable {
         func wait() { _ = semaphore.wait(timeout: .now() + 30) }
     }
 
-    public struct Request: Sendable {
-        public var path: String
-        public var headers: [String: String]
-        public var body: [UInt8]
-        public var bodyText: String { String(decoding: body, as: UTF8.self) }
-    }
+    public typealias Request = LoopbackHTTP.Request
 
     public let port: Int
     public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
@@ -71,20 +66,7 @@ public final class FakeOpenAIServer: @unchecked Sendable {
     }
 
     public init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard withIPv4Address(port: 0, { bind(fd, $0, $1) }) == 0, listen(fd, 128) == 0 else {
-            close(fd)
-            throw IRCTestError("fake OpenAI server: cannot listen: \(String(cString: strerror(errno)))")
-        }
-        var address = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        listener = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        (listener, port) = try LoopbackHTTP.listen("fake OpenAI server")
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
@@ -177,7 +159,7 @@ public final class FakeOpenAIServer: @unchecked Sendable {
 
     private func serve(_ fd: Int32) {
         var buffer: [UInt8] = []
-        while let request = readRequest(fd, &buffer) {
+        while let request = LoopbackHTTP.readRequest(fd, &buffer) {
             let (reply, waiters) = state.withLock { state -> (Reply, [CheckedContinuation<Void, Never>]) in
                 state.requests.append(request)
                 let count = state.requests.count
@@ -299,63 +281,11 @@ public final class FakeOpenAIServer: @unchecked Sendable {
     }
 
     private func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                // The client went away while we were sending: that is a close too.
-                recordClientClose()
-                return false
-            }
-            offset += n
+        guard LoopbackHTTP.write(fd, bytes) else {
+            // The client went away while we were sending: that is a close too.
+            recordClientClose()
+            return false
         }
         return true
-    }
-
-    /// One request (head and Content-Length body); nil when the connection ended.
-    private func readRequest(_ fd: Int32, _ buffer: inout [UInt8]) -> Request? {
-        let separator: [UInt8] = [13, 10, 13, 10]
-        var headEnd: Int?
-        while true {
-            if let end = Self.find(separator, in: buffer) { headEnd = end; break }
-            guard fill(fd, &buffer) else { return nil }
-        }
-        guard let headEnd else { return nil }
-        let head = String(decoding: buffer[..<headEnd], as: UTF8.self)
-        var lines = head.components(separatedBy: "\r\n")
-        let requestLine = lines.removeFirst().split(separator: " ")
-        var headers: [String: String] = [:]
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        let length = Int(headers["content-length"] ?? "0") ?? 0
-        let bodyStart = headEnd + 4
-        while buffer.count < bodyStart + length {
-            guard fill(fd, &buffer) else { return nil }
-        }
-        let body = Array(buffer[bodyStart..<(bodyStart + length)])
-        buffer.removeFirst(bodyStart + length)
-        return Request(path: requestLine.count > 1 ? String(requestLine[1]) : "", headers: headers, body: body)
-    }
-
-    private func fill(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return false }
-            buffer += chunk[..<n]
-            return true
-        }
-    }
-
-    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
-        guard haystack.count >= needle.count else { return nil }
-        for index in 0...(haystack.count - needle.count) where haystack[index] == needle[0] {
-            if Array(haystack[index..<(index + needle.count)]) == needle { return index }
-        }
-        return nil
     }
 }

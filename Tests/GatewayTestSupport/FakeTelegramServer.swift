@@ -50,20 +50,7 @@ public final class FakeTelegramServer: @unchecked Sendable {
 
     public init(token: String = "4242:AAF-fake_token-ABCDEFGHIJKLMNOPQRSTUV") throws {
         self.token = token
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard withIPv4Address(port: 0, { bind(fd, $0, $1) }) == 0, listen(fd, 128) == 0 else {
-            close(fd)
-            throw IRCTestError("fake Bot API: cannot listen: \(String(cString: strerror(errno)))")
-        }
-        var address = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        listener = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        (listener, port) = try LoopbackHTTP.listen("fake Bot API")
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
@@ -159,7 +146,7 @@ public final class FakeTelegramServer: @unchecked Sendable {
             guard accepted else { close(fd); return }
             Thread.detachNewThread { [self] in
                 var buffer: [UInt8] = []
-                while let (path, body) = readRequest(fd, &buffer), respond(fd, path: path, body: body) {}
+                while let request = LoopbackHTTP.readRequest(fd, &buffer), respond(fd, path: request.path, body: request.body) {}
                 locked { _ = connections.remove(fd) }
                 close(fd)
             }
@@ -241,14 +228,7 @@ public final class FakeTelegramServer: @unchecked Sendable {
     private func reply(_ fd: Int32, _ status: Int, _ json: String) -> Bool {
         let body = Array(json.utf8)
         let head = "HTTP/1.1 \(status) \(status == 200 ? "OK" : "Error")\r\nServer: fake-bot-api\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
-        var bytes = Array(head.utf8) + body
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return false }
-            bytes.removeFirst(n)
-        }
-        return true
+        return LoopbackHTTP.write(fd, Array(head.utf8) + body)
     }
 
     /// JSON string literal for `text`.
@@ -266,38 +246,4 @@ public final class FakeTelegramServer: @unchecked Sendable {
         return out + "\""
     }
 
-    /// One request's path and body (Content-Length); nil when the connection ended.
-    private func readRequest(_ fd: Int32, _ buffer: inout [UInt8]) -> (String, [UInt8])? {
-        let separator: [UInt8] = [13, 10, 13, 10]
-        var headEnd: Int?
-        while headEnd == nil {
-            headEnd = buffer.indices.dropLast(3).first { buffer[$0..<($0 + 4)].elementsEqual(separator) }
-            if headEnd == nil, !fill(fd, &buffer) { return nil }
-        }
-        let head = String(decoding: buffer[..<headEnd!], as: UTF8.self)
-        var lines = head.components(separatedBy: "\r\n")
-        let requestLine = lines.removeFirst().split(separator: " ")
-        var length = 0
-        for line in lines where line.lowercased().hasPrefix("content-length:") {
-            length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
-        }
-        let bodyStart = headEnd! + 4
-        while buffer.count < bodyStart + length {
-            guard fill(fd, &buffer) else { return nil }
-        }
-        let body = Array(buffer[bodyStart..<(bodyStart + length)])
-        buffer.removeFirst(bodyStart + length)
-        return (requestLine.count > 1 ? String(requestLine[1]) : "", body)
-    }
-
-    private func fill(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return false }
-            buffer += chunk[..<n]
-            return true
-        }
-    }
 }
