@@ -17,6 +17,8 @@ let package = Package(
         .executable(name: "gatewayd-control-bench", targets: ["ControlBench"]),
         .executable(name: "gatewayd-bench", targets: ["GatewaydBench"]),
         .executable(name: "gatewayd-agent-bench", targets: ["AgentBench"]),
+        .executable(name: "gatewayd-fuzz-json", targets: ["FuzzJSON"]),
+        .executable(name: "gatewayd-fuzz-config", targets: ["FuzzConfig"]),
         .executable(name: "gatewayd-store-bench", targets: ["StateStoreBench"]),
         .executable(name: "gatewayd-webhook-bench", targets: ["WebhookBench"]),
         .executable(name: "gatewayd-irc-bench", targets: ["IRCBench"]),
@@ -231,6 +233,12 @@ let package = Package(
             path: "Benchmarks/AgentBench"
         ),
 
+        // MARK: Fuzz targets (Fuzz/): libFuzzer entry points when built by `Fuzz/run` (with
+        // -sanitize=fuzzer,address -DFUZZING), replayers of the committed corpus otherwise.
+        .target(name: "FuzzReplay", path: "Fuzz/FuzzReplay"),
+        .executableTarget(name: "FuzzJSON", dependencies: ["JSON", "FuzzReplay"], path: "Fuzz/FuzzJSON"),
+        .executableTarget(name: "FuzzConfig", dependencies: ["GatewayCore", "FuzzReplay"], path: "Fuzz/FuzzConfig"),
+
         // MARK: Tests (Tests/): not shipped.
 
         // C shims only tests and benchmarks call (binding sockets, a fake notify socket's
@@ -294,7 +302,8 @@ let package = Package(
         // Spawns the built gatewayd; depends on it so that `swift test` builds it first.
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["GatewayTestSupport", "CGatewayTestShims", "CGatewayShims", "GatewayCore", "gatewayd", "gatewayctl"]
+            dependencies: ["GatewayTestSupport", "CGatewayTestShims", "CGatewayShims", "GatewayCore", "gatewayd", "gatewayctl",
+                           "FuzzJSON", "FuzzConfig"]
         ),
     ],
     swiftLanguageModes: [.v6]

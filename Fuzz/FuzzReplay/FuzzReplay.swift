@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+#if FUZZING
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                         _ test: FuzzReplay.TestOneInput) -> Int32
+#endif
+
+/// The replayer a fuzz target is in a plain build: each file named on the command line (or every
+/// file of each directory named) through the target's check once; exit 0 when none trapped.
+public enum FuzzReplay {
+    public typealias TestOneInput = @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+
+    #if FUZZING
+    /// libFuzzer's own main loop (`LLVMFuzzerRunDriver`, in the fuzzer runtime a -sanitize=fuzzer
+    /// build links), with the process's arguments (-max_total_time=..., the corpus directory).
+    public static func driver(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                              _ test: TestOneInput) -> Int32 {
+        var count = argc
+        var arguments = argv
+        return LLVMFuzzerRunDriver(&count, &arguments, test)
+    }
+    #endif
+
+    public static func run(_ check: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var count = 0
+        for path in CommandLine.arguments.dropFirst() {
+            for file in files(path) {
+                guard let bytes = read(file) else {
+                    print("cannot read \(file)")
+                    exit(1)
+                }
+                bytes.withUnsafeBufferPointer(check)
+                count += 1
+            }
+        }
+        print("\(count) inputs replayed")
+    }
+
+    static func files(_ path: String) -> [String] {
+        guard let directory = opendir(path) else { return [path] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if !name.hasPrefix(".") { names.append(path + "/" + name) }
+        }
+        return names.sorted()
+    }
+
+    static func read(_ path: String) -> [UInt8]? {
+        guard let file = fopen(path, "rb") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&chunk, 1, chunk.count, file)
+            if n <= 0 { break }
+            bytes += chunk[..<n]
+        }
+        return bytes
+    }
+}
