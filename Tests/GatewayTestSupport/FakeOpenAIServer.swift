@@ -275,8 +275,11 @@ public final class FakeOpenAIServer: @unchecked Sendable {
         for waiter in ready { waiter.resume(returning: true) }
     }
 
+    /// One chunk of the chunked body; nothing for empty text (a zero-length chunk would end the
+    /// body, and the real end after it would be garbage before the next response on the connection).
     private func chunk(_ fd: Int32, _ text: String) -> Bool {
         let bytes = Array(text.utf8)
+        guard !bytes.isEmpty else { return true }
         return write(fd, Array((String(bytes.count, radix: 16) + "\r\n").utf8) + bytes + [13, 10])
     }
 
