@@ -350,6 +350,9 @@ struct PublishedState: Sendable {
     /// The backend turns start on now (set once the daemon is built, swapped by a reload).
     var agent: (any AgentBackend)?
     var agentBackend: AgentConfig.Backend
+    /// The control interface once it serves: `/readyz` reads the status through it without
+    /// waiting for the Daemon actor (which a reload or the start may hold for a while).
+    var interface: GatewayInterface?
 }
 
 /// Why the control socket cannot be served.

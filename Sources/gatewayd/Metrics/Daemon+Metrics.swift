@@ -45,8 +45,8 @@ extension Daemon {
     }
 
     /// What `gatewayctl health` would print as not ready (`Wire.Status.readinessProblems`).
-    func readinessProblems() async -> [String] {
-        guard let interface = controlInterface else { return ["the gateway is starting"] }
+    nonisolated func readinessProblems() async -> [String] {
+        guard let interface = published.withLock({ $0.interface }) else { return ["the gateway is starting"] }
         return await interface.status().readinessProblems
     }
 }
