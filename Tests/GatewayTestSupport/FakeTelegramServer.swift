@@ -73,7 +73,7 @@ public final class FakeTelegramServer: @unchecked Sendable {
         let chatID = chat ?? user
         let chatJSON = group ? #"{"id":\#(chatID),"type":"supergroup","title":"ops"}"# : #"{"id":\#(chatID),"type":"private","first_name":"u\#(user)"}"#
         return addUpdate { id in
-            #"{"update_id":\#(id),"message":{"message_id":\#(id),"date":1700000000,"from":{"id":\#(user),"is_bot":\#(isBot),"first_name":"u\#(user)"},"chat":\#(chatJSON),"text":\#(Self.quote(text))}}"#
+            #"{"update_id":\#(id),"message":{"message_id":\#(id),"date":1700000000,"from":{"id":\#(user),"is_bot":\#(isBot),"first_name":"u\#(user)"},"chat":\#(chatJSON),"text":\#(jsonString(text))}}"#
         }
     }
 
@@ -187,7 +187,7 @@ public final class FakeTelegramServer: @unchecked Sendable {
                 sentMessages.append(Sent(chat: chat, text: text, messageID: nextMessageID, edited: false))
                 return nextMessageID
             }
-            return ok(fd, #"{"message_id":\#(id),"date":1700000000,"chat":{"id":\#(chat),"type":"private"},"text":\#(Self.quote(text))}"#)
+            return ok(fd, #"{"message_id":\#(id),"date":1700000000,"chat":{"id":\#(chat),"type":"private"},"text":\#(jsonString(text))}"#)
         default:
             return reply(fd, 404, #"{"ok":false,"error_code":404,"description":"Not Found"}"#)
         }
@@ -229,21 +229,6 @@ public final class FakeTelegramServer: @unchecked Sendable {
         let body = Array(json.utf8)
         let head = "HTTP/1.1 \(status) \(status == 200 ? "OK" : "Error")\r\nServer: fake-bot-api\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
         return LoopbackHTTP.write(fd, Array(head.utf8) + body)
-    }
-
-    /// JSON string literal for `text`.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
     }
 
 }

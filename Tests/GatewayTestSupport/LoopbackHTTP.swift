@@ -17,20 +17,11 @@ public enum LoopbackHTTP {
 
     /// A listening socket on 127.0.0.1 and its port; `what` names the server in the error.
     public static func listen(_ what: String) throws -> (fd: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard withIPv4Address(port: 0, { bind(fd, $0, $1) }) == 0, Glibc.listen(fd, 128) == 0 else {
-            let code = errno
-            close(fd)
-            throw IRCTestError("\(what): cannot listen: \(String(cString: strerror(code)))")
+        do {
+            return try listenOnLoopback(backlog: 128)
+        } catch {
+            throw IRCTestError("\(what): \(error)")
         }
-        var address = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     /// The next request on the connection; nil when it ended. `buffer` keeps what was read past it.

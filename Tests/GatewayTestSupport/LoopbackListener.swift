@@ -20,6 +20,24 @@ public func withIPv4Address(_ host: String = "127.0.0.1", port: Int, _ body: (Un
     }
 }
 
+/// A listening TCP socket on 127.0.0.1:`port` (0: one the kernel picks) and its port.
+public func listenOnLoopback(port: Int = 0, backlog: Int32) throws -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    var one: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    guard withIPv4Address(port: port, { bind(fd, $0, $1) }) == 0, listen(fd, backlog) == 0 else {
+        let code = errno
+        close(fd)
+        throw IRCTestError("cannot listen on 127.0.0.1:\(port): \(String(cString: strerror(code)))")
+    }
+    var address = sockaddr_in()
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
+}
+
 /// A TCP listener on a loopback port that accepts only when asked and says nothing: a server
 /// that never answers, a scripted peer's socket, or a port held so that nothing else can bind it.
 public final class LoopbackListener: @unchecked Sendable {
@@ -28,21 +46,7 @@ public final class LoopbackListener: @unchecked Sendable {
 
     /// `port` nil: one the kernel picks.
     public init(port: Int? = nil) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard withIPv4Address(port: port ?? 0, { bind(fd, $0, $1) }) == 0, listen(fd, 8) == 0 else {
-            let code = errno
-            close(fd)
-            throw IRCTestError("cannot listen on 127.0.0.1:\(port ?? 0): \(String(cString: strerror(code)))")
-        }
-        var address = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        self.fd = fd
-        self.port = Int(UInt16(bigEndian: address.sin_port))
+        (fd, self.port) = try listenOnLoopback(port: port ?? 0, backlog: 8)
     }
 
     deinit { close(fd) }
