@@ -61,11 +61,6 @@ package final class OpenAIAgent: AgentBackend {
 
     package func endpointStatus() -> [AgentEndpointStatus] { endpoints.map(\.status) }
 
-    /// Nothing to do here: each endpoint shuts its HTTP client down when the last reference to
-    /// this backend goes (the dispatcher's, and those of turns still running on it, or about to
-    /// start: a turn taken just before a reload still runs on the backend it was given).
-    package func retire() {}
-
     package func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws -> AgentUsage {
         // Stopped before it began (`sessions reset` cancels the turn, then clears the history):
         // no row for it may land after the reset.

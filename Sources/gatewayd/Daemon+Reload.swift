@@ -61,15 +61,16 @@ extension Daemon {
         next.metrics = config.metrics
         let newAgent = next.agent == config.agent ? nil : Self.makeAgent(next, store: store, eventLoops: eventLoops, logger: logger)
         config = next
-        let oldAgent = published.withLock { state -> (any AgentBackend)? in
+        published.withLock { state in
             state.localEnabled = next.platforms.localEnabled
-            guard let newAgent else { return nil }
-            defer { state.agent = newAgent; state.agentBackend = next.agent.backend }
-            return state.agent
+            if let newAgent {
+                state.agent = newAgent
+                state.agentBackend = next.agent.backend
+            }
         }
+        // Running turns finish on the old backend; an OpenAI one closes its connections when the
+        // last of them lets go of it (`OpenAIEndpoint.deinit`).
         await dispatcher.reload(next, agent: newAgent)
-        // Its running turns finish on it; it lets go of its connections after the last one.
-        oldAgent?.retire()
         // control.admin_group as the new file says, and the group database says now.
         applyControlPermissions(controlPermissions(next))
         let platformOutcomes = await platforms.apply(next.platforms.network)

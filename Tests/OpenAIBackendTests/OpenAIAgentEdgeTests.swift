@@ -19,7 +19,6 @@ import Testing
         // Three lines in one write: one read hands them all to the parser at once.
         server.script(.rawEvents(Self.delta("one\\n") + Self.delta("two\\n") + Self.delta("three") + Self.finish))
         let agent = makeAgent([server])
-        defer { agent.retire() }
         let parts = Mutex<[String]>([])
         // The first part's delivery is where `/stop` lands: the turn is cancelled right then.
         let task = Task {
@@ -39,7 +38,6 @@ import Testing
         server.setDefault(.status(401, message: "Incorrect API key provided: sk-test-secret. Find yours at example.net"))
         let logs = LogRecorder()
         let agent = makeAgent([server], logger: logs.logger())
-        defer { agent.retire() }
         let message = try #require(await failure(of: agent, "hi"))
         #expect(message.contains("Incorrect API key provided: <secret>."), "\(message)")
         #expect(!message.contains("sk-test-secret"))
@@ -52,7 +50,6 @@ import Testing
         defer { server.stop() }
         server.setDefault(.rawEvents("data: {\"error\":{\"message\":\"key sk-test-secret over quota\"}}\n\n"))
         let agent = makeAgent([server], configure: { $0.retries = 0 })
-        defer { agent.retire() }
         let message = try #require(await failure(of: agent, "hi"))
         #expect(message.contains("key <secret> over quota") && !message.contains("sk-test-secret"), "\(message)")
     }
@@ -62,7 +59,6 @@ import Testing
         defer { server.stop() }
         server.script(.rawEvents("\u{FEFF}" + Self.delta("Hi") + Self.finish))
         let agent = makeAgent([server])
-        defer { agent.retire() }
         let chat = ChatRecorder()
         _ = try await agent.run(turn("x"), reply: chat.reply)
         #expect(chat.texts == ["Hi"])
@@ -73,7 +69,6 @@ import Testing
         defer { server.stop() }
         server.script(.rawEvents("data: {\"error\":null,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n" + Self.finish))
         let agent = makeAgent([server], configure: { $0.retries = 0 })
-        defer { agent.retire() }
         let chat = ChatRecorder()
         _ = try await agent.run(turn("x"), reply: chat.reply)
         #expect(chat.texts == ["Hi"])
@@ -89,7 +84,6 @@ import Testing
         primary.setDefault(.status(429, headers: [("Retry-After", retryAfter)]))
         fallback.setDefault(.stream(["from the fallback"]))
         let agent = makeAgent([primary, fallback], configure: { $0.retries = 2 })
-        defer { agent.retire() }
         let chat = ChatRecorder()
         let started = ContinuousClock.now
         _ = try await agent.run(turn("x"), reply: chat.reply)
@@ -103,7 +97,6 @@ import Testing
         defer { server.stop() }
         server.script(.status(429, headers: [("Retry-After", "-1")]), .stream(["ok"]))
         let agent = makeAgent([server], configure: { $0.retries = 1 })
-        defer { agent.retire() }
         let chat = ChatRecorder()
         let started = ContinuousClock.now
         _ = try await agent.run(turn("x"), reply: chat.reply)
@@ -117,7 +110,6 @@ import Testing
         let body = "{\"choices\":[{\"message\":{\"content\":\"ok\"}}],\"usage\":{\"prompt_tokens\":9223372036854775807,\"completion_tokens\":-5}}"
         server.script(.raw(Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8)))
         let agent = makeAgent([server])
-        defer { agent.retire() }
         let usage = try await agent.run(turn("x"), reply: ChatRecorder().reply)
         #expect(usage == AgentUsage(tokensIn: 1 << 40, tokensOut: 0))
         let huge = AgentUsage(tokensIn: .max, tokensOut: .max)
@@ -131,7 +123,6 @@ import Testing
         defer { server.stop() }
         server.setDefault(.status(400, message: "This model's maximum context length is 8192 tokens"))
         let agent = makeAgent([server])
-        defer { agent.retire() }
         for _ in 0..<6 {
             let message = try #require(await failure(of: agent, "a very long prompt"))
             #expect(message.contains("maximum context length"), "\(message)")
@@ -151,7 +142,6 @@ import Testing
         defer { server.stop() }
         server.script(.hold(["Said line\nunsaid tail"]), .status(500), .stream(["ok"]))
         let agent = makeAgent([server], history: store, configure: { $0.retries = 0 })
-        defer { agent.retire() }
         let said = AsyncStream<Void>.makeStream()
         let chat = ChatRecorder(onFirst: { said.continuation.yield() })
         let interrupted = Task { try await agent.run(turn("story"), reply: chat.reply) }
@@ -173,7 +163,6 @@ import Testing
         let page = "<html><body>Please log in</body></html>"
         server.setDefault(.raw(Array("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: \(page.utf8.count)\r\n\r\n\(page)".utf8)))
         let agent = makeAgent([server], configure: { $0.retries = 0 })
-        defer { agent.retire() }
         let message = try #require(await failure(of: agent, "hi"))
         #expect(message.contains("answered with text/html; charset=utf-8, not an event stream"), "\(message)")
     }
@@ -185,7 +174,6 @@ import Testing
         defer { server.stop() }
         let logs = LogRecorder()
         let agent = makeAgent([server], key: "sk-test-secret\r\nX-Injected: yes", configure: { $0.retries = 0 }, logger: logs.logger())
-        defer { agent.retire() }
         let message = try #require(await failure(of: agent, "hi"))
         #expect(!message.contains("sk-test-secret") && !"\(agent.endpointStatus())".contains("sk-test-secret"), "\(message)")
         #expect(!logs.all.contains { $0.message.contains("sk-test-secret") })
@@ -197,7 +185,6 @@ import Testing
         defer { server.stop() }
         server.setDefault(.raw(Array("HTTP/1.1 301 Moved\r\nLocation: https://api.example.net/v1/chat/completions\r\nContent-Length: 0\r\n\r\n".utf8)))
         let agent = makeAgent([server])
-        defer { agent.retire() }
         let message = try #require(await failure(of: agent, "hi"))
         #expect(message.contains("redirects (HTTP 301, to https://api.example.net/v1/chat/completions)") && message.contains("set base_url"),
                 "\(message)")
@@ -218,7 +205,6 @@ import Testing
         tuning.breakerThreshold = 1
         tuning.breakerCooldown = .seconds(600)
         let agent = makeAgent([primary, fallback], configure: { $0.retries = 0 }, tuning: tuning)
-        defer { agent.retire() }
         _ = try await agent.run(turn("one"), reply: ChatRecorder().reply)
         let message = try #require(await failure(of: agent, "two"))
         #expect(message.hasPrefix("the agent backend failed (HTTP 500: fallback down)"), "\(message)")

@@ -69,7 +69,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         let gate = FakeOpenAIServer.Gate()
         server.script(.gated(before: ["Fir", "st line\nSecond"], gate: gate, after: [" line\n", "tail"]))
         let agent = makeAgent([server])
-        defer { agent.retire() }
         // The gate opens only once the first line reached the chat: the turn cannot end before.
         let chat = ChatRecorder(onFirst: { gate.open() })
         let usage = try await agent.run(turn("hello"), reply: chat.reply)
@@ -93,7 +92,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         defer { server.stop() }
         server.script(.stream(["a\n", "b"], crlf: crlf, comments: true))
         let agent = makeAgent([server])
-        defer { agent.retire() }
         let chat = ChatRecorder()
         _ = try await agent.run(turn("x"), reply: chat.reply)
         #expect(chat.texts == ["a", "b"])
@@ -106,7 +104,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         let logs = LogRecorder()
         let metrics = GatewayMetrics()
         let agent = makeAgent([server], logger: logs.logger(), metrics: metrics)
-        defer { agent.retire() }
         let message = try #require(await failure(of: agent, "hi"))
         #expect(message.hasPrefix("the agent backend refused the API key (HTTP 401"))
         #expect(server.requests.count == 1, "a wrong key does not get better by retrying")
@@ -122,7 +119,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         defer { server.stop() }
         server.script(.status(429, headers: [("Retry-After", "1")]), .stream(["ok"]))
         let agent = makeAgent([server])
-        defer { agent.retire() }
         let chat = ChatRecorder()
         let started = ContinuousClock.now
         _ = try await agent.run(turn("hi"), reply: chat.reply)
@@ -138,7 +134,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         primary.setDefault(.status(500, message: "boom"))
         fallback.script(.stream(["from the fallback"]))
         let agent = makeAgent([primary, fallback], configure: { $0.retries = 2 })
-        defer { agent.retire() }
         let chat = ChatRecorder()
         _ = try await agent.run(turn("hi"), reply: chat.reply)
         #expect(chat.texts == ["from the fallback"])
@@ -154,7 +149,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         defer { server.stop() }
         server.script(.hold(["partial line\n", "more"]))
         let agent = makeAgent([server], configure: { $0.requestTimeout = .milliseconds(400) })
-        defer { agent.retire() }
         let chat = ChatRecorder()
         let started = ContinuousClock.now
         let message = try #require(await failure(of: agent, "hi", chat))
@@ -169,7 +163,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         defer { server.stop() }
         server.script(.delayed(.milliseconds(300), .stream(["slow"])), .hold([]), .stream(["after stall"]))
         let agent = makeAgent([server], configure: { $0.requestTimeout = .milliseconds(900) })
-        defer { agent.retire() }
         let chat = ChatRecorder()
         _ = try await agent.run(turn("one"), reply: chat.reply)
         #expect(chat.texts == ["slow"])
@@ -184,7 +177,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         server.script(.reset([]), .rawEvents("data: {not json\n\n"), .rawEvents("data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"),
                       .stream(["fine"]))
         let agent = makeAgent([server], configure: { $0.retries = 3 })
-        defer { agent.retire() }
         let chat = ChatRecorder()
         _ = try await agent.run(turn("hi"), reply: chat.reply)
         // The third reply sent a part ("x") and then ended without finishing: that one ends the
@@ -203,7 +195,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         tuning.backoffMax = .milliseconds(2)
         tuning.breakerCooldown = .milliseconds(700)
         let agent = makeAgent([server], configure: { $0.retries = 0 }, tuning: tuning)
-        defer { agent.retire() }
         for _ in 0..<5 { _ = await failure(of: agent, "x") }
         #expect(server.requests.count == 5)
         #expect(agent.endpointStatus().first?.breaker == .open)
@@ -227,7 +218,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         defer { server.stop() }
         server.script(.hold(["first part\n"]))
         let agent = makeAgent([server], configure: { $0.retries = 0 })
-        defer { agent.retire() }
         let (firstPart, arrived) = AsyncStream.makeStream(of: Void.self)
         let chat = ChatRecorder(onFirst: { arrived.yield() })
         let task = Task { try await agent.run(turn("long"), reply: chat.reply) }
@@ -249,7 +239,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         defer { server.stop() }
         server.script(.stream(["Paris."]), .hold(["Half an ans"]), .stream(["Third."]))
         let agent = makeAgent([server], history: store, configure: { $0.historyTurns = 2 })
-        defer { agent.retire() }
         let chat = ChatRecorder()
         _ = try await agent.run(turn("Capital of France?"), reply: chat.reply)
         // An interrupted turn: its partial answer is kept, marked.
@@ -308,7 +297,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         // llama.cpp's answer to a prompt over its context, streamed: 200, an event stream, no event.
         server.script(.stream(["First answer."]), .rawEvents(""), .stream(["Fresh start."]), .rawEvents(""))
         let agent = makeAgent([server], history: store, configure: { $0.retries = 0 })
-        defer { agent.retire() }
         let chat = ChatRecorder()
         _ = try await agent.run(turn("one"), reply: chat.reply)
         _ = try await agent.run(turn("two"), reply: chat.reply)
@@ -336,7 +324,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
 
             """), .stream(["Short."]))
         let agent = makeAgent([server])
-        defer { agent.retire() }
         let chat = ChatRecorder()
         _ = try await agent.run(turn("x"), reply: chat.reply)
         #expect(chat.texts == ["A long answ", GatewayText.answerCutAtMaxTokens])
@@ -350,7 +337,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         let piece = String(repeating: "token ", count: 1000)
         server.script(.stream(Array(repeating: piece, count: 200)))
         let agent = makeAgent([server], configure: { $0.retries = 0 })
-        defer { agent.retire() }
         let chat = ChatRecorder()
         let message = try #require(await failure(of: agent, "x", chat))
         #expect(message.contains("answer passed 1 MiB"), "\(message)")
@@ -364,7 +350,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         defer { server.stop() }
         server.script(.whole("all at once"))
         let agent = makeAgent([server], configure: { $0.retries = 0 })
-        defer { agent.retire() }
         let chat = ChatRecorder()
         let usage = try await agent.run(turn("x"), reply: chat.reply)
         #expect(chat.texts == ["all at once"] && usage == AgentUsage(tokensIn: 2, tokensOut: 1))
@@ -389,7 +374,6 @@ func failure(of agent: OpenAIAgent, _ text: String, _ chat: ChatRecorder = ChatR
         tuning.backoffBase = .milliseconds(10)
         let agent = OpenAIAgent(settings: settings, history: nil, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
                                 logger: Logger(label: "t"), environment: [:], tuning: tuning)
-        defer { agent.retire() }
         let message = try #require(await failure(of: agent, "x"))
         // Refused at once, not waited out until the connect timeout ("timed out" then).
         #expect(message.contains("127.0.0.1:\(port)") && message.contains("connection refused"), "\(message)")

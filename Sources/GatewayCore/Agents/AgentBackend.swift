@@ -35,15 +35,10 @@ package protocol AgentBackend: Sendable {
     /// Each remote endpoint with its circuit breaker, for `GetStatus` and readiness (none for a
     /// local backend). Cheap: read on every status call.
     func endpointStatus() -> [AgentEndpointStatus]
-
-    /// The backend was replaced by a reload or the daemon stops: release connections once the
-    /// turns still running on it are over.
-    func retire()
 }
 
 extension AgentBackend {
     package func endpointStatus() -> [AgentEndpointStatus] { [] }
-    package func retire() {}
 }
 
 /// Tokens a turn consumed, as the backend's server counted them.
