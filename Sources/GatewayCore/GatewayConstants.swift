@@ -98,6 +98,18 @@ extension GatewayConstants {
     package static let webhookPlatform = "webhook"
     /// The platform name of Telegram messages (`telegram:<user id>` in `access`).
     package static let telegramPlatform = "telegram"
+    /// The platform name of Matrix messages (`matrix:@user:server` in `access`).
+    package static let matrixPlatform = "matrix"
+}
+
+extension GatewayConstants {
+    /// The outbound delivery ledger (`ReplyLedger`).
+    package enum Ledger {
+        /// Sends begun per reply, the first included.
+        package static let maxAttempts = 3
+        /// A reply not taken within this is given up.
+        package static let maxAge: Duration = .seconds(24 * 3600)
+    }
 }
 
 extension GatewayConstants {

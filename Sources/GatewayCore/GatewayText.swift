@@ -142,4 +142,8 @@ extension GatewayText {
 
     /// Telegram's health while `getUpdates` answers 409 Conflict.
     package static let telegramConflict = "conflict: another process polls this bot token"
+
+    /// Before a reply sent again after a restart that may have reached the chat the first time
+    /// (its platform may have taken it before the process ended).
+    package static let possibleRepeat = "(sent again after a restart; it may be a repeat) "
 }

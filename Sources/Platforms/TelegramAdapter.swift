@@ -91,7 +91,7 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
             try await successor.send(text, to: chat)
             return
         }
-        _ = try await sendMessage(text, to: id)
+        do { _ = try await sendMessage(text, to: id) } catch { throw Self.deliveryFailure(error) }
     }
 
     // MARK: Polling

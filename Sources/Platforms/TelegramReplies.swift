@@ -5,7 +5,7 @@ import Synchronization
 /// Replies to one Telegram message, to its chat. With `edit_streaming`, the parts of one reply
 /// after the first edit the message the first became (`editMessageText`, the text so far),
 /// until it would pass 4096 UTF-16 units: then a new message starts, and edits go to that one.
-final class TelegramReplies: ReplySink, Sendable {
+final class TelegramReplies: AcknowledgedReplySink, Sendable {
     private let adapter: TelegramAdapter
     private let chat: Int64
     private let editing: Bool
@@ -18,7 +18,9 @@ final class TelegramReplies: ReplySink, Sendable {
         self.editing = editing
     }
 
-    func send(_ text: String) async {
+    var address: ChatAddress { ChatAddress(platform: GatewayConstants.telegramPlatform, chat: String(chat)) }
+
+    func deliver(_ text: String) async throws(DeliveryFailure) {
         do {
             if let successor = adapter.successor {
                 try await successor.send(text, to: String(chat))
@@ -37,11 +39,24 @@ final class TelegramReplies: ReplySink, Sendable {
         } catch {
             adapter.logger.warning("telegram: a reply to chat \(chat) was not delivered: \(error)",
                                    metadata: ["event": "telegram_send_failed", "chat": "\(chat)"])
+            throw TelegramAdapter.deliveryFailure(error)
         }
     }
 }
 
 extension TelegramAdapter {
+    /// Whether sending again later could help: not when Telegram rejected the message or the
+    /// chat (400 chat not found, 403 blocked by the user).
+    static func deliveryFailure(_ error: any Error) -> DeliveryFailure {
+        if let failure = error as? DeliveryFailure { return failure }
+        guard let error = error as? TelegramAPIError else { return DeliveryFailure(.unreachable, "\(error)") }
+        switch error.kind {
+        case .http(let code) where code < 500: return DeliveryFailure(.refused, error.message)
+        case .unauthorized: return DeliveryFailure(.unreachable, error.message)
+        default: return DeliveryFailure(error.isTransient || error.kind == .cancelled ? .unreachable : .refused, error.message)
+        }
+    }
+
     /// Sends `text` in parts of at most 4096 UTF-16 units (cut at a line break, else a space,
     /// never inside a character); the last part's id and text.
     @discardableResult

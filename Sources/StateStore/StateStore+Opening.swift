@@ -81,6 +81,21 @@ extension StateStore {
             updated_usec INTEGER NOT NULL
         );
         """,
+        // 7: the outbound delivery ledger: each reply to a platform that can send later, from
+        // before it is sent until the platform took it (`ReplyLedger`).
+        """
+        CREATE TABLE outbound_replies (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            platform TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            account TEXT,
+            hostmask TEXT,
+            text TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            recorded_usec INTEGER NOT NULL
+        );
+        CREATE INDEX outbound_replies_by_platform ON outbound_replies (platform, id);
+        """,
     ]
 
     /// What opening found, for the log and `STATUS=`.

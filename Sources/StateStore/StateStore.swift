@@ -39,13 +39,22 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case finishTurn(turn: Int64, session: String, answer: String, outcome: HistoryTurn.Outcome, usage: AgentUsage, at: Int64)
         case readCursor(String, CheckedContinuation<Result<String?, StoreError>, Never>)
         case writeCursor(String, value: String, at: Int64, CheckedContinuation<Result<Void, StoreError>, Never>)
+        case recordReply(String, ChatAddress, at: Int64, CheckedContinuation<Result<Int64, StoreError>, Never>)
+        case settleReply(Int64)
+        case takeUnsent(platform: String, LedgerPolicy, at: Int64, CheckedContinuation<Result<UnsentReplies, StoreError>, Never>)
     }
+
+    /// The last ledger row an earlier process wrote: `takeUnsent` leaves this process's own
+    /// replies (still being sent) alone.
+    let ledgerFloor: Int64
 
     init(path: String, connection: SQLiteConnection, metrics: GatewayMetrics? = nil, onProblem: @escaping @Sendable (StoreError) -> Void) {
         self.path = path
         self.metrics = metrics
         self.connection = connection
         self.onProblem = onProblem
+        // Unreadable: nothing is sent again (never twice), and the rows stay for a later start.
+        ledgerFloor = (try? connection.integer("SELECT COALESCE(MAX(id), 0) FROM outbound_replies")) ?? 0 ?? 0
     }
 
     // MARK: MessageStore
@@ -145,7 +154,9 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .beginTurn(_, _, _, _, _, let continuation): continuation.resume(returning: .success(result as! HistoryStart))
         case .readCursor(_, let continuation): continuation.resume(returning: .success(result as? String))
         case .writeCursor(_, _, _, let continuation): continuation.resume(returning: .success(()))
-        case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn: break
+        case .recordReply(_, _, _, let continuation): continuation.resume(returning: .success(result as! Int64))
+        case .takeUnsent(_, _, _, let continuation): continuation.resume(returning: .success(result as! UnsentReplies))
+        case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn, .settleReply: break
         }
     }
 
@@ -160,7 +171,9 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .beginTurn(_, _, _, _, _, let continuation): continuation.resume(returning: .failure(error))
         case .readCursor(_, let continuation): continuation.resume(returning: .failure(error))
         case .writeCursor(_, _, _, let continuation): continuation.resume(returning: .failure(error))
-        case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn: onProblem(error)
+        case .recordReply(_, _, _, let continuation): continuation.resume(returning: .failure(error))
+        case .takeUnsent(_, _, _, let continuation): continuation.resume(returning: .failure(error))
+        case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn, .settleReply: onProblem(error)
         }
     }
 
@@ -215,6 +228,12 @@ package final class StateStore: MessageStore, @unchecked Sendable {
             return try readCursor(key) as Any
         case .writeCursor(let key, let value, let now, _):
             try writeCursor(key, value: value, now: now)
+        case .recordReply(let text, let address, let now, _):
+            return try recordReply(text, to: address, now: now)
+        case .settleReply(let id):
+            try connection.run("DELETE FROM outbound_replies WHERE id = ?", [.int(id)])
+        case .takeUnsent(let platform, let policy, let now, _):
+            return try takeUnsent(platform: platform, policy: policy, now: now)
         }
         return ()
     }

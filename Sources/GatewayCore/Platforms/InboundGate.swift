@@ -8,11 +8,17 @@ package final class InboundGate: InboundHandler, Sendable {
     package let dispatcher: Dispatcher
     /// The state store, where adapters keep their positions in their platforms' streams.
     package let cursors: (any PlatformCursorStore)?
+    /// Where the replies of platforms that acknowledge them are kept until they are taken.
+    package let ledger: (any ReplyLedger)?
+    private let onLedgerProblem: @Sendable (String) -> Void
     private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
-    package init(_ dispatcher: Dispatcher, cursors: (any PlatformCursorStore)? = nil) {
+    package init(_ dispatcher: Dispatcher, cursors: (any PlatformCursorStore)? = nil, ledger: (any ReplyLedger)? = nil,
+                 onLedgerProblem: @escaping @Sendable (String) -> Void = { _ in }) {
         self.dispatcher = dispatcher
         self.cursors = cursors
+        self.ledger = ledger
+        self.onLedgerProblem = onLedgerProblem
     }
 
     package func handle(_ message: InboundMessage, replies: any ReplySink) async {
@@ -23,7 +29,13 @@ package final class InboundGate: InboundHandler, Sendable {
             }
             if open { continuation.resume() }
         }
-        await dispatcher.handle(message, replies: replies)
+        await dispatcher.handle(message, replies: ledgered(replies))
+    }
+
+    /// `replies` behind the ledger when its platform acknowledges replies and there is a ledger.
+    package func ledgered(_ replies: any ReplySink) -> any ReplySink {
+        guard let ledger, let acknowledged = replies as? any AcknowledgedReplySink else { return replies }
+        return LedgeredReplies(acknowledged, ledger: ledger, onProblem: onLedgerProblem)
     }
 
     package func isAdmin(_ message: InboundMessage) async -> Bool { await dispatcher.isAdmin(message) }
