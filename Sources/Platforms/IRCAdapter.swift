@@ -178,11 +178,11 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         reportUnsent(outbox.discardQueued())
     }
 
-    /// Lines still queued at exit are lost, and their messages already count as answered (the
-    /// store forgot them once the reply was handed over): the log is the only trace.
+    /// Lines still queued at exit: their replies stay in the delivery ledger (told through
+    /// `discardQueued`) and go out after the next start; without a ledger they are lost.
     private func reportUnsent(_ unsent: (lines: Int, targets: Int)) {
         guard unsent.lines > 0 else { return }
-        logger.warning("IRC: \(unsent.lines) reply line(s) to \(unsent.targets) chat(s) were still queued at exit and were dropped; their messages count as answered", metadata: [
+        logger.warning("IRC: \(unsent.lines) reply line(s) to \(unsent.targets) chat(s) were still queued at exit; the delivery ledger sends them after the next start (without a state store they are lost)", metadata: [
             "event": "irc_unsent_at_stop", "platform": "irc", "dropped": "\(unsent.lines)", "targets": "\(unsent.targets)",
         ])
     }
@@ -193,18 +193,27 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// an earlier process, so nothing seen since says the nick is still theirs. An address
     /// without an identity is withheld (counted and logged like every withheld reply).
     package func send(_ text: String, to address: ChatAddress) async throws {
+        let failure = Mutex<DeliveryFailure?>(nil)
+        await send(text, to: address) { reason in failure.withLock { $0 = reason } }
+        // Queued (the line goes later) or refused at once.
+        if let reason = failure.withLock({ $0 }) { throw reason }
+    }
+
+    /// `taken` is told once the last line is written (or withheld, or dropped).
+    package func send(_ text: String, to address: ChatAddress, taken: @escaping @Sendable (DeliveryFailure?) -> Void) async {
         let chat = address.chat
         let (stopping, successor) = state.withLock { ($0.stopping, $0.successor) }
         // Replaced in turn while a reply handed over to it was on its way (two reloads during
         // one turn): its own successor serves now.
-        if stopping, let successor { return try await successor.send(text, to: address) }
-        guard !stopping else { throw PlatformError("the IRC adapter is stopped") }
-        guard IRCText.isChannel(chat) || IRCText.isNick(chat) else { throw PlatformError("\(chat.debugDescription) is not a nick or channel") }
+        if stopping, let successor { return await successor.send(text, to: address, taken: taken) }
+        guard !stopping else { return taken(DeliveryFailure(.unreachable, "the IRC adapter is stopped", certainlyUnsent: true)) }
+        guard IRCText.isChannel(chat) || IRCText.isNick(chat) else {
+            return taken(DeliveryFailure(.refused, "\(chat.debugDescription) is not a nick or channel"))
+        }
         let recipient = IRCText.isChannel(chat)
             ? nil : IRCRecipient(nick: chat, hostmask: address.hostmask, account: address.account, privileged: false, seen: nil)
         let parts = IRCText.privmsgParts(text, maxBytes: textBudget(for: chat))
-        let lost = outbox.enqueue(parts, to: chat, lane: .normal, recipient: recipient)
-        if lost > 0 && lost == parts.count { throw PlatformError("the IRC outgoing queue is full") }
+        outbox.enqueue(parts, to: chat, lane: .normal, recipient: recipient, taken: taken)
     }
 
     /// `send(_:to:)` with no identity: a channel's reply goes; a nick's is withheld.
@@ -215,22 +224,25 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     package func health() async -> PlatformHealth { state.withLock { $0.health } }
 
     /// A reply to a message: split into PRIVMSGs and queued in its lane.
-    func reply(_ text: String, to target: String, lane: IRCLane, recipient: IRCRecipient?) {
+    func reply(_ text: String, to target: String, lane: IRCLane, recipient: IRCRecipient?,
+               taken: @escaping @Sendable (DeliveryFailure?) -> Void = { _ in }) async {
         let successor = state.withLock { $0.stopping ? $0.successor : nil }
         if let successor {
             // This connection is gone (a reload replaced the adapter): the successor's, with the
             // recipient as the message named them, confirmed there as any late reply is.
             let address = ChatAddress(platform: name, chat: target, account: recipient?.account, hostmask: recipient?.hostmask)
-            Task {
-                do { try await successor.send(text, to: address) } catch {
-                    logger.warning("IRC: a reply to \(target) after the adapter was replaced was not delivered: \(error)",
+            let logger = self.logger
+            await successor.send(text, to: address) { failure in
+                if let failure {
+                    logger.warning("IRC: a reply to \(target) after the adapter was replaced was not delivered: \(failure)",
                                    metadata: ["event": "reply_undelivered", "platform": "irc"])
                 }
+                taken(failure)
             }
             return
         }
         let parts = IRCText.privmsgParts(text, maxBytes: textBudget(for: target))
-        let lost = outbox.enqueue(parts, to: target, lane: lane, recipient: recipient)
+        let lost = outbox.enqueue(parts, to: target, lane: lane, recipient: recipient, taken: taken)
         if lost > 0 && lost == parts.count && state.withLock({ $0.stopping }) {
             logger.warning("IRC: a reply to \(target) came after the adapter stopped and was not delivered",
                            metadata: ["event": "reply_undelivered", "platform": "irc"])

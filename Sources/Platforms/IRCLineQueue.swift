@@ -1,9 +1,12 @@
+import GatewayCore
 import NIOCore
 
 /// One PRIVMSG waiting to go out, with the person it is for when it is a private reply.
 struct IRCQueuedLine {
     let message: IRCMessage
     let recipient: IRCRecipient?
+    /// Told when the line is written, withheld or dropped (the ledger's acknowledgement).
+    var taken: DeliveryCountdown? = nil
 }
 
 /// Lines waiting per target, taken round-robin across targets so that one long reply does not
@@ -24,6 +27,12 @@ struct IRCLineQueue {
     func count(for key: String) -> Int { byTarget[key]?.count ?? 0 }
 
     mutating func append(_ line: IRCQueuedLine, key: String) { insert(line, key: key, atFront: false) }
+
+    /// Every line, emptied (what a stop could not send).
+    mutating func removeAll() -> [IRCQueuedLine] {
+        defer { self = IRCLineQueue() }
+        return turns.flatMap { byTarget[$0].map(Array.init) ?? [] }
+    }
 
     /// Puts a line back at the front of its target (its write failed with the connection).
     mutating func putBack(_ line: IRCQueuedLine, key: String) { insert(line, key: key, atFront: true) }

@@ -116,11 +116,16 @@ final class IRCOutbox: Sendable {
     /// Queues the PRIVMSGs of one reply. Returns how many were dropped at the caps (then the
     /// last queued line says so).
     @discardableResult
-    func enqueue(_ parts: [String], to target: String, lane: IRCLane, recipient: IRCRecipient?) -> Int {
-        guard !parts.isEmpty else { return 0 }
+    func enqueue(_ parts: [String], to target: String, lane: IRCLane, recipient: IRCRecipient?,
+                 taken: (@Sendable (DeliveryFailure?) -> Void)? = nil) -> Int {
+        guard !parts.isEmpty else {
+            taken?(nil)
+            return 0
+        }
         let key = IRCCasemapping.fold(target)
-        let (queued, lost, total) = state.withLock { state -> (Int, Int, Int) in
-            guard !state.finished else { return (0, parts.count, 0) }
+        var countdown: DeliveryCountdown?
+        let (queued, lost, total, finished) = state.withLock { state -> (Int, Int, Int, Bool) in
+            guard !state.finished else { return (0, parts.count, 0, true) }
             let queue = state.lanes[lane.rawValue]
             let room = max(0, min(perTargetCap - queue.count(for: key), totalCap - queue.count))
             let accepted: [String]
@@ -134,11 +139,18 @@ final class IRCOutbox: Sendable {
                 lost = parts.count
                 accepted = []
             }
+            if let taken, !accepted.isEmpty { countdown = DeliveryCountdown(parts: accepted.count, done: taken) }
             for part in accepted {
                 state.lanes[lane.rawValue].append(
-                    IRCQueuedLine(message: IRCMessage(command: "PRIVMSG", parameters: [target, part]), recipient: recipient), key: key)
+                    IRCQueuedLine(message: IRCMessage(command: "PRIVMSG", parameters: [target, part]), recipient: recipient,
+                                  taken: countdown), key: key)
             }
-            return (accepted.count, lost, state.lanes[lane.rawValue].count)
+            return (accepted.count, lost, state.lanes[lane.rawValue].count, false)
+        }
+        if queued == 0 {
+            // A stopped outbox: a later start sends it. A full one: sending again would flood.
+            taken?(finished ? DeliveryFailure(.unreachable, "the IRC adapter has stopped", certainlyUnsent: true)
+                            : DeliveryFailure(.refused, "the IRC outgoing queue is full"))
         }
         if lost > 0 {
             dropped.add(lost)
@@ -198,11 +210,16 @@ final class IRCOutbox: Sendable {
 
     /// Empties both lanes, once the writer has ended: what `stop()` could not send in time.
     /// Returns how many lines and how many targets they were for.
+    /// Their replies stay in the ledger, for the next start.
     func discardQueued() -> (lines: Int, targets: Int) {
-        state.withLock { state in
-            defer { state.lanes = [IRCLineQueue(), IRCLineQueue()] }
-            return (state.lanes.reduce(0) { $0 + $1.count }, state.lanes.reduce(0) { $0 + $1.targets })
+        let (lines, targets) = state.withLock { state in
+            let targets = state.lanes.reduce(0) { $0 + $1.targets }
+            let lines = state.lanes.indices.flatMap { state.lanes[$0].removeAll() }
+            return (lines, targets)
         }
+        let failure = DeliveryFailure(.unreachable, "still queued when the IRC adapter stopped", certainlyUnsent: true)
+        for line in lines { line.taken?.failed(failure) }
+        return (lines.count, targets)
     }
 
     // MARK: The writer
@@ -236,6 +253,7 @@ final class IRCOutbox: Sendable {
             case .write(let bytes, let writer, let line, let lane):
                 do {
                     try await writer.write(bytes)
+                    line?.taken?.taken()
                 } catch {
                     // The connection is gone: the line waits for the next one.
                     if let line, let target = line.message.parameters.first {
@@ -270,7 +288,10 @@ final class IRCOutbox: Sendable {
                 let admitted = queue.next(dropped: &dropped) { line in admit(line, lane, &state, now: now) }
                 state.lanes[lane.rawValue] = queue
                 guard let line = admitted else { continue }
-                guard let bytes = encode(line.message) else { continue steps }
+                guard let bytes = encode(line.message) else {
+                    line.taken?.failed(DeliveryFailure(.refused, "the line cannot be sent on IRC"))
+                    continue steps
+                }
                 state.tokens -= 1
                 return .write(bytes, writer, line, lane)
             }
@@ -302,6 +323,8 @@ final class IRCOutbox: Sendable {
 
     private func reportWithheld(_ lines: [IRCQueuedLine]) {
         guard !lines.isEmpty else { return }
+        let failure = DeliveryFailure(.refused, "withheld: the nick is not, or could not be confirmed to be, held by the person who asked")
+        for line in lines { line.taken?.failed(failure) }
         withheld.add(lines.count)
         for (nick, count) in Dictionary(lines.map { ($0.recipient?.nick ?? "", 1) }, uniquingKeysWith: +) {
             logger.notice("IRC: a private reply to \(nick) was withheld: the nick is not, or could not be confirmed to be, held by the person who asked (\(count) line(s))", metadata: [

@@ -7,7 +7,7 @@ import Synchronization
 /// Whether the sender is an admin (their lane, and whether a WHOIS must confirm the nick's
 /// holder) is asked at the first reply, not for every message: the stranger who is not told
 /// again costs no question, and a flood of them no second task hop each.
-final class IRCReplies: ReplySink, Sendable {
+final class IRCReplies: AcknowledgedReplySink, Sendable {
     private let adapter: IRCAdapter
     private let message: InboundMessage
     private let inbound: any InboundHandler
@@ -22,9 +22,12 @@ final class IRCReplies: ReplySink, Sendable {
         self.seen = seen
     }
 
-    func send(_ text: String) async {
+    var address: ChatAddress { ChatAddress(replyingTo: message) }
+
+    /// Returns once the lines are queued; `taken` hears when the last is written.
+    func deliver(_ text: String, taken: @escaping @Sendable (DeliveryFailure?) -> Void) async {
         let (lane, recipient) = await decideRoute()
-        adapter.reply(text, to: message.chat, lane: lane, recipient: recipient)
+        await adapter.reply(text, to: message.chat, lane: lane, recipient: recipient, taken: taken)
     }
 
     /// One recipient for all the replies to the message, so one WHOIS confirms them all.

@@ -20,26 +20,23 @@ final class TelegramReplies: AcknowledgedReplySink, Sendable {
 
     var address: ChatAddress { ChatAddress(platform: GatewayConstants.telegramPlatform, chat: String(chat)) }
 
-    func deliver(_ text: String) async throws(DeliveryFailure) {
+    func deliver(_ text: String, taken: @escaping @Sendable (DeliveryFailure?) -> Void) async {
         do {
             if let successor = adapter.successor {
                 try await successor.send(text, to: String(chat))
-                return
+            } else if editing, let (id, sent) = current.withLock({ $0 }),
+                      case let combined = sent + "\n" + text, combined.utf16.count <= TelegramConfiguration.Defaults.maxMessageUTF16 {
+                try await adapter.editMessage(id, in: chat, to: combined)
+                current.withLock { $0 = (id, combined) }
+            } else {
+                let last = try await adapter.sendMessage(text, to: chat)
+                if editing { current.withLock { $0 = last } }
             }
-            if editing, let (id, sent) = current.withLock({ $0 }) {
-                let combined = sent + "\n" + text
-                if combined.utf16.count <= TelegramConfiguration.Defaults.maxMessageUTF16 {
-                    try await adapter.editMessage(id, in: chat, to: combined)
-                    current.withLock { $0 = (id, combined) }
-                    return
-                }
-            }
-            let last = try await adapter.sendMessage(text, to: chat)
-            if editing { current.withLock { $0 = last } }
+            taken(nil)
         } catch {
             adapter.logger.warning("telegram: a reply to chat \(chat) was not delivered: \(error)",
                                    metadata: ["event": "telegram_send_failed", "chat": "\(chat)"])
-            throw TelegramAdapter.deliveryFailure(error)
+            taken(TelegramAdapter.deliveryFailure(error))
         }
     }
 }

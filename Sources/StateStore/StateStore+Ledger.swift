@@ -12,6 +12,8 @@ extension StateStore: ReplyLedger {
 
     package func settle(_ id: Int64) { submit(.settleReply(id)) }
 
+    package func release(_ id: Int64) { submit(.releaseReply(id)) }
+
     package func takeUnsent(platform: String, policy: LedgerPolicy) async throws(StoreError) -> UnsentReplies {
         let now = Self.nowMicroseconds()
         let result = await withCheckedContinuation { submit(.takeUnsent(platform: platform, policy, at: now, $0)) }

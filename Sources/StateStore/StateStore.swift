@@ -41,6 +41,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case writeCursor(String, value: String, at: Int64, CheckedContinuation<Result<Void, StoreError>, Never>)
         case recordReply(String, ChatAddress, at: Int64, CheckedContinuation<Result<Int64, StoreError>, Never>)
         case settleReply(Int64)
+        case releaseReply(Int64)
         case takeUnsent(platform: String, LedgerPolicy, at: Int64, CheckedContinuation<Result<UnsentReplies, StoreError>, Never>)
     }
 
@@ -156,7 +157,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .writeCursor(_, _, _, let continuation): continuation.resume(returning: .success(()))
         case .recordReply(_, _, _, let continuation): continuation.resume(returning: .success(result as! Int64))
         case .takeUnsent(_, _, _, let continuation): continuation.resume(returning: .success(result as! UnsentReplies))
-        case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn, .settleReply: break
+        case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn, .settleReply, .releaseReply: break
         }
     }
 
@@ -173,7 +174,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .writeCursor(_, _, _, let continuation): continuation.resume(returning: .failure(error))
         case .recordReply(_, _, _, let continuation): continuation.resume(returning: .failure(error))
         case .takeUnsent(_, _, _, let continuation): continuation.resume(returning: .failure(error))
-        case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn, .settleReply: onProblem(error)
+        case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn, .settleReply, .releaseReply: onProblem(error)
         }
     }
 
@@ -232,6 +233,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
             return try recordReply(text, to: address, now: now)
         case .settleReply(let id):
             try connection.run("DELETE FROM outbound_replies WHERE id = ?", [.int(id)])
+        case .releaseReply(let id):
+            try connection.run("UPDATE outbound_replies SET attempts = attempts - 1 WHERE id = ? AND attempts > 0", [.int(id)])
         case .takeUnsent(let platform, let policy, let now, _):
             return try takeUnsent(platform: platform, policy: policy, now: now)
         }

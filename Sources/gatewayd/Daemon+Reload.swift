@@ -98,7 +98,7 @@ extension Daemon {
         // An error when a platform could not take its new settings: the reload did not do all it said.
         let level: Logger.Level = changes.contains { $0.applies == .failed } ? .error : .info
         logger.log(level: level, "configuration reloaded \(source): \(summary)\(waiting)", metadata: metadata)
-        let line = status.reset(to: await dispatcher.snapshot, platformCount: await platformNames.count)
+        let line = status.reset(to: await dispatcher.snapshot, platformCount: platformNames.count)
         notify { try $0.ready(status: line) }
         return ReloadOutcome(applied: true, revision: checked.outcome.revision, changes: changes, warnings: checked.warnings)
     }

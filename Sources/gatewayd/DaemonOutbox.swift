@@ -63,15 +63,21 @@ struct DaemonOutbox: ChatOutbox {
 
     /// Settles the ledger's row once the platform took every part, or refused it for good.
     private func deliver(_ text: String, to chat: ChatAddress, through adapter: any PlatformAdapter, ledgerID: Int64?) async {
-        do {
-            for part in ReplySplitter.split(text, maxBytes: adapter.maxMessageBytes) { try await adapter.send(part, to: chat) }
-            if let ledgerID { ledger?.settle(ledgerID) }
-        } catch {
-            let refused = (error as? DeliveryFailure)?.kind == .refused
-            if refused, let ledgerID { ledger?.settle(ledgerID) }
-            logger.warning("reply to \(chat.platform):\(chat.chat) not delivered: \(error)\(refused || ledgerID == nil ? "" : "; kept to send after the next start")", metadata: [
+        let parts = ReplySplitter.split(text, maxBytes: adapter.maxMessageBytes)
+        let (ledger, logger) = (self.ledger, self.logger)
+        let countdown = DeliveryCountdown(parts: parts.count) { failure in
+            if let ledgerID, failure == nil || failure?.kind == .refused { ledger?.settle(ledgerID) }
+            if let ledgerID, failure?.kind == .unreachable, failure?.certainlyUnsent == true { ledger?.release(ledgerID) }
+            guard let failure else { return }
+            let kept = failure.kind == .unreachable && ledgerID != nil
+            logger.warning("reply to \(chat.platform):\(chat.chat) not delivered: \(failure)\(kept ? "; kept to send after the next start" : "")", metadata: [
                 "event": "reply_undelivered", "platform": "\(chat.platform)", "chat": "\(chat.chat)",
             ])
+        }
+        for part in parts where !countdown.hasFailed {
+            await adapter.send(part, to: chat) { failure in
+                if let failure { countdown.failed(failure) } else { countdown.taken() }
+            }
         }
     }
 }

@@ -61,6 +61,48 @@ struct IRCRestartTests {
                 "\(notice ?? "no message"); log: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
     }
 
+    @Test("stopped while a long reply trickles out under the flood limit: the next start sends it, marked as a possible repeat",
+          .ownThread)
+    func queuedReplySurvivesStop() async throws {
+        let server = try IRCServer()
+        defer { server.stop() }
+        let directory = makeTemporaryDirectory("gatewayd-irc-ledger")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = directory + "/gatewayd.log"
+        let path = directory + "/gatewayd.yaml"
+        try """
+            access: {allowed_users: ["irc:*"], admins: ["irc:alice!~alice@127.0.0.1"]}
+            drain: {timeout: 1s}
+            quick_commands:
+              many: {type: exec, command: "seq -f 'line %g' 1 16"}
+            platforms:
+              irc: {server: "127.0.0.1:\(server.port)", nick: gatewayd, channels: ["#ops"], reconnect_min: 100ms, flood_burst: 1, flood_per_second: 2}
+            state_dir: \(directory)/state
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let alice = try LineClient(port: server.port)
+        defer { alice.close() }
+        try alice.register("alice", joining: "#ops")
+
+        let first = try startDaemon(config: path, directory: directory, log: log)
+        #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.contains(" JOIN ") } != nil)
+        alice.send("PRIVMSG #ops :gatewayd: /many")
+        let firstLine = alice.waitFor(timeout: .seconds(20)) { $0.hasSuffix(" PRIVMSG #ops :line 1") }
+        kill(first.pid, SIGTERM)
+        #expect(waitForExit(of: first.pid, timeout: .seconds(30)))
+        #expect(first.wait() == 0)
+        #expect(firstLine != nil, "log: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+
+        let second = try startDaemon(config: path, directory: directory, log: log)
+        let marked = alice.waitFor(timeout: .seconds(20)) { $0.contains(" PRIVMSG #ops :\(GatewayText.possibleRepeat)line 1") }
+        let last = alice.waitFor(timeout: .seconds(60)) { $0.hasSuffix(" PRIVMSG #ops :line 16") }
+        kill(second.pid, SIGTERM)
+        #expect(waitForExit(of: second.pid, timeout: .seconds(30)))
+        _ = second.wait()
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(marked != nil && last != nil, "log: \(text)")
+        #expect(text.contains("ledger_resend") || text.contains("left unsent before the restart"), "\(text)")
+    }
+
     @Test("killed mid-turn, restarted after alice left and mallory took her nick: the replayed reply is withheld from mallory, bob (still there) gets his",
           .ownThread)
     func replayedReplyFollowsThePerson() async throws {

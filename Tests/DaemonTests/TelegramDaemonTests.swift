@@ -63,4 +63,52 @@ struct TelegramDaemonTests {
         let secretPart = String(server.token.split(separator: ":")[1])
         #expect(!text.contains(secretPart), "the token is in the log: \(text)")
     }
+
+    @Test("kill -9 while a reply is being sent: the next start sends it once, marked as a possible repeat; its message is not answered again",
+          .ownThread)
+    func replyInFlightSurvivesKill() async throws {
+        let server = try FakeTelegramServer()
+        defer { server.stop() }
+        let directory = makeTemporaryDirectory("gatewayd-telegram-ledger")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try (server.token + "\n").write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+        let config = directory + "/gatewayd.yaml", log = directory + "/gatewayd.log"
+        try """
+            access: {allowed_users: ["telegram:*"]}
+            platforms:
+              telegram: {token_file: \(directory)/token, api_base: "\(server.baseURL)", poll_timeout: 1s}
+            state_dir: \(directory)/state
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+
+        server.holdSends(true)
+        let first = try startDaemon(config: config, directory: directory, log: log)
+        server.post("in flight")
+        let taken = server.waitForCalls { $0.contains { $0.method == "sendMessage" } }
+        kill(first.pid, SIGKILL)
+        #expect(waitForExit(of: first.pid, timeout: .seconds(30)))
+        _ = first.wait()
+        server.holdSends(false)
+        #expect(taken, "the reply was never sent: \(server.requests.map(\.method))")
+        #expect(server.sent.isEmpty)
+
+        let second = try startDaemon(config: config, directory: directory, log: log)
+        server.post("after")
+        let answered = server.waitForSent { sent in sent.contains { $0.text == "echo: after" } && sent.contains { $0.text.hasSuffix("echo: in flight") } }
+        kill(second.pid, SIGTERM)
+        #expect(waitForExit(of: second.pid, timeout: .seconds(30)))
+        #expect(second.wait() == 0)
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(answered, "\(server.sent); log: \(text)")
+        let again = server.sent.filter { $0.text.hasSuffix("echo: in flight") }
+        #expect(again.map(\.text) == [GatewayText.possibleRepeat + "echo: in flight"], "once, marked: \(server.sent)")
+
+        // A third start has nothing left to send.
+        let third = try startDaemon(config: config, directory: directory, log: log)
+        server.post("third")
+        #expect(server.waitForSent { sent in sent.contains { $0.text == "echo: third" } })
+        kill(third.pid, SIGTERM)
+        #expect(waitForExit(of: third.pid, timeout: .seconds(30)))
+        #expect(third.wait() == 0)
+        #expect(server.sent.filter { $0.text.hasSuffix("echo: in flight") }.count == 1, "\(server.sent)")
+    }
 }

@@ -45,6 +45,7 @@ public final class FakeTelegramServer: @unchecked Sendable {
     private var calls: [Call] = []
     private var rateLimited: [(count: Int, retryAfter: Int)] = []
     private var conflicting = false
+    private var holding = false
     private var stopped = false
     private var connections: Set<Int32> = []
 
@@ -94,6 +95,16 @@ public final class FakeTelegramServer: @unchecked Sendable {
     /// While true, `getUpdates` answers 409 Conflict, a waiting one at once (as when another
     /// process polls the token).
     public func setConflict(_ on: Bool) { locked { conflicting = on } }
+
+    /// While on, `sendMessage` and `editMessageText` are taken (they are in `requests`) and never
+    /// answered: a reply in flight when the gateway dies. Off: the held ones fail with 502 and
+    /// count as not sent.
+    public func holdSends(_ on: Bool) {
+        condition.lock()
+        holding = on
+        condition.broadcast()
+        condition.unlock()
+    }
 
     public var sent: [Sent] { locked { sentMessages } }
     public var requests: [Call] { locked { calls } }
@@ -167,6 +178,14 @@ public final class FakeTelegramServer: @unchecked Sendable {
         case "getUpdates":
             return getUpdates(fd, parameters)
         case "sendMessage", "editMessageText":
+            condition.lock()
+            var held = false
+            while holding && !stopped {
+                held = true
+                condition.wait()
+            }
+            condition.unlock()
+            if held { return reply(fd, 502, #"{"ok":false,"error_code":502,"description":"Bad Gateway"}"#) }
             guard let chat = (parameters["chat_id"] as? NSNumber)?.int64Value, let text = parameters["text"] as? String else {
                 return reply(fd, 400, #"{"ok":false,"error_code":400,"description":"Bad Request: chat_id and text are required"}"#)
             }

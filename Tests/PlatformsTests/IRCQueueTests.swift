@@ -29,7 +29,8 @@ struct IRCQueueTests {
             try await adapter.send((1...perTarget).map { "l\($0)" }.joined(separator: "\n"), to: "#user\(index)")
         }
         #expect(adapter.queuedLines == total)
-        await #expect(throws: PlatformError.self) { try await adapter.send("one more", to: "#carol") }
+        let full = await #expect(throws: DeliveryFailure.self) { try await adapter.send("one more", to: "#carol") }
+        #expect(full?.kind == .refused)
         #expect(adapter.queuedLines == total)
         // Connected: #bob's 200 lines go out, the last one saying what was dropped. (Channels: a
         // reply to a nick sent this way has no identity to confirm, and would be withheld.)
@@ -43,6 +44,40 @@ struct IRCQueueTests {
         #expect(bob.count == perTarget)
         #expect(bob.last == "PRIVMSG #bob :\(GatewayText.ircLinesDropped(300 - (perTarget - 1)))")
         await adapter.stop(flushingWithin: .zero)
+    }
+
+    @Test("the ledger's acknowledgement: told once the last line is written; lines still queued at a stop are reported as never sent")
+    func acknowledgement() async throws {
+        let peer = try ScriptedIRCPeer()
+        let adapter = try IRCAdapter(configuration: IRCConfiguration(
+            host: "127.0.0.1", port: peer.port, nick: "gatewayd", channels: [], floodBurst: 1000, floodPerSecond: 1000))
+        let (outcomes, told) = AsyncStream<DeliveryFailure?>.makeStream()
+        // Not connected yet: queued, not taken.
+        await adapter.send("one\ntwo", to: ChatAddress(platform: "irc", chat: "#ops")) { told.yield($0) }
+        #expect(adapter.queuedLines == 2)
+        try await adapter.start(inbound: CannedReplies(replies: []))
+        try await onThread {
+            try peer.accept()
+            try peer.welcome()
+            _ = try peer.expect(timeout: .seconds(30), "the last line") { $0 == "PRIVMSG #ops :two" }
+        }
+        var outcome = outcomes.makeAsyncIterator()
+        let written = await outcome.next()
+        #expect(written == .some(nil), "taken once written")
+        #expect(adapter.queuedLines == 0)
+        await adapter.stop(flushingWithin: .zero)
+
+        // Never connected: at the stop, the reply is still queued and nothing of it was sent.
+        let away = try IRCAdapter(configuration: IRCConfiguration(
+            host: "127.0.0.1", port: try ScriptedIRCPeer().port, nick: "gatewayd", channels: []))
+        await away.send("three", to: ChatAddress(platform: "irc", chat: "#ops")) { told.yield($0) }
+        await away.stop(flushingWithin: .zero)
+        let unsent = try #require(await outcome.next() ?? nil)
+        #expect(unsent.kind == .unreachable && unsent.certainlyUnsent, "\(unsent)")
+        // A stopped adapter refuses at once, as unsent (a later start sends it).
+        await away.send("four", to: ChatAddress(platform: "irc", chat: "#ops")) { told.yield($0) }
+        let late = try #require(await outcome.next() ?? nil)
+        #expect(late.kind == .unreachable && late.certainlyUnsent, "\(late)")
     }
 
     @Test("an admin's reply overtakes the replies waiting for 20 others")

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Replies kept in `state.db` from before they are sent until their platform took them, so that
 /// a restart, a crash or a platform that was away in between delays a reply instead of losing it.
 ///
@@ -8,6 +10,9 @@ package protocol ReplyLedger: AnyObject, Sendable {
     /// Records `text` for `address` before it is sent; durable once this returns. Counts as its
     /// first attempt: once this returns the reply may reach the chat.
     func record(_ text: String, to address: ChatAddress) async throws(StoreError) -> Int64
+    /// Its send ended before any of it reached the platform (IRC lines still queued at a
+    /// stop): that attempt does not count, and a later start sends it without the repeat mark.
+    func release(_ id: Int64)
     /// The platform took it, or refused it for good (a recipient who is no longer the person
     /// who asked): it leaves the ledger. Applied in order after `record`, never waited for.
     func settle(_ id: Int64)
@@ -66,19 +71,60 @@ package struct UnsentReplies: Sendable, Equatable {
 package protocol AcknowledgedReplySink: ReplySink {
     /// Where the reply goes when it is sent again by a later process (`PlatformAdapter.send(_:to:)`).
     var address: ChatAddress { get }
-    /// Sends `text` (every part of it); returns once the platform took it. The adapter logs a
-    /// failure as it happens; the error says whether trying again later could help.
-    func deliver(_ text: String) async throws(DeliveryFailure)
+    /// Hands `text` (every part of it) to the platform, and calls `taken` once, from any task,
+    /// when the platform took all of it (nil) or did not (why: whether trying again later could
+    /// help). Returns when the next reply may be handed over: replies keep their order. An
+    /// adapter that sends at once (Telegram) returns after `taken`; one with a queue (IRC's flood
+    /// limit) returns once the lines are queued, and calls `taken` when the last is written.
+    /// The adapter logs a failure as it happens.
+    func deliver(_ text: String, taken: @escaping @Sendable (DeliveryFailure?) -> Void) async
 }
 
 extension AcknowledgedReplySink {
-    package func send(_ text: String) async {
-        do throws(DeliveryFailure) { try await deliver(text) } catch {}
+    package func send(_ text: String) async { await deliver(text) { _ in } }
+}
+
+/// Calls `done` once: with the first failure of any part, or with nil once every part was taken.
+package final class DeliveryCountdown: Sendable {
+    private let state: Mutex<(left: Int, failed: Bool, done: (@Sendable (DeliveryFailure?) -> Void)?)>
+
+    private let parts: Int
+
+    package init(parts: Int, done: @escaping @Sendable (DeliveryFailure?) -> Void) {
+        self.parts = parts
+        state = Mutex((parts, false, done))
+        if parts <= 0 { taken() }
+    }
+
+    /// A part failed: the parts not handed over yet need not be.
+    package var hasFailed: Bool { state.withLock { $0.failed } }
+
+    /// One part was taken.
+    package func taken() {
+        let done = state.withLock { state -> (@Sendable (DeliveryFailure?) -> Void)? in
+            state.left -= 1
+            guard state.left <= 0 else { return nil }
+            defer { state.done = nil }
+            return state.done
+        }
+        done?(nil)
+    }
+
+    /// A part was not: the rest does not matter. Not `certainlyUnsent` once a part was taken.
+    package func failed(_ failure: DeliveryFailure) {
+        var failure = failure
+        let done = state.withLock { state -> (@Sendable (DeliveryFailure?) -> Void)? in
+            state.failed = true
+            if state.left < parts { failure.certainlyUnsent = false }
+            defer { state.done = nil }
+            return state.done
+        }
+        done?(failure)
     }
 }
 
 /// Why a reply did not reach its chat.
-package struct DeliveryFailure: Error, Sendable, CustomStringConvertible {
+package struct DeliveryFailure: Error, Sendable, Equatable, CustomStringConvertible {
     package enum Kind: Sendable, Equatable {
         /// The platform could not be reached or did not answer: the reply stays in the ledger
         /// and is sent again after the next start.
@@ -90,10 +136,13 @@ package struct DeliveryFailure: Error, Sendable, CustomStringConvertible {
 
     package var kind: Kind
     package var message: String
+    /// Known not to have reached the platform at all (no part of it was sent).
+    package var certainlyUnsent: Bool
 
-    package init(_ kind: Kind, _ message: String) {
+    package init(_ kind: Kind, _ message: String, certainlyUnsent: Bool = false) {
         self.kind = kind
         self.message = message
+        self.certainlyUnsent = certainlyUnsent
     }
 
     package var description: String { message }

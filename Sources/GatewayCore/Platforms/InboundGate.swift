@@ -11,6 +11,8 @@ package final class InboundGate: InboundHandler, Sendable {
     /// Where the replies of platforms that acknowledge them are kept until they are taken.
     package let ledger: (any ReplyLedger)?
     private let onLedgerProblem: @Sendable (String) -> Void
+    /// The ledger's deliveries, one lane per chat.
+    package let lanes = DeliveryLanes()
     private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     package init(_ dispatcher: Dispatcher, cursors: (any PlatformCursorStore)? = nil, ledger: (any ReplyLedger)? = nil,
@@ -35,7 +37,7 @@ package final class InboundGate: InboundHandler, Sendable {
     /// `replies` behind the ledger when its platform acknowledges replies and there is a ledger.
     package func ledgered(_ replies: any ReplySink) -> any ReplySink {
         guard let ledger, let acknowledged = replies as? any AcknowledgedReplySink else { return replies }
-        return LedgeredReplies(acknowledged, ledger: ledger, onProblem: onLedgerProblem)
+        return LedgeredReplies(acknowledged, ledger: ledger, lanes: lanes, onProblem: onLedgerProblem)
     }
 
     package func isAdmin(_ message: InboundMessage) async -> Bool { await dispatcher.isAdmin(message) }

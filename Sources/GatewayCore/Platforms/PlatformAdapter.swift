@@ -22,6 +22,9 @@ package protocol PlatformAdapter: AnyObject, Sendable {
     /// `hostmask`): an adapter whose chat names can pass to someone else (IRC nicks) checks the
     /// name's holder against them first. The default ignores them (a webhook's chat is its caller's).
     func send(_ text: String, to address: ChatAddress) async throws
+    /// The same for the ledger: `taken` is called once the platform took the text or did not
+    /// (see `AcknowledgedReplySink.deliver`). The default calls it when `send` returns or throws.
+    func send(_ text: String, to address: ChatAddress, taken: @escaping @Sendable (DeliveryFailure?) -> Void) async
     /// For `GetStatus` and `STATUS=`.
     func health() async -> PlatformHealth
     /// A reload's new settings for this platform, taken on the open connection if the adapter
@@ -39,6 +42,14 @@ package protocol PlatformAdapter: AnyObject, Sendable {
 
 extension PlatformAdapter {
     package func send(_ text: String, to address: ChatAddress) async throws { try await send(text, to: address.chat) }
+    package func send(_ text: String, to address: ChatAddress, taken: @escaping @Sendable (DeliveryFailure?) -> Void) async {
+        do {
+            try await send(text, to: address)
+            taken(nil)
+        } catch {
+            taken(error as? DeliveryFailure ?? DeliveryFailure(.unreachable, "\(error)"))
+        }
+    }
     package func stop(flushingWithin limit: Duration) async { await stop() }
     package func waitUntilReady(within limit: Duration) async {}
     package func apply(_ settings: any PlatformSettings) async -> Bool { false }
