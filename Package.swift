@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "gatewayd-webhook-bench", targets: ["WebhookBench"]),
         .executable(name: "gatewayd-irc-bench", targets: ["IRCBench"]),
         .executable(name: "gatewayd-llama-bench", targets: ["LlamaBench"]),
+        .executable(name: "gatewayd-telegram-bench", targets: ["TelegramBench"]),
         .executable(name: "gatewayd-test-helper", targets: ["GatewayTestHelper"]),
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "ProcessRunner", targets: ["ProcessRunner"]),
@@ -229,8 +230,18 @@ let package = Package(
         // added latency and turns/s against a direct client of the same fake server.
         .executableTarget(
             name: "AgentBench",
-            dependencies: ["GatewayTestSupport", "JSON", "VarlinkClient", "VarlinkProtocol", "CGatewayShims", "CGatewayTestShims"],
+            dependencies: ["BenchSupport", "GatewayTestSupport", "JSON", "VarlinkClient", "VarlinkProtocol", "CGatewayShims", "CGatewayTestShims"],
             path: "Benchmarks/AgentBench"
+        ),
+
+        // What the daemon benchmarks share: starting the gatewayd beside them, medians, load.
+        .target(name: "BenchSupport", dependencies: ["CGatewayShims", "CGatewayTestShims"], path: "Benchmarks/BenchSupport"),
+        // `swift build -c release && .build/release/gatewayd-telegram-bench`: messages/s and latency
+        // through the Telegram adapter against a fake Bot API, and a minimal bot on the same fake.
+        .executableTarget(
+            name: "TelegramBench",
+            dependencies: ["BenchSupport", "GatewayTestSupport", "JSON", "CGatewayShims"],
+            path: "Benchmarks/TelegramBench"
         ),
 
         // MARK: Fuzz targets (Fuzz/): libFuzzer entry points when built by `Fuzz/run` (with

@@ -7,8 +7,8 @@
 // same through gatewayd (SendMessage with `more`, so each line comes as gatewayd sends it), as
 // medians and their difference (the gateway's added latency); then turns/s with 16 sessions at
 // once through gatewayd against 16 direct clients. Prints one JSON document last.
+import BenchSupport
 import CGatewayShims
-import CGatewayTestShims
 import Foundation
 import GatewayTestSupport
 import JSON
@@ -26,35 +26,16 @@ let clients = 16
 let fake = try FakeOpenAIServer()
 fake.setDefault(.stream(["Hello there.\n", "Second line."]))
 
-let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
-let directory = String(cString: mkdtemp(strdup("/tmp/gatewayd-agent-bench.XXXXXX"))!)
-let controlPath = directory + "/control", notify = directory + "/notify", config = directory + "/gatewayd.yaml"
-try """
+let daemon = try BenchDaemon(name: "gatewayd-agent-bench") { directory in
+    """
     agent:
       backend: openai
       openai: {base_url: "\(fake.baseURL)", model: fake, system_prompt: "Be brief.", retries: 0}
     sessions: {max: 100000}
     state_dir: \(directory)/state
-    """.write(toFile: config, atomically: true, encoding: .utf8)
-
-let notifyFD = gw_unix_bind(notify, 0)
-precondition(notifyFD >= 0)
-let daemon = Process()
-daemon.executableURL = URL(fileURLWithPath: me + "/gatewayd")
-daemon.arguments = ["--config", config, "--socket", controlPath, "--log-target", "console"]
-daemon.environment = ["PATH": "/usr/bin:/bin", "NOTIFY_SOCKET": notify]
-daemon.standardError = FileHandle.nullDevice
-try daemon.run()
-var buffer = [UInt8](repeating: 0, count: 4096)
-while true {
-    let n = recv(notifyFD, &buffer, buffer.count, 0)
-    precondition(n > 0)
-    if String(decoding: buffer[0..<n], as: UTF8.self).contains("READY=1") { break }
+    """
 }
-Thread.detachNewThread {
-    var sink = [UInt8](repeating: 0, count: 4096)
-    while recv(notifyFD, &sink, sink.count, 0) > 0 {}
-}
+let controlPath = daemon.controlPath
 
 // MARK: The direct client: what any program talking to the server itself would see.
 
@@ -124,7 +105,7 @@ func sendMessage(_ connection: VarlinkConnection, _ text: String, chat: String, 
     return (first, gw_monotonic_nsec() - start)
 }
 
-func median(_ values: [UInt64]) -> Double { Double(values.sorted()[values.count / 2]) / 1e3 }
+let median = medianMicroseconds
 
 // Warm both paths, then alternate them so drift hits both alike.
 let direct = DirectClient(port: fake.port)
@@ -144,31 +125,8 @@ for index in 0..<rounds {
     gatewayLast.append(g.last)
 }
 
-/// Turns per second from `clients` threads, each running `body` in a loop for `loadSeconds`.
 func throughput(_ body: @escaping @Sendable (Int, Int) -> Void) -> Double {
-    let counts = UnsafeMutablePointer<Int>.allocate(capacity: clients)
-    counts.initialize(repeating: 0, count: clients)
-    let group = DispatchGroup()
-    let deadline = gw_monotonic_nsec() + UInt64(loadSeconds * 1e9)
-    let start = gw_monotonic_nsec()
-    for client in 0..<clients {
-        group.enter()
-        nonisolated(unsafe) let slot = counts + client
-        Thread.detachNewThread {
-            var round = 0
-            while gw_monotonic_nsec() < deadline {
-                body(client, round)
-                round += 1
-            }
-            slot.pointee = round
-            group.leave()
-        }
-    }
-    group.wait()
-    let elapsed = Double(gw_monotonic_nsec() - start) / 1e9
-    let total = (0..<clients).reduce(0) { $0 + counts[$1] }
-    counts.deallocate()
-    return Double(total) / elapsed
+    BenchSupport.throughput(clients: clients, seconds: loadSeconds, body)
 }
 
 nonisolated(unsafe) var directClients = (0..<clients).map { _ in DirectClient(port: fake.port) }
@@ -176,12 +134,9 @@ nonisolated(unsafe) var controlClients = (0..<clients).map { _ in try! VarlinkCo
 let directRate = throughput { client, round in _ = directClients[client].turn("load \(round)") }
 let gatewayRate = throughput { client, round in _ = sendMessage(controlClients[client], "load \(round)", chat: "load\(client)", more: false) }
 
-let rss = ((try? String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8)) ?? "")
-    .split(separator: "\n").first { $0.hasPrefix("VmRSS:") }.flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0) } ?? -1
-daemon.terminate()
-daemon.waitUntilExit()
+let rss = daemon.rssKiB
+daemon.stop()
 fake.stop()
-try? FileManager.default.removeItem(atPath: directory)
 
 func format(_ value: Double) -> String { String(format: "%.1f", value) }
 let df = median(directFirst), dl = median(directLast), gf = median(gatewayFirst), gl = median(gatewayLast)

@@ -42,6 +42,7 @@ public final class FakeTelegramServer: @unchecked Sendable {
     private var nextUpdateID: Int64 = 1000
     private var nextMessageID: Int64 = 1
     private var sentMessages: [Sent] = []
+    private var sentPerChat: [Int64: Int] = [:]
     private var calls: [Call] = []
     private var rateLimited: [(count: Int, retryAfter: Int)] = []
     private var conflicting = false
@@ -114,6 +115,12 @@ public final class FakeTelegramServer: @unchecked Sendable {
     /// Blocks until `predicate` holds for the messages sent (true) or `timeout` passes (false).
     public func waitForSent(timeout: Duration = .seconds(30), _ predicate: ([Sent]) -> Bool) -> Bool {
         waitUntil(timeout: timeout) { predicate(self.sentMessages) }
+    }
+
+    /// Waits until at least `count` messages were sent to `chat` (cheap: no scan of what was
+    /// sent, for benchmarks); false after `timeout`.
+    public func waitForSent(toChat chat: Int64, count: Int, timeout: Duration = .seconds(30)) -> Bool {
+        waitUntil(timeout: timeout) { sentPerChat[chat, default: 0] >= count }
     }
 
     /// Blocks until `predicate` holds for the calls made (true) or `timeout` passes (false).
@@ -204,6 +211,7 @@ public final class FakeTelegramServer: @unchecked Sendable {
                 }
                 defer { nextMessageID += 1 }
                 sentMessages.append(Sent(chat: chat, text: text, messageID: nextMessageID, edited: false))
+                sentPerChat[chat, default: 0] += 1
                 return nextMessageID
             }
             return ok(fd, #"{"message_id":\#(id),"date":1700000000,"chat":{"id":\#(chat),"type":"private"},"text":\#(jsonString(text))}"#)
