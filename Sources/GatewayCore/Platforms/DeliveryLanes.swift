@@ -16,8 +16,27 @@ package final class DeliveryLanes: Sendable {
     /// Chats with deliveries waiting or under way.
     package var active: Int { lanes.withLock { $0.count } }
 
-    /// Runs `work` after everything enqueued before it for `chat`.
-    package func enqueue(_ chat: String, _ work: @escaping @Sendable () async -> Void) {
+    /// Deliveries waiting for `chat` (not counting the one under way).
+    package func waiting(_ chat: String) -> Int { lanes.withLock { $0[chat]?.work.count ?? 0 } }
+
+    /// Deliveries a chat may have waiting before the next one is awaited by its caller: a
+    /// platform that is away slows the turns that reply to it, instead of replies piling up in
+    /// memory (they are in the ledger either way).
+    package static let maxWaiting = 64
+
+    /// Runs `work` after everything enqueued before it for `chat`; returns at once, unless the
+    /// chat already has `maxWaiting` deliveries waiting: then once `work` ran.
+    package func enqueue(_ chat: String, _ work: @escaping @Sendable () async -> Void) async {
+        guard waiting(chat) >= Self.maxWaiting else { return start(chat, work) }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            start(chat) {
+                await work()
+                done.resume()
+            }
+        }
+    }
+
+    private func start(_ chat: String, _ work: @escaping @Sendable () async -> Void) {
         let start = lanes.withLock { lanes -> Bool in
             if lanes[chat] != nil {
                 lanes[chat]!.work.append(work)

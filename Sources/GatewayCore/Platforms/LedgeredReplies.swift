@@ -33,7 +33,7 @@ package struct LedgeredReplies: ReplySink {
             return
         }
         let (ledger, inner) = (self.ledger, self.inner)
-        lanes.enqueue(address.platform + "\u{0}" + address.chat) {
+        await lanes.enqueue(address.platform + "\u{0}" + address.chat) {
             await inner.deliver(text) { failure in
                 // Unreachable: it stays for the next start. Refused: sending again cannot help.
                 if failure == nil || failure?.kind == .refused { ledger.settle(id) } else if failure?.certainlyUnsent == true { ledger.release(id) }

@@ -1,0 +1,46 @@
+import GatewayCore
+import Synchronization
+import Testing
+
+@Suite("Delivery lanes: each chat's replies in order, bounded")
+struct DeliveryLanesTests {
+    @Test("one chat's deliveries run one after another in order; another chat's do not wait for them; an idle lane is gone")
+    func orderPerChat() async throws {
+        let lanes = DeliveryLanes()
+        let log = Mutex<[String]>([])
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        let (finished, finish) = AsyncStream<String>.makeStream()
+        nonisolated(unsafe) var opened = gate.makeAsyncIterator()
+        await lanes.enqueue("a") {
+            _ = await opened.next()
+            log.withLock { $0.append("a1") }
+        }
+        for index in 2...5 { await lanes.enqueue("a") { log.withLock { $0.append("a\(index)") }; if index == 5 { finish.yield("a") } } }
+        await lanes.enqueue("b") { log.withLock { $0.append("b1") }; finish.yield("b") }
+        var done = finished.makeAsyncIterator()
+        #expect(await done.next() == "b", "b does not wait behind a's blocked delivery")
+        #expect(log.withLock { $0 } == ["b1"])
+        open.yield()
+        #expect(await done.next() == "a")
+        #expect(log.withLock { $0 } == ["b1", "a1", "a2", "a3", "a4", "a5"])
+        while lanes.active > 0 { await Task.yield() }
+    }
+
+    @Test("past maxWaiting deliveries waiting for one chat, the next enqueue returns only once its delivery ran")
+    func backpressure() async throws {
+        let lanes = DeliveryLanes()
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        nonisolated(unsafe) var opened = gate.makeAsyncIterator()
+        await lanes.enqueue("a") { _ = await opened.next() }
+        for _ in 0..<DeliveryLanes.maxWaiting { await lanes.enqueue("a") {} }
+        let ran = Mutex(false)
+        let blocked = Task {
+            await lanes.enqueue("a") { ran.withLock { $0 = true } }
+            return ran.withLock { $0 }
+        }
+        while lanes.waiting("a") <= DeliveryLanes.maxWaiting { await Task.yield() }
+        #expect(!ran.withLock { $0 })
+        open.yield()
+        #expect(await blocked.value, "returned before its delivery ran")
+    }
+}
