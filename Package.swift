@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "gatewayd-irc-bench", targets: ["IRCBench"]),
         .executable(name: "gatewayd-llama-bench", targets: ["LlamaBench"]),
         .executable(name: "gatewayd-telegram-bench", targets: ["TelegramBench"]),
+        .executable(name: "gatewayd-soak", targets: ["Soak"]),
         .executable(name: "gatewayd-test-helper", targets: ["GatewayTestHelper"]),
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "ProcessRunner", targets: ["ProcessRunner"]),
@@ -242,6 +243,14 @@ let package = Package(
             name: "TelegramBench",
             dependencies: ["BenchSupport", "GatewayTestSupport", "JSON", "CGatewayShims"],
             path: "Benchmarks/TelegramBench"
+        ),
+
+        // `swift build -c release && .build/release/gatewayd-soak 1h`: the daemon under mixed load
+        // (IRC, webhook, control socket, exec, reloads, drains), sampled, with slopes per hour.
+        .executableTarget(
+            name: "Soak",
+            dependencies: ["BenchSupport", "GatewayTestSupport", "Platforms", "JSON", "VarlinkClient", "VarlinkProtocol", "CGatewayShims"],
+            path: "Benchmarks/Soak"
         ),
 
         // MARK: Fuzz targets (Fuzz/): libFuzzer entry points when built by `Fuzz/run` (with
