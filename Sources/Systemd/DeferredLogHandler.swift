@@ -9,9 +9,11 @@ import Glibc
 /// record and writing it to the journal cost an exec quick command's reply ≈15 µs, and a journald
 /// that stopped reading would block the caller (the dispatcher, the control socket) in `sendmsg`.
 ///
-/// Records of level `error` and above are written at once (after those queued before them), so
-/// what explains a crash is not left in the queue. A metadata provider of the wrapped handler
-/// runs on the writer's thread, not the caller's (gatewayd uses none).
+/// Records of level `error` and above wake the writer at once instead of at the end of the
+/// batch interval, and a `critical` one (the process is about to end) waits for it, at most
+/// `LogWriter.criticalWait`: never more, since the writer may be stuck in a journald that does
+/// not read (stopped, frozen), and no caller may share its fate. A metadata provider of the
+/// wrapped handler runs on the writer's thread, not the caller's (gatewayd uses none).
 public struct DeferredLogHandler: LogHandler {
     public var base: any LogHandler
     let writer: LogWriter
@@ -37,11 +39,8 @@ public struct DeferredLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        if event.level >= .error {
-            writer.writeNow(base, event)
-        } else {
-            writer.enqueue(base, event)
-        }
+        writer.enqueue(base, event, urgent: event.level >= .error)
+        if event.level == .critical { _ = writer.flush(within: LogWriter.criticalWait) }
     }
 }
 
@@ -49,7 +48,8 @@ public struct DeferredLogHandler: LogHandler {
 /// batch was queued. Queueing never wakes it: the first record of a batch arms a timerfd (one
 /// syscall), so a burst of records costs one wake-up, and an idle daemon none. Past `capacity`
 /// waiting records, new ones are dropped and counted, and the count is logged when the writer
-/// catches up: a stuck journald costs log records, never the daemon's progress.
+/// catches up: a stuck journald costs log records, never the daemon's progress. Only this thread
+/// writes: `sd_journal_sendv` blocks while journald's socket queue is full.
 public final class LogWriter: Sendable {
     public static let shared = LogWriter()
     /// How long a record may wait: journald stamps it on arrival, so up to this much late.
@@ -57,18 +57,24 @@ public final class LogWriter: Sendable {
     public let capacity: Int
     private let intervalNanoseconds: UInt64
 
+    /// The longest a `critical` record or the exit's `flush` waits for the writer.
+    public static let criticalWait: Duration = .seconds(1)
+
     private struct Queue {
         var records: [(handler: any LogHandler, event: LogEvent)] = []
         var dropped = 0
+        /// The timer is set for the batch (`interval` after its first record)...
         var armed = false
+        /// ...or to fire now (an urgent record, a flush).
+        var armedNow = false
+        /// Records taken by the writer and not yet written.
+        var writing = 0
     }
 
     private let queue = Mutex(Queue())
     private let droppedTotal = Atomic<Int>(0)
     /// Records dropped since the process started (`gatewayd_log_records_dropped`).
     public var droppedRecords: Int { droppedTotal.load(ordering: .relaxed) }
-    /// Held while records are written, so batches, `flush()` and urgent records keep their order.
-    private let writing = Mutex(())
     private let timerFD: Int32
 
     /// A writer with a thread of its own (one per process is the point: `shared`).
@@ -84,31 +90,47 @@ public final class LogWriter: Sendable {
         precondition(created == 0, "LogWriter: cannot start its thread: \(created)")
     }
 
-    func enqueue(_ handler: any LogHandler, _ event: LogEvent) {
-        let arm = queue.withLock { queue -> Bool in
+    func enqueue(_ handler: any LogHandler, _ event: LogEvent, urgent: Bool = false) {
+        let arm = queue.withLock { queue -> UInt64? in
             guard queue.records.count < capacity else {
                 queue.dropped += 1
                 droppedTotal.add(1, ordering: .relaxed)
-                return false
+                return nil
             }
             queue.records.append((handler, event))
-            guard !queue.armed else { return false }
+            return Self.arm(&queue, now: urgent, interval: intervalNanoseconds)
+        }
+        if let deadline = arm { gw_timerfd_arm(timerFD, deadline) }
+    }
+
+    /// When the timer must fire, if it must be set again: the batch's end, or now.
+    private static func arm(_ queue: inout Queue, now: Bool, interval: UInt64) -> UInt64? {
+        if now {
+            guard !queue.armedNow else { return nil }
             queue.armed = true
-            return true
+            queue.armedNow = true
+            return gw_monotonic_nsec()
         }
-        if arm { gw_timerfd_arm(timerFD, gw_monotonic_nsec() &+ intervalNanoseconds) }
+        guard !queue.armed else { return nil }
+        queue.armed = true
+        return gw_monotonic_nsec() &+ interval
     }
 
-    func writeNow(_ handler: any LogHandler, _ event: LogEvent) {
-        writing.withLock { _ in
-            writeQueued()
-            handler.log(event: event)
+    /// Wakes the writer and waits until what was queued before is written: true, or false after
+    /// `limit` (the writer is stuck in a journald that does not read). Before the process exits.
+    @discardableResult
+    public func flush(within limit: Duration = LogWriter.criticalWait) -> Bool {
+        let deadline = ContinuousClock.now + limit
+        let arm = queue.withLock { queue -> UInt64? in
+            guard !queue.records.isEmpty else { return nil }
+            return Self.arm(&queue, now: true, interval: intervalNanoseconds)
         }
-    }
-
-    /// Writes everything queued, on the caller's thread; before the process exits.
-    public func flush() {
-        writing.withLock { _ in writeQueued() }
+        if let deadline = arm { gw_timerfd_arm(timerFD, deadline) }
+        while queue.withLock({ !$0.records.isEmpty || $0.writing > 0 }) {
+            guard ContinuousClock.now < deadline else { return false }
+            usleep(1000)
+        }
+        return true
     }
 
     private func loop() {
@@ -117,16 +139,16 @@ public final class LogWriter: Sendable {
         while true {
             guard poll(&descriptor, 1, -1) > 0 else { continue }
             _ = read(timerFD, &expirations, 8)
-            flush()
+            writeQueued()
         }
     }
 
-    /// Call with `writing` held.
     private func writeQueued() {
         let (records, dropped) = queue.withLock { queue in
-            defer { queue = Queue() }
+            defer { queue = Queue(writing: queue.records.count) }
             return (queue.records, queue.dropped)
         }
+        defer { queue.withLock { $0.writing = 0 } }
         for (handler, event) in records { handler.log(event: event) }
         if dropped > 0, let handler = records.last?.handler {
             handler.log(event: LogEvent(

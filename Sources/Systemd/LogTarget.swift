@@ -61,7 +61,7 @@ public struct LogHandlerFactory: Sendable {
         self.deferred = deferred
     }
 
-    /// The handler for `target`; with `deferred`, records below `error` are written by the
+    /// The handler for `target`; with `deferred`, every record is written by the
     /// `LogWriter`'s thread (see `DeferredLogHandler`).
     public func makeHandler(label: String) -> any LogHandler {
         var handler: any LogHandler

@@ -175,7 +175,7 @@ actor Daemon: GatewayControlHost {
         let services = [
             service(SignalService(signals: LifecycleSignals.reader.signals) { number in await self.handle(signal: number) }, "signals"),
             service(NotifyService(queue: notifications, status: status), "notify"),
-            service(WatchdogService(dispatcher: dispatcher, notifier: notifier, logger: logger), "watchdog"),
+            service(WatchdogService(dispatcher: dispatcher, notifications: notifications, logger: logger), "watchdog"),
             service(control, "control"),
             service(StoreService(store: store), "store"),
             service(PlatformsService(platforms: platforms, startup: startup, plan: plan), "platforms"),

@@ -69,10 +69,29 @@ struct DeferredLogHandlerTests {
         logger.debug("filtered by level")
         #expect(log.written.isEmpty)
         logger.error("3")
-        #expect(log.written == ["1", "2", "3"])
+        #expect(log.wait { _, written in written == ["1", "2", "3"] }, "the error did not wake the writer: \(log.written)")
         logger.info("4")
-        writer.flush()
+        #expect(writer.flush())
         #expect(log.written == ["1", "2", "3", "4"])
+    }
+
+    @Test("a stuck sink (journald stopped) blocks no caller: not an error, not a critical record (it waits its bound), not the exit's flush")
+    func stuckSinkBlocksNoCaller() {
+        let log = RecordingLog()
+        let writer = LogWriter(interval: .milliseconds(1))
+        let logger = logger(log, writer)
+        log.close()
+        logger.info("held")
+        #expect(log.wait { entered, _ in entered == 1 }, "the writer never took the first record")
+        // Each returns while the writer is stuck inside the sink (a hang here ends in the time limit).
+        logger.error("an error")
+        let started = ContinuousClock.now
+        logger.critical("a critical one")
+        #expect(ContinuousClock.now - started < LogWriter.criticalWait + .seconds(5))
+        #expect(!writer.flush(within: .milliseconds(50)), "the flush says it gave up")
+        log.reopen()
+        #expect(writer.flush(within: .seconds(5)))
+        #expect(log.written == ["held", "an error", "a critical one"])
     }
 
     @Test("the writer's thread writes a batch on its own within the interval")

@@ -1,6 +1,8 @@
 import Dispatch
 import Logging
 import ServiceLifecycle
+import Synchronization
+import GatewayCore
 import Systemd
 
 /// What the daemon tells systemd, in order: queued by anyone (`send`), sent by `NotifyService`.
@@ -33,10 +35,29 @@ struct NotifyQueue: Sendable {
 ///
 /// sd_notify blocks while the manager's queue is full, so each call runs on a serial queue of
 /// its own, off the cooperative pool: neither the daemon nor the control socket ever stalls on it.
+/// Nor does this service: a call that has not returned after `stuckAfter` (a manager that does
+/// not read its notify socket) is left behind, and while it stays blocked, new notifications are
+/// dropped and counted instead of piling up behind it; so a stop still ends the process.
 struct NotifyService: Service {
     let queue: NotifyQueue
     let status: StatusTracker
     private let sender = DispatchQueue(label: "gatewayd.notify")
+    /// How long one sd_notify may take before the service moves on without it.
+    static let stuckAfter: Duration = .seconds(1)
+    private let stuck = Stuck()
+
+    /// Whether an sd_notify call is left behind, and what was dropped since.
+    private final class Stuck: Sendable {
+        let state = Mutex<(blocked: Bool, dropped: Int)>((false, 0))
+        func withLock<T>(_ body: (inout (blocked: Bool, dropped: Int)) -> T) -> T { state.withLock { body(&$0) } }
+    }
+
+    /// A continuation resumed once, by whichever comes first.
+    private final class Waiter: Sendable {
+        private let continuation: Mutex<CheckedContinuation<Void, Never>?>
+        init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = Mutex(continuation) }
+        func take() -> CheckedContinuation<Void, Never>? { continuation.withLock { $0.take() } }
+    }
 
     init(queue: NotifyQueue, status: StatusTracker) {
         self.queue = queue
@@ -56,11 +77,32 @@ struct NotifyService: Service {
     }
 
     private func send(_ notification: @escaping NotifyQueue.Notification) async {
-        let notifier = queue.notifier, logger = queue.logger
+        let notifier = queue.notifier, logger = queue.logger, stuck = self.stuck
+        let dropping = stuck.withLock { state in
+            if state.blocked { state.dropped += 1 }
+            return state.blocked
+        }
+        guard !dropping else { return }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let waiter = Waiter(done)
             sender.async {
                 do { try notification(notifier) } catch { logger.error("sd_notify: \(error)", metadata: ["event": "notify_failed"]) }
-                done.resume()
+                let (late, dropped) = stuck.withLock { state in
+                    defer { state = (false, 0) }
+                    return (state.blocked, state.dropped)
+                }
+                if late {
+                    logger.notice("sd_notify returned again; \(dropped) notification(s) dropped meanwhile", metadata: ["event": "notify_resumed"])
+                }
+                waiter.take()?.resume()
+            }
+            let nanoseconds = Int(Self.stuckAfter / .nanoseconds(1))
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+                guard let continuation = waiter.take() else { return }
+                stuck.withLock { $0.blocked = true }
+                logger.error("sd_notify has not returned for \(DurationValue.describe(Self.stuckAfter)): the service manager is not reading its notify socket; notifications are dropped until it does",
+                             metadata: ["event": "notify_stuck"])
+                continuation.resume()
             }
         }
     }
