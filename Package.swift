@@ -310,7 +310,9 @@ let package = Package(
                            "GatewayTestSupport", "gatewayctl", "gatewayd",
                            .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "PlatformsTests", dependencies: ["Platforms", "GatewayCore", "GatewayTestSupport"]),
+        .testTarget(name: "PlatformsTests", dependencies: ["Platforms", "GatewayCore", "GatewayTestSupport",
+                                                           .product(name: "NIOCore", package: "swift-nio"),
+                                                           .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(
             name: "OpenAIBackendTests",
             dependencies: ["OpenAIBackend", "GatewayCore", "StateStore", "JSON", "GatewayTestSupport",

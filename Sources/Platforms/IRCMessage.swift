@@ -143,6 +143,8 @@ struct IRCLineDecoder: ByteToMessageDecoder {
             return .needMoreData
         }
         let length = newline - buffer.readerIndex
+        // Also when the whole line came in one read: no line past the limit is taken.
+        if length > Self.maxLine { throw PlatformError("IRC line longer than \(Self.maxLine) bytes") }
         var bytes = buffer.readBytes(length: length) ?? []
         buffer.moveReaderIndex(forwardBy: 1)
         if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
