@@ -236,7 +236,7 @@ let package = Package(
         ),
 
         // What the daemon benchmarks share: starting the gatewayd beside them, medians, load.
-        .target(name: "BenchSupport", dependencies: ["CGatewayShims", "CGatewayTestShims"], path: "Benchmarks/BenchSupport"),
+        .target(name: "BenchSupport", dependencies: ["CGatewayShims", "CGatewayTestShims", "GatewayTestSupport"], path: "Benchmarks/BenchSupport"),
         // `swift build -c release && .build/release/gatewayd-telegram-bench`: messages/s and latency
         // through the Telegram adapter against a fake Bot API, and a minimal bot on the same fake.
         .executableTarget(

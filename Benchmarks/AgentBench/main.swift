@@ -40,17 +40,7 @@ let controlPath = daemon.controlPath
 // MARK: The direct client: what any program talking to the server itself would see.
 
 /// One keep-alive HTTP/1.1 connection to the fake, blocking.
-final class DirectClient {
-    let fd: Int32
-    var pending: [UInt8] = []
-    init(port: Int) {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        precondition(withIPv4Address(port: port) { connect(fd, $0, $1) } == 0)
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-    }
-    deinit { close(fd) }
-
+final class DirectClient: BlockingConnection {
     /// Nanoseconds to the first content event and to the end of the response.
     func turn(_ text: String) -> (first: UInt64, last: UInt64) {
         let body = JSONValue.object([
@@ -60,28 +50,16 @@ final class DirectClient {
         let head = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             + "Accept: text/event-stream\r\nContent-Length: \(body.count)\r\n\r\n"
         let start = gw_monotonic_nsec()
-        let request = Array(head.utf8) + body
-        precondition(request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } == request.count)
+        send(Array(head.utf8) + body)
         var first: UInt64 = 0
-        var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             if first == 0, find(Array("\"content\":\"".utf8)) != nil { first = gw_monotonic_nsec() - start }
             if let end = find(Array("0\r\n\r\n".utf8)) {
                 pending.removeFirst(end + 5)
                 return (first, gw_monotonic_nsec() - start)
             }
-            let n = read(fd, &chunk, chunk.count)
-            precondition(n > 0)
-            pending += chunk[..<n]
+            readMore()
         }
-    }
-
-    private func find(_ needle: [UInt8]) -> Int? {
-        guard pending.count >= needle.count else { return nil }
-        for index in 0...(pending.count - needle.count) where pending[index] == needle[0] {
-            if Array(pending[index..<(index + needle.count)]) == needle { return index }
-        }
-        return nil
     }
 }
 

@@ -23,24 +23,12 @@ let loadSeconds = quick ? 2.0 : 5.0
 let users = 16
 
 /// One keep-alive HTTP/1.1 connection, blocking: JSON POSTs, answers with Content-Length.
-final class BlockingHTTP {
-    let fd: Int32
-    var pending: [UInt8] = []
-    init(port: Int) {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        precondition(withIPv4Address(port: port) { connect(fd, $0, $1) } == 0)
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-    }
-    deinit { close(fd) }
-
+final class BlockingHTTP: BlockingConnection {
     func post(_ path: String, _ body: JSONValue) -> JSONValue {
         let bytes = body.serialized()
-        let request = Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(bytes.count)\r\n\r\n".utf8) + bytes
-        precondition(request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } == request.count)
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        send(Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(bytes.count)\r\n\r\n".utf8) + bytes)
         while true {
-            if let end = headEnd() {
+            if let end = find(Array("\r\n\r\n".utf8)) {
                 let head = String(decoding: pending[..<end], as: UTF8.self).lowercased()
                 let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
                     .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
@@ -50,18 +38,8 @@ final class BlockingHTTP {
                     return (try? JSONValue.parse(body)) ?? .null
                 }
             }
-            let n = read(fd, &chunk, chunk.count)
-            precondition(n > 0, "the fake closed the connection")
-            pending += chunk[..<n]
+            readMore()
         }
-    }
-
-    private func headEnd() -> Int? {
-        guard pending.count >= 4 else { return nil }
-        for index in 0...(pending.count - 4) where pending[index] == 13 && pending[index + 1] == 10 && pending[index + 2] == 13 && pending[index + 3] == 10 {
-            return index
-        }
-        return nil
     }
 }
 
