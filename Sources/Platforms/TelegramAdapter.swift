@@ -98,6 +98,8 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
 
     private func setHealth(_ health: PlatformHealth) { state.withLock { $0.health = health } }
     private var stopped: Bool { state.withLock { $0.stopped } || Task.isCancelled }
+    /// Stopped (its client is shut down or about to be): a reply handed over now is not sent.
+    var hasStopped: Bool { state.withLock { $0.stopped } }
 
     private func run(_ inbound: any InboundHandler) async {
         var backoff = Backoff(min: configuration.backoffMin, max: configuration.backoffMax)

@@ -24,6 +24,9 @@ final class TelegramReplies: AcknowledgedReplySink, Sendable {
         do {
             if let successor = adapter.successor {
                 try await successor.send(text, to: String(chat))
+            } else if adapter.hasStopped {
+                // Nothing of it went: the ledger sends it after the next start, unmarked.
+                return taken(DeliveryFailure(.unreachable, "the Telegram adapter has stopped", certainlyUnsent: true))
             } else if editing, let (id, sent) = current.withLock({ $0 }),
                       case let combined = sent + "\n" + text, combined.utf16.count <= TelegramConfiguration.Defaults.maxMessageUTF16 {
                 try await adapter.editMessage(id, in: chat, to: combined)

@@ -178,7 +178,7 @@ actor Daemon: GatewayControlHost {
             service(WatchdogService(dispatcher: dispatcher, notifications: notifications, logger: logger), "watchdog"),
             service(control, "control"),
             service(StoreService(store: store), "store"),
-            service(PlatformsService(platforms: platforms, startup: startup, plan: plan), "platforms"),
+            service(PlatformsService(platforms: platforms, startup: startup, plan: plan, lanes: gate.lanes), "platforms"),
             service(DaemonService(daemon: self, gate: gate, startup: startup), "gateway"),
         ]
         var serviceLogger = logger

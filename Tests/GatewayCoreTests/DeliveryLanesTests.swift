@@ -43,4 +43,19 @@ struct DeliveryLanesTests {
         open.yield()
         #expect(await blocked.value, "returned before its delivery ran")
     }
+
+    @Test("waitUntilIdle: false while a delivery runs past the limit, true once the last lane ended")
+    func idle() async {
+        let lanes = DeliveryLanes()
+        #expect(await lanes.waitUntilIdle(within: .zero), "idle from the start")
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        nonisolated(unsafe) var opened = gate.makeAsyncIterator()
+        await lanes.enqueue("a") { _ = await opened.next() }
+        await lanes.enqueue("b") {}
+        #expect(await !lanes.waitUntilIdle(within: .milliseconds(20)))
+        let waiting = Task { await lanes.waitUntilIdle(within: .seconds(30)) }
+        open.yield()
+        #expect(await waiting.value)
+        #expect(lanes.active == 0)
+    }
 }

@@ -10,6 +10,9 @@ package final class DeliveryLanes: Sendable {
     }
 
     private let lanes = Mutex<[String: Lane]>([:])
+    /// `waitUntilIdle` callers, resumed when the last lane ends.
+    private let idleWaiters = Mutex<[Int: CheckedContinuation<Void, Never>]>([:])
+    private let nextWaiter = Atomic<Int>(0)
 
     package init() {}
 
@@ -54,14 +57,45 @@ package final class DeliveryLanes: Sendable {
 
     /// The lane's next work, or nil after removing the empty lane.
     private func next(_ chat: String) -> (@Sendable () async -> Void)? {
-        lanes.withLock { lanes in
+        let (work, idle) = lanes.withLock { lanes -> ((@Sendable () async -> Void)?, Bool) in
             guard var lane = lanes[chat], !lane.work.isEmpty else {
                 lanes[chat] = nil
-                return nil
+                return (nil, lanes.isEmpty)
             }
             let work = lane.work.removeFirst()
             lanes[chat] = lane
-            return work
+            return (work, false)
         }
+        if idle { resumeIdleWaiters() }
+        return work
+    }
+
+    private func resumeIdleWaiters() {
+        let waiters = idleWaiters.withLock { waiters in
+            defer { waiters = [:] }
+            return Array(waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once no delivery waits or runs (true), or after `limit` (false): a stop lets the
+    /// replies of finished turns go out before it stops the adapters.
+    package func waitUntilIdle(within limit: Duration) async -> Bool {
+        let id = nextWaiter.wrappingAdd(1, ordering: .relaxed).oldValue
+        let timer = Task {
+            guard (try? await Task.sleep(for: limit)) != nil else { return }
+            self.idleWaiters.withLock { $0.removeValue(forKey: id) }?.resume()
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            // Registered under the lanes' lock: the last lane cannot end unseen in between.
+            let idle = lanes.withLock { lanes -> Bool in
+                guard !lanes.isEmpty else { return true }
+                idleWaiters.withLock { $0[id] = continuation }
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+        timer.cancel()
+        return active == 0
     }
 }

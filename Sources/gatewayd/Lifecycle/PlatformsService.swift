@@ -12,6 +12,8 @@ struct PlatformsService: Service {
     let platforms: PlatformSet
     let startup: AdapterStartup
     let plan: ShutdownPlan
+    /// The ledger's deliveries: the replies of finished turns go out before the adapters stop.
+    let lanes: DeliveryLanes
 
     func run() async throws {
         do {
@@ -22,7 +24,9 @@ struct PlatformsService: Service {
         }
         startup.report(failed: false)
         try? await gracefulShutdown()
-        await platforms.stopAll(flushingWithin: plan.flushWindow)
+        let window = plan.flushWindow, started = ContinuousClock.now
+        _ = await lanes.waitUntilIdle(within: window)
+        await platforms.stopAll(flushingWithin: max(.zero, window - (ContinuousClock.now - started)))
     }
 }
 
