@@ -122,4 +122,98 @@ struct FaultTests {
         #expect(ContinuousClock.now - started < .seconds(10))
         #expect(text.contains("event=notify_stuck"), "\(text)")
     }
+
+    /// As root: a child that becomes nobody opens 10,000 control connections and holds them
+    /// without a byte, 1,000 webhook clients send half a request head each and stall; meanwhile
+    /// root runs exec quick commands, timed. Prints the figures, one per line.
+    static let hostilePeers = #"""
+        import json, os, resource, socket, sys, time
+        control, webhook_port, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+        resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+        def rss(): return int([l for l in open("/proc/%d/status" % pid) if l.startswith("VmRSS:")][0].split()[1])
+        def call(s, method, params):
+            s.sendall(json.dumps({"method": "io.gatewayd.Gateway." + method, "parameters": params}).encode() + b"\0")
+            buf = b""
+            while b"\0" not in buf:
+                chunk = s.recv(65536)
+                if not chunk: raise OSError("closed")
+                buf += chunk
+            return json.loads(buf.partition(b"\0")[0])
+        before = rss()
+        ready_r, ready_w = os.pipe(); release_r, release_w = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.setgroups([]); os.setgid(65534); os.setuid(65534)
+            held = []
+            for _ in range(10000):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try: s.connect(control); held.append(s)
+                except OSError: s.close()
+            os.write(ready_w, b"x"); os.read(release_r, 1); os._exit(0)
+        os.read(ready_r, 1)
+        slow = []
+        for _ in range(1000):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.connect(("127.0.0.1", webhook_port)); s.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\n"); slow.append(s)
+            except OSError: s.close()
+        slowest, answered = 0.0, 0
+        for _ in range(20):
+            t = time.monotonic()
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.settimeout(10)
+            try:
+                s.connect(control)
+                if call(s, "RunQuickCommand", {"name": "hi"}).get("error") is None: answered += 1
+            except OSError: pass
+            s.close()
+            slowest = max(slowest, time.monotonic() - t)
+        fds = len(os.listdir("/proc/%d/fd" % pid))
+        print("answered %d" % answered); print("slowest_ms %d" % (slowest * 1000))
+        print("daemon_fds %d" % fds); print("rss_growth_kib %d" % (rss() - before))
+        os.write(release_w, b"x"); os.waitpid(child, 0)
+        for s in slow: s.close()
+        """#
+
+    @Test("10,000 control connections held by another user and 1,000 stalled webhook clients: exec quick commands answer in under a second, descriptors and memory stay bounded",
+          .ownThread, .enabled(if: geteuid() == 0, "needs root to hold connections as another user"))
+    func hostilePeers() throws {
+        let directory = makeTemporaryDirectory("gatewayd-fault-peers")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        chmod(directory, 0o755)
+        let port = freeLoopbackPort()
+        try Data("s3cret".utf8).write(to: URL(fileURLWithPath: directory + "/webhook.secret"))
+        try """
+            control: {socket_mode: "0666"}
+            quick_commands:
+              hi: {type: exec, command: "echo hi"}
+            platforms:
+              webhook: {listen: "127.0.0.1:\(port)", secret_file: \(directory)/webhook.secret}
+            state_dir: \(directory)/state
+            """.write(toFile: directory + "/gatewayd.yaml", atomically: true, encoding: .utf8)
+        try Self.hostilePeers.write(toFile: directory + "/peers.py", atomically: true, encoding: .utf8)
+        let daemon = try TestChild(
+            [TestPaths.product("gatewayd"), "--config", directory + "/gatewayd.yaml", "--socket", directory + "/control",
+             "--log-target", "console"],
+            environment: environment(with: [:]), standardOutput: .null, standardError: .null)
+        defer {
+            kill(daemon.pid, SIGTERM)
+            _ = waitForExit(of: daemon.pid, timeout: .seconds(30))
+            _ = daemon.wait()
+        }
+        let output = try run(["/bin/sh", "-c", """
+            for _ in $(seq 400); do [ -S "$1/control" ] && break; sleep 0.025; done
+            timeout 100 python3 "$1/peers.py" "$1/control" "$2" "$3"
+            """, "peers", directory, String(port), String(daemon.pid)])
+        var figures: [String: Int] = [:]
+        for line in output.standardOutput.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let value = Int(parts[1]) { figures[String(parts[0])] = value }
+        }
+        let context = "\(output.standardOutput) \(output.standardError)"
+        #expect(figures["answered"] == 20, "\(context)")
+        #expect((figures["slowest_ms"] ?? .max) < 1000, "\(context)")
+        // The control socket's caps (256 in all, 32 per user) and the webhook's max_connections (256).
+        #expect((figures["daemon_fds"] ?? .max) < 700, "\(context)")
+        #expect((figures["rss_growth_kib"] ?? .max) < 32 * 1024, "\(context)")
+    }
 }
