@@ -108,7 +108,7 @@ actor Daemon: GatewayControlHost {
         }
         let agent = Self.makeAgent(config, store: store, eventLoops: eventLoops, logger: logger)
         dispatcher = Dispatcher(config: config, agent: agent, store: store, metrics: GatewayMetrics.shared)
-        gate = InboundGate(dispatcher, cursors: store, ledger: store) { problem in
+        gate = InboundGate(dispatcher, cursors: store, ledger: store, metrics: GatewayMetrics.shared) { problem in
             logger.warning("\(problem)", metadata: ["event": "ledger_failed"])
         }
         platforms = PlatformSet(adapters: adapters, settings: config.platforms.network, inbound: gate, eventLoops: eventLoops, logger: logger)

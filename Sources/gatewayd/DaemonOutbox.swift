@@ -38,6 +38,8 @@ struct DaemonOutbox: ChatOutbox {
                                  metadata: ["event": "ledger_failed", "platform": "\(adapter.name)"])
                     return
                 }
+                GatewayMetrics.shared.reply(.abandoned, platform: adapter.name, count: unsent.abandoned)
+                GatewayMetrics.shared.reply(.resent, platform: adapter.name, count: unsent.replies.count)
                 if unsent.abandoned > 0 {
                     logger.warning("\(adapter.name): \(unsent.abandoned) unsent repl\(unsent.abandoned == 1 ? "y" : "ies") given up (older than \(DurationValue.describe(GatewayConstants.Ledger.maxAge)) or tried \(GatewayConstants.Ledger.maxAttempts) times)",
                                    metadata: ["event": "ledger_abandoned", "platform": "\(adapter.name)", "count": "\(unsent.abandoned)"])
@@ -66,8 +68,10 @@ struct DaemonOutbox: ChatOutbox {
         let parts = ReplySplitter.split(text, maxBytes: adapter.maxMessageBytes)
         let (ledger, logger) = (self.ledger, self.logger)
         let countdown = DeliveryCountdown(parts: parts.count) { failure in
-            if let ledgerID, failure == nil || failure?.kind == .refused { ledger?.settle(ledgerID) }
-            if let ledgerID, failure?.kind == .unreachable, failure?.certainlyUnsent == true { ledger?.release(ledgerID) }
+            if let ledgerID {
+                ledger?.settle(ledgerID, after: failure)
+                GatewayMetrics.shared.reply(ReplyOutcome(failure), platform: chat.platform)
+            }
             guard let failure else { return }
             let kept = failure.kind == .unreachable && ledgerID != nil
             logger.warning("reply to \(chat.platform):\(chat.chat) not delivered: \(failure)\(kept ? "; kept to send after the next start" : "")", metadata: [

@@ -94,6 +94,7 @@ struct TelegramDaemonTests {
         let second = try startDaemon(config: config, directory: directory, log: log)
         server.post("after")
         let answered = server.waitForSent { sent in sent.contains { $0.text == "echo: after" } && sent.contains { $0.text.hasSuffix("echo: in flight") } }
+        let metrics = try run([TestPaths.product("gatewayctl"), "--socket", directory + "/control.sock", "metrics"]).standardOutput
         kill(second.pid, SIGTERM)
         #expect(waitForExit(of: second.pid, timeout: .seconds(30)))
         #expect(second.wait() == 0)
@@ -101,6 +102,8 @@ struct TelegramDaemonTests {
         #expect(answered, "\(server.sent); log: \(text)")
         let again = server.sent.filter { $0.text.hasSuffix("echo: in flight") }
         #expect(again.map(\.text) == [GatewayText.possibleRepeat + "echo: in flight"], "once, marked: \(server.sent)")
+        #expect(metrics.contains(#"gatewayd_replies_total{outcome="resent",platform="telegram"} 1"#), "\(metrics)")
+        #expect(metrics.contains(#"gatewayd_replies_total{outcome="delivered",platform="telegram"} 2"#), "the resent one and after's: \(metrics)")
 
         // A third start has nothing left to send.
         let third = try startDaemon(config: config, directory: directory, log: log)

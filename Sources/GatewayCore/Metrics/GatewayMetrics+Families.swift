@@ -47,6 +47,9 @@ extension GatewayMetrics {
         let tokenSamples = [Sample(suffix: total, labels: [("direction", "in")], value: Double(tokensIn.value)),
                             Sample(suffix: total, labels: [("direction", "out")], value: Double(tokensOut.value))]
         let errorSamples = agentErrors.all.map { Sample(suffix: total, labels: [("kind", $0.labels[0])], value: Double($0.cell.value)) }
+        let replySamples = replies.all.map {
+            Sample(suffix: total, labels: [("platform", $0.labels[0]), ("outcome", $0.labels[1])], value: Double($0.cell.value))
+        }
         var reconnectCounts: [(String, UInt64)] = reconnects.all.map { ($0.labels[0], $0.cell.value) }
         for platform in scrape.platforms where !reconnectCounts.contains(where: { $0.0 == platform.name }) {
             reconnectCounts.append((platform.name, 0))
@@ -61,6 +64,7 @@ extension GatewayMetrics {
             gauge(MetricNames.turnsInFlight, Double(scrape.counters.turnsInFlight)),
             counter(MetricNames.agentTokens, tokenSamples),
             counter(MetricNames.agentErrors, errorSamples),
+            counter(MetricNames.replies, replySamples),
             gauge(MetricNames.queueDepth, Double(scrape.counters.queued)),
             histogram(MetricNames.storeCommitDuration, [([], storeCommit)]),
             counter(MetricNames.logRecordsDropped, [Sample(suffix: total, value: Double(scrape.logRecordsDropped))]),

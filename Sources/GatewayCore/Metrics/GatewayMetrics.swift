@@ -103,6 +103,7 @@ package final class GatewayMetrics: Sendable {
     let turnDuration = HistogramCell(bounds: MetricNames.turnBounds)
     let tokensIn = CounterCell(), tokensOut = CounterCell()
     let agentErrors = LabeledCells(limit: 32, overflow: ["other"]) { CounterCell() }
+    let replies = LabeledCells(limit: 64, overflow: ["other", "other"]) { CounterCell() }
     let storeCommit = HistogramCell(bounds: MetricNames.storeBounds)
     let reconnects = LabeledCells(limit: 64, overflow: ["other"]) { CounterCell() }
     /// When this registry was made: the daemon makes `shared` first thing.
@@ -135,6 +136,16 @@ package final class GatewayMetrics: Sendable {
     /// One error of the agent backend. `kind` is a short fixed word (`timeout`, `http_5xx`,
     /// `rate_limited`, `invalid_response`, ...), never a message: past 32 kinds, they count as `other`.
     package func agentError(kind: String) { agentErrors.cell([kind]).add() }
+
+    /// A reply of the ledger's (see `ReplyOutcome`).
+    package func reply(_ outcome: ReplyOutcome, platform: String, count: Int = 1) {
+        guard count > 0 else { return }
+        replies.cell([platform, outcome.rawValue]).add(UInt64(count))
+    }
+
+    package func replyCount(_ outcome: ReplyOutcome, platform: String) -> UInt64 {
+        replies.all.first { $0.labels == [platform, outcome.rawValue] }?.cell.value ?? 0
+    }
 
     /// The agent backend's entry points, on the daemon's registry.
     package static func agentTokens(in input: Int, out output: Int) { shared.agentTokens(input: input, output: output) }
@@ -172,4 +183,9 @@ package struct MetricsScrape: Sendable {
         self.configRevision = configRevision
         self.logRecordsDropped = logRecordsDropped
     }
+}
+
+/// What became of a reply the ledger kept (`gatewayd_replies_total{outcome}`).
+package enum ReplyOutcome: String, Sendable, CaseIterable {
+    case delivered, refused, kept, resent, abandoned
 }

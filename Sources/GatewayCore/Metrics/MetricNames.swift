@@ -25,6 +25,8 @@ package enum MetricNames {
         help: "Tokens the agent backend reported, by direction (in: prompt, out: completion).")
     package static let agentErrors = Family(name: "gatewayd_agent_errors",
         help: "Errors of the agent backend, by kind.")
+    package static let replies = Family(name: "gatewayd_replies",
+        help: "Replies of the platforms that acknowledge them, by platform and outcome (delivered, refused, kept: left in the ledger for the next start; resent and abandoned: by a start).")
     package static let queueDepth = Family(name: "gatewayd_queue_depth",
         help: "Messages waiting behind a running turn, in all sessions.")
     package static let storeCommitDuration = Family(name: "gatewayd_store_commit_duration_seconds",
@@ -44,7 +46,7 @@ package enum MetricNames {
 
     /// Every family, in the order they are exported.
     package static let all = [messages, execRuns, execDuration, execRunning, turns, turnDuration, turnsInFlight, agentTokens,
-                              agentErrors, queueDepth, storeCommitDuration, logRecordsDropped, platformConnected,
+                              agentErrors, replies, queueDepth, storeCommitDuration, logRecordsDropped, platformConnected,
                               platformReconnects, sessions, startTime, config]
 
     /// Histogram bounds, in seconds.

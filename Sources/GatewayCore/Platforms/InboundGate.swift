@@ -15,11 +15,14 @@ package final class InboundGate: InboundHandler, Sendable {
     package let lanes = DeliveryLanes()
     private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
+    private let metrics: GatewayMetrics?
+
     package init(_ dispatcher: Dispatcher, cursors: (any PlatformCursorStore)? = nil, ledger: (any ReplyLedger)? = nil,
-                 onLedgerProblem: @escaping @Sendable (String) -> Void = { _ in }) {
+                 metrics: GatewayMetrics? = nil, onLedgerProblem: @escaping @Sendable (String) -> Void = { _ in }) {
         self.dispatcher = dispatcher
         self.cursors = cursors
         self.ledger = ledger
+        self.metrics = metrics
         self.onLedgerProblem = onLedgerProblem
     }
 
@@ -37,7 +40,7 @@ package final class InboundGate: InboundHandler, Sendable {
     /// `replies` behind the ledger when its platform acknowledges replies and there is a ledger.
     package func ledgered(_ replies: any ReplySink) -> any ReplySink {
         guard let ledger, let acknowledged = replies as? any AcknowledgedReplySink else { return replies }
-        return LedgeredReplies(acknowledged, ledger: ledger, lanes: lanes, onProblem: onLedgerProblem)
+        return LedgeredReplies(acknowledged, ledger: ledger, lanes: lanes, metrics: metrics, onProblem: onLedgerProblem)
     }
 
     package func isAdmin(_ message: InboundMessage) async -> Bool { await dispatcher.isAdmin(message) }

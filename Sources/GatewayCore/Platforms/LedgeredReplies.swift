@@ -11,13 +11,15 @@ package struct LedgeredReplies: ReplySink {
     let inner: any AcknowledgedReplySink
     let ledger: any ReplyLedger
     let lanes: DeliveryLanes
+    let metrics: GatewayMetrics?
     let onProblem: @Sendable (String) -> Void
 
-    package init(_ inner: any AcknowledgedReplySink, ledger: any ReplyLedger, lanes: DeliveryLanes,
+    package init(_ inner: any AcknowledgedReplySink, ledger: any ReplyLedger, lanes: DeliveryLanes, metrics: GatewayMetrics? = nil,
                  onProblem: @escaping @Sendable (String) -> Void) {
         self.inner = inner
         self.ledger = ledger
         self.lanes = lanes
+        self.metrics = metrics
         self.onProblem = onProblem
     }
 
@@ -32,12 +34,27 @@ package struct LedgeredReplies: ReplySink {
             await inner.send(text)
             return
         }
-        let (ledger, inner) = (self.ledger, self.inner)
+        let (ledger, inner, metrics) = (self.ledger, self.inner, self.metrics)
         await lanes.enqueue(address.platform + "\u{0}" + address.chat) {
             await inner.deliver(text) { failure in
-                // Unreachable: it stays for the next start. Refused: sending again cannot help.
-                if failure == nil || failure?.kind == .refused { ledger.settle(id) } else if failure?.certainlyUnsent == true { ledger.release(id) }
+                ledger.settle(id, after: failure)
+                metrics?.reply(ReplyOutcome(failure), platform: address.platform)
             }
         }
+    }
+}
+
+extension ReplyLedger {
+    /// After a send: taken or refused for good, it leaves the ledger; unreachable, it stays for
+    /// the next start (without counting as an attempt when nothing of it left).
+    package func settle(_ id: Int64, after failure: DeliveryFailure?) {
+        guard let failure, failure.kind == .unreachable else { return settle(id) }
+        if failure.certainlyUnsent { release(id) }
+    }
+}
+
+extension ReplyOutcome {
+    package init(_ failure: DeliveryFailure?) {
+        self = failure == nil ? .delivered : failure?.kind == .refused ? .refused : .kept
     }
 }
