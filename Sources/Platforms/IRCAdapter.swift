@@ -223,6 +223,8 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
 
     package func health() async -> PlatformHealth { state.withLock { $0.health } }
 
+    package var canSendLater: Bool { true }
+
     /// A reply to a message: split into PRIVMSGs and queued in its lane.
     func reply(_ text: String, to target: String, lane: IRCLane, recipient: IRCRecipient?,
                taken: @escaping @Sendable (DeliveryFailure?) -> Void = { _ in }) async {

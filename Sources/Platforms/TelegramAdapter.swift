@@ -81,6 +81,8 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
 
     package func health() async -> PlatformHealth { state.withLock { $0.health } }
 
+    package var canSendLater: Bool { true }
+
     /// Once stopped and replaced by a reload: the adapter that sends replies now.
     var successor: (any PlatformAdapter)? { state.withLock { $0.stopped ? $0.successor : nil } }
 

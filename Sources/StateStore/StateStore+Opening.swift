@@ -91,10 +91,12 @@ extension StateStore {
             account TEXT,
             hostmask TEXT,
             text TEXT NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 1,
-            recorded_usec INTEGER NOT NULL
+            attempts INTEGER NOT NULL DEFAULT 0,
+            recorded_usec INTEGER NOT NULL,
+            message_id INTEGER
         );
         CREATE INDEX outbound_replies_by_platform ON outbound_replies (platform, id);
+        CREATE INDEX outbound_replies_by_message ON outbound_replies (message_id) WHERE message_id IS NOT NULL;
         """,
     ]
 

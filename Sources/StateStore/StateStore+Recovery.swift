@@ -37,6 +37,7 @@ extension StateStore {
                 if state == "interrupted" {
                     try connection.run("UPDATE messages SET state = 'pending' WHERE id = ?", [.int(stored.id)])
                 }
+                try forgetReplies(answering: stored.id)
                 recovery.replay.append(stored)
             }
         }

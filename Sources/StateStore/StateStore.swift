@@ -39,7 +39,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case finishTurn(turn: Int64, session: String, answer: String, outcome: HistoryTurn.Outcome, usage: AgentUsage, at: Int64)
         case readCursor(String, CheckedContinuation<Result<String?, StoreError>, Never>)
         case writeCursor(String, value: String, at: Int64, CheckedContinuation<Result<Void, StoreError>, Never>)
-        case recordReply(String, ChatAddress, at: Int64, CheckedContinuation<Result<Int64, StoreError>, Never>)
+        case recordReply(String, ChatAddress, message: Int64?, at: Int64, CheckedContinuation<Result<Int64, StoreError>, Never>)
+        case beginAttempt(Int64, CheckedContinuation<Void, Never>)
         case settleReply(Int64)
         case releaseReply(Int64)
         case takeUnsent(platform: String, LedgerPolicy, at: Int64, CheckedContinuation<Result<UnsentReplies, StoreError>, Never>)
@@ -155,7 +156,8 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .beginTurn(_, _, _, _, _, let continuation): continuation.resume(returning: .success(result as! HistoryStart))
         case .readCursor(_, let continuation): continuation.resume(returning: .success(result as? String))
         case .writeCursor(_, _, _, let continuation): continuation.resume(returning: .success(()))
-        case .recordReply(_, _, _, let continuation): continuation.resume(returning: .success(result as! Int64))
+        case .recordReply(_, _, _, _, let continuation): continuation.resume(returning: .success(result as! Int64))
+        case .beginAttempt(_, let continuation): continuation.resume()
         case .takeUnsent(_, _, _, let continuation): continuation.resume(returning: .success(result as! UnsentReplies))
         case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn, .settleReply, .releaseReply: break
         }
@@ -172,7 +174,10 @@ package final class StateStore: MessageStore, @unchecked Sendable {
         case .beginTurn(_, _, _, _, _, let continuation): continuation.resume(returning: .failure(error))
         case .readCursor(_, let continuation): continuation.resume(returning: .failure(error))
         case .writeCursor(_, _, _, let continuation): continuation.resume(returning: .failure(error))
-        case .recordReply(_, _, _, let continuation): continuation.resume(returning: .failure(error))
+        case .recordReply(_, _, _, _, let continuation): continuation.resume(returning: .failure(error))
+        case .beginAttempt(_, let continuation):
+            onProblem(error)
+            continuation.resume()
         case .takeUnsent(_, _, _, let continuation): continuation.resume(returning: .failure(error))
         case .markActive, .markDone, .markInterrupted, .forgetSession, .recordProgress, .finishTurn, .settleReply, .releaseReply: onProblem(error)
         }
@@ -229,8 +234,10 @@ package final class StateStore: MessageStore, @unchecked Sendable {
             return try readCursor(key) as Any
         case .writeCursor(let key, let value, let now, _):
             try writeCursor(key, value: value, now: now)
-        case .recordReply(let text, let address, let now, _):
-            return try recordReply(text, to: address, now: now)
+        case .recordReply(let text, let address, let message, let now, _):
+            return try recordReply(text, to: address, message: message, now: now)
+        case .beginAttempt(let id, _):
+            try connection.run("UPDATE outbound_replies SET attempts = attempts + 1 WHERE id = ?", [.int(id)])
         case .settleReply(let id):
             try connection.run("DELETE FROM outbound_replies WHERE id = ?", [.int(id)])
         case .releaseReply(let id):

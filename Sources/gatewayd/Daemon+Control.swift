@@ -84,9 +84,9 @@ extension Daemon {
         guard let store else { return }
         do {
             let recovery = try await store.recover(policy: RecoveryPolicy(maxSessions: await dispatcher.config.sessions.max))
-            let outbox = DaemonOutbox(logger: logger, adapters: platforms.serving, ledger: store)
-            // What an earlier process left unsent starts out before the replies to what it replays.
-            outbox.resendUnsent()
+            let outbox = DaemonOutbox(logger: logger, adapters: platforms.serving, ledger: store, lanes: gate.lanes)
+            // What an earlier process left unsent goes before the replies to what it replays.
+            await outbox.resendUnsent()
             await dispatcher.restore(recovery, outbox: outbox)
             if !recovery.replay.isEmpty || !recovery.abandoned.isEmpty || !recovery.restartNotices.isEmpty {
                 logger.notice("state store: \(recovery.replay.count) message(s) to replay, \(recovery.abandoned.count) given up, \(recovery.restartNotices.count) restart notice(s)", metadata: [

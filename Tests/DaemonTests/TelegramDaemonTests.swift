@@ -114,4 +114,86 @@ struct TelegramDaemonTests {
         #expect(third.wait() == 0)
         #expect(server.sent.filter { $0.text.hasSuffix("echo: in flight") }.count == 1, "\(server.sent)")
     }
+
+    /// gatewayd.yaml for a command agent that prints `lines` lines for any message, then runs
+    /// `after` (and says it printed them in `printed`).
+    private func commandAgentConfig(_ server: FakeTelegramServer, _ directory: String, lines: Int, after: String) throws -> String {
+        try (server.token + "\n").write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+        let config = directory + "/gatewayd.yaml"
+        try """
+            access: {allowed_users: ["telegram:*"]}
+            agent:
+              backend: command
+              command: ["/bin/sh", "-c", "read -r line; seq -f 'line %g' 1 \(lines); touch \(directory)/printed; \(after)"]
+            drain: {timeout: 1s}
+            platforms:
+              telegram: {token_file: \(directory)/token, api_base: "\(server.baseURL)", poll_timeout: 1s}
+            state_dir: \(directory)/state
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        return config
+    }
+
+    private func waitForFile(_ path: String) -> Bool {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while access(path, F_OK) != 0 {
+            if ContinuousClock.now > deadline { return false }
+            usleep(20_000)
+        }
+        return true
+    }
+
+    @Test("Telegram not answering and a 100-line answer backed up in its chat's lane: SIGTERM still ends the process (the turn waiting for room is cancelled by the drain)",
+          .ownThread)
+    func stopWithBackedUpLane() async throws {
+        let server = try FakeTelegramServer()
+        defer { server.stop() }
+        let directory = makeTemporaryDirectory("gatewayd-telegram-lanes")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = try commandAgentConfig(server, directory, lines: 100, after: "sleep 60")
+        let log = directory + "/gatewayd.log"
+        server.holdSends(true)
+        let daemon = try startDaemon(config: config, directory: directory, log: log)
+        server.post("long answer please")
+        #expect(server.waitForCalls { $0.contains { $0.method == "sendMessage" } })
+        #expect(waitForFile(directory + "/printed"))
+        let started = ContinuousClock.now
+        kill(daemon.pid, SIGTERM)
+        let exited = waitForExit(of: daemon.pid, timeout: .seconds(20))
+        let took = ContinuousClock.now - started
+        if !exited { kill(daemon.pid, SIGKILL) }
+        _ = daemon.wait()
+        server.holdSends(false)
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(exited, "still running \(took) after SIGTERM (drain timeout 1 s, flush margin 5 s); log: \(text.suffix(3000))")
+    }
+
+    @Test("stopped while Telegram holds the first of ten replies: after the restart all ten arrive in order, only the first marked as a possible repeat",
+          .ownThread)
+    func laneBacklogComesBackUnmarked() async throws {
+        let server = try FakeTelegramServer()
+        defer { server.stop() }
+        let directory = makeTemporaryDirectory("gatewayd-telegram-mark")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = try commandAgentConfig(server, directory, lines: 10, after: "true")
+        let log = directory + "/gatewayd.log"
+        server.holdSends(true)
+        let first = try startDaemon(config: config, directory: directory, log: log)
+        server.post("ten lines please")
+        #expect(server.waitForCalls { $0.contains { $0.method == "sendMessage" } })
+        #expect(waitForFile(directory + "/printed"))
+        kill(first.pid, SIGTERM)
+        #expect(waitForExit(of: first.pid, timeout: .seconds(30)))
+        _ = first.wait()
+        server.holdSends(false)
+        #expect(server.sent.isEmpty)
+
+        let second = try startDaemon(config: config, directory: directory, log: log)
+        let all = server.waitForSent { sent in sent.contains { $0.text.hasSuffix("line 10") } }
+        kill(second.pid, SIGTERM)
+        #expect(waitForExit(of: second.pid, timeout: .seconds(30)))
+        _ = second.wait()
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(all, "\(server.sent); log: \(text.suffix(3000))")
+        #expect(server.sent.map(\.text) == [GatewayText.possibleRepeat + "line 1"] + (2...10).map { "line \($0)" }, "\(server.sent)")
+    }
 }

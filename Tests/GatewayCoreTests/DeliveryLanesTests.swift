@@ -2,7 +2,7 @@ import GatewayCore
 import Synchronization
 import Testing
 
-@Suite("Delivery lanes: each chat's replies in order, bounded")
+@Suite("Delivery lanes: each chat's replies in order, bounded", .timeLimit(.minutes(1)))
 struct DeliveryLanesTests {
     @Test("one chat's deliveries run one after another in order; another chat's do not wait for them; an idle lane is gone")
     func orderPerChat() async throws {
@@ -57,5 +57,22 @@ struct DeliveryLanesTests {
         open.yield()
         #expect(await waiting.value)
         #expect(lanes.active == 0)
+    }
+
+    @Test("a caller cancelled while it waits for room in its lane (a /stop, the drain's interrupt) returns; its delivery still runs")
+    func cancelledWaitReturns() async {
+        let lanes = DeliveryLanes()
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        nonisolated(unsafe) var opened = gate.makeAsyncIterator()
+        await lanes.enqueue("a") { _ = await opened.next() }
+        for _ in 0..<DeliveryLanes.maxWaiting { await lanes.enqueue("a") {} }
+        let (ran, ranNow) = AsyncStream<Void>.makeStream()
+        let turn = Task { await lanes.enqueue("a") { ranNow.yield() } }
+        while lanes.waiting("a") <= DeliveryLanes.maxWaiting { await Task.yield() }
+        turn.cancel()
+        await turn.value  // a hang here is the failure (the suite's time limit)
+        open.yield()
+        var delivered = ran.makeAsyncIterator()
+        #expect(await delivered.next() != nil, "the cancelled caller's delivery ran")
     }
 }

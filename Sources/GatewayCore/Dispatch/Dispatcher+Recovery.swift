@@ -2,6 +2,12 @@
 /// notices, chats told a message was given up on. The daemon hands them to the chat's platform.
 package protocol ChatOutbox: Sendable {
     func send(_ text: String, to chat: ChatAddress) async
+    /// The same, for a reply of the turn of these stored messages (see `ReplyLedger.record`).
+    func send(_ text: String, to chat: ChatAddress, answering messageIDs: [Int64]) async
+}
+
+extension ChatOutbox {
+    package func send(_ text: String, to chat: ChatAddress, answering messageIDs: [Int64]) async { await send(text, to: chat) }
 }
 
 extension Dispatcher {
@@ -43,19 +49,26 @@ extension Dispatcher {
         publish(.delayedReply(chat, text: text))
     }
 
-    func deliverLater(_ text: String, to chat: ChatAddress, _ outbox: any ChatOutbox) async {
+    func deliverLater(_ text: String, to chat: ChatAddress, _ outbox: any ChatOutbox, answering messageIDs: [Int64] = []) async {
         publish(.delayedReply(chat, text: text))
-        await outbox.send(text, to: chat)
+        await outbox.send(text, to: chat, answering: messageIDs)
     }
 }
 
 /// The reply sink of a replayed message: through the outbox, and announced to subscribers.
-struct OutboxReplies: ReplySink {
+struct OutboxReplies: TurnBoundReplySink {
     let chat: ChatAddress
     let outbox: any ChatOutbox
     let dispatcher: Dispatcher
+    var messageIDs: [Int64] = []
 
     func send(_ text: String) async {
-        await dispatcher.deliverLater(text, to: chat, outbox)
+        await dispatcher.deliverLater(text, to: chat, outbox, answering: messageIDs)
+    }
+
+    func forTurn(of messageIDs: [Int64]) -> any ReplySink {
+        var bound = self
+        bound.messageIDs = messageIDs
+        return bound
     }
 }

@@ -28,7 +28,10 @@ extension Dispatcher {
         nextTurnID += 1
         let message = item.message
         let turn = AgentTurn(session: key, platform: message.platform, chat: message.chat, user: message.user, text: message.text)
-        let agent = self.agent, replies = item.replies
+        // Its replies linked to its stored messages (the ledger's rows go with a replay).
+        let replies = item.storeIDs.isEmpty ? item.replies
+            : (item.replies as? any TurnBoundReplySink)?.forTurn(of: item.storeIDs) ?? item.replies
+        let agent = self.agent
         let task = Task {
             let outcome = await Self.performTurn(agent, turn, replies)
             if outcome.usage != .none { await self.addUsage(key, outcome.usage) }

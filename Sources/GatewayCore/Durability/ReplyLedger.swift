@@ -7,9 +7,14 @@ import Synchronization
 /// their reply sinks are `AcknowledgedReplySink`s. A webhook's or the control socket's caller
 /// is gone once its request ends, so nothing is kept for it.
 package protocol ReplyLedger: AnyObject, Sendable {
-    /// Records `text` for `address` before it is sent; durable once this returns. Counts as its
-    /// first attempt: once this returns the reply may reach the chat.
-    func record(_ text: String, to address: ChatAddress) async throws(StoreError) -> Int64
+    /// Records `text` for `address` before it is sent; durable once this returns. `messageIDs`
+    /// are the stored messages whose turn it answers (empty for other replies): a message
+    /// replayed after a crash takes its turn's unsent replies with it, since the new turn answers
+    /// again (`StateStore.recover`).
+    func record(_ text: String, to address: ChatAddress, answering messageIDs: [Int64]) async throws(StoreError) -> Int64
+    /// A send of it begins: from now on it may reach the chat (a later start marks it as a
+    /// possible repeat). Durable once this returns; a failure to write it is only reported.
+    func beginAttempt(_ id: Int64) async
     /// Its send ended before any of it reached the platform (IRC lines still queued at a
     /// stop): that attempt does not count, and a later start sends it without the repeat mark.
     func release(_ id: Int64)
@@ -18,7 +23,9 @@ package protocol ReplyLedger: AnyObject, Sendable {
     func settle(_ id: Int64)
     /// The replies an earlier process left unsent on `platform` (never those of this one),
     /// oldest first, each counted as one more attempt in the same transaction that removes
-    /// those past `policy`: a crash while they are sent cannot send one more often than allowed.
+    /// those past `policy` (of every platform, for their age: a platform no longer configured
+    /// leaves nothing behind for ever): a crash while they are sent cannot send one more often
+    /// than allowed.
     func takeUnsent(platform: String, policy: LedgerPolicy) async throws(StoreError) -> UnsentReplies
 }
 
@@ -40,8 +47,8 @@ package struct UnsentReply: Sendable, Equatable {
     package var id: Int64
     package var address: ChatAddress
     package var text: String
-    /// Sends begun before this one. At least 1: the first began when it was recorded, so it may
-    /// have reached the chat (the platform took it, the process ended before it heard so).
+    /// Sends begun before this one: above 0, it may have reached the chat (the platform took
+    /// it, the process ended before it heard so).
     package var attempts: Int
     package var recordedUsec: Int64
 

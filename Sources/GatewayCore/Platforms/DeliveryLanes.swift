@@ -27,15 +27,25 @@ package final class DeliveryLanes: Sendable {
     /// memory (they are in the ledger either way).
     package static let maxWaiting = 64
 
+    /// The lane of a chat.
+    package static func key(_ address: ChatAddress) -> String { address.platform + "\u{0}" + address.chat }
+
     /// Runs `work` after everything enqueued before it for `chat`; returns at once, unless the
-    /// chat already has `maxWaiting` deliveries waiting: then once `work` ran.
+    /// chat already has `maxWaiting` deliveries waiting: then once `work` ran, or once the caller
+    /// is cancelled (a `/stop`, the drain's interrupt: the work stays queued, the turn ends).
     package func enqueue(_ chat: String, _ work: @escaping @Sendable () async -> Void) async {
         guard waiting(chat) >= Self.maxWaiting else { return start(chat, work) }
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            start(chat) {
-                await work()
-                done.resume()
+        let waiter = CancellableWaiter()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                start(chat) {
+                    await work()
+                    waiter.resume()
+                }
+                waiter.set(done)
             }
+        } onCancel: {
+            waiter.cancel()
         }
     }
 
@@ -86,10 +96,12 @@ package final class DeliveryLanes: Sendable {
             guard (try? await Task.sleep(for: limit)) != nil else { return }
             self.idleWaiters.withLock { $0.removeValue(forKey: id) }?.resume()
         }
+        let deadline = ContinuousClock.now + limit
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            // Registered under the lanes' lock: the last lane cannot end unseen in between.
+            // Registered under the lanes' lock: the last lane cannot end unseen in between; and
+            // not at all past the deadline (the timer may have fired before this registration).
             let idle = lanes.withLock { lanes -> Bool in
-                guard !lanes.isEmpty else { return true }
+                guard !lanes.isEmpty, ContinuousClock.now < deadline else { return true }
                 idleWaiters.withLock { $0[id] = continuation }
                 return false
             }
@@ -98,4 +110,27 @@ package final class DeliveryLanes: Sendable {
         timer.cancel()
         return active == 0
     }
+}
+
+/// A continuation resumed once: by `resume`, or by `cancel` (also when it came first).
+private final class CancellableWaiter: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<Void, Never>?, done: Bool)>((nil, false))
+
+    func set(_ continuation: CheckedContinuation<Void, Never>) {
+        let now = state.withLock { state -> Bool in
+            if state.done { return true }
+            state.continuation = continuation
+            return false
+        }
+        if now { continuation.resume() }
+    }
+
+    func resume() {
+        state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.done = true
+            return state.continuation.take()
+        }?.resume()
+    }
+
+    func cancel() { resume() }
 }

@@ -34,6 +34,10 @@ package protocol PlatformAdapter: AnyObject, Sendable {
     /// once it has stopped (a turn that outlives the replacement) go out through the successor,
     /// which checks the recipient as it would for any reply with no request waiting.
     func handOver(to successor: any PlatformAdapter)
+    /// Whether a reply can reach a chat later, by its address (IRC, Telegram, Matrix): the
+    /// ledger keeps such replies until they are taken; a webhook's caller is gone once its
+    /// request ends, so nothing is kept for it.
+    var canSendLater: Bool { get }
     /// Whether a reload may start the successor before this one stops (a webhook on a new
     /// address: its requests under way are answered); false where two would clash (IRC: two
     /// connections, one nick).
@@ -55,6 +59,7 @@ extension PlatformAdapter {
     package func apply(_ settings: any PlatformSettings) async -> Bool { false }
     package func handOver(to successor: any PlatformAdapter) {}
     package var canRunBesideSuccessor: Bool { false }
+    package var canSendLater: Bool { false }
 }
 
 /// Where messages go: the dispatcher, or a test's recorder.
