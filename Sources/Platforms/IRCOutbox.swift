@@ -233,9 +233,9 @@ final class IRCOutbox: Sendable {
     /// Writes lines until `finish()`. One task per adapter, for all its connections.
     func run() async {
         while true {
-            var dropped: [IRCQueuedLine] = []
+            var dropped: [IRCQueuedLine] = [], unsendable: [IRCQueuedLine] = []
             let (step, idle) = state.withLock { state in
-                let step = nextStep(&state, dropped: &dropped)
+                let step = nextStep(&state, dropped: &dropped, unsendable: &unsendable)
                 var idle: [CheckedContinuation<Void, Never>] = []
                 if state.lanes.allSatisfy(\.isEmpty) {
                     idle = Array(state.idleWaiters.values)
@@ -245,6 +245,7 @@ final class IRCOutbox: Sendable {
             }
             for waiter in idle { waiter.resume() }
             reportWithheld(dropped)
+            for line in unsendable { line.taken?.failed(DeliveryFailure(.refused, "the line cannot be sent on IRC")) }
             switch step {
             case .finish:
                 return
@@ -264,7 +265,7 @@ final class IRCOutbox: Sendable {
         }
     }
 
-    private func nextStep(_ state: inout State, dropped: inout [IRCQueuedLine]) -> Step {
+    private func nextStep(_ state: inout State, dropped: inout [IRCQueuedLine], unsendable: inout [IRCQueuedLine]) -> Step {
         steps: while true {
             if state.finished { return .finish }
             guard let writer = state.writer else { return .wait(nil) }
@@ -289,7 +290,8 @@ final class IRCOutbox: Sendable {
                 state.lanes[lane.rawValue] = queue
                 guard let line = admitted else { continue }
                 guard let bytes = encode(line.message) else {
-                    line.taken?.failed(DeliveryFailure(.refused, "the line cannot be sent on IRC"))
+                    // Told after the lock is released, with the withheld ones (see `run`).
+                    unsendable.append(line)
                     continue steps
                 }
                 state.tokens -= 1

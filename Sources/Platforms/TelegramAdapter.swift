@@ -88,11 +88,12 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
 
     /// A reply with no request waiting (after a restart, a restart notice): to a chat by its id.
     package func send(_ text: String, to chat: String) async throws {
-        guard let id = Int64(chat) else { throw PlatformError("telegram: \(chat.debugDescription) is not a chat id") }
+        guard let id = Int64(chat) else { throw DeliveryFailure(.refused, "telegram: \(chat.debugDescription) is not a chat id") }
         if let successor {
             try await successor.send(text, to: chat)
             return
         }
+        if hasStopped { throw DeliveryFailure(.unreachable, "the Telegram adapter has stopped", certainlyUnsent: true) }
         do { _ = try await sendMessage(text, to: id) } catch { throw Self.deliveryFailure(error) }
     }
 

@@ -28,8 +28,8 @@ final class TelegramReplies: AcknowledgedReplySink, Sendable {
                 // Nothing of it went: the ledger sends it after the next start, unmarked.
                 return taken(DeliveryFailure(.unreachable, "the Telegram adapter has stopped", certainlyUnsent: true))
             } else if editing, let (id, sent) = current.withLock({ $0 }),
-                      case let combined = sent + "\n" + text, combined.utf16.count <= TelegramConfiguration.Defaults.maxMessageUTF16 {
-                try await adapter.editMessage(id, in: chat, to: combined)
+                      case let combined = sent + "\n" + text, combined.utf16.count <= TelegramConfiguration.Defaults.maxMessageUTF16,
+                      try await edited(id, to: combined) {
                 current.withLock { $0 = (id, combined) }
             } else {
                 let last = try await adapter.sendMessage(text, to: chat)
@@ -42,6 +42,18 @@ final class TelegramReplies: AcknowledgedReplySink, Sendable {
             taken(TelegramAdapter.deliveryFailure(error))
         }
     }
+
+    /// Whether the edit went through. A message Telegram no longer lets us edit (the person
+    /// deleted it, 48 hours passed: 400) gets the text as a new message instead; other failures
+    /// are the send's.
+    private func edited(_ id: Int64, to text: String) async throws(TelegramAPIError) -> Bool {
+        do {
+            try await adapter.editMessage(id, in: chat, to: text)
+            return true
+        } catch where error.kind == .http(400) {
+            return false
+        }
+    }
 }
 
 extension TelegramAdapter {
@@ -51,8 +63,10 @@ extension TelegramAdapter {
         if let failure = error as? DeliveryFailure { return failure }
         guard let error = error as? TelegramAPIError else { return DeliveryFailure(.unreachable, "\(error)") }
         switch error.kind {
+        // A 429 or 408 without Telegram's own body (a proxy, a local Bot API server): later.
+        case .http(429), .http(408): return DeliveryFailure(.unreachable, error.message)
         case .http(let code) where code < 500: return DeliveryFailure(.refused, error.message)
-        case .unauthorized: return DeliveryFailure(.unreachable, error.message)
+        case .unauthorized, .rateLimited, .conflict: return DeliveryFailure(.unreachable, error.message)
         default: return DeliveryFailure(error.isTransient || error.kind == .cancelled ? .unreachable : .refused, error.message)
         }
     }

@@ -46,10 +46,18 @@ struct NotifyService: Service {
     static let stuckAfter: Duration = .seconds(1)
     private let stuck = Stuck()
 
-    /// Whether an sd_notify call is left behind, and what was dropped since.
+    /// The call in flight (by number), whether it was left behind, and what was dropped since:
+    /// one lock, so that a call returning and its timer firing cannot leave `blocked` set with
+    /// no call in flight to clear it (every later notification, the watchdog's too, would drop).
     private final class Stuck: Sendable {
-        let state = Mutex<(blocked: Bool, dropped: Int)>((false, 0))
-        func withLock<T>(_ body: (inout (blocked: Bool, dropped: Int)) -> T) -> T { state.withLock { body(&$0) } }
+        struct State {
+            var inFlight: UInt64?
+            var next: UInt64 = 0
+            var blocked = false
+            var dropped = 0
+        }
+        let state = Mutex(State())
+        func withLock<T>(_ body: (inout State) -> T) -> T { state.withLock { body(&$0) } }
     }
 
     /// A continuation resumed once, by whichever comes first.
@@ -78,17 +86,26 @@ struct NotifyService: Service {
 
     private func send(_ notification: @escaping NotifyQueue.Notification) async {
         let notifier = queue.notifier, logger = queue.logger, stuck = self.stuck
-        let dropping = stuck.withLock { state in
-            if state.blocked { state.dropped += 1 }
-            return state.blocked
+        let call = stuck.withLock { state -> UInt64? in
+            if state.blocked {
+                state.dropped += 1
+                return nil
+            }
+            defer { state.next += 1 }
+            state.inFlight = state.next
+            return state.next
         }
-        guard !dropping else { return }
+        guard let call else { return }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             let waiter = Waiter(done)
             sender.async {
                 do { try notification(notifier) } catch { logger.error("sd_notify: \(error)", metadata: ["event": "notify_failed"]) }
-                let (late, dropped) = stuck.withLock { state in
-                    defer { state = (false, 0) }
+                let (late, dropped) = stuck.withLock { state -> (Bool, Int) in
+                    defer {
+                        state.inFlight = nil
+                        state.blocked = false
+                        state.dropped = 0
+                    }
                     return (state.blocked, state.dropped)
                 }
                 if late {
@@ -98,8 +115,13 @@ struct NotifyService: Service {
             }
             let nanoseconds = Int(Self.stuckAfter / .nanoseconds(1))
             DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
-                guard let continuation = waiter.take() else { return }
-                stuck.withLock { $0.blocked = true }
+                // Only while this call is still in flight: once it returned, nothing is blocked.
+                let blocked = stuck.withLock { state -> Bool in
+                    guard state.inFlight == call else { return false }
+                    state.blocked = true
+                    return true
+                }
+                guard blocked, let continuation = waiter.take() else { return }
                 logger.error("sd_notify has not returned for \(DurationValue.describe(Self.stuckAfter)): the service manager is not reading its notify socket; notifications are dropped until it does",
                              metadata: ["event": "notify_stuck"])
                 continuation.resume()
