@@ -1,0 +1,352 @@
+import Foundation
+import GatewayCore
+import GatewayTestSupport
+import Logging
+import Platforms
+import Testing
+
+/// The bot's account on a `SynapseServer`, and the adapter's settings for it.
+struct MatrixBot {
+    let server: SynapseServer
+    let account: MatrixTestClient
+    let settings: MatrixConfiguration
+    var userID: String { account.userID }
+
+    /// A new bot account on `server` (the shared one when nil), its token in a file.
+    static func make(_ server: SynapseServer? = nil, _ extra: String = "") async throws -> MatrixBot {
+        let server = if let server { server } else { try await SynapseServer.sharedServer() }
+        let account = try await onThread { try MatrixTestClient(server, name: server.uniqueName("bot")) }
+        let directory = makeTemporaryDirectory("gatewayd-matrix")
+        try (account.accessToken + "\n").write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+        var settings = try MatrixConfiguration.parse("""
+            homeserver: "\(server.baseURL)/"
+            user_id: "\(account.userID)"
+            access_token_file: \(directory)/token
+            poll_timeout: 2s
+            \(extra)
+            """)
+        settings.backoffMin = .milliseconds(100)
+        settings.backoffMax = .seconds(1)
+        return MatrixBot(server: server, account: account, settings: settings)
+    }
+
+    /// A person on the same server.
+    func person(_ name: String) async throws -> MatrixTestClient {
+        let server = self.server
+        return try await onThread { try MatrixTestClient(server, name: server.uniqueName(name)) }
+    }
+}
+
+extension MatrixTestClient {
+    /// A direct room with the bot, once the bot joined it (an allowed inviter's invite).
+    func directRoom(with bot: String) async throws -> String {
+        try await onThread {
+            let room = try self.createRoom(invite: [bot], direct: true)
+            guard try self.waitFor({ _ in self.hasJoined(bot, room) }) else { throw SynapseError("\(bot) did not join \(room)") }
+            return room
+        }
+    }
+
+    /// Sends `text` to `room`, then syncs until the bot's messages there (edits applied) satisfy `condition`.
+    func ask(_ text: String?, in room: String, bot: String, until condition: @escaping @Sendable ([String]) -> Bool) async throws -> [String] {
+        try await onThread {
+            if let text { try self.send(text, to: room) }
+            _ = try self.waitFor { _ in condition(self.texts(in: room, from: bot)) }
+            return self.texts(in: room, from: bot)
+        }
+    }
+}
+
+@Suite("Matrix adapter against a real Synapse", .timeLimit(.minutes(3)),
+       .enabled(if: SynapseServer.isAvailable, Comment(rawValue: SynapseServer.unavailableReason ?? "")))
+struct MatrixTests {
+    static func access(_ user: String) -> String {
+        #"access: {allowed_users: ["matrix:\#(user)"], admins: ["matrix:\#(user)"]}"# + "\nbusy_input_mode: queue"
+    }
+
+    @Test("a DM (invite, then joined) and a group room are answered as m.notice; 2 members is dm, 3 is group; /cmd runs; the bot's own and edited messages are not answered")
+    func answersInRoomsAndDMs() async throws {
+        let bot = try await MatrixBot.make()
+        let alice = try await bot.person("alice"), carol = try await bot.person("carol")
+        let dispatcher = await runningDispatcher(Self.access(alice.userID) + "\nquick_commands: {up: {type: exec, command: \"echo up\"}}")
+        let inbound = CursorInbound(dispatcher, cursors: MemoryCursors())
+        let adapter = MatrixAdapter(configuration: bot.settings)
+        try await adapter.start(inbound: inbound)
+        await adapter.waitUntilReady(within: .seconds(30))
+        #expect(await adapter.health() == PlatformHealth(.up, "syncing as \(bot.userID)"))
+
+        let dm = try await alice.directRoom(with: bot.userID)
+        #expect(try await alice.ask("hello", in: dm, bot: bot.userID) { $0.count >= 1 } == ["echo: hello"])
+        #expect(alice.events.last { $0.sender == bot.userID }?.msgtype == "m.notice")
+
+        let group = try await onThread {
+            let room = try alice.createRoom(invite: [bot.userID, carol.userID])
+            try carol.join(room)
+            _ = try alice.waitFor { _ in alice.hasJoined(bot.userID, room) && alice.hasJoined(carol.userID, room) }
+            return room
+        }
+        let edited = try await onThread {
+            let id = try alice.send("typo", to: group)
+            _ = try MatrixTestClient.call(alice.server, "PUT", "/rooms/\(group.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)/send/m.room.message/edit1",
+                                          token: alice.accessToken,
+                                          ["msgtype": "m.text", "body": "* fixed", "m.new_content": ["msgtype": "m.text", "body": "fixed"],
+                                           "m.relates_to": ["rel_type": "m.replace", "event_id": id]])
+            return id
+        }
+        #expect(!edited.isEmpty)
+        #expect(try await alice.ask("/up", in: group, bot: bot.userID) { $0.count >= 2 } == ["echo: typo", "up"])
+        await adapter.stop()
+
+        let messages = inbound.messages
+        #expect(messages.map(\.text) == ["hello", "typo", "/up"], "edits are not new messages")
+        #expect(messages.first.map { $0.chat == dm && $0.chatType == .dm && $0.senderID == "matrix:\(alice.userID)" } == true)
+        #expect(messages.last.map { $0.chat == group && $0.chatType == .group && $0.user == alice.userID } == true)
+        #expect(await adapter.health().state == .down)
+    }
+
+    @Test("an invite from a sender who is not allowed is rejected; an encrypted room is refused with one journal line and not answered")
+    func invitesAndEncryption() async throws {
+        let bot = try await MatrixBot.make()
+        let alice = try await bot.person("alice"), stranger = try await bot.person("stranger")
+        let records = LogRecorder()
+        let inbound = CursorInbound(await runningDispatcher(Self.access(alice.userID)), cursors: MemoryCursors())
+        let adapter = MatrixAdapter(configuration: bot.settings, logger: records.logger())
+        try await adapter.start(inbound: inbound)
+        await adapter.waitUntilReady(within: .seconds(30))
+        let botID = bot.userID
+
+        let rejected = try await onThread {
+            let room = try stranger.createRoom(invite: [botID], direct: true)
+            return try stranger.waitFor { events in events.contains { $0.room == room && $0.stateKey == botID && $0.membership == "leave" } }
+        }
+        #expect(rejected, "the stranger's invite was rejected")
+        let encryptedInvite = try await onThread {
+            let room = try alice.createRoom(invite: [botID], encrypted: true)
+            return try alice.waitFor { events in events.contains { $0.room == room && $0.stateKey == botID && $0.membership == "leave" } }
+        }
+        #expect(encryptedInvite, "an invite to an encrypted room is rejected")
+        // A room that turns encryption on after the bot joined it: not answered.
+        let room = try await alice.directRoom(with: botID)
+        #expect(try await alice.ask("before", in: room, bot: botID) { $0.count >= 1 } == ["echo: before"])
+        try await onThread {
+            _ = try MatrixTestClient.call(alice.server, "PUT",
+                                          "/rooms/\(room.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)/state/m.room.encryption/",
+                                          token: alice.accessToken, ["algorithm": "m.megolm.v1.aes-sha2"])
+            try alice.send("secret 1", to: room)
+            try alice.send("secret 2", to: room)
+        }
+        // Answered after the encrypted room's messages were seen: a plain room's message.
+        let plain = try await alice.directRoom(with: botID)
+        #expect(try await alice.ask("after", in: plain, bot: botID) { $0.count >= 1 } == ["echo: after"])
+        await adapter.stop()
+        #expect(alice.texts(in: room, from: botID) == ["echo: before"])
+        #expect(inbound.messages.map(\.text) == ["before", "after"])
+        #expect(records.messages(event: "matrix_encrypted_room").count == 2, "one line per room: \(records.all.map(\.message))")
+        #expect(records.messages(event: "matrix_invite_refused").count == 2)
+        #expect(records.all.filter { $0.level >= .error }.isEmpty)
+        #expect(!records.all.contains { $0.message.contains(bot.account.accessToken) })
+    }
+
+    @Test("the since token survives the adapter: history before the first start is not answered, messages sent while it was stopped are answered once, none twice after another restart")
+    func sinceSurvives() async throws {
+        let bot = try await MatrixBot.make()
+        let alice = try await bot.person("alice")
+        let cursors = MemoryCursors()
+        let inbound = CursorInbound(await runningDispatcher(Self.access(alice.userID)), cursors: cursors)
+        let botID = bot.userID
+        // Joined before the adapter ever ran, with a message waiting: history, not answered.
+        let room = try await onThread {
+            let room = try alice.createRoom(invite: [botID], direct: true)
+            try bot.account.join(room)
+            try alice.send("old", to: room)
+            return room
+        }
+        let first = MatrixAdapter(configuration: bot.settings)
+        try await first.start(inbound: inbound)
+        await first.waitUntilReady(within: .seconds(30))
+        #expect(try await alice.ask("one", in: room, bot: botID) { $0.count >= 1 } == ["echo: one"])
+        await first.stop()
+        #expect(cursors.all.keys.sorted() == ["matrix:\(botID)"])
+
+        try await onThread {
+            try alice.send("two", to: room)
+            try alice.send("three", to: room)
+        }
+        let second = MatrixAdapter(configuration: bot.settings)
+        try await second.start(inbound: inbound)
+        // (A queued message is told so: only the echoes count.)
+        let echoes: @Sendable ([String]) -> [String] = { $0.filter { $0.hasPrefix("echo:") } }
+        let resumed = try await alice.ask(nil, in: room, bot: botID) { echoes($0).count >= 3 }
+        #expect(echoes(resumed) == ["echo: one", "echo: two", "echo: three"])
+        await second.stop()
+
+        let third = MatrixAdapter(configuration: bot.settings)
+        try await third.start(inbound: inbound)
+        await third.waitUntilReady(within: .seconds(30))
+        let all = try await alice.ask("four", in: room, bot: botID) { echoes($0).count >= 4 }
+        #expect(echoes(all) == ["echo: one", "echo: two", "echo: three", "echo: four"])
+        await third.stop()
+        #expect(inbound.messages.map(\.text) == ["one", "two", "three", "four"])
+    }
+
+    @Test("while draining: an exec quick command is answered, plain text is refused")
+    func quickCommandWhileDraining() async throws {
+        let bot = try await MatrixBot.make()
+        let alice = try await bot.person("alice")
+        let dispatcher = await runningDispatcher(Self.access(alice.userID) + "\nquick_commands: {up: {type: exec, command: \"echo up\"}}")
+        let adapter = MatrixAdapter(configuration: bot.settings)
+        try await adapter.start(inbound: CursorInbound(dispatcher))
+        await adapter.waitUntilReady(within: .seconds(30))
+        let room = try await alice.directRoom(with: bot.userID)
+        #expect(await dispatcher.beginDrain(.admin))
+        let replies = try await alice.ask("/up", in: room, bot: bot.userID) { $0.count >= 1 }
+        let refused = try await alice.ask("hello", in: room, bot: bot.userID) { $0.count >= 2 }
+        await adapter.stop()
+        #expect(replies == ["up"])
+        #expect(refused.last?.contains("draining") == true, "\(refused)")
+    }
+
+    @Test("a long reply is split at 16 KiB of UTF-8, at line breaks, nothing lost; reply_msgtype m.text")
+    func splitsLongReplies() async throws {
+        let bot = try await MatrixBot.make(nil, "reply_msgtype: m.text")
+        let alice = try await bot.person("alice")
+        let adapter = MatrixAdapter(configuration: bot.settings)
+        try await adapter.start(inbound: CursorInbound(await runningDispatcher(Self.access(alice.userID))))
+        await adapter.waitUntilReady(within: .seconds(30))
+        let room = try await alice.directRoom(with: bot.userID)
+        let text = (0..<400).map { "line \($0): " + String(repeating: "ü", count: 40) }.joined(separator: "\n")  // ~36 KB
+        let parts = try await alice.ask(text, in: room, bot: bot.userID) { $0.joined(separator: "\n").count >= text.count + 6 }
+        await adapter.stop()
+        #expect(parts.count == 3, "\(parts.map(\.utf8.count))")
+        #expect(parts.allSatisfy { $0.utf8.count <= MatrixConfiguration.Defaults.maxMessageBytes })
+        #expect(parts.joined(separator: "\n") == "echo: " + text, "cut at line breaks, nothing lost")
+        #expect(alice.events.filter { $0.sender == bot.userID && $0.type == "m.room.message" }.allSatisfy { $0.msgtype == "m.text" })
+    }
+
+    @Test("M_LIMIT_EXCEEDED (a homeserver with a tight rc_message): the reply waits retry_after_ms and is sent, not dropped")
+    func honoursRateLimits() async throws {
+        let server = try await onThread { try SynapseServer(tightMessageLimit: true) }
+        defer { server.stop() }
+        let bot = try await MatrixBot.make(server)
+        let alice = try await bot.person("alice")
+        let records = LogRecorder()
+        let adapter = MatrixAdapter(configuration: bot.settings, logger: records.logger())
+        try await adapter.start(inbound: CursorInbound(await runningDispatcher(Self.access(alice.userID))))
+        await adapter.waitUntilReady(within: .seconds(30))
+        let room = try await alice.directRoom(with: bot.userID)
+        // One message whose echo is 4 parts: more than the burst of 2.
+        let text = (0..<4).map { String(repeating: "\($0)", count: 12_000) }.joined(separator: "\n")
+        let parts = try await alice.ask(text, in: room, bot: bot.userID) { $0.count >= 4 }
+        await adapter.stop()
+        #expect(parts.joined(separator: "\n") == "echo: " + text)
+        #expect(!records.messages(event: "matrix_rate_limited").isEmpty, "\(records.all.map(\.message))")
+        #expect(records.messages(event: "matrix_send_failed").isEmpty)
+    }
+
+    @Test("a refused access token: health down with what to do, one journal error")
+    func unknownToken() async throws {
+        let bot = try await MatrixBot.make()
+        var settings = bot.settings
+        settings.accessToken = Secret(Array("syt_not_a_token".utf8))
+        let records = LogRecorder()
+        let adapter = MatrixAdapter(configuration: settings, logger: records.logger())
+        try await adapter.start(inbound: CursorInbound(await runningDispatcher("")))
+        let down = try await onThread {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline, records.messages(event: "matrix_unknown_token").isEmpty { usleep(20_000) }
+            return !records.messages(event: "matrix_unknown_token").isEmpty
+        }
+        #expect(down)
+        #expect(await adapter.health() == PlatformHealth(.down, GatewayText.matrixUnknownToken))
+        await adapter.stop()
+        #expect(records.messages(event: "matrix_unknown_token").count == 1)
+        #expect(!records.all.contains { $0.message.contains("syt_not_a_token") })
+    }
+}
+
+/// Answers in four parts, as a streaming agent does: three short lines, then one that does not
+/// fit in the same Matrix message.
+struct MatrixLinesAgent: AgentBackend {
+    /// With the three short lines, past `Defaults.maxMessageBytes`.
+    static let long = String(repeating: "y", count: MatrixConfiguration.Defaults.maxMessageBytes - 10)
+    func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws -> AgentUsage {
+        for line in ["line 1", "line 2", "line 3", Self.long] { await reply(line) }
+        return .none
+    }
+}
+
+@Suite("Matrix edit streaming against a real Synapse", .timeLimit(.minutes(2)),
+       .enabled(if: SynapseServer.isAvailable, Comment(rawValue: SynapseServer.unavailableReason ?? "")))
+struct MatrixEditStreamingTests {
+    @Test("edit_streaming: later parts of a reply edit its first message (m.replace) until 16 KiB; then a new one")
+    func editsOneMessage() async throws {
+        let bot = try await MatrixBot.make(nil, "edit_streaming: true")
+        let alice = try await bot.person("alice")
+        let dispatcher = Dispatcher(config: ConfigLoader.parse(MatrixTests.access(alice.userID)).config, agent: MatrixLinesAgent())
+        await dispatcher.markRunning()
+        let adapter = MatrixAdapter(configuration: bot.settings)
+        try await adapter.start(inbound: CursorInbound(dispatcher))
+        await adapter.waitUntilReady(within: .seconds(30))
+        let room = try await alice.directRoom(with: bot.userID)
+        let texts = try await alice.ask("stream please", in: room, bot: bot.userID) { $0.last == MatrixLinesAgent.long }
+        await adapter.stop()
+        #expect(texts.first == "line 1\nline 2\nline 3" && texts.count == 2, "\(texts.map(\.count))")
+        #expect(texts.last == MatrixLinesAgent.long)
+        let mine = alice.events.filter { $0.sender == bot.userID && $0.type == "m.room.message" }
+        #expect(mine.filter { $0.replaces != nil }.count == 2, "two edits")
+        #expect(mine.filter { $0.replaces == nil }.count == 2, "two messages")
+    }
+}
+
+@Suite("Matrix settings")
+struct MatrixSettingsTests {
+    @Test("homeserver, user_id and access_token_file required; ids checked; poll_timeout 1s..120s; reply_msgtype m.notice or m.text")
+    func settings() throws {
+        let directory = makeTemporaryDirectory("gatewayd-matrix-settings")
+        try "syt_secret bad\n".write(toFile: directory + "/bad", atomically: true, encoding: .utf8)
+        try "syt_good\n".write(toFile: directory + "/good", atomically: true, encoding: .utf8)
+        let base = "homeserver: https://matrix.example.org\nuser_id: \"@bot:example.org\"\n"
+        do {
+            _ = try MatrixConfiguration.parse(base + "access_token_file: \(directory)/bad")
+            Issue.record("a token with a space was taken")
+        } catch {
+            #expect(error.problems.map(\.path) == ["platforms.matrix.access_token_file"])
+            #expect(!"\(error.problems)".contains("secret"))
+        }
+        do {
+            _ = try MatrixConfiguration.parse("rooms: [\"!abc:example.org\"]")
+            Issue.record("no homeserver, user or token was taken")
+        } catch {
+            #expect(Set(error.problems.map(\.path)) == ["platforms.matrix.homeserver", "platforms.matrix.user_id", "platforms.matrix.access_token_file"])
+        }
+        for bad in ["user_id: bot", "rooms: [general]", "poll_timeout: 0", "poll_timeout: 121s", "reply_msgtype: m.emote", "homeserver: matrix.org"] {
+            #expect(throws: ConfigError.self, "\(bad)") { try MatrixConfiguration.parse(base + "access_token_file: \(directory)/good\n" + bad) }
+        }
+        let good = try MatrixConfiguration.parse(base + """
+            access_token_file: \(directory)/good
+            rooms: ["!abc:example.org", "#ops:example.org"]
+            edit_streaming: true
+            reply_msgtype: m.text
+            poll_timeout: 1m
+            """)
+        #expect(good.accessToken.text == "syt_good" && good.rooms == ["!abc:example.org", "#ops:example.org"] && good.editStreaming)
+        #expect(good.replyMessageType == .text && good.pollTimeout == .seconds(60) && good.homeserver == "https://matrix.example.org")
+        let defaults = try MatrixConfiguration.parse(base + "access_token_file: \(directory)/good")
+        #expect(defaults.replyMessageType == .notice && !defaults.editStreaming && defaults.pollTimeout == .seconds(30) && defaults.rooms.isEmpty)
+    }
+}
+
+@Suite("Invites ask the access policy")
+struct InviteAccessTests {
+    @Test("isAllowed(platform:sender:) through the dispatcher and the daemon's gate follows access.allowed_users; a handler that does not know says no")
+    func isAllowed() async {
+        let dispatcher = await runningDispatcher(MatrixTests.access("@alice:example.org"))
+        let handlers: [any InboundHandler] = [dispatcher, InboundGate(dispatcher)]
+        for handler in handlers {
+            #expect(await handler.isAllowed(platform: "matrix", sender: "@alice:example.org"))
+            #expect(await !handler.isAllowed(platform: "matrix", sender: "@mallory:example.org"))
+            #expect(await !handler.isAllowed(platform: "telegram", sender: "@alice:example.org"))
+        }
+        #expect(await !HoldingInbound(cursors: MemoryCursors()).isAllowed(platform: "matrix", sender: "@alice:example.org"))
+    }
+}
