@@ -14,19 +14,29 @@ extension MatrixAdapter {
 
     /// The sync filter (inline JSON): room messages, memberships (invites, joins: the member
     /// count) and `m.room.encryption`; no presence, receipts, typing or account data.
-    static let filter: String = {
+    ///
+    /// The initial sync's filter names a type no event has, unique to the call: Synapse keeps a
+    /// sync's answer for its same request (user, filter, no `since`) for minutes, and a second
+    /// initial sync in that time would get the first one's `next_batch` and read, as new, what
+    /// came after it (answered once already, before a store that failed to keep the position).
+    static func filter(initial: Bool) -> String {
         let types: JSONValue = ["m.room.message", "m.room.member", "m.room.encryption"]
         let none: JSONValue = ["types": []]
+        var timeline: [String: JSONValue] = ["types": types, "limit": .int(Int64(MatrixConfiguration.Defaults.timelineLimit))]
+        if initial { timeline["not_types"] = [.string("org.gatewayd.initial.\(UInt64.random(in: 0 ... .max))")] }
         let filter: JSONValue = [
             "presence": none, "account_data": none,
             "room": [
                 "ephemeral": none, "account_data": none,
                 "state": ["types": ["m.room.encryption"]],
-                "timeline": ["types": types, "limit": .int(Int64(MatrixConfiguration.Defaults.timelineLimit))],
+                "timeline": .object(timeline),
             ],
         ]
         return String(decoding: filter.serialized(), as: UTF8.self)
-    }()
+    }
+
+    /// The filter of every sync after the first.
+    static let filter = filter(initial: false)
 
     /// One sync's answer: invites answered, rooms' news noted, then each message to the
     /// dispatcher in order, the next once the last is taken. The initial sync (no stored

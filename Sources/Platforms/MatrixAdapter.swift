@@ -121,7 +121,7 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
                     prepared = true
                 }
                 let initial = since == nil
-                var query = [("filter", Self.filter), ("timeout", String(initial ? 0 : configuration.pollTimeout.milliseconds))]
+                var query = [("filter", initial ? Self.filter(initial: true) : Self.filter), ("timeout", String(initial ? 0 : configuration.pollTimeout.milliseconds))]
                 if let since { query.append(("since", since)) }
                 let response = try await api.call(.GET, "/sync", query: query, timeout: configuration.pollTimeout + .seconds(30))
                 guard let next = response.object?["next_batch"]?.string else {
