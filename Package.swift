@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "gatewayd-webhook-bench", targets: ["WebhookBench"]),
         .executable(name: "gatewayd-irc-bench", targets: ["IRCBench"]),
         .executable(name: "gatewayd-llama-bench", targets: ["LlamaBench"]),
+        .executable(name: "gatewayd-matrix-bench", targets: ["MatrixBench"]),
         .executable(name: "gatewayd-test-helper", targets: ["GatewayTestHelper"]),
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "ProcessRunner", targets: ["ProcessRunner"]),
@@ -217,6 +218,14 @@ let package = Package(
             name: "LlamaBench",
             dependencies: ["GatewayTestSupport", "GatewayCore"],
             path: "Benchmarks/LlamaBench"
+        ),
+        // `swift build -c release && .build/release/gatewayd-matrix-bench`: replies/s and latency
+        // through gatewayd's Matrix adapter against a real Synapse (the tests' SynapseServer and
+        // client, hence GatewayTestSupport), beside Synapse's own round trip with an echo client.
+        .executableTarget(
+            name: "MatrixBench",
+            dependencies: ["GatewayTestSupport", "CGatewayTestShims"],
+            path: "Benchmarks/MatrixBench"
         ),
         // `swift build -c release && .build/release/gatewayd-bench`: the whole daemon.
         .executableTarget(
