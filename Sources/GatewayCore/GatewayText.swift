@@ -146,6 +146,9 @@ extension GatewayText {
     /// Matrix's health while the homeserver refuses the access token (`M_UNKNOWN_TOKEN`, 401).
     package static let matrixUnknownToken = "the homeserver refused the access token (revoked, expired, or another server's): write a new one to access_token_file and reload"
 
+    /// Matrix's health while the homeserver refuses `password_file`'s login.
+    package static let matrixLoginRefused = "the homeserver refused the password login of user_id: check password_file, or the account"
+
     /// The journal line for a Matrix room that is end-to-end encrypted (once per room).
     package static let matrixEncryptedRoom = "is end-to-end encrypted, which gatewayd does not support: its messages are not answered (use an unencrypted room)"
 

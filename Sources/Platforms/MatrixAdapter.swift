@@ -110,10 +110,11 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
     private func run(_ inbound: any InboundHandler) async {
         var backoff = Backoff(min: configuration.backoffMin, max: configuration.backoffMax)
         var since: String?
-        var prepared = false
+        var prepared = false, storedTokenRefused = false
         var failing: MatrixAPIError.Kind?
         while !stopped {
             do throws(MatrixAPIError) {
+                try await signIn(inbound, useStored: !storedTokenRefused)
                 if !prepared {
                     try await checkAccount()
                     since = await loadSince(inbound)
@@ -144,6 +145,11 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
                 }
             } catch {
                 if error.kind == .cancelled || stopped { break }
+                if error.kind == .unknownToken, case .password = configuration.credential {
+                    // A kept token that was revoked, or expired: the next try logs in again.
+                    storedTokenRefused = true
+                    api.forgetToken()
+                }
                 let wait: Duration
                 if case .rateLimited(let retryAfter) = error.kind { wait = retryAfter } else { wait = backoff.next() }
                 report(error, retryingIn: wait, previous: failing)
@@ -152,6 +158,27 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
             }
         }
     }
+
+    /// With `password_file`, once there is no token: the one kept in `state.db` by an earlier
+    /// login (unless it was refused), else a new login, whose token is kept for the next start.
+    private func signIn(_ inbound: any InboundHandler, useStored: Bool) async throws(MatrixAPIError) {
+        guard case .password(let password) = configuration.credential, !api.hasToken else { return }
+        if useStored, let cursors = inbound.cursors, let stored = try? await cursors.cursor(for: tokenKey), !stored.isEmpty {
+            api.use(token: stored)
+            return
+        }
+        let token = try await api.login(user: configuration.userID, password: password.text)
+        api.use(token: token)
+        logger.notice("matrix: logged in as \(configuration.userID) with password_file; the access token is kept in state.db for the next start",
+                      metadata: ["event": "matrix_logged_in"])
+        do { try await inbound.cursors?.setCursor(token, for: tokenKey) } catch {
+            logger.warning("matrix: cannot keep the access token in state.db (\(error.message)); the next start logs in again",
+                           metadata: ["event": "matrix_token_not_kept"])
+        }
+    }
+
+    /// Where a password login's token is kept (`state.db`, beside the sync position).
+    var tokenKey: String { "\(name):\(configuration.userID):access_token" }
 
     /// `whoami`: the token is valid and is `user_id`'s (another account's would answer, and
     /// store its position, as someone else).
@@ -207,9 +234,15 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
             if previous != .wrongAccount {
                 logger.error("matrix: \(error.message)\(again)", metadata: ["event": "matrix_wrong_account", "platform": "matrix"])
             }
+        case .loginRefused:
+            setHealth(PlatformHealth(.down, GatewayText.matrixLoginRefused))
+            if previous != .loginRefused {
+                logger.error("matrix: \(GatewayText.matrixLoginRefused) (\(error.message))\(again)",
+                             metadata: ["event": "matrix_login_refused", "platform": "matrix"])
+            }
         default:
             setHealth(PlatformHealth(.connecting, "\(error.message)\(again)"))
-            if previous == nil || previous == .unknownToken || previous == .wrongAccount {
+            if previous == nil || previous == .unknownToken || previous == .wrongAccount || previous == .loginRefused {
                 logger.warning("matrix: \(error.message)\(again)", metadata: ["event": "matrix_sync_failed"])
             } else {
                 logger.debug("matrix: \(error.message)\(again)", metadata: ["event": "matrix_sync_failed"])

@@ -20,14 +20,19 @@ final class MatrixClientAPI: Sendable {
     private let settings: HTTPClient.Configuration
     private let eventLoops: any EventLoopGroup
     let base: String
-    private let token: String
+    /// The token sent now (none yet: a password login makes one), and every secret to keep out
+    /// of messages: the tokens used so far and the password.
+    private let secrets: Mutex<(token: String?, hidden: [String])>
     /// The longest body taken from the homeserver (a sync of many rooms' timelines fits many times).
     static let maxResponseBytes = 32 << 20
     static let prefix = "/_matrix/client/v3"
 
     init(configuration: MatrixConfiguration, eventLoops: any EventLoopGroup) {
         base = configuration.homeserver
-        token = configuration.accessToken.text
+        switch configuration.credential {
+        case .accessToken(let token): secrets = Mutex((token.text, [token.text]))
+        case .password(let password): secrets = Mutex((nil, [password.text]))
+        }
         var settings = HTTPClient.Configuration()
         settings.timeout = .init(connect: .seconds(10))
         settings.redirectConfiguration = .disallow
@@ -46,21 +51,54 @@ final class MatrixClientAPI: Sendable {
         }
     }
 
-    /// `text` with the token replaced by `<token>`.
+    /// `text` with every token and the password replaced by `<secret>`.
     func redact(_ text: String) -> String {
-        token.isEmpty ? text : text.replacing(token, with: "<token>")
+        secrets.withLock { $0.hidden }.filter { !$0.isEmpty }.reduce(text) { $0.replacing($1, with: Secret.placeholder) }
+    }
+
+    /// The token to send from now on (a password login's).
+    func use(token: String) {
+        secrets.withLock {
+            $0.token = token
+            $0.hidden.append(token)
+        }
+    }
+
+    /// Sends no token until the next `use(token:)` (the one sent was refused).
+    func forgetToken() { secrets.withLock { $0.token = nil } }
+
+    /// Whether a token is set (a password login has none before its first login).
+    var hasToken: Bool { secrets.withLock { $0.token != nil } }
+
+    /// A password login (`m.login.password`) as `user`; the access token it gives.
+    func login(user: String, password: String) async throws(MatrixAPIError) -> String {
+        let body: JSONValue = [
+            "type": "m.login.password", "identifier": ["type": "m.id.user", "user": .string(user)],
+            "password": .string(password), "initial_device_display_name": .string(MatrixConfiguration.Defaults.deviceName),
+        ]
+        let answer: JSONValue
+        do {
+            answer = try await call(.POST, "/login", body: body, timeout: .seconds(30), authorized: false)
+        } catch {
+            if error.kind == .forbidden || error.kind == .unknownToken { throw MatrixAPIError(.loginRefused, error.message) }
+            throw error
+        }
+        guard let token = answer.object?["access_token"]?.string, !token.isEmpty else {
+            throw MatrixAPIError(.malformed, "the homeserver's login answer has no access_token")
+        }
+        return token
     }
 
     /// One call to `path` (below `/_matrix/client/v3`, its segments already escaped with
     /// `escape`); the answer's JSON on a 2xx, otherwise a `MatrixAPIError`. `timeout` bounds
     /// the whole request (a long poll adds its own wait).
     func call(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
-              timeout: Duration) async throws(MatrixAPIError) -> JSONValue {
+              timeout: Duration, authorized: Bool = true) async throws(MatrixAPIError) -> JSONValue {
         var url = base + Self.prefix + path
         if !query.isEmpty { url += "?" + query.map { "\($0)=\(Self.escape($1))" }.joined(separator: "&") }
         var request = HTTPClientRequest(url: url)
         request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if authorized, let token = secrets.withLock({ $0.token }) { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body.serialized()))
@@ -148,6 +186,8 @@ struct MatrixAPIError: Error, Sendable, CustomStringConvertible {
         case unknownToken
         /// `whoami` names another account than `user_id`.
         case wrongAccount
+        /// `password_file`'s login was refused (a wrong password, or no such user).
+        case loginRefused
         /// `M_FORBIDDEN`: not in the room, not allowed to post, not invited.
         case forbidden
         /// Refused, reset, timed out: try again later.

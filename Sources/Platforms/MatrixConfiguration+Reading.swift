@@ -5,12 +5,14 @@ extension MatrixConfiguration: PlatformSettings {
 
     /// `homeserver: https://matrix.example.org`, `user_id: "@bot:example.org"`,
     /// `access_token_file: /etc/gatewayd/matrix.token` (read here: the token is never in the
-    /// config text; without it, the systemd credential `matrix_access_token`), and optionally
+    /// config text; without it, the systemd credential `matrix_access_token`; or `password_file`
+    /// for a password login), and optionally
     /// `rooms`, `edit_streaming`, `reply_msgtype` (`m.notice`, `m.text`), `poll_timeout`
     /// (1s .. 120s). Every problem is recorded with its line; none of them shows the token.
     package static func read(_ node: YAMLNode, path: String, _ reader: inout ConfigReader) -> MatrixConfiguration? {
         let errorsBefore = reader.errorCount
         var homeserver: String?, userID: String?, token: Secret?, tokenFileSeen = false, rooms: [String] = []
+        var password: Secret?, passwordFileSeen = false
         var editStreaming = false, replyType = ReplyMessageType.notice, pollTimeout = Defaults.pollTimeout
         for (key, value) in reader.entries(node, path, allowed: Set(Key.all)) {
             let keyPath = "\(path).\(key)"
@@ -29,6 +31,10 @@ extension MatrixConfiguration: PlatformSettings {
                 tokenFileSeen = true
                 guard let file = reader.string(value, keyPath) else { continue }
                 do { token = try readToken(file) } catch { reader.error(keyPath, value.line, error.message) }
+            case Key.passwordFile:
+                passwordFileSeen = true
+                guard let file = reader.string(value, keyPath) else { continue }
+                do { password = try Secret.read(file: file) } catch { reader.error(keyPath, value.line, error.description) }
             case Key.rooms:
                 guard let items = reader.strings(value, keyPath) else { continue }
                 for item in items where !isIdentifier(item, sigils: "!#") {
@@ -52,7 +58,11 @@ extension MatrixConfiguration: PlatformSettings {
         if userID == nil && !node.hasKey(Key.userID) {
             reader.error("\(path).\(Key.userID)", node.line, "required: the bot's Matrix id, such as \"@gatewayd:example.org\"")
         }
-        if token == nil && !tokenFileSeen {
+        if tokenFileSeen && passwordFileSeen {
+            reader.error("\(path).\(Key.passwordFile)", node.line,
+                         "set \(Key.accessTokenFile) or \(Key.passwordFile), not both (a password login makes and keeps its own token)")
+        }
+        if token == nil && !tokenFileSeen && !passwordFileSeen {
             if let directory = ProcessEnvironment.value("CREDENTIALS_DIRECTORY") {
                 let file = directory + "/" + Defaults.credentialName
                 do { token = try readToken(file) } catch {
@@ -60,11 +70,12 @@ extension MatrixConfiguration: PlatformSettings {
                 }
             } else {
                 reader.error("\(path).\(Key.accessTokenFile)", node.line,
-                             "required (a file holding the bot's access token: log in once, e.g. with curl to /_matrix/client/v3/login), or the systemd credential \(Defaults.credentialName)")
+                             "required (a file holding the bot's access token: log in once, e.g. with curl to /_matrix/client/v3/login), or the systemd credential \(Defaults.credentialName), or \(Key.passwordFile) (a file holding the bot's password)")
             }
         }
-        guard reader.errorCount == errorsBefore, let homeserver, let userID, let token else { return nil }
-        return MatrixConfiguration(homeserver: homeserver, userID: userID, accessToken: token, rooms: rooms,
+        guard reader.errorCount == errorsBefore, let homeserver, let userID,
+              let credential = token.map(Credential.accessToken) ?? password.map(Credential.password) else { return nil }
+        return MatrixConfiguration(homeserver: homeserver, userID: userID, credential: credential, rooms: rooms,
                                    editStreaming: editStreaming, replyMessageType: replyType, pollTimeout: pollTimeout)
     }
 
@@ -93,7 +104,11 @@ extension MatrixConfiguration: PlatformSettings {
         func note(_ key: String, _ differs: Bool) { if differs { changed.append(key) } }
         note(Key.homeserver, homeserver != old.homeserver)
         note(Key.userID, userID != old.userID)
-        note(Key.accessTokenFile, accessToken != old.accessToken)
+        switch (credential, old.credential) {
+        case (.accessToken(let new), .accessToken(let previous)): note(Key.accessTokenFile, new != previous)
+        case (.password(let new), .password(let previous)): note(Key.passwordFile, new != previous)
+        default: changed += [Key.accessTokenFile, Key.passwordFile]
+        }
         note(Key.rooms, rooms != old.rooms)
         note(Key.editStreaming, editStreaming != old.editStreaming)
         note(Key.replyMessageType, replyMessageType != old.replyMessageType)

@@ -9,14 +9,23 @@ package struct MatrixConfiguration: Sendable, Equatable {
         case text = "m.text"
     }
 
+    package enum Credential: Sendable, Equatable {
+        /// `access_token_file`, or the systemd credential `matrix_access_token`: sent in the
+        /// `Authorization` header as it is.
+        case accessToken(Secret)
+        /// `password_file`: a password login (`m.login.password`) at the first start; the token
+        /// it gives is kept in `state.db` (in the state directory, 0600 under the shipped unit's
+        /// `UMask=0077`) and used by later starts, and a new login is made when it is refused.
+        case password(Secret)
+    }
+
     /// `https://matrix.example.org`, without a trailing slash: the client-server API's base.
     package var homeserver: String
     /// `@bot:example.org`: the account the token belongs to (checked with `whoami` at start);
     /// its own messages are not answered, and it keys the stored `since` token.
     package var userID: String
-    /// The access token (`access_token_file`, or the systemd credential `matrix_access_token`).
-    /// It goes in the `Authorization` header only: see `MatrixClientAPI.redact`.
-    package var accessToken: Secret
+    /// How the bot signs in: never logged, see `MatrixClientAPI.redact`.
+    package var credential: Credential
     /// Room ids (`!abc:server`) or aliases (`#room:server`) joined at start. Other rooms are
     /// joined only when an allowed sender invites the bot.
     package var rooms: [String]
@@ -30,11 +39,11 @@ package struct MatrixConfiguration: Sendable, Equatable {
     package var backoffMin = Defaults.backoffMin
     package var backoffMax = Defaults.backoffMax
 
-    package init(homeserver: String, userID: String, accessToken: Secret, rooms: [String] = [], editStreaming: Bool = false,
+    package init(homeserver: String, userID: String, credential: Credential, rooms: [String] = [], editStreaming: Bool = false,
                  replyMessageType: ReplyMessageType = .notice, pollTimeout: Duration = Defaults.pollTimeout) {
         self.homeserver = homeserver
         self.userID = userID
-        self.accessToken = accessToken
+        self.credential = credential
         self.rooms = rooms
         self.editStreaming = editStreaming
         self.replyMessageType = replyMessageType
@@ -46,8 +55,9 @@ extension MatrixConfiguration {
     /// The keys of `platforms.matrix`, in the order a reload's summary names them.
     package enum Key {
         static let homeserver = "homeserver", userID = "user_id", accessTokenFile = "access_token_file", rooms = "rooms"
+        static let passwordFile = "password_file"
         static let editStreaming = "edit_streaming", replyMessageType = "reply_msgtype", pollTimeout = "poll_timeout"
-        static let all = [homeserver, userID, accessTokenFile, rooms, editStreaming, replyMessageType, pollTimeout]
+        static let all = [homeserver, userID, accessTokenFile, passwordFile, rooms, editStreaming, replyMessageType, pollTimeout]
     }
 
     /// What a key left out means, and the limits the adapter keeps to.
@@ -70,6 +80,8 @@ extension MatrixConfiguration {
         /// Events per room in one `/sync` answer. A room with more while gatewayd was down
         /// answers `limited` (the older ones are skipped, with a journal warning).
         package static let timelineLimit = 100
+        /// The device name a password login gives the session (shown in the account's sessions).
+        package static let deviceName = "gatewayd"
         /// Sends tried again after a network error or a 5xx, before the reply is left to the ledger.
         package static let maxSendRetries = 5
     }

@@ -247,7 +247,7 @@ struct MatrixTests {
     func unknownToken() async throws {
         let bot = try await MatrixBot.make()
         var settings = bot.settings
-        settings.accessToken = Secret(Array("syt_not_a_token".utf8))
+        settings.credential = .accessToken(Secret(Array("syt_not_a_token".utf8)))
         let records = LogRecorder()
         let adapter = MatrixAdapter(configuration: settings, logger: records.logger())
         try await adapter.start(inbound: CursorInbound(await runningDispatcher("")))
@@ -261,6 +261,65 @@ struct MatrixTests {
         await adapter.stop()
         #expect(records.messages(event: "matrix_unknown_token").count == 1)
         #expect(!records.all.contains { $0.message.contains("syt_not_a_token") })
+    }
+}
+
+@Suite("Matrix password login against a real Synapse", .timeLimit(.minutes(2)),
+       .enabled(if: SynapseServer.isAvailable, Comment(rawValue: SynapseServer.unavailableReason ?? "")))
+struct MatrixPasswordLoginTests {
+    /// The bot's sessions (devices) on the homeserver, asked with `token`.
+    static func devices(_ server: SynapseServer, token: String) throws -> Int {
+        (try MatrixTestClient.call(server, "GET", "/devices", token: token, nil)["devices"] as? [Any])?.count ?? -1
+    }
+
+    @Test("password_file: the first start logs in and keeps the token in state.db, the next reuses it (no new session), a revoked one means a new login; neither is logged")
+    func passwordLogin() async throws {
+        let server = try await SynapseServer.sharedServer()
+        let name = server.uniqueName("pwbot")
+        let account = try await onThread { try MatrixTestClient(server, name: name) }
+        let alice = try await onThread { try MatrixTestClient(server, name: server.uniqueName("alice")) }
+        let directory = makeTemporaryDirectory("gatewayd-matrix-password")
+        try "pw-\(name)\n".write(toFile: directory + "/password", atomically: true, encoding: .utf8)
+        var settings = try MatrixConfiguration.parse("""
+            homeserver: "\(server.baseURL)"
+            user_id: "\(account.userID)"
+            password_file: \(directory)/password
+            poll_timeout: 2s
+            """)
+        settings.backoffMin = .milliseconds(100)
+        let cursors = MemoryCursors()
+        let records = LogRecorder()
+        let inbound = CursorInbound(await runningDispatcher(MatrixTests.access(alice.userID)), cursors: cursors)
+        let key = "matrix:\(account.userID):access_token"
+        let registered = account.accessToken
+
+        let first = MatrixAdapter(configuration: settings, logger: records.logger())
+        try await first.start(inbound: inbound)
+        await first.waitUntilReady(within: .seconds(30))
+        await first.stop()
+        let kept = try #require(cursors.all[key])
+        #expect(kept != registered)
+        #expect(try await onThread { try Self.devices(server, token: registered) } == 2, "registration's session and the login's")
+
+        let second = MatrixAdapter(configuration: settings, logger: records.logger())
+        try await second.start(inbound: inbound)
+        await second.waitUntilReady(within: .seconds(30))
+        await second.stop()
+        #expect(cursors.all[key] == kept, "reused")
+        #expect(try await onThread { try Self.devices(server, token: registered) } == 2, "no new session")
+
+        try await onThread { _ = try MatrixTestClient.call(server, "POST", "/logout", token: kept, [:]) }
+        let third = MatrixAdapter(configuration: settings, logger: records.logger())
+        try await third.start(inbound: inbound)
+        await third.waitUntilReady(within: .seconds(30))
+        let room = try await alice.directRoom(with: account.userID)
+        let replies = try await alice.ask("hello", in: room, bot: account.userID) { $0.count >= 1 }
+        await third.stop()
+        #expect(replies == ["echo: hello"])
+        let renewed = try #require(cursors.all[key])
+        #expect(renewed != kept, "a new login after the kept token was refused")
+        #expect(records.messages(event: "matrix_logged_in").count == 2)
+        #expect(!records.all.contains { $0.message.contains("pw-\(name)") || $0.message.contains(kept) || $0.message.contains(renewed) })
     }
 }
 
@@ -329,8 +388,15 @@ struct MatrixSettingsTests {
             reply_msgtype: m.text
             poll_timeout: 1m
             """)
-        #expect(good.accessToken.text == "syt_good" && good.rooms == ["!abc:example.org", "#ops:example.org"] && good.editStreaming)
+        #expect(good.credential == .accessToken(Secret(Array("syt_good".utf8))) && good.rooms == ["!abc:example.org", "#ops:example.org"] && good.editStreaming)
         #expect(good.replyMessageType == .text && good.pollTimeout == .seconds(60) && good.homeserver == "https://matrix.example.org")
+        do {
+            _ = try MatrixConfiguration.parse(base + "access_token_file: \(directory)/good\npassword_file: \(directory)/good")
+            Issue.record("both a token and a password were taken")
+        } catch {
+            #expect(error.problems.map(\.path) == ["platforms.matrix.password_file"])
+        }
+        #expect(try MatrixConfiguration.parse(base + "password_file: \(directory)/good").credential == .password(Secret(Array("syt_good".utf8))))
         let defaults = try MatrixConfiguration.parse(base + "access_token_file: \(directory)/good")
         #expect(defaults.replyMessageType == .notice && !defaults.editStreaming && defaults.pollTimeout == .seconds(30) && defaults.rooms.isEmpty)
     }
