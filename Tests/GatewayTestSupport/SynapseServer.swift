@@ -14,8 +14,8 @@ import Glibc
 /// with `tightMessageLimit` (a few messages, then `M_LIMIT_EXCEEDED`).
 ///
 /// One server is `shared` by the tests (a start takes a few seconds). It runs under a small shell
-/// that ends it, and removes its directory, once the test process is gone: a shared server has
-/// no test to stop it.
+/// of its own (not a child of the test process) that ends it, and removes its directory, within
+/// a second of the test process being gone: a shared server has no test to stop it.
 public final class SynapseServer: @unchecked Sendable {
     public static let cacheDirectory = ProcessInfo.processInfo.environment["GATEWAYD_TEST_CACHE"] ?? "/var/cache/gatewayd-tests"
     /// The venv's interpreter, which has `synapse`.
@@ -73,15 +73,26 @@ public final class SynapseServer: @unchecked Sendable {
             try Self.config(directory: directory, port: port, tight: tightMessageLimit)
                 .write(toFile: directory + "/homeserver.yaml", atomically: true, encoding: .utf8)
             let serve = "'\(Self.python)' -m synapse.app.homeserver --config-path '\(directory)/homeserver.yaml' >>'\(logPath)' 2>&1"
-            let argv = watched
-                ? ["/bin/sh", "-c", "\(serve) & child=$!; while kill -0 \(getpid()) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; "
-                    + "kill $child 2>/dev/null; wait $child; rm -rf '\(directory)'"]
-                : ["/bin/sh", "-c", "exec \(serve)"]
-            let process = try TestChild(argv, standardOutput: .null, standardError: .null)
+            if watched {
+                // The watcher runs on its own (its shell exits at once and is reaped here), so
+                // that nothing of this process ends it: a `TestChild` is killed when released.
+                let watcher = "\(serve) & child=$!; while kill -0 \(getpid()) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; "
+                    + "kill $child 2>/dev/null; wait $child; kill -0 \(getpid()) 2>/dev/null || rm -rf '\(directory)'"
+                let shell = try TestChild(["/bin/sh", "-c", "( \(watcher) ) >/dev/null 2>&1 </dev/null &"], standardOutput: .null, standardError: .null)
+                shell.wait()
+                switch Self.waitUntilReady(process: nil, port: port) {
+                case .success:
+                    self.port = port
+                    return
+                case .failure(let error): lastError = error.description
+                }
+                continue
+            }
+            let process = try TestChild(["/bin/sh", "-c", "exec \(serve)"], standardOutput: .null, standardError: .null)
             switch Self.waitUntilReady(process: process, port: port) {
             case .success:
                 self.port = port
-                self.process = watched ? nil : process
+                self.process = process
                 return
             case .failure(let error):
                 lastError = error.description
@@ -125,10 +136,11 @@ public final class SynapseServer: @unchecked Sendable {
             """
     }
 
-    private static func waitUntilReady(process: TestChild, port: Int) -> Result<Void, SynapseError> {
+    /// Polls `GET /_matrix/client/versions` while `process` (when there is one to watch) runs.
+    private static func waitUntilReady(process: TestChild?, port: Int) -> Result<Void, SynapseError> {
         let deadline = ContinuousClock.now + readyTimeout
         while ContinuousClock.now < deadline {
-            guard process.isRunning else { return .failure(SynapseError("the server exited (port \(port) taken?)")) }
+            guard process?.isRunning ?? true else { return .failure(SynapseError("the server exited (port \(port) taken?)")) }
             if let response = try? HTTPExchange.request(port: port, method: "GET", path: "/_matrix/client/versions", timeout: .seconds(5)) {
                 if response.status == 200 && response.bodyText.contains("\"versions\"") { return .success(()) }
             }
