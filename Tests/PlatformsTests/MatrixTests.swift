@@ -57,7 +57,7 @@ extension MatrixTestClient {
     }
 }
 
-@Suite("Matrix adapter against a real Synapse", .timeLimit(.minutes(3)),
+@Suite("Matrix adapter against a real Synapse", .timeLimit(.minutes(3)), .serialized,
        .enabled(if: SynapseServer.isAvailable, Comment(rawValue: SynapseServer.unavailableReason ?? "")))
 struct MatrixTests {
     static func access(_ user: String) -> String {
