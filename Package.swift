@@ -257,7 +257,8 @@ let package = Package(
         // What every test target shares: spawned children, the `.ownThread` trait, paths.
         .target(
             name: "GatewayTestSupport",
-            dependencies: ["CGatewayShims", "CGatewayTestShims", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CGatewayShims", "CGatewayTestShims", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/GatewayTestSupport"
         ),
         // Driven by the tests inside a real systemd manager / journald; not installed.

@@ -103,7 +103,8 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
 
     // MARK: Syncing
 
-    func setHealth(_ health: PlatformHealth) { state.withLock { $0.health = health } }
+    /// Once stopped, health stays `down`: a poll that ends after the stop began does not set it back.
+    func setHealth(_ health: PlatformHealth) { state.withLock { if !$0.stopped { $0.health = health } } }
     var stopped: Bool { state.withLock { $0.stopped } || Task.isCancelled }
     var cursorKey: String { "\(name):\(configuration.userID)" }
 

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -10,8 +11,8 @@ import Glibc
 /// Its config is written here, not generated (`--generate-config` costs seconds): loopback only,
 /// no federation, no key servers, open registration without verification (users are registered
 /// over HTTP with `m.login.dummy`, each in a fraction of a second with `bcrypt_rounds: 4`; the
-/// `registration_shared_secret` is set too), and rate limits high enough for the tests, except
-/// with `tightMessageLimit` (a few messages, then `M_LIMIT_EXCEEDED`).
+/// `registration_shared_secret` registers an admin, which can give one user tight limits:
+/// `limitMessages`), and rate limits high enough for the tests.
 ///
 /// One server is `shared` by the tests (a start takes a few seconds). It runs under a small shell
 /// of its own (not a child of the test process) that ends it, and removes its directory, within
@@ -28,9 +29,12 @@ public final class SynapseServer: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: python) else {
             return "Synapse is not installed in \(cacheDirectory)/synapse (.ci/install-deps installs it)"
         }
-        let probe = try? run([python, "-c", "import synapse.app.homeserver"])
-        guard probe?.status == 0 else {
-            return "the venv in \(cacheDirectory)/synapse cannot import synapse: \(probe?.standardError.suffix(300) ?? "")"
+        // A look for the package, not an import (a Python start costs a second of CPU beside
+        // the suite); a venv that cannot run it fails the start with Synapse's own log.
+        let lib = cacheDirectory + "/synapse/lib"
+        let packages = ((try? FileManager.default.contentsOfDirectory(atPath: lib)) ?? []).map { "\(lib)/\($0)/site-packages/synapse/app/homeserver.py" }
+        guard packages.contains(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            return "the venv in \(cacheDirectory)/synapse has no synapse package (.ci/install-deps installs it)"
         }
         return nil
     }()
@@ -59,7 +63,7 @@ public final class SynapseServer: @unchecked Sendable {
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Starts one and returns once `GET /_matrix/client/versions` answers (bounded by `readyTimeout`).
-    public init(tightMessageLimit: Bool = false, watched: Bool = false) throws {
+    public init(watched: Bool = false) throws {
         if let reason = Self.unavailableReason { throw SynapseError(reason) }
         directory = makeTemporaryDirectory("gatewayd-synapse")
         logPath = directory + "/server.log"
@@ -70,7 +74,7 @@ public final class SynapseServer: @unchecked Sendable {
         var lastError = "not started"
         for _ in 0..<3 {
             let port = freeLoopbackPort()
-            try Self.config(directory: directory, port: port, tight: tightMessageLimit)
+            try Self.config(directory: directory, port: port)
                 .write(toFile: directory + "/homeserver.yaml", atomically: true, encoding: .utf8)
             let serve = "'\(Self.python)' -m synapse.app.homeserver --config-path '\(directory)/homeserver.yaml' >>'\(logPath)' 2>&1"
             if watched {
@@ -104,7 +108,9 @@ public final class SynapseServer: @unchecked Sendable {
         throw SynapseError("Synapse did not start: \(lastError); its log ends: \(logged.suffix(1500))")
     }
 
-    static func config(directory: String, port: Int, tight: Bool) -> String {
+    static let sharedSecret = "gatewayd-tests"
+
+    static func config(directory: String, port: Int) -> String {
         let many = "{per_second: 1000, burst_count: 1000}"
         return """
             server_name: "\(serverName)"
@@ -115,7 +121,7 @@ public final class SynapseServer: @unchecked Sendable {
             database: {name: sqlite3, args: {database: \(directory)/homeserver.db}}
             media_store_path: \(directory)/media
             signing_key_path: \(directory)/signing.key
-            registration_shared_secret: "gatewayd-tests"
+            registration_shared_secret: "\(sharedSecret)"
             enable_registration: true
             enable_registration_without_verification: true
             bcrypt_rounds: 4
@@ -125,7 +131,10 @@ public final class SynapseServer: @unchecked Sendable {
             trusted_key_servers: []
             suppress_key_server_warning: true
             presence: {enabled: false}
-            rc_message: \(tight ? "{per_second: 0.5, burst_count: 2}" : many)
+            user_directory: {enabled: false}
+            stats: {enabled: false}
+            push: {enabled: false}
+            rc_message: \(many)
             rc_registration: \(many)
             rc_room_creation: \(many)
             rc_login: {address: \(many), account: \(many), failed_attempts: \(many)}
@@ -147,6 +156,38 @@ public final class SynapseServer: @unchecked Sendable {
             usleep(50_000)
         }
         return .failure(SynapseError("GET /_matrix/client/versions did not answer within \(readyTimeout)"))
+    }
+
+    /// `user`'s messages limited to `perSecond` with bursts of `burst` (past them the
+    /// homeserver answers `M_LIMIT_EXCEEDED` with `retry_after_ms`), set by an admin registered
+    /// with the shared secret (`/_synapse/admin/v1/register`, its MAC an HMAC-SHA1).
+    public func limitMessages(of user: String, perSecond: Int, burst: Int) throws {
+        let admin = try adminToken()
+        _ = try adminCall("POST", "/users/\(user.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? user)/override_ratelimit",
+                          token: admin, ["messages_per_second": perSecond, "burst_count": burst])
+    }
+
+    private func adminToken() throws -> String {
+        let name = uniqueName("admin"), password = "pw-\(name)"
+        let nonce = try adminCall("GET", "/register", token: nil, nil)["nonce"] as? String ?? ""
+        let message = Array("\(nonce)\0\(name)\0\(password)\0admin".utf8)
+        let mac = HMAC<Insecure.SHA1>.authenticationCode(for: message, using: SymmetricKey(data: Array(Self.sharedSecret.utf8)))
+        let answer = try adminCall("POST", "/register", token: nil, [
+            "nonce": nonce, "username": name, "password": password, "admin": true,
+            "mac": mac.map { String(format: "%02x", $0) }.joined(),
+        ])
+        guard let token = answer["access_token"] as? String else { throw SynapseError("admin register: \(answer)") }
+        return token
+    }
+
+    private func adminCall(_ method: String, _ path: String, token: String?, _ body: [String: Any]?) throws -> [String: Any] {
+        let text = try body.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
+        let response = try HTTPExchange.request(port: port, method: method, path: "/_synapse/admin/v1" + path, body: text,
+                                                headers: token.map { ["Authorization: Bearer \($0)"] } ?? [], timeout: .seconds(30))
+        guard response.status == 200, let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] else {
+            throw SynapseError("\(method) \(path): \(response.status) \(response.bodyText.prefix(300))")
+        }
+        return object
     }
 
     /// A name no other user of this server has (`bot3x12345`).
