@@ -62,7 +62,8 @@ extension MatrixAdapter {
                 logger.warning("matrix: more than \(MatrixConfiguration.Defaults.timelineLimit) events in \(room) since the last sync; the older ones are not answered",
                                metadata: ["event": "matrix_timeline_gap", "room": "\(room)"])
             }
-            let messages = self.messages(afterOwnJoin: timeline["events"]?.array ?? [])
+            // Only people's messages (a membership change alone asks the homeserver nothing).
+            let messages = self.messages(afterOwnJoin: timeline["events"]?.array ?? []).filter { message($0, room: room, type: .group) != nil }
             if !messages.isEmpty { batch.append((room, messages)) }
         }
         // Everything a message's routing needs is asked before the first is handed over.
