@@ -91,7 +91,7 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
 
     /// A reply with no request waiting (after a restart, a restart notice): to a room by its id.
     package func send(_ text: String, to chat: String) async throws {
-        guard MatrixConfiguration.isIdentifier(chat, sigils: "!") else {
+        guard MatrixConfiguration.isRoomID(chat) else {
             throw DeliveryFailure(.refused, "matrix: \(chat.debugDescription) is not a room id")
         }
         if let successor {

@@ -37,7 +37,7 @@ extension MatrixConfiguration: PlatformSettings {
                 do { password = try Secret.read(file: file) } catch { reader.error(keyPath, value.line, error.description) }
             case Key.rooms:
                 guard let items = reader.strings(value, keyPath) else { continue }
-                for item in items where !isIdentifier(item, sigils: "!#") {
+                for item in items where !isIdentifier(item, sigils: "#") && !isRoomID(item) {
                     reader.error(keyPath, value.line, "expected room ids (\"!abc:example.org\") or aliases (\"#room:example.org\"), quoted, got \(item.debugDescription)")
                 }
                 rooms = items
@@ -77,6 +77,12 @@ extension MatrixConfiguration: PlatformSettings {
               let credential = token.map(Credential.accessToken) ?? password.map(Credential.password) else { return nil }
         return MatrixConfiguration(homeserver: homeserver, userID: userID, credential: credential, rooms: rooms,
                                    editStreaming: editStreaming, replyMessageType: replyType, pollTimeout: pollTimeout)
+    }
+
+    /// A room id: `!opaque:server`, or since room version 12 `!<hash>` with no server (the
+    /// hash of the room's create event); no spaces or control characters.
+    static func isRoomID(_ text: String) -> Bool {
+        text.hasPrefix("!") && text.count > 1 && !text.unicodeScalars.contains { $0.value <= 0x20 || $0.value == 0x7f }
     }
 
     /// `@local:server`, `!opaque:server`, `#alias:server`: a sigil, a non-empty local part, a

@@ -41,9 +41,11 @@ public final class MatrixTestClient: @unchecked Sendable {
     public var events: [Event] { lock.withLock { seen } }
 
     /// A new room (`preset: private_chat`, so that invited users can join) with these invited;
-    /// `direct` marks it a DM, `encrypted` sets `m.room.encryption` from the start.
-    public func createRoom(invite: [String] = [], direct: Bool = false, encrypted: Bool = false) throws -> String {
-        var body: [String: Any] = ["preset": "private_chat", "invite": invite, "is_direct": direct]
+    /// `direct` marks it a DM, `encrypted` sets `m.room.encryption` from the start; with
+    /// `publicAlias`, a public room anyone may join as `#<alias>:<server>`.
+    public func createRoom(invite: [String] = [], direct: Bool = false, encrypted: Bool = false, publicAlias: String? = nil) throws -> String {
+        var body: [String: Any] = ["preset": publicAlias == nil ? "private_chat" : "public_chat", "invite": invite, "is_direct": direct]
+        if let publicAlias { body["room_alias_name"] = publicAlias }
         if encrypted {
             body["initial_state"] = [["type": "m.room.encryption", "state_key": "", "content": ["algorithm": "m.megolm.v1.aes-sha2"]]]
         }

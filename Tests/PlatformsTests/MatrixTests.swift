@@ -76,8 +76,13 @@ struct MatrixTests {
         #expect(await adapter.health() == PlatformHealth(.up, "syncing as \(bot.userID)"))
 
         let dm = try await alice.directRoom(with: bot.userID)
+        try await onThread { try alice.send("another bot's notice", to: dm, msgtype: "m.notice") }
         #expect(try await alice.ask("hello", in: dm, bot: bot.userID) { $0.count >= 1 } == ["echo: hello"])
         #expect(alice.events.last { $0.sender == bot.userID }?.msgtype == "m.notice")
+        // A reply with no request waiting (the ledger's, after a restart): to the room by its id.
+        try await adapter.send("sent later", to: dm)
+        #expect(try await alice.ask(nil, in: dm, bot: bot.userID) { $0.count >= 2 } == ["echo: hello", "sent later"])
+        await #expect(throws: DeliveryFailure.self) { try await adapter.send("nowhere", to: "@alice:test.local") }
 
         let group = try await onThread {
             let room = try alice.createRoom(invite: [bot.userID, carol.userID])
@@ -187,6 +192,22 @@ struct MatrixTests {
         #expect(echoes(all) == ["echo: one", "echo: two", "echo: three", "echo: four"])
         await third.stop()
         #expect(inbound.messages.map(\.text) == ["one", "two", "three", "four"])
+    }
+
+    @Test("rooms: joined at start by alias, without an invite, and answered there")
+    func joinsConfiguredRooms() async throws {
+        let probe = try await MatrixBot.make()
+        let alice = try await probe.person("alice")
+        let alias = probe.server.uniqueName("ops")
+        let room = try await onThread { try alice.createRoom(publicAlias: alias) }
+        let bot = try await MatrixBot.make(probe.server, "rooms: [\"#\(alias):\(SynapseServer.serverName)\"]")
+        let adapter = MatrixAdapter(configuration: bot.settings)
+        try await adapter.start(inbound: CursorInbound(await runningDispatcher(Self.access(alice.userID))))
+        await adapter.waitUntilReady(within: .seconds(30))
+        #expect(try await onThread { try alice.waitFor { _ in alice.hasJoined(bot.userID, room) } })
+        let replies = try await alice.ask("hello ops", in: room, bot: bot.userID) { $0.count >= 1 }
+        await adapter.stop()
+        #expect(replies == ["echo: hello ops"])
     }
 
     @Test("while draining: an exec quick command is answered, plain text is refused")
@@ -378,17 +399,17 @@ struct MatrixSettingsTests {
         } catch {
             #expect(Set(error.problems.map(\.path)) == ["platforms.matrix.homeserver", "platforms.matrix.user_id", "platforms.matrix.access_token_file"])
         }
-        for bad in ["user_id: bot", "rooms: [general]", "poll_timeout: 0", "poll_timeout: 121s", "reply_msgtype: m.emote", "homeserver: matrix.org"] {
+        for bad in ["user_id: bot", "rooms: [general]", "rooms: [\"#ops\"]", "rooms: [\"!\"]", "poll_timeout: 0", "poll_timeout: 121s", "reply_msgtype: m.emote", "homeserver: matrix.org"] {
             #expect(throws: ConfigError.self, "\(bad)") { try MatrixConfiguration.parse(base + "access_token_file: \(directory)/good\n" + bad) }
         }
         let good = try MatrixConfiguration.parse(base + """
             access_token_file: \(directory)/good
-            rooms: ["!abc:example.org", "#ops:example.org"]
+            rooms: ["!abc:example.org", "#ops:example.org", "!R6hqO2ljFqyZ3kl5_3Xx8Gnbq3WvRrWPhUOGB4mWNuc"]
             edit_streaming: true
             reply_msgtype: m.text
             poll_timeout: 1m
             """)
-        #expect(good.credential == .accessToken(Secret(Array("syt_good".utf8))) && good.rooms == ["!abc:example.org", "#ops:example.org"] && good.editStreaming)
+        #expect(good.credential == .accessToken(Secret(Array("syt_good".utf8))) && good.rooms == ["!abc:example.org", "#ops:example.org", "!R6hqO2ljFqyZ3kl5_3Xx8Gnbq3WvRrWPhUOGB4mWNuc"] && good.editStreaming)
         #expect(good.replyMessageType == .text && good.pollTimeout == .seconds(60) && good.homeserver == "https://matrix.example.org")
         do {
             _ = try MatrixConfiguration.parse(base + "access_token_file: \(directory)/good\npassword_file: \(directory)/good")
