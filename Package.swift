@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "gatewayd-llama-bench", targets: ["LlamaBench"]),
         .executable(name: "gatewayd-telegram-bench", targets: ["TelegramBench"]),
         .executable(name: "gatewayd-soak", targets: ["Soak"]),
+        .executable(name: "gatewayd-matrix-bench", targets: ["MatrixBench"]),
         .executable(name: "gatewayd-test-helper", targets: ["GatewayTestHelper"]),
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "ProcessRunner", targets: ["ProcessRunner"]),
@@ -220,6 +221,14 @@ let package = Package(
             dependencies: ["GatewayTestSupport", "GatewayCore"],
             path: "Benchmarks/LlamaBench"
         ),
+        // `swift build -c release && .build/release/gatewayd-matrix-bench`: replies/s and latency
+        // through gatewayd's Matrix adapter against a real Synapse (the tests' SynapseServer and
+        // client, hence GatewayTestSupport), beside Synapse's own round trip with an echo client.
+        .executableTarget(
+            name: "MatrixBench",
+            dependencies: ["GatewayTestSupport", "CGatewayTestShims"],
+            path: "Benchmarks/MatrixBench"
+        ),
         // `swift build -c release && .build/release/gatewayd-bench`: the whole daemon.
         .executableTarget(
             name: "GatewaydBench",
@@ -268,7 +277,8 @@ let package = Package(
         // What every test target shares: spawned children, the `.ownThread` trait, paths.
         .target(
             name: "GatewayTestSupport",
-            dependencies: ["CGatewayShims", "CGatewayTestShims", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CGatewayShims", "CGatewayTestShims", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/GatewayTestSupport"
         ),
         // Driven by the tests inside a real systemd manager / journald; not installed.

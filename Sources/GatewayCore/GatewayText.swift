@@ -143,6 +143,15 @@ extension GatewayText {
     /// Telegram's health while `getUpdates` answers 409 Conflict.
     package static let telegramConflict = "conflict: another process polls this bot token"
 
+    /// Matrix's health while the homeserver refuses the access token (`M_UNKNOWN_TOKEN`, 401).
+    package static let matrixUnknownToken = "the homeserver refused the access token (revoked, expired, or another server's): write a new one to access_token_file and reload"
+
+    /// Matrix's health while the homeserver refuses `password_file`'s login.
+    package static let matrixLoginRefused = "the homeserver refused the password login of user_id: check password_file, or the account"
+
+    /// The journal line for a Matrix room that is end-to-end encrypted (once per room).
+    package static let matrixEncryptedRoom = "is end-to-end encrypted, which gatewayd does not support: its messages are not answered (use an unencrypted room)"
+
     /// Before a reply sent again after a restart that may have reached the chat the first time
     /// (its platform may have taken it before the process ended).
     package static let possibleRepeat = "(sent again after a restart; it may be a repeat) "

@@ -99,7 +99,9 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
 
     // MARK: Polling
 
-    private func setHealth(_ health: PlatformHealth) { state.withLock { $0.health = health } }
+    /// Once stopped, health stays `down`: a poll that ends after the stop began does not set it back
+    /// (seen under load: `up` after `stop()` returned).
+    private func setHealth(_ health: PlatformHealth) { state.withLock { if !$0.stopped { $0.health = health } } }
     private var stopped: Bool { state.withLock { $0.stopped } || Task.isCancelled }
     /// Stopped (its client is shut down or about to be): a reply handed over now is not sent.
     var hasStopped: Bool { state.withLock { $0.stopped } }

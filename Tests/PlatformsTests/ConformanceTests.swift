@@ -19,6 +19,8 @@ final class RecordingInbound: InboundHandler, Sendable {
     }
 
     func isAdmin(_ message: InboundMessage) async -> Bool { await dispatcher.isAdmin(message) }
+
+    func isAllowed(platform: String, sender: String) async -> Bool { await dispatcher.allows(platform: platform, sender: sender) }
 }
 
 /// A running dispatcher with the echo agent and the settings of `yaml`.
@@ -33,6 +35,9 @@ protocol AdapterHarness {
     var platform: String { get }
     /// `alice` as the platform names her (a Telegram user is a number).
     var user: String { get }
+    /// Her direct conversation with the gateway, as the platform names it (her name, but a
+    /// Matrix room id).
+    var chat: String { get }
     /// `alice` sends `text` in a direct conversation with the gateway; her replies.
     func deliver(_ text: String) async throws -> [String]
     func stop() async
@@ -125,6 +130,40 @@ struct TelegramHarness: AdapterHarness {
     }
 }
 
+struct MatrixHarness: AdapterHarness {
+    let platform = "matrix"
+    let user: String
+    let chat: String
+    let adapter: MatrixAdapter
+    let alice: MatrixTestClient
+
+    /// Alice's account name: her id is in the access settings before she registers.
+    static let aliceName = "alice\(getpid())"
+    static var aliceID: String { "@\(aliceName):\(SynapseServer.serverName)" }
+
+    static func start(_ inbound: any InboundHandler) async throws -> MatrixHarness {
+        let bot = try await MatrixBot.make()
+        let alice = try await onThread { try MatrixTestClient(bot.server, name: aliceName) }
+        let adapter = MatrixAdapter(configuration: bot.settings)
+        try await adapter.start(inbound: inbound)
+        await adapter.waitUntilReady(within: .seconds(30))
+        let room = try await alice.directRoom(with: bot.userID)
+        return MatrixHarness(user: alice.userID, chat: room, adapter: adapter, alice: alice)
+    }
+
+    func deliver(_ text: String) async throws -> [String] {
+        let before = alice.texts(in: chat, from: adapter.configuration.userID).count
+        let all = try await alice.ask(text, in: chat, bot: adapter.configuration.userID) { $0.count > before }
+        return Array(all.dropFirst(before))
+    }
+
+    func stop() async { await adapter.stop() }
+}
+
+extension AdapterHarness {
+    var chat: String { user }
+}
+
 extension JSONEncoder {
     fileprivate func encodeObject(_ object: [String: String]) -> Data { (try? encode(object)) ?? Data() }
 }
@@ -132,21 +171,25 @@ extension JSONEncoder {
 @Suite("Adapter conformance: the dispatcher cannot tell platforms apart", .timeLimit(.minutes(1)), .serialized,
        .enabled(if: IRCServer.isAvailable, "ngircd is not installed (.ci/install-deps installs it)"))
 struct ConformanceTests {
-    enum Kind: String, CaseIterable { case irc, webhook, telegram }
+    enum Kind: String, CaseIterable { case irc, webhook, telegram, matrix }
 
-    static let admin: [Kind: String] = [.irc: "irc:alice!~alice@127.0.0.1", .webhook: "webhook:alice", .telegram: "telegram:1001"]
+    static let admin: [Kind: String] = [.irc: "irc:alice!~alice@127.0.0.1", .webhook: "webhook:alice", .telegram: "telegram:1001",
+                                        .matrix: "matrix:\(MatrixHarness.aliceID)"]
 
     @Test("same message, same event, same replies", arguments: Kind.allCases)
     func conformance(_ kind: Kind) async throws {
+        // Matrix needs a real Synapse: without it, that case has nothing to run against.
+        if kind == .matrix && !SynapseServer.isAvailable { return }
         let dispatcher = await runningDispatcher("""
             quick_commands: {up: {type: exec, command: "echo up"}}
-            access: {allowed_users: ["\(kind.rawValue):alice", "telegram:1001"], admins: ["\(Self.admin[kind]!)"]}
+            access: {allowed_users: ["\(kind.rawValue):alice", "telegram:1001", "matrix:\(MatrixHarness.aliceID)"], admins: ["\(Self.admin[kind]!)"]}
             """)
         let inbound = RecordingInbound(dispatcher)
         let harness: any AdapterHarness = switch kind {
         case .irc: try await IRCHarness.start(inbound)
         case .webhook: try await WebhookHarness.start(inbound)
         case .telegram: try await TelegramHarness.start(inbound)
+        case .matrix: try await MatrixHarness.start(inbound)
         }
         #expect(try await harness.deliver("hello") == ["echo: hello"])
         #expect(try await harness.deliver("/up") == ["up"], "exec quick commands, admin by the platform's sender id")
@@ -154,11 +197,11 @@ struct ConformanceTests {
         let messages = inbound.messages
         #expect(messages.map(\.text) == ["hello", "/up", "grüße 🙂"])
         #expect(messages.allSatisfy {
-            $0.platform == harness.platform && $0.user == harness.user && $0.chat == harness.user && $0.chatType == .dm
+            $0.platform == harness.platform && $0.user == harness.user && $0.chat == harness.chat && $0.chatType == .dm
                 && $0.senderID == "\(harness.platform):\(harness.user)"
                 && $0.hostmask == (kind == .irc ? "alice!~alice@127.0.0.1" : nil)
         })
-        #expect(Set(messages.map(\.sessionKey)) == ["\(harness.platform):dm:\(harness.user)"], "one session per direct chat")
+        #expect(Set(messages.map(\.sessionKey)) == ["\(harness.platform):dm:\(harness.chat)"], "one session per direct chat")
         await harness.stop()
     }
 }

@@ -32,6 +32,8 @@ final class CursorInbound: InboundHandler, Sendable {
     }
 
     func isAdmin(_ message: InboundMessage) async -> Bool { await dispatcher.isAdmin(message) }
+
+    func isAllowed(platform: String, sender: String) async -> Bool { await dispatcher.allows(platform: platform, sender: sender) }
 }
 
 /// A token file and the adapter's settings for `server`, with a short backoff when asked.

@@ -45,6 +45,8 @@ package final class InboundGate: InboundHandler, Sendable {
 
     package func isAdmin(_ message: InboundMessage) async -> Bool { await dispatcher.isAdmin(message) }
 
+    package func isAllowed(platform: String, sender: String) async -> Bool { await dispatcher.allows(platform: platform, sender: sender) }
+
     /// Lets the held messages through, in the order they came, and every later one at once.
     package func open() {
         let waiters = state.withLock { state in

@@ -68,6 +68,10 @@ package protocol InboundHandler: Sendable {
     /// Whether the sender is an admin: an adapter sends admins' replies first, and checks harder
     /// that they reach the person who asked.
     func isAdmin(_ message: InboundMessage) async -> Bool
+    /// Whether `platform:sender` may talk to the gateway (`access.allowed_users`, admins), for
+    /// what an adapter decides before any message: a Matrix invite is joined only when its
+    /// sender is allowed.
+    func isAllowed(platform: String, sender: String) async -> Bool
     /// Where an adapter keeps its position in its platform's stream (nil: nowhere durable; it
     /// starts from what the platform still holds).
     var cursors: (any PlatformCursorStore)? { get }
@@ -75,11 +79,20 @@ package protocol InboundHandler: Sendable {
 
 extension InboundHandler {
     package func isAdmin(_ message: InboundMessage) async -> Bool { false }
+    package func isAllowed(platform: String, sender: String) async -> Bool { false }
     package var cursors: (any PlatformCursorStore)? { nil }
 }
 
 extension Dispatcher: InboundHandler {
     package func isAdmin(_ message: InboundMessage) -> Bool { access.isAdmin(message) }
+    package func isAllowed(platform: String, sender: String) async -> Bool { allows(platform: platform, sender: sender) }
+
+    /// Whether `platform:sender` may talk to the gateway, as a direct message from them would be
+    /// judged. (Named apart from `isAllowed`: a call of that on the actor from outside resolves
+    /// to the protocol extension's default, which says no.)
+    package func allows(platform: String, sender: String) -> Bool {
+        access.isAllowed(InboundMessage(platform: platform, chat: sender, user: sender, text: ""))
+    }
 }
 
 package struct PlatformHealth: Sendable, Equatable {
