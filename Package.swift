@@ -226,7 +226,7 @@ let package = Package(
         // client, hence GatewayTestSupport), beside Synapse's own round trip with an echo client.
         .executableTarget(
             name: "MatrixBench",
-            dependencies: ["GatewayTestSupport", "CGatewayTestShims"],
+            dependencies: ["BenchSupport", "GatewayTestSupport", "CGatewayTestShims"],
             path: "Benchmarks/MatrixBench"
         ),
         // `swift build -c release && .build/release/gatewayd-bench`: the whole daemon.

@@ -9,6 +9,7 @@
 // room, and sends the next, for the measured time: replies/s in all, and the latency from the
 // send to the echo seen in the user's /sync (p50, p99). The baseline also gives the one-way time
 // (a user's send to the echo client's sync seeing it). Prints one JSON document last.
+import BenchSupport
 import CGatewayTestShims
 import Foundation
 import GatewayTestSupport
@@ -153,36 +154,17 @@ enum Bench {
         // Through gatewayd.
         let bot = try MatrixTestClient(server, name: "gatewayd")
         let users = try (0..<userCount).map { try MatrixTestClient(server, name: "user\($0)") }
-        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
-        let directory = String(cString: mkdtemp(strdup("/tmp/gatewayd-matrix-bench.XXXXXX"))!)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let controlPath = directory + "/control", notify = directory + "/notify", config = directory + "/gatewayd.yaml"
-        try (bot.accessToken + "\n").write(toFile: directory + "/token", atomically: true, encoding: .utf8)
-        try """
-            access: {allowed_users: ["matrix:*"]}
-            busy_input_mode: queue
-            sessions: {max: 100000}
-            platforms:
-              matrix: {homeserver: "\(server.baseURL)", user_id: "\(bot.userID)", access_token_file: \(directory)/token}
-            state_dir: \(directory)/state
-            """.write(toFile: config, atomically: true, encoding: .utf8)
-        let notifyFD = gw_unix_bind(notify, 0)
-        precondition(notifyFD >= 0)
-        let daemon = Process()
-        daemon.executableURL = URL(fileURLWithPath: me + "/gatewayd")
-        daemon.arguments = ["--config", config, "--socket", controlPath, "--log-target", "console"]
-        daemon.environment = ["PATH": "/usr/bin:/bin", "NOTIFY_SOCKET": notify]
-        daemon.standardError = FileHandle.nullDevice
-        try daemon.run()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = recv(notifyFD, &buffer, buffer.count, 0)
-            precondition(n > 0)
-            if String(decoding: buffer[0..<n], as: UTF8.self).contains("READY=1") { break }
-        }
-        Thread.detachNewThread {
-            var sink = [UInt8](repeating: 0, count: 4096)
-            while recv(notifyFD, &sink, sink.count, 0) > 0 {}
+        let token = bot.accessToken
+        let daemon = try BenchDaemon(name: "gatewayd-matrix-bench") { directory in
+            try! (token + "\n").write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+            return """
+                access: {allowed_users: ["matrix:*"]}
+                busy_input_mode: queue
+                sessions: {max: 100000}
+                platforms:
+                  matrix: {homeserver: "\(server.baseURL)", user_id: "\(bot.userID)", access_token_file: \(directory)/token}
+                state_dir: \(directory)/state
+                """
         }
         let rooms = try users.map { user -> String in
             let room = try user.createRoom(invite: [bot.userID], direct: true)
@@ -190,8 +172,7 @@ enum Bench {
             return room
         }
         let gateway = try measure(users, rooms: rooms, bot: bot.userID, tag: "gw")
-        daemon.terminate()
-        daemon.waitUntilExit()
+        daemon.stop()
 
         let oneWay = echoState.oneWayTimes
         print("""
