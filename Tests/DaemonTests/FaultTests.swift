@@ -111,6 +111,11 @@ struct FaultTests {
             for _ in $(seq 400); do [ -S "$1/control" ] && break; sleep 0.025; done
             timeout 60 python3 "$1/client.py" "$1/control" 200
             """, "client", directory])
+        // The watchdog's pings fill the socket's queue; the call that blocks is left behind after 1 s.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("event=notify_stuck"), ContinuousClock.now < deadline {
+            usleep(20_000)
+        }
         let started = ContinuousClock.now
         kill(daemon.pid, SIGTERM)
         let exited = waitForExit(of: daemon.pid, timeout: .seconds(20))
