@@ -7,26 +7,26 @@ import NIOCore
 /// is kept safe: whatever a parameter holds (agent output, a command's output, a nick from the
 /// network, a channel from the config), no CR, LF or NUL reaches the server and no line is
 /// longer than 512 bytes.
-struct IRCMessage: Equatable, Sendable {
+package struct IRCMessage: Equatable, Sendable {
     /// IRCv3 tags (`account`, `time`, ...), values unescaped; empty without any.
-    var tags: [String: String] = [:]
-    var prefix: String?
-    var command: String
-    var parameters: [String]
+    package var tags: [String: String] = [:]
+    package var prefix: String?
+    package var command: String
+    package var parameters: [String]
 
     /// The nick of `nick!user@host`.
-    var senderNick: String? {
+    package var senderNick: String? {
         prefix.map { String($0.prefix { $0 != "!" && $0 != "@" }) }
     }
 
-    init(prefix: String? = nil, command: String, parameters: [String]) {
+    package init(prefix: String? = nil, command: String, parameters: [String]) {
         self.prefix = prefix
         self.command = command
         self.parameters = parameters
     }
 
     /// nil for an empty or malformed line.
-    init?(line: String) {
+    package init?(line: String) {
         var rest = Substring(line)
         if rest.hasPrefix("@") {
             guard let space = rest.firstIndex(of: " ") else { return nil }
@@ -86,11 +86,11 @@ struct IRCMessage: Equatable, Sendable {
     }
 
     /// The most a line may take on the wire, CRLF included (RFC 1459 section 2.3).
-    static let maxLineBytes = 512
+    package static let maxLineBytes = 512
 
     /// Why a message cannot be put on the wire as it is.
-    struct EncodingError: Error, Sendable, CustomStringConvertible {
-        let description: String
+    package struct EncodingError: Error, Sendable, CustomStringConvertible {
+        package let description: String
     }
 
     /// The wire form with CRLF. The last parameter goes as trailing (it may hold spaces); NUL,
@@ -98,7 +98,7 @@ struct IRCMessage: Equatable, Sendable {
     /// `IRCText.privmsgParts`), and it is cut at a Unicode scalar boundary so the line fits in
     /// 512 bytes. Any other parameter must be a single word without them: a target or a nick
     /// that is not is refused (the line is not sent), never repaired into another target.
-    func encoded() throws(EncodingError) -> ByteBuffer {
+    package func encoded() throws(EncodingError) -> ByteBuffer {
         guard !command.isEmpty, command.utf8.allSatisfy({ Self.isLetterOrDigit($0) }) else {
             throw EncodingError(description: "command \(command.debugDescription) is not a word")
         }
@@ -133,11 +133,13 @@ struct IRCMessage: Equatable, Sendable {
 
 /// Splits the byte stream at LF (a CR before it dropped); a line past 8 KiB closes the
 /// connection rather than growing the buffer.
-struct IRCLineDecoder: ByteToMessageDecoder {
-    typealias InboundOut = String
-    static let maxLine = 8192
+package struct IRCLineDecoder: ByteToMessageDecoder {
+    package typealias InboundOut = String
+    package static let maxLine = 8192
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    package init() {}
+
+    package mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
             if buffer.readableBytes > Self.maxLine { throw PlatformError("IRC line longer than \(Self.maxLine) bytes") }
             return .needMoreData

@@ -12,7 +12,7 @@ import Synchronization
 ///
 /// The token is in every URL's path: every message this type produces passes `redact` first,
 /// so no error, log line or health detail can carry it.
-final class TelegramBotAPI: Sendable {
+package final class TelegramBotAPI: Sendable {
     /// Made at the first call, not with the adapter: an adapter built and never started (a
     /// start that stops at the instance check, a reload's replacement that did not start) has
     /// no client to shut down.
@@ -68,12 +68,20 @@ final class TelegramBotAPI: Sendable {
             if error is CancellationError || Task.isCancelled { throw TelegramAPIError(.cancelled, "cancelled") }
             throw TelegramAPIError(.network, "cannot reach the Bot API at \(base): \(redact(Self.reason(error)))")
         }
+        return try Self.result(of: method, status: Int(status.code), body: bytes, base: base, redact: redact)
+    }
+
+    /// What an answer means: the `result` of `{"ok": true, ...}`, otherwise the error it
+    /// describes (with the token redacted from the server's text). Apart from `call` so that it
+    /// can be checked without a network (the telegram fuzz target feeds it any bytes).
+    package static func result(of method: String, status: Int, body bytes: [UInt8], base: String,
+                               redact: (String) -> String) throws(TelegramAPIError) -> JSONValue {
         guard let body = try? JSONValue.parse(bytes), let object = body.object else {
-            throw TelegramAPIError(status == .ok ? .malformed : .http(Int(status.code)),
-                                   "the Bot API at \(base) answered \(method) with \(status.code) and no JSON")
+            throw TelegramAPIError(status == 200 ? .malformed : .http(status),
+                                   "the Bot API at \(base) answered \(method) with \(status) and no JSON")
         }
         if object["ok"]?.bool == true, let result = object["result"] { return result }
-        let code = object["error_code"]?.int.map(Int.init) ?? Int(status.code)
+        let code = object["error_code"]?.int.map(Int.init) ?? status
         let description = redact(oneLine(object["description"]?.string ?? "no description"))
         let parameters = object["parameters"]?.object
         switch code {
@@ -112,12 +120,11 @@ final class TelegramBotAPI: Sendable {
         String(text.prefix(300).map { $0.isNewline ? " " : $0 })
     }
 
-    private func oneLine(_ text: String) -> String { Self.oneLine(text) }
 }
 
 /// Why a Bot API call failed, with a message that never holds the token.
-struct TelegramAPIError: Error, Sendable, CustomStringConvertible {
-    enum Kind: Sendable, Equatable {
+package struct TelegramAPIError: Error, Sendable, CustomStringConvertible {
+    package enum Kind: Sendable, Equatable {
         /// 429: wait `retryAfter` (the server's `parameters.retry_after`), then call again.
         case rateLimited(retryAfter: Duration)
         /// 409: another process polls `getUpdates` with this token (or a webhook is set).
@@ -132,15 +139,15 @@ struct TelegramAPIError: Error, Sendable, CustomStringConvertible {
         case cancelled
     }
 
-    let kind: Kind
-    let message: String
+    package let kind: Kind
+    package let message: String
 
     init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
-    var description: String { message }
+    package var description: String { message }
 
     /// Worth sending again: the server was not reached, or failed on its side.
     var isTransient: Bool {
