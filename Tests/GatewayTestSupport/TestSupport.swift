@@ -252,3 +252,10 @@ public struct SQLiteLockError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// The sanitizer the suite runs under (`.ci/sanitize thread|address` sets GATEWAYD_SANITIZER),
+/// nil in a plain run: a test whose bound a sanitizer's slowdown breaks (a timing bound, not a
+/// correctness one) skips under it, with its reason.
+public enum Sanitizer {
+    public static let active: String? = getenv("GATEWAYD_SANITIZER").map { String(cString: $0) }
+}
