@@ -20,7 +20,8 @@ func check(_ input: UnsafeBufferPointer<UInt8>) {
         else { fatalError("parsed a malformed message from \(line.debugDescription): \(message)") }
         roundTrip(message)
         if let text = message.parameters.last {
-            let room = Int(seed) + 1
+            // 4 bytes up (ReplySplitter's floor: one character of any size); the adapter asks 64 to 400.
+            let room = 4 + Int(seed)
             for part in IRCText.privmsgParts(text, maxBytes: room) {
                 guard !part.isEmpty, part.utf8.count <= room, !part.unicodeScalars.contains(where: { IRCText.isLineBreak($0) || $0 == "\0" })
                 else { fatalError("a PRIVMSG part that does not fit or breaks a line: \(part.debugDescription)") }
