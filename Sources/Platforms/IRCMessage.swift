@@ -16,7 +16,7 @@ package struct IRCMessage: Equatable, Sendable {
 
     /// The nick of `nick!user@host`.
     package var senderNick: String? {
-        prefix.map { String($0.prefix { $0 != "!" && $0 != "@" }) }
+        prefix.map { String(Substring($0.unicodeScalars.prefix { $0 != "!" && $0 != "@" })) }
     }
 
     package init(prefix: String? = nil, command: String, parameters: [String]) {
@@ -26,61 +26,72 @@ package struct IRCMessage: Equatable, Sendable {
     }
 
     /// nil for an empty or malformed line.
+    ///
+    /// Read by Unicode scalars, never by characters: the protocol's separators are bytes, and a
+    /// `:` or a space followed by a combining mark is one Swift character that is neither, so a
+    /// trailing parameter starting with an accent was split at its spaces into middle ones (and
+    /// kept its colon), and `nick!user` followed by one lost its `!` (the irc fuzz target's
+    /// finding).
     package init?(line: String) {
-        var rest = Substring(line)
-        if rest.hasPrefix("@") {
+        var rest = Substring(line).unicodeScalars
+        if rest.first == "@" {
             guard let space = rest.firstIndex(of: " ") else { return nil }
             tags = Self.parseTags(rest[rest.index(after: rest.startIndex)..<space])
-            rest = rest[rest.index(after: space)...].drop { $0 == " " }
+            rest = Self.droppingSpaces(rest[space...])
         }
-        if rest.hasPrefix(":") {
+        if rest.first == ":" {
             guard let space = rest.firstIndex(of: " ") else { return nil }
-            prefix = String(rest[rest.index(after: rest.startIndex)..<space])
-            rest = rest[rest.index(after: space)...].drop { $0 == " " }
+            prefix = String(Substring(rest[rest.index(after: rest.startIndex)..<space]))
+            rest = Self.droppingSpaces(rest[space...])
         } else {
             prefix = nil
         }
         var parameters: [String] = []
         var command: String?
         while !rest.isEmpty {
-            if rest.hasPrefix(":") && command != nil {
-                parameters.append(String(rest.dropFirst()))
+            if rest.first == ":" && command != nil {
+                parameters.append(String(Substring(rest.dropFirst())))
                 break
             }
-            let word = rest.prefix { $0 != " " }
-            if command == nil { command = String(word).uppercased() } else { parameters.append(String(word)) }
-            rest = rest.dropFirst(word.count).drop { $0 == " " }
+            let end = rest.firstIndex(of: " ") ?? rest.endIndex
+            let word = String(Substring(rest[..<end]))
+            if command == nil { command = word.uppercased() } else { parameters.append(word) }
+            rest = Self.droppingSpaces(rest[end...])
         }
         guard let command, !command.isEmpty else { return nil }
         self.command = command
         self.parameters = parameters
     }
 
+    private static func droppingSpaces(_ text: Substring.UnicodeScalarView) -> Substring.UnicodeScalarView {
+        text[(text.firstIndex { $0 != " " } ?? text.endIndex)...]
+    }
+
     /// `key=value;key2;...` with the IRCv3 escapes (`\:` `;`, `\s` space, `\\`, `\r`, `\n`).
-    private static func parseTags(_ text: Substring) -> [String: String] {
+    private static func parseTags(_ text: Substring.UnicodeScalarView) -> [String: String] {
         var tags: [String: String] = [:]
         for item in text.split(separator: ";") {
             let parts = item.split(separator: "=", maxSplits: 1)
             guard let key = parts.first, !key.isEmpty else { continue }
-            var value = ""
+            var value = String.UnicodeScalarView()
             var escaped = false
-            for character in parts.count > 1 ? parts[1] : "" {
+            for scalar in parts.count > 1 ? parts[1] : Substring.UnicodeScalarView() {
                 if escaped {
-                    switch character {
+                    switch scalar {
                     case ":": value.append(";")
                     case "s": value.append(" ")
                     case "r": value.append("\r")
                     case "n": value.append("\n")
-                    default: value.append(character)
+                    default: value.append(scalar)
                     }
                     escaped = false
-                } else if character == "\\" {
+                } else if scalar == "\\" {
                     escaped = true
                 } else {
-                    value.append(character)
+                    value.append(scalar)
                 }
             }
-            tags[String(key)] = value
+            tags[String(Substring(key))] = String(value)
         }
         return tags
     }
