@@ -19,6 +19,11 @@ let package = Package(
         .executable(name: "gatewayd-agent-bench", targets: ["AgentBench"]),
         .executable(name: "gatewayd-fuzz-json", targets: ["FuzzJSON"]),
         .executable(name: "gatewayd-fuzz-config", targets: ["FuzzConfig"]),
+        .executable(name: "gatewayd-fuzz-varlink", targets: ["FuzzVarlink"]),
+        .executable(name: "gatewayd-fuzz-sse", targets: ["FuzzSSE"]),
+        .executable(name: "gatewayd-fuzz-irc", targets: ["FuzzIRC"]),
+        .executable(name: "gatewayd-fuzz-webhook", targets: ["FuzzWebhook"]),
+        .executable(name: "gatewayd-fuzz-telegram", targets: ["FuzzTelegram"]),
         .executable(name: "gatewayd-store-bench", targets: ["StateStoreBench"]),
         .executable(name: "gatewayd-webhook-bench", targets: ["WebhookBench"]),
         .executable(name: "gatewayd-irc-bench", targets: ["IRCBench"]),
@@ -122,12 +127,16 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // The OpenAI wire format without any I/O: the server-sent-events parser, the request body
+        // and the streamed chunks' JSON. Apart from OpenAIBackend so that its fuzz target builds
+        // without AsyncHTTPClient (a sanitized build of that and its TLS is slow and large).
+        .target(name: "OpenAIProtocol", dependencies: ["GatewayCore", "JSON"]),
         // The OpenAI-compatible agent backend (`agent.backend: openai`): chat completions streamed
         // over server-sent events, retries, fallbacks and a circuit breaker per endpoint.
         .target(
             name: "OpenAIBackend",
             dependencies: [
-                "GatewayCore", "JSON",
+                "GatewayCore", "JSON", "OpenAIProtocol",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -267,6 +276,20 @@ let package = Package(
         .target(name: "FuzzReplay", path: "Fuzz/FuzzReplay"),
         .executableTarget(name: "FuzzJSON", dependencies: ["JSON", "FuzzReplay"], path: "Fuzz/FuzzJSON"),
         .executableTarget(name: "FuzzConfig", dependencies: ["GatewayCore", "FuzzReplay"], path: "Fuzz/FuzzConfig"),
+        .executableTarget(name: "FuzzVarlink", dependencies: ["Varlink", "VarlinkProtocol", "JSON", "FuzzReplay",
+                                                             .product(name: "NIOCore", package: "swift-nio")],
+                          path: "Fuzz/FuzzVarlink"),
+        .executableTarget(name: "FuzzSSE", dependencies: ["OpenAIProtocol", "FuzzReplay"], path: "Fuzz/FuzzSSE"),
+        .executableTarget(name: "FuzzIRC", dependencies: ["Platforms", "FuzzReplay",
+                                                         .product(name: "NIOCore", package: "swift-nio"),
+                                                         .product(name: "NIOEmbedded", package: "swift-nio")],
+                          path: "Fuzz/FuzzIRC"),
+        .executableTarget(name: "FuzzWebhook", dependencies: ["Platforms", "GatewayCore", "JSON", "FuzzReplay",
+                                                             .product(name: "NIOCore", package: "swift-nio"),
+                                                             .product(name: "NIOEmbedded", package: "swift-nio")],
+                          path: "Fuzz/FuzzWebhook"),
+        .executableTarget(name: "FuzzTelegram", dependencies: ["Platforms", "GatewayCore", "JSON", "FuzzReplay"],
+                          path: "Fuzz/FuzzTelegram"),
 
         // MARK: Tests (Tests/): not shipped.
 
@@ -325,7 +348,7 @@ let package = Package(
                                                            .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(
             name: "OpenAIBackendTests",
-            dependencies: ["OpenAIBackend", "GatewayCore", "StateStore", "JSON", "GatewayTestSupport",
+            dependencies: ["OpenAIBackend", "OpenAIProtocol", "GatewayCore", "StateStore", "JSON", "GatewayTestSupport",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
@@ -335,7 +358,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: ["GatewayTestSupport", "CGatewayTestShims", "CGatewayShims", "GatewayCore", "gatewayd", "gatewayctl",
-                           "FuzzJSON", "FuzzConfig"]
+                           "FuzzJSON", "FuzzConfig", "FuzzVarlink", "FuzzSSE", "FuzzIRC", "FuzzWebhook", "FuzzTelegram"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -25,6 +25,26 @@ public enum FuzzReplay {
     }
     #endif
 
+    /// `bytes` cut into the pieces a network might deliver them in, chosen by `seed` (a target
+    /// takes it from its input's first byte, so the fuzzer explores the cuts too): the low three
+    /// bits pick the largest piece (1 byte up to all at once), the rest vary the sizes below it.
+    public static func pieces(_ bytes: [UInt8], seed: UInt8) -> [ArraySlice<UInt8>] {
+        let largest = [1, 2, 3, 7, 16, 64, 512, Int.max][Int(seed & 7)]
+        var state = UInt32(seed) &* 2_654_435_761 | 1
+        var pieces: [ArraySlice<UInt8>] = []
+        var start = 0
+        while start < bytes.count {
+            state ^= state << 13
+            state ^= state >> 17
+            state ^= state << 5
+            let size = largest == Int.max ? bytes.count : 1 + Int(state % UInt32(largest))
+            let end = min(bytes.count, start + size)
+            pieces.append(bytes[start..<end])
+            start = end
+        }
+        return pieces
+    }
+
     public static func run(_ check: (UnsafeBufferPointer<UInt8>) -> Void) {
         var count = 0
         for path in CommandLine.arguments.dropFirst() {

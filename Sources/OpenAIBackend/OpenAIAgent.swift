@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import GatewayCore
 import Logging
 import NIOCore
+import OpenAIProtocol
 import Synchronization
 
 /// `agent.backend: openai`: each turn is one streamed chat completion, sent with the session's

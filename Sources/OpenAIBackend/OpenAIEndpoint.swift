@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import GatewayCore
 import JSON
 import NIOCore
+import OpenAIProtocol
 import NIOHTTP1
 import NIOPosix
 import Synchronization

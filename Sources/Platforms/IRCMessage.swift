@@ -7,90 +7,101 @@ import NIOCore
 /// is kept safe: whatever a parameter holds (agent output, a command's output, a nick from the
 /// network, a channel from the config), no CR, LF or NUL reaches the server and no line is
 /// longer than 512 bytes.
-struct IRCMessage: Equatable, Sendable {
+package struct IRCMessage: Equatable, Sendable {
     /// IRCv3 tags (`account`, `time`, ...), values unescaped; empty without any.
-    var tags: [String: String] = [:]
-    var prefix: String?
-    var command: String
-    var parameters: [String]
+    package var tags: [String: String] = [:]
+    package var prefix: String?
+    package var command: String
+    package var parameters: [String]
 
     /// The nick of `nick!user@host`.
-    var senderNick: String? {
-        prefix.map { String($0.prefix { $0 != "!" && $0 != "@" }) }
+    package var senderNick: String? {
+        prefix.map { String(Substring($0.unicodeScalars.prefix { $0 != "!" && $0 != "@" })) }
     }
 
-    init(prefix: String? = nil, command: String, parameters: [String]) {
+    package init(prefix: String? = nil, command: String, parameters: [String]) {
         self.prefix = prefix
         self.command = command
         self.parameters = parameters
     }
 
     /// nil for an empty or malformed line.
-    init?(line: String) {
-        var rest = Substring(line)
-        if rest.hasPrefix("@") {
+    ///
+    /// Read by Unicode scalars, never by characters: the protocol's separators are bytes, and a
+    /// `:` or a space followed by a combining mark is one Swift character that is neither, so a
+    /// trailing parameter starting with an accent was split at its spaces into middle ones (and
+    /// kept its colon), and `nick!user` followed by one lost its `!` (the irc fuzz target's
+    /// finding).
+    package init?(line: String) {
+        var rest = Substring(line).unicodeScalars
+        if rest.first == "@" {
             guard let space = rest.firstIndex(of: " ") else { return nil }
             tags = Self.parseTags(rest[rest.index(after: rest.startIndex)..<space])
-            rest = rest[rest.index(after: space)...].drop { $0 == " " }
+            rest = Self.droppingSpaces(rest[space...])
         }
-        if rest.hasPrefix(":") {
+        if rest.first == ":" {
             guard let space = rest.firstIndex(of: " ") else { return nil }
-            prefix = String(rest[rest.index(after: rest.startIndex)..<space])
-            rest = rest[rest.index(after: space)...].drop { $0 == " " }
+            prefix = String(Substring(rest[rest.index(after: rest.startIndex)..<space]))
+            rest = Self.droppingSpaces(rest[space...])
         } else {
             prefix = nil
         }
         var parameters: [String] = []
         var command: String?
         while !rest.isEmpty {
-            if rest.hasPrefix(":") && command != nil {
-                parameters.append(String(rest.dropFirst()))
+            if rest.first == ":" && command != nil {
+                parameters.append(String(Substring(rest.dropFirst())))
                 break
             }
-            let word = rest.prefix { $0 != " " }
-            if command == nil { command = String(word).uppercased() } else { parameters.append(String(word)) }
-            rest = rest.dropFirst(word.count).drop { $0 == " " }
+            let end = rest.firstIndex(of: " ") ?? rest.endIndex
+            let word = String(Substring(rest[..<end]))
+            if command == nil { command = word.uppercased() } else { parameters.append(word) }
+            rest = Self.droppingSpaces(rest[end...])
         }
         guard let command, !command.isEmpty else { return nil }
         self.command = command
         self.parameters = parameters
     }
 
+    private static func droppingSpaces(_ text: Substring.UnicodeScalarView) -> Substring.UnicodeScalarView {
+        text[(text.firstIndex { $0 != " " } ?? text.endIndex)...]
+    }
+
     /// `key=value;key2;...` with the IRCv3 escapes (`\:` `;`, `\s` space, `\\`, `\r`, `\n`).
-    private static func parseTags(_ text: Substring) -> [String: String] {
+    private static func parseTags(_ text: Substring.UnicodeScalarView) -> [String: String] {
         var tags: [String: String] = [:]
         for item in text.split(separator: ";") {
             let parts = item.split(separator: "=", maxSplits: 1)
             guard let key = parts.first, !key.isEmpty else { continue }
-            var value = ""
+            var value = String.UnicodeScalarView()
             var escaped = false
-            for character in parts.count > 1 ? parts[1] : "" {
+            for scalar in parts.count > 1 ? parts[1] : Substring.UnicodeScalarView() {
                 if escaped {
-                    switch character {
+                    switch scalar {
                     case ":": value.append(";")
                     case "s": value.append(" ")
                     case "r": value.append("\r")
                     case "n": value.append("\n")
-                    default: value.append(character)
+                    default: value.append(scalar)
                     }
                     escaped = false
-                } else if character == "\\" {
+                } else if scalar == "\\" {
                     escaped = true
                 } else {
-                    value.append(character)
+                    value.append(scalar)
                 }
             }
-            tags[String(key)] = value
+            tags[String(Substring(key))] = String(value)
         }
         return tags
     }
 
     /// The most a line may take on the wire, CRLF included (RFC 1459 section 2.3).
-    static let maxLineBytes = 512
+    package static let maxLineBytes = 512
 
     /// Why a message cannot be put on the wire as it is.
-    struct EncodingError: Error, Sendable, CustomStringConvertible {
-        let description: String
+    package struct EncodingError: Error, Sendable, CustomStringConvertible {
+        package let description: String
     }
 
     /// The wire form with CRLF. The last parameter goes as trailing (it may hold spaces); NUL,
@@ -98,7 +109,7 @@ struct IRCMessage: Equatable, Sendable {
     /// `IRCText.privmsgParts`), and it is cut at a Unicode scalar boundary so the line fits in
     /// 512 bytes. Any other parameter must be a single word without them: a target or a nick
     /// that is not is refused (the line is not sent), never repaired into another target.
-    func encoded() throws(EncodingError) -> ByteBuffer {
+    package func encoded() throws(EncodingError) -> ByteBuffer {
         guard !command.isEmpty, command.utf8.allSatisfy({ Self.isLetterOrDigit($0) }) else {
             throw EncodingError(description: "command \(command.debugDescription) is not a word")
         }
@@ -133,11 +144,13 @@ struct IRCMessage: Equatable, Sendable {
 
 /// Splits the byte stream at LF (a CR before it dropped); a line past 8 KiB closes the
 /// connection rather than growing the buffer.
-struct IRCLineDecoder: ByteToMessageDecoder {
-    typealias InboundOut = String
-    static let maxLine = 8192
+package struct IRCLineDecoder: ByteToMessageDecoder {
+    package typealias InboundOut = String
+    package static let maxLine = 8192
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    package init() {}
+
+    package mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
             if buffer.readableBytes > Self.maxLine { throw PlatformError("IRC line longer than \(Self.maxLine) bytes") }
             return .needMoreData

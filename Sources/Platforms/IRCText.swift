@@ -2,11 +2,11 @@ import GatewayCore
 
 /// Text rules of the IRC wire: where a reply's lines break, how long a PRIVMSG may be, and which
 /// names may stand as a parameter.
-enum IRCText {
+package enum IRCText {
     /// Line breaks in replies: CR LF, a lone CR, LF, NEL (U+0085), and the Unicode line and
     /// paragraph separators (U+2028, U+2029). Each ends a PRIVMSG; none may reach the server
     /// inside one (a CR ends the line for most servers: what follows would be a command).
-    static func isLineBreak(_ scalar: Unicode.Scalar) -> Bool {
+    package static func isLineBreak(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x0a, 0x0d, 0x85, 0x2028, 0x2029: true
         default: false
@@ -14,7 +14,7 @@ enum IRCText {
     }
 
     /// The reply's lines, empty ones left out, NULs removed.
-    static func lines(_ text: String) -> [String] {
+    package static func lines(_ text: String) -> [String] {
         var lines: [String] = []
         var current = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
@@ -33,7 +33,7 @@ enum IRCText {
     /// `maxBytes` of UTF-8, split at spaces where possible, never inside a character unless one
     /// character alone is longer than `maxBytes` (`e` and 5,000 combining accents): then at a
     /// Unicode scalar boundary, so no UTF-8 sequence is ever cut.
-    static func privmsgParts(_ text: String, maxBytes: Int) -> [String] {
+    package static func privmsgParts(_ text: String, maxBytes: Int) -> [String] {
         var parts: [String] = []
         for line in lines(text) {
             for part in ReplySplitter.split(line, maxBytes: maxBytes) where !part.isEmpty {
@@ -47,7 +47,7 @@ enum IRCText {
         return parts
     }
 
-    static func cutAtScalars(_ text: String, maxBytes: Int) -> [String] {
+    package static func cutAtScalars(_ text: String, maxBytes: Int) -> [String] {
         var parts: [String] = []
         var current = String.UnicodeScalarView()
         var bytes = 0
@@ -67,7 +67,7 @@ enum IRCText {
 
     /// A trailing parameter as bytes: NUL dropped, CR and LF made spaces, at most `maxBytes`
     /// (cut at a scalar boundary).
-    static func clean(_ text: String, maxBytes: Int) -> [UInt8] {
+    package static func clean(_ text: String, maxBytes: Int) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(min(text.utf8.count, maxBytes))
         for scalar in text.unicodeScalars where scalar.value != 0 {
@@ -80,18 +80,18 @@ enum IRCText {
     }
 
     /// A middle parameter: not empty, no space or control character, not starting with `:`.
-    static func isWord(_ text: String) -> Bool {
+    package static func isWord(_ text: String) -> Bool {
         !text.isEmpty && !text.hasPrefix(":") && text.utf8.allSatisfy { $0 > 0x20 && $0 != 0x7f }
     }
 
     /// A nick the gateway may answer or take: a word without `,` `!` `@` `*` `?` that does not
     /// look like a channel.
-    static func isNick(_ text: String) -> Bool {
+    package static func isNick(_ text: String) -> Bool {
         isWord(text) && !text.contains(where: { ",!@*?".contains($0) }) && !(text.first.map { "#&$+".contains($0) } ?? true)
     }
 
     /// A channel name (RFC 2812 `chanstring`): `#` or `&`, then no space, comma, colon or control.
-    static func isChannel(_ text: String) -> Bool {
+    package static func isChannel(_ text: String) -> Bool {
         (text.hasPrefix("#") || text.hasPrefix("&")) && text.utf8.count > 1 && isWord(text) && !text.contains(",")
             && !text.dropFirst().contains(":")
     }

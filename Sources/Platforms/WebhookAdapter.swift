@@ -80,19 +80,28 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
             // idle connections that once sent a large body held 64 MiB. 16 KiB costs a 1 MiB
             // body 64 reads instead of 16.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16 << 10))
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let connection = WebhookConnectionGuard(configuration: configuration, statistics: statistics)
-                    try channel.pipeline.syncOperations.addHandler(connection)
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(WebhookHTTPHandler(
-                        live: live, inbound: inbound, deliveries: deliveries,
-                        connection: connection, connections: connections, statistics: statistics))
+                    try installConnectionHandlers(on: channel.pipeline.syncOperations, inbound: inbound)
                 }
             }
             .bind(host: configuration.host, port: configuration.port).get()
         channel.withLock { $0 = bound }
     }
+
+    /// One accepted connection's handlers: its guard (deadlines), NIO's HTTP/1.1 server pipeline
+    /// with its error handling, then the request handler. Also what the webhook fuzz target
+    /// installs on an embedded channel, so that it drives exactly this pipeline.
+    package func installConnectionHandlers(on pipeline: ChannelPipeline.SynchronousOperations, inbound: any InboundHandler) throws {
+        let connection = WebhookConnectionGuard(configuration: configuration, statistics: statistics)
+        try pipeline.addHandler(connection)
+        try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+        try pipeline.addHandler(WebhookHTTPHandler(live: live, inbound: inbound, deliveries: deliveries,
+                                                   connection: connection, connections: connections, statistics: statistics))
+    }
+
+    /// Deliveries dispatched and not yet answered, on all connections.
+    package var deliveriesUnderWay: Int { connections.requestsUnderWay }
 
     /// Closes the listening socket, then every connection: a request being answered loses its
     /// answer, as it did when the adapter shut its own event loops down (by now the drain is

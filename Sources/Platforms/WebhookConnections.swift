@@ -37,6 +37,9 @@ final class WebhookConnections: Sendable {
         return true
     }
 
+    /// Deliveries being worked out now.
+    var requestsUnderWay: Int { state.withLock { $0.requests } }
+
     /// A delivery was dispatched; `endRequest` once its answer is written.
     func beginRequest() { state.withLock { $0.requests += 1 } }
 

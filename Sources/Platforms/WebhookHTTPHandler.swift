@@ -101,6 +101,15 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// A request NIO's decoder could not parse (or any other error on the connection): NIO's
+    /// error handler has answered 400 with `connection: close` but leaves the closing to the
+    /// pipeline. Closed here, so that the peer's further bytes are not read (they were, each
+    /// answered with another 400 on a connection that stayed open until the head deadline: the
+    /// webhook fuzz target's first finding).
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
     /// Answers before the request's end and closes: the rest of the body is never read.
     private func answerEarly(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: HTTPResponseStatus,
                              _ answer: [UInt8]) {

@@ -129,7 +129,9 @@ case "runner-stress":
         try await Task.sleep(for: .milliseconds(1))
         return try await runner.run(.shell("sleep 0.01", environment: ProcessRunner.minimalEnvironment))
     }.value
-    let directory = String(cString: mkdtemp(strdup("/tmp/gatewayd-stress.XXXXXX"))!)
+    let template = strdup("/tmp/gatewayd-stress.XXXXXX")!
+    defer { free(template) }
+    let directory = String(cString: mkdtemp(template)!)
     let started = directory + "/started", gate = directory + "/gate"
     mkfifo(started, 0o600)
     mkfifo(gate, 0o600)

@@ -170,13 +170,20 @@ public func environment(with changes: [String: String?]) -> [String: String] {
 /// rest of this process's (one `gatewayd-test.*` directory per test process) when it exits, so
 /// `swift test` leaves nothing in /tmp.
 public func makeTemporaryDirectory(_ prefix: String = "gatewayd-test") -> String {
-    String(cString: mkdtemp(strdup(temporaryRoot + "/\(prefix).XXXXXX"))!)
+    madeTemporaryDirectory(temporaryRoot + "/\(prefix).XXXXXX")
+}
+
+/// mkdtemp on a copy of `template`, freed after (LeakSanitizer counted every copy).
+private func madeTemporaryDirectory(_ template: String) -> String {
+    let copy = strdup(template)!
+    defer { free(copy) }
+    return String(cString: mkdtemp(copy)!)
 }
 
 /// This process's directory under /tmp, made on first use and removed at exit. Traversable by
 /// all: some tests run a child as another user in a directory below it.
 private let temporaryRoot: String = {
-    let root = String(cString: mkdtemp(strdup(NSTemporaryDirectory() + "/gatewayd-test.XXXXXX"))!)
+    let root = madeTemporaryDirectory(NSTemporaryDirectory() + "/gatewayd-test.XXXXXX")
     chmod(root, 0o755)
     temporaryRootForExit = root
     atexit { temporaryRootForExit.map { try? FileManager.default.removeItem(atPath: $0) } }
@@ -251,4 +258,11 @@ public final class SQLiteLockHolder: @unchecked Sendable {
 public struct SQLiteLockError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// The sanitizer the suite runs under (`.ci/sanitize thread|address` sets GATEWAYD_SANITIZER),
+/// nil in a plain run: a test whose bound a sanitizer's slowdown breaks (a timing bound, not a
+/// correctness one) skips under it, with its reason.
+public enum Sanitizer {
+    public static let active: String? = getenv("GATEWAYD_SANITIZER").map { String(cString: $0) }
 }

@@ -101,7 +101,10 @@ import Testing
         let started = ContinuousClock.now
         _ = try await agent.run(turn("x"), reply: chat.reply)
         #expect(chat.texts == ["ok"])
-        #expect(ContinuousClock.now - started < .seconds(15), "the usual backoff, not the 30 s cap")
+        // A timing bound (not the point under a sanitizer: ASan's slowdown alone passed 15 s).
+        if Sanitizer.active == nil {
+            #expect(ContinuousClock.now - started < .seconds(15), "the usual backoff, not the 30 s cap")
+        }
     }
 
     @Test func usageOfAWholeCompletionIsClampedLikeAStreamedOne() async throws {

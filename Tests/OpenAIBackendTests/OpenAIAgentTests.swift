@@ -1,6 +1,7 @@
 import GatewayCore
 import GatewayTestSupport
 import JSON
+import OpenAIProtocol
 import Logging
 import NIOPosix
 import StateStore

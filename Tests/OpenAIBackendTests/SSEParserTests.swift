@@ -1,5 +1,6 @@
 import GatewayCore
 import JSON
+import OpenAIProtocol
 import Testing
 @testable import OpenAIBackend
 

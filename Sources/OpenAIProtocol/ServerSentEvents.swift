@@ -1,9 +1,14 @@
 /// One event of a `text/event-stream` body.
-struct ServerSentEvent: Sendable, Equatable {
+package struct ServerSentEvent: Sendable, Equatable {
     /// The `event:` field; nil for the default `message` type (all that chat completions send).
-    var type: String?
+    package var type: String?
     /// The `data:` lines joined with "\n".
-    var data: String
+    package var data: String
+
+    package init(type: String?, data: String) {
+        self.type = type
+        self.data = data
+    }
 }
 
 /// Parses a `text/event-stream` body as the HTML standard defines it, fed in whatever pieces the
@@ -11,12 +16,12 @@ struct ServerSentEvent: Sendable, Equatable {
 /// start of the next are one ending), `:` lines are comments (servers send them as keep-alives),
 /// a blank line dispatches the event. Bounded: a line or an event longer than `maxEventBytes` is
 /// an error, so a server that never sends a newline cannot grow memory.
-struct ServerSentEventParser {
-    struct TooLarge: Error, Sendable, Equatable {
-        let limit: Int
+package struct ServerSentEventParser {
+    package struct TooLarge: Error, Sendable, Equatable {
+        package let limit: Int
     }
 
-    let maxEventBytes: Int
+    package let maxEventBytes: Int
     private var line: [UInt8] = []
     private var data: [UInt8] = []
     private var hasData = false
@@ -29,12 +34,12 @@ struct ServerSentEventParser {
     private var bomSeen: Int? = 0
     private static let byteOrderMark: [UInt8] = [0xef, 0xbb, 0xbf]
 
-    init(maxEventBytes: Int = 1 << 20) {
+    package init(maxEventBytes: Int = 1 << 20) {
         self.maxEventBytes = maxEventBytes
     }
 
     /// Adds `bytes`; returns the events they complete, in order.
-    mutating func feed(_ bytes: some Sequence<UInt8>) throws(TooLarge) -> [ServerSentEvent] {
+    package mutating func feed(_ bytes: some Sequence<UInt8>) throws(TooLarge) -> [ServerSentEvent] {
         var events: [ServerSentEvent] = []
         for byte in bytes {
             if let seen = bomSeen {

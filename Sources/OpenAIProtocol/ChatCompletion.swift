@@ -3,14 +3,14 @@ import JSON
 
 /// The wire format of `POST /chat/completions` (OpenAI's, which vLLM, llama.cpp, Ollama and
 /// OpenRouter speak): the request body and the streamed chunks.
-enum ChatCompletion {
+package enum ChatCompletion {
     /// The SSE data that ends a stream.
-    static let done = "[DONE]"
+    package static let done = "[DONE]"
     /// The `finish_reason` of an answer cut at `max_tokens`.
-    static let lengthFinish = "length"
+    package static let lengthFinish = "length"
 
     /// The request body: system prompt, then the earlier pairs, then this turn's text.
-    static func requestBody(model: String, settings: OpenAISettings, earlier: [HistoryTurn], text: String) -> [UInt8] {
+    package static func requestBody(model: String, settings: OpenAISettings, earlier: [HistoryTurn], text: String) -> [UInt8] {
         var messages: [JSONValue] = []
         if let prompt = settings.systemPrompt, !prompt.isEmpty {
             messages.append(["role": "system", "content": .string(prompt)])
@@ -35,10 +35,10 @@ enum ChatCompletion {
     /// that long answers (up to `OpenAIAgent.maxAnswerBytes` each) do not make every request of
     /// a session megabytes long (16 sessions streaming 200 KB answers with 20 pairs grew the
     /// daemon past 230 MiB in a minute; the server would refuse such a context anyway).
-    static let maxHistoryBytes = 256 << 10
+    package static let maxHistoryBytes = 256 << 10
 
     /// The newest of `earlier` whose text fits in `maxBytes` (the oldest are left out first).
-    static func fitting(_ earlier: [HistoryTurn], maxBytes: Int) -> ArraySlice<HistoryTurn> {
+    package static func fitting(_ earlier: [HistoryTurn], maxBytes: Int) -> ArraySlice<HistoryTurn> {
         var total = 0
         var start = earlier.endIndex
         while start > earlier.startIndex {
@@ -55,7 +55,7 @@ enum ChatCompletion {
     /// so that user and assistant still alternate (a turn that failed before its first word must
     /// not send two user messages in a row: chat templates such as Mistral's refuse that, and
     /// the session would fail on every later turn until `/new`).
-    static func historyAnswer(_ turn: HistoryTurn) -> String {
+    package static func historyAnswer(_ turn: HistoryTurn) -> String {
         switch turn.outcome {
         case .complete: return turn.answer
         case .interrupted, .open, .failed:
@@ -63,23 +63,23 @@ enum ChatCompletion {
         }
     }
 
-    static let interruptedMark = "[interrupted]"
+    package static let interruptedMark = "[interrupted]"
 
     /// One streamed chunk, as far as the gateway cares.
-    struct Chunk: Equatable {
-        var content: String = ""
+    package struct Chunk: Equatable {
+        package var content: String = ""
         /// `stop`, `length`, ... on the choice's last chunk.
-        var finishReason: String?
-        var usage: AgentUsage?
+        package var finishReason: String?
+        package var usage: AgentUsage?
         /// `{"error": {...}}` sent inside the stream (vLLM and llama.cpp do this mid-stream).
-        var error: String?
+        package var error: String?
     }
 
-    struct MalformedChunk: Error, Equatable {
-        let reason: String
+    package struct MalformedChunk: Error, Equatable {
+        package let reason: String
     }
 
-    static func parseChunk(_ data: String) throws(MalformedChunk) -> Chunk {
+    package static func parseChunk(_ data: String) throws(MalformedChunk) -> Chunk {
         let value: JSONValue
         do {
             value = try JSONValue.parse(data.utf8)
@@ -106,7 +106,7 @@ enum ChatCompletion {
     }
 
     /// `usage` of a chunk or a whole completion.
-    static func usageCounts(_ usage: [String: JSONValue]?) -> AgentUsage {
+    package static func usageCounts(_ usage: [String: JSONValue]?) -> AgentUsage {
         AgentUsage(tokensIn: clamp(usage?["prompt_tokens"]?.int), tokensOut: clamp(usage?["completion_tokens"]?.int))
     }
 
@@ -119,14 +119,14 @@ enum ChatCompletion {
     /// The message of an error body (`{"error": {"message": ...}}`), as the server wrote it (the
     /// endpoint cuts it to a line and takes its key out: `OpenAIEndpoint.serverText`); nil when
     /// the body says nothing usable.
-    static func errorMessage(_ body: [UInt8]) -> String? {
+    package static func errorMessage(_ body: [UInt8]) -> String? {
         guard let value = try? JSONValue.parse(body) else { return nil }
         return value.object?["error"]?.object?["message"]?.string ?? value.object?["error"]?.string
             ?? value.object?["message"]?.string
     }
 
     /// Single line, at most 300 characters: server text goes into logs and chat replies.
-    static func oneLine(_ text: String) -> String {
+    package static func oneLine(_ text: String) -> String {
         var line = String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? " " : Character($0) })
         if line.count > 300 { line = String(line.prefix(300)) + "…" }
         return line
