@@ -77,6 +77,10 @@ public final class TestChild: @unchecked Sendable {
             throw error
         }
 
+        // Nothing else of this process goes with the child: a test's socket that lacks
+        // close-on-exec (an in-process server's accepted connection) kept open by a long-lived
+        // child would hide its close from the peer (a varlink client waited 17 s for its EOF).
+        gw_spawn_file_actions_addclosefrom(&actions, 3)
         let arguments = argv.map { strdup($0) } + [nil]
         defer { arguments.forEach { free($0) } }
         let variables = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
