@@ -14,11 +14,7 @@ import Synchronization
 /// `redact` all the same (a homeserver may echo it), so no error, log line or health detail
 /// can carry it.
 final class MatrixClientAPI: Sendable {
-    /// Made at the first call, not with the adapter: an adapter built and never started has no
-    /// client to shut down.
-    private let made = Mutex<HTTPClient?>(nil)
-    private let settings: HTTPClient.Configuration
-    private let eventLoops: any EventLoopGroup
+    private let http: PlatformHTTPClient
     let base: String
     /// The token sent now (none yet: a password login makes one), and every secret to keep out
     /// of messages: the tokens used so far and the password.
@@ -33,22 +29,7 @@ final class MatrixClientAPI: Sendable {
         case .accessToken(let token): secrets = Mutex((token.text, [token.text]))
         case .password(let password): secrets = Mutex((nil, [password.text]))
         }
-        var settings = HTTPClient.Configuration()
-        settings.timeout = .init(connect: .seconds(10))
-        settings.redirectConfiguration = .disallow
-        settings.decompression = .disabled
-        settings.connectionPool.retryConnectionEstablishment = false
-        self.settings = settings
-        self.eventLoops = eventLoops
-    }
-
-    private var client: HTTPClient {
-        made.withLock { client in
-            if let client { return client }
-            let new = HTTPClient(eventLoopGroupProvider: .shared(eventLoops), configuration: settings)
-            client = new
-            return new
-        }
+        http = PlatformHTTPClient(eventLoops: eventLoops)
     }
 
     /// `text` with every token and the password replaced by `<secret>`.
@@ -107,7 +88,7 @@ final class MatrixClientAPI: Sendable {
         let bytes: [UInt8], status: HTTPResponseStatus
         do {
             let seconds = Int64(timeout.components.seconds) + 1
-            let response = try await client.execute(request, deadline: .now() + .seconds(seconds))
+            let response = try await http.client.execute(request, deadline: .now() + .seconds(seconds))
             status = response.status
             var buffer = try await response.body.collect(upTo: Self.maxResponseBytes)
             bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
@@ -143,10 +124,7 @@ final class MatrixClientAPI: Sendable {
     }
 
     /// Closes the client, if one was made (a call after this fails).
-    func shutdown() async {
-        guard let client = made.withLock({ $0 }) else { return }
-        try? await client.shutdown()
-    }
+    func shutdown() async { await http.shutdown() }
 
     /// A path segment or query value percent-encoded: everything but RFC 3986's unreserved
     /// characters (room ids hold `!` and `:`, aliases `#`, event ids `$`).

@@ -13,12 +13,7 @@ import Synchronization
 /// The token is in every URL's path: every message this type produces passes `redact` first,
 /// so no error, log line or health detail can carry it.
 package final class TelegramBotAPI: Sendable {
-    /// Made at the first call, not with the adapter: an adapter built and never started (a
-    /// start that stops at the instance check, a reload's replacement that did not start) has
-    /// no client to shut down.
-    private let made = Mutex<HTTPClient?>(nil)
-    private let settings: HTTPClient.Configuration
-    private let eventLoops: any EventLoopGroup
+    private let http: PlatformHTTPClient
     private let base: String
     private let token: String
     /// The longest body taken from the server (100 updates of 4096-character messages fit many times).
@@ -27,22 +22,7 @@ package final class TelegramBotAPI: Sendable {
     init(configuration: TelegramConfiguration, eventLoops: any EventLoopGroup) {
         base = configuration.apiBase
         token = configuration.token.text
-        var settings = HTTPClient.Configuration()
-        settings.timeout = .init(connect: .seconds(10))
-        settings.redirectConfiguration = .disallow
-        settings.decompression = .disabled
-        settings.connectionPool.retryConnectionEstablishment = false
-        self.settings = settings
-        self.eventLoops = eventLoops
-    }
-
-    private var client: HTTPClient {
-        made.withLock { client in
-            if let client { return client }
-            let new = HTTPClient(eventLoopGroupProvider: .shared(eventLoops), configuration: settings)
-            client = new
-            return new
-        }
+        http = PlatformHTTPClient(eventLoops: eventLoops)
     }
 
     /// `text` with the token (and so `bot<token>`) replaced by `<token>`.
@@ -72,7 +52,7 @@ package final class TelegramBotAPI: Sendable {
         let bytes: [UInt8], status: HTTPResponseStatus
         do {
             let seconds = Int64(timeout.components.seconds) + 1
-            let response = try await client.execute(request, deadline: .now() + .seconds(seconds))
+            let response = try await http.client.execute(request, deadline: .now() + .seconds(seconds))
             status = response.status
             var buffer = try await response.body.collect(upTo: Self.maxResponseBytes)
             bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
@@ -111,10 +91,7 @@ package final class TelegramBotAPI: Sendable {
     }
 
     /// Closes the client, if one was made (a call after this fails).
-    func shutdown() async {
-        guard let client = made.withLock({ $0 }) else { return }
-        try? await client.shutdown()
-    }
+    func shutdown() async { await http.shutdown() }
 
     /// "connection refused": the system's words, not NIO's dump.
     static func reason(_ error: any Error) -> String {

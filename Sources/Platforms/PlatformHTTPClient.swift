@@ -1,0 +1,40 @@
+import AsyncHTTPClient
+import NIOCore
+import Synchronization
+
+/// The HTTP client of a chat platform's API (Telegram's Bot API, a Matrix homeserver), made at
+/// the first call, not with the adapter: an adapter built and never started (a start that stops
+/// at the instance check, a reload's replacement that did not start) has no client to shut down.
+/// Connect within 10 s, no redirects (a token in the path or a header must not follow one), no
+/// decompression, and a refused connection fails the call at once instead of being retried
+/// inside the library until the connect timeout.
+final class PlatformHTTPClient: Sendable {
+    private let made = Mutex<HTTPClient?>(nil)
+    private let settings: HTTPClient.Configuration
+    private let eventLoops: any EventLoopGroup
+
+    init(eventLoops: any EventLoopGroup) {
+        var settings = HTTPClient.Configuration()
+        settings.timeout = .init(connect: .seconds(10))
+        settings.redirectConfiguration = .disallow
+        settings.decompression = .disabled
+        settings.connectionPool.retryConnectionEstablishment = false
+        self.settings = settings
+        self.eventLoops = eventLoops
+    }
+
+    var client: HTTPClient {
+        made.withLock { client in
+            if let client { return client }
+            let new = HTTPClient(eventLoopGroupProvider: .shared(eventLoops), configuration: settings)
+            client = new
+            return new
+        }
+    }
+
+    /// Closes the client, if one was made (a call after this fails).
+    func shutdown() async {
+        guard let client = made.withLock({ $0 }) else { return }
+        try? await client.shutdown()
+    }
+}
