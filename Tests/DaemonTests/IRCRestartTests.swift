@@ -130,9 +130,9 @@ struct IRCRestartTests {
         let first = try startDaemon(config: config, directory: directory, log: log)
         #expect(bob.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.contains(" JOIN ") } != nil)
         alice.send("PRIVMSG gatewayd :xyzzy")
-        #expect(await started.waitForLine(timeout: .seconds(20)) == "started")
+        #expect(await started.waitForLine() == "started")
         bob.send("PRIVMSG gatewayd :plugh")
-        #expect(await started.waitForLine(timeout: .seconds(20)) == "started")
+        #expect(await started.waitForLine() == "started")
         // Both turns are running (so both messages are in state.db): gatewayd dies.
         kill(first.pid, SIGKILL)
         _ = first.wait()

@@ -9,8 +9,9 @@ import Glibc
 /// Prometheus and promtool make of them.
 @Suite("metrics listener", .timeLimit(.minutes(2)), .ownThread)
 struct MetricsListenerTests {
-    /// A loopback port nobody listens on now (the kernel's pick, released).
-    static func freePort() throws -> Int { try LoopbackListener().port }
+    /// A loopback port nobody listens on now, below the ephemeral range (a kernel's pick from that
+    /// range was once taken by another test's outgoing connection before gatewayd bound it).
+    static func freePort() throws -> Int { freeLoopbackPort() }
 
     struct Daemon {
         let daemon: ForegroundDaemon

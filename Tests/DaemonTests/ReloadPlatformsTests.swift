@@ -81,7 +81,7 @@ struct ReloadPlatformsTests {
                                               environment: environment(with: [:]), directory: directory)
             #expect(alice.waitFor(timeout: .seconds(20)) { $0.hasPrefix(":gatewayd!") && $0.hasSuffix(" JOIN :#ops") } != nil)
             alice.send("PRIVMSG #ops :gatewayd: hold this")
-            #expect(await started.waitForLine(timeout: .seconds(20)) == "started")
+            #expect(await started.waitForLine() == "started")
             return (daemon, alice)
         }
 
@@ -108,7 +108,7 @@ struct ReloadPlatformsTests {
 
         // A webhook turn held in flight across both reloads.
         let held = try setup.post("hold this")
-        #expect(await setup.started.waitForLine(timeout: .seconds(20)) == "started")
+        #expect(await setup.started.waitForLine() == "started")
 
         // 1. Channels: #ops → #dev, on the same connection.
         try setup.write(server: first, channels: ##"["#dev"]"##)
@@ -289,7 +289,7 @@ struct ReloadAddRemoveTests {
         let daemon = try ForegroundDaemon([TestPaths.product("gatewayd"), "--config", setup.config, "--log-target", "console"],
                                           environment: environment(with: [:]), directory: setup.directory)
         let held = try setup.post("hold this")
-        #expect(await setup.started.waitForLine(timeout: .seconds(20)) == "started")
+        #expect(await setup.started.waitForLine() == "started")
         let newPort = freeLoopbackPort()
         try setup.writeWithoutIRC(webhook: newPort)
         let moved = try setup.ctl(["reload"])

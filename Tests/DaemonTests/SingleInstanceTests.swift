@@ -168,7 +168,7 @@ struct SingleInstanceTests {
         defer { gate.send("release") }
         let client = try TestChild([TestPaths.product("gatewayctl"), "--socket", socket, "quick", "run", "hold", started.path, gate.path],
                                    standardOutput: .null, standardError: .null)
-        #expect(await started.waitForLine(timeout: .seconds(30)) == "go")
+        #expect(await started.waitForLine() == "go")
         kill(killed.process.pid, SIGKILL)
         _ = killed.process.readToEnd()
         #expect(killed.process.wait() == 128 + SIGKILL)

@@ -223,7 +223,7 @@ struct GatewayControlTests {
                 return replies
             }
         }
-        #expect(await started.waitForLine(timeout: .seconds(10)) == "subscribed")
+        #expect(await started.waitForLine() == "subscribed")
         _ = try await gateway.call(.runQuickCommand, ["name": "hello"])
         let replies = try await collected.value
         #expect(replies.first?.parameters["status"]?.object?["state"] == "running")

@@ -25,7 +25,7 @@ struct ExecLimitReloadTests {
         init(_ dispatcher: Dispatcher) async throws {
             let (started, gate) = (self.started, self.gate)
             task = Task { await send(dispatcher, "/hold \(started.path) \(gate.path)") }
-            let line = await started.waitForLine(timeout: .seconds(30))
+            let line = await started.waitForLine()
             try #require(line == "go", "the held command did not start")
         }
 

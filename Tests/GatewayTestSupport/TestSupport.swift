@@ -128,8 +128,13 @@ public final class FIFOSignal: @unchecked Sendable {
         _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 
+    /// How long a child may take to say its first line: generous, because it is only reached when
+    /// something is wrong, and a child spawned while the whole suite runs on two cores has taken
+    /// more than 10 s to be scheduled.
+    public static let childWait: Duration = .seconds(30)
+
     /// The first line a child writes, or nil if none came within `timeout`.
-    public func waitForLine(timeout: Duration) async -> String? {
+    public func waitForLine(timeout: Duration = FIFOSignal.childWait) async -> String? {
         await withCheckedContinuation { continuation in
             Thread.detachNewThread { [self] in
                 continuation.resume(returning: blockingReadLine(timeout: timeout))

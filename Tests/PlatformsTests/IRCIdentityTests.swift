@@ -114,7 +114,7 @@ struct IRCIdentityTests {
         #expect(asked == "account-tag account-notify", "only what the server offers")
         await adapter.waitForRegistration()
         peer.send("@account=alice :alice!a@host PRIVMSG gatewayd :/slow")
-        #expect(await slow.started.waitForLine(timeout: .seconds(10)) == "started")
+        #expect(await slow.started.waitForLine() == "started")
         peer.send(":alice!a@host NICK :alice_away", ":mallory!m@evil NICK :alice", "PING :sync")
         // The PONG says the gateway has read the NICK lines (it reads in order).
         try await onThread { try peer.expect("PONG") { $0 == "PONG :sync" } }
@@ -180,7 +180,7 @@ struct IRCMaskTests {
         let adapter = try await gateway(server, commands: slow.yaml)
         let alice = try await LineClient.registered(port: server.port, "alice", user: "alice")
         alice.send("PRIVMSG gatewayd :/slow")
-        #expect(await slow.started.waitForLine(timeout: .seconds(10)) == "started")
+        #expect(await slow.started.waitForLine() == "started")
         try await quit(alice)
         let mallory = try await LineClient.registered(port: server.port, "alice", user: "mallory")
         slow.gate.send("go")

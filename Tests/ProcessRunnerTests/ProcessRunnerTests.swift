@@ -308,7 +308,7 @@ struct ProcessRunnerTests {
             try await runner.run(.shell(
                 #"echo $$ > "$1"; sleep 60"#, arguments: [signal.path], environment: environment))
         }
-        let pid = try #require(await signal.waitForLine(timeout: .seconds(10)).flatMap { pid_t($0) })
+        let pid = try #require(await signal.waitForLine().flatMap { pid_t($0) })
         task.cancel()
         let outcome = await task.result
         #expect(throws: CancellationError.self) { try outcome.get() }
@@ -335,7 +335,7 @@ struct ProcessRunnerTests {
                 #"echo go > "$1"; read line < "$2"; echo done"#, arguments: [started.path, gate.path],
                 environment: environment))
         }
-        #expect(await started.waitForLine(timeout: .seconds(10)) == "go")
+        #expect(await started.waitForLine() == "go")
         let error = await #expect(throws: ProcessRunnerError.self) {
             try await limited.run(.shell("true", environment: environment))
         }
@@ -357,7 +357,7 @@ struct ProcessRunnerTests {
                     #"echo go > "$1"; read line < "$2"; echo done"#, arguments: [started.path, gate.path],
                     environment: environment))
             }
-            #expect(await started.waitForLine(timeout: .seconds(30)) == "go")
+            #expect(await started.waitForLine() == "go")
             held.append((gate, task))
         }
         func quick() async -> ProcessRunnerError.Code? {
