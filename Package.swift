@@ -77,11 +77,12 @@ let package = Package(
         .target(
             name: "Systemd",
             dependencies: [
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 "CSystemd", "CGatewayShims",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "ProcessRunner", dependencies: ["CGatewayShims"]),
+        .target(name: "ProcessRunner", dependencies: ["CGatewayShims", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         // JSON values, parsed and written (no Foundation): varlink, webhooks, the agent's stdin.
         .target(name: "JSON"),
         // io.gatewayd.Gateway as Swift types, with the socket's place and the shared names: what
@@ -93,13 +94,14 @@ let package = Package(
         .target(name: "VarlinkClient", dependencies: ["VarlinkProtocol", "JSON", "CGatewayShims"]),
         .target(
             name: "GatewayCore",
-            dependencies: ["ProcessRunner", "CYAML", "JSON", "GatewayWire"]
+            dependencies: ["ProcessRunner", "CYAML", "JSON", "GatewayWire", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
-        .target(name: "StateStore", dependencies: ["GatewayCore", "CSQLite"]),
+        .target(name: "StateStore", dependencies: ["GatewayCore", "CSQLite", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         // The varlink server on SwiftNIO: framing, connections, the org.varlink.service interface.
         .target(
             name: "Varlink",
             dependencies: [
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 "VarlinkProtocol", "JSON", "CGatewayShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -110,13 +112,14 @@ let package = Package(
         .target(
             name: "GatewayControl",
             dependencies: ["Varlink", "VarlinkProtocol", "JSON", "GatewayWire", "GatewayCore",
-                           .product(name: "Logging", package: "swift-log")],
+                           .product(name: "Logging", package: "swift-log"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             resources: [.embedInCode("io.gatewayd.Gateway.varlink")]
         ),
         // Chat platform adapters (IRC, the webhook), on SwiftNIO.
         .target(
             name: "Platforms",
             dependencies: [
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 "GatewayCore", "JSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -136,6 +139,7 @@ let package = Package(
         .target(
             name: "OpenAIBackend",
             dependencies: [
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 "GatewayCore", "JSON", "OpenAIProtocol",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -147,6 +151,7 @@ let package = Package(
         .executableTarget(
             name: "gatewayd",
             dependencies: [
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 "Systemd", "GatewayCore", "StateStore", "Platforms", "OpenAIBackend", "GatewayControl", "Varlink", "ProcessRunner", "CGatewayShims",
                 "CGatewaydStart",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -267,7 +272,7 @@ let package = Package(
         // (IRC, webhook, control socket, exec, reloads, drains), sampled, with slopes per hour.
         .executableTarget(
             name: "Soak",
-            dependencies: ["BenchSupport", "GatewayTestSupport", "Platforms", "JSON", "VarlinkClient", "VarlinkProtocol", "CGatewayShims"],
+            dependencies: ["BenchSupport", "GatewayTestSupport", "Platforms", "JSON", "VarlinkClient", "VarlinkProtocol", "CGatewayShims", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             path: "Benchmarks/Soak"
         ),
 
@@ -301,7 +306,7 @@ let package = Package(
         .target(
             name: "GatewayTestSupport",
             dependencies: ["CGatewayShims", "CGatewayTestShims", .product(name: "Logging", package: "swift-log"),
-                           .product(name: "Crypto", package: "swift-crypto")],
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             path: "Tests/GatewayTestSupport"
         ),
         // Driven by the tests inside a real systemd manager / journald; not installed.
@@ -323,42 +328,42 @@ let package = Package(
         ),
         .testTarget(
             name: "ProcessRunnerTests",
-            dependencies: ["ProcessRunner", "CGatewayShims", "CGatewayTestShims", "GatewayTestSupport", "GatewayTestHelper"]
+            dependencies: ["ProcessRunner", "CGatewayShims", "CGatewayTestShims", "GatewayTestSupport", "GatewayTestHelper", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(name: "GatewayWireTests", dependencies: ["GatewayWire", "JSON"]),
         .testTarget(
             name: "VarlinkTests",
             dependencies: ["Varlink", "VarlinkProtocol", "VarlinkClient", "JSON", "CGatewayShims", "CGatewayTestShims", "GatewayTestSupport",
                            .product(name: "Logging", package: "swift-log"),
-                           .product(name: "NIOCore", package: "swift-nio")]
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(
             name: "GatewayCoreTests",
-            dependencies: ["GatewayCore", "ProcessRunner", "StateStore", "GatewayTestSupport", "GatewayTestHelper"]
+            dependencies: ["GatewayCore", "ProcessRunner", "StateStore", "GatewayTestSupport", "GatewayTestHelper", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "GatewayCore", "GatewayTestSupport"]),
         .testTarget(
             name: "GatewayControlTests",
             dependencies: ["GatewayControl", "GatewayWire", "Varlink", "VarlinkProtocol", "VarlinkClient", "JSON", "GatewayCore",
                            "GatewayTestSupport", "gatewayctl", "gatewayd",
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(name: "PlatformsTests", dependencies: ["Platforms", "GatewayCore", "GatewayTestSupport",
                                                            .product(name: "NIOCore", package: "swift-nio"),
-                                                           .product(name: "NIOEmbedded", package: "swift-nio")]),
+                                                           .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         .testTarget(
             name: "OpenAIBackendTests",
             dependencies: ["OpenAIBackend", "OpenAIProtocol", "GatewayCore", "StateStore", "JSON", "GatewayTestSupport",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
-                           .product(name: "NIOHTTP1", package: "swift-nio")]
+                           .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         // Spawns the built gatewayd; depends on it so that `swift test` builds it first.
         .testTarget(
             name: "DaemonTests",
             dependencies: ["GatewayTestSupport", "CGatewayTestShims", "CGatewayShims", "GatewayCore", "gatewayd", "gatewayctl",
-                           "FuzzJSON", "FuzzConfig", "FuzzVarlink", "FuzzSSE", "FuzzIRC", "FuzzWebhook", "FuzzTelegram"]
+                           "FuzzJSON", "FuzzConfig", "FuzzVarlink", "FuzzSSE", "FuzzIRC", "FuzzWebhook", "FuzzTelegram", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -15,7 +15,7 @@ import Foundation
 import GatewayTestSupport
 import JSON
 import Platforms
-import Synchronization
+import NIOConcurrencyHelpers
 import VarlinkClient
 import VarlinkProtocol
 #if canImport(Glibc)
@@ -60,10 +60,10 @@ let pid = daemon.process.processIdentifier
 let stateDB = daemon.directory + "/state/state.db"
 
 /// Round trips of the current interval, in nanoseconds, by kind.
-nonisolated(unsafe) let samples = Mutex<[String: [UInt64]]>([:])
-nonisolated(unsafe) let failures = Mutex<[String: Int]>([:])
-func record(_ kind: String, _ start: UInt64) { samples.withLock { $0[kind, default: []].append(gw_monotonic_nsec() - start) } }
-func failed(_ kind: String) { failures.withLock { $0[kind, default: 0] += 1 } }
+nonisolated(unsafe) let samples = NIOLockedValueBox<[String: [UInt64]]>([:])
+nonisolated(unsafe) let failures = NIOLockedValueBox<[String: Int]>([:])
+func record(_ kind: String, _ start: UInt64) { samples.withLockedValue { $0[kind, default: []].append(gw_monotonic_nsec() - start) } }
+func failed(_ kind: String) { failures.withLockedValue { $0[kind, default: 0] += 1 } }
 /// Set once everything is started: the load runs until then.
 nonisolated(unsafe) var end = UInt64.max
 nonisolated var running: Bool { gw_monotonic_nsec() < end }
@@ -170,7 +170,7 @@ print("soak: \(Int(duration)) s, sampling every \(Int(interval)) s, slopes after
 print("     t   RSS MiB   fds  threads  sessions  db KiB   exec p50/p99 ms   message p50/p99 ms   irc p50/p99 ms   webhook p50/p99 ms   failures")
 while running {
     Thread.sleep(forTimeInterval: interval)
-    let taken = samples.withLock { samples in defer { samples = [:] }; return samples }
+    let taken = samples.withLockedValue { samples in defer { samples = [:] }; return samples }
     let fds = Double((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1)
     let sessions = Double(call(sampler, "GetStatus")?.parameters["status"]?.object?["sessions"]?.int ?? -1)
     var sample = Sample(at: Double(gw_monotonic_nsec() - started) / 1e9, rssKiB: status("VmRSS"), fds: fds, threads: status("Threads"),
@@ -187,7 +187,7 @@ while running {
     let figures = String(format: "%6.0f %9.1f %5.0f %8.0f %9.0f %7.0f", sample.at, sample.rssKiB / 1024, sample.fds, sample.threads,
                          sample.sessions, sample.dbKiB)
     let latencies: [String] = [pair("exec"), pair("message"), pair("irc"), pair("webhook")]
-    let failed: [String] = failures.withLock { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } }
+    let failed: [String] = failures.withLockedValue { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } }
     print(figures + "   " + latencies.joined(separator: "    ") + "   " + failed.joined(separator: " "))
     fflush(nil)
 }
@@ -219,11 +219,11 @@ for kind in ["exec", "message", "irc", "webhook"] {
 let totals = series.reduce(into: [String: Int]()) { totals, sample in for (kind, count) in sample.count { totals[kind, default: 0] += count } }
 print("after the warm-up (\(steady.count) samples), per hour: " + slopes.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3f", $0.value))" }.joined(separator: ", "))
 print("round trips: " + totals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-      + "; failures: " + failures.withLock { $0.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") })
+      + "; failures: " + failures.withLockedValue { $0.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") })
 print(String(decoding: JSONValue.object([
     "seconds": .double(duration), "samples": .int(Int64(series.count)), "steady_samples": .int(Int64(steady.count)),
     "slopes": .object(slopes.mapValues { $0.isFinite ? .double($0) : .null }),
     "round_trips": .object(totals.mapValues { .int(Int64($0)) }),
-    "failures": .object(failures.withLock { $0 }.mapValues { .int(Int64($0)) }),
+    "failures": .object(failures.withLockedValue { $0 }.mapValues { .int(Int64($0)) }),
     "rss_mib": .object(["first": .double((steady.first?.rssKiB ?? -1) / 1024), "last": .double((steady.last?.rssKiB ?? -1) / 1024)]),
 ]).serialized(), as: UTF8.self))

@@ -2,7 +2,7 @@ import GatewayCore
 import GatewayWire
 import JSON
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 import Varlink
 import VarlinkProtocol
 
@@ -32,13 +32,13 @@ extension GatewayInterface {
     /// error. A quick command that ran is recorded by its own journal record instead (it carries
     /// the caller's record), so a successful `RunQuickCommand` reply writes nothing here.
     func auditing(_ replies: VarlinkReplies, _ method: Wire.Method, _ record: AuditRecord) -> VarlinkReplies {
-        let pending = Mutex(true)
+        let pending = NIOLockedValueBox(true)
         let logger = logger
         return VarlinkReplies { reply in
             // A streamed SendMessage is recorded with its last reply, once its handling is over
             // (its parts go out while the agent still writes; the outcome is the call's).
             let partial = method == .sendMessage && reply.continues && reply.error == nil
-            if !partial, pending.withLock({ let first = $0; $0 = false; return first }) {
+            if !partial, pending.withLockedValue({ let first = $0; $0 = false; return first }) {
                 if let error = reply.error {
                     var failed = record
                     failed.outcome = .failed(Self.auditError(error, reply.parameters))

@@ -2,7 +2,7 @@ import GatewayCore
 import GatewayWire
 import JSON
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 import Varlink
 import VarlinkProtocol
 #if canImport(Glibc)
@@ -61,12 +61,12 @@ package struct GatewayInterface: VarlinkInterface {
     }
 
     /// The permissions in force: the ones given at start, or the last `replacePermissions`.
-    package var permissions: ControlPermissions { currentPermissions.value.withLock { $0 } }
+    package var permissions: ControlPermissions { currentPermissions.value.withLockedValue { $0 } }
 
     /// Puts permissions built from a reloaded configuration in force, for every call from now
     /// on (copies of this interface share them).
     package func replacePermissions(_ permissions: ControlPermissions) {
-        currentPermissions.value.withLock { $0 = permissions }
+        currentPermissions.value.withLockedValue { $0 = permissions }
     }
 
     /// Checks the caller's permission for a changing method, then hands the call to its handler
@@ -179,12 +179,12 @@ package struct GatewayInterface: VarlinkInterface {
 
     /// Peer names by uid: a passwd lookup reads /etc/passwd (or asks NSS) every time, which
     /// would cost more than the rest of a `RunQuickCommand` call.
-    private static let userNames = Mutex<[UInt32: String]>([:])
+    private static let userNames = NIOLockedValueBox<[UInt32: String]>([:])
 
     static func userName(_ uid: UInt32) -> String {
-        if let cached = userNames.withLock({ $0[uid] }) { return cached }
+        if let cached = userNames.withLockedValue({ $0[uid] }) { return cached }
         let name = lookUpUserName(uid)
-        userNames.withLock { $0[uid] = name }
+        userNames.withLockedValue { $0[uid] = name }
         return name
     }
 
@@ -201,8 +201,8 @@ package struct GatewayInterface: VarlinkInterface {
 
 /// The permissions shared by every copy of an interface, replaced on reload.
 final class PermissionsHolder: Sendable {
-    let value: Mutex<ControlPermissions>
-    init(_ permissions: ControlPermissions) { value = Mutex(permissions) }
+    let value: NIOLockedValueBox<ControlPermissions>
+    init(_ permissions: ControlPermissions) { value = NIOLockedValueBox(permissions) }
 }
 
 /// Sends each reply to a `SendMessage` called with `more` as soon as the dispatcher hands it

@@ -3,7 +3,6 @@ import GatewayCore
 import Logging
 import NIOCore
 import OpenAIProtocol
-import Synchronization
 
 /// `agent.backend: openai`: each turn is one streamed chat completion, sent with the session's
 /// history, on the first endpoint that answers.

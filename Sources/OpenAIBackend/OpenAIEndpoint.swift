@@ -5,7 +5,7 @@ import NIOCore
 import OpenAIProtocol
 import NIOHTTP1
 import NIOPosix
-import Synchronization
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +18,7 @@ final class OpenAIEndpoint: Sendable {
     let client: HTTPClient
     /// `request_timeout`, for the message of a stall.
     let readTimeout: Duration
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
 
     struct State {
         var breaker: CircuitBreaker
@@ -30,7 +30,7 @@ final class OpenAIEndpoint: Sendable {
          breaker: CircuitBreaker, eventLoopGroup: any EventLoopGroup) {
         self.settings = settings
         self.chatURL = settings.baseURL + "/chat/completions"
-        self.state = Mutex(State(breaker: breaker))
+        self.state = NIOLockedValueBox(State(breaker: breaker))
         self.readTimeout = requestTimeout
         var configuration = HTTPClient.Configuration()
         let idle = TimeAmount.nanoseconds(Int64(clamping: requestTimeout.components.seconds) * 1_000_000_000
@@ -59,16 +59,16 @@ final class OpenAIEndpoint: Sendable {
     // MARK: Breaker
 
     func admit() -> CircuitBreaker.Admission {
-        state.withLock { $0.breaker.admit(now: .now) }
+        state.withLockedValue { $0.breaker.admit(now: .now) }
     }
 
     func succeeded() {
-        state.withLock { $0.breaker.succeeded() }
+        state.withLockedValue { $0.breaker.succeeded() }
     }
 
     func failed(_ failure: OpenAIFailure) {
         let now = WallClock.microseconds()
-        state.withLock {
+        state.withLockedValue {
             // A request the server refused as wrong (a prompt over the context, HTTP 400) says the
             // server is up: one user's message sent five times must not open the breaker for all.
             if failure.requestFault { $0.breaker.succeeded() } else { $0.breaker.failed(now: .now) }
@@ -78,11 +78,11 @@ final class OpenAIEndpoint: Sendable {
     }
 
     func abandoned(_ admission: CircuitBreaker.Admission) {
-        state.withLock { $0.breaker.abandoned(admission) }
+        state.withLockedValue { $0.breaker.abandoned(admission) }
     }
 
     var status: AgentEndpointStatus {
-        state.withLock {
+        state.withLockedValue {
             AgentEndpointStatus(baseURL: settings.baseURL, model: settings.model, breaker: $0.breaker.status(now: .now),
                                 consecutiveFailures: $0.breaker.consecutiveFailures, lastError: $0.lastError,
                                 lastErrorUsec: $0.lastErrorUsec)

@@ -1,6 +1,6 @@
 import GatewayCore
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -72,7 +72,7 @@ final class DeliveryLog: Sendable {
         var replayWindow: Int64
     }
 
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
     private let window: Duration
     private let maxAnswerBytes: Int
     private let maxSignatures: Int
@@ -88,7 +88,7 @@ final class DeliveryLog: Sendable {
          now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
          wallClock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }) {
         self.window = window
-        state = Mutex(State(replayWindow: replayWindow.components.seconds))
+        state = NIOLockedValueBox(State(replayWindow: replayWindow.components.seconds))
         self.maxAnswerBytes = maxAnswerBytes
         self.maxSignatures = maxSignatures
         self.now = now
@@ -100,7 +100,7 @@ final class DeliveryLog: Sendable {
     /// signed timestamp of a `.signature` key.
     func claim(_ key: DeliveryKey, timestamp: Int64? = nil) async -> DeliveryClaim {
         await withCheckedContinuation { (continuation: CheckedContinuation<DeliveryClaim, Never>) in
-            let decided: DeliveryClaim? = state.withLock { state in
+            let decided: DeliveryClaim? = state.withLockedValue { state in
                 let wall = wallClock()
                 expire(&state, wall: wall)
                 switch state.entries[key] {
@@ -137,7 +137,7 @@ final class DeliveryLog: Sendable {
     /// Gives every key its answer and wakes the retries waiting for it.
     func answer(_ keys: [DeliveryKey], _ body: [UInt8]) {
         let time = now()
-        let waiters: [CheckedContinuation<DeliveryClaim, Never>] = state.withLock { state in
+        let waiters: [CheckedContinuation<DeliveryClaim, Never>] = state.withLockedValue { state in
             var waiters: [CheckedContinuation<DeliveryClaim, Never>] = []
             for key in keys {
                 guard case .working(let waiting)? = state.entries[key] else { continue }
@@ -156,7 +156,7 @@ final class DeliveryLog: Sendable {
 
     /// Retries of `key` waiting for its first answer (for tests).
     func waiters(_ key: DeliveryKey) -> Int {
-        state.withLock { state in
+        state.withLockedValue { state in
             if case .working(let waiters)? = state.entries[key] { waiters.count } else { 0 }
         }
     }
@@ -166,14 +166,14 @@ final class DeliveryLog: Sendable {
     /// the wider window must not let their replays back in.
     func setReplayWindow(_ duration: Duration) {
         let seconds = duration.components.seconds
-        state.withLock { state in
+        state.withLockedValue { state in
             if seconds > state.replayWindow { state.floor = max(state.floor, wallClock() - state.replayWindow) }
             state.replayWindow = seconds
         }
     }
 
     /// Signatures remembered (for tests).
-    var rememberedSignatures: Int { state.withLock { $0.signatures.count } }
+    var rememberedSignatures: Int { state.withLockedValue { $0.signatures.count } }
 
     private func remember(_ digest: SignatureDigest, _ timestamp: Int64, _ state: inout State) {
         state.signatures.insert(digest)

@@ -3,7 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Plain IRC (RFC 1459/2812, IRCv3 capabilities where the server has them) over TCP or TLS:
 /// registers (SASL PLAIN when configured; a taken nick gets a `_`), answers PING, joins the
@@ -24,7 +24,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     private let tls: NIOSSLContext?
     /// The daemon's one event-loop group (not shut down here).
     private let group: any EventLoopGroup
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
     private let outbox: IRCOutbox
     private let logger: Logger
     private let registrationCount = WaitableCount()
@@ -66,7 +66,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     package init(configuration: IRCConfiguration, logger: Logger = Logger(label: "gatewayd.irc"),
                 eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws(PlatformError) {
         self.configuration = configuration
-        state = Mutex(State(settings: configuration))
+        state = NIOLockedValueBox(State(settings: configuration))
         group = eventLoops
         self.logger = logger
         outbox = IRCOutbox(burst: configuration.floodBurst, perSecond: configuration.floodPerSecond, logger: logger,
@@ -95,7 +95,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     // MARK: What tests and the daemon watch
 
     /// Why the last connection attempt failed (a refused connection, a TLS handshake, SASL), if one did.
-    package var lastConnectionError: String? { state.withLock { $0.lastError } }
+    package var lastConnectionError: String? { state.withLockedValue { $0.lastError } }
 
     /// Returns once `count` connection attempts in all have failed.
     package func waitForFailedConnections(_ count: Int) async { await failureCount.wait(for: count) }
@@ -130,7 +130,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
 
     package func start(inbound: any InboundHandler) async throws {
         let outbox = self.outbox
-        state.withLock { state in
+        state.withLockedValue { state in
             guard state.loop == nil else { return }
             state.writer = Task { await outbox.run() }
             state.loop = Task { await self.run(inbound) }
@@ -149,17 +149,17 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// with the server down should not take the whole drain time for nothing.
     package func stop(flushingWithin limit: Duration) async {
         let deadline = ContinuousClock.now + (outbox.isConnected ? limit : min(limit, GatewayConstants.IRC.stopFlushDefault))
-        state.withLock {
+        state.withLockedValue {
             $0.closing = true
             $0.regain?.cancel()
         }
         _ = await outbox.flush(until: deadline)
-        let (connection, loop, writer) = state.withLock { state in
+        let (connection, loop, writer) = state.withLockedValue { state in
             state.stopping = true
             return (state.connection, state.loop, state.writer)
         }
         if let connection, outbox.isConnected {
-            outbox.sendControl(IRCMessage(command: "QUIT", parameters: [state.withLock { $0.quitMessage }]))
+            outbox.sendControl(IRCMessage(command: "QUIT", parameters: [state.withLockedValue { $0.quitMessage }]))
             // The server answers QUIT by closing; if it does not, close it ourselves.
             let grace = max(.milliseconds(100), min(.seconds(2), deadline - .now))
             let closer = Task {
@@ -170,7 +170,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             closer.cancel()
         } else {
             loop?.cancel()
-            try? await state.withLock({ $0.connection })?.close()
+            try? await state.withLockedValue({ $0.connection })?.close()
             await loop?.value
         }
         outbox.finish()
@@ -193,16 +193,16 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// an earlier process, so nothing seen since says the nick is still theirs. An address
     /// without an identity is withheld (counted and logged like every withheld reply).
     package func send(_ text: String, to address: ChatAddress) async throws {
-        let failure = Mutex<DeliveryFailure?>(nil)
-        await send(text, to: address) { reason in failure.withLock { $0 = reason } }
+        let failure = NIOLockedValueBox<DeliveryFailure?>(nil)
+        await send(text, to: address) { reason in failure.withLockedValue { $0 = reason } }
         // Queued (the line goes later) or refused at once.
-        if let reason = failure.withLock({ $0 }) { throw reason }
+        if let reason = failure.withLockedValue({ $0 }) { throw reason }
     }
 
     /// `taken` is told once the last line is written (or withheld, or dropped).
     package func send(_ text: String, to address: ChatAddress, taken: @escaping @Sendable (DeliveryFailure?) -> Void) async {
         let chat = address.chat
-        let (stopping, successor) = state.withLock { ($0.stopping, $0.successor) }
+        let (stopping, successor) = state.withLockedValue { ($0.stopping, $0.successor) }
         // Replaced in turn while a reply handed over to it was on its way (two reloads during
         // one turn): its own successor serves now.
         if stopping, let successor { return await successor.send(text, to: address, taken: taken) }
@@ -221,14 +221,14 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         try await send(text, to: ChatAddress(platform: name, chat: chat))
     }
 
-    package func health() async -> PlatformHealth { state.withLock { $0.health } }
+    package func health() async -> PlatformHealth { state.withLockedValue { $0.health } }
 
     package var canSendLater: Bool { true }
 
     /// A reply to a message: split into PRIVMSGs and queued in its lane.
     func reply(_ text: String, to target: String, lane: IRCLane, recipient: IRCRecipient?,
                taken: @escaping @Sendable (DeliveryFailure?) -> Void = { _ in }) async {
-        let successor = state.withLock { $0.stopping ? $0.successor : nil }
+        let successor = state.withLockedValue { $0.stopping ? $0.successor : nil }
         if let successor {
             // This connection is gone (a reload replaced the adapter): the successor's, with the
             // recipient as the message named them, confirmed there as any late reply is.
@@ -245,7 +245,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         }
         let parts = IRCText.privmsgParts(text, maxBytes: textBudget(for: target))
         let lost = outbox.enqueue(parts, to: target, lane: lane, recipient: recipient, taken: taken)
-        if lost > 0 && lost == parts.count && state.withLock({ $0.stopping }) {
+        if lost > 0 && lost == parts.count && state.withLockedValue({ $0.stopping }) {
             logger.warning("IRC: a reply to \(target) came after the adapter stopped and was not delivered",
                            metadata: ["event": "reply_undelivered", "platform": "irc"])
         }
@@ -255,7 +255,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// (`:nick!user@host PRIVMSG target :text` and CRLF, user and host at their usual maximum
     /// lengths) fits in 512 bytes; never more than `maxMessageBytes`.
     func textBudget(for target: String) -> Int {
-        let nick = state.withLock { $0.nick.isEmpty ? configuration.nick : $0.nick }
+        let nick = state.withLockedValue { $0.nick.isEmpty ? configuration.nick : $0.nick }
         let relayedPrefix = 1 + nick.utf8.count + 1 + 10 + 1 + 63 + 1
         let fixed = IRCMessage.maxLineBytes - 2 - "PRIVMSG ".utf8.count - target.utf8.count - " :".utf8.count
         return max(64, min(maxMessageBytes, fixed - relayedPrefix))
@@ -265,30 +265,30 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
 
     private func run(_ inbound: any InboundHandler) async {
         var backoff = configuration.reconnectMin
-        while !Task.isCancelled && !state.withLock({ $0.stopping }) {
+        while !Task.isCancelled && !state.withLockedValue({ $0.stopping }) {
             let registered: Bool
             do {
                 registered = try await session(inbound)
             } catch {
                 registered = false
-                state.withLock { state in
+                state.withLockedValue { state in
                     state.health = PlatformHealth(.down, "\(configuration.host):\(configuration.port): \(error)")
                     state.lastError = "\(error)"
                 }
-                if !state.withLock({ $0.stopping }) {
+                if !state.withLockedValue({ $0.stopping }) {
                     logger.warning("IRC: \(configuration.host):\(configuration.port): \(error)", metadata: ["event": "platform_failed", "platform": "irc"])
                 }
                 failureCount.add()
             }
-            if state.withLock({ $0.stopping }) { break }
+            if state.withLockedValue({ $0.stopping }) { break }
             if registered { backoff = configuration.reconnectMin }
             let wait = backoff
-            state.withLock { $0.health = PlatformHealth(.connecting, "reconnecting in \(wait)") }
+            state.withLockedValue { $0.health = PlatformHealth(.connecting, "reconnecting in \(wait)") }
             do { try await Task.sleep(for: wait) } catch { break }
             backoff = min(backoff * 2, configuration.reconnectMax)
             GatewayMetrics.shared.platformReconnected(name)
         }
-        state.withLock { $0.health = PlatformHealth(.down, "stopped") }
+        state.withLockedValue { $0.health = PlatformHealth(.down, "stopped") }
     }
 
     /// One connection, until the server closes it. True when it got as far as registering; a
@@ -311,18 +311,18 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
                     return try NIOAsyncChannel<String, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        let stopping = state.withLock { state in
+        let stopping = state.withLockedValue { state in
             state.connection = channel.channel
             return state.stopping
         }
         if stopping { try? await channel.channel.close() }
-        defer { state.withLock { $0.connection = nil } }
+        defer { state.withLockedValue { $0.connection = nil } }
         var registration = IRCRegistration(nick: configuration.nick, sasl: configuration.sasl)
         defer { if registration.welcomed { disconnectionCount.add() } }
         try await channel.executeThenClose { lines, outbound in
             let generation = outbox.attach(outbound)
             defer { outbox.detach(generation) }
-            state.withLock { $0.nick = registration.nick }
+            state.withLockedValue { $0.nick = registration.nick }
             for message in registration.opening { outbox.sendControl(message) }
             // A server that never finishes registering us does not hold the connection forever.
             let timeout = Task { [channel = channel.channel] in
@@ -354,7 +354,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     private func welcomed(_ registration: IRCRegistration, _ generation: UInt64) {
         let nick = registration.nick
         let login = registration.account.map { ", logged in as \($0)" } ?? ""
-        let channels = state.withLock {
+        let channels = state.withLockedValue {
             $0.nick = nick
             $0.login = login
             $0.joined = []
@@ -380,7 +380,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
 
     /// The bot joined, left or was kicked from `channel`: health follows.
     private func noteMembership(_ channel: String, joined: Bool) {
-        state.withLock { state in
+        state.withLockedValue { state in
             let key = IRCCasemapping.fold(channel)
             state.joined.removeAll { IRCCasemapping.fold($0) == key }
             if joined { state.joined.append(channel) }
@@ -394,7 +394,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// are dropped and logged.
     package func handOver(to successor: any PlatformAdapter) {
         let sameServer = (successor as? IRCAdapter)?.configuration.host.lowercased() == configuration.host.lowercased()
-        state.withLock {
+        state.withLockedValue {
             $0.successor = sameServer ? successor : nil
             $0.quitMessage = "gatewayd reconnecting with new settings"
         }
@@ -405,7 +405,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// False for anything else: that needs a new connection, so a new adapter.
     package func apply(_ settings: any PlatformSettings) async -> Bool {
         guard let new = settings as? IRCConfiguration else { return false }
-        let outcome = state.withLock { state -> (old: [String], registered: Bool)? in
+        let outcome = state.withLockedValue { state -> (old: [String], registered: Bool)? in
             guard new.appliesInPlace(over: state.settings) else { return nil }
             let old = state.settings.channels
             state.settings = new
@@ -430,11 +430,11 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// After the welcome: messages for us, and what tells us a nick changed hands.
     private func handleRegistered(_ message: IRCMessage, _ registration: IRCRegistration, _ generation: UInt64,
                                   _ inbound: any InboundHandler) {
-        let nick = state.withLock { $0.nick }
+        let nick = state.withLockedValue { $0.nick }
         let fromUs = message.senderNick.map { IRCCasemapping.equal($0, nick) } ?? false
         switch message.command {
         case "PRIVMSG":
-            let (closing, settings) = state.withLock { ($0.closing, $0.settings) }
+            let (closing, settings) = state.withLockedValue { ($0.closing, $0.settings) }
             guard !closing, var incoming = Self.inbound(message, nick: nick, prefix: settings.commandPrefix, accountTags: registration.accountTags)
             else { return }
             incoming.sessionPerUser = settings.sessionsPerUser
@@ -443,12 +443,12 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
                 sequence: outbox.departureSequence, generation: generation, at: .now))
             Task {
                 await inbound.handle(incoming, replies: replies)
-                state.withLock { $0.inFlight -= 1 }
+                state.withLockedValue { $0.inFlight -= 1 }
             }
         case "NICK":
             guard let old = message.senderNick, let new = message.parameters.first else { return }
             if fromUs {
-                state.withLock {
+                state.withLockedValue {
                     $0.nick = new
                     if $0.health.state == .up { $0.health = PlatformHealth(.up, Self.upDetail($0)) }
                 }
@@ -481,16 +481,16 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// until it is ours, this connection ends, or the adapter stops (a bot answering as
     /// `gatewayd_` is not addressed by people who write `gatewayd: ...`).
     private func startRegaining(_ generation: UInt64) {
-        let wanted = configuration.nick, interval = state.withLock { $0.settings.nickRegainInterval }
+        let wanted = configuration.nick, interval = state.withLockedValue { $0.settings.nickRegainInterval }
         let task = Task { [weak self] in
             while (try? await Task.sleep(for: interval)) != nil {
                 guard let self, self.outbox.isConnected, self.outbox.generation == generation else { return }
-                let done = self.state.withLock { $0.closing || IRCCasemapping.equal($0.nick, wanted) }
+                let done = self.state.withLockedValue { $0.closing || IRCCasemapping.equal($0.nick, wanted) }
                 if done { return }
                 self.outbox.sendControl(IRCMessage(command: "NICK", parameters: [wanted]))
             }
         }
-        state.withLock { $0.regain = task }
+        state.withLockedValue { $0.regain = task }
     }
 
     /// The holder of the configured nick quit or changed nick: ask for it at once.
@@ -505,7 +505,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// dispatcher answers) messages are dropped, counted and logged, so that memory stays bounded
     /// rather than growing with a task per waiting message.
     private func admitInbound() -> Bool {
-        let (admitted, dropped) = state.withLock { state -> (Bool, Int) in
+        let (admitted, dropped) = state.withLockedValue { state -> (Bool, Int) in
             guard state.inFlight < GatewayConstants.IRC.maxInboundInFlight else {
                 state.droppedSince += 1
                 return (false, state.droppedSince)

@@ -55,7 +55,7 @@ extension IRCOutbox {
     func noteWhois(_ message: IRCMessage) {
         guard message.parameters.count >= 2 else { return }
         let key = IRCCasemapping.fold(message.parameters[1])
-        let ended = state.withLock { state -> Bool in
+        let ended = state.withLockedValue { state -> Bool in
             guard state.whois[key] != nil else { return false }
             let p = message.parameters
             switch message.command {

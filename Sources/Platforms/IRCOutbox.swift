@@ -1,7 +1,7 @@
 import GatewayCore
 import Logging
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Which queue a reply waits in: admins' replies go before everyone else's.
 enum IRCLane: Int, CaseIterable {
@@ -39,7 +39,7 @@ final class IRCOutbox: Sendable {
         var nextWaiterID = 0
     }
 
-    let state: Mutex<State>
+    let state: NIOLockedValueBox<State>
     private let burst: Double
     let perSecond: Double
     /// How long after its message a private reply may go without a WHOIS (see `admit`).
@@ -61,17 +61,17 @@ final class IRCOutbox: Sendable {
         self.perTargetCap = perTargetCap
         self.totalCap = totalCap
         self.logger = logger
-        state = Mutex(State(tokens: Double(burst)))
+        state = NIOLockedValueBox(State(tokens: Double(burst)))
     }
 
     /// Lines waiting in both lanes.
-    var queued: Int { state.withLock { $0.lanes.reduce(0) { $0 + $1.count } } }
+    var queued: Int { state.withLockedValue { $0.lanes.reduce(0) { $0 + $1.count } } }
 
     // MARK: Connections
 
     /// A new connection: its writer, and a generation that replies made before it do not share.
     func attach(_ writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) -> UInt64 {
-        let generation = state.withLock { state in
+        let generation = state.withLockedValue { state in
             state.writer = writer
             state.generation += 1
             state.control.removeAll()
@@ -88,13 +88,13 @@ final class IRCOutbox: Sendable {
 
     /// Replies may go out now (after the welcome and the JOIN).
     func markRegistered(_ generation: UInt64) {
-        state.withLock { if $0.generation == generation { $0.registered = true } }
+        state.withLockedValue { if $0.generation == generation { $0.registered = true } }
         wake()
     }
 
     /// The connection ended: its own lines go with it; replies stay for the next one.
     func detach(_ generation: UInt64) {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard state.generation == generation else { return }
             state.writer = nil
             state.registered = false
@@ -103,11 +103,11 @@ final class IRCOutbox: Sendable {
         }
     }
 
-    var isConnected: Bool { state.withLock { $0.writer != nil } }
+    var isConnected: Bool { state.withLockedValue { $0.writer != nil } }
 
     /// A connection line (registration, PONG, JOIN, WHOIS, QUIT): out next, ahead of replies.
     func sendControl(_ message: IRCMessage) {
-        state.withLock { if $0.writer != nil { $0.control.append(message) } }
+        state.withLockedValue { if $0.writer != nil { $0.control.append(message) } }
         wake()
     }
 
@@ -124,7 +124,7 @@ final class IRCOutbox: Sendable {
         }
         let key = IRCCasemapping.fold(target)
         var countdown: DeliveryCountdown?
-        let (queued, lost, total, finished) = state.withLock { state -> (Int, Int, Int, Bool) in
+        let (queued, lost, total, finished) = state.withLockedValue { state -> (Int, Int, Int, Bool) in
             guard !state.finished else { return (0, parts.count, 0, true) }
             let queue = state.lanes[lane.rawValue]
             let room = max(0, min(perTargetCap - queue.count(for: key), totalCap - queue.count))
@@ -163,17 +163,17 @@ final class IRCOutbox: Sendable {
     }
 
     /// The sequence number of the last nick change seen: a reply compares against it.
-    var departureSequence: UInt64 { state.withLock { $0.departures.sequence } }
-    var generation: UInt64 { state.withLock { $0.generation } }
+    var departureSequence: UInt64 { state.withLockedValue { $0.departures.sequence } }
+    var generation: UInt64 { state.withLockedValue { $0.generation } }
 
     /// The nick changed hands (NICK from or onto it, QUIT, ACCOUNT).
     func noteDeparture(_ nick: String) {
-        state.withLock { $0.departures.depart(IRCCasemapping.fold(nick)) }
+        state.withLockedValue { $0.departures.depart(IRCCasemapping.fold(nick)) }
     }
 
     /// Returns once no reply waits (true) or at `deadline` (false).
     func flush(until deadline: ContinuousClock.Instant) async -> Bool {
-        let id = state.withLock { state in
+        let id = state.withLockedValue { state in
             defer { state.nextWaiterID += 1 }
             return state.nextWaiterID
         }
@@ -182,7 +182,7 @@ final class IRCOutbox: Sendable {
             self.resumeIdleWaiter(id)
         }
         await withCheckedContinuation { continuation in
-            let now = state.withLock { state in
+            let now = state.withLockedValue { state in
                 if state.lanes.allSatisfy(\.isEmpty) || ContinuousClock.now >= deadline { return true }
                 state.idleWaiters[id] = continuation
                 return false
@@ -190,16 +190,16 @@ final class IRCOutbox: Sendable {
             if now { continuation.resume() }
         }
         timer.cancel()
-        return state.withLock { $0.lanes.allSatisfy(\.isEmpty) }
+        return state.withLockedValue { $0.lanes.allSatisfy(\.isEmpty) }
     }
 
     private func resumeIdleWaiter(_ id: Int) {
-        state.withLock { $0.idleWaiters.removeValue(forKey: id) }?.resume()
+        state.withLockedValue { $0.idleWaiters.removeValue(forKey: id) }?.resume()
     }
 
     /// Ends the writer; what still waits is dropped (see `discardQueued`).
     func finish() {
-        let waiters = state.withLock { state in
+        let waiters = state.withLockedValue { state in
             state.finished = true
             defer { state.idleWaiters = [:] }
             return Array(state.idleWaiters.values)
@@ -212,7 +212,7 @@ final class IRCOutbox: Sendable {
     /// Returns how many lines and how many targets they were for.
     /// Their replies stay in the ledger, for the next start.
     func discardQueued() -> (lines: Int, targets: Int) {
-        let (lines, targets) = state.withLock { state in
+        let (lines, targets) = state.withLockedValue { state in
             let targets = state.lanes.reduce(0) { $0 + $1.targets }
             let lines = state.lanes.indices.flatMap { state.lanes[$0].removeAll() }
             return (lines, targets)
@@ -234,7 +234,7 @@ final class IRCOutbox: Sendable {
     func run() async {
         while true {
             var dropped: [IRCQueuedLine] = [], unsendable: [IRCQueuedLine] = []
-            let (step, idle) = state.withLock { state in
+            let (step, idle) = state.withLockedValue { state in
                 let step = nextStep(&state, dropped: &dropped, unsendable: &unsendable)
                 var idle: [CheckedContinuation<Void, Never>] = []
                 if state.lanes.allSatisfy(\.isEmpty) {
@@ -258,7 +258,7 @@ final class IRCOutbox: Sendable {
                 } catch {
                     // The connection is gone: the line waits for the next one.
                     if let line, let target = line.message.parameters.first {
-                        state.withLock { $0.lanes[lane.rawValue].putBack(line, key: IRCCasemapping.fold(target)) }
+                        state.withLockedValue { $0.lanes[lane.rawValue].putBack(line, key: IRCCasemapping.fold(target)) }
                     }
                 }
             }
@@ -338,7 +338,7 @@ final class IRCOutbox: Sendable {
     // MARK: Waking the writer
 
     func wake() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
             if let waiter = state.wakeup {
                 state.wakeup = nil
                 return waiter
@@ -357,7 +357,7 @@ final class IRCOutbox: Sendable {
             }
         }
         await withCheckedContinuation { continuation in
-            let now = state.withLock { state in
+            let now = state.withLockedValue { state in
                 if state.wakePending {
                     state.wakePending = false
                     return true

@@ -1,5 +1,5 @@
 import GatewayCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Replies to one message: to the channel it came from, or to the person for a DM (whose nick
 /// is the message's chat, checked to still be theirs before each line goes, see `IRCRecipient`).
@@ -13,7 +13,7 @@ final class IRCReplies: AcknowledgedReplySink, Sendable {
     private let inbound: any InboundHandler
     /// When the message came: the nick-change sequence, connection generation and time.
     private let seen: IRCRecipient.Sighting
-    private let route = Mutex<(lane: IRCLane, recipient: IRCRecipient?)?>(nil)
+    private let route = NIOLockedValueBox<(lane: IRCLane, recipient: IRCRecipient?)?>(nil)
 
     init(adapter: IRCAdapter, message: InboundMessage, inbound: any InboundHandler, seen: IRCRecipient.Sighting) {
         self.adapter = adapter
@@ -32,13 +32,13 @@ final class IRCReplies: AcknowledgedReplySink, Sendable {
 
     /// One recipient for all the replies to the message, so one WHOIS confirms them all.
     private func decideRoute() async -> (lane: IRCLane, recipient: IRCRecipient?) {
-        if let known = route.withLock({ $0 }) { return known }
+        if let known = route.withLockedValue({ $0 }) { return known }
         let admin = await inbound.isAdmin(message)
         let recipient = message.chatType == .dm
             ? IRCRecipient(nick: message.chat, hostmask: message.hostmask, account: message.account,
                            privileged: admin, seen: seen)
             : nil
-        return route.withLock { route in
+        return route.withLockedValue { route in
             if let known = route { return known }
             route = (admin ? .priority : .normal, recipient)
             return route!

@@ -49,7 +49,7 @@ extension MatrixAdapter {
             try await answerInvite(room, value.object?["invite_state"]?.object?["events"]?.array ?? [], inbound)
         }
         for room in (roomsSection["leave"]?.object ?? [:]).keys {
-            _ = rooms.withLock { $0.removeValue(forKey: room) }
+            _ = rooms.withLockedValue { $0.removeValue(forKey: room) }
         }
         var batch: [(room: String, events: [JSONValue])] = []
         for (room, value) in (roomsSection["join"]?.object ?? [:]).sorted(by: { $0.key < $1.key }) {
@@ -69,7 +69,7 @@ extension MatrixAdapter {
         // Everything a message's routing needs is asked before the first is handed over.
         for (room, _) in batch { try await learn(room) }
         for (room, events) in batch {
-            let info = rooms.withLock { $0[room] } ?? RoomInfo()
+            let info = rooms.withLockedValue { $0[room] } ?? RoomInfo()
             if info.encrypted == true {
                 refuseEncrypted(room)
                 continue
@@ -117,7 +117,7 @@ extension MatrixAdapter {
     /// once), memberships changed (the count is asked again, unless the summary gives it).
     private func note(_ events: [JSONValue], in room: String, count: Int64?) {
         let types = Set(events.compactMap { $0.object?["type"]?.string })
-        rooms.withLock { rooms in
+        rooms.withLockedValue { rooms in
             var info = rooms[room] ?? RoomInfo()
             if types.contains("m.room.encryption") { info.encrypted = true }
             if types.contains("m.room.member") { info.joined = nil }
@@ -130,7 +130,7 @@ extension MatrixAdapter {
     /// Asks the homeserver what is not known yet of a room with messages: whether it is
     /// encrypted (its `m.room.encryption` state; 404 when not) and how many members joined.
     private func learn(_ room: String) async throws(MatrixAPIError) {
-        var info = rooms.withLock { $0[room] } ?? RoomInfo()
+        var info = rooms.withLockedValue { $0[room] } ?? RoomInfo()
         let path = "/rooms/\(MatrixClientAPI.escape(room))"
         do throws(MatrixAPIError) {
             if info.encrypted == nil {
@@ -156,7 +156,7 @@ extension MatrixAdapter {
             info.encrypted = nil
         }
         let learned = info
-        rooms.withLock { rooms in
+        rooms.withLockedValue { rooms in
             let logged = rooms[room]?.refusalLogged ?? false
             rooms[room] = learned
             rooms[room]?.refusalLogged = logged
@@ -165,7 +165,7 @@ extension MatrixAdapter {
 
     /// One journal line per room, the first time an encrypted room is seen.
     private func refuseEncrypted(_ room: String) {
-        let first = rooms.withLock { rooms -> Bool in
+        let first = rooms.withLockedValue { rooms -> Bool in
             defer { rooms[room, default: RoomInfo()].refusalLogged = true }
             return rooms[room]?.refusalLogged != true
         }
@@ -200,7 +200,7 @@ extension MatrixAdapter {
             return
         }
         if encrypted {
-            rooms.withLock { $0[room, default: RoomInfo()].encrypted = true }
+            rooms.withLockedValue { $0[room, default: RoomInfo()].encrypted = true }
             refuseEncrypted(room)
             logger.notice("matrix: invite to \(room) from \(inviter) rejected: the room is encrypted",
                           metadata: ["event": "matrix_invite_refused", "room": "\(room)"])

@@ -1,6 +1,7 @@
 import GatewayCore
 import JSON
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -28,7 +29,7 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
     package let configuration: MatrixConfiguration
     let api: MatrixClientAPI
     let logger: Logger
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     /// The first successful sync (`waitUntilReady`).
     private let ready = WaitableCount()
     /// Replies being sent now, for `stop(flushingWithin:)`.
@@ -37,7 +38,7 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
     /// every retry of one event, so that the homeserver takes a retried send once.
     let transactions = TransactionIDs()
     /// What is known of each joined room (encrypted, members), kept by the sync loop.
-    let rooms = Mutex<[String: RoomInfo]>([:])
+    let rooms = NIOLockedValueBox<[String: RoomInfo]>([:])
 
     private struct State {
         var health = PlatformHealth(.connecting, "starting")
@@ -55,7 +56,7 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
 
     package func start(inbound: any InboundHandler) async throws {
         let loop = Task { await self.run(inbound) }
-        state.withLock { $0.loop = loop }
+        state.withLockedValue { $0.loop = loop }
     }
 
     package func stop() async { await stop(flushingWithin: GatewayConstants.replyFlushMargin) }
@@ -63,7 +64,7 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
     /// Ends the long poll at once (no batch it has not handed over is confirmed), lets the
     /// replies under way finish for at most `limit`, then closes the HTTP client.
     package func stop(flushingWithin limit: Duration) async {
-        let loop = state.withLock { state -> Task<Void, Never>? in
+        let loop = state.withLockedValue { state -> Task<Void, Never>? in
             state.stopped = true
             state.health = PlatformHealth(.down, "stopped")
             return state.loop
@@ -81,18 +82,18 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
     }
 
     package func handOver(to successor: any PlatformAdapter) {
-        state.withLock { $0.successor = successor }
+        state.withLockedValue { $0.successor = successor }
     }
 
-    package func health() async -> PlatformHealth { state.withLock { $0.health } }
+    package func health() async -> PlatformHealth { state.withLockedValue { $0.health } }
 
     package var canSendLater: Bool { true }
 
     /// Stopped (its client is shut down or about to be): a reply handed over now is not sent.
-    var hasStopped: Bool { state.withLock { $0.stopped } }
+    var hasStopped: Bool { state.withLockedValue { $0.stopped } }
 
     /// Once stopped and replaced by a reload: the adapter that sends replies now.
-    var successor: (any PlatformAdapter)? { state.withLock { $0.stopped ? $0.successor : nil } }
+    var successor: (any PlatformAdapter)? { state.withLockedValue { $0.stopped ? $0.successor : nil } }
 
     /// A reply with no request waiting (after a restart, a restart notice): to a room by its id.
     package func send(_ text: String, to chat: String) async throws {
@@ -110,8 +111,8 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
     // MARK: Syncing
 
     /// Once stopped, health stays `down`: a poll that ends after the stop began does not set it back.
-    func setHealth(_ health: PlatformHealth) { state.withLock { if !$0.stopped { $0.health = health } } }
-    var stopped: Bool { state.withLock { $0.stopped } || Task.isCancelled }
+    func setHealth(_ health: PlatformHealth) { state.withLockedValue { if !$0.stopped { $0.health = health } } }
+    var stopped: Bool { state.withLockedValue { $0.stopped } || Task.isCancelled }
     var cursorKey: String { "\(name):\(configuration.userID)" }
 
     private func run(_ inbound: any InboundHandler) async {
@@ -266,7 +267,7 @@ extension Duration {
 /// `<random prefix>.<count>`: unique in this process and across its restarts.
 final class TransactionIDs: Sendable {
     private let prefix = String(UInt64.random(in: 0 ... .max), radix: 36)
-    private let count = Atomic<Int>(0)
+    private let count = Synchronization.Atomic<Int>(0)
 
     func next() -> String { "\(prefix).\(count.add(1, ordering: .relaxed).newValue)" }
 }

@@ -4,7 +4,7 @@ import JSON
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The client-server API (v3) calls the Matrix adapter makes: JSON requests to
 /// `<homeserver>/_matrix/client/v3/...` with `Authorization: Bearer <token>`, answered with a
@@ -18,7 +18,7 @@ final class MatrixClientAPI: Sendable {
     let base: String
     /// The token sent now (none yet: a password login makes one), and every secret to keep out
     /// of messages: the tokens used so far and the password.
-    private let secrets: Mutex<(token: String?, hidden: [String])>
+    private let secrets: NIOLockedValueBox<(token: String?, hidden: [String])>
     /// The longest body taken from the homeserver (a sync of many rooms' timelines fits many times).
     static let maxResponseBytes = 32 << 20
     static let prefix = "/_matrix/client/v3"
@@ -26,30 +26,30 @@ final class MatrixClientAPI: Sendable {
     init(configuration: MatrixConfiguration, eventLoops: any EventLoopGroup) {
         base = configuration.homeserver
         switch configuration.credential {
-        case .accessToken(let token): secrets = Mutex((token.text, [token.text]))
-        case .password(let password): secrets = Mutex((nil, [password.text]))
+        case .accessToken(let token): secrets = NIOLockedValueBox((token.text, [token.text]))
+        case .password(let password): secrets = NIOLockedValueBox((nil, [password.text]))
         }
         http = PlatformHTTPClient(eventLoops: eventLoops)
     }
 
     /// `text` with every token and the password replaced by `<secret>`.
     func redact(_ text: String) -> String {
-        secrets.withLock { $0.hidden }.filter { !$0.isEmpty }.reduce(text) { $0.replacing($1, with: Secret.placeholder) }
+        secrets.withLockedValue { $0.hidden }.filter { !$0.isEmpty }.reduce(text) { $0.replacing($1, with: Secret.placeholder) }
     }
 
     /// The token to send from now on (a password login's).
     func use(token: String) {
-        secrets.withLock {
+        secrets.withLockedValue {
             $0.token = token
             $0.hidden.append(token)
         }
     }
 
     /// Sends no token until the next `use(token:)` (the one sent was refused).
-    func forgetToken() { secrets.withLock { $0.token = nil } }
+    func forgetToken() { secrets.withLockedValue { $0.token = nil } }
 
     /// Whether a token is set (a password login has none before its first login).
-    var hasToken: Bool { secrets.withLock { $0.token != nil } }
+    var hasToken: Bool { secrets.withLockedValue { $0.token != nil } }
 
     /// A password login (`m.login.password`) as `user`; the access token it gives.
     func login(user: String, password: String) async throws(MatrixAPIError) -> String {
@@ -79,7 +79,7 @@ final class MatrixClientAPI: Sendable {
         if !query.isEmpty { url += "?" + query.map { "\($0)=\(Self.escape($1))" }.joined(separator: "&") }
         var request = HTTPClientRequest(url: url)
         request.method = method
-        if authorized, let token = secrets.withLock({ $0.token }) { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if authorized, let token = secrets.withLockedValue({ $0.token }) { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body.serialized()))

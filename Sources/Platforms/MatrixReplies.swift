@@ -1,6 +1,6 @@
 import GatewayCore
 import JSON
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Replies to one Matrix message, to its room. With `edit_streaming`, the parts of one reply
 /// after the first edit the message the first became (`m.replace`, the text so far), until it
@@ -10,7 +10,7 @@ final class MatrixReplies: AcknowledgedReplySink, Sendable {
     private let room: String
     private let editing: Bool
     /// The event being edited and its text (edit streaming only).
-    private let current = Mutex<(id: String, text: String)?>(nil)
+    private let current = NIOLockedValueBox<(id: String, text: String)?>(nil)
 
     init(adapter: MatrixAdapter, room: String, editing: Bool) {
         self.adapter = adapter
@@ -27,13 +27,13 @@ final class MatrixReplies: AcknowledgedReplySink, Sendable {
             } else if adapter.hasStopped {
                 // Nothing of it went: the ledger sends it after the next start, unmarked.
                 return taken(DeliveryFailure(.unreachable, "the Matrix adapter has stopped", certainlyUnsent: true))
-            } else if editing, let (id, sent) = current.withLock({ $0 }),
+            } else if editing, let (id, sent) = current.withLockedValue({ $0 }),
                       case let combined = sent + "\n" + text, combined.utf8.count <= MatrixConfiguration.Defaults.maxMessageBytes {
                 try await adapter.editMessage(id, in: room, to: combined)
-                current.withLock { $0 = (id, combined) }
+                current.withLockedValue { $0 = (id, combined) }
             } else {
                 let last = try await adapter.sendMessage(text, to: room)
-                if editing { current.withLock { $0 = last } }
+                if editing { current.withLockedValue { $0 = last } }
             }
             taken(nil)
         } catch {

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The HTTP client of a chat platform's API (Telegram's Bot API, a Matrix homeserver), made at
 /// the first call, not with the adapter: an adapter built and never started (a start that stops
@@ -9,7 +9,7 @@ import Synchronization
 /// decompression, and a refused connection fails the call at once instead of being retried
 /// inside the library until the connect timeout.
 final class PlatformHTTPClient: Sendable {
-    private let made = Mutex<HTTPClient?>(nil)
+    private let made = NIOLockedValueBox<HTTPClient?>(nil)
     private let settings: HTTPClient.Configuration
     private let eventLoops: any EventLoopGroup
 
@@ -24,7 +24,7 @@ final class PlatformHTTPClient: Sendable {
     }
 
     var client: HTTPClient {
-        made.withLock { client in
+        made.withLockedValue { client in
             if let client { return client }
             let new = HTTPClient(eventLoopGroupProvider: .shared(eventLoops), configuration: settings)
             client = new
@@ -34,7 +34,7 @@ final class PlatformHTTPClient: Sendable {
 
     /// Closes the client, if one was made (a call after this fails).
     func shutdown() async {
-        guard let client = made.withLock({ $0 }) else { return }
+        guard let client = made.withLockedValue({ $0 }) else { return }
         try? await client.shutdown()
     }
 }

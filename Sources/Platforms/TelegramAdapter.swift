@@ -3,7 +3,7 @@ import JSON
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Telegram through the Bot API: `getUpdates` long polling, replies with `sendMessage`.
 ///
@@ -24,7 +24,7 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
     package let configuration: TelegramConfiguration
     let api: TelegramBotAPI
     let logger: Logger
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     /// The first successful poll (`waitUntilReady`).
     private let ready = WaitableCount()
     /// Replies being sent now, for `stop(flushingWithin:)`.
@@ -46,11 +46,11 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
     }
 
     /// The bot's `@username`, once `getMe` answered.
-    package var botUsername: String? { state.withLock { $0.identity?.username } }
+    package var botUsername: String? { state.withLockedValue { $0.identity?.username } }
 
     package func start(inbound: any InboundHandler) async throws {
         let loop = Task { await self.run(inbound) }
-        state.withLock { $0.loop = loop }
+        state.withLockedValue { $0.loop = loop }
     }
 
     package func stop() async { await stop(flushingWithin: GatewayConstants.replyFlushMargin) }
@@ -58,7 +58,7 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
     /// Ends the long poll at once (no update it has not handed over is confirmed), lets the
     /// replies under way finish for at most `limit`, then closes the HTTP client.
     package func stop(flushingWithin limit: Duration) async {
-        let loop = state.withLock { state -> Task<Void, Never>? in
+        let loop = state.withLockedValue { state -> Task<Void, Never>? in
             state.stopped = true
             state.health = PlatformHealth(.down, "stopped")
             return state.loop
@@ -76,15 +76,15 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
     }
 
     package func handOver(to successor: any PlatformAdapter) {
-        state.withLock { $0.successor = successor }
+        state.withLockedValue { $0.successor = successor }
     }
 
-    package func health() async -> PlatformHealth { state.withLock { $0.health } }
+    package func health() async -> PlatformHealth { state.withLockedValue { $0.health } }
 
     package var canSendLater: Bool { true }
 
     /// Once stopped and replaced by a reload: the adapter that sends replies now.
-    var successor: (any PlatformAdapter)? { state.withLock { $0.stopped ? $0.successor : nil } }
+    var successor: (any PlatformAdapter)? { state.withLockedValue { $0.stopped ? $0.successor : nil } }
 
     /// A reply with no request waiting (after a restart, a restart notice): to a chat by its id.
     package func send(_ text: String, to chat: String) async throws {
@@ -101,10 +101,10 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
 
     /// Once stopped, health stays `down`: a poll that ends after the stop began does not set it back
     /// (seen under load: `up` after `stop()` returned).
-    private func setHealth(_ health: PlatformHealth) { state.withLock { if !$0.stopped { $0.health = health } } }
-    private var stopped: Bool { state.withLock { $0.stopped } || Task.isCancelled }
+    private func setHealth(_ health: PlatformHealth) { state.withLockedValue { if !$0.stopped { $0.health = health } } }
+    private var stopped: Bool { state.withLockedValue { $0.stopped } || Task.isCancelled }
     /// Stopped (its client is shut down or about to be): a reply handed over now is not sent.
-    var hasStopped: Bool { state.withLock { $0.stopped } }
+    var hasStopped: Bool { state.withLockedValue { $0.stopped } }
 
     private func run(_ inbound: any InboundHandler) async {
         var backoff = Backoff(min: configuration.backoffMin, max: configuration.backoffMax)
@@ -119,7 +119,7 @@ package final class TelegramAdapter: PlatformAdapter, @unchecked Sendable {
                     guard let id = me.object?["id"]?.int, let username = me.object?["username"]?.string else {
                         throw TelegramAPIError(.malformed, "getMe: the answer has no id or username")
                     }
-                    state.withLock { $0.identity = Identity(id: id, username: username) }
+                    state.withLockedValue { $0.identity = Identity(id: id, username: username) }
                     let key = "\(name):\(id)"
                     offset = await loadOffset(inbound, key)
                     cursorKey = key

@@ -4,7 +4,6 @@ import JSON
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
 
 /// The Bot API calls the adapter makes (`getMe`, `getUpdates`, `sendMessage`,
 /// `editMessageText`): JSON POSTs to `<api_base>/bot<token>/<method>`, answered with

@@ -1,6 +1,6 @@
 import GatewayCore
 import JSON
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Replies to one Telegram message, to its chat. With `edit_streaming`, the parts of one reply
 /// after the first edit the message the first became (`editMessageText`, the text so far),
@@ -10,7 +10,7 @@ final class TelegramReplies: AcknowledgedReplySink, Sendable {
     private let chat: Int64
     private let editing: Bool
     /// The message being edited and its text (edit streaming only).
-    private let current = Mutex<(id: Int64, text: String)?>(nil)
+    private let current = NIOLockedValueBox<(id: Int64, text: String)?>(nil)
 
     init(adapter: TelegramAdapter, chat: Int64, editing: Bool) {
         self.adapter = adapter
@@ -27,13 +27,13 @@ final class TelegramReplies: AcknowledgedReplySink, Sendable {
             } else if adapter.hasStopped {
                 // Nothing of it went: the ledger sends it after the next start, unmarked.
                 return taken(DeliveryFailure(.unreachable, "the Telegram adapter has stopped", certainlyUnsent: true))
-            } else if editing, let (id, sent) = current.withLock({ $0 }),
+            } else if editing, let (id, sent) = current.withLockedValue({ $0 }),
                       case let combined = sent + "\n" + text, combined.utf16.count <= TelegramConfiguration.Defaults.maxMessageUTF16,
                       try await edited(id, to: combined) {
-                current.withLock { $0 = (id, combined) }
+                current.withLockedValue { $0 = (id, combined) }
             } else {
                 let last = try await adapter.sendMessage(text, to: chat)
-                if editing { current.withLock { $0 = last } }
+                if editing { current.withLockedValue { $0 = last } }
             }
             taken(nil)
         } catch {

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A count that tests (and the daemon) can wait on reaching a value: registrations, failed
 /// connections, lines dropped or withheld.
@@ -17,13 +17,13 @@ final class WaitableCount: Sendable {
         var expired: Set<Int> = []
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
-    var value: Int { state.withLock { $0.count } }
+    var value: Int { state.withLockedValue { $0.count } }
 
     func add(_ amount: Int = 1) {
         guard amount > 0 else { return }
-        let ready = state.withLock { state in
+        let ready = state.withLockedValue { state in
             state.count += amount
             let ready = state.waiters.filter { $0.value.target <= state.count }
             for id in ready.keys { state.waiters[id] = nil }
@@ -36,7 +36,7 @@ final class WaitableCount: Sendable {
     /// the task is cancelled; true if it got there.
     @discardableResult
     func wait(for target: Int, within limit: Duration? = nil) async -> Bool {
-        let id = state.withLock { state in
+        let id = state.withLockedValue { state in
             defer { state.nextID += 1 }
             state.open.insert(state.nextID)
             return state.nextID
@@ -51,7 +51,7 @@ final class WaitableCount: Sendable {
         // does not wait out the platforms' readiness).
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let now = state.withLock { state in
+                let now = state.withLockedValue { state in
                     if state.count >= target || state.expired.remove(id) != nil { return true }
                     state.waiters[id] = Waiter(target: target, continuation: continuation)
                     return false
@@ -62,7 +62,7 @@ final class WaitableCount: Sendable {
             self.expire(id)
         }
         timer?.cancel()
-        return state.withLock { state in
+        return state.withLockedValue { state in
             state.open.remove(id)
             state.expired.remove(id)
             return state.count >= target
@@ -70,7 +70,7 @@ final class WaitableCount: Sendable {
     }
 
     private func expire(_ id: Int) {
-        let waiter = state.withLock { state in
+        let waiter = state.withLockedValue { state in
             guard let waiter = state.waiters.removeValue(forKey: id) else {
                 if state.open.contains(id) { state.expired.insert(id) }
                 return nil as Waiter?

@@ -3,7 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// `POST /webhook` with `{"chat", "user", "text", "id"}`, signed as GitHub signs deliveries
 /// (`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`), answered with
@@ -31,12 +31,12 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
     private let logger: Logger
     /// The daemon's one event-loop group (not shut down here).
     private let group: any EventLoopGroup
-    private let channel = Mutex<(any Channel)?>(nil)
+    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
     /// The connections open now: `stop()` closes them, since the group outlives the adapter.
     let connections = WebhookConnections()
     /// When a refused connection was last logged: one line per `refusalLogInterval` at most,
     /// with the running count, so a flood of connections is not also a flood of log lines.
-    private let lastRefusalLog = Mutex<ContinuousClock.Instant?>(nil)
+    private let lastRefusalLog = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
     static let refusalLogInterval: Duration = .seconds(10)
 
     package init(configuration: WebhookConfiguration, logger: Logger = Logger(label: "gatewayd.webhook"),
@@ -61,7 +61,7 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
     }
 
     /// The address it listens on (the port the kernel chose when the configuration said 0).
-    package var boundPort: Int? { channel.withLock { $0?.localAddress?.port } }
+    package var boundPort: Int? { channel.withLockedValue { $0?.localAddress?.port } }
 
     package func start(inbound: any InboundHandler) async throws {
         let configuration = self.configuration, live = self.live, deliveries = self.deliveries, statistics = self.statistics
@@ -86,7 +86,7 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
                 }
             }
             .bind(host: configuration.host, port: configuration.port).get()
-        channel.withLock { $0 = bound }
+        channel.withLockedValue { $0 = bound }
     }
 
     /// One accepted connection's handlers: its guard (deadlines), NIO's HTTP/1.1 server pipeline
@@ -111,7 +111,7 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
     /// Closes the listening socket, lets the deliveries under way be answered for at most
     /// `limit` (a request that comes meanwhile gets 503), then closes every connection.
     package func stop(flushingWithin limit: Duration) async {
-        let bound = channel.withLock { channel in
+        let bound = channel.withLockedValue { channel in
             defer { channel = nil }
             return channel
         }
@@ -132,7 +132,7 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
 
     func logRefusal() {
         let now = ContinuousClock.now
-        let due = lastRefusalLog.withLock { last in
+        let due = lastRefusalLog.withLockedValue { last in
             guard last.map({ now - $0 >= Self.refusalLogInterval }) ?? true else { return false }
             last = now
             return true
@@ -150,13 +150,13 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
 
 /// The webhook's settings in force now, shared by the adapter, its acceptor and its connections.
 final class WebhookLiveSettings: Sendable {
-    private let current: Mutex<WebhookConfiguration>
+    private let current: NIOLockedValueBox<WebhookConfiguration>
 
-    init(_ configuration: WebhookConfiguration) { current = Mutex(configuration) }
+    init(_ configuration: WebhookConfiguration) { current = NIOLockedValueBox(configuration) }
 
     var value: WebhookConfiguration {
-        get { current.withLock { $0 } }
-        set { current.withLock { $0 = newValue } }
+        get { current.withLockedValue { $0 } }
+        set { current.withLockedValue { $0 = newValue } }
     }
 }
 

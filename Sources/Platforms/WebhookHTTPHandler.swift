@@ -1,7 +1,7 @@
 import GatewayCore
 import NIOCore
 import NIOHTTP1
-import Synchronization
+import NIOConcurrencyHelpers
 import JSON
 
 /// One HTTP/1.1 connection of the webhook: collects a request (up to 1 MiB of body), checks it,
@@ -264,7 +264,7 @@ struct Delivery: Sendable {
 
 /// Collects a message's replies for one HTTP response.
 final class CollectedReplies: ReplySink, Sendable {
-    private let collected = Mutex<[String]>([])
-    var texts: [String] { collected.withLock { $0 } }
-    func send(_ text: String) async { collected.withLock { $0.append(text) } }
+    private let collected = NIOLockedValueBox<[String]>([])
+    var texts: [String] { collected.withLockedValue { $0 } }
+    func send(_ text: String) async { collected.withLockedValue { $0.append(text) } }
 }

@@ -1,4 +1,5 @@
 import CGatewayShims
+import NIOConcurrencyHelpers
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -26,9 +27,9 @@ final class Reactor: @unchecked Sendable {
 
     private let epollFD: Int32
     private let timerFD: Int32
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     /// Job ids are tokens in the one epoll set, so they are unique per reactor, not per runner.
-    private let nextJobID = Atomic<UInt64>(1)
+    private let nextJobID = Synchronization.Atomic<UInt64>(1)
     /// Read buffer, used only under the `state` lock.
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
@@ -50,7 +51,7 @@ final class Reactor: @unchecked Sendable {
 
     /// Starts watching a freshly spawned job. Its continuation must be set.
     func add(_ job: Job) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.jobs[job.id] = job
             job.watched = true
             armTimer(&state, for: job.timeoutDeadline)
@@ -65,19 +66,19 @@ final class Reactor: @unchecked Sendable {
     /// its outcome; nil when it still runs (then `add` it). What is left of its group stays
     /// with the reactor for the kill grace, as after any reap.
     func finishIfExited(_ job: Job) -> Result<ProcessResult, any Error>? {
-        state.withLock { state in reap(job, &state) }
+        state.withLockedValue { state in reap(job, &state) }
     }
 
     /// Whether a job of leader `pid` is still looked after (running, or its group not yet done
     /// with): for tests that need the group's SIGKILL to be behind them.
     func isTracking(pid: pid_t) -> Bool {
-        state.withLock { state in state.jobs.values.contains { $0.pid == pid } }
+        state.withLockedValue { state in state.jobs.values.contains { $0.pid == pid } }
     }
 
     /// Cancellation does not negotiate: SIGKILL to the group, then the usual reaping. A job not
     /// added yet sees its flag in `add`.
     func cancel(_ job: Job) {
-        state.withLock { state in
+        state.withLockedValue { state in
             if state.jobs[job.id] != nil && !job.exited { job.signalGroup(SIGKILL) }
         }
     }
@@ -93,7 +94,7 @@ final class Reactor: @unchecked Sendable {
                 fatalError("ProcessRunner: epoll_wait failed: errno \(errno)")
             }
             var finished: [(Job, Result<ProcessResult, any Error>)] = []
-            state.withLock { state in
+            state.withLockedValue { state in
                 for index in 0..<Int(count) {
                     handle(token: tokens[index], state: &state, finished: &finished)
                 }

@@ -1,5 +1,4 @@
 import CGatewayShims
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif

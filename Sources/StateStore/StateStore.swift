@@ -1,7 +1,7 @@
 import CSQLite
 import Dispatch
 import GatewayCore
-import Synchronization
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,7 +19,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
     package let path: String
     let connection: SQLiteConnection
     private let queue = DispatchQueue(label: "gatewayd.state-store")
-    private let pending = Mutex<[Operation]>([])
+    private let pending = NIOLockedValueBox<[Operation]>([])
     /// Failures of calls nobody awaits (`markDone`, ...), for the log.
     private let onProblem: @Sendable (StoreError) -> Void
     /// Each transaction's time goes to `gatewayd_store_commit_duration_seconds`.
@@ -102,7 +102,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
     // MARK: The writer
 
     func submit(_ operation: Operation) {
-        let first = pending.withLock { operations in
+        let first = pending.withLockedValue { operations in
             operations.append(operation)
             return operations.count == 1
         }
@@ -112,7 +112,7 @@ package final class StateStore: MessageStore, @unchecked Sendable {
 
     private func applyPending() {
         while true {
-            let batch = pending.withLock { operations in
+            let batch = pending.withLockedValue { operations in
                 defer { operations = [] }
                 return operations
             }

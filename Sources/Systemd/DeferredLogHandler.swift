@@ -1,5 +1,6 @@
 import CGatewayShims
 import Logging
+import NIOConcurrencyHelpers
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -71,8 +72,8 @@ public final class LogWriter: Sendable {
         var writing = 0
     }
 
-    private let queue = Mutex(Queue())
-    private let droppedTotal = Atomic<Int>(0)
+    private let queue = NIOLockedValueBox(Queue())
+    private let droppedTotal = Synchronization.Atomic<Int>(0)
     /// Records dropped since the process started (`gatewayd_log_records_dropped`).
     public var droppedRecords: Int { droppedTotal.load(ordering: .relaxed) }
     private let timerFD: Int32
@@ -91,7 +92,7 @@ public final class LogWriter: Sendable {
     }
 
     func enqueue(_ handler: any LogHandler, _ event: LogEvent, urgent: Bool = false) {
-        let arm = queue.withLock { queue -> UInt64? in
+        let arm = queue.withLockedValue { queue -> UInt64? in
             guard queue.records.count < capacity else {
                 queue.dropped += 1
                 droppedTotal.add(1, ordering: .relaxed)
@@ -121,12 +122,12 @@ public final class LogWriter: Sendable {
     @discardableResult
     public func flush(within limit: Duration = LogWriter.criticalWait) -> Bool {
         let deadline = ContinuousClock.now + limit
-        let arm = queue.withLock { queue -> UInt64? in
+        let arm = queue.withLockedValue { queue -> UInt64? in
             guard !queue.records.isEmpty else { return nil }
             return Self.arm(&queue, now: true, interval: intervalNanoseconds)
         }
         if let deadline = arm { gw_timerfd_arm(timerFD, deadline) }
-        while queue.withLock({ !$0.records.isEmpty || $0.writing > 0 }) {
+        while queue.withLockedValue({ !$0.records.isEmpty || $0.writing > 0 }) {
             guard ContinuousClock.now < deadline else { return false }
             usleep(1000)
         }
@@ -144,11 +145,11 @@ public final class LogWriter: Sendable {
     }
 
     private func writeQueued() {
-        let (records, dropped) = queue.withLock { queue in
+        let (records, dropped) = queue.withLockedValue { queue in
             defer { queue = Queue(writing: queue.records.count) }
             return (queue.records, queue.dropped)
         }
-        defer { queue.withLock { $0.writing = 0 } }
+        defer { queue.withLockedValue { $0.writing = 0 } }
         for (handler, event) in records { handler.log(event: event) }
         if dropped > 0, let handler = records.last?.handler {
             handler.log(event: LogEvent(

@@ -1,5 +1,5 @@
 import CGatewayShims
-import Synchronization
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -57,17 +57,17 @@ package struct PeerCredentials: Sendable, Equatable {
 /// Facts about a connection's peer that cannot change while it is connected, worked out on its
 /// first call that needs them: the credentials are the connecting process's, fixed at connect.
 package final class PeerMemo: Sendable {
-    private let lineage = Mutex<String??>(nil)
-    private let comm = Mutex<String?>(nil)
+    private let lineage = NIOLockedValueBox<String??>(nil)
+    private let comm = NIOLockedValueBox<String?>(nil)
 
     package init() {}
 
     /// The peer's command name, `read()` on the first call that needs it (the audit record of a
     /// changing call); the same name on every later one, never a /proc read per call.
     package func comm(_ read: () -> String) -> String {
-        if let known = comm.withLock({ $0 }) { return known }
+        if let known = comm.withLockedValue({ $0 }) { return known }
         let name = read()
-        comm.withLock { $0 = name }
+        comm.withLockedValue { $0 = name }
         return name
     }
 
@@ -75,9 +75,9 @@ package final class PeerMemo: Sendable {
     /// started by the daemon: a process gains no ancestor, and one that loses its parent stays
     /// what it was when it connected, which is what the first answer keeps.)
     package func lineage(_ decide: () -> String?) -> String? {
-        if let known = lineage.withLock({ $0 }) { return known }
+        if let known = lineage.withLockedValue({ $0 }) { return known }
         let verdict = decide()
-        lineage.withLock { $0 = .some(verdict) }
+        lineage.withLockedValue { $0 = .some(verdict) }
         return verdict
     }
 }

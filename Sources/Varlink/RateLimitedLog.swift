@@ -1,5 +1,5 @@
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Log lines that any local user can cause (a refused or dropped connection) at a bounded
 /// rate: a peer that reconnects in a loop must not flood the journal. Past `burst` lines in an
@@ -13,7 +13,7 @@ final class RateLimitedLog: Sendable {
 
     private let burst: Int
     private let interval: Duration
-    private let window = Mutex(Window())
+    private let window = NIOLockedValueBox(Window())
 
     init(burst: Int = 10, interval: Duration = .seconds(10)) {
         self.burst = burst
@@ -23,7 +23,7 @@ final class RateLimitedLog: Sendable {
     func log(_ logger: Logger, _ message: @autoclosure () -> String, _ metadata: Logger.Metadata,
              level: Logger.Level = .notice) {
         let now = ContinuousClock.now
-        let suppressed: Int? = window.withLock { state in
+        let suppressed: Int? = window.withLockedValue { state in
             if now - state.start >= interval {
                 let dropped = state.suppressed
                 state = Window(start: now, lines: 1, suppressed: 0)

@@ -3,7 +3,7 @@ import JSON
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
+import NIOConcurrencyHelpers
 import VarlinkProtocol
 #if canImport(Glibc)
 import Glibc
@@ -22,22 +22,22 @@ package final class VarlinkServer: Sendable {
     /// One loop of the group it was given: the listener, every connection and their tasks
     /// share its thread (a reply is written without a hop).
     private let eventLoop: any EventLoop
-    private let channel = Mutex<(any Channel)?>(nil)
+    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
     /// The socket file this server bound itself (nil for an adopted one).
-    private let socketPath = Mutex<String?>(nil)
-    private let admission: Mutex<ConnectionAdmission>
+    private let socketPath = NIOLockedValueBox<String?>(nil)
+    private let admission: NIOLockedValueBox<ConnectionAdmission>
     private let connectionLog = RateLimitedLog()
     /// Connection tasks run on the (single) event loop's thread.
     private let executor: EventLoopTaskExecutor
-    private let activity = Mutex(Activity())
+    private let activity = NIOLockedValueBox(Activity())
     /// The connections open now: the event loops are shared, so `shutdown` closes them itself.
-    private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
+    private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     /// Connections accepted, each served by a child task of `serving`, which `shutdown`
     /// cancels once its grace is over (a call that ignores the cancellation is not waited for).
     private let accepted: AsyncStream<Accepted>
     private let acceptedContinuation: AsyncStream<Accepted>.Continuation
     /// The one task that serves, started with the socket, ended and awaited by `shutdown`.
-    private let serving = Mutex<Task<Void, Never>?>(nil)
+    private let serving = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     private struct Accepted: Sendable {
         let channel: any Channel
@@ -54,7 +54,7 @@ package final class VarlinkServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.interfaces = Dictionary(interfaces.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
-        admission = Mutex(ConnectionAdmission(configuration))
+        admission = NIOLockedValueBox(ConnectionAdmission(configuration))
         eventLoop = eventLoops.next()
         executor = EventLoopTaskExecutor(eventLoop)
         (accepted, acceptedContinuation) = AsyncStream<Accepted>.makeStream()
@@ -63,12 +63,12 @@ package final class VarlinkServer: Sendable {
     /// Serves on a listening socket passed by systemd (socket activation).
     package func adopt(listeningDescriptor fd: Int32) async throws {
         let bound = try await bootstrap().withBoundSocket(fd).get()
-        channel.withLock { $0 = bound }
+        channel.withLockedValue { $0 = bound }
         startServing()
     }
 
     func startServing() {
-        serving.withLock { task in
+        serving.withLockedValue { task in
             guard task == nil else { return }
             task = Task(executorPreference: executor) { await self.serveConnections() }
         }
@@ -94,9 +94,9 @@ package final class VarlinkServer: Sendable {
     /// cancelled (a quick command's processes are killed) and waited for `Configuration
     /// .cancelledCallWait` at most: a call never holds the daemon's stop past systemd's timeout.
     package func shutdown(grace: Duration = .seconds(2)) async {
-        let bound = channel.withLock { $0 }
+        let bound = channel.withLockedValue { $0 }
         try? await bound?.close()
-        activity.withLock { $0.graceOver = false }
+        activity.withLockedValue { $0.graceOver = false }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.callsFinished() }
             group.addTask { try? await Task.sleep(for: grace) }
@@ -104,21 +104,21 @@ package final class VarlinkServer: Sendable {
             group.cancelAll()
             // The group ends only once both have: `callsFinished` is let go here, not when the
             // calls finish (waiting for them past the grace is what the grace is there to stop).
-            let waiters = activity.withLock { state in
+            let waiters = activity.withLockedValue { state in
                 defer { state.waiters = [] }
                 state.graceOver = true
                 return state.waiters
             }
             for waiter in waiters { waiter.resume() }
         }
-        let open = connections.withLock { Array($0.values) }
+        let open = connections.withLockedValue { Array($0.values) }
         for connection in open { try? await connection.close() }
         acceptedContinuation.finish()
-        guard let serving = serving.withLock({ $0 }) else { return }
+        guard let serving = serving.withLockedValue({ $0 }) else { return }
         // Plain calls run in their connection's task: cancelling the tasks ends those that heed
         // it; one that does not is left to finish alone (its reply has nowhere to go). Without
         // such calls nothing is cancelled (the tasks wind down as their connections closed).
-        if activity.withLock({ $0.calls }) > 0 { serving.cancel() }
+        if activity.withLockedValue({ $0.calls }) > 0 { serving.cancel() }
         await Self.wait(for: serving, atMost: configuration.cancelledCallWait)
     }
 
@@ -140,24 +140,24 @@ package final class VarlinkServer: Sendable {
     }
 
     /// Open connections.
-    package var connectionCount: Int { admission.withLock { $0.total } }
+    package var connectionCount: Int { admission.withLockedValue { $0.total } }
 
     /// `more` calls being answered now (each holds a task, and for `Subscribe` an observer).
-    package var streamCount: Int { activity.withLock { $0.streams } }
+    package var streamCount: Int { activity.withLockedValue { $0.streams } }
 
     /// Connection tasks alive now (one per open connection, until it has wound down).
-    package var connectionTaskCount: Int { activity.withLock { $0.connectionTasks } }
+    package var connectionTaskCount: Int { activity.withLockedValue { $0.connectionTasks } }
 
     /// Connection handlers not yet freed (one per open connection, until its pipeline and its
     /// task have let it go): a count that grows with closed connections is memory leaking.
-    package var connectionHandlerCount: Int { activity.withLock { $0.connectionHandlers } }
+    package var connectionHandlerCount: Int { activity.withLockedValue { $0.connectionHandlers } }
 
     /// Returns once no connection task, handler or stream is left (every connection closed has
     /// wound down and been freed): what a test awaits before counting what the closed
     /// connections left behind.
     package func quiesced() async {
         await withCheckedContinuation { continuation in
-            let quiet = activity.withLock { state in
+            let quiet = activity.withLockedValue { state in
                 if state.isQuiet { return true }
                 state.quietWaiters.append(continuation)
                 return false
@@ -167,13 +167,13 @@ package final class VarlinkServer: Sendable {
     }
 
     func adopt(bound: any Channel, path: String) {
-        channel.withLock { $0 = bound }
-        socketPath.withLock { $0 = path }
+        channel.withLockedValue { $0 = bound }
+        socketPath.withLockedValue { $0 = path }
         startServing()
     }
 
     /// The socket file this server bound itself; nil for a socket passed by systemd.
-    package var boundPath: String? { socketPath.withLock { $0 } }
+    package var boundPath: String? { socketPath.withLockedValue { $0 } }
 
     func bootstrap() -> ServerBootstrap {
         ServerBootstrap(group: eventLoop)
@@ -182,18 +182,18 @@ package final class VarlinkServer: Sendable {
                 let peer = (try? channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) {
                     PeerCredentials.read(socket: $0)
                 }) ?? nil ?? .unknown
-                if let refusal = admission.withLock({ $0.admit(uid: peer.uid) }) {
+                if let refusal = admission.withLockedValue({ $0.admit(uid: peer.uid) }) {
                     connectionLog.log(logger, "control connection refused (pid \(peer.pid), uid \(peer.uid)): \(refusal)",
                                       ["event": "connection_refused", "uid": "\(peer.uid)"])
                     return channel.close()
                 }
                 let id = ObjectIdentifier(channel)
-                connections.withLock { $0[id] = channel }
+                connections.withLockedValue { $0[id] = channel }
                 channel.closeFuture.whenComplete { [self] _ in
-                    admission.withLock { $0.release(uid: peer.uid) }
-                    connections.withLock { _ = $0.removeValue(forKey: id) }
+                    admission.withLockedValue { $0.release(uid: peer.uid) }
+                    connections.withLockedValue { _ = $0.removeValue(forKey: id) }
                 }
-                activity.withLock { $0.connectionHandlers += 1 }
+                activity.withLockedValue { $0.connectionHandlers += 1 }
                 let handler = VarlinkConnectionHandler(configuration: configuration) { [weak self] in
                     self?.changeActivity { $0.connectionHandlers -= 1 }
                 }
@@ -203,7 +203,7 @@ package final class VarlinkServer: Sendable {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
                 let connection = NIOLoopBound(handler, eventLoop: channel.eventLoop)
-                activity.withLock { $0.connectionTasks += 1 }
+                activity.withLockedValue { $0.connectionTasks += 1 }
                 if case .terminated = acceptedContinuation.yield(Accepted(channel: channel, peer: peer, connection: connection)) {
                     // Shut down meanwhile: nobody will serve it.
                     changeActivity { $0.connectionTasks -= 1 }
@@ -228,7 +228,7 @@ package final class VarlinkServer: Sendable {
             if call.more {
                 // A stream runs in a task of its own, which the connection cancels when it
                 // closes: a `Subscribe` whose peer is gone ends even when no event comes.
-                activity.withLock { $0.streams += 1 }
+                activity.withLockedValue { $0.streams += 1 }
                 let stream = Task(executorPreference: executor) {
                     await self.dispatch(call, peer: peer, channel: channel, connection: connection)
                     self.changeActivity { $0.streams -= 1 }
@@ -327,7 +327,7 @@ package final class VarlinkServer: Sendable {
 
     /// Applies `change`, then resumes whoever waits for what it brought about.
     private func changeActivity(_ change: (inout Activity) -> Void) {
-        let waiters = activity.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = activity.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
             change(&state)
             var ready: [CheckedContinuation<Void, Never>] = []
             if state.calls == 0 { ready += state.waiters; state.waiters = [] }
@@ -339,7 +339,7 @@ package final class VarlinkServer: Sendable {
 
     private func callsFinished() async {
         await withCheckedContinuation { continuation in
-            let done = activity.withLock { state in
+            let done = activity.withLockedValue { state in
                 if state.calls == 0 || state.graceOver { return true }
                 state.waiters.append(continuation)
                 return false
@@ -348,7 +348,7 @@ package final class VarlinkServer: Sendable {
         }
     }
 
-    private func callStarted() { activity.withLock { $0.calls += 1 } }
+    private func callStarted() { activity.withLockedValue { $0.calls += 1 } }
 
     private func callEnded() { changeActivity { $0.calls -= 1 } }
 }

@@ -40,7 +40,7 @@ extension Daemon {
         }
         control.serve(server)
         controlInterface = interface
-        published.withLock { $0.interface = interface }
+        published.withLockedValue { $0.interface = interface }
     }
 
     /// The socket the daemon binds when systemd passes none: `--socket`, else the file's

@@ -61,7 +61,7 @@ extension Daemon {
         next.metrics = config.metrics
         let newAgent = next.agent == config.agent ? nil : Self.makeAgent(next, store: store, eventLoops: eventLoops, logger: logger)
         config = next
-        published.withLock { state in
+        published.withLockedValue { state in
             state.localEnabled = next.platforms.localEnabled
             if let newAgent {
                 state.agent = newAgent

@@ -8,7 +8,7 @@ import ProcessRunner
 import StateStore
 import Systemd
 import ServiceLifecycle
-import Synchronization
+import NIOConcurrencyHelpers
 import Varlink
 #if canImport(Glibc)
 import Glibc
@@ -58,12 +58,12 @@ actor Daemon: GatewayControlHost {
     let gate: InboundGate
     /// The running configuration's revision and load time, for `GetStatus`.
     var applied: AppliedConfig {
-        get { published.withLock { $0.applied } }
-        set { published.withLock { $0.applied = newValue } }
+        get { published.withLockedValue { $0.applied } }
+        set { published.withLockedValue { $0.applied = newValue } }
     }
     /// What `GetStatus` reads of the daemon, readable without waiting for the actor (a status
     /// call then costs no hop to it, and none while a reload runs).
-    nonisolated let published: Mutex<PublishedState>
+    nonisolated let published: NIOLockedValueBox<PublishedState>
     /// A reload under way: the next one waits for it (two must not change the adapters at once).
     var reloading = false
     var reloadWaiters: [CheckedContinuation<Void, Never>] = []
@@ -85,7 +85,7 @@ actor Daemon: GatewayControlHost {
         self.configPath = configPath
         self.configExplicit = configExplicit
         self.config = config
-        published = Mutex(PublishedState(applied: AppliedConfig(revision: revision, loadedUsec: Int(WallClock.microseconds())),
+        published = NIOLockedValueBox(PublishedState(applied: AppliedConfig(revision: revision, loadedUsec: Int(WallClock.microseconds())),
                                           localEnabled: config.platforms.localEnabled, agentBackend: config.agent.backend))
         self.socketOverride = socketOverride
         self.stateDirectoryOverride = stateDirectoryOverride
@@ -112,7 +112,7 @@ actor Daemon: GatewayControlHost {
             logger.warning("\(problem)", metadata: ["event": "ledger_failed"])
         }
         platforms = PlatformSet(adapters: adapters, settings: config.platforms.network, inbound: gate, eventLoops: eventLoops, logger: logger)
-        published.withLock { $0.agent = agent }
+        published.withLockedValue { $0.agent = agent }
     }
 
     /// The backend `agent` asks for. The OpenAI one keeps its history in the store (none when
@@ -137,20 +137,20 @@ actor Daemon: GatewayControlHost {
     /// What serves now: `local` as the config says, and the adapters running (one that a
     /// reload could not start is not among them).
     nonisolated var platformNames: [String] {
-        (published.withLock { $0.localEnabled } ? [GatewayConstants.localPlatform] : []) + platforms.serving.map(\.name)
+        (published.withLockedValue { $0.localEnabled } ? [GatewayConstants.localPlatform] : []) + platforms.serving.map(\.name)
     }
 
     nonisolated var storeProblem: String? { status.storeProblem }
 
-    nonisolated var configState: AppliedConfig? { published.withLock { $0.applied } }
+    nonisolated var configState: AppliedConfig? { published.withLockedValue { $0.applied } }
 
     nonisolated var agentState: (backend: String, endpoints: [AgentEndpointStatus])? {
-        published.withLock { state in state.agent.map { (state.agentBackend.rawValue, $0.endpointStatus()) } }
+        published.withLockedValue { state in state.agent.map { (state.agentBackend.rawValue, $0.endpointStatus()) } }
     }
 
     nonisolated func platformHealth() async -> [(name: String, health: PlatformHealth)] {
         var health: [(name: String, health: PlatformHealth)] = []
-        if published.withLock({ $0.localEnabled }) {
+        if published.withLockedValue({ $0.localEnabled }) {
             health.append((GatewayConstants.localPlatform, PlatformHealth(.up, "the control socket's SendMessage")))
         }
         for adapter in platforms.serving { health.append((adapter.name, await adapter.health())) }

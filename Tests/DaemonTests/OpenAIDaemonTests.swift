@@ -1,6 +1,6 @@
 import Foundation
 import GatewayTestSupport
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -239,13 +239,13 @@ extension OpenAIDaemonTests {
 
 /// Runs an async wait from a blocking (own-thread) test.
 func waitBlocking<T: Sendable>(_ body: @escaping @Sendable () async -> T) throws -> T {
-    let result = Mutex<T?>(nil)
+    let result = NIOLockedValueBox<T?>(nil)
     let done = DispatchSemaphore(value: 0)
     Task {
         let value = await body()
-        result.withLock { $0 = value }
+        result.withLockedValue { $0 = value }
         done.signal()
     }
     done.wait()
-    return result.withLock { $0! }
+    return result.withLockedValue { $0! }
 }

@@ -4,7 +4,7 @@ import GatewayCore
 import GatewayTestSupport
 import GatewayWire
 import JSON
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 @Suite("Audit trail of the control socket", .timeLimit(.minutes(1)))
@@ -55,14 +55,14 @@ struct ControlAuditTests {
         let log = LogRecorder()
         let gateway = try await Gateway.start(logger: log.logger())
         defer { Task { await gateway.stop() } }
-        let reports = Mutex<[QuickCommandReport]>([])
+        let reports = NIOLockedValueBox<[QuickCommandReport]>([])
         await gateway.dispatcher.observe { event in
-            if case .quickCommandFinished(let report) = event { reports.withLock { $0.append(report) } }
+            if case .quickCommandFinished(let report) = event { reports.withLockedValue { $0.append(report) } }
         }
         let output = try await gateway.ctl(["quick", "run", "words", "a\nb", "c"])
         #expect(output.status == 0, "\(output.standardError)")
         #expect(audited(log).isEmpty, "one record per run: the command's")
-        let audit = try #require(reports.withLock { $0.first?.audit })
+        let audit = try #require(reports.withLockedValue { $0.first?.audit })
         #expect(audit.action == "RunQuickCommand")
         #expect(audit.arguments == #"{"args":["a\nb","c"],"name":"words"}"#)
         #expect(audit.caller.identity == "local:root")

@@ -3,7 +3,7 @@ import GatewayControl
 import GatewayCore
 import GatewayTestSupport
 import JSON
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 import Varlink
 import VarlinkProtocol
@@ -18,20 +18,20 @@ struct ControlPermissionsTests {
 
     @Test("the lineage is read once per connection: later calls on it reuse the answer, a new connection asks again")
     func lineageOncePerConnection() {
-        let reads = Mutex(0)
+        let reads = NIOLockedValueBox(0)
         let lineage = ProcessLineage(daemonPID: 400, serviceCgroup: nil, parentOf: { pid in
-            reads.withLock { $0 += 1 }
+            reads.withLockedValue { $0 += 1 }
             return pid == 500 ? 400 : 1
         }, cgroupOf: { _ in nil })
         let permissions = ControlPermissions(daemonUID: 1000, adminGroupID: nil, lineage: lineage)
         let child = PeerCredentials(pid: 500, uid: 0, gid: 0)
         for _ in 0..<3 { #expect(permissions.check(child) != .allowed, "a child of the daemon, root or not") }
-        #expect(reads.withLock { $0 } == 1)
+        #expect(reads.withLockedValue { $0 } == 1)
         let operatorShell = PeerCredentials(pid: 600, uid: 0, gid: 0)
         for _ in 0..<3 { #expect(permissions.check(operatorShell) == .allowed) }
-        #expect(reads.withLock { $0 } == 2)
+        #expect(reads.withLockedValue { $0 } == 2)
         #expect(permissions.check(PeerCredentials(pid: 600, uid: 0, gid: 0)) == .allowed)
-        #expect(reads.withLock { $0 } == 3, "a new connection is judged afresh")
+        #expect(reads.withLockedValue { $0 } == 3, "a new connection is judged afresh")
     }
 
     @Test("the daemon's service cgroup: a .service path, or INVOCATION_ID set; cgroup v1 lines ignored; not one its manager shares")

@@ -4,7 +4,7 @@ import GatewayCore
 import GatewayTestSupport
 import GatewayWire
 import JSON
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 import Varlink
 import VarlinkClient
@@ -12,9 +12,9 @@ import VarlinkProtocol
 
 /// Every call made through it, with its reply (or replies, for a stream).
 final class CallLog: Sendable {
-    let entries = Mutex<[(method: String, reply: VarlinkReply)]>([])
+    let entries = NIOLockedValueBox<[(method: String, reply: VarlinkReply)]>([])
 
-    func record(_ method: String, _ reply: VarlinkReply) { entries.withLock { $0.append((method, reply)) } }
+    func record(_ method: String, _ reply: VarlinkReply) { entries.withLockedValue { $0.append((method, reply)) } }
 }
 
 /// What the server sent, against the interface files: io.gatewayd.Gateway.varlink as it is on
@@ -81,7 +81,7 @@ struct InterfaceConformanceTests {
 
         // The standard interface, as this server describes it.
         try await Self.call(socket, "org.varlink.service.GetInterfaceDescription", ["interface": "org.varlink.service"], log: log)
-        let serviceText = log.entries.withLock { $0.last?.reply.parameters["description"]?.string } ?? ""
+        let serviceText = log.entries.withLockedValue { $0.last?.reply.parameters["description"]?.string } ?? ""
         let checker = InterfaceChecker(gateway: gatewayIDL, service: try VarlinkIDL(serviceText))
         try await Self.call(socket, "org.varlink.service.GetInfo", log: log)
         try await Self.call(socket, "org.varlink.service.GetInterfaceDescription", ["interface": "io.gatewayd.Gateway"], log: log)
@@ -160,7 +160,7 @@ struct InterfaceConformanceTests {
         struct Unexpected: Error { let secret = ["internal": 42] }
         log.record(Wire.Method.getStatus.qualified, gateway.interface.errorReply(Unexpected(), method: .getStatus))
 
-        let entries = log.entries.withLock { $0 }
+        let entries = log.entries.withLockedValue { $0 }
         let problems = entries.flatMap { checker.problems($0.method, $0.reply) }
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
 

@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
 import ProcessRunner
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 @Suite("Access", .timeLimit(.minutes(1)))
@@ -75,12 +75,12 @@ struct AgentTests {
             argv: ["/bin/sh", "-c", "echo first; i=0; while [ ! -e '\(gate)' ] && [ $i -lt 2000 ]; do sleep 0.01; i=$((i+1)); done; [ -e '\(gate)' ] && echo second"],
             runner: ProcessRunner(maxConcurrent: 4), environment: ProcessRunner.minimalEnvironment,
             timeout: .seconds(30))
-        let replies = Mutex<[String]>([])
+        let replies = NIOLockedValueBox<[String]>([])
         _ = try await agent.run(AgentTurn(session: "s", platform: "local", chat: "c", user: "u", text: "x")) { text in
-            let first = replies.withLock { $0.append(text); return $0.count == 1 }
+            let first = replies.withLockedValue { $0.append(text); return $0.count == 1 }
             if first { FileManager.default.createFile(atPath: gate, contents: nil) }
         }
-        #expect(replies.withLock { $0 } == ["first", "second"])
+        #expect(replies.withLockedValue { $0 } == ["first", "second"])
     }
 
     @Test("a reload's new agent serves the turns that start after it; a turn already running finishes on the old one")

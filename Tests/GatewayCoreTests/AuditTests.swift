@@ -1,14 +1,14 @@
 import Foundation
 import GatewayCore
 import GatewayWire
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// What the audit sink was given.
 final class AuditLog: Sendable {
-    private let records = Mutex<[AuditRecord]>([])
-    var all: [AuditRecord] { records.withLock { $0 } }
-    var sink: AuditSink { { record in self.records.withLock { $0.append(record) } } }
+    private let records = NIOLockedValueBox<[AuditRecord]>([])
+    var all: [AuditRecord] { records.withLockedValue { $0 } }
+    var sink: AuditSink { { record in self.records.withLockedValue { $0.append(record) } } }
 }
 
 @Suite("Audit trail of chat commands", .timeLimit(.minutes(1)))
@@ -64,13 +64,13 @@ struct ChatAuditTests {
         let log = AuditLog()
         await d.setAuditSink(log.sink)
         await d.markRunning()
-        let reports = Mutex<[QuickCommandReport]>([])
+        let reports = NIOLockedValueBox<[QuickCommandReport]>([])
         await d.observe { event in
-            if case .quickCommandFinished(let report) = event { reports.withLock { $0.append(report) } }
+            if case .quickCommandFinished(let report) = event { reports.withLockedValue { $0.append(report) } }
         }
         #expect(await fromAlice("/up a b", d) == ["up"])
         #expect(log.all.isEmpty, "no second record for a command that ran")
-        let report = try #require(reports.withLock { $0.first })
+        let report = try #require(reports.withLockedValue { $0.first })
         #expect(report.audit?.caller.identity == "irc:alice")
         #expect(report.audit?.caller.hostmask == "alice!a@host")
         #expect(report.audit?.action == "/up")

@@ -1,5 +1,5 @@
 import GatewayCore
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 @Suite("Delivery lanes: each chat's replies in order, bounded", .timeLimit(.minutes(1)))
@@ -7,22 +7,22 @@ struct DeliveryLanesTests {
     @Test("one chat's deliveries run one after another in order; another chat's do not wait for them; an idle lane is gone")
     func orderPerChat() async throws {
         let lanes = DeliveryLanes()
-        let log = Mutex<[String]>([])
+        let log = NIOLockedValueBox<[String]>([])
         let (gate, open) = AsyncStream<Void>.makeStream()
         let (finished, finish) = AsyncStream<String>.makeStream()
         nonisolated(unsafe) var opened = gate.makeAsyncIterator()
         await lanes.enqueue("a") {
             _ = await opened.next()
-            log.withLock { $0.append("a1") }
+            log.withLockedValue { $0.append("a1") }
         }
-        for index in 2...5 { await lanes.enqueue("a") { log.withLock { $0.append("a\(index)") }; if index == 5 { finish.yield("a") } } }
-        await lanes.enqueue("b") { log.withLock { $0.append("b1") }; finish.yield("b") }
+        for index in 2...5 { await lanes.enqueue("a") { log.withLockedValue { $0.append("a\(index)") }; if index == 5 { finish.yield("a") } } }
+        await lanes.enqueue("b") { log.withLockedValue { $0.append("b1") }; finish.yield("b") }
         var done = finished.makeAsyncIterator()
         #expect(await done.next() == "b", "b does not wait behind a's blocked delivery")
-        #expect(log.withLock { $0 } == ["b1"])
+        #expect(log.withLockedValue { $0 } == ["b1"])
         open.yield()
         #expect(await done.next() == "a")
-        #expect(log.withLock { $0 } == ["b1", "a1", "a2", "a3", "a4", "a5"])
+        #expect(log.withLockedValue { $0 } == ["b1", "a1", "a2", "a3", "a4", "a5"])
         while lanes.active > 0 { await Task.yield() }
     }
 
@@ -33,13 +33,13 @@ struct DeliveryLanesTests {
         nonisolated(unsafe) var opened = gate.makeAsyncIterator()
         await lanes.enqueue("a") { _ = await opened.next() }
         for _ in 0..<DeliveryLanes.maxWaiting { await lanes.enqueue("a") {} }
-        let ran = Mutex(false)
+        let ran = NIOLockedValueBox(false)
         let blocked = Task {
-            await lanes.enqueue("a") { ran.withLock { $0 = true } }
-            return ran.withLock { $0 }
+            await lanes.enqueue("a") { ran.withLockedValue { $0 = true } }
+            return ran.withLockedValue { $0 }
         }
         while lanes.waiting("a") <= DeliveryLanes.maxWaiting { await Task.yield() }
-        #expect(!ran.withLock { $0 })
+        #expect(!ran.withLockedValue { $0 })
         open.yield()
         #expect(await blocked.value, "returned before its delivery ran")
     }

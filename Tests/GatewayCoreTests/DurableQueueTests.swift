@@ -2,17 +2,17 @@ import Foundation
 import GatewayCore
 import GatewayTestSupport
 import StateStore
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// Replies that no request waits for, collected per chat, with the addresses they went to.
 final class Outbox: ChatOutbox, @unchecked Sendable {
     let replies = Replies()
-    private let sent = Mutex<[ChatAddress]>([])
-    var addresses: [ChatAddress] { sent.withLock { $0 } }
+    private let sent = NIOLockedValueBox<[ChatAddress]>([])
+    var addresses: [ChatAddress] { sent.withLockedValue { $0 } }
 
     func send(_ text: String, to chat: ChatAddress) async {
-        sent.withLock { $0.append(chat) }
+        sent.withLockedValue { $0.append(chat) }
         await replies.send("\(chat.chat): \(text)")
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import GatewayCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A clock the test moves by hand: the 30 s acknowledgement window and the drain timeout pass
 /// without anyone sleeping.
@@ -20,18 +20,18 @@ final class ManualClock: GatewayClock, @unchecked Sendable {
         var sleepWaiters: [(Duration, CheckedContinuation<Void, Never>)] = []
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
-    func now() -> Duration { state.withLock { $0.now } }
+    func now() -> Duration { state.withLockedValue { $0.now } }
 
     func sleep(for duration: Duration) async throws {
-        let id = state.withLock { state in
+        let id = state.withLockedValue { state in
             defer { state.nextID += 1 }
             return state.nextID
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let ready: [CheckedContinuation<Void, Never>] = state.withLock { state in
+                let ready: [CheckedContinuation<Void, Never>] = state.withLockedValue { state in
                     if state.cancelled.contains(id) {
                         continuation.resume(throwing: CancellationError())
                         return []
@@ -45,7 +45,7 @@ final class ManualClock: GatewayClock, @unchecked Sendable {
                 for waiter in ready { waiter.resume() }
             }
         } onCancel: {
-            let sleeper: Sleeper? = state.withLock { state in
+            let sleeper: Sleeper? = state.withLockedValue { state in
                 state.cancelled.insert(id)
                 guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
                 return state.sleepers.remove(at: index)
@@ -56,7 +56,7 @@ final class ManualClock: GatewayClock, @unchecked Sendable {
 
     /// Moves time on and wakes every sleeper whose deadline has come.
     func advance(by duration: Duration) {
-        let due: [Sleeper] = state.withLock { state in
+        let due: [Sleeper] = state.withLockedValue { state in
             state.now += duration
             let due = state.sleepers.filter { $0.deadline <= state.now }
             state.sleepers.removeAll { $0.deadline <= state.now }
@@ -68,7 +68,7 @@ final class ManualClock: GatewayClock, @unchecked Sendable {
     /// Returns once someone sleeps for exactly `duration` (a timer registered, not polled for).
     func waitForSleep(of duration: Duration) async {
         await withCheckedContinuation { continuation in
-            let ready = state.withLock { state in
+            let ready = state.withLockedValue { state in
                 if state.sleepers.contains(where: { $0.requested == duration }) { return true }
                 state.sleepWaiters.append((duration, continuation))
                 return false
@@ -85,10 +85,10 @@ final class Replies: ReplySink, @unchecked Sendable {
         var waiters: [(Int, CheckedContinuation<[String], Never>)] = []
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     func send(_ text: String) async {
-        let ready: [(CheckedContinuation<[String], Never>, [String])] = state.withLock { state in
+        let ready: [(CheckedContinuation<[String], Never>, [String])] = state.withLockedValue { state in
             state.texts.append(text)
             let count = state.texts.count
             let ready = state.waiters.filter { $0.0 <= count }.map { ($0.1, state.texts) }
@@ -98,12 +98,12 @@ final class Replies: ReplySink, @unchecked Sendable {
         for (waiter, texts) in ready { waiter.resume(returning: texts) }
     }
 
-    var texts: [String] { state.withLock { $0.texts } }
+    var texts: [String] { state.withLockedValue { $0.texts } }
 
     /// The replies once there are at least `count`.
     func wait(for count: Int) async -> [String] {
         await withCheckedContinuation { continuation in
-            let texts: [String]? = state.withLock { state in
+            let texts: [String]? = state.withLockedValue { state in
                 if state.texts.count >= count { return state.texts }
                 state.waiters.append((count, continuation))
                 return nil
@@ -124,13 +124,13 @@ final class GateAgent: AgentBackend, @unchecked Sendable {
         var startWaiters: [(Int, CheckedContinuation<Void, Never>)] = []
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
-    var startedTurns: [AgentTurn] { state.withLock { $0.started } }
-    var cancelledTexts: [String] { state.withLock { $0.cancelled } }
+    var startedTurns: [AgentTurn] { state.withLockedValue { $0.started } }
+    var cancelledTexts: [String] { state.withLockedValue { $0.cancelled } }
 
     func run(_ turn: AgentTurn, reply: @escaping @Sendable (String) async -> Void) async throws -> AgentUsage {
-        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
+        let waiters: [CheckedContinuation<Void, Never>] = state.withLockedValue { state in
             state.started.append(turn)
             let count = state.started.count
             let ready = state.startWaiters.filter { $0.0 <= count }.map(\.1)
@@ -140,7 +140,7 @@ final class GateAgent: AgentBackend, @unchecked Sendable {
         for waiter in waiters { waiter.resume() }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let go = state.withLock { state in
+                let go = state.withLockedValue { state in
                     if state.released.contains(turn.text) || Task.isCancelled { return true }
                     state.gates[turn.text] = continuation
                     return false
@@ -148,11 +148,11 @@ final class GateAgent: AgentBackend, @unchecked Sendable {
                 if go { continuation.resume() }
             }
         } onCancel: {
-            let gate = state.withLock { $0.gates.removeValue(forKey: turn.text) }
+            let gate = state.withLockedValue { $0.gates.removeValue(forKey: turn.text) }
             gate?.resume()
         }
         if Task.isCancelled {
-            state.withLock { $0.cancelled.append(turn.text) }
+            state.withLockedValue { $0.cancelled.append(turn.text) }
             throw CancellationError()
         }
         await reply("answer: \(turn.text)")
@@ -161,7 +161,7 @@ final class GateAgent: AgentBackend, @unchecked Sendable {
 
     /// Lets the turn whose text is `text` finish.
     func release(_ text: String) {
-        let gate = state.withLock { state in
+        let gate = state.withLockedValue { state in
             state.released.insert(text)
             return state.gates.removeValue(forKey: text)
         }
@@ -170,7 +170,7 @@ final class GateAgent: AgentBackend, @unchecked Sendable {
 
     func waitForStarts(_ count: Int) async {
         await withCheckedContinuation { continuation in
-            let ready = state.withLock { state in
+            let ready = state.withLockedValue { state in
                 if state.started.count >= count { return true }
                 state.startWaiters.append((count, continuation))
                 return false

@@ -3,7 +3,6 @@ import GatewayCore
 import GatewayTestSupport
 import GatewayWire
 import StateStore
-import Synchronization
 import Testing
 
 /// The value of one sample of `families`: `name` plus `suffix`, with exactly `labels`.

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 import Foundation
 import GatewayCore
 import GatewayTestSupport
@@ -161,8 +161,8 @@ struct QuickCommandTests {
               hi: {type: exec, command: 'echo hi'}
             """), agent: EchoAgent())
         await d.markRunning()
-        let records = Mutex<[GatewayEvent]>([])
-        await d.observe { event in records.withLock { $0.append(event) } }
+        let records = NIOLockedValueBox<[GatewayEvent]>([])
+        await d.observe { event in records.withLockedValue { $0.append(event) } }
         let status = await d.subscribe { !$0.isRecord }
         async let held = send(d, "/hold")
         var seen: [GatewayEvent] = []
@@ -171,7 +171,7 @@ struct QuickCommandTests {
             if case .countersChanged(let counters) = event, counters.execRunning == 1 { break }
         }
         // Announced while it still runs: it is waiting for the gate.
-        #expect(records.withLock { $0 }.contains { if case .quickCommandStarted(name: "hold", _) = $0 { true } else { false } })
+        #expect(records.withLockedValue { $0 }.contains { if case .quickCommandStarted(name: "hold", _) = $0 { true } else { false } })
         #expect(await send(d, "/hi") == ["hi"])
         gate.send("go")
         #expect(await held == ["released"])
@@ -180,7 +180,7 @@ struct QuickCommandTests {
             if case .countersChanged(let counters) = event, counters.execRunning == 0 { break }
         }
         #expect(!seen.contains { $0.isRecord })
-        let names = records.withLock { $0 }.compactMap { event -> String? in
+        let names = records.withLockedValue { $0 }.compactMap { event -> String? in
             switch event {
             case .quickCommandStarted(let name, _): "started \(name)"
             case .quickCommandFinished(let report): "finished \(report.name)"

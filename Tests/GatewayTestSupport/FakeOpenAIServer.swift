@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,7 +52,7 @@ public final class FakeOpenAIServer: @unchecked Sendable {
     public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
 
     private let listener: Int32
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     private struct State {
         var script: [Reply] = []
@@ -72,7 +72,7 @@ public final class FakeOpenAIServer: @unchecked Sendable {
 
     /// Stops accepting and closes every connection.
     public func stop() {
-        let open = state.withLock { state -> Set<Int32> in
+        let open = state.withLockedValue { state -> Set<Int32> in
             state.stopped = true
             return state.connections
         }
@@ -84,22 +84,22 @@ public final class FakeOpenAIServer: @unchecked Sendable {
 
     /// Replies for the next requests, in order.
     public func script(_ replies: Reply...) {
-        state.withLock { $0.script += replies }
+        state.withLockedValue { $0.script += replies }
     }
 
     public func setDefault(_ reply: Reply) {
-        state.withLock { $0.defaultReply = reply }
+        state.withLockedValue { $0.defaultReply = reply }
     }
 
-    public var requests: [Request] { state.withLock { $0.requests } }
+    public var requests: [Request] { state.withLockedValue { $0.requests } }
 
     /// Connections the client closed while the server was still sending or holding them.
-    public var clientCloses: Int { state.withLock { $0.clientCloses } }
+    public var clientCloses: Int { state.withLockedValue { $0.clientCloses } }
 
     /// True once `count` client closes were seen, false after `timeout`.
     public func waitForClientCloses(_ count: Int, timeout: Duration = .seconds(30)) async -> Bool {
         await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let ready = state.withLock { state -> Bool in
+            let ready = state.withLockedValue { state -> Bool in
                 if state.clientCloses >= count { return true }
                 state.closeWaiters.append((count, continuation))
                 return false
@@ -108,7 +108,7 @@ public final class FakeOpenAIServer: @unchecked Sendable {
             else {
                 Task {
                     try? await Task.sleep(for: timeout)
-                    let waiter = self.state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                    let waiter = self.state.withLockedValue { state -> CheckedContinuation<Bool, Never>? in
                         guard let index = state.closeWaiters.firstIndex(where: { $0.0 == count }) else { return nil }
                         return state.closeWaiters.remove(at: index).1
                     }
@@ -121,7 +121,7 @@ public final class FakeOpenAIServer: @unchecked Sendable {
     /// Returns once `count` requests arrived (bounded by the caller's own timeout).
     public func waitForRequests(_ count: Int) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { state -> Bool in
+            let ready = state.withLockedValue { state -> Bool in
                 if state.requests.count >= count { return true }
                 state.requestWaiters.append((count, continuation))
                 return false
@@ -139,7 +139,7 @@ public final class FakeOpenAIServer: @unchecked Sendable {
                 if errno == EINTR { continue }
                 return
             }
-            let accepted = state.withLock { state -> Bool in
+            let accepted = state.withLockedValue { state -> Bool in
                 if state.stopped { return false }
                 state.connections.insert(fd)
                 return true
@@ -151,7 +151,7 @@ public final class FakeOpenAIServer: @unchecked Sendable {
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             Thread.detachNewThread { [self] in
                 serve(fd)
-                state.withLock { _ = $0.connections.remove(fd) }
+                state.withLockedValue { _ = $0.connections.remove(fd) }
                 close(fd)
             }
         }
@@ -160,7 +160,7 @@ public final class FakeOpenAIServer: @unchecked Sendable {
     private func serve(_ fd: Int32) {
         var buffer: [UInt8] = []
         while let request = LoopbackHTTP.readRequest(fd, &buffer) {
-            let (reply, waiters) = state.withLock { state -> (Reply, [CheckedContinuation<Void, Never>]) in
+            let (reply, waiters) = state.withLockedValue { state -> (Reply, [CheckedContinuation<Void, Never>]) in
                 state.requests.append(request)
                 let count = state.requests.count
                 let ready = state.requestWaiters.filter { $0.0 <= count }.map(\.1)
@@ -248,12 +248,12 @@ public final class FakeOpenAIServer: @unchecked Sendable {
             if n < 0 && errno == EINTR { continue }
             break
         }
-        let stopped = state.withLock { $0.stopped }
+        let stopped = state.withLockedValue { $0.stopped }
         if !stopped { recordClientClose() }
     }
 
     private func recordClientClose() {
-        let ready = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+        let ready = state.withLockedValue { state -> [CheckedContinuation<Bool, Never>] in
             state.clientCloses += 1
             let count = state.clientCloses
             let ready = state.closeWaiters.filter { $0.0 <= count }.map(\.1)

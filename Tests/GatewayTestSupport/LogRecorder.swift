@@ -1,5 +1,5 @@
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A swift-log handler that keeps every record, for tests that check what was logged.
 public final class LogRecorder: Sendable {
@@ -9,7 +9,7 @@ public final class LogRecorder: Sendable {
         public let metadata: [String: String]
     }
 
-    private let records = Mutex<[Record]>([])
+    private let records = NIOLockedValueBox<[Record]>([])
 
     public init() {}
 
@@ -20,14 +20,14 @@ public final class LogRecorder: Sendable {
         return logger
     }
 
-    public var all: [Record] { records.withLock { $0 } }
+    public var all: [Record] { records.withLockedValue { $0 } }
 
     /// The messages of records whose `event` metadata is `event`.
     public func messages(event: String) -> [String] {
         all.filter { $0.metadata["event"] == event }.map(\.message)
     }
 
-    fileprivate func append(_ record: Record) { records.withLock { $0.append(record) } }
+    fileprivate func append(_ record: Record) { records.withLockedValue { $0.append(record) } }
 
     private struct Handler: LogHandler {
         let recorder: LogRecorder

@@ -5,7 +5,7 @@ import OpenAIProtocol
 import Logging
 import NIOPosix
 import StateStore
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 @testable import OpenAIBackend
 #if canImport(Glibc)
@@ -14,13 +14,13 @@ import Glibc
 
 /// What the chat was sent, with when each part arrived.
 final class ChatRecorder: Sendable {
-    private let parts = Mutex<[String]>([])
+    private let parts = NIOLockedValueBox<[String]>([])
     private let onFirst: @Sendable () -> Void
     init(onFirst: @escaping @Sendable () -> Void = {}) { self.onFirst = onFirst }
-    var texts: [String] { parts.withLock { $0 } }
+    var texts: [String] { parts.withLockedValue { $0 } }
     var reply: @Sendable (String) async -> Void {
         { text in
-            let first = self.parts.withLock { parts in
+            let first = self.parts.withLockedValue { parts in
                 parts.append(text)
                 return parts.count == 1
             }

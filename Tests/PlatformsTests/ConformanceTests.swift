@@ -2,19 +2,19 @@ import Foundation
 import GatewayCore
 import GatewayTestSupport
 import Platforms
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// Records what reaches the dispatcher, then passes it on.
 final class RecordingInbound: InboundHandler, Sendable {
     let dispatcher: Dispatcher
-    private let recorded = Mutex<[InboundMessage]>([])
-    var messages: [InboundMessage] { recorded.withLock { $0 } }
+    private let recorded = NIOLockedValueBox<[InboundMessage]>([])
+    var messages: [InboundMessage] { recorded.withLockedValue { $0 } }
 
     init(_ dispatcher: Dispatcher) { self.dispatcher = dispatcher }
 
     func handle(_ message: InboundMessage, replies: any ReplySink) async {
-        recorded.withLock { $0.append(message) }
+        recorded.withLockedValue { $0.append(message) }
         await dispatcher.handle(message, replies: replies)
     }
 

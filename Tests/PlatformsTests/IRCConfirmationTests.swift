@@ -2,7 +2,7 @@ import GatewayCore
 import GatewayTestSupport
 import Logging
 import Platforms
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// Answers each message once the test opens the gate: a turn of the agent that takes its time.
@@ -14,11 +14,11 @@ private final class HeldAnswers: InboundHandler, Sendable {
         var arrivalWaiters: [(Int, CheckedContinuation<Void, Never>)] = []
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     func handle(_ message: InboundMessage, replies: any ReplySink) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let (proceed, ready) = state.withLock { state in
+            let (proceed, ready) = state.withLockedValue { state in
                 state.arrived += 1
                 let arrived = state.arrived
                 let ready = state.arrivalWaiters.filter { $0.0 <= arrived }.map(\.1)
@@ -35,7 +35,7 @@ private final class HeldAnswers: InboundHandler, Sendable {
     /// Returns once `count` messages in all have come.
     func waitForArrivals(_ count: Int) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { state in
+            let now = state.withLockedValue { state in
                 if state.arrived >= count { return true }
                 state.arrivalWaiters.append((count, continuation))
                 return false
@@ -46,7 +46,7 @@ private final class HeldAnswers: InboundHandler, Sendable {
 
     /// Lets every held message and every later one be answered.
     func open() {
-        let held = state.withLock { state in
+        let held = state.withLockedValue { state in
             state.open = true
             defer { state.held = [] }
             return state.held

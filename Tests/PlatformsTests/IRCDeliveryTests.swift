@@ -2,7 +2,6 @@ import Foundation
 import GatewayCore
 import GatewayTestSupport
 import Platforms
-import Synchronization
 import Testing
 
 /// Replies to each message with `lines` lines (`line 1`...), and says when the reply was handed over.

@@ -2,7 +2,6 @@ import Foundation
 import GatewayCore
 import GatewayTestSupport
 @_spi(Testing) import Platforms
-import Synchronization
 import Testing
 
 /// A dispatcher with the echo agent, an exec quick command, and an IRC adapter on `server`.

@@ -2,7 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayTestSupport
 import Platforms
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -53,10 +53,10 @@ struct PlatformSettingsTests {
             "platforms: {webhook: {listen: \"127.0.0.1:1\", secret_file: \(fifo)}}",
         ]
         let done = DispatchSemaphore(value: 0)
-        let outcome = Mutex<[String]?>(nil)
+        let outcome = NIOLockedValueBox<[String]?>(nil)
         Thread.detachNewThread {
             let errors = texts.flatMap { ConfigLoader.parse($0, platforms: PlatformCatalog.all).errors.map(\.description) }
-            outcome.withLock { $0 = errors }
+            outcome.withLockedValue { $0 = errors }
             done.signal()
         }
         let finished = done.wait(timeout: .now() + 30) == .success
@@ -66,7 +66,7 @@ struct PlatformSettingsTests {
             for _ in 0..<3 { let writer = open(fifo, O_WRONLY | O_NONBLOCK); if writer >= 0 { close(writer) } }
             return
         }
-        let errors = try #require(outcome.withLock { $0 })
+        let errors = try #require(outcome.withLockedValue { $0 })
         #expect(errors == [
             "platforms.irc.tls_ca_file: \(fifo): not a regular file (line 1)",
             "platforms.irc.sasl_password_file: cannot read \(fifo): not a regular file (line 1)",

@@ -3,23 +3,23 @@ import GatewayCore
 import GatewayTestSupport
 import Logging
 import Platforms
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// Positions kept in memory, as the state store keeps them on disk.
 final class MemoryCursors: PlatformCursorStore, Sendable {
-    private let values = Mutex<[String: String]>([:])
-    var all: [String: String] { values.withLock { $0 } }
-    func cursor(for key: String) async throws(StoreError) -> String? { values.withLock { $0[key] } }
-    func setCursor(_ value: String, for key: String) async throws(StoreError) { values.withLock { $0[key] = value } }
+    private let values = NIOLockedValueBox<[String: String]>([:])
+    var all: [String: String] { values.withLockedValue { $0 } }
+    func cursor(for key: String) async throws(StoreError) -> String? { values.withLockedValue { $0[key] } }
+    func setCursor(_ value: String, for key: String) async throws(StoreError) { values.withLockedValue { $0[key] = value } }
 }
 
 /// The dispatcher, with `cursors` where the adapter keeps its offset.
 final class CursorInbound: InboundHandler, Sendable {
     let dispatcher: Dispatcher
     let cursors: (any PlatformCursorStore)?
-    private let recorded = Mutex<[InboundMessage]>([])
-    var messages: [InboundMessage] { recorded.withLock { $0 } }
+    private let recorded = NIOLockedValueBox<[InboundMessage]>([])
+    var messages: [InboundMessage] { recorded.withLockedValue { $0 } }
 
     init(_ dispatcher: Dispatcher, cursors: (any PlatformCursorStore)? = nil) {
         self.dispatcher = dispatcher
@@ -27,7 +27,7 @@ final class CursorInbound: InboundHandler, Sendable {
     }
 
     func handle(_ message: InboundMessage, replies: any ReplySink) async {
-        recorded.withLock { $0.append(message) }
+        recorded.withLockedValue { $0.append(message) }
         await dispatcher.handle(message, replies: replies)
     }
 
@@ -188,13 +188,13 @@ struct TelegramTests {
 /// Takes messages and never lets them through (a gate that never opens), until `release()`.
 final class HoldingInbound: InboundHandler, Sendable {
     let cursors: (any PlatformCursorStore)?
-    private let state = Mutex<(held: [CheckedContinuation<Void, Never>], entered: [CheckedContinuation<Void, Never>], count: Int)>(([], [], 0))
+    private let state = NIOLockedValueBox<(held: [CheckedContinuation<Void, Never>], entered: [CheckedContinuation<Void, Never>], count: Int)>(([], [], 0))
 
     init(cursors: any PlatformCursorStore) { self.cursors = cursors }
 
     func handle(_ message: InboundMessage, replies: any ReplySink) async {
         await withCheckedContinuation { continuation in
-            let entered = state.withLock { state in
+            let entered = state.withLockedValue { state in
                 state.held.append(continuation)
                 state.count += 1
                 defer { state.entered = [] }
@@ -207,7 +207,7 @@ final class HoldingInbound: InboundHandler, Sendable {
     /// Returns once a message is being held.
     func waitForEntry() async {
         await withCheckedContinuation { continuation in
-            let now = state.withLock { state in
+            let now = state.withLockedValue { state in
                 if state.count == 0 { state.entered.append(continuation) }
                 return state.count > 0
             }
@@ -215,7 +215,7 @@ final class HoldingInbound: InboundHandler, Sendable {
         }
     }
 
-    func release() { for held in state.withLock({ $0.held }) { held.resume() } }
+    func release() { for held in state.withLockedValue({ $0.held }) { held.resume() } }
 }
 
 @Suite("Telegram stop", .timeLimit(.minutes(1)))

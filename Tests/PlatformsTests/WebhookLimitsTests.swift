@@ -2,7 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayTestSupport
 @testable import Platforms
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -223,14 +223,14 @@ struct WebhookLimitsTests {
     @Test("a replay window widened by a reload lets no forgotten signature back in; narrowed, it applies at once")
     func replayWindowReloaded() async {
         let clock = TestClock()
-        let wall = Mutex<Int64>(1_000_000)
-        let log = DeliveryLog(window: .seconds(60), replayWindow: .seconds(300), now: { clock.now }, wallClock: { wall.withLock { $0 } })
+        let wall = NIOLockedValueBox<Int64>(1_000_000)
+        let log = DeliveryLog(window: .seconds(60), replayWindow: .seconds(300), now: { clock.now }, wallClock: { wall.withLockedValue { $0 } })
         func key(_ n: UInt8) -> DeliveryKey { .signature(SignatureDigest([UInt8](repeating: n, count: 32))) }
         #expect(await log.claim(key(1), timestamp: 1_000_000) == .first)
         log.answer([key(1)], [])
         // 400 s later its answer and its signature (300 s window) are forgotten.
         clock.advance(by: .seconds(400))
-        wall.withLock { $0 += 400 }
+        wall.withLockedValue { $0 += 400 }
         #expect(await log.claim(key(9), timestamp: 1_000_400) == .first)
         #expect(log.rememberedSignatures == 1, "key(1)'s signature was forgotten with its window")
         log.setReplayWindow(.seconds(3600))
@@ -321,21 +321,21 @@ struct WebhookLimitsTests {
     @Test("a replay after its answer is forgotten is refused while its timestamp is in the window; signatures kept are bounded by a floor")
     func replayAfterAnswerForgotten() async {
         let clock = TestClock()
-        let wall = Mutex<Int64>(1_000_000)
+        let wall = NIOLockedValueBox<Int64>(1_000_000)
         let log = DeliveryLog(window: .seconds(600), replayWindow: .seconds(86_400), maxSignatures: 3,
-                              now: { clock.now }, wallClock: { wall.withLock { $0 } })
+                              now: { clock.now }, wallClock: { wall.withLockedValue { $0 } })
         func key(_ n: UInt8) -> DeliveryKey { .signature(SignatureDigest([UInt8](repeating: n, count: 32))) }
         #expect(await log.claim(key(1), timestamp: 1_000_000) == .first)
         log.answer([key(1)], Array("one".utf8))
         clock.advance(by: .seconds(601))
-        wall.withLock { $0 += 601 }
+        wall.withLockedValue { $0 += 601 }
         guard case .refused(let reason) = await log.claim(key(1), timestamp: 1_000_000) else {
             Issue.record("a replay past the answer window was not refused")
             return
         }
         #expect(reason.contains("10 minutes"))
         // Past the replay window the signature check refuses it by itself: the log forgets it.
-        wall.withLock { $0 += 86_400 }
+        wall.withLockedValue { $0 += 86_400 }
         #expect(await log.claim(key(9), timestamp: 1_087_000) == .first)
         log.answer([key(9)], [])
         #expect(log.rememberedSignatures == 1)
@@ -358,16 +358,16 @@ struct WebhookLimitsTests {
     @Test("a replay whose head came inside the replay window and whose body ended after it is refused, not dispatched again")
     func replayAcrossTheWindowEdge() async {
         let clock = TestClock()
-        let wall = Mutex<Int64>(1_000_000)
+        let wall = NIOLockedValueBox<Int64>(1_000_000)
         let log = DeliveryLog(window: .seconds(600), replayWindow: .seconds(3600),
-                              now: { clock.now }, wallClock: { wall.withLock { $0 } })
+                              now: { clock.now }, wallClock: { wall.withLockedValue { $0 } })
         let key = DeliveryKey.signature(SignatureDigest([UInt8](repeating: 7, count: 32)))
         #expect(await log.claim(key, timestamp: 1_000_000) == .first)
         log.answer([key], Array("one".utf8))
         // The head of a replay passes at +3599 s; its body, trickled in, ends at +3601 s, when
         // the answer and the signature are both forgotten.
         clock.advance(by: .seconds(3601))
-        wall.withLock { $0 += 3601 }
+        wall.withLockedValue { $0 += 3601 }
         guard case .refused(let reason) = await log.claim(key, timestamp: 1_000_000) else {
             Issue.record("the replay was dispatched a second time")
             return
@@ -427,16 +427,16 @@ func value<T: Sendable>(of task: Task<T, Never>, within timeout: Duration) async
 
 /// A continuation resumed by whichever comes first.
 final class OnceContinuation<T: Sendable>: Sendable {
-    private let slot = Mutex<CheckedContinuation<T, Never>?>(nil)
-    func set(_ continuation: CheckedContinuation<T, Never>) { slot.withLock { $0 = continuation } }
-    func resume(_ value: T) { slot.withLock { $0.take() }?.resume(returning: value) }
+    private let slot = NIOLockedValueBox<CheckedContinuation<T, Never>?>(nil)
+    func set(_ continuation: CheckedContinuation<T, Never>) { slot.withLockedValue { $0 = continuation } }
+    func resume(_ value: T) { slot.withLockedValue { $0.take() }?.resume(returning: value) }
 }
 
 /// A clock a test moves by hand.
 final class TestClock: Sendable {
-    private let current = Mutex(ContinuousClock.now)
-    var now: ContinuousClock.Instant { current.withLock { $0 } }
-    func advance(by duration: Duration) { current.withLock { $0 += duration } }
+    private let current = NIOLockedValueBox(ContinuousClock.now)
+    var now: ContinuousClock.Instant { current.withLockedValue { $0 } }
+    func advance(by duration: Duration) { current.withLockedValue { $0 += duration } }
 }
 
 /// Raises the soft descriptor limit to the hard one (thousands of sockets in one test).

@@ -3,7 +3,7 @@ import CGatewayTestShims
 import Foundation
 import GatewayTestSupport
 @testable import ProcessRunner
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// Real `posix_spawn`ed shells, real pipes, real process groups: nothing here is simulated.
@@ -162,11 +162,11 @@ struct ProcessRunnerTests {
 
     @Test("a command still running after its spawn is announced through `running` before the result")
     func runningAnnounced() async throws {
-        let announced = Mutex(false)
+        let announced = NIOLockedValueBox(false)
         let result = try await runner.run(.shell("sleep 0.3; echo done", environment: environment)) {
-            announced.withLock { $0 = true }
+            announced.withLockedValue { $0 = true }
         }
-        #expect(announced.withLock { $0 })
+        #expect(announced.withLockedValue { $0 })
         #expect(result.standardOutput.text == "done\n")
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 @testable import ProcessRunner
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// The spawn threads' queue: a spawn waiting there when its task is cancelled.
@@ -33,7 +33,7 @@ struct SpawnThreadsTests {
 
 /// A continuation resumed by whichever answer comes first.
 private final class FirstAnswer: Sendable {
-    private let slot = Mutex<CheckedContinuation<Bool?, Never>?>(nil)
-    func set(_ continuation: CheckedContinuation<Bool?, Never>) { slot.withLock { $0 = continuation } }
-    func resume(_ value: Bool?) { slot.withLock { $0.take() }?.resume(returning: value) }
+    private let slot = NIOLockedValueBox<CheckedContinuation<Bool?, Never>?>(nil)
+    func set(_ continuation: CheckedContinuation<Bool?, Never>) { slot.withLockedValue { $0 = continuation } }
+    func resume(_ value: Bool?) { slot.withLockedValue { $0.take() }?.resume(returning: value) }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 @testable import Systemd
 import Testing
 

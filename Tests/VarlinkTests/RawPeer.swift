@@ -2,7 +2,7 @@ import CGatewayShims
 import Foundation
 import GatewayTestSupport
 import JSON
-import Synchronization
+import NIOConcurrencyHelpers
 import Varlink
 import VarlinkProtocol
 
@@ -81,7 +81,7 @@ struct TestFailure: Error, CustomStringConvertible {
 func finishes(within timeout: Duration, _ body: @escaping @Sendable () async -> Void) async -> Bool {
     let outcome = FirstFinisher()
     return await withCheckedContinuation { continuation in
-        outcome.waiter.withLock { $0 = continuation }
+        outcome.waiter.withLockedValue { $0 = continuation }
         Task {
             await body()
             outcome.finish(true)
@@ -95,6 +95,6 @@ func finishes(within timeout: Duration, _ body: @escaping @Sendable () async -> 
 
 /// The first of several tasks to finish answers.
 private final class FirstFinisher: Sendable {
-    let waiter = Mutex<CheckedContinuation<Bool, Never>?>(nil)
-    func finish(_ value: Bool) { waiter.withLock { $0.take() }?.resume(returning: value) }
+    let waiter = NIOLockedValueBox<CheckedContinuation<Bool, Never>?>(nil)
+    func finish(_ value: Bool) { waiter.withLockedValue { $0.take() }?.resume(returning: value) }
 }

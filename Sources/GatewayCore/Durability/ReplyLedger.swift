@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Replies kept in `state.db` from before they are sent until their platform took them, so that
 /// a restart, a crash or a platform that was away in between delays a reply instead of losing it.
@@ -93,22 +93,22 @@ extension AcknowledgedReplySink {
 
 /// Calls `done` once: with the first failure of any part, or with nil once every part was taken.
 package final class DeliveryCountdown: Sendable {
-    private let state: Mutex<(left: Int, failed: Bool, done: (@Sendable (DeliveryFailure?) -> Void)?)>
+    private let state: NIOLockedValueBox<(left: Int, failed: Bool, done: (@Sendable (DeliveryFailure?) -> Void)?)>
 
     private let parts: Int
 
     package init(parts: Int, done: @escaping @Sendable (DeliveryFailure?) -> Void) {
         self.parts = parts
-        state = Mutex((parts, false, done))
+        state = NIOLockedValueBox((parts, false, done))
         if parts <= 0 { taken() }
     }
 
     /// A part failed: the parts not handed over yet need not be.
-    package var hasFailed: Bool { state.withLock { $0.failed } }
+    package var hasFailed: Bool { state.withLockedValue { $0.failed } }
 
     /// One part was taken.
     package func taken() {
-        let done = state.withLock { state -> (@Sendable (DeliveryFailure?) -> Void)? in
+        let done = state.withLockedValue { state -> (@Sendable (DeliveryFailure?) -> Void)? in
             state.left -= 1
             guard state.left <= 0 else { return nil }
             defer { state.done = nil }
@@ -120,7 +120,7 @@ package final class DeliveryCountdown: Sendable {
     /// A part was not: the rest does not matter. Not `certainlyUnsent` once a part was taken.
     package func failed(_ failure: DeliveryFailure) {
         var failure = failure
-        let done = state.withLock { state -> (@Sendable (DeliveryFailure?) -> Void)? in
+        let done = state.withLockedValue { state -> (@Sendable (DeliveryFailure?) -> Void)? in
             state.failed = true
             if state.left < parts { failure.certainlyUnsent = false }
             defer { state.done = nil }

@@ -1,8 +1,9 @@
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// One counter: an atomic add, no lock (the dispatcher's hot path increments these).
 package final class CounterCell: Sendable {
-    private let count = Atomic<UInt64>(0)
+    private let count = Synchronization.Atomic<UInt64>(0)
 
     package init() {}
 
@@ -14,12 +15,12 @@ package final class CounterCell: Sendable {
 /// outcome): counting is one atomic add at an offset, with no counter object to retain.
 package final class CounterRow: @unchecked Sendable {
     package let count: Int
-    private let counts: UnsafeMutablePointer<Atomic<UInt64>>
+    private let counts: UnsafeMutablePointer<Synchronization.Atomic<UInt64>>
 
     package init(count: Int) {
         self.count = count
         counts = .allocate(capacity: count)
-        for index in 0..<count { (counts + index).initialize(to: Atomic(0)) }
+        for index in 0..<count { (counts + index).initialize(to: Synchronization.Atomic(0)) }
     }
 
     deinit {
@@ -43,14 +44,14 @@ package final class HistogramCell: @unchecked Sendable {
     package let bounds: [Double]
     private let boundsMicroseconds: [Int64]
     /// `bounds.count + 1` counts, the last one past every bound.
-    private let counts: UnsafeMutablePointer<Atomic<UInt64>>
-    private let sumMicroseconds = Atomic<UInt64>(0)
+    private let counts: UnsafeMutablePointer<Synchronization.Atomic<UInt64>>
+    private let sumMicroseconds = Synchronization.Atomic<UInt64>(0)
 
     package init(bounds: [Double]) {
         self.bounds = bounds
         boundsMicroseconds = bounds.map { Int64(($0 * 1_000_000).rounded()) }
         counts = .allocate(capacity: bounds.count + 1)
-        for index in 0...bounds.count { (counts + index).initialize(to: Atomic(0)) }
+        for index in 0...bounds.count { (counts + index).initialize(to: Synchronization.Atomic(0)) }
     }
 
     deinit {
@@ -84,7 +85,7 @@ package final class HistogramCell: @unchecked Sendable {
 /// `limit` label sets, `overflow` among them: past it, new values share the `overflow` one (a backend naming its errors
 /// by message must not grow the registry without end).
 package final class LabeledCells<Cell: AnyObject & Sendable>: Sendable {
-    private let cells = Mutex<(order: [[String]], byLabels: [[String]: Cell])>(([], [:]))
+    private let cells = NIOLockedValueBox<(order: [[String]], byLabels: [[String]: Cell])>(([], [:]))
     private let make: @Sendable () -> Cell
     private let limit: Int
     private let overflow: [String]?
@@ -96,7 +97,7 @@ package final class LabeledCells<Cell: AnyObject & Sendable>: Sendable {
     }
 
     package func cell(_ labels: [String]) -> Cell {
-        cells.withLock { cells in
+        cells.withLockedValue { cells in
             if let cell = cells.byLabels[labels] { return cell }
             let full = cells.order.count >= limit - (overflow == nil || cells.byLabels[overflow!] != nil ? 0 : 1)
             let key = full ? (overflow ?? labels) : labels
@@ -110,6 +111,6 @@ package final class LabeledCells<Cell: AnyObject & Sendable>: Sendable {
 
     /// Every label set with its cell, in the order they were first used.
     package var all: [(labels: [String], cell: Cell)] {
-        cells.withLock { cells in cells.order.map { ($0, cells.byLabels[$0]!) } }
+        cells.withLockedValue { cells in cells.order.map { ($0, cells.byLabels[$0]!) } }
     }
 }

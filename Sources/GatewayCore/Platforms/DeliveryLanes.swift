@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// One queue of deliveries per chat, each run in order by a task that exists only while its
@@ -9,18 +10,18 @@ package final class DeliveryLanes: Sendable {
         var work: [@Sendable () async -> Void] = []
     }
 
-    private let lanes = Mutex<[String: Lane]>([:])
+    private let lanes = NIOLockedValueBox<[String: Lane]>([:])
     /// `waitUntilIdle` callers, resumed when the last lane ends.
-    private let idleWaiters = Mutex<[Int: CheckedContinuation<Void, Never>]>([:])
-    private let nextWaiter = Atomic<Int>(0)
+    private let idleWaiters = NIOLockedValueBox<[Int: CheckedContinuation<Void, Never>]>([:])
+    private let nextWaiter = Synchronization.Atomic<Int>(0)
 
     package init() {}
 
     /// Chats with deliveries waiting or under way.
-    package var active: Int { lanes.withLock { $0.count } }
+    package var active: Int { lanes.withLockedValue { $0.count } }
 
     /// Deliveries waiting for `chat` (not counting the one under way).
-    package func waiting(_ chat: String) -> Int { lanes.withLock { $0[chat]?.work.count ?? 0 } }
+    package func waiting(_ chat: String) -> Int { lanes.withLockedValue { $0[chat]?.work.count ?? 0 } }
 
     /// Deliveries a chat may have waiting before the next one is awaited by its caller: a
     /// platform that is away slows the turns that reply to it, instead of replies piling up in
@@ -50,7 +51,7 @@ package final class DeliveryLanes: Sendable {
     }
 
     private func start(_ chat: String, _ work: @escaping @Sendable () async -> Void) {
-        let start = lanes.withLock { lanes -> Bool in
+        let start = lanes.withLockedValue { lanes -> Bool in
             if lanes[chat] != nil {
                 lanes[chat]!.work.append(work)
                 return false
@@ -67,7 +68,7 @@ package final class DeliveryLanes: Sendable {
 
     /// The lane's next work, or nil after removing the empty lane.
     private func next(_ chat: String) -> (@Sendable () async -> Void)? {
-        let (work, idle) = lanes.withLock { lanes -> ((@Sendable () async -> Void)?, Bool) in
+        let (work, idle) = lanes.withLockedValue { lanes -> ((@Sendable () async -> Void)?, Bool) in
             guard var lane = lanes[chat], !lane.work.isEmpty else {
                 lanes[chat] = nil
                 return (nil, lanes.isEmpty)
@@ -81,7 +82,7 @@ package final class DeliveryLanes: Sendable {
     }
 
     private func resumeIdleWaiters() {
-        let waiters = idleWaiters.withLock { waiters in
+        let waiters = idleWaiters.withLockedValue { waiters in
             defer { waiters = [:] }
             return Array(waiters.values)
         }
@@ -94,15 +95,15 @@ package final class DeliveryLanes: Sendable {
         let id = nextWaiter.wrappingAdd(1, ordering: .relaxed).oldValue
         let timer = Task {
             guard (try? await Task.sleep(for: limit)) != nil else { return }
-            self.idleWaiters.withLock { $0.removeValue(forKey: id) }?.resume()
+            self.idleWaiters.withLockedValue { $0.removeValue(forKey: id) }?.resume()
         }
         let deadline = ContinuousClock.now + limit
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             // Registered under the lanes' lock: the last lane cannot end unseen in between; and
             // not at all past the deadline (the timer may have fired before this registration).
-            let idle = lanes.withLock { lanes -> Bool in
+            let idle = lanes.withLockedValue { lanes -> Bool in
                 guard !lanes.isEmpty, ContinuousClock.now < deadline else { return true }
-                idleWaiters.withLock { $0[id] = continuation }
+                idleWaiters.withLockedValue { $0[id] = continuation }
                 return false
             }
             if idle { continuation.resume() }
@@ -114,10 +115,10 @@ package final class DeliveryLanes: Sendable {
 
 /// A continuation resumed once: by `resume`, or by `cancel` (also when it came first).
 private final class CancellableWaiter: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<Void, Never>?, done: Bool)>((nil, false))
+    private let state = NIOLockedValueBox<(continuation: CheckedContinuation<Void, Never>?, done: Bool)>((nil, false))
 
     func set(_ continuation: CheckedContinuation<Void, Never>) {
-        let now = state.withLock { state -> Bool in
+        let now = state.withLockedValue { state -> Bool in
             if state.done { return true }
             state.continuation = continuation
             return false
@@ -126,7 +127,7 @@ private final class CancellableWaiter: Sendable {
     }
 
     func resume() {
-        state.withLock { state -> CheckedContinuation<Void, Never>? in
+        state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
             state.done = true
             return state.continuation.take()
         }?.resume()

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Holds the adapters' messages until `open()`, then hands them to the dispatcher. The daemon
 /// starts adapters before the state store's recovery (so that replies and restart notices have
@@ -13,7 +13,7 @@ package final class InboundGate: InboundHandler, Sendable {
     private let onLedgerProblem: @Sendable (String) -> Void
     /// The ledger's deliveries, one lane per chat.
     package let lanes = DeliveryLanes()
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = NIOLockedValueBox<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     private let metrics: GatewayMetrics?
 
@@ -28,7 +28,7 @@ package final class InboundGate: InboundHandler, Sendable {
 
     package func handle(_ message: InboundMessage, replies: any ReplySink) async {
         await withCheckedContinuation { continuation in
-            let open = state.withLock { state in
+            let open = state.withLockedValue { state in
                 if !state.open { state.waiters.append(continuation) }
                 return state.open
             }
@@ -49,7 +49,7 @@ package final class InboundGate: InboundHandler, Sendable {
 
     /// Lets the held messages through, in the order they came, and every later one at once.
     package func open() {
-        let waiters = state.withLock { state in
+        let waiters = state.withLockedValue { state in
             state.open = true
             defer { state.waiters = [] }
             return state.waiters

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Tells an adapter when the dispatcher has taken a message: an agent-bound one once it is in
 /// the durable queue, any other once its route is decided (a quick command started, a refusal).
@@ -11,13 +11,13 @@ import Synchronization
 package final class InboundReceipt: Sendable {
     @TaskLocal package static var current: InboundReceipt?
 
-    private let state = Mutex<(taken: Bool, cancelled: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, false, []))
+    private let state = NIOLockedValueBox<(taken: Bool, cancelled: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, false, []))
 
     package init() {}
 
     /// The message is taken; later calls do nothing.
     package func taken() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
             guard !state.taken else { return [] }
             state.taken = true
             defer { state.waiters = [] }
@@ -32,7 +32,7 @@ package final class InboundReceipt: Sendable {
     package func waitUntilTaken() async -> Bool {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let done = state.withLock { state in
+                let done = state.withLockedValue { state in
                     let done = state.taken || state.cancelled
                     if !done { state.waiters.append(continuation) }
                     return done
@@ -40,14 +40,14 @@ package final class InboundReceipt: Sendable {
                 if done { continuation.resume() }
             }
         } onCancel: {
-            let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
                 state.cancelled = true
                 defer { state.waiters = [] }
                 return state.waiters
             }
             for waiter in waiters { waiter.resume() }
         }
-        return state.withLock { $0.taken }
+        return state.withLockedValue { $0.taken }
     }
 
     /// `handle` with a receipt: returns once the message is taken (true), while its handling

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// An adapter's acknowledged reply sink with the ledger in front: each reply is recorded in
 /// `state.db` before it goes and leaves it once the platform took it (or refused it for good).
@@ -109,11 +109,11 @@ package struct LedgerDelivery: Sendable {
 
 /// Resumes a continuation once, whoever calls first.
 package final class OnceResume<T: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<T, Never>?>
+    private let continuation: NIOLockedValueBox<CheckedContinuation<T, Never>?>
 
-    package init(_ continuation: CheckedContinuation<T, Never>) { self.continuation = Mutex(continuation) }
+    package init(_ continuation: CheckedContinuation<T, Never>) { self.continuation = NIOLockedValueBox(continuation) }
 
-    package func resume(_ value: T) { continuation.withLock { $0.take() }?.resume(returning: value) }
+    package func resume(_ value: T) { continuation.withLockedValue { $0.take() }?.resume(returning: value) }
 }
 
 extension ReplyLedger {

@@ -1,6 +1,6 @@
 import ServiceLifecycle
 import StateStore
-import Synchronization
+import NIOConcurrencyHelpers
 import Varlink
 
 /// The control socket for the group's life. The daemon binds it once the dispatcher runs
@@ -8,12 +8,12 @@ import Varlink
 /// adapters' last replies, letting calls being answered finish (a `Restart` caller gets its
 /// reply before the daemon exits).
 final class ControlService: Service, Sendable {
-    private let server = Mutex<VarlinkServer?>(nil)
+    private let server = NIOLockedValueBox<VarlinkServer?>(nil)
 
     /// The server the daemon bound.
-    func serve(_ bound: VarlinkServer) { server.withLock { $0 = bound } }
+    func serve(_ bound: VarlinkServer) { server.withLockedValue { $0 = bound } }
 
-    var current: VarlinkServer? { server.withLock { $0 } }
+    var current: VarlinkServer? { server.withLockedValue { $0 } }
 
     func run() async throws {
         try? await gracefulShutdown()

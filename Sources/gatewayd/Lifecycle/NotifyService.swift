@@ -1,7 +1,7 @@
 import Dispatch
 import Logging
 import ServiceLifecycle
-import Synchronization
+import NIOConcurrencyHelpers
 import GatewayCore
 import Systemd
 
@@ -44,27 +44,23 @@ struct NotifyService: Service {
     private let sender = DispatchQueue(label: "gatewayd.notify")
     /// How long one sd_notify may take before the service moves on without it.
     static let stuckAfter: Duration = .seconds(1)
-    private let stuck = Stuck()
+    private let stuck = NIOLockedValueBox(Stuck())
 
     /// The call in flight (by number), whether it was left behind, and what was dropped since:
     /// one lock, so that a call returning and its timer firing cannot leave `blocked` set with
     /// no call in flight to clear it (every later notification, the watchdog's too, would drop).
-    private final class Stuck: Sendable {
-        struct State {
-            var inFlight: UInt64?
-            var next: UInt64 = 0
-            var blocked = false
-            var dropped = 0
-        }
-        let state = Mutex(State())
-        func withLock<T>(_ body: (inout State) -> T) -> T { state.withLock { body(&$0) } }
+    private struct Stuck {
+        var inFlight: UInt64?
+        var next: UInt64 = 0
+        var blocked = false
+        var dropped = 0
     }
 
     /// A continuation resumed once, by whichever comes first.
     private final class Waiter: Sendable {
-        private let continuation: Mutex<CheckedContinuation<Void, Never>?>
-        init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = Mutex(continuation) }
-        func take() -> CheckedContinuation<Void, Never>? { continuation.withLock { $0.take() } }
+        private let continuation: NIOLockedValueBox<CheckedContinuation<Void, Never>?>
+        init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = NIOLockedValueBox(continuation) }
+        func take() -> CheckedContinuation<Void, Never>? { continuation.withLockedValue { $0.take() } }
     }
 
     init(queue: NotifyQueue, status: StatusTracker) {
@@ -86,7 +82,7 @@ struct NotifyService: Service {
 
     private func send(_ notification: @escaping NotifyQueue.Notification) async {
         let notifier = queue.notifier, logger = queue.logger, stuck = self.stuck
-        let call = stuck.withLock { state -> UInt64? in
+        let call = stuck.withLockedValue { state -> UInt64? in
             if state.blocked {
                 state.dropped += 1
                 return nil
@@ -100,7 +96,7 @@ struct NotifyService: Service {
             let waiter = Waiter(done)
             sender.async {
                 do { try notification(notifier) } catch { logger.error("sd_notify: \(error)", metadata: ["event": "notify_failed"]) }
-                let (late, dropped) = stuck.withLock { state -> (Bool, Int) in
+                let (late, dropped) = stuck.withLockedValue { state -> (Bool, Int) in
                     defer {
                         state.inFlight = nil
                         state.blocked = false
@@ -116,7 +112,7 @@ struct NotifyService: Service {
             let nanoseconds = Int(Self.stuckAfter / .nanoseconds(1))
             DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
                 // Only while this call is still in flight: once it returned, nothing is blocked.
-                let blocked = stuck.withLock { state -> Bool in
+                let blocked = stuck.withLockedValue { state -> Bool in
                     guard state.inFlight == call else { return false }
                     state.blocked = true
                     return true

@@ -2,7 +2,7 @@ import GatewayCore
 import Logging
 import NIOCore
 import Platforms
-import Synchronization
+import NIOConcurrencyHelpers
 import Varlink
 
 /// The network adapters serving now, by platform name, and a reload's changes to them: an
@@ -15,25 +15,25 @@ actor PlatformSet {
         didSet { publish() }
     }
     /// `running`'s adapters in name order, readable without waiting for the actor (GetStatus).
-    private nonisolated let servingList: Mutex<[any PlatformAdapter]>
+    private nonisolated let servingList: NIOLockedValueBox<[any PlatformAdapter]>
 
     /// The adapters serving now, in name order.
-    nonisolated var serving: [any PlatformAdapter] { servingList.withLock { $0 } }
+    nonisolated var serving: [any PlatformAdapter] { servingList.withLockedValue { $0 } }
 
     /// Configured platforms that a reload could not start (neither with their new settings nor
     /// with their old ones), with why: they serve nothing, and GetStatus (so `gatewayctl
     /// health`) must say so rather than leave them out as if they were not configured.
     private var failed: [String: String] = [:] {
-        didSet { failedList.withLock { $0 = failed.keys.sorted().map { ($0, failed[$0]!) } } }
+        didSet { failedList.withLockedValue { $0 = failed.keys.sorted().map { ($0, failed[$0]!) } } }
     }
-    private nonisolated let failedList = Mutex<[(name: String, reason: String)]>([])
+    private nonisolated let failedList = NIOLockedValueBox<[(name: String, reason: String)]>([])
 
     /// `failed`, in name order, readable without waiting for the actor (GetStatus).
-    nonisolated var down: [(name: String, reason: String)] { failedList.withLock { $0 } }
+    nonisolated var down: [(name: String, reason: String)] { failedList.withLockedValue { $0 } }
 
     private func publish() {
         let adapters = Self.inNameOrder(running)
-        servingList.withLock { $0 = adapters }
+        servingList.withLockedValue { $0 = adapters }
     }
 
     private static func inNameOrder(_ running: [String: (adapter: any PlatformAdapter, settings: any PlatformSettings)]) -> [any PlatformAdapter] {
@@ -60,7 +60,7 @@ actor PlatformSet {
             if let configured = settings[adapter.name] { running[adapter.name] = (adapter, configured) }
         }
         self.running = running
-        servingList = Mutex(Self.inNameOrder(running))
+        servingList = NIOLockedValueBox(Self.inNameOrder(running))
         self.eventLoops = eventLoops
         self.inbound = inbound
         self.logger = logger

@@ -2,7 +2,7 @@ import GatewayCore
 import Logging
 import ServiceLifecycle
 import Varlink
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The network adapters for the service group's life: started when the group starts (their
 /// messages wait at the gate until the daemon has replayed what the store kept), stopped at the
@@ -38,12 +38,12 @@ final class AdapterStartup: Sendable {
         var waiters: [CheckedContinuation<Bool, Never>] = []
     }
 
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
 
-    init(count: Int) { state = Mutex(State(remaining: count)) }
+    init(count: Int) { state = NIOLockedValueBox(State(remaining: count)) }
 
     func report(failed: Bool) {
-        let (waiters, ok) = state.withLock { state -> ([CheckedContinuation<Bool, Never>], Bool) in
+        let (waiters, ok) = state.withLockedValue { state -> ([CheckedContinuation<Bool, Never>], Bool) in
             state.remaining -= 1
             state.failed = state.failed || failed
             guard state.remaining == 0 || state.failed else { return ([], true) }
@@ -56,7 +56,7 @@ final class AdapterStartup: Sendable {
     /// True once every adapter started; false as soon as one failed.
     func allStarted() async -> Bool {
         await withCheckedContinuation { continuation in
-            let done = state.withLock { state -> Bool? in
+            let done = state.withLockedValue { state -> Bool? in
                 if state.failed { return false }
                 if state.remaining <= 0 { return true }
                 state.waiters.append(continuation)
@@ -70,13 +70,13 @@ final class AdapterStartup: Sendable {
 /// What the end of the drain decided for the services shut down after it: why the daemon exits
 /// (the exit status) and how long the adapters may still deliver queued replies.
 final class ShutdownPlan: Sendable {
-    private let state = Mutex<(reason: DrainReason, flushWindow: Duration)>((.stop, GatewayConstants.replyFlushMargin))
+    private let state = NIOLockedValueBox<(reason: DrainReason, flushWindow: Duration)>((.stop, GatewayConstants.replyFlushMargin))
 
-    var reason: DrainReason { state.withLock { $0.reason } }
-    var flushWindow: Duration { state.withLock { $0.flushWindow } }
+    var reason: DrainReason { state.withLockedValue { $0.reason } }
+    var flushWindow: Duration { state.withLockedValue { $0.flushWindow } }
 
     func decide(reason: DrainReason, flushWindow: Duration) {
-        state.withLock { $0 = (reason, flushWindow) }
+        state.withLockedValue { $0 = (reason, flushWindow) }
     }
 }
 

@@ -1,7 +1,7 @@
 import GatewayWire
 import GatewayCore
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 import Systemd
 
 /// What `STATUS=` says, kept from the dispatcher's events as they are published (`observe`):
@@ -20,7 +20,7 @@ final class StatusTracker: Sendable {
         var restartNeeded: [String] = []
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     private let notify: NotifyQueue
     /// One element per burst of changes; `coalesce()` turns each into a line `coalescing` later.
     private let bursts: AsyncStream<Void>
@@ -43,25 +43,25 @@ final class StatusTracker: Sendable {
     /// Ends `coalesce()`.
     func finish() { burstContinuation.finish() }
 
-    var lastLine: String { state.withLock { $0.lastLine } }
+    var lastLine: String { state.withLockedValue { $0.lastLine } }
 
     /// Why the state store is not what it should be (moved aside, unusable); the line says so
     /// while it lasts.
     var storeProblem: String? {
-        get { state.withLock { $0.storeProblem } }
-        set { state.withLock { $0.storeProblem = newValue } }
+        get { state.withLockedValue { $0.storeProblem } }
+        set { state.withLockedValue { $0.storeProblem = newValue } }
     }
 
     /// Keys a reload read but could not apply; the line says so while they wait for a restart.
     var restartNeeded: [String] {
-        get { state.withLock { $0.restartNeeded } }
-        set { state.withLock { $0.restartNeeded = newValue } }
+        get { state.withLockedValue { $0.restartNeeded } }
+        set { state.withLockedValue { $0.restartNeeded = newValue } }
     }
 
     /// Takes `snapshot` and the platforms serving (at READY=1, after a reload) as the truth and
     /// returns their line.
     func reset(to snapshot: GatewaySnapshot, platformCount: Int) -> String {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.current = snapshot
             state.platformCount = platformCount
             state.lastLine = Self.line(state)
@@ -72,7 +72,7 @@ final class StatusTracker: Sendable {
     /// A stop or restart drain began: returns the line for STOPPING=1, and from now on every
     /// change of the counters pushes systemd's stop timeout past `deadline`.
     func beginDrain(until deadline: ContinuousClock.Instant, snapshot: GatewaySnapshot) -> String {
-        let line = state.withLock { state in
+        let line = state.withLockedValue { state in
             state.drainDeadline = deadline
             state.current = snapshot
             state.lastLine = Self.line(state)
@@ -85,7 +85,7 @@ final class StatusTracker: Sendable {
     /// Called by the dispatcher with each event, on its executor: must stay cheap.
     func follow(_ event: GatewayEvent) {
         var extend = false
-        let schedule = state.withLock { state -> Bool in
+        let schedule = state.withLockedValue { state -> Bool in
             switch event {
             case .stateChanged(let new): state.current.state = new
             case .countersChanged(let counters):
@@ -103,7 +103,7 @@ final class StatusTracker: Sendable {
     }
 
     private func flush() {
-        let line = state.withLock { state -> String? in
+        let line = state.withLockedValue { state -> String? in
             state.flushPending = false
             let line = Self.line(state)
             guard line != state.lastLine else { return nil }
@@ -116,7 +116,7 @@ final class StatusTracker: Sendable {
     /// While a stop or restart drain makes progress, systemd's stop timeout is pushed past the
     /// drain's own deadline, so a short TimeoutStopSec never kills a drain that is moving.
     private func extendStopTimeout() {
-        guard let deadline = state.withLock({ $0.drainDeadline }) else { return }
+        guard let deadline = state.withLockedValue({ $0.drainDeadline }) else { return }
         let remaining = max(.zero, deadline - .now)
         notify.send { try $0.extendTimeout(by: remaining + GatewayConstants.stopTimeoutMargin) }
     }

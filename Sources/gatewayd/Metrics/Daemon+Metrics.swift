@@ -2,7 +2,7 @@ import GatewayControl
 import GatewayCore
 import GatewayWire
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 import Systemd
 import Varlink
 #if canImport(Glibc)
@@ -46,7 +46,7 @@ extension Daemon {
 
     /// What `gatewayctl health` would print as not ready (`Wire.Status.readinessProblems`).
     nonisolated func readinessProblems() async -> [String] {
-        guard let interface = published.withLock({ $0.interface }) else { return ["the gateway is starting"] }
+        guard let interface = published.withLockedValue({ $0.interface }) else { return ["the gateway is starting"] }
         return await interface.status().readinessProblems
     }
 }

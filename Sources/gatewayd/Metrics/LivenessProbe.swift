@@ -1,6 +1,6 @@
 import GatewayCore
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// `GET /healthz`'s question: does the dispatcher answer a ping within a limit? At most one ping
 /// is in flight, whoever asks: callers that come while it waits share its answer, and each stops
@@ -15,7 +15,7 @@ final class LivenessProbe: Sendable {
 
     private let dispatcher: Dispatcher
     private let timers: any EventLoop
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     init(dispatcher: Dispatcher, timers: any EventLoop) {
         self.dispatcher = dispatcher
@@ -24,7 +24,7 @@ final class LivenessProbe: Sendable {
 
     func answers(within limit: Duration) async -> Bool {
         await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let (id, ping) = state.withLock { state in
+            let (id, ping) = state.withLockedValue { state in
                 defer { state.nextID += 1 }
                 state.waiters[state.nextID] = continuation
                 let ping = !state.pinging
@@ -40,7 +40,7 @@ final class LivenessProbe: Sendable {
     }
 
     private func answerAll(_ alive: Bool) {
-        let waiters = state.withLock { state in
+        let waiters = state.withLockedValue { state in
             defer { state.waiters = [:]; state.pinging = false }
             return state.waiters.values
         }
@@ -48,6 +48,6 @@ final class LivenessProbe: Sendable {
     }
 
     private func timeOut(_ id: UInt64) {
-        state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: false)
+        state.withLockedValue { $0.waiters.removeValue(forKey: id) }?.resume(returning: false)
     }
 }

@@ -1,6 +1,7 @@
 import GatewayCore
 import GatewayWire
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -31,8 +32,8 @@ final class MetricsListener: Sendable {
     let address: ListenAddress
     private let endpoints: MetricsEndpoints
     private let eventLoops: any EventLoopGroup
-    private let channel = Mutex<(any Channel)?>(nil)
-    let open = Atomic<Int>(0)
+    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+    let open = Synchronization.Atomic<Int>(0)
 
     init(address: ListenAddress, endpoints: MetricsEndpoints, eventLoops: any EventLoopGroup) {
         self.address = address
@@ -40,7 +41,7 @@ final class MetricsListener: Sendable {
         self.eventLoops = eventLoops
     }
 
-    var boundPort: Int? { channel.withLock { $0?.localAddress?.port } }
+    var boundPort: Int? { channel.withLockedValue { $0?.localAddress?.port } }
 
     func start() async throws {
         let endpoints = self.endpoints
@@ -61,11 +62,11 @@ final class MetricsListener: Sendable {
                 }
             }
             .bind(host: address.host, port: address.port).get()
-        channel.withLock { $0 = bound }
+        channel.withLockedValue { $0 = bound }
     }
 
     func stop() async {
-        let bound = channel.withLock { channel in
+        let bound = channel.withLockedValue { channel in
             defer { channel = nil }
             return channel
         }
