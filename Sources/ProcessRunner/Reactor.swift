@@ -50,16 +50,21 @@ final class Reactor: @unchecked Sendable {
     }
 
     /// Starts watching a freshly spawned job. Its continuation must be set.
+    ///
+    /// The descriptors are registered under the lock: once the pidfd is in the epoll set, the
+    /// reactor thread may reap the job and close its pipes; registering them after the lock
+    /// (as before; ThreadSanitizer found it) read descriptors being closed, and could have put
+    /// a number already reused by another open file into the set under this job's token.
     func add(_ job: Job) {
         state.withLockedValue { state in
             state.jobs[job.id] = job
             job.watched = true
             armTimer(&state, for: job.timeoutDeadline)
             if job.cancelRequested.load(ordering: .acquiring) { job.signalGroup(SIGKILL) }
+            gw_epoll_add(epollFD, job.pidfd, job.id << 2 | Kind.exit.rawValue)
+            gw_epoll_add(epollFD, job.standardOutput.fd, job.id << 2 | Kind.standardOutput.rawValue)
+            gw_epoll_add(epollFD, job.standardError.fd, job.id << 2 | Kind.standardError.rawValue)
         }
-        gw_epoll_add(epollFD, job.pidfd, job.id << 2 | Kind.exit.rawValue)
-        gw_epoll_add(epollFD, job.standardOutput.fd, job.id << 2 | Kind.standardOutput.rawValue)
-        gw_epoll_add(epollFD, job.standardError.fd, job.id << 2 | Kind.standardError.rawValue)
     }
 
     /// Reaps `job` on the caller's thread if its main process has already ended, and returns
