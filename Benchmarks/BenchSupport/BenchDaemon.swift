@@ -5,10 +5,15 @@ import Foundation
 import Glibc
 #endif
 
-/// The gatewayd beside the benchmark's binary (the release build of the same package), started
-/// with a config the benchmark writes and a notify socket of its own, and waited for until
-/// READY=1: every daemon benchmark starts it the same way.
+/// The gatewayd beside the benchmark's binary (the release build of the same package), or the one
+/// `GATEWAYD_BENCH_DAEMON` names (the static build as installed, when the benchmark itself links
+/// the test support, which a static build cannot), started with a config the benchmark writes
+/// and a notify socket of its own, and waited for until READY=1: every daemon benchmark starts
+/// it the same way.
 public final class BenchDaemon {
+    /// The environment variable naming the gatewayd to start instead of the one beside us.
+    public static let daemonVariable = "GATEWAYD_BENCH_DAEMON"
+
     /// A fresh directory for the config, the control socket, the state and the benchmark's files.
     public let directory: String
     public let controlPath: String
@@ -26,7 +31,11 @@ public final class BenchDaemon {
         notifyFD = gw_unix_bind(notify, 0)
         precondition(notifyFD >= 0, "cannot bind the notify socket \(notify)")
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
-        process.executableURL = URL(fileURLWithPath: me + "/gatewayd")
+        let daemon = ProcessInfo.processInfo.environment[Self.daemonVariable].flatMap { $0.isEmpty ? nil : $0 } ?? me + "/gatewayd"
+        guard FileManager.default.isExecutableFile(atPath: daemon) else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: daemon, NSLocalizedDescriptionKey: "no gatewayd to start at \(daemon) (build it, or set \(Self.daemonVariable))"])
+        }
+        process.executableURL = URL(fileURLWithPath: daemon)
         process.arguments = ["--config", configPath, "--socket", controlPath, "--log-target", "console"]
         process.environment = ["PATH": "/usr/bin:/bin", "NOTIFY_SOCKET": notify].merging(environment) { $1 }
         process.standardError = FileHandle.nullDevice

@@ -2,6 +2,10 @@
 // each figure after a warm-up. Release build:
 //   swift build -c release --product gatewayd-soak && swift build -c release --product gatewayd
 //   .build/release/gatewayd-soak 1h [--interval 10s] [--warmup 5m]
+// With the daemon as installed (static Swift runtime; the soak itself links the test support,
+// which has no static build):
+//   swift build -c release --static-swift-stdlib --scratch-path .build-static --product gatewayd
+//   GATEWAYD_BENCH_DAEMON=.build-static/release/gatewayd .build/release/gatewayd-soak 1h
 // The gatewayd beside this binary, with IRC (a real ngircd), the HMAC webhook, the control socket,
 // exec quick commands (a fast one, one that always times out, one that prints 10 MB), sessions
 // that are created and evicted (sessions.max 200, idle_timeout 30s), `busy` refusals

@@ -221,14 +221,14 @@ case "runner-emfile":
     }
     do {
         _ = try await runner.run(.shell("echo unreachable", environment: ProcessRunner.minimalEnvironment))
-        print("unexpected success")
+        writeLine(1, "unexpected success")
     } catch let error as ProcessRunnerError {
-        print("code=\(error.code.rawValue) errno=\(error.errno) running=\(runner.runningCount)")
+        writeLine(1, "code=\(error.code.rawValue) errno=\(error.errno) running=\(runner.runningCount)")
     }
     for fd in fillers { close(fd) }
     setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &saved)
     let again = try await runner.run(.shell("echo recovered", environment: ProcessRunner.minimalEnvironment))
-    print(again.standardOutput.text, terminator: "")
+    writeLine(1, String(again.standardOutput.text.dropLast()))
 default:
     writeLine(2, "GatewayTestHelper: unknown mode \(arguments[1])")
     exit(64)
