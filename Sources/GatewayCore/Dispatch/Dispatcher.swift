@@ -60,6 +60,15 @@ package actor Dispatcher {
         self.clock = clock
     }
 
+    /// Its timers (the session sweep, the drain deadline, the turn monitor) hold it weakly and
+    /// sleep on its clock: they end with it rather than sleep on for the idle timeout (24 h by
+    /// default), or for ever on a clock nobody advances (LeakSanitizer found the test's).
+    deinit {
+        sessionSweep?.cancel()
+        drainTimer?.cancel()
+        turnMonitor?.cancel()
+    }
+
     package var state: GatewayState { lifecycle.state }
 
     package var snapshot: GatewaySnapshot { GatewaySnapshot(state: lifecycle.state, counters: counters) }
