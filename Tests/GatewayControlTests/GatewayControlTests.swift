@@ -16,6 +16,8 @@ actor FileHost: GatewayControlHost {
     let path: String
     let dispatcher: Dispatcher
     let makePermissions: @Sendable (GatewayConfig) -> ControlPermissions
+    /// The interface holds this host: `detach()` at the end of a test breaks the pair (left, it
+    /// leaked both after every test).
     var interface: GatewayInterface?
 
     init(path: String, dispatcher: Dispatcher, makePermissions: @escaping @Sendable (GatewayConfig) -> ControlPermissions) {
@@ -25,6 +27,7 @@ actor FileHost: GatewayControlHost {
     }
 
     func attach(_ interface: GatewayInterface) { self.interface = interface }
+    func detach() { interface = nil }
 
     func reloadConfiguration(check: Bool, text: String?) async throws(ConfigError) -> ReloadOutcome {
         let outcome: ConfigLoader.LoadedConfig
@@ -50,6 +53,7 @@ struct Gateway {
     let dispatcher: Dispatcher
     let server: VarlinkServer
     let interface: GatewayInterface
+    let host: FileHost
 
     static let yaml = """
         quick_commands:
@@ -91,7 +95,7 @@ struct Gateway {
             interfaces: [interface], configuration: configuration, logger: logger)
         try await server.bind(path: socket, mode: mode)
         return Gateway(directory: directory, socket: socket, configPath: configPath, dispatcher: dispatcher, server: server,
-                       interface: interface)
+                       interface: interface, host: host)
     }
 
     /// `yaml` with `$DIR` and `$SOCKET` replaced by the gateway's directory and socket.
@@ -106,6 +110,7 @@ struct Gateway {
 
     func stop() async {
         await server.shutdown()
+        await host.detach()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
