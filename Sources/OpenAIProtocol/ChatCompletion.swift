@@ -125,10 +125,15 @@ package enum ChatCompletion {
             ?? value.object?["message"]?.string
     }
 
-    /// Single line, at most 300 characters: server text goes into logs and chat replies.
+    /// Single line, at most 300 Unicode scalars: server text goes into logs and chat replies.
+    /// Counted in scalars, not characters: one character holds any number of combining marks,
+    /// so a cut at 300 characters let a server's whole body through.
     package static func oneLine(_ text: String) -> String {
-        var line = String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? " " : Character($0) })
-        if line.count > 300 { line = String(line.prefix(300)) + "…" }
-        return line
+        var line = String.UnicodeScalarView()
+        for (index, scalar) in text.unicodeScalars.enumerated() {
+            if index == 300 { return String(line) + "…" }
+            line.append(scalar.value < 0x20 || scalar.value == 0x7f ? " " : scalar)
+        }
+        return String(line)
     }
 }

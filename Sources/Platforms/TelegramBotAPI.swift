@@ -106,8 +106,10 @@ package final class TelegramBotAPI: Sendable {
         return oneLine(String(describing: error))
     }
 
+    /// At most 300 Unicode scalars, line breaks as spaces (cut by scalars: see
+    /// `MatrixClientAPI.oneLine`).
     private static func oneLine(_ text: String) -> String {
-        String(text.prefix(300).map { $0.isNewline ? " " : $0 })
+        String(String(Substring(text.unicodeScalars.prefix(300))).map { $0.isNewline ? " " : $0 })
     }
 
 }

@@ -73,6 +73,16 @@ import Testing
         #expect(throws: ChatCompletion.MalformedChunk.self) { try ChatCompletion.parseChunk("[1]") }
         #expect(ChatCompletion.oneLine("a\r\nb\u{0}c") == "a  b c")
     }
+
+    /// One character can hold any number of combining marks: 300 characters of a server's
+    /// text were no bound (its whole error body went into the log and the chat's reply).
+    @Test func oneLineIsBoundedInScalars() {
+        let huge = "x" + String(repeating: "\u{301}", count: 200_000)
+        let line = ChatCompletion.oneLine(huge)
+        #expect(line.unicodeScalars.count == 301, "\(line.utf8.count) bytes")
+        #expect(line.hasSuffix("…"))
+        #expect(ChatCompletion.oneLine(String(repeating: "a", count: 300)) == String(repeating: "a", count: 300))
+    }
 }
 
 @Suite struct ReplyLinesTests {
