@@ -41,10 +41,11 @@ func check(_ input: UnsafeBufferPointer<UInt8>) {
     if let message = ChatCompletion.errorMessage(body) { checkOneLine(message) }
 }
 
-/// `oneLine` of server text: no control character, at most 300 characters and the ellipsis.
+/// `oneLine` of server text: no control character, at most 300 Unicode scalars and the ellipsis
+/// (counted in scalars: one character can hold any number of combining marks).
 func checkOneLine(_ text: String) {
     let line = ChatCompletion.oneLine(text)
-    guard !line.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }), line.count <= 301 else {
+    guard !line.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }), line.unicodeScalars.count <= 301 else {
         fatalError("oneLine left a control character or too much: \(line.debugDescription)")
     }
 }
