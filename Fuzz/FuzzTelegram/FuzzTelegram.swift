@@ -14,7 +14,7 @@ let token = "123456:" + secretPart
 /// the rest is the body. What must hold: nothing traps; an error message holds no 8 characters
 /// of the token's secret in a row that the server's description did not already hold once
 /// redacted (the token, or its secret alone, is redacted wherever it stands, also across the cut
-/// to 300 characters); a rate limit waits 1 s to an hour; a message has text, numeric chat and
+/// to 300 characters); the message is one line of at most 400 scalars; a rate limit waits 1 s to an hour; a message has text, numeric chat and
 /// user ids, a chat `allowed_chats` allows, and no `@bot` left in a leading command.
 func check(_ input: UnsafeBufferPointer<UInt8>) {
     guard let seed = input.first else { return }
@@ -37,6 +37,11 @@ func check(_ input: UnsafeBufferPointer<UInt8>) {
             if error.message.contains(fragment) && !described.contains(fragment) {
                 fatalError("an error message holds part of the token: \(error.message.debugDescription)")
             }
+        }
+        // One line of at most 300 scalars of the server's words after the method and the code
+        // (counted in scalars: one character can hold any number of combining marks).
+        if error.message.contains(where: \.isNewline) || error.message.unicodeScalars.count > 400 {
+            fatalError("an error message of more than one line or 400 scalars: \(error.message.utf8.count) bytes")
         }
         if case .rateLimited(let wait) = error.kind, wait < .seconds(1) || wait > .seconds(3600) {
             fatalError("a rate limit of \(wait)")
