@@ -34,6 +34,8 @@ let package = Package(
         .executable(name: "gatewayd-test-helper", targets: ["GatewayTestHelper"]),
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "ProcessRunner", targets: ["ProcessRunner"]),
+        // Preloaded into a gatewayd by EarlyStopTests: SIGTERM from a library's initialiser.
+        .library(name: "gatewayd-test-early-term", type: .dynamic, targets: ["CTestEarlyTerm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -301,6 +303,8 @@ let package = Package(
         // C shims only tests and benchmarks call (binding sockets, a fake notify socket's
         // credentials, a pid-exact sleeper), kept out of the shipped CGatewayShims.
         .target(name: "CGatewayTestShims", dependencies: ["CGatewayShims"], path: "Tests/CGatewayTestShims"),
+        // A shared library whose initialiser TERMs its process (EarlyStopTests, with LD_PRELOAD).
+        .target(name: "CTestEarlyTerm", path: "Tests/CTestEarlyTerm"),
 
         // What every test target shares: spawned children, the `.ownThread` trait, paths.
         .target(

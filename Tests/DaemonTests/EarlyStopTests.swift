@@ -61,6 +61,42 @@ struct EarlyStopTests {
         #expect(failures.isEmpty, "\(failures.count) of \(Self.runsPerDelay) runs:\n\(failures.joined(separator: "\n"))")
     }
 
+    /// The window before `main` that no delay hits reliably: a SIGTERM raised by a shared
+    /// library's initialiser (preloaded), after the loader relocated and before the Swift
+    /// runtime's and the executable's constructors. Only a block from `.preinit_array` covers it;
+    /// a constructor of the executable runs after every library's initialiser (this run was
+    /// killed by the signal with one), and `main` later still.
+    @Test("SIGTERM from a library's initialiser, before main: exit 0 and STOPPING=1",
+          .enabled(if: Sanitizer.active == nil, "an uninstrumented library preloaded into a sanitized process"))
+    func stopFromALibraryInitialiser() throws {
+        let library = TestPaths.product("libgatewayd-test-early-term.so")
+        try #require(FileManager.default.fileExists(atPath: library), "\(library) not built")
+        let directory = makeTemporaryDirectory("gatewayd-early-stop")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = directory + "/gatewayd.yaml"
+        try "quick_commands:\n  up: {type: exec, command: \"echo up\"}\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let notify = directory + "/notify.sock"
+        let fd = gw_unix_bind(notify, 0)
+        try #require(fd >= 0, "bind \(notify): errno \(errno)")
+        defer { close(fd) }
+        let argv = [TestPaths.product("gatewayd"), "--config", config, "--socket", directory + "/control",
+                    "--state-dir", directory + "/state", "--log-target", "console"]
+        let child = try TestChild(argv, environment: environment(with: ["NOTIFY_SOCKET": notify, "LD_PRELOAD": library,
+                                                                         "GATEWAYD_TEST_EARLY_TERM": "1"]),
+                                  standardOutput: .null, standardError: .pipe)
+        let log = String(decoding: child.readToEnd().standardError, as: UTF8.self)
+        let status = child.wait()
+        var said: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            guard n > 0 else { break }
+            said += String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+        #expect(status == 0, "status \(status) (\(status > 128 ? "signal \(status - 128)" : "exit")): \(log.suffix(400))")
+        #expect(said.contains("STOPPING=1"), "\(said): \(log.suffix(400))")
+    }
+
     @Test("SIGTERM while the start waits for IRC to register: the wait is cut short, then STOPPING=1 and exit 0")
     func stopWhileWaitingForPlatform() throws {
         let directory = makeTemporaryDirectory("gatewayd-early-stop")
