@@ -26,4 +26,11 @@ static void gw_block_lifecycle_signals_early(int argc, char **argv, char **envp)
 __attribute__((section(".preinit_array"), used))
 static void (*const gw_preinit)(int, char **, char **) = gw_block_lifecycle_signals_early;
 
+// A C library that ignores .preinit_array (musl) still gets the block from the first constructor;
+// blocking twice is harmless.
+__attribute__((constructor(101)))
+static void gw_block_lifecycle_signals_constructor(void) {
+    gw_block_lifecycle_signals_early(0, 0, 0);
+}
+
 int gw_start_linked(void) { return 1; }

@@ -41,10 +41,11 @@ struct EarlyStopTests {
     }
 
     /// The moment the fixed delays above can miss on a loaded machine (all twenty 20 ms runs were
-    /// still in the loader once in CI): TERM as soon as the main thread has blocked it, seen in
-    /// `/proc`. A gatewayd that never blocks the signals fails here (no run reaches that point).
-    @Test("SIGTERM just after main blocked it: exit 0 and STOPPING=1, every time")
-    func stopJustAfterMainBlocked() throws {
+    /// still in the loader once in CI): TERM as soon as the main thread has the signals blocked
+    /// (seen in `/proc`; the .preinit_array block sets it, before any library's initialiser). A
+    /// gatewayd that never blocks the signals fails here (no run reaches that point).
+    @Test("SIGTERM just after the signals were blocked: exit 0 and STOPPING=1, every time")
+    func stopJustAfterSignalsBlocked() throws {
         let directory = makeTemporaryDirectory("gatewayd-early-stop")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let config = directory + "/gatewayd.yaml"
@@ -53,7 +54,7 @@ struct EarlyStopTests {
         for run in 0..<Self.runsPerDelay {
             let outcome = try Self.stopOnce(config: config, directory: directory + "/\(run)", after: nil)
             if !outcome.reachedMain {
-                failures.append("run \(run): the main thread never blocked SIGTERM (within 30 s)")
+                failures.append("run \(run): the main thread never had SIGTERM blocked (within 30 s)")
             } else if outcome.status != 0 || !outcome.stoppingSaid {
                 failures.append("run \(run): status \(outcome.status), STOPPING=1 \(outcome.stoppingSaid ? "said" : "not said"): \(outcome.log.suffix(400))")
             }
