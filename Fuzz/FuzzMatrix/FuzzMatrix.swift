@@ -67,9 +67,13 @@ func checkAnswer(_ body: [UInt8], seed: UInt8) {
     case .success(let answer):
         guard (200..<300).contains(status), answer.object != nil else { fatalError("a \(status) taken as an answer") }
         if let login = try? MatrixClientAPI.accessToken(in: answer) {
-            guard !login.isEmpty else { fatalError("an empty token taken") }
+            guard !login.isEmpty, login.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+                fatalError("a token a header cannot carry: \(login.debugDescription)")
+            }
         }
-        let account = Result { () throws(MatrixAPIError) in try MatrixAdapter.checkAccount(answer, userID: bot) }
+        let account = Result { () throws(MatrixAPIError) in
+            try MatrixAdapter.checkAccount(answer, userID: bot, redact: { MatrixClientAPI.redact($0, secrets: secrets) })
+        }
         switch account {
         case .success: guard answer.object?["user_id"]?.string == bot else { fatalError("whoami passed for \(answer)") }
         case .failure(let error): checkMessage(error.message, answer: answer)
@@ -179,7 +183,7 @@ func checkHanded(_ messages: [InboundMessage], response: JSONValue, seed: UInt8)
     if encryptionSays(seed) { fatalError("a message handed over from a room the homeserver says is encrypted") }
     let rooms = response.object?["rooms"]?.object
     for message in messages {
-        guard !message.chat.isEmpty, !message.user.isEmpty, !message.text.isEmpty, message.user != bot else {
+        guard message.chat.hasPrefix("!"), message.user.hasPrefix("@"), !message.text.isEmpty, message.user != bot else {
             fatalError("a message that should not have been handed over: \(message)")
         }
         let joined = rooms?["join"]?.object?[message.chat]?.object

@@ -103,10 +103,13 @@ extension MatrixAdapter {
     }
 
     /// A person's message (`m.text`, `m.emote`) as the dispatcher takes it; nil for the bot's
-    /// own, notices (other bots), edits (`m.replace`: the original was answered), and empty ones.
+    /// own, notices (other bots), edits (`m.replace`: the original was answered), and empty ones,
+    /// and for a room key that is no room id or a sender that is no user id (an empty one was
+    /// handed over, to be answered in no room: the matrix fuzz target's finding).
     package func message(_ event: JSONValue, room: String, type: ChatType) -> InboundMessage? {
-        guard let object = event.object, object["type"]?.string == "m.room.message",
+        guard MatrixConfiguration.isRoomID(room), let object = event.object, object["type"]?.string == "m.room.message",
               let sender = object["sender"]?.string, sender != configuration.userID,
+              MatrixConfiguration.isIdentifier(sender, sigils: "@"),
               let content = object["content"]?.object, let body = content["body"]?.string, !body.isEmpty,
               ["m.text", "m.emote"].contains(content["msgtype"]?.string ?? "")
         else { return nil }

@@ -189,17 +189,24 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
     /// `whoami`: the token is valid and is `user_id`'s (another account's would answer, and
     /// store its position, as someone else).
     private func checkAccount() async throws(MatrixAPIError) {
-        try Self.checkAccount(try await api.call(.GET, "/account/whoami", timeout: .seconds(30)), userID: configuration.userID)
+        try Self.checkAccount(try await api.call(.GET, "/account/whoami", timeout: .seconds(30)), userID: configuration.userID,
+                              redact: api.redact)
     }
 
-    /// A `whoami` answer names `userID`, or the error that says what to do.
-    package static func checkAccount(_ me: JSONValue, userID: String) throws(MatrixAPIError) {
+    /// A `whoami` answer names `userID`, or the error that says what to do. The account it
+    /// names goes into the message (the journal, health) only when it is a user id (no line
+    /// break, no space), with every secret redacted: the matrix fuzz target's finding.
+    package static func checkAccount(_ me: JSONValue, userID: String, redact: (String) -> String) throws(MatrixAPIError) {
         guard let user = me.object?["user_id"]?.string else {
             throw MatrixAPIError(.malformed, "the homeserver's whoami answer has no user_id")
         }
         guard user == userID else {
-            throw MatrixAPIError(.wrongAccount, "the access token is \(user)'s, not user_id \(userID)'s: "
-                + "set user_id to \(user), or write \(userID)'s token to access_token_file")
+            guard MatrixConfiguration.isIdentifier(user, sigils: "@") else {
+                throw MatrixAPIError(.malformed, "the homeserver's whoami answer has a user_id that is not a user id")
+            }
+            let shown = redact(user)
+            throw MatrixAPIError(.wrongAccount, "the access token is \(shown)'s, not user_id \(userID)'s: "
+                + "set user_id to \(shown), or write \(userID)'s token to access_token_file")
         }
     }
 

@@ -73,10 +73,15 @@ package final class MatrixClientAPI: Sendable {
         return try Self.accessToken(in: answer)
     }
 
-    /// The token of a login's answer.
+    /// The token of a login's answer: one a header can carry (a CR or LF in it would have
+    /// put a line of the homeserver's choosing into every request's head; the matrix fuzz
+    /// target's invariant).
     package static func accessToken(in answer: JSONValue) throws(MatrixAPIError) -> String {
         guard let token = answer.object?["access_token"]?.string, !token.isEmpty else {
             throw MatrixAPIError(.malformed, "the homeserver's login answer has no access_token")
+        }
+        guard MatrixConfiguration.canBeToken(token.utf8) else {
+            throw MatrixAPIError(.malformed, "the homeserver's login answer has an access_token with characters a token cannot have")
         }
         return token
     }
