@@ -24,6 +24,8 @@ let package = Package(
         .executable(name: "gatewayd-fuzz-irc", targets: ["FuzzIRC"]),
         .executable(name: "gatewayd-fuzz-webhook", targets: ["FuzzWebhook"]),
         .executable(name: "gatewayd-fuzz-telegram", targets: ["FuzzTelegram"]),
+        .executable(name: "gatewayd-fuzz-matrix", targets: ["FuzzMatrix"]),
+        .executable(name: "gatewayd-fuzz-ircstate", targets: ["FuzzIRCState"]),
         .executable(name: "gatewayd-store-bench", targets: ["StateStoreBench"]),
         .executable(name: "gatewayd-webhook-bench", targets: ["WebhookBench"]),
         .executable(name: "gatewayd-irc-bench", targets: ["IRCBench"]),
@@ -297,6 +299,19 @@ let package = Package(
                           path: "Fuzz/FuzzWebhook"),
         .executableTarget(name: "FuzzTelegram", dependencies: ["Platforms", "GatewayCore", "JSON", "FuzzReplay"],
                           path: "Fuzz/FuzzTelegram"),
+        // The Matrix adapter's sync handling with a transport that answers from the input
+        // (`MatrixTransport`, whose requests are AsyncHTTPClient's).
+        .executableTarget(name: "FuzzMatrix", dependencies: ["Platforms", "GatewayCore", "JSON", "FuzzReplay",
+                                                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                                            .product(name: "Logging", package: "swift-log"),
+                                                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+                          path: "Fuzz/FuzzMatrix"),
+        // The IRC adapter itself on a testing channel (`IRCAdapter.Connector`).
+        .executableTarget(name: "FuzzIRCState", dependencies: ["Platforms", "GatewayCore", "FuzzReplay",
+                                                              .product(name: "Logging", package: "swift-log"),
+                                                              .product(name: "NIOCore", package: "swift-nio"),
+                                                              .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+                          path: "Fuzz/FuzzIRCState"),
 
         // MARK: Tests (Tests/): not shipped.
 
@@ -367,7 +382,8 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: ["GatewayTestSupport", "CGatewayTestShims", "CGatewayShims", "GatewayCore", "gatewayd", "gatewayctl",
-                           "FuzzJSON", "FuzzConfig", "FuzzVarlink", "FuzzSSE", "FuzzIRC", "FuzzWebhook", "FuzzTelegram", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+                           "FuzzJSON", "FuzzConfig", "FuzzVarlink", "FuzzSSE", "FuzzIRC", "FuzzWebhook", "FuzzTelegram",
+                           "FuzzMatrix", "FuzzIRCState", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -81,6 +81,10 @@ extension GatewayConstants {
         package static let maxPendingWhois = 16
         /// Nicks remembered as having changed hands (NICK, QUIT) on the current connection.
         package static let departuresRemembered = 4096
+        /// Channels the server says the bot is in, remembered (for the health detail) beyond the
+        /// configured ones: a server may join the bot to any number of them, and the list (and
+        /// the detail rebuilt at each JOIN) must not grow with it.
+        package static let maxOtherChannelsJoined = 64
         /// `flood_per_second` and `flood_burst` above these are surely typos.
         package static let maxFloodPerSecond = 1000.0
         package static let maxFloodBurst = 1000

@@ -21,18 +21,20 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     package let maxMessageBytes = 400
     package let configuration: IRCConfiguration
     /// Built once at start (a bad CA file is a config error, not a reconnect loop).
-    private let tls: NIOSSLContext?
+    let tls: NIOSSLContext?
     /// The daemon's one event-loop group (not shut down here).
-    private let group: any EventLoopGroup
-    private let state: NIOLockedValueBox<State>
-    private let outbox: IRCOutbox
+    let group: any EventLoopGroup
+    /// Opens each connection instead of TCP (see `Connector`); nil in the daemon.
+    private let connector: Connector?
+    let state: NIOLockedValueBox<State>
+    let outbox: IRCOutbox
     private let logger: Logger
     private let registrationCount = WaitableCount()
     private let failureCount = WaitableCount()
     private let disconnectionCount = WaitableCount()
     private let droppedMessageCount = WaitableCount()
 
-    private struct State {
+    struct State {
         /// `configuration` with what a reload changed in place (channels, prefix, per-user sessions).
         var settings: IRCConfiguration
         var health = PlatformHealth(.connecting, "not connected yet")
@@ -63,9 +65,12 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         var droppedSince = 0
     }
 
+    /// `connector`: where connections come from instead of TCP to `configuration.host` (the
+    /// ircstate fuzz target hands a testing channel); nil, as the daemon has it, connects.
     package init(configuration: IRCConfiguration, logger: Logger = Logger(label: "gatewayd.irc"),
-                eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws(PlatformError) {
+                eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, connector: Connector? = nil) throws(PlatformError) {
         self.configuration = configuration
+        self.connector = connector
         state = NIOLockedValueBox(State(settings: configuration))
         group = eventLoops
         self.logger = logger
@@ -294,23 +299,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     /// One connection, until the server closes it. True when it got as far as registering; a
     /// connection that ends before the welcome is a failure (thrown), with the reason.
     private func session(_ inbound: any InboundHandler) async throws -> Bool {
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.seconds(10))
-            // Replies are small writes: without this, Nagle and the server's delayed ACK hold
-            // each one ~40 ms (the benchmark found it: 2.9k msg/s, flat).
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connect(host: configuration.host, port: configuration.port) { [tls, configuration] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        // The certificate must name the host (an IP literal cannot be sent as SNI).
-                        let isAddress = configuration.host.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" }
-                        try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : configuration.host))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(IRCLineDecoder()))
-                    return try NIOAsyncChannel<String, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let channel = if let connector { try await connector() } else { try await connect() }
         let stopping = state.withLockedValue { state in
             state.connection = channel.channel
             return state.stopping
@@ -333,7 +322,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             for try await line in lines {
                 guard let message = IRCMessage(line: line) else { continue }
                 if message.command == "PING" {
-                    outbox.sendControl(IRCMessage(command: "PONG", parameters: message.parameters.isEmpty ? [""] : message.parameters))
+                    outbox.sendControl(Self.pong(message))
                 } else if !registration.welcomed {
                     let step = registration.handle(message)
                     for reply in step.send { outbox.sendControl(reply) }
@@ -378,12 +367,17 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             + (missing.isEmpty ? "" : "; not in \(missing.joined(separator: ","))") + state.login
     }
 
-    /// The bot joined, left or was kicked from `channel`: health follows.
+    /// The bot joined, left or was kicked from `channel`: health follows. Channels it was not
+    /// configured for are remembered up to `maxOtherChannelsJoined`.
     private func noteMembership(_ channel: String, joined: Bool) {
         state.withLockedValue { state in
             let key = IRCCasemapping.fold(channel)
             state.joined.removeAll { IRCCasemapping.fold($0) == key }
-            if joined { state.joined.append(channel) }
+            let configured = Set(state.settings.channels.map(IRCCasemapping.fold))
+            if joined && (configured.contains(key)
+                || state.joined.count(where: { !configured.contains(IRCCasemapping.fold($0)) }) < GatewayConstants.IRC.maxOtherChannelsJoined) {
+                state.joined.append(channel)
+            }
             if state.health.state == .up { state.health = PlatformHealth(.up, Self.upDetail(state)) }
         }
     }

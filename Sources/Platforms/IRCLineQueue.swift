@@ -25,6 +25,8 @@ struct IRCLineQueue {
     var targets: Int { byTarget.count }
 
     func count(for key: String) -> Int { byTarget[key]?.count ?? 0 }
+    /// Lines waiting for the target with the most.
+    var longest: Int { byTarget.values.map(\.count).max() ?? 0 }
 
     mutating func append(_ line: IRCQueuedLine, key: String) { insert(line, key: key, atFront: false) }
 

@@ -38,12 +38,29 @@ extension MatrixAdapter {
     /// The filter of every sync after the first.
     static let filter = filter(initial: false)
 
+    /// `/sync`'s query: the filter, the long poll's wait (none for the initial sync: it only
+    /// takes the position) and the position to read from (none at the first start).
+    package static func syncQuery(since: String?, pollTimeout: Duration) -> [(String, String)] {
+        let initial = since == nil
+        var query = [("filter", initial ? filter(initial: true) : filter), ("timeout", String(initial ? 0 : pollTimeout.milliseconds))]
+        if let since { query.append(("since", since)) }
+        return query
+    }
+
+    /// The position after a sync's answer (`next_batch`), for the next sync and the cursor store.
+    package static func nextBatch(_ response: JSONValue) throws(MatrixAPIError) -> String {
+        guard let next = response.object?["next_batch"]?.string else {
+            throw MatrixAPIError(.malformed, "the homeserver's /sync answer has no next_batch")
+        }
+        return next
+    }
+
     /// One sync's answer: invites answered, rooms' news noted, then each message to the
     /// dispatcher in order, the next once the last is taken. The initial sync (no stored
     /// position) answers invites but hands over no message: the rooms' history is not answered.
     /// False when the adapter stopped before all were taken; throws (before handing any message
     /// over, so the batch can come again whole) when a call it needs failed.
-    func take(_ response: JSONValue, initial: Bool, _ inbound: any InboundHandler) async throws(MatrixAPIError) -> Bool {
+    package func take(_ response: JSONValue, initial: Bool, _ inbound: any InboundHandler) async throws(MatrixAPIError) -> Bool {
         let roomsSection = response.object?["rooms"]?.object ?? [:]
         for (room, value) in roomsSection["invite"]?.object ?? [:] {
             try await answerInvite(room, value.object?["invite_state"]?.object?["events"]?.array ?? [], inbound)
@@ -86,10 +103,13 @@ extension MatrixAdapter {
     }
 
     /// A person's message (`m.text`, `m.emote`) as the dispatcher takes it; nil for the bot's
-    /// own, notices (other bots), edits (`m.replace`: the original was answered), and empty ones.
-    func message(_ event: JSONValue, room: String, type: ChatType) -> InboundMessage? {
-        guard let object = event.object, object["type"]?.string == "m.room.message",
+    /// own, notices (other bots), edits (`m.replace`: the original was answered), and empty ones,
+    /// and for a room key that is no room id or a sender that is no user id (an empty one was
+    /// handed over, to be answered in no room: the matrix fuzz target's finding).
+    package func message(_ event: JSONValue, room: String, type: ChatType) -> InboundMessage? {
+        guard MatrixConfiguration.isRoomID(room), let object = event.object, object["type"]?.string == "m.room.message",
               let sender = object["sender"]?.string, sender != configuration.userID,
+              MatrixConfiguration.isIdentifier(sender, sigils: "@"),
               let content = object["content"]?.object, let body = content["body"]?.string, !body.isEmpty,
               ["m.text", "m.emote"].contains(content["msgtype"]?.string ?? "")
         else { return nil }

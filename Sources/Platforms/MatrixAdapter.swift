@@ -47,11 +47,13 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
         var successor: (any PlatformAdapter)?
     }
 
+    /// `transport`: what sends the requests instead of the HTTP client (the matrix fuzz target
+    /// answers from its input); nil, as the daemon has it, talks to the homeserver.
     package init(configuration: MatrixConfiguration, logger: Logger = Logger(label: "gatewayd.matrix"),
-                 eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+                 eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, transport: MatrixTransport? = nil) {
         self.configuration = configuration
         self.logger = logger
-        api = MatrixClientAPI(configuration: configuration, eventLoops: eventLoops)
+        api = MatrixClientAPI(configuration: configuration, eventLoops: eventLoops, transport: transport)
     }
 
     package func start(inbound: any InboundHandler) async throws {
@@ -130,12 +132,9 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
                     prepared = true
                 }
                 let initial = since == nil
-                var query = [("filter", initial ? Self.filter(initial: true) : Self.filter), ("timeout", String(initial ? 0 : configuration.pollTimeout.milliseconds))]
-                if let since { query.append(("since", since)) }
+                let query = Self.syncQuery(since: since, pollTimeout: configuration.pollTimeout)
                 let response = try await api.call(.GET, "/sync", query: query, timeout: configuration.pollTimeout + .seconds(30))
-                guard let next = response.object?["next_batch"]?.string else {
-                    throw MatrixAPIError(.malformed, "the homeserver's /sync answer has no next_batch")
-                }
+                let next = try Self.nextBatch(response)
                 if failing != nil {
                     logger.notice("matrix: syncing again", metadata: ["event": "matrix_syncing"])
                     failing = nil
@@ -191,13 +190,24 @@ package final class MatrixAdapter: PlatformAdapter, @unchecked Sendable {
     /// `whoami`: the token is valid and is `user_id`'s (another account's would answer, and
     /// store its position, as someone else).
     private func checkAccount() async throws(MatrixAPIError) {
-        let me = try await api.call(.GET, "/account/whoami", timeout: .seconds(30))
+        try Self.checkAccount(try await api.call(.GET, "/account/whoami", timeout: .seconds(30)), userID: configuration.userID,
+                              redact: api.redact)
+    }
+
+    /// A `whoami` answer names `userID`, or the error that says what to do. The account it
+    /// names goes into the message (the journal, health) only when it is a user id (no line
+    /// break, no space), with every secret redacted: the matrix fuzz target's finding.
+    package static func checkAccount(_ me: JSONValue, userID: String, redact: (String) -> String) throws(MatrixAPIError) {
         guard let user = me.object?["user_id"]?.string else {
             throw MatrixAPIError(.malformed, "the homeserver's whoami answer has no user_id")
         }
-        guard user == configuration.userID else {
-            throw MatrixAPIError(.wrongAccount, "the access token is \(user)'s, not user_id \(configuration.userID)'s: "
-                + "set user_id to \(user), or write \(configuration.userID)'s token to access_token_file")
+        guard user == userID else {
+            guard MatrixConfiguration.isIdentifier(user, sigils: "@") else {
+                throw MatrixAPIError(.malformed, "the homeserver's whoami answer has a user_id that is not a user id")
+            }
+            let shown = redact(user)
+            throw MatrixAPIError(.wrongAccount, "the access token is \(shown)'s, not user_id \(userID)'s: "
+                + "set user_id to \(shown), or write \(userID)'s token to access_token_file")
         }
     }
 

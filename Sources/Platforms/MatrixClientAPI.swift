@@ -13,8 +13,10 @@ import NIOConcurrencyHelpers
 /// The token is only in the header, never in a URL; every message this type produces passes
 /// `redact` all the same (a homeserver may echo it), so no error, log line or health detail
 /// can carry it.
-final class MatrixClientAPI: Sendable {
+package final class MatrixClientAPI: Sendable {
     private let http: PlatformHTTPClient
+    /// Sends the requests instead of `http` (see `MatrixTransport`); nil in the daemon.
+    private let transport: MatrixTransport?
     let base: String
     /// The token sent now (none yet: a password login makes one), and every secret to keep out
     /// of messages: the tokens used so far and the password.
@@ -23,8 +25,9 @@ final class MatrixClientAPI: Sendable {
     static let maxResponseBytes = 32 << 20
     static let prefix = "/_matrix/client/v3"
 
-    init(configuration: MatrixConfiguration, eventLoops: any EventLoopGroup) {
+    init(configuration: MatrixConfiguration, eventLoops: any EventLoopGroup, transport: MatrixTransport? = nil) {
         base = configuration.homeserver
+        self.transport = transport
         switch configuration.credential {
         case .accessToken(let token): secrets = NIOLockedValueBox((token.text, [token.text]))
         case .password(let password): secrets = NIOLockedValueBox((nil, [password.text]))
@@ -33,8 +36,11 @@ final class MatrixClientAPI: Sendable {
     }
 
     /// `text` with every token and the password replaced by `<secret>`.
-    func redact(_ text: String) -> String {
-        secrets.withLockedValue { $0.hidden }.filter { !$0.isEmpty }.reduce(text) { $0.replacing($1, with: Secret.placeholder) }
+    func redact(_ text: String) -> String { Self.redact(text, secrets: secrets.withLockedValue { $0.hidden }) }
+
+    /// `text` with each of `secrets` replaced by `<secret>`.
+    package static func redact(_ text: String, secrets: [String]) -> String {
+        secrets.filter { !$0.isEmpty }.reduce(text) { $0.replacing($1, with: Secret.placeholder) }
     }
 
     /// The token to send from now on (a password login's).
@@ -64,8 +70,18 @@ final class MatrixClientAPI: Sendable {
             if error.kind == .forbidden || error.kind == .unknownToken { throw MatrixAPIError(.loginRefused, error.message) }
             throw error
         }
+        return try Self.accessToken(in: answer)
+    }
+
+    /// The token of a login's answer: one a header can carry (a CR or LF in it would have
+    /// put a line of the homeserver's choosing into every request's head; the matrix fuzz
+    /// target's invariant).
+    package static func accessToken(in answer: JSONValue) throws(MatrixAPIError) -> String {
         guard let token = answer.object?["access_token"]?.string, !token.isEmpty else {
             throw MatrixAPIError(.malformed, "the homeserver's login answer has no access_token")
+        }
+        guard MatrixConfiguration.canBeToken(token.utf8) else {
+            throw MatrixAPIError(.malformed, "the homeserver's login answer has an access_token with characters a token cannot have")
         }
         return token
     }
@@ -85,29 +101,46 @@ final class MatrixClientAPI: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body.serialized()))
         }
         let what = "\(method.rawValue) \(Self.describe(path))"
-        let bytes: [UInt8], status: HTTPResponseStatus
+        let status: Int, bytes: [UInt8]
         do {
-            let seconds = Int64(timeout.components.seconds) + 1
-            let response = try await http.client.execute(request, deadline: .now() + .seconds(seconds))
-            status = response.status
-            var buffer = try await response.body.collect(upTo: Self.maxResponseBytes)
-            bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+            let deadline = NIODeadline.now() + .seconds(Int64(timeout.components.seconds) + 1)
+            (status, bytes) = if let transport { try await transport(request, deadline) } else { try await fetch(request, deadline) }
         } catch {
             if error is CancellationError || Task.isCancelled { throw MatrixAPIError(.cancelled, "cancelled") }
             throw MatrixAPIError(.network, "cannot reach the homeserver at \(base): \(redact(TelegramBotAPI.reason(error)))")
         }
+        return try Self.answer(what, status: status, body: bytes, base: base, redact: redact)
+    }
+
+    /// One request through the HTTP client: the status and the body (at most `maxResponseBytes`).
+    private func fetch(_ request: HTTPClientRequest, _ deadline: NIODeadline) async throws -> (status: Int, body: [UInt8]) {
+        let response = try await http.client.execute(request, deadline: deadline)
+        var buffer = try await response.body.collect(upTo: Self.maxResponseBytes)
+        return (Int(response.status.code), buffer.readBytes(length: buffer.readableBytes) ?? [])
+    }
+
+    /// What an answer to `what` (`GET /sync`) means: its JSON object on a 2xx, otherwise the
+    /// error it describes, with every secret redacted from the homeserver's words. Apart from
+    /// `call` so that it can be checked without a network (the matrix fuzz target feeds it any
+    /// bytes).
+    package static func answer(_ what: String, status: Int, body bytes: [UInt8], base: String,
+                               redact: (String) -> String) throws(MatrixAPIError) -> JSONValue {
         let body = try? JSONValue.parse(bytes)
-        if (200..<300).contains(status.code) {
+        if (200..<300).contains(status) {
             guard let body, body.object != nil else {
-                throw MatrixAPIError(.malformed, "the homeserver at \(base) answered \(what) with \(status.code) and no JSON object")
+                throw MatrixAPIError(.malformed, "the homeserver at \(base) answered \(what) with \(status) and no JSON object")
             }
             return body
         }
         let object = body?.object
         let errcode = object?["errcode"]?.string ?? ""
-        let text = redact(Self.oneLine(object?["error"]?.string ?? "no description"))
-        let message = "\(what): \(status.code) \(errcode.isEmpty ? "" : errcode + " ")\(text)"
-        switch (Int(status.code), errcode) {
+        // Redacted before the cut to one line of 300 characters (cut first, a token across the
+        // cut was left in part), the errcode too (it was neither redacted nor kept to one line):
+        // the matrix fuzz target's findings.
+        let text = Self.oneLine(redact(object?["error"]?.string ?? "no description"))
+        let shownCode = Self.oneLine(redact(errcode))
+        let message = "\(what): \(status) \(shownCode.isEmpty ? "" : shownCode + " ")\(text)"
+        switch (status, errcode) {
         case (429, _), (_, "M_LIMIT_EXCEEDED"):
             let milliseconds = object?["retry_after_ms"]?.int ?? 1000
             let wait = min(Duration.milliseconds(max(milliseconds, 100)), MatrixConfiguration.Defaults.maxRetryAfter)
@@ -128,7 +161,7 @@ final class MatrixClientAPI: Sendable {
 
     /// A path segment or query value percent-encoded: everything but RFC 3986's unreserved
     /// characters (room ids hold `!` and `:`, aliases `#`, event ids `$`).
-    static func escape(_ text: String) -> String {
+    package static func escape(_ text: String) -> String {
         var out = ""
         for byte in text.utf8 {
             switch byte {
@@ -158,9 +191,14 @@ final class MatrixClientAPI: Sendable {
     }
 }
 
+/// Sends one request of the client-server API: its status and body, or a thrown error when the
+/// homeserver was not reached. The daemon's is the HTTP client; the matrix fuzz target's answers
+/// from the fuzzer's bytes, so that the adapter's handling of a sync runs without a network.
+package typealias MatrixTransport = @Sendable (HTTPClientRequest, NIODeadline) async throws -> (status: Int, body: [UInt8])
+
 /// Why a client-server API call failed, with a message that never holds the token.
-struct MatrixAPIError: Error, Sendable, CustomStringConvertible {
-    enum Kind: Sendable, Equatable {
+package struct MatrixAPIError: Error, Sendable, CustomStringConvertible {
+    package enum Kind: Sendable, Equatable {
         /// 429 or `M_LIMIT_EXCEEDED`: wait `retryAfter` (`retry_after_ms`, capped), then call again.
         case rateLimited(retryAfter: Duration)
         /// 401, `M_UNKNOWN_TOKEN`: the token was revoked, expired or is not this homeserver's.
@@ -179,15 +217,15 @@ struct MatrixAPIError: Error, Sendable, CustomStringConvertible {
         case cancelled
     }
 
-    let kind: Kind
-    let message: String
+    package let kind: Kind
+    package let message: String
 
     init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
-    var description: String { message }
+    package var description: String { message }
 
     /// Worth sending again: the homeserver was not reached, or failed on its side.
     var isTransient: Bool {

@@ -99,10 +99,15 @@ extension MatrixConfiguration: PlatformSettings {
     static func readToken(_ path: String) throws(PlatformError) -> Secret {
         let secret: Secret
         do { secret = try Secret.read(file: path) } catch { throw PlatformError(error.description) }
-        guard !secret.bytes.contains(where: { $0 <= 0x20 || $0 >= 0x7f }) else {
+        guard canBeToken(secret.bytes) else {
             throw PlatformError("\(path) holds characters an access token cannot have (control characters, spaces, non-ASCII)")
         }
         return secret
+    }
+
+    /// Whether `bytes` can be sent as a token in a header: visible ASCII only.
+    static func canBeToken(_ bytes: some Sequence<UInt8>) -> Bool {
+        !bytes.contains(where: { $0 <= 0x20 || $0 >= 0x7f })
     }
 
     package func changedKeys(from old: MatrixConfiguration) -> [String] {
