@@ -183,12 +183,8 @@ package final class MatrixClientAPI: Sendable {
             .replacing("%40", with: "@")
     }
 
-    /// At most 300 Unicode scalars, line breaks as spaces. Cut by scalars, not characters: one
-    /// character holds any number of combining marks, so 300 characters of a homeserver's text
-    /// were no bound at all (a 32 MiB error into the journal and the health detail).
-    static func oneLine(_ text: String) -> String {
-        String(String(Substring(text.unicodeScalars.prefix(300))).map { $0.isNewline ? " " : $0 })
-    }
+    /// A homeserver's text as one bounded line (`PlatformHTTPClient.oneLine`).
+    static func oneLine(_ text: String) -> String { PlatformHTTPClient.oneLine(text) }
 }
 
 /// Sends one request of the client-server API: its status and body, or a thrown error when the

@@ -37,4 +37,12 @@ final class PlatformHTTPClient: Sendable {
         guard let client = made.withLockedValue({ $0 }) else { return }
         try? await client.shutdown()
     }
+
+    /// A server's error text (the Bot API's description, a homeserver's error) for the journal and
+    /// health: at most 300 Unicode scalars, line breaks as spaces. Cut by scalars, not characters:
+    /// one character holds any number of combining marks, so 300 characters of a server's text
+    /// were no bound at all (a 32 MiB error into the journal and the health detail).
+    static func oneLine(_ text: String) -> String {
+        String(String(Substring(text.unicodeScalars.prefix(300))).map { $0.isNewline ? " " : $0 })
+    }
 }

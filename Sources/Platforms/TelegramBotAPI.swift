@@ -106,11 +106,7 @@ package final class TelegramBotAPI: Sendable {
         return oneLine(String(describing: error))
     }
 
-    /// At most 300 Unicode scalars, line breaks as spaces (cut by scalars: see
-    /// `MatrixClientAPI.oneLine`).
-    private static func oneLine(_ text: String) -> String {
-        String(String(Substring(text.unicodeScalars.prefix(300))).map { $0.isNewline ? " " : $0 })
-    }
+    private static func oneLine(_ text: String) -> String { PlatformHTTPClient.oneLine(text) }
 
 }
 
