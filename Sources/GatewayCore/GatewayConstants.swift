@@ -40,10 +40,6 @@ extension GatewayConstants {
     /// At exit, queued replies may go out for the drain's remaining time plus this (less than
     /// `stopTimeoutMargin`, which systemd's stop timeout is extended by).
     package static let replyFlushMargin: Duration = .seconds(5)
-    /// An adapter's stop cancels the messages (IRC) or deliveries (webhook) still being handled
-    /// once its flush time is over, then waits this long at most for them to end (one that
-    /// ignores the cancellation is left behind rather than holding the stop).
-    package static let handlerCancelWait: Duration = .seconds(1)
 }
 
 extension GatewayConstants {

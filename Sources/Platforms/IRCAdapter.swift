@@ -33,18 +33,6 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
     private let failureCount = WaitableCount()
     private let disconnectionCount = WaitableCount()
     private let droppedMessageCount = WaitableCount()
-    /// 1 once `run` (the connection loop and every handler it started) has returned.
-    private let runEnded = WaitableCount()
-    /// Messages taken for the dispatcher, each handled in a child task of the adapter's one
-    /// `run` task (its task group), so that none outlives the adapter: `stop` waits for them
-    /// and cancels what is left. Bounded by `admitInbound`, not by the stream.
-    private let handling: AsyncStream<Handling>
-    private let handlingQueue: AsyncStream<Handling>.Continuation
-
-    private struct Handling: Sendable {
-        let message: InboundMessage
-        let replies: IRCReplies
-    }
 
     struct State {
         /// `configuration` with what a reload changed in place (channels, prefix, per-user sessions).
@@ -89,7 +77,6 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
         outbox = IRCOutbox(burst: configuration.floodBurst, perSecond: configuration.floodPerSecond, logger: logger,
                            unconfirmedReplyWindow: configuration.unconfirmedReplyWindow)
         tls = try Self.tlsContext(configuration)
-        (handling, handlingQueue) = AsyncStream.makeStream()
     }
 
     /// The TLS context `tls: true` asks for (nil without TLS): a bad CA file is a config error,
@@ -184,26 +171,16 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
                 guard (try? await Task.sleep(for: grace)) != nil else { return }
                 try? await connection.close()
             }
-            await end(loop, waitingUntil: max(deadline, .now + grace) + grace)
+            await loop?.value
             closer.cancel()
         } else {
             loop?.cancel()
             try? await state.withLockedValue({ $0.connection })?.close()
-            await end(loop, waitingUntil: .now)
+            await loop?.value
         }
         outbox.finish()
         await writer?.value
         reportUnsent(outbox.discardQueued())
-    }
-
-    /// Waits for the adapter's `run` task (the connection, then the messages still being
-    /// handled) until `deadline`, then cancels it and waits `handlerCancelWait` more at most: a
-    /// handler that ignores the cancellation does not hold the daemon's stop.
-    private func end(_ loop: Task<Void, Never>?, waitingUntil deadline: ContinuousClock.Instant) async {
-        guard let loop else { return }
-        if await runEnded.wait(for: 1, within: max(.zero, deadline - .now)) { return }
-        loop.cancel()
-        await runEnded.wait(for: 1, within: GatewayConstants.handlerCancelWait)
     }
 
     /// Lines still queued at exit: their replies stay in the delivery ledger (told through
@@ -291,26 +268,7 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
 
     // MARK: Connection
 
-    /// The connection loop and every message being handled, as children of one task group:
-    /// the group ends once the connection loop has (a stop) and the last handler returned.
     private func run(_ inbound: any InboundHandler) async {
-        await withDiscardingTaskGroup { group in
-            group.addTask {
-                await self.connectAgain(inbound)
-                self.handlingQueue.finish()
-            }
-            for await work in handling {
-                group.addTask {
-                    await inbound.handle(work.message, replies: work.replies)
-                    self.state.withLockedValue { $0.inFlight -= 1 }
-                }
-            }
-        }
-        runEnded.add()
-    }
-
-    /// Connects, and again with backoff whenever the connection ends, until `stop`.
-    private func connectAgain(_ inbound: any InboundHandler) async {
         var backoff = configuration.reconnectMin
         while !Task.isCancelled && !state.withLockedValue({ $0.stopping }) {
             let registered: Bool
@@ -477,7 +435,8 @@ package final class IRCAdapter: PlatformAdapter, @unchecked Sendable {
             guard admitInbound() else { return }
             let replies = IRCReplies(adapter: self, message: incoming, inbound: inbound, seen: IRCRecipient.Sighting(
                 sequence: outbox.departureSequence, generation: generation, at: .now))
-            if case .terminated = handlingQueue.yield(Handling(message: incoming, replies: replies)) {
+            Task {
+                await inbound.handle(incoming, replies: replies)
                 state.withLockedValue { $0.inFlight -= 1 }
             }
         case "NICK":

@@ -118,7 +118,6 @@ package final class WebhookAdapter: PlatformAdapter, @unchecked Sendable {
         try? await bound?.close()
         let open = connections.stop()
         await connections.waitForRequests(within: limit)
-        await connections.endRequests()
         for closed in open.map({ $0.close() }) { try? await closed.get() }
     }
 

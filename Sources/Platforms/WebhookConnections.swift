@@ -1,4 +1,3 @@
-import GatewayCore
 import NIOCore
 import NIOConcurrencyHelpers
 
@@ -16,22 +15,6 @@ final class WebhookConnections: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
-    /// Each delivery's answer is worked out in a child task of one serving task (started with
-    /// the first delivery), so that none outlives the adapter: `stop` waits for them, then
-    /// cancels what is left. The serving task holds the stream, not this object: once the
-    /// adapter is gone (a fuzz run never stops it) the stream ends and so does the task.
-    private typealias Answer = @Sendable () async -> Void
-    private let answers: AsyncStream<Answer>
-    private let answerQueue: AsyncStream<Answer>.Continuation
-    private let serving = NIOLockedValueBox<Task<Void, Never>?>(nil)
-
-    init() {
-        (answers, answerQueue) = AsyncStream.makeStream()
-    }
-
-    deinit {
-        answerQueue.finish()
-    }
 
     /// Set by `stop()`: a request that comes now is answered 503 and its connection closed.
     var isStopping: Bool { state.withLockedValue { $0.stopping } }
@@ -57,23 +40,8 @@ final class WebhookConnections: Sendable {
     /// Deliveries being worked out now.
     var requestsUnderWay: Int { state.withLockedValue { $0.requests } }
 
-    /// Works a delivery's answer out in a child task of the serving task; `answer` ends with
-    /// `endRequest` once the answer is written. Counted from here, so `waitForRequests` sees it.
-    func answer(_ answer: @escaping @Sendable () async -> Void) {
-        state.withLockedValue { $0.requests += 1 }
-        serving.withLockedValue { task in
-            guard task == nil else { return }
-            let answers = self.answers
-            task = Task {
-                await withDiscardingTaskGroup { group in
-                    for await answer in answers { group.addTask { await answer() } }
-                }
-            }
-        }
-        // Only `endRequests` finishes the stream, once `stop` has closed the connections; a
-        // delivery that slipped in meanwhile gets no answer (its connection is closing).
-        if case .terminated = answerQueue.yield(answer) { endRequest() }
-    }
+    /// A delivery was dispatched; `endRequest` once its answer is written.
+    func beginRequest() { state.withLockedValue { $0.requests += 1 } }
 
     func endRequest() {
         let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
@@ -110,17 +78,6 @@ final class WebhookConnections: Sendable {
                 return state.idleWaiters
             }
             for waiter in waiters { waiter.resume() }
-        }
-    }
-
-    /// After `waitForRequests`: ends the serving task, cancelling the deliveries still being
-    /// worked out, and waits `GatewayConstants.handlerCancelWait` at most for them.
-    func endRequests() async {
-        answerQueue.finish()
-        guard let task = serving.withLockedValue({ $0 }) else { return }
-        if requestsUnderWay > 0 {
-            task.cancel()
-            await waitForRequests(within: GatewayConstants.handlerCancelWait)
         }
     }
 

@@ -159,7 +159,8 @@ final class WebhookHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let inbound = self.inbound, deliveries = self.deliveries
             let replayKey = signature.replayKey
             let connections = self.connections
-            connections.answer {
+            connections.beginRequest()
+            Task { @Sendable in
                 let (status, answer) = await Self.answer(delivery, replayKey: replayKey, inbound: inbound, deliveries: deliveries)
                 boundContext.eventLoop.execute {
                     boundHandler.value.respond(boundContext.value, request, status, answer)

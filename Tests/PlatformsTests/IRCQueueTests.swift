@@ -114,24 +114,3 @@ struct IRCInboundTests {
         await adapter.stop(flushingWithin: .zero)
     }
 }
-
-@Suite("IRC: no message handler outlives the adapter", .timeLimit(.minutes(1)))
-struct IRCHandlerLifetimeTests {
-    @Test("a message still being handled when stop's time is over is cancelled and ended before stop returns")
-    func stopEndsHandlers() async throws {
-        let peer = try ScriptedIRCPeer()
-        let handler = StuckHandler()
-        let adapter = try await scriptedGateway(peer, handler)
-        peer.send(":alice!a@host PRIVMSG gatewayd :hello")
-        var began = handler.began.makeAsyncIterator()
-        _ = await began.next()
-        let stopped = ContinuousClock.now
-        await adapter.stop(flushingWithin: .milliseconds(200))
-        let took = ContinuousClock.now - stopped
-        // Before, the handler ran in a task of its own that nothing cancelled: it was still
-        // sleeping (for 600 s) after the adapter had stopped.
-        let ended = handler.ended.load(ordering: .sequentiallyConsistent)
-        #expect(ended, "the handler was still running after stop returned")
-        #expect(took < GatewayConstants.IRC.stopFlushDefault + GatewayConstants.handlerCancelWait, "stop took \(took)")
-    }
-}
