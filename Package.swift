@@ -399,6 +399,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: ["GatewayTestSupport", "CGatewayTestShims", "CGatewayShims", "GatewayCore", "gatewayd", "gatewayctl",
+                           "JSON", "VarlinkClient", "VarlinkProtocol",
                            "FuzzJSON", "FuzzConfig", "FuzzVarlink", "FuzzSSE", "FuzzIRC", "FuzzWebhook", "FuzzTelegram",
                            "FuzzMatrix", "FuzzIRCState", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),

@@ -9,7 +9,6 @@
 //   GatewayTestHelper watchdog              print the watchdog ping interval in microseconds, or "off"
 //   GatewayTestHelper runner-stress N       hold N commands in flight on a runner limited to N
 //   GatewayTestHelper runner-emfile         run a command with no descriptors left
-//   GatewayTestHelper runner-sigchld        run 100 commands; how often did the main thread wake?
 //   GatewayTestHelper illegal-move          move a fresh lifecycle machine to .reloading (it must trap)
 import CGatewayShims
 import GatewayCore
@@ -176,32 +175,6 @@ case "runner-stress":
     close(startedFD); close(gateFD)
     unlink(started); unlink(gate); rmdir(directory)
     print("in_flight=\(inFlight) extra=\(busy) ok=\(counts["ok", default: 0]) failed=\(total - counts["ok", default: 0]) before=\(before) after=\(after) running=\(runner.runningCount)")
-case "runner-sigchld":
-    // The daemon's main thread sits in Dispatch's sigsuspend with no signal blocked: a SIGCHLD
-    // that is raised at all wakes it. Count its wake-ups over 100 commands run from a pool thread.
-    func mainThreadSwitches() -> Int {
-        let fd = open("/proc/self/task/\(getpid())/status", O_RDONLY)
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: 8192)
-        let n = read(fd, &bytes, bytes.count)
-        let text = String(decoding: bytes[0..<max(0, n)], as: UTF8.self)
-        let line = text.split(separator: "\n").first { $0.hasPrefix("voluntary_ctxt_switches:") } ?? ""
-        return Int(line.split(separator: "\t").last.map(String.init) ?? "") ?? -1
-    }
-    let runner = ProcessRunner(maxConcurrent: 1)
-    _ = try await runner.run(.shell("true", environment: ProcessRunner.minimalEnvironment))
-    let before = mainThreadSwitches()
-    let statuses = try await Task.detached {
-        var statuses: [Int32] = []
-        for _ in 0..<100 {
-            // Alive past its spawn: one over before posix_spawn returns exits while the spawning
-            // thread still blocks every signal (glibc does, around the clone), and is raised.
-            statuses.append(try await runner.run(.shell("exec sleep 0.003", environment: ProcessRunner.minimalEnvironment)).exitStatus ?? -1)
-        }
-        return statuses
-    }.value
-    writeLine(1, "ok=\(statuses.filter { $0 == 0 }.count) main_thread_wakeups=\(mainThreadSwitches() - before)")
-
 case "runner-emfile":
     let runner = ProcessRunner(maxConcurrent: 4)
     _ = try await runner.run(.shell("true", environment: ProcessRunner.minimalEnvironment))

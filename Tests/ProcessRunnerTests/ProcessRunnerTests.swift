@@ -404,19 +404,6 @@ struct ProcessRunnerTests {
         #expect(limited.runningCount == 0)
     }
 
-    @Test("a command's exit raises no SIGCHLD that wakes the daemon's other threads", .ownThread)
-    func noChildSignal() throws {
-        // In a process of its own, whose main thread does nothing else: Dispatch's, sitting in
-        // sigsuspend with no signal blocked, as in gatewayd.
-        let output = try run([TestPaths.testHelper, "runner-sigchld"])
-        #expect(output.status == 0, "\(output.standardError)")
-        let fields = keyValues(output.standardOutput)
-        #expect(fields["ok"] == "100")
-        // One per command when SIGCHLD is raised (it was: 100 of 100); none when it is dropped,
-        // but for the few of a main thread still settling on a loaded machine.
-        #expect((Int(fields["main_thread_wakeups"] ?? "") ?? 999) < 20, "\(output.standardOutput)")
-    }
-
     @Test("500 commands in flight at once under the limit: all answered, no descriptor leaked", .ownThread)
     func fiveHundredInFlight() throws {
         // A process of its own, so that other tests' descriptors cannot blur the count.

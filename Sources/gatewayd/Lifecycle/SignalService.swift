@@ -20,8 +20,10 @@ enum LifecycleSignals {
         [SIGTERM, SIGINT, SIGUSR1, SIGHUP] + (ProcessEnvironment.value(GatewayConstants.Environment.testHooks) == "1" ? [SIGUSR2] : [])
     }
 
+    /// Also SIGCHLD, never read: blocked in every thread, it stays pending once and every later
+    /// one is dropped where it is raised (see `Spawner`), instead of waking this thread's poll.
     static func block() {
-        var signals = all
+        var signals = all + [SIGCHLD]
         _ = gw_block_signals(&signals, Int32(signals.count))
     }
 
