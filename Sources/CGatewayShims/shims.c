@@ -22,11 +22,6 @@ int gw_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int 
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
 }
 
-int gw_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
-    return posix_spawn_file_actions_addchdir_np(actions, path);
-}
-
-short gw_spawn_flag_setpgroup(void) { return POSIX_SPAWN_SETPGROUP; }
 short gw_spawn_flag_setsigmask(void) { return POSIX_SPAWN_SETSIGMASK; }
 short gw_spawn_flag_setsigdef(void) { return POSIX_SPAWN_SETSIGDEF; }
 

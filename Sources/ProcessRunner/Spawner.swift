@@ -12,8 +12,9 @@ struct SpawnedProcess {
     let standardError: Int32
 }
 
-/// posix_spawn with the attributes a quick command needs. Never fork: fork copies the page
-/// tables of a large daemon (tens of ms at 1 GiB resident), posix_spawn uses CLONE_VFORK.
+/// A quick command's process, started as posix_spawn would (`gw_spawn`, CGatewayShims/spawn.c:
+/// CLONE_VFORK, its stack reused, its pidfd from clone). Never fork: fork copies the page tables
+/// of a large daemon (tens of ms at 1 GiB resident).
 enum Spawner {
     static func spawn(_ spec: ProcessSpec) throws(ProcessRunnerError) -> SpawnedProcess {
         guard !spec.argv.isEmpty else { throw ProcessRunnerError(.invalidSpec, "argv is empty") }
@@ -40,63 +41,37 @@ enum Spawner {
         let input = try makeInputPipe(spec.standardInput)
         defer { if input >= 0 { close(input) } }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        if input >= 0 {
-            posix_spawn_file_actions_adddup2(&actions, input, 0)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        }
-        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
-        gw_spawn_file_actions_addclosefrom(&actions, 3)
-        if let directory = spec.workingDirectory {
-            gw_spawn_file_actions_addchdir(&actions, directory)
-        }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(
-            &attributes, gw_spawn_flag_setpgroup() | gw_spawn_flag_setsigmask() | gw_spawn_flag_setsigdef())
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        // Every bit set by hand: sigfillset leaves out glibc's internal signals (32 and 33), and
-        // posix_spawn would then leave them ignored in the child, across exec.
-        var allSignals = sigset_t()
-        withUnsafeMutableBytes(of: &allSignals) { $0.initializeMemory(as: UInt8.self, repeating: 0xFF) }
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-
         let argv = CStringArray(spec.argv)
         let envp = CStringArray(spec.environment.map { "\($0.key)=\($0.value)" })
         defer { argv.free(); envp.free() }
 
-        // SIGCHLD stays blocked here, as in every thread of gatewayd (its main thread blocks it
-        // before any other thread exists; NIO's, Dispatch's and the runner's own threads block
-        // every signal). The runner reaps through pidfds and never needs it. Blocked everywhere,
-        // the first SIGCHLD stays pending for the whole process and every later one is dropped
-        // where it is raised, waking nothing. Unblocked in the spawning thread (before), every
-        // exit that came while glibc's posix_spawn had all signals blocked around the clone
-        // (about half of all commands on a busy machine) was queued, and queuing any signal
-        // wakes every signalfd's poller: gatewayd's main thread woke ~460 times per 1,000
-        // commands, and the thread that took the signal once more.
+        // SIGCHLD stays blocked in the spawning thread, as in every thread of gatewayd (its main
+        // thread blocks it before any other thread exists; NIO's, Dispatch's and the runner's
+        // own threads block every signal). The runner reaps through pidfds and never needs it.
+        // Blocked everywhere, the first SIGCHLD stays pending for the whole process and every
+        // later one is dropped where it is raised, waking nothing. (Unblocked in the spawning
+        // thread, as before, every exit that came while the spawn had all signals blocked around
+        // the clone, about half of all commands on a busy machine, was queued, and queuing any
+        // signal wakes every signalfd's poller: gatewayd's main thread woke ~460 times per 1,000
+        // commands, and the thread that took the signal once more.)
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, spec.executable, &actions, &attributes, argv.pointers, envp.pointers)
+        var pidfd: Int32 = -1
+        let result = spec.executable.withCString { path in
+            (spec.workingDirectory ?? "").withCString { directory in
+                argv.pointers.withUnsafeBufferPointer { arguments in
+                    envp.pointers.withUnsafeBufferPointer { environment in
+                        var request = gw_spawn_request(
+                            path: path, argv: arguments.baseAddress, environment: environment.baseAddress,
+                            standard_input: input, standard_output: out[1], standard_error: err[1],
+                            directory: spec.workingDirectory == nil ? nil : directory)
+                        return gw_spawn(&request, &pid, &pidfd)
+                    }
+                }
+            }
+        }
         guard result == 0 else {
             close(out[0]); close(err[0])
             throw .system(.spawnFailed, result, "cannot run \(spec.executable)")
-        }
-        let pidfd = gw_pidfd_open(pid, 0)
-        guard pidfd >= 0 else {
-            let saved = errno
-            kill(-pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-            close(out[0]); close(err[0])
-            throw .system(.resourceExhausted, saved, "pidfd_open")
         }
         return SpawnedProcess(pid: pid, pidfd: pidfd, standardOutput: out[0], standardError: err[0])
     }

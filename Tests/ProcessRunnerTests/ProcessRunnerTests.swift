@@ -101,6 +101,9 @@ struct ProcessRunnerTests {
         // An fd the child must not see, without close-on-exec.
         let leaked = open("/dev/null", O_RDONLY)
         defer { close(leaked) }
+        // A signal ignored here, as NIO has SIGPIPE ignored in gatewayd: an ignored disposition
+        // survives exec unless the spawn sets it back to the default.
+        signal(SIGPIPE, SIG_IGN)
         // The masks are read by the shell itself (builtins only, no fork): a forked reader would
         // see the shell's mask while it waits for children, which dash blocks on purpose.
         let result = try await sh("""

@@ -10,12 +10,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// What gw_spawn starts (see spawn.c).
+struct gw_spawn_request {
+    /// Run as given (no PATH search).
+    const char *path;
+    char *const *argv;
+    char *const *environment;
+    /// The child's stdin; -1 for /dev/null.
+    int standard_input;
+    int standard_output;
+    int standard_error;
+    /// The child's working directory; NULL to keep the daemon's.
+    const char *directory;
+};
+/// posix_spawn with the attributes of a quick command (a process group of its own, default
+/// signal dispositions, an empty mask, descriptors 0-2 as given and no other), its stack reused
+/// and its pidfd from clone. 0 with *pid and *pidfd set (close-on-exec), or an errno value and
+/// nothing left running.
+int gw_spawn(const struct gw_spawn_request *request, pid_t *pid, int *pidfd);
+
 /// posix_spawn_file_actions_addclosefrom_np (glibc 2.34): close every fd >= from in the child.
 int gw_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from);
-/// posix_spawn_file_actions_addchdir_np (glibc 2.29): chdir in the child before exec.
-int gw_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 /// The POSIX_SPAWN_* flag bits, as one value each (macros Swift may not import).
-short gw_spawn_flag_setpgroup(void);
 short gw_spawn_flag_setsigmask(void);
 short gw_spawn_flag_setsigdef(void);
 
