@@ -37,8 +37,8 @@
 /// The child needs little: a few system calls, no libc. A page-aligned size; no guard page,
 /// as glibc's has none.
 #define GW_SPAWN_STACK_SIZE (64 * 1024)
-/// Stacks kept for reuse: one per spawn under way at once (the daemon's spawn threads and the
-/// event loop spawn at most five at a time); more are mapped and unmapped as before.
+/// Stacks kept for reuse: one per spawn under way at once (gatewayd's four spawn threads and its
+/// event loop, plus any other runner's callers); past that they are mapped and unmapped per spawn.
 #define GW_SPAWN_STACK_POOL 16
 
 static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -81,7 +81,15 @@ struct gw_spawn_child {
     volatile int error;
 };
 
-#define GW_NO_SANITIZE __attribute__((no_sanitize("address", "thread", "undefined"), noinline))
+// Not instrumented at all: the child runs on the parent thread's sanitizer state (same TLS), and
+// ThreadSanitizer's function entry/exit hooks, which `no_sanitize` alone still emits, would leave
+// the parent's shadow stack unbalanced (child_main never returns).
+#define GW_NO_SANITIZE __attribute__((disable_sanitizer_instrumentation, no_sanitize("address", "thread", "undefined"), noinline))
+
+/// glibc's clone under the name sanitizers do not intercept: ThreadSanitizer's `clone`
+/// interceptor treats the child as a fork and, with CLONE_VM, runs its after-fork code on the
+/// parent's own state (glibc's posix_spawn calls an internal clone, never intercepted either).
+extern int __clone(int (*function)(void *), void *stack, int flags, void *argument, ...);
 
 GW_NO_SANITIZE static long raw(long number, long a, long b, long c, long d) {
     // syscall(2) itself sets errno on failure, in the parent's thread-local storage: harmless,
@@ -101,6 +109,43 @@ GW_NO_SANITIZE static _Noreturn void fail(struct gw_spawn_child *child) {
     child->error = errno ? errno : ECHILD;
     raw(SYS_exit_group, 127, 0, 0, 0);
     __builtin_unreachable();
+}
+
+/// Closes every descriptor from 3 up, as listed in /proc/self/fd (read with getdents64 into a
+/// buffer on this stack), from the start again after each pass that closed any. Without /proc,
+/// every number below the descriptor limit. 0, or -1 with errno.
+GW_NO_SANITIZE static int close_listed_descriptors(struct gw_spawn_child *child) {
+    long directory = raw(SYS_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (directory < 0) {
+        for (long fd = 3; fd < child->descriptor_limit; fd++) raw(SYS_close, fd, 0, 0, 0);
+        return 0;
+    }
+    char buffer[1024] __attribute__((aligned(8)));
+    int closed_any;
+    do {
+        closed_any = 0;
+        if (raw(SYS_lseek, directory, 0, SEEK_SET, 0) < 0) return -1;
+        for (;;) {
+            long length = raw(SYS_getdents64, directory, (long)buffer, sizeof buffer, 0);
+            if (length < 0) return -1;
+            if (length == 0) break;
+            for (long offset = 0; offset < length;) {
+                // struct linux_dirent64: u64 inode, s64 offset, u16 record length, u8 type, name.
+                unsigned short record = *(unsigned short *)(buffer + offset + 16);
+                const char *name = buffer + offset + 19;
+                long fd = 0;
+                int digits = 0;
+                for (; *name >= '0' && *name <= '9'; name++, digits++) fd = fd * 10 + (*name - '0');
+                if (digits > 0 && *name == 0 && fd >= 3 && fd != directory) {
+                    raw(SYS_close, fd, 0, 0, 0);
+                    closed_any = 1;
+                }
+                offset += record;
+            }
+        }
+    } while (closed_any);
+    raw(SYS_close, directory, 0, 0, 0);
+    return 0;
 }
 
 GW_NO_SANITIZE static int child_main(void *argument) {
@@ -129,10 +174,9 @@ GW_NO_SANITIZE static int child_main(void *argument) {
     }
     if (move_descriptor(request->standard_output, 1) < 0) fail(child);
     if (move_descriptor(request->standard_error, 2) < 0) fail(child);
-    if (raw(SYS_close_range, 3, ~0U, 0, 0) < 0) {
-        if (errno != ENOSYS) fail(child);
-        for (long fd = 3; fd < child->descriptor_limit; fd++) raw(SYS_close, fd, 0, 0, 0);
-    }
+    // close_range may be missing (before Linux 5.9) or refused by a seccomp filter older than
+    // it (EPERM): then by the list in /proc/self/fd, as glibc falls back.
+    if (raw(SYS_close_range, 3, ~0U, 0, 0) < 0 && close_listed_descriptors(child) < 0) fail(child);
     if (request->directory && raw(SYS_chdir, (long)request->directory, 0, 0, 0) < 0) fail(child);
 
     uint64_t empty = 0;
@@ -144,33 +188,42 @@ GW_NO_SANITIZE static int child_main(void *argument) {
 int gw_spawn(const struct gw_spawn_request *request, pid_t *pid, int *pidfd) {
     struct gw_spawn_child child = {.request = request, .descriptor_limit = 1024, .error = 0};
     struct rlimit limit;
-    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < (1 << 20))
-        child.descriptor_limit = (int)limit.rlim_cur;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0)
+        child.descriptor_limit = limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > (1 << 20) ? (1 << 20) : (int)limit.rlim_cur;
 
     void *stack = take_stack();
     if (!stack) return ENOMEM;
+    // As posix_spawn: no cancellation while a child may still be on the borrowed stack.
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
 
     // Every signal blocked, glibc's internal ones too (which pthread_sigmask would leave out):
     // no handler may run in the child before it has set the dispositions to default.
     uint64_t all = ~(uint64_t)0, saved = 0;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved, 8);
     int descriptor = -1;
-    pid_t child_pid = clone(child_main, (char *)stack + GW_SPAWN_STACK_SIZE,
+    pid_t child_pid = __clone(child_main, (char *)stack + GW_SPAWN_STACK_SIZE,
                             CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &child, &descriptor);
     int clone_error = errno;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, 8);
     // CLONE_VFORK: the child has called execve or exited by now, and is off the stack.
     give_stack(stack);
 
-    if (child_pid < 0) return clone_error;
-    int error = child.error;
-    if (error != 0) {
-        // It exited 127 without running anything: reap it here, as posix_spawn does.
+    int error = child_pid < 0 ? clone_error : child.error;
+    if (child_pid > 0 && error == 0 && descriptor < 0) {
+        // A kernel before 5.2 ignores CLONE_PIDFD: the command runs, but could not be watched.
+        kill(-child_pid, SIGKILL);
+        error = ENOSYS;
+    }
+    if (child_pid > 0 && error != 0) {
+        // It exited 127 without running anything (or was just killed): reap it here, as
+        // posix_spawn does.
         int status;
         while (waitpid(child_pid, &status, 0) < 0 && errno == EINTR) {}
         if (descriptor >= 0) close(descriptor);
-        return error;
     }
+    pthread_setcancelstate(cancel_state, NULL);
+    if (error != 0) return error;
     *pid = child_pid;
     *pidfd = descriptor;
     return 0;

@@ -24,6 +24,10 @@ enum Spawner {
             throw ProcessRunnerError(.invalidSpec, "an argument or environment entry contains a NUL byte")
         }
 
+        // First, so that its throwing leaves nothing else open.
+        let input = try makeInputPipe(spec.standardInput)
+        defer { if input >= 0 { close(input) } }
+
         var out: [Int32] = [-1, -1]
         var err: [Int32] = [-1, -1]
         guard gw_pipe_cloexec(&out) == 0 else { throw .system(.resourceExhausted, errno, "pipe") }
@@ -37,9 +41,6 @@ enum Spawner {
         _ = fcntl(out[0], F_SETFL, O_NONBLOCK)
         _ = fcntl(err[0], F_SETFL, O_NONBLOCK)
         defer { close(out[1]); close(err[1]) }
-
-        let input = try makeInputPipe(spec.standardInput)
-        defer { if input >= 0 { close(input) } }
 
         let argv = CStringArray(spec.argv)
         let envp = CStringArray(spec.environment.map { "\($0.key)=\($0.value)" })
@@ -71,7 +72,9 @@ enum Spawner {
         }
         guard result == 0 else {
             close(out[0]); close(err[0])
-            throw .system(.spawnFailed, result, "cannot run \(spec.executable)")
+            // No descriptor left for the pidfd is the daemon's limit, not the command's fault.
+            let code: ProcessRunnerError.Code = result == EMFILE || result == ENFILE ? .resourceExhausted : .spawnFailed
+            throw .system(code, result, "cannot run \(spec.executable)")
         }
         return SpawnedProcess(pid: pid, pidfd: pidfd, standardOutput: out[0], standardError: err[0])
     }

@@ -101,8 +101,8 @@ struct ProcessRunnerTests {
         // An fd the child must not see, without close-on-exec.
         let leaked = open("/dev/null", O_RDONLY)
         defer { close(leaked) }
-        // A signal ignored here, as NIO has SIGPIPE ignored in gatewayd: an ignored disposition
-        // survives exec unless the spawn sets it back to the default.
+        // A signal ignored here (from now on, for the whole test process, as gatewayd has SIGPIPE
+        // ignored): an ignored disposition survives exec unless the spawn sets it to the default.
         signal(SIGPIPE, SIG_IGN)
         // The masks are read by the shell itself (builtins only, no fork): a forked reader would
         // see the shell's mask while it waits for children, which dash blocks on purpose.
@@ -292,6 +292,13 @@ struct ProcessRunnerTests {
             try await runner.run(.shell("echo", arguments: ["a\0b"]))
         }
         #expect(nul?.code == .invalidSpec)
+
+        // A step before exec that fails (here the working directory) is reported the same way.
+        let noDirectory = await #expect(throws: ProcessRunnerError.self) {
+            try await runner.run(.shell("true", environment: environment, workingDirectory: "/nonexistent/directory"))
+        }
+        #expect(noDirectory?.code == .spawnFailed)
+        #expect(noDirectory?.errno == ENOENT)
         #expect(runner.runningCount == 0)
     }
 
