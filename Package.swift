@@ -349,7 +349,7 @@ let package = Package(
         .executableTarget(
             name: "GatewayTestHelper",
             dependencies: [
-                "Systemd", "ProcessRunner", "CGatewayShims", "GatewayCore",
+                "Systemd", "ProcessRunner", "CGatewayShims", "CGatewayTestShims", "GatewayCore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/GatewayTestHelper"

@@ -9,8 +9,10 @@
 //   GatewayTestHelper watchdog              print the watchdog ping interval in microseconds, or "off"
 //   GatewayTestHelper runner-stress N       hold N commands in flight on a runner limited to N
 //   GatewayTestHelper runner-emfile         run a command with no descriptors left
+//   GatewayTestHelper runner-no-close-range  descriptors still closed for a command when close_range is refused
 //   GatewayTestHelper illegal-move          move a fresh lifecycle machine to .reloading (it must trap)
 import CGatewayShims
+import CGatewayTestShims
 import GatewayCore
 import Logging
 import ProcessRunner
@@ -175,6 +177,17 @@ case "runner-stress":
     close(startedFD); close(gateFD)
     unlink(started); unlink(gate); rmdir(directory)
     print("in_flight=\(inFlight) extra=\(busy) ok=\(counts["ok", default: 0]) failed=\(total - counts["ok", default: 0]) before=\(before) after=\(after) running=\(runner.runningCount)")
+case "runner-no-close-range":
+    // Under a seccomp filter that refuses close_range (EPERM): descriptors this process holds
+    // without close-on-exec, 40 of them and one far up, must still not reach the command.
+    guard gw_test_deny_close_range() == 0 else { writeLine(2, "seccomp: errno \(errno)"); exit(1) }
+    ProcessRunner.raiseFileDescriptorLimit()
+    var held = (0..<40).map { _ in open("/dev/null", O_RDONLY) }
+    held.append(dup2(held[0], 900))
+    let runner = ProcessRunner(maxConcurrent: 4)
+    let listing = try await runner.run(.shell("ls /proc/$$/fd", environment: ProcessRunner.minimalEnvironment))
+    let seen = listing.standardOutput.text.split(separator: "\n").compactMap { Int32($0) }
+    writeLine(1, "status=\(listing.exitStatus ?? -1) leaked=\(seen.filter { held.contains($0) }.count) seen=\(seen.count)")
 case "runner-emfile":
     let runner = ProcessRunner(maxConcurrent: 4)
     _ = try await runner.run(.shell("true", environment: ProcessRunner.minimalEnvironment))

@@ -329,6 +329,17 @@ struct ProcessRunnerTests {
         #expect(output.standardOutput == "code=resource_exhausted errno=\(EMFILE) running=0\nrecovered\n")
     }
 
+    @Test("close_range refused (a seccomp filter older than it): no descriptor reaches the command", .ownThread)
+    func noCloseRange() throws {
+        // In a process of its own: the filter stays with the process that installs it.
+        let output = try run([TestPaths.testHelper, "runner-no-close-range"],
+                             environment: Sanitizer.active == "address" ? GatewayTestSupport.environment(with: ["ASAN_OPTIONS": (ProcessInfo.processInfo.environment["ASAN_OPTIONS"] ?? "") + ":detect_leaks=0"]) : nil)
+        #expect(output.status == 0, "\(output.standardError)")
+        let fields = keyValues(output.standardOutput)
+        #expect(fields["status"] == "0", "\(output.standardOutput)")
+        #expect(fields["leaked"] == "0", "\(output.standardOutput)")
+    }
+
     @Test("cancelling the task kills the group and throws CancellationError")
     func cancellation() async throws {
         let signal = FIFOSignal()

@@ -29,4 +29,8 @@ int gw_unix_bind(const char *path, int stream);
 /// tests and benchmarks that start a server which cannot bind port 0 itself. -1 on error.
 int gw_free_loopback_port(void);
 
+/// Installs a seccomp filter on this process (and its future children) under which close_range(2)
+/// fails with EPERM, as under a filter older than the call. 0, or -1 with errno.
+int gw_test_deny_close_range(void);
+
 #endif
