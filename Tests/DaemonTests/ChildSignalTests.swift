@@ -32,17 +32,24 @@ struct ChildSignalTests {
         defer { _ = daemon.stop() }
         let pid = daemon.process.pid
         let before = try #require(Self.wakeUps(pid))
+        // The clients on threads of their own (not Dispatch's concurrentPerform, whose workers are
+        // the cooperative pool's: blocking them stalls every other test of the process).
         let failures = NIOLockedValueBox(0)
-        DispatchQueue.concurrentPerform(iterations: Self.clients) { _ in
-            guard let connection = try? VarlinkConnection(path: directory + "/control.sock", timeout: .seconds(30)) else {
-                failures.withLockedValue { $0 += Self.callsPerClient }
-                return
-            }
-            for _ in 0..<Self.callsPerClient {
-                let reply = try? connection.call(VarlinkCall(method: "io.gatewayd.Gateway.RunQuickCommand", parameters: ["name": .string("hi")]))
-                if reply == nil || reply?.error != nil { failures.withLockedValue { $0 += 1 } }
+        let finished = DispatchSemaphore(value: 0)
+        for _ in 0..<Self.clients {
+            Thread.detachNewThread {
+                defer { finished.signal() }
+                guard let connection = try? VarlinkConnection(path: directory + "/control.sock", timeout: .seconds(30)) else {
+                    failures.withLockedValue { $0 += Self.callsPerClient }
+                    return
+                }
+                for _ in 0..<Self.callsPerClient {
+                    let reply = try? connection.call(VarlinkCall(method: "io.gatewayd.Gateway.RunQuickCommand", parameters: ["name": .string("hi")]))
+                    if reply == nil || reply?.error != nil { failures.withLockedValue { $0 += 1 } }
+                }
             }
         }
+        for _ in 0..<Self.clients { finished.wait() }
         let after = try #require(Self.wakeUps(pid))
         let failed = failures.withLockedValue { $0 }
         #expect(failed == 0, "\(failed) calls failed")

@@ -9,7 +9,7 @@ import Glibc
 /// Faults of what the daemon talks to on the host (#20): a journald that stops reading, a service
 /// manager that does not read its notify socket. Each time exec quick commands and messages still
 /// answer within their bound, and a stop still ends the process.
-@Suite("Faults of the host's services", .timeLimit(.minutes(2)), .serialized)
+@Suite("Faults of the host's services", .timeLimit(.minutes(2)), .serialized, .ownThread)
 struct FaultTests {
     /// A control client in Python: `n` calls on one connection, alternating an exec quick command
     /// and a message to an agent that cannot be reached (an error record each); prints how many
@@ -219,6 +219,10 @@ struct FaultTests {
         #expect((figures["slowest_ms"] ?? .max) < 1000, "\(context)")
         // The control socket's caps (256 in all, 32 per user) and the webhook's max_connections (256).
         #expect((figures["daemon_fds"] ?? .max) < 700, "\(context)")
-        #expect((figures["rss_growth_kib"] ?? .max) < 32 * 1024, "\(context)")
+        // Not under AddressSanitizer: its quarantine holds freed memory back (up to 256 MiB), so the
+        // daemon's RSS there says nothing about what it keeps (101 MiB measured).
+        if Sanitizer.active != "address" {
+            #expect((figures["rss_growth_kib"] ?? .max) < 32 * 1024, "\(context)")
+        }
     }
 }

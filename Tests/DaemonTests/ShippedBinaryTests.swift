@@ -8,7 +8,7 @@ import Glibc
 /// What ships carries no test code: the C that only tests and benchmarks call lives in
 /// CGatewayTestShims, which gatewayd and gatewayctl do not link. Checked on this build's
 /// binaries, whose symbol table (a debug build is not stripped) names every C function linked in.
-@Suite("Shipped binaries", .timeLimit(.minutes(1)))
+@Suite("Shipped binaries", .timeLimit(.minutes(1)), .ownThread)
 struct ShippedBinaryTests {
     /// Every function of CGatewayTestShims's header.
     static let testOnlyShims = [
