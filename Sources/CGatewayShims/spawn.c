@@ -75,8 +75,6 @@ struct gw_kernel_sigaction {
 
 struct gw_spawn_child {
     const struct gw_spawn_request *request;
-    /// Past the descriptors to close when close_range is missing (RLIMIT_NOFILE).
-    int descriptor_limit;
     /// Written by the child before it exits 127; read by the parent once clone has returned.
     volatile int error;
 };
@@ -113,11 +111,15 @@ GW_NO_SANITIZE static _Noreturn void fail(struct gw_spawn_child *child) {
 
 /// Closes every descriptor from 3 up, as listed in /proc/self/fd (read with getdents64 into a
 /// buffer on this stack), from the start again after each pass that closed any. Without /proc,
-/// every number below the descriptor limit. 0, or -1 with errno.
-GW_NO_SANITIZE static int close_listed_descriptors(struct gw_spawn_child *child) {
+/// every number below RLIMIT_NOFILE (at most 2^20), read here: only this rare path needs it, not
+/// every spawn. 0, or -1 with errno.
+GW_NO_SANITIZE static int close_listed_descriptors(void) {
     long directory = raw(SYS_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (directory < 0) {
-        for (long fd = 3; fd < child->descriptor_limit; fd++) raw(SYS_close, fd, 0, 0, 0);
+        struct rlimit limit = {1024, 1024};
+        raw(SYS_getrlimit, RLIMIT_NOFILE, (long)&limit, 0, 0);
+        long end = limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > (1 << 20) ? (1 << 20) : (long)limit.rlim_cur;
+        for (long fd = 3; fd < end; fd++) raw(SYS_close, fd, 0, 0, 0);
         return 0;
     }
     char buffer[1024] __attribute__((aligned(8)));
@@ -176,7 +178,7 @@ GW_NO_SANITIZE static int child_main(void *argument) {
     if (move_descriptor(request->standard_error, 2) < 0) fail(child);
     // close_range may be missing (before Linux 5.9) or refused by a seccomp filter older than
     // it (EPERM): then by the list in /proc/self/fd, as glibc falls back.
-    if (raw(SYS_close_range, 3, ~0U, 0, 0) < 0 && close_listed_descriptors(child) < 0) fail(child);
+    if (raw(SYS_close_range, 3, ~0U, 0, 0) < 0 && close_listed_descriptors() < 0) fail(child);
     if (request->directory && raw(SYS_chdir, (long)request->directory, 0, 0, 0) < 0) fail(child);
 
     uint64_t empty = 0;
@@ -186,10 +188,7 @@ GW_NO_SANITIZE static int child_main(void *argument) {
 }
 
 int gw_spawn(const struct gw_spawn_request *request, pid_t *pid, int *pidfd) {
-    struct gw_spawn_child child = {.request = request, .descriptor_limit = 1024, .error = 0};
-    struct rlimit limit;
-    if (getrlimit(RLIMIT_NOFILE, &limit) == 0)
-        child.descriptor_limit = limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > (1 << 20) ? (1 << 20) : (int)limit.rlim_cur;
+    struct gw_spawn_child child = {.request = request, .error = 0};
 
     void *stack = take_stack();
     if (!stack) return ENOMEM;
