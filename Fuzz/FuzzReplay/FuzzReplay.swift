@@ -14,15 +14,25 @@ func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
 public enum FuzzReplay {
     public typealias TestOneInput = @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
 
+    public typealias Check = (UnsafeBufferPointer<UInt8>) -> Void
+
     #if FUZZING
+    /// The target's check, set once by `driver` before libFuzzer calls `testOneInput`.
+    nonisolated(unsafe) static var check: Check?
+
     /// libFuzzer's own main loop (`LLVMFuzzerRunDriver`, in the fuzzer runtime a -sanitize=fuzzer
-    /// build links), with the process's arguments (-max_total_time=..., the corpus directory).
+    /// build links), with the process's arguments (-max_total_time=..., the corpus directory),
+    /// feeding every input to `check`.
     public static func driver(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
-                              _ test: TestOneInput) -> Int32 {
+                              _ check: @escaping Check) -> Int32 {
+        Self.check = check
         var count = argc
         var arguments = argv
-        return LLVMFuzzerRunDriver(&count, &arguments, test)
+        return LLVMFuzzerRunDriver(&count, &arguments, testOneInput)
     }
+
+    /// One input, from libFuzzer: through the target's check.
+    static let testOneInput: TestOneInput = { data, size in LLVMFuzzerTestOneInput(data, size) }
     #endif
 
     /// `bytes` cut into the pieces a network might deliver them in, chosen by `seed` (a target
@@ -45,7 +55,7 @@ public enum FuzzReplay {
         return pieces
     }
 
-    public static func run(_ check: (UnsafeBufferPointer<UInt8>) -> Void) {
+    public static func run(_ check: Check) {
         var count = 0
         for path in CommandLine.arguments.dropFirst() {
             for file in files(path) {
@@ -84,3 +94,13 @@ public enum FuzzReplay {
         return bytes
     }
 }
+
+#if FUZZING
+/// The symbol libFuzzer's runtime links against, once for every target (each links this module):
+/// an input through the check the target's `driver` call set.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    if let data { FuzzReplay.check?(UnsafeBufferPointer(start: data, count: size)) }
+    return 0
+}
+#endif

@@ -61,16 +61,10 @@ func checkInbound(_ update: JSONValue, allowed: Set<Int64>?) {
 }
 
 #if FUZZING
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    if let data { check(UnsafeBufferPointer(start: data, count: size)) }
-    return 0
-}
-
 /// SwiftPM links an executable's entry point as `<target>_main`; libFuzzer's driver runs from it.
 @_cdecl("FuzzTelegram_main")
 func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
-    FuzzReplay.driver(argc, argv, fuzzOne)
+    FuzzReplay.driver(argc, argv, check)
 }
 #else
 @main enum Replay {
