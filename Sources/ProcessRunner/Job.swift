@@ -34,6 +34,9 @@ final class Job: @unchecked Sendable {
     /// Runs once the main process exited (frees the concurrency slot).
     let onReaped: @Sendable () -> Void
     let cancelRequested = Atomic<Bool>(false)
+    /// Where the child says it never got to execve (read once reaped), and what it was to run.
+    let failure: SpawnFailure
+    let executable: String
 
     init(id: UInt64, process: SpawnedProcess, spec: ProcessSpec, startNanos: UInt64, groupSignals: GroupSignals,
          onReaped: @escaping @Sendable () -> Void) {
@@ -47,6 +50,8 @@ final class Job: @unchecked Sendable {
         standardOutput = OutputCapture(fd: process.standardOutput, limit: spec.outputLimit, onChunk: spec.onStandardOutput)
         standardError = OutputCapture(fd: process.standardError, limit: spec.outputLimit)
         self.onReaped = onReaped
+        failure = process.failure
+        executable = spec.executable
     }
 
     /// The next time the reactor must wake up for this job, if any.

@@ -45,29 +45,22 @@ public final class ProcessRunner: Sendable {
     /// (`timedOut` set; the result arrives by timeout + grace even if a grandchild holds the
     /// pipes), or by task cancellation (the group is killed and `CancellationError` thrown).
     /// Anything left of the group afterwards gets SIGTERM, then SIGKILL after the grace period.
+    /// A program or working directory that is not there throws `.spawnFailed` here too, once the
+    /// child that found out has exited.
     ///
-    /// `running` is called, in the caller's isolation, only when the process outlives its spawn,
-    /// before waiting for it: a caller can announce a command that takes a while without paying
-    /// for the announcement on a short one. (On a busy machine the spawning thread often runs
-    /// again only after a short command has ended; then the result is read right here, with no
-    /// wake-up of the reactor thread and no hop back.)
+    /// `running` is called, in the caller's isolation, once the process is started and before
+    /// waiting for it: a caller can announce it (a drain, `STATUS=`) while its command runs.
+    ///
+    /// The spawn is done on the caller's thread (the event loop, the dispatcher) and does not
+    /// wait for the child to reach execve; the child's exit and output are the reactor thread's,
+    /// which resumes the caller once: one hop per command.
     public nonisolated(nonsending) func run(_ spec: ProcessSpec, running: () -> Void = {}) async throws -> ProcessResult {
         try Task.checkCancellation()
-        // Alone, the spawn is done right here (no thread hop on a command run one at a time);
-        // with others running it goes to the spawn threads, so that the caller's thread (the
-        // event loop, the dispatcher) is not held while the child waits for a core to execve.
-        let alone = try acquireSlot() == 0
-        var start = gw_monotonic_nsec()
+        try acquireSlot()
+        let start = gw_monotonic_nsec()
         let process: SpawnedProcess
         do {
-            if alone {
-                process = try Spawner.spawn(spec)
-            } else {
-                guard let spawned = try await SpawnThreads.shared.spawn(spec) else { throw CancellationError() }
-                process = spawned
-                // The timeout counts from the spawn, not from the wait for a spawn thread.
-                start = gw_monotonic_nsec()
-            }
+            process = try Spawner.spawn(spec)
         } catch {
             releaseSlot()
             throw error
@@ -76,10 +69,6 @@ public final class ProcessRunner: Sendable {
             id: reactor.makeJobID(), process: process, spec: spec,
             startNanos: start, groupSignals: groupSignals, onReaped: { [self] in releaseSlot() })
         let reactor = self.reactor
-        if let outcome = reactor.finishIfExited(job) {
-            job.onReaped()
-            return try outcome.get()
-        }
         running()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
@@ -92,8 +81,8 @@ public final class ProcessRunner: Sendable {
         }
     }
 
-    /// Takes a slot; returns how many were taken before (0: this is the only one running).
-    private func acquireSlot() throws -> Int {
+    /// Takes a slot, or throws `.busy`.
+    private func acquireSlot() throws {
         var current = running.load(ordering: .relaxed)
         while true {
             let maxConcurrent = limit.load(ordering: .acquiring)
@@ -103,7 +92,7 @@ public final class ProcessRunner: Sendable {
             }
             let (exchanged, original) = running.compareExchange(
                 expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
-            if exchanged { return current }
+            if exchanged { return }
             current = original
         }
     }

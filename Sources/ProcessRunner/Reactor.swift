@@ -67,13 +67,6 @@ final class Reactor: @unchecked Sendable {
         }
     }
 
-    /// Reaps `job` on the caller's thread if its main process has already ended, and returns
-    /// its outcome; nil when it still runs (then `add` it). What is left of its group stays
-    /// with the reactor for the kill grace, as after any reap.
-    func finishIfExited(_ job: Job) -> Result<ProcessResult, any Error>? {
-        state.withLockedValue { state in reap(job, &state) }
-    }
-
     /// Whether a job of leader `pid` is still looked after (running, or its group not yet done
     /// with): for tests that need the group's SIGKILL to be behind them.
     func isTracking(pid: pid_t) -> Bool {
@@ -194,6 +187,10 @@ final class Reactor: @unchecked Sendable {
 
         if waitError != 0 {
             return .failure(ProcessRunnerError.system(.waitFailed, waitError, "waitid(\(job.pid))"))
+        }
+        // Exited 127 before execve: the command never ran (its reason in the shared cell).
+        if kind == 1 && code == 127, case let error = job.failure.errno, error != 0 {
+            return .failure(SpawnFailure.error(error, job.executable))
         }
         if job.cancelRequested.load(ordering: .acquiring) {
             return .failure(CancellationError())

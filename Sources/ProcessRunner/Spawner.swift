@@ -3,19 +3,49 @@ import CGatewayShims
 import Glibc
 #endif
 
-/// A freshly spawned child: its pid, a pidfd to learn of its exit without SIGCHLD, and the
-/// parent's (non-blocking) ends of its stdout and stderr pipes.
+/// A freshly spawned child: its pid, a pidfd to learn of its exit without SIGCHLD, the
+/// parent's (non-blocking) ends of its stdout and stderr pipes, and where it reports a failure
+/// before execve.
 struct SpawnedProcess {
     let pid: pid_t
     let pidfd: Int32
     let standardOutput: Int32
     let standardError: Int32
+    let failure: SpawnFailure
 }
 
-/// A quick command's process, started as posix_spawn would (`gw_spawn`, CGatewayShims/spawn.c:
-/// CLONE_VFORK, its stack reused, its pidfd from clone). Never fork: fork copies the page tables
+/// Where a child that could not get to execve leaves the reason (`gw_spawn` does not wait for
+/// it): the errno value, 0 while there is none. Allocated before the spawn and kept until the
+/// child was reaped, since the child writes it from its own side of the shared memory; the
+/// job that reaps it owns it.
+final class SpawnFailure: @unchecked Sendable {
+    let cell: UnsafeMutablePointer<Int32>
+
+    init() {
+        cell = .allocate(capacity: 1)
+        cell.initialize(to: 0)
+    }
+
+    deinit { cell.deallocate() }
+
+    /// Read once the child has been reaped (its exit orders its write before this read).
+    var errno: Int32 { cell.pointee }
+
+    /// The error `spawn` would have thrown, had it waited for the child.
+    static func error(_ errno: Int32, _ executable: String) -> ProcessRunnerError {
+        // No descriptor left is the daemon's limit, not the command's fault.
+        let code: ProcessRunnerError.Code = errno == EMFILE || errno == ENFILE ? .resourceExhausted : .spawnFailed
+        return .system(code, errno, "cannot run \(executable)")
+    }
+}
+
+/// A quick command's process, started as posix_spawn would, but with no wait for the child to
+/// reach execve (`gw_spawn`, CGatewayShims/spawn.c: its stack reused, its pidfd from clone):
+/// the caller's thread, the event loop, goes on at once. Never fork: fork copies the page tables
 /// of a large daemon (tens of ms at 1 GiB resident).
 enum Spawner {
+    /// The process, running; a failure to get it to execve (a missing program or working
+    /// directory) comes with its exit (`SpawnedProcess.failure`). Throws what fails before.
     static func spawn(_ spec: ProcessSpec) throws(ProcessRunnerError) -> SpawnedProcess {
         guard !spec.argv.isEmpty else { throw ProcessRunnerError(.invalidSpec, "argv is empty") }
         let strings = [spec.executable] + spec.argv + spec.environment.keys + spec.environment.values
@@ -57,6 +87,7 @@ enum Spawner {
         // commands, and the thread that took the signal once more.)
         var pid: pid_t = 0
         var pidfd: Int32 = -1
+        let failure = SpawnFailure()
         let result = spec.executable.withCString { path in
             (spec.workingDirectory ?? "").withCString { directory in
                 argv.pointers.withUnsafeBufferPointer { arguments in
@@ -65,18 +96,16 @@ enum Spawner {
                             path: path, argv: arguments.baseAddress, environment: environment.baseAddress,
                             standard_input: input, standard_output: out[1], standard_error: err[1],
                             directory: spec.workingDirectory == nil ? nil : directory)
-                        return gw_spawn(&request, &pid, &pidfd)
+                        return gw_spawn(&request, failure.cell, &pid, &pidfd)
                     }
                 }
             }
         }
         guard result == 0 else {
             close(out[0]); close(err[0])
-            // No descriptor left for the pidfd is the daemon's limit, not the command's fault.
-            let code: ProcessRunnerError.Code = result == EMFILE || result == ENFILE ? .resourceExhausted : .spawnFailed
-            throw .system(code, result, "cannot run \(spec.executable)")
+            throw SpawnFailure.error(result, spec.executable)
         }
-        return SpawnedProcess(pid: pid, pidfd: pidfd, standardOutput: out[0], standardError: err[0])
+        return SpawnedProcess(pid: pid, pidfd: pidfd, standardOutput: out[0], standardError: err[0], failure: failure)
     }
 }
 

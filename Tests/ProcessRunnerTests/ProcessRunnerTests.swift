@@ -146,24 +146,7 @@ struct ProcessRunnerTests {
         #expect(livingMembers(ofProcessGroup: result.pid).isEmpty)
     }
 
-    @Test("a command already over when its spawn returns is read on the caller's thread; its group is still ended", .ownThread)
-    func reapedWhereSpawned() throws {
-        let spec = ProcessSpec.shell("sleep 60 & echo $!", environment: environment, killGrace: .milliseconds(200))
-        let process = try Spawner.spawn(spec)
-        // As on a busy machine, where the spawning thread runs again only after a short command
-        // ended: wait for the shell's pidfd to turn readable.
-        var descriptor = pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0)
-        #expect(poll(&descriptor, 1, 5000) == 1)
-        let job = Job(id: Reactor.shared.makeJobID(), process: process, spec: spec, startNanos: gw_monotonic_nsec(),
-                      groupSignals: .detected, onReaped: {})
-        let result = try #require(Reactor.shared.finishIfExited(job)).get()
-        #expect(result.exitStatus == 0)
-        let grandchild = try #require(pid_t(result.standardOutput.text.trimmingCharacters(in: .whitespacesAndNewlines)))
-        #expect(waitForExit(of: grandchild, timeout: .seconds(5)), "grandchild \(grandchild) survived")
-        #expect(livingMembers(ofProcessGroup: result.pid).isEmpty)
-    }
-
-    @Test("a command still running after its spawn is announced through `running` before the result")
+    @Test("a started command is announced through `running` before the result")
     func runningAnnounced() async throws {
         let announced = NIOLockedValueBox(false)
         let result = try await runner.run(.shell("sleep 0.3; echo done", environment: environment)) {
@@ -300,6 +283,43 @@ struct ProcessRunnerTests {
         #expect(noDirectory?.code == .spawnFailed)
         #expect(noDirectory?.errno == ENOENT)
         #expect(runner.runningCount == 0)
+    }
+
+    @Test("a child that fails before execve reports through its cell, and leaves the spawning thread's errno alone", .ownThread)
+    func failureBeforeExecve() throws {
+        let spec = ProcessSpec.shell("true", environment: environment, workingDirectory: "/nonexistent/directory")
+        let process = try Spawner.spawn(spec)
+        // The child runs on this thread's TLS until execve while this thread goes on: a libc
+        // call of its that set errno (chdir failing here) would change this thread's.
+        errno = 4242
+        var descriptor = pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, 5000)
+        let after = errno
+        #expect(ready == 1)
+        #expect(after == 4242, "the child wrote the spawning thread's errno")
+        var status: Int32 = 0
+        #expect(waitpid(process.pid, &status, 0) == process.pid)
+        #expect(status >> 8 & 0xFF == 127)
+        #expect(process.failure.errno == ENOENT)
+        close(process.pidfd); close(process.standardOutput); close(process.standardError)
+    }
+
+    @Test("a request too large for a pooled slot gets one of its own, unmapped once its child has left")
+    func largeRequest() async throws {
+        // Well past the 48 KiB a pooled slot holds, in arguments and in the environment (each string
+        // under the kernel's 128 KiB per argument).
+        let argument = String(repeating: "a", count: 100_000)
+        var large = environment
+        large["GATEWAY_LARGE"] = String(repeating: "e", count: 60_000)
+        for _ in 0..<3 {
+            let result = try await runner.run(.shell(
+                #"printf '%s %s' "${#1}" "${#GATEWAY_LARGE}""#, arguments: [argument], environment: large))
+            #expect(result.standardOutput.text == "100000 60000")
+            #expect(gw_spawn_single_use_slots() <= 1, "slots of earlier children were not unmapped")
+        }
+        // The next spawn unmaps the last one (its child has exec'd and exited).
+        #expect(try await sh("true").exitStatus == 0)
+        #expect(gw_spawn_single_use_slots() == 0)
     }
 
     @Test("a blocking test marked ownThread runs on a thread of its own, off the cooperative pool", .ownThread)

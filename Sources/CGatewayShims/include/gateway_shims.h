@@ -24,10 +24,16 @@ struct gw_spawn_request {
     const char *directory;
 };
 /// posix_spawn with the attributes of a quick command (a process group of its own, default
-/// signal dispositions, an empty mask, descriptors 0-2 as given and no other), its stack reused
-/// and its pidfd from clone. 0 with *pid and *pidfd set (close-on-exec), or an errno value and
-/// nothing left running.
-int gw_spawn(const struct gw_spawn_request *request, pid_t *pid, int *pidfd);
+/// signal dispositions, an empty mask, descriptors 0-2 as given and no other), its stack reused,
+/// its pidfd from clone, and no wait for the child to reach execve. 0 with *pid and *pidfd set
+/// (close-on-exec): the child runs, or failed before execve and then exits 127 with the errno
+/// value in *error (written before it exits: read it once the child was reaped, and keep the cell
+/// until then). An errno value: nothing was started.
+int gw_spawn(const struct gw_spawn_request *request, volatile int *error, pid_t *pid, int *pidfd);
+
+/// Slots mapped for one child (a request too large for the pool's) not yet unmapped: each is
+/// unmapped by the first spawn after its child has left it. For tests.
+int gw_spawn_single_use_slots(void);
 
 /// posix_spawn_file_actions_addclosefrom_np (glibc 2.34): close every fd >= from in the child.
 int gw_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from);

@@ -71,9 +71,9 @@ extension Dispatcher {
 
     /// Runs it and hands the outcome to `deliver` *before* telling subscribers: the reply is on
     /// the critical path of an operator's `/restart-backend`, the journal record and the STATUS=
-    /// update are not. A command still running after its spawn is announced at once (so
-    /// `STATUS=` and a drain see it); one already over by then is announced, started and
-    /// finished, after its reply (waking the events' consumer before it cost the reply ≈40 µs).
+    /// update are not. A started command is announced at once (so `STATUS=` and subscribers see
+    /// it while it runs; the runner does not wait for the child's execve, and the announcement's
+    /// work overlaps the child's start on another core).
     func executeQuickCommand(
         _ quick: QuickCommand, _ command: String, _ arguments: [String], _ message: InboundMessage,
         audit: AuditRecord?, deliver: (QuickCommandOutcome) async -> Void
