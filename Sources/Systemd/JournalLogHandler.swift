@@ -1,5 +1,6 @@
 import CSystemd
 import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,10 +44,14 @@ public struct JournalLogHandler: LogHandler {
         if let error = event.error {
             fields.append((Self.fieldName(for: "error", prefix: fieldPrefix), "\(error)"))
         }
-        let merged = event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
-        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            let name = Self.journalFields.contains(key) ? key : Self.fieldName(for: key, prefix: fieldPrefix)
-            fields.append((name, Self.render(value)))
+        var merged = event.metadata ?? [:]
+        if merged.isEmpty {
+            merged = metadata
+        } else if !metadata.isEmpty {
+            merged = metadata.merging(merged) { $1 }
+        }
+        for key in merged.keys.sorted() {
+            fields.append((FieldNames.shared.name(for: key, prefix: fieldPrefix), Self.render(merged[key]!)))
         }
         let result = Self.send(fields)
         if result < 0 {
@@ -110,5 +115,28 @@ public struct JournalLogHandler: LogHandler {
                 sd_journal_sendv(iov.baseAddress, Int32(iov.count))
             }
         }
+    }
+}
+
+/// Metadata keys as journal field names, remembered: the daemon logs the same few dozen keys
+/// over and over (a quick command's record has fifteen), and each took an uppercasing and a
+/// scalar-by-scalar copy per record. At most `limit` are kept (keys come from the code, but a
+/// bound costs nothing).
+final class FieldNames: Sendable {
+    static let shared = FieldNames()
+    static let limit = 512
+
+    /// By prefix, then by key.
+    private let names = Mutex<(count: Int, byPrefix: [String: [String: String]])>((0, [:]))
+
+    func name(for key: String, prefix: String) -> String {
+        if let known = names.withLock({ $0.byPrefix[prefix]?[key] }) { return known }
+        let name = JournalLogHandler.journalFields.contains(key) ? key : JournalLogHandler.fieldName(for: key, prefix: prefix)
+        names.withLock { names in
+            guard names.count < Self.limit else { return }
+            names.count += 1
+            names.byPrefix[prefix, default: [:]][key] = name
+        }
+        return name
     }
 }

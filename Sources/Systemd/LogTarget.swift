@@ -67,7 +67,7 @@ public struct LogHandlerFactory: Sendable {
         var handler: any LogHandler
         switch target {
         case .journal: handler = JournalLogHandler(label: label, identifier: identifier, fieldPrefix: fieldPrefix)
-        case .console: handler = StreamLogHandler.standardError(label: label)
+        case .console: handler = ConsoleLogHandler(label: label)
         }
         handler.logLevel = level
         return deferred ? DeferredLogHandler(handler) : handler
