@@ -22,7 +22,10 @@ struct EventJournal: Sendable {
             logger.debug("quick command /\(name) started", metadata: ["event": "quick_command_started", "quick_command": "\(name)", "session": "\(session)"])
         case .quickCommandFinished(let report):
             let usec = DurationValue.microseconds(report.duration)
-            let outcome = report.timedOut ? "timed out" : report.signal.map { "killed by signal \($0)" } ?? "exited with status \(report.exitStatus ?? -1)"
+            let outcome = report.timedOut ? "timed out"
+                : report.signal.map { "killed by signal \($0)" }
+                ?? report.exitStatus.map { "exited with status \($0)" }
+                ?? "could not be run: \(report.output)"
             var metadata: Logger.Metadata = [
                 "event": "quick_command", "quick_command": "\(report.name)", "session": "\(report.session)",
                 "MESSAGE_ID": "\(GatewayMessageID.quickCommand)",

@@ -78,10 +78,12 @@ struct VarlinkBackPressureTests {
             try await onThread {
                 guard peer.write(RawPeer.call("org.example.Test.Flood", more: true)) else { throw TestFailure("closed") }
             }
-            // The stream produces for as long as it is allowed to; the peer reads nothing.
+            // The stream produces for as long as it is allowed to; the peer reads nothing. First
+            // the server's close (before it, `quiesced` may find a server that has not even
+            // accepted the connection yet, and return at once), then its winding down.
+            #expect(try await onThread { peer.waitForEndOfFile(timeout: .seconds(30)) })
             #expect(await finishes(within: .seconds(30)) { await server.quiesced() }, "the Flood stream still runs")
             #expect(server.streamCount == 0)
-            #expect(try await onThread { peer.waitForEndOfFile(timeout: .seconds(30)) })
         }
     }
 

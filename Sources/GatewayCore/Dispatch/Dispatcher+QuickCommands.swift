@@ -108,9 +108,18 @@ extension Dispatcher {
         countExec(quick.name, outcome)
         await deliver(outcome)
         counters.execRunning -= 1
-        if case .finished(let report) = outcome {
+        switch outcome {
+        case .finished(let report):
             if !announced { publish(.quickCommandStarted(name: quick.name, session: session)) }
             publish(.quickCommandFinished(report))
+        case .failed(let error) where announced:
+            // Announced, then it never got to execve (no such program or directory): its end,
+            // with neither exit status nor signal. (Its audit record is the caller's.)
+            publish(.quickCommandFinished(QuickCommandReport(
+                name: quick.name, session: session, exitStatus: nil, signal: nil, timedOut: false,
+                truncated: false, duration: .zero, output: error.message)))
+        case .failed:
+            break
         }
         if announced { publish(.countersChanged(counters)) }
         checkDrained()
