@@ -194,4 +194,29 @@ struct QuickCommandTests {
             #expect(started < finished, "\(names)")
         }
     }
+
+    @Test("a command announced and then unable to run (E2BIG) ends with a finished event without exit status or signal")
+    func announcedThenUnableToRun() async throws {
+        let d = try dispatcher()
+        await d.markRunning()
+        let records = NIOLockedValueBox<[GatewayEvent]>([])
+        await d.observe { event in records.withLockedValue { $0.append(event) } }
+        // One argument past the kernel's 128 KiB per string: execve refuses it, in the child.
+        let outcome = await d.runQuickCommand(named: "passed", arguments: [String(repeating: "x", count: 200_000)],
+                                              context: message("/passed"))
+        guard case .failed(let error) = outcome else {
+            Issue.record("ran: \(String(describing: outcome))")
+            return
+        }
+        #expect(error.code == .spawnFailed && error.errno == E2BIG)
+        let events = records.withLockedValue { $0 }
+        #expect(events.contains { if case .quickCommandStarted(name: "passed", _) = $0 { true } else { false } })
+        let finished = events.compactMap { event -> QuickCommandReport? in
+            if case .quickCommandFinished(let report) = event { report } else { nil }
+        }
+        #expect(finished.count == 1)
+        #expect(finished.first?.exitStatus == nil && finished.first?.signal == nil)
+        #expect(finished.first?.output.contains("Argument list too long") == true)
+    }
+
 }
