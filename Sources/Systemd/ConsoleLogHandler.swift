@@ -29,12 +29,7 @@ public struct ConsoleLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields = event.metadata ?? [:]
-        if fields.isEmpty {
-            fields = metadata
-        } else if !metadata.isEmpty {
-            fields = metadata.merging(fields) { $1 }
-        }
+        var fields = Logger.Metadata.merging(handler: metadata, record: event.metadata)
         if let error = event.error {
             fields["error.message"] = "\(error)"
             fields["error.type"] = "\(String(reflecting: type(of: error)))"
@@ -87,5 +82,14 @@ final class ConsoleClock: Sendable {
         let text = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         last.withLock { $0 = (now, text) }
         return text
+    }
+}
+
+extension Logger.Metadata {
+    /// A record's metadata over its handler's (the record's wins), copying only when both have
+    /// some: a log record usually brings all of its metadata, and its handler none.
+    static func merging(handler: Logger.Metadata, record: Logger.Metadata?) -> Logger.Metadata {
+        guard let record, !record.isEmpty else { return handler }
+        return handler.isEmpty ? record : handler.merging(record) { $1 }
     }
 }

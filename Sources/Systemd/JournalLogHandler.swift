@@ -44,12 +44,7 @@ public struct JournalLogHandler: LogHandler {
         if let error = event.error {
             fields.append((Self.fieldName(for: "error", prefix: fieldPrefix), "\(error)"))
         }
-        var merged = event.metadata ?? [:]
-        if merged.isEmpty {
-            merged = metadata
-        } else if !metadata.isEmpty {
-            merged = metadata.merging(merged) { $1 }
-        }
+        let merged = Logger.Metadata.merging(handler: metadata, record: event.metadata)
         for key in merged.keys.sorted() {
             fields.append((FieldNames.shared.name(for: key, prefix: fieldPrefix), Self.render(merged[key]!)))
         }
