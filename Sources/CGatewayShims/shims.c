@@ -27,6 +27,8 @@ short gw_spawn_flag_setsigdef(void) { return POSIX_SPAWN_SETSIGDEF; }
 
 int gw_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
+int gw_pipe_cloexec_nonblock(int fds[2]) { return pipe2(fds, O_CLOEXEC | O_NONBLOCK); }
+
 int gw_pidfd_open(pid_t pid, unsigned int flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);
 }
@@ -108,6 +110,16 @@ int gw_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 int gw_epoll_add(int epfd, int fd, uint64_t token) {
     struct epoll_event ev = { .events = EPOLLIN, .data = { .u64 = token } };
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int gw_epoll_add_oneshot(int epfd, int fd, uint64_t token) {
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data = { .u64 = token } };
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int gw_epoll_rearm_oneshot(int epfd, int fd, uint64_t token) {
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data = { .u64 = token } };
+    return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
 int gw_epoll_del(int epfd, int fd) {

@@ -18,11 +18,11 @@
 // execve is written to the caller's `error` cell, which must outlive the child (it is read after
 // the child was reaped), and the child exits 127.
 //
-// The child does what posix_spawn with the daemon's attributes did, in the same order: every
-// signal's disposition back to default (a handler installed in the daemon must never run in
-// the child, which shares its memory until exec; an ignored signal would stay ignored across
-// exec), a process group of its own, stdin (a pipe or /dev/null), stdout and stderr, every other
-// descriptor closed, the working directory, an empty signal mask, execve. Every step is a raw
+// The child does what posix_spawn with the daemon's attributes did: a process group of its own,
+// every signal's disposition back to default (a handler installed in the daemon must never run
+// in the child, which shares its memory until exec; an ignored signal would stay ignored across
+// exec), stdin (a pipe or /dev/null), stdout and stderr (made blocking), every other descriptor
+// closed, the working directory, an empty signal mask, execve. Every step is a raw
 // system call, made inline: the child runs on the parent thread's TLS pointer while that thread
 // goes on, so it must not touch errno, the stack protector's canary, the sanitizers' state or any
 // other libc state.
@@ -303,13 +303,15 @@ GW_CHILD static int child_main(void *argument) {
     struct gw_spawn_child *child = argument;
     long result;
 
+    // A group of its own first: until then a signal to the daemon's group is one to it too (the
+    // parent sets the group as well, right after clone, for whichever comes first).
+    if ((result = raw(SYS_setpgid, 0, 0, 0, 0)) < 0) fail(child, result);
     // Every disposition to the default (signals are all blocked here, inherited from the
     // parent, until the mask is emptied just before execve).
     for (long sig = 1; sig < 65; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
         raw(SYS_rt_sigaction, sig, (long)&default_action, 0, 8);
     }
-    if ((result = raw(SYS_setpgid, 0, 0, 0, 0)) < 0) fail(child, result);
 
     if (child->standard_input >= 0) {
         if ((result = move_descriptor(child->standard_input, 0)) < 0) fail(child, result);
@@ -323,6 +325,10 @@ GW_CHILD static int child_main(void *argument) {
     }
     if ((result = move_descriptor(child->standard_output, 1)) < 0) fail(child, result);
     if ((result = move_descriptor(child->standard_error, 2)) < 0) fail(child, result);
+    // The parent makes its pipes with O_NONBLOCK on both ends (one pipe2 call instead of a
+    // pipe2 and an fcntl each): the child's ends are blocking again, here, off the parent's CPU.
+    if ((result = raw(SYS_fcntl, 1, F_SETFL, 0, 0)) < 0) fail(child, result);
+    if ((result = raw(SYS_fcntl, 2, F_SETFL, 0, 0)) < 0) fail(child, result);
     // close_range may be missing (before Linux 5.9) or refused by a seccomp filter older than
     // it (EPERM): then by the list in /proc/self/fd, as glibc falls back.
     if (raw(SYS_close_range, 3, ~0U, 0, 0) < 0 && (result = close_listed_descriptors()) < 0) fail(child, result);

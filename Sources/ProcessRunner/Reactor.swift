@@ -61,7 +61,8 @@ final class Reactor: @unchecked Sendable {
             job.watched = true
             armTimer(&state, for: job.timeoutDeadline)
             if job.cancelRequested.load(ordering: .acquiring) { job.signalGroup(SIGKILL) }
-            gw_epoll_add(epollFD, job.pidfd, job.id << 2 | Kind.exit.rawValue)
+            // Once: its exit is all it can say, and then it stays readable.
+            gw_epoll_add_oneshot(epollFD, job.pidfd, job.id << 2 | Kind.exit.rawValue)
             gw_epoll_add(epollFD, job.standardOutput.fd, job.id << 2 | Kind.standardOutput.rawValue)
             gw_epoll_add(epollFD, job.standardError.fd, job.id << 2 | Kind.standardError.rawValue)
         }
@@ -121,7 +122,12 @@ final class Reactor: @unchecked Sendable {
         case .standardOutput: readAvailable(&job.standardOutput, budget: 16, watched: true)
         case .standardError: readAvailable(&job.standardError, budget: 16, watched: true)
         case .exit:
-            if let outcome = reap(job, &state) { finished.append((job, outcome)) }
+            if let outcome = reap(job, &state) {
+                finished.append((job, outcome))
+            } else if !job.exited && job.pidfd >= 0 {
+                // Readable, yet no status to read (never seen): watched again, not lost.
+                gw_epoll_rearm_oneshot(epollFD, job.pidfd, token)
+            }
         case .timer: break
         }
     }
@@ -161,9 +167,10 @@ final class Reactor: @unchecked Sendable {
         let waitError = kind < 0 ? errno : 0
         let end = gw_monotonic_nsec()
         job.exited = true
-        // Out of the epoll set: an exited (or held zombie) leader's pidfd stays readable. It stays
-        // open while the group may need it (`Job.signalGroup`).
-        if job.watched && job.pidfd >= 0 { gw_epoll_del(epollFD, job.pidfd) }
+        // Its registration fired once and is disabled (EPOLLONESHOT): an exited (or held zombie)
+        // leader's pidfd stays readable, and stays open while the group may need it
+        // (`Job.signalGroup`). Its close drops the registration (or a concurrently spawning
+        // child's close of its copy does: disabled, it never reports meanwhile).
         if job.groupSignals == .heldLeader { job.closePidfd() }  // the zombie holds the group, not the fd
         // What the shell wrote before it exited is in the pipes now. A background grandchild
         // may hold them open forever: take what is there and do not wait for end of file.

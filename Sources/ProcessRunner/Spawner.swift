@@ -60,16 +60,14 @@ enum Spawner {
 
         var out: [Int32] = [-1, -1]
         var err: [Int32] = [-1, -1]
-        guard gw_pipe_cloexec(&out) == 0 else { throw .system(.resourceExhausted, errno, "pipe") }
-        guard gw_pipe_cloexec(&err) == 0 else {
+        // Non-blocking at both ends; the child makes its ends (separate open file descriptions)
+        // blocking again before execve, so its writes never fail with EAGAIN.
+        guard gw_pipe_cloexec_nonblock(&out) == 0 else { throw .system(.resourceExhausted, errno, "pipe") }
+        guard gw_pipe_cloexec_nonblock(&err) == 0 else {
             let saved = errno
             close(out[0]); close(out[1])
             throw .system(.resourceExhausted, saved, "pipe")
         }
-        // Only the parent's read ends are non-blocking: the child's ends are separate open file
-        // descriptions and stay blocking, so its writes never fail with EAGAIN.
-        _ = fcntl(out[0], F_SETFL, O_NONBLOCK)
-        _ = fcntl(err[0], F_SETFL, O_NONBLOCK)
         defer { close(out[1]); close(err[1]) }
 
         let argv = CStringArray(spec.argv)

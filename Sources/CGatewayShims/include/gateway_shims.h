@@ -43,6 +43,9 @@ short gw_spawn_flag_setsigdef(void);
 
 /// pipe2(fds, O_CLOEXEC).
 int gw_pipe_cloexec(int fds[2]);
+/// pipe2(fds, O_CLOEXEC | O_NONBLOCK): both ends non-blocking (gw_spawn makes the child's stdout
+/// and stderr blocking again, in the child).
+int gw_pipe_cloexec_nonblock(int fds[2]);
 
 /// pidfd_open(2); -1 with errno on failure.
 int gw_pidfd_open(pid_t pid, unsigned int flags);
@@ -80,6 +83,11 @@ int gw_timerfd_arm(int fd, uint64_t deadline_nsec);
 int gw_epoll_create(void);
 /// Adds fd for input readiness (EPOLLIN; hang-up and errors are always reported) with a token.
 int gw_epoll_add(int epfd, int fd, uint64_t token);
+/// EPOLL_CTL_ADD for EPOLLIN | EPOLLONESHOT: reported once, then disabled (an exited child's
+/// pidfd stays readable; disabled, it needs no EPOLL_CTL_DEL before its close).
+int gw_epoll_add_oneshot(int epfd, int fd, uint64_t token);
+/// EPOLL_CTL_MOD: a oneshot registration that fired, enabled again.
+int gw_epoll_rearm_oneshot(int epfd, int fd, uint64_t token);
 /// Removes fd from the set. Call before close(): a copy of the fd held by a child that is between
 /// posix_spawn's clone and exec keeps the registration alive after close() otherwise.
 int gw_epoll_del(int epfd, int fd);
