@@ -28,8 +28,6 @@ final class Job: @unchecked Sendable {
     /// The leader has been reaped (waited for without WNOWAIT): from here on its pid, and so the
     /// group's number, may belong to someone else.
     private(set) var leaderReaped = false
-    /// Its descriptors are in the reactor's epoll set.
-    var watched = false
     var continuation: CheckedContinuation<ProcessResult, any Error>?
     /// Runs once the main process exited (frees the concurrency slot).
     let onReaped: @Sendable () -> Void

@@ -58,7 +58,6 @@ final class Reactor: @unchecked Sendable {
     func add(_ job: Job) {
         state.withLockedValue { state in
             state.jobs[job.id] = job
-            job.watched = true
             armTimer(&state, for: job.timeoutDeadline)
             if job.cancelRequested.load(ordering: .acquiring) { job.signalGroup(SIGKILL) }
             // Once: its exit is all it can say, and then it stays readable.
@@ -119,8 +118,8 @@ final class Reactor: @unchecked Sendable {
         }
         guard let job = state.jobs[token >> 2] else { return }
         switch kind {
-        case .standardOutput: readAvailable(&job.standardOutput, budget: 16, watched: true)
-        case .standardError: readAvailable(&job.standardError, budget: 16, watched: true)
+        case .standardOutput: readAvailable(&job.standardOutput, budget: 16)
+        case .standardError: readAvailable(&job.standardError, budget: 16)
         case .exit:
             if let outcome = reap(job, &state) {
                 finished.append((job, outcome))
@@ -134,7 +133,7 @@ final class Reactor: @unchecked Sendable {
 
     /// Reads what is there, at most `budget` chunks (level-triggered epoll calls again), and
     /// closes the pipe at end of file.
-    private func readAvailable(_ capture: inout OutputCapture, budget: Int, watched: Bool) {
+    private func readAvailable(_ capture: inout OutputCapture, budget: Int) {
         guard capture.isOpen else { return }
         for _ in 0..<budget {
             let n = read(capture.fd, scratch.baseAddress, scratch.count)
@@ -143,17 +142,16 @@ final class Reactor: @unchecked Sendable {
                 continue
             }
             if n < 0 && errno == EINTR { continue }
-            if n == 0 || errno != EAGAIN { close(&capture.fd, watched: watched) }
+            if n == 0 || errno != EAGAIN { close(&capture.fd) }
             return
         }
     }
 
-    /// Leaves the epoll set explicitly (when `watched`), then closes. (close() alone does not
-    /// leave it while a concurrently spawning child still holds a copy of the fd: epoll would
-    /// report it forever.)
-    private func close(_ fd: inout Int32, watched: Bool) {
+    /// Leaves the epoll set explicitly, then closes. (close() alone does not leave it while a
+    /// concurrently spawning child still holds a copy of the fd: epoll would report it forever.)
+    private func close(_ fd: inout Int32) {
         guard fd >= 0 else { return }
-        if watched { gw_epoll_del(epollFD, fd) }
+        gw_epoll_del(epollFD, fd)
         Glibc.close(fd)
         fd = -1
     }
@@ -174,10 +172,10 @@ final class Reactor: @unchecked Sendable {
         if job.groupSignals == .heldLeader { job.closePidfd() }  // the zombie holds the group, not the fd
         // What the shell wrote before it exited is in the pipes now. A background grandchild
         // may hold them open forever: take what is there and do not wait for end of file.
-        readAvailable(&job.standardOutput, budget: 256, watched: job.watched)
-        readAvailable(&job.standardError, budget: 256, watched: job.watched)
-        close(&job.standardOutput.fd, watched: job.watched)
-        close(&job.standardError.fd, watched: job.watched)
+        readAvailable(&job.standardOutput, budget: 256)
+        readAvailable(&job.standardError, budget: 256)
+        close(&job.standardOutput.fd)
+        close(&job.standardError.fd)
 
         // End the rest of the group: SIGTERM now, SIGKILL after the grace period if anything may
         // be left, then let go of the leader (see `GroupSignals`). The result does not wait.

@@ -110,7 +110,7 @@ extension Dispatcher {
         counters.execRunning -= 1
         switch outcome {
         case .finished(let report):
-            if !announced { publish(.quickCommandStarted(name: quick.name, session: session)) }
+            // Announced: the runner calls `running` before any result.
             publish(.quickCommandFinished(report))
         case .failed(let error) where announced:
             // Announced, then it never got to execve (no such program or directory): its end,
