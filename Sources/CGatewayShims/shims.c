@@ -107,19 +107,19 @@ int gw_timerfd_arm(int fd, uint64_t deadline_nsec) {
 
 int gw_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
-int gw_epoll_add(int epfd, int fd, uint64_t token) {
-    struct epoll_event ev = { .events = EPOLLIN, .data = { .u64 = token } };
-    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+static int epoll_set(int epfd, int operation, int fd, uint32_t events, uint64_t token) {
+    struct epoll_event ev = { .events = events, .data = { .u64 = token } };
+    return epoll_ctl(epfd, operation, fd, &ev);
 }
 
+int gw_epoll_add(int epfd, int fd, uint64_t token) { return epoll_set(epfd, EPOLL_CTL_ADD, fd, EPOLLIN, token); }
+
 int gw_epoll_add_oneshot(int epfd, int fd, uint64_t token) {
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data = { .u64 = token } };
-    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+    return epoll_set(epfd, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLONESHOT, token);
 }
 
 int gw_epoll_rearm_oneshot(int epfd, int fd, uint64_t token) {
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data = { .u64 = token } };
-    return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+    return epoll_set(epfd, EPOLL_CTL_MOD, fd, EPOLLIN | EPOLLONESHOT, token);
 }
 
 int gw_epoll_del(int epfd, int fd) {
